@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/threatwatch/threatwatch/pipeline/bench"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+)
+
+// benchmark is one whole-process measurement `threatwatch bench` can run.
+type benchmark struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, p *benchEnv) ([]bench.Result, error)
+}
+
+// benchEnv is what a benchmark gets: a connected bus and the config.
+type benchEnv struct {
+	proc *process
+	n    int
+}
+
+// benchmarks lists the whole-process benchmarks; one line each.
+var benchmarks = []benchmark{
+	{"runner", "stage runner pass-through of 1 KB posts with commits", benchRunner},
+}
+
+func benchRunner(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
+	r, err := bench.PassThrough(ctx, b.proc.bus, b.proc.cfg, b.n, 1024)
+	return []bench.Result{r}, err
+}
+
+func cmdBench(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "bench", "[--n N] [NAME...]   (default: all)")
+	n := fs.Int("n", 200000, "messages per benchmark")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	cfg.Log.Level = "warn"
+	cfg.Topics.Prefix = fmt.Sprintf("%sbench-%d-", cfg.Topics.Prefix, time.Now().Unix())
+	p, err := openProcess(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	where := "embedded in-process cluster"
+	if !p.bus.Embedded {
+		where = "brokers " + fmt.Sprint(p.bus.Brokers)
+	}
+	fmt.Fprintf(e.stdout, "threatwatch bench on %s\n", where)
+	names := fs.Args()
+	for _, bm := range benchmarks {
+		if len(names) > 0 && !contains(names, bm.name) {
+			continue
+		}
+		res, err := bm.run(ctx, &benchEnv{proc: p, n: *n})
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", bm.name, err)
+		}
+		for _, r := range res {
+			fmt.Fprintln(e.stdout, r)
+		}
+	}
+	return nil
+}
+
+var _ = bus.ErrUnreachable

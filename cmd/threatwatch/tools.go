@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// openInput opens a file, or standard input for "" or "-".
+func openInput(e *env, name string) (io.Reader, string, func(), error) {
+	if name == "" || name == "-" {
+		return e.stdin, "-", func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return f, name, func() { f.Close() }, nil
+}
+
+// openOutput creates a file, or standard output for "" or "-".
+func openOutput(e *env, name string) (io.Writer, func() error, error) {
+	if name == "" || name == "-" {
+		return e.stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// forEachLine decodes JSON lines of kind k from r, calling f for each good
+// message and reporting each bad line on stderr with its line number. It
+// returns the number of bad lines.
+func forEachLine(e *env, r io.Reader, name string, k msg.Kind, f func(msg.Message) error) (bad int, err error) {
+	next := lineReader(r, name, k)
+	for {
+		m, err := next()
+		if errors.Is(err, io.EOF) {
+			return bad, nil
+		}
+		var le *msg.LineError
+		if errors.As(err, &le) {
+			bad++
+			fmt.Fprintf(e.stderr, "skipped %v\n", le)
+			continue
+		}
+		if err != nil {
+			return bad, err
+		}
+		if err := f(m); err != nil {
+			return bad, err
+		}
+	}
+}
+
+func lineReader(r io.Reader, name string, k msg.Kind) func() (msg.Message, error) {
+	wrap := func(next func() (msg.Message, error)) func() (msg.Message, error) { return next }
+	switch k {
+	case msg.KindPost:
+		rd := msg.NewReader[msg.Post](r, name, true)
+		return wrap(func() (msg.Message, error) { return unwrap(rd.Next()) })
+	case msg.KindScored:
+		rd := msg.NewReader[msg.Scored](r, name, true)
+		return wrap(func() (msg.Message, error) { return unwrap(rd.Next()) })
+	case msg.KindLevel:
+		rd := msg.NewReader[msg.Level](r, name, true)
+		return wrap(func() (msg.Message, error) { return unwrap(rd.Next()) })
+	case msg.KindAlert:
+		rd := msg.NewReader[msg.Alert](r, name, true)
+		return wrap(func() (msg.Message, error) { return unwrap(rd.Next()) })
+	default:
+		rd := msg.NewReader[msg.DeadLetter](r, name, true)
+		return wrap(func() (msg.Message, error) { return unwrap(rd.Next()) })
+	}
+}
+
+func unwrap[P msg.Message](p P, err error) (msg.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func parseKind(s string) (msg.Kind, error) {
+	for _, k := range msg.Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("%w: --type %q, want one of %v", errUsage, s, msg.Kinds)
+}
+
+// topicKind guesses the message kind from a topic's short name.
+func topicKind(cfg *config.Config, short string) msg.Kind {
+	switch short {
+	case cfg.Topics.Posts:
+		return msg.KindPost
+	case cfg.Topics.Scored:
+		return msg.KindScored
+	case cfg.Topics.Levels:
+		return msg.KindLevel
+	case cfg.Topics.Alerts:
+		return msg.KindAlert
+	}
+	return msg.KindDeadLetter
+}
+
+func cmdMsg(ctx context.Context, e *env, args []string) error {
+	fs, _ := newFlags(e, "msg", "check --type KIND [FILE...]   (validate JSON lines, write them back normalized)")
+	kind := fs.String("type", "post", "message kind: post, scored, level, alert, deadletter")
+	out := fs.String("output", "", "write the normalized messages here ('-' for stdout; default: none)")
+	if len(args) == 0 || args[0] != "check" {
+		fs.Usage()
+		return fmt.Errorf("%w: want 'msg check'", errUsage)
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	k, err := parseKind(*kind)
+	if err != nil {
+		return err
+	}
+	var w *msg.Writer
+	if *out != "" {
+		ow, closeOut, err := openOutput(e, *out)
+		if err != nil {
+			return err
+		}
+		defer closeOut()
+		w = msg.NewWriter(ow)
+		defer w.Flush()
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	good, bad := 0, 0
+	for _, f := range files {
+		r, name, closeIn, err := openInput(e, f)
+		if err != nil {
+			return err
+		}
+		n, err := forEachLine(e, r, name, k, func(m msg.Message) error {
+			good++
+			if w != nil {
+				return w.Write(m)
+			}
+			return nil
+		})
+		closeIn()
+		bad += n
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stderr, "%d valid %s messages, %d bad lines\n", good, k, bad)
+	if bad > 0 {
+		return fmt.Errorf("%d bad lines", bad)
+	}
+	return nil
+}
+
+func cmdProduce(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "produce", "--topic NAME [--type KIND] [FILE...]")
+	topic := fs.String("topic", "posts", "short topic name (posts, scored, levels, alerts, dead-letter)")
+	kind := fs.String("type", "", "message kind (default: from the topic)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	k := topicKind(cfg, *topic)
+	if *kind != "" {
+		if k, err = parseKind(*kind); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		return fmt.Errorf("%w: produce needs kafka.brokers (the embedded cluster lives only inside a running process)", errUsage)
+	}
+	log := newLogger(e, cfg.Log)
+	b, err := bus.Open(cfg.Kafka, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.WaitReady(ctx); err != nil {
+		return err
+	}
+	full := cfg.Topics.Name(*topic)
+	prod := pipeline.NewProducer(b, "produce", nil, log)
+	defer prod.Close()
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	sent := 0
+	var batch []pipeline.Output
+	flush := func() error {
+		err := prod.Send(ctx, batch...)
+		sent += len(batch)
+		batch = batch[:0]
+		return err
+	}
+	for _, f := range files {
+		r, name, closeIn, err := openInput(e, f)
+		if err != nil {
+			return err
+		}
+		_, err = forEachLine(e, r, name, k, func(m msg.Message) error {
+			batch = append(batch, pipeline.Output{Topic: full, Msg: m})
+			if len(batch) >= 500 {
+				return flush()
+			}
+			return nil
+		})
+		closeIn()
+		if err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %d messages to %s\n", sent, full)
+	return nil
+}
+
+func cmdConsume(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "consume", "--topic NAME [--max N] [--idle DURATION]")
+	topic := fs.String("topic", "alerts", "short topic name")
+	maxN := fs.Int("max", 0, "stop after N messages (0: no limit)")
+	idle := fs.Duration("idle", 0, "stop after this long without a message (0: never)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		return fmt.Errorf("%w: consume needs kafka.brokers", errUsage)
+	}
+	log := newLogger(e, cfg.Log)
+	b, err := bus.Open(cfg.Kafka, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	full := cfg.Topics.Name(*topic)
+	parts, err := b.Partitions(ctx, full)
+	if err != nil {
+		return err
+	}
+	out := msg.NewWriter(e.stdout)
+	defer out.Flush()
+	n := 0
+	for _, p := range parts {
+		r := b.PartitionReader(full, p)
+		r.SetOffset(kafka.FirstOffset)
+		for *maxN == 0 || n < *maxN {
+			rctx, cancel := ctx, context.CancelFunc(func() {})
+			if *idle > 0 {
+				rctx, cancel = context.WithTimeout(ctx, *idle)
+			}
+			m, err := r.ReadMessage(rctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			dm, err := msg.DecodeAny(m.Value)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "skipped %s/%d@%d: %v\n", full, p, m.Offset, err)
+				continue
+			}
+			if err := out.Write(dm); err != nil {
+				r.Close()
+				return err
+			}
+			n++
+		}
+		r.Close()
+	}
+	return nil
+}
+
+func cmdConfig(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: config check FILE | config example | config defaults", errUsage)
+	}
+	switch args[0] {
+	case "check":
+		if len(args) != 2 {
+			return fmt.Errorf("%w: config check FILE", errUsage)
+		}
+		if _, err := config.Load(args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: ok\n", args[1])
+		return nil
+	case "example":
+		_, err := io.WriteString(e.stdout, config.Example)
+		return err
+	case "defaults":
+		return config.WriteYAML(e.stdout, config.Default())
+	}
+	return fmt.Errorf("%w: unknown config subcommand %q", errUsage, args[0])
+}
+
+var _ = strings.TrimSpace
+var _ = time.Second

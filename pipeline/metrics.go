@@ -1,0 +1,53 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the stage runner's counters, labelled by stage. Create one per
+// process and registry; every stage of the process shares it.
+type Metrics struct {
+	In           *prometheus.CounterVec
+	Out          *prometheus.CounterVec
+	Retried      *prometheus.CounterVec
+	DeadLettered *prometheus.CounterVec
+	Deduped      *prometheus.CounterVec
+	Lag          *prometheus.GaugeVec
+	BatchSeconds *prometheus.HistogramVec
+	Errors       *prometheus.CounterVec
+}
+
+// NewMetrics registers the runner metrics with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		In: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_messages_in_total", Help: "Messages fetched by a stage.",
+		}, []string{"stage"}),
+		Out: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_messages_out_total", Help: "Messages written by a stage, by topic.",
+		}, []string{"stage", "topic"}),
+		Retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_retries_total", Help: "Retries after transient errors, by what was retried.",
+		}, []string{"stage", "what"}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_dead_letters_total", Help: "Messages set aside on the dead-letter topic, by reason.",
+		}, []string{"stage", "reason"}),
+		Deduped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_duplicates_total", Help: "Redelivered messages skipped because they were processed before.",
+		}, []string{"stage"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threatwatch_stage_consumer_lag_messages", Help: "Messages behind the end of the input topic, as last seen by the reader.",
+		}, []string{"stage"}),
+		BatchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "threatwatch_stage_batch_duration_seconds", Help: "Time to process, write and commit one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"stage"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_errors_total", Help: "Errors by class (transient, unknown, permanent).",
+		}, []string{"stage", "class"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.BatchSeconds, m.Errors)
+	}
+	return m
+}

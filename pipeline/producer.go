@@ -1,0 +1,79 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Producer writes messages for stages that do not consume a topic (the
+// scrapers) and for tools (produce, demo). Send returns only when the
+// brokers acknowledged every message, so a caller that records progress
+// (a crawl cursor) after Send never records a post that could be lost.
+type Producer struct {
+	w       *kafka.Writer
+	b       *bus.Bus
+	stage   string
+	metrics *Metrics
+	log     *slog.Logger
+	retry   time.Duration
+}
+
+// NewProducer returns a producer for a stage name (used in metrics).
+func NewProducer(b *bus.Bus, stage string, m *Metrics, log *slog.Logger) *Producer {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Producer{w: b.MultiWriter(bus.WriterOptions{}), b: b, stage: stage, metrics: m, log: log, retry: 100 * time.Millisecond}
+}
+
+// Send writes outputs, retrying transient failures until ctx ends.
+func (p *Producer) Send(ctx context.Context, outs ...Output) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	kms := make([]kafka.Message, len(outs))
+	for i, o := range outs {
+		b, err := msg.Encode(o.Msg)
+		if err != nil {
+			return err
+		}
+		kms[i] = kafka.Message{Topic: o.Topic, Key: []byte(o.Msg.Key()), Value: b}
+	}
+	delay := p.retry
+	for attempt := 1; ; attempt++ {
+		err := p.w.WriteMessages(ctx, kms...)
+		if err == nil {
+			for _, o := range outs {
+				p.metrics.Out.WithLabelValues(p.stage, o.Topic).Inc()
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("cannot write to Kafka: %w", ctx.Err())
+		}
+		if class, _ := Classify(err); class == PermanentClass {
+			return fmt.Errorf("cannot write to Kafka: %w", err)
+		}
+		p.metrics.Retried.WithLabelValues(p.stage, "write").Inc()
+		p.log.Warn("cannot write to Kafka; retrying", "stage", p.stage, "attempt", attempt, "retry_in", delay, "err", p.b.Explain(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cannot write to Kafka: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 15*time.Second)
+	}
+}
+
+// Close flushes and closes the writer.
+func (p *Producer) Close() error { return p.w.Close() }

@@ -1,0 +1,168 @@
+// Package redistest gives tests a Redis of their own: a private
+// redis-server on a free loopback port (or the server named by REDIS_URL).
+// It never touches a Redis it did not start unless REDIS_URL says so. Where
+// no redis-server binary exists it falls back to the in-process server,
+// except under CI=true, where a missing binary fails the test.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// EnvURL points tests at an external Redis.
+const EnvURL = "REDIS_URL"
+
+// Server is a running test Redis.
+type Server struct {
+	URL  string
+	Addr string
+	cmd  *exec.Cmd
+	mini *miniredis.Miniredis
+}
+
+var seq atomic.Int64
+
+// New returns a store connected to a fresh Redis for t, with a key prefix
+// unique to the test. The server stops with t.Cleanup.
+func New(t testing.TB) *store.Store {
+	t.Helper()
+	srv := Start(t)
+	return Connect(t, srv)
+}
+
+// Connect opens a store on srv with a unique key prefix.
+func Connect(t testing.TB, srv *Server) *store.Store {
+	t.Helper()
+	cfg := config.Redis{URL: config.NewSecret(srv.URL), KeyPrefix: fmt.Sprintf("t%d:", seq.Add(1))}
+	s, err := store.Open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redistest: cannot reach %s: %v", srv.Addr, err)
+	}
+	return s
+}
+
+// Start starts (or, with REDIS_URL, names) a Redis server.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if u := os.Getenv(EnvURL); u != "" {
+		return &Server{URL: u}
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redistest: redis-server is not installed (CI=true requires it; .ci/run installs Debian's redis-server)")
+		}
+		t.Logf("redistest: redis-server not found; using the in-process server")
+		m := miniredis.RunT(t)
+		return &Server{URL: "redis://" + m.Addr(), Addr: m.Addr(), mini: m}
+	}
+	return startBinary(t, bin, 0)
+}
+
+// Restart stops the server and starts it again on the same port (its data
+// is kept only if it had been saved; tests use this for "Redis went away").
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	var p int
+	fmt.Sscan(port, &p)
+	if s.mini != nil {
+		if err := s.mini.Restart(); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		return
+	}
+	bin, _ := exec.LookPath("redis-server")
+	n := startBinary(t, bin, p)
+	s.cmd = n.cmd
+}
+
+// Stop stops the server (for tests of Redis going away).
+func (s *Server) Stop() {
+	if s.mini != nil {
+		s.mini.Close()
+		return
+	}
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+func startBinary(t testing.TB, bin string, port int) *Server {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		p := port
+		if p == 0 {
+			p = freePort(t)
+		}
+		dir := t.TempDir()
+		cmd := exec.Command(bin, "--port", fmt.Sprint(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--daemonize", "no", "--protected-mode", "yes")
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("redistest: cannot start redis-server: %v", err)
+		}
+		ready := make(chan bool, 1)
+		go func() {
+			sc := bufio.NewScanner(out)
+			sent := false
+			for sc.Scan() {
+				if !sent && strings.Contains(sc.Text(), "Ready to accept connections") {
+					ready <- true
+					sent = true
+				}
+			}
+			if !sent {
+				ready <- false
+			}
+		}()
+		select {
+		case ok := <-ready:
+			if !ok {
+				_ = cmd.Wait()
+				continue // port taken between probe and start
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("redistest: redis-server did not start")
+		}
+		s := &Server{URL: fmt.Sprintf("redis://127.0.0.1:%d", p), Addr: fmt.Sprintf("127.0.0.1:%d", p), cmd: cmd}
+		t.Cleanup(s.Stop)
+		return s
+	}
+	t.Fatalf("redistest: cannot start redis-server after 5 attempts")
+	return nil
+}
+
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

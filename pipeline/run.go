@@ -1,0 +1,504 @@
+// Package pipeline runs ThreatWatch's stages. Every stage that consumes a
+// topic runs under the one Runner here:
+//
+//	FetchMessage → decode → Handle → write outputs → CommitMessages
+//
+// Delivery is at least once. A message is committed only after its outputs
+// are acknowledged by the brokers; a crash at any point re-delivers what was
+// not committed, so every stage deduplicates by message id. Transient errors
+// back off and retry without committing. A message that can never be
+// processed goes to the dead-letter topic with headers naming the stage,
+// reason, source topic, partition and offset, and is then committed: the
+// stream goes on and nothing is lost.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// Output is one message a stage emits, and the topic it goes to.
+type Output struct {
+	Topic string
+	Msg   msg.Message
+}
+
+// Meta says where an input message came from.
+type Meta struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Time      time.Time
+}
+
+// Handler is a stage's logic for one input message of type P.
+//
+// Handle is called once per message, in partition order, never
+// concurrently. It returns the messages to write (nil or empty: the input
+// is filtered out and only committed). Its error decides what happens:
+// wrapped with Permanent, or wrapping msg.ErrInvalid/ErrSchema, the input is
+// dead-lettered and committed; a transient error (network, timeout, Redis or
+// Kafka away) makes the runner back off and call Handle again with the same
+// message; any other error is retried runner.max_attempts times and then
+// dead-lettered. Handle must be idempotent: after a crash it sees messages
+// again whose outputs were already written.
+type Handler[P any] interface {
+	Handle(ctx context.Context, in P, meta Meta) ([]Output, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc[P any] func(ctx context.Context, in P, meta Meta) ([]Output, error)
+
+// Handle calls f.
+func (f HandlerFunc[P]) Handle(ctx context.Context, in P, meta Meta) ([]Output, error) {
+	return f(ctx, in, meta)
+}
+
+// Ticker is implemented by handlers that emit on wall-clock time as well as
+// on input (a quiet site's level must decay). Tick is called between
+// batches, never concurrently with Handle.
+type Ticker interface {
+	Tick(ctx context.Context, now time.Time) ([]Output, error)
+}
+
+// Checkpointer is implemented by handlers that keep state: Checkpoint is
+// called after a batch's outputs are written and before its offsets are
+// committed, with the last processed offset per partition, so state and
+// offsets move together. An error is treated like a write error: retried,
+// and nothing committed until it succeeds.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context, offsets map[int]int64) error
+}
+
+// Stage declares one consuming stage: its name (also its consumer group),
+// its input topic and its handler.
+type Stage[T any, P msg.Constraint[T]] struct {
+	Name    string
+	Input   string
+	Handler Handler[P]
+	// Dedup skips inputs whose id was processed before (needs a Store).
+	Dedup bool
+	// TickEvery calls the handler's Tick this often (0: never).
+	TickEvery time.Duration
+	// StartAt is kafka.FirstOffset (default) or kafka.LastOffset for a group
+	// with no committed offset yet.
+	StartAt int64
+}
+
+// Deps are what a runner needs from its process.
+type Deps struct {
+	Bus     *bus.Bus
+	Store   *store.Store // optional unless a stage dedups
+	Metrics *Metrics
+	Log     *slog.Logger
+	Config  config.Runner
+	Topics  config.Topics
+}
+
+// Run consumes the stage's input until ctx is cancelled, then finishes the
+// batch in hand (bounded by runner.shutdown_timeout), commits it and
+// returns nil. It returns an error only when it cannot go on.
+func Run[T any, P msg.Constraint[T]](ctx context.Context, d Deps, s Stage[T, P]) error {
+	r := &runner[T, P]{d: d, s: s, log: d.Log.With("stage", s.Name, "topic", s.Input)}
+	if s.Dedup {
+		if d.Store == nil {
+			return fmt.Errorf("stage %s: dedup needs a store", s.Name)
+		}
+		r.dedup = store.NewDedup(d.Store, s.Name, d.Config.DedupTTL)
+	}
+	if d.Metrics == nil {
+		r.d.Metrics = NewMetrics(nil)
+	}
+	return r.run(ctx)
+}
+
+type runner[T any, P msg.Constraint[T]] struct {
+	d     Deps
+	s     Stage[T, P]
+	log   *slog.Logger
+	dedup *store.Dedup
+	w     *kafka.Writer
+}
+
+type fetched struct {
+	m   kafka.Message
+	err error
+}
+
+func (r *runner[T, P]) run(ctx context.Context) error {
+	reader := r.d.Bus.GroupReader(r.s.Name, []string{r.s.Input}, bus.ReaderOptions{StartAt: r.s.StartAt})
+	r.w = r.d.Bus.MultiWriter(bus.WriterOptions{})
+	defer func() {
+		if err := reader.Close(); err != nil {
+			r.log.Warn("cannot close reader", "err", err)
+		}
+		if err := r.w.Close(); err != nil {
+			r.log.Warn("cannot close writer", "err", err)
+		}
+	}()
+
+	// The fetch loop stops with ctx; work already fetched is finished with
+	// work, which outlives ctx by the shutdown timeout.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(r.d.Config.ShutdownTimeout, cancelWork)
+	})
+	defer stop()
+
+	in := make(chan fetched, r.d.Config.BatchSize)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(in)
+		for {
+			m, err := reader.FetchMessage(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					in <- fetched{err: err}
+				}
+				return
+			}
+			select {
+			case in <- fetched{m: m}:
+			case <-ctx.Done():
+				// Not handed over: it will be redelivered, as it is not committed.
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+
+	var tick <-chan time.Time
+	if t, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
+		tk := time.NewTicker(r.s.TickEvery)
+		defer tk.Stop()
+		tick = tk.C
+		_ = t
+	}
+	lagTick := time.NewTicker(2 * time.Second)
+	defer lagTick.Stop()
+
+	linger := r.d.Config.BatchLinger
+	batch := make([]kafka.Message, 0, r.d.Config.BatchSize)
+	for {
+		batch = batch[:0]
+		select {
+		case f, ok := <-in:
+			if !ok {
+				return nil
+			}
+			if f.err != nil {
+				return fmt.Errorf("stage %s: cannot fetch: %w", r.s.Name, r.d.Bus.Explain(f.err))
+			}
+			batch = append(batch, f.m)
+		case now := <-tick:
+			if err := r.tick(work, now); err != nil {
+				return err
+			}
+			continue
+		case <-lagTick.C:
+			r.d.Metrics.Lag.WithLabelValues(r.s.Name).Set(float64(reader.Stats().Lag))
+			continue
+		}
+		// Fill the batch: what is already buffered, then a short linger.
+		timer := time.NewTimer(linger)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case f, ok := <-in:
+				if !ok || f.err != nil {
+					break fill
+				}
+				batch = append(batch, f.m)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		if err := r.process(work, reader, batch); err != nil {
+			if work.Err() != nil {
+				r.log.Warn("shutdown timeout reached with a batch in hand; it will be redelivered", "messages", len(batch))
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// process handles one batch end to end. It returns an error only when work
+// is cancelled or a commit cannot be made.
+func (r *runner[T, P]) process(ctx context.Context, reader *kafka.Reader, batch []kafka.Message) error {
+	start := time.Now()
+	m := r.d.Metrics
+	m.In.WithLabelValues(r.s.Name).Add(float64(len(batch)))
+
+	// Decode everything first: bad messages are known before any work.
+	decoded := make([]P, len(batch))
+	var outs []kafka.Message
+	var dead int
+	for i, km := range batch {
+		p, err := msg.Decode[T, P](km.Value)
+		if err != nil {
+			outs = append(outs, r.deadLetter(km, err))
+			dead++
+			continue
+		}
+		decoded[i] = p
+	}
+	skip := make([]bool, len(batch))
+	var ids []string
+	if r.dedup != nil {
+		var idx []int
+		for i, p := range decoded {
+			if p != nil {
+				ids = append(ids, p.DedupID())
+				idx = append(idx, i)
+			}
+		}
+		var seen []bool
+		if err := r.retry(ctx, "dedup", func() error {
+			var err error
+			seen, err = r.dedup.Seen(ctx, ids)
+			return err
+		}); err != nil {
+			return err
+		}
+		for j, s := range seen {
+			if s {
+				skip[idx[j]] = true
+				m.Deduped.WithLabelValues(r.s.Name).Inc()
+			}
+		}
+	}
+
+	processed := len(batch)
+	for i, p := range decoded {
+		if p == nil || skip[i] {
+			continue
+		}
+		km := batch[i]
+		meta := Meta{Topic: km.Topic, Partition: km.Partition, Offset: km.Offset, Time: km.Time}
+		res, err := r.handle(ctx, p, meta)
+		if err != nil {
+			if ctx.Err() != nil {
+				// Shutting down mid-retry: finish what was done before this one.
+				processed = i
+				break
+			}
+			outs = append(outs, r.deadLetter(km, err))
+			dead++
+			continue
+		}
+		for _, o := range res {
+			km, err := r.encode(o)
+			if err != nil {
+				return fmt.Errorf("stage %s: %w", r.s.Name, err)
+			}
+			outs = append(outs, km)
+		}
+	}
+	if err := r.write(ctx, outs); err != nil {
+		return err
+	}
+	if processed == 0 {
+		return ctx.Err()
+	}
+	done := batch[:processed]
+	if cp, ok := any(r.s.Handler).(Checkpointer); ok {
+		offsets := map[int]int64{}
+		for _, km := range done {
+			offsets[km.Partition] = km.Offset
+		}
+		if err := r.retry(ctx, "checkpoint", func() error { return cp.Checkpoint(ctx, offsets) }); err != nil {
+			return err
+		}
+	}
+	if r.dedup != nil && len(ids) > 0 {
+		if err := r.retry(ctx, "dedup", func() error { return r.dedup.Mark(ctx, ids) }); err != nil {
+			return err
+		}
+	}
+	if err := r.retry(ctx, "commit", func() error { return reader.CommitMessages(ctx, done...) }); err != nil {
+		return fmt.Errorf("stage %s: cannot commit: %w", r.s.Name, err)
+	}
+	m.BatchSeconds.WithLabelValues(r.s.Name).Observe(time.Since(start).Seconds())
+	if processed < len(batch) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// handle calls the handler, retrying per the error's class.
+func (r *runner[T, P]) handle(ctx context.Context, p P, meta Meta) ([]Output, error) {
+	delay := r.d.Config.RetryMin
+	for attempt := 1; ; attempt++ {
+		res, err := r.s.Handler.Handle(ctx, p, meta)
+		if err == nil {
+			return res, nil
+		}
+		class, _ := Classify(err)
+		r.d.Metrics.Errors.WithLabelValues(r.s.Name, className(class)).Inc()
+		if class == PermanentClass || (class == Unknown && attempt >= r.maxAttempts()) {
+			return nil, err
+		}
+		r.d.Metrics.Retried.WithLabelValues(r.s.Name, "handle").Inc()
+		r.log.Warn("handler failed; retrying", "partition", meta.Partition, "offset", meta.Offset, "attempt", attempt, "retry_in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, r.d.Config.RetryMax)
+	}
+}
+
+func (r *runner[T, P]) maxAttempts() int {
+	if r.d.Config.MaxAttempts > 0 {
+		return r.d.Config.MaxAttempts
+	}
+	return 5
+}
+
+func className(c Class) string {
+	switch c {
+	case Transient:
+		return "transient"
+	case PermanentClass:
+		return "permanent"
+	}
+	return "unknown"
+}
+
+// retry runs f until it succeeds or ctx ends. Only for operations on our
+// own infrastructure (write, commit, checkpoint), which must succeed before
+// anything is committed.
+func (r *runner[T, P]) retry(ctx context.Context, what string, f func() error) error {
+	delay := r.d.Config.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.d.Metrics.Retried.WithLabelValues(r.s.Name, what).Inc()
+		r.log.Warn("cannot "+what+"; retrying", "attempt", attempt, "retry_in", delay, "err", r.d.Bus.Explain(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, r.d.Config.RetryMax)
+	}
+}
+
+func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	err := r.retry(ctx, "write", func() error {
+		wctx, cancel := context.WithTimeout(ctx, r.d.Config.WriteTimeout)
+		defer cancel()
+		return r.w.WriteMessages(wctx, outs...)
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range outs {
+		r.d.Metrics.Out.WithLabelValues(r.s.Name, o.Topic).Inc()
+	}
+	return nil
+}
+
+func (r *runner[T, P]) tick(ctx context.Context, now time.Time) error {
+	t := any(r.s.Handler).(Ticker)
+	var res []Output
+	err := r.retry(ctx, "tick", func() error {
+		var err error
+		res, err = t.Tick(ctx, now)
+		return err
+	})
+	if err != nil {
+		return nil // shutting down
+	}
+	outs := make([]kafka.Message, 0, len(res))
+	for _, o := range res {
+		km, err := r.encode(o)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", r.s.Name, err)
+		}
+		outs = append(outs, km)
+	}
+	if err := r.write(ctx, outs); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+func (r *runner[T, P]) encode(o Output) (kafka.Message, error) {
+	b, err := msg.Encode(o.Msg)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	return kafka.Message{Topic: o.Topic, Key: []byte(o.Msg.Key()), Value: b}, nil
+}
+
+func (r *runner[T, P]) deadLetter(km kafka.Message, cause error) kafka.Message {
+	_, reason := Classify(cause)
+	r.d.Metrics.DeadLettered.WithLabelValues(r.s.Name, reason).Inc()
+	r.log.Error("message set aside on the dead-letter topic", "partition", km.Partition, "offset", km.Offset, "reason", reason, "err", cause)
+	dl := &msg.DeadLetter{
+		Schema: msg.SchemaDeadLetter, Stage: r.s.Name, Reason: reason, Error: cause.Error(),
+		Topic: km.Topic, Partition: km.Partition, Offset: km.Offset,
+		OrigKey: km.Key, Value: km.Value, At: time.Now().UTC(),
+	}
+	b, err := msg.Encode(dl)
+	if err != nil {
+		b = km.Value
+	}
+	return DeadLetterMessage(r.d.Topics.Name(r.d.Topics.DeadLetter), km, b, r.s.Name, reason, cause)
+}
+
+// DeadLetterMessage builds the dead-letter record for km: value is the
+// encoded msg.DeadLetter, and headers repeat where it came from so tools
+// that only read headers (kcat) see it too.
+func DeadLetterMessage(topic string, km kafka.Message, value []byte, stage, reason string, cause error) kafka.Message {
+	return kafka.Message{
+		Topic: topic,
+		Key:   km.Key,
+		Value: value,
+		Headers: []kafka.Header{
+			{Key: "tw-stage", Value: []byte(stage)},
+			{Key: "tw-reason", Value: []byte(reason)},
+			{Key: "tw-source-topic", Value: []byte(km.Topic)},
+			{Key: "tw-source-partition", Value: []byte(strconv.Itoa(km.Partition))},
+			{Key: "tw-source-offset", Value: []byte(strconv.FormatInt(km.Offset, 10))},
+			{Key: "tw-error", Value: []byte(truncate(cause.Error(), 1024))},
+		},
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// ErrStopped is returned by a producer used after Close.
+var ErrStopped = errors.New("producer is closed")

@@ -1,0 +1,196 @@
+// Package store connects to Redis, which holds crawl state, dedup sets,
+// current levels and alert state. With no URL configured it starts an
+// embedded Redis-protocol server in the process (miniredis) on a loopback
+// port, so the same go-redis client and the same commands run on a laptop
+// and in production.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+)
+
+// Store is a Redis connection with the deployment's key prefix.
+type Store struct {
+	*redis.Client
+	// Prefix is prepended to every key this project writes.
+	Prefix   string
+	Embedded bool
+	mini     *miniredis.Miniredis
+	stop     chan struct{}
+}
+
+// Open connects to the configured Redis, or starts the embedded one.
+func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{Prefix: cfg.KeyPrefix}
+	if !cfg.URL.IsSet() {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("cannot start embedded Redis: %w", err)
+		}
+		s.mini, s.Embedded = m, true
+		s.Client = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		s.stop = make(chan struct{})
+		// miniredis expires keys only when told time has passed.
+		go s.clock()
+		log.Info("no redis.url configured: using the embedded in-process Redis (state is lost on exit)", "addr", m.Addr())
+		return s, nil
+	}
+	opt, err := redis.ParseURL(cfg.URL.Value())
+	if err != nil {
+		// The URL may hold a password: do not echo it.
+		return nil, errors.New("redis.url: cannot parse URL")
+	}
+	if cfg.Username != "" {
+		opt.Username = cfg.Username
+	}
+	if cfg.Password.IsSet() {
+		opt.Password = cfg.Password.Value()
+	}
+	if cfg.TLS.Enabled {
+		t, err := bus.TLSConfig(cfg.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("redis.tls: %w", err)
+		}
+		opt.TLSConfig = t
+	}
+	s.Client = redis.NewClient(opt)
+	return s, nil
+}
+
+func (s *Store) clock() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.mini.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+// Key prefixes the parts of a key: Key("seen", site) = "tw:seen:site".
+func (s *Store) Key(parts ...string) string {
+	return s.Prefix + strings.Join(parts, ":")
+}
+
+// Close closes the client and stops the embedded server.
+func (s *Store) Close() error {
+	err := s.Client.Close()
+	if s.mini != nil {
+		close(s.stop)
+		s.mini.Close()
+		s.mini = nil
+	}
+	return err
+}
+
+// WaitReady pings until Redis answers or ctx ends, logging each failure.
+func (s *Store) WaitReady(ctx context.Context, log *slog.Logger) error {
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		log.Warn("redis not reachable yet; retrying", "attempt", attempt, "retry_in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cannot reach Redis: %w (last error: %w)", ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 15*time.Second)
+	}
+}
+
+// IsTransient reports whether a Redis error may go away by itself (the
+// server is away, a timeout, a failover) rather than being a bug or bad data.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"LOADING", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "connection refused", "connection reset", "EOF", "i/o timeout", "broken pipe"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Dedup remembers processed message ids for a while, so a message redelivered
+// after a crash is recognized. Marking happens after the outputs are
+// written, so at worst a crash between write and mark re-emits once, and the
+// next stage deduplicates that.
+type Dedup struct {
+	s   *Store
+	ttl time.Duration
+	ns  string
+}
+
+// NewDedup returns a dedup set in namespace ns (a stage name).
+func NewDedup(s *Store, ns string, ttl time.Duration) *Dedup {
+	return &Dedup{s: s, ttl: ttl, ns: ns}
+}
+
+// Seen reports, for each id, whether it was marked before.
+func (d *Dedup) Seen(ctx context.Context, ids []string) ([]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = d.s.Key("dedup", d.ns, id)
+	}
+	vals, err := d.s.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read dedup set: %w", err)
+	}
+	out := make([]bool, len(ids))
+	for i, v := range vals {
+		out[i] = v != nil
+	}
+	return out, nil
+}
+
+// Mark records ids as processed.
+func (d *Dedup) Mark(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := d.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.Set(ctx, d.s.Key("dedup", d.ns, id), 1, d.ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot write dedup set: %w", err)
+	}
+	return nil
+}
