@@ -1,0 +1,5 @@
+package main
+
+import "fmt"
+
+func notBuilt(what string) error { return fmt.Errorf("%s: %w", what, errNotBuilt) }
