@@ -1,0 +1,552 @@
+// Package alertstate keeps the operator-facing state of alerts in Redis:
+// silences (label matchers with an expiry), acknowledgements (who, when,
+// note), resolve requests, the notify stage's record of what it sent to
+// which receiver, and an audit log of every action and every notification
+// with its result.
+//
+// The notify stage honors this state; the HTTP API writes it on behalf of
+// operators. Every write of an operator action also appends to the audit
+// log, so "who silenced this, and what was paged while it was silenced" can
+// always be answered.
+//
+// Keys (under the store's prefix):
+//
+//	alertstate:silences          hash   silence id -> Silence JSON
+//	alertstate:ack:<fp>          string Ack JSON, expires after AckTTL
+//	alertstate:resolve           hash   fingerprint -> pending ResolveRequest JSON
+//	alertstate:closed:<fp>       string ResolveRequest JSON of a handled request, expires after AckTTL
+//	alertstate:alerts            hash   fingerprint -> Tracked JSON (the notify stage's view)
+//	alertstate:audit             stream newest entries, trimmed to about AuditMax
+//	alertstate:audit:<fp>        stream one alert's entries, expires after AuditTTL
+//	alertstate:lease:<name>      string a short lease so one notify instance runs periodic work
+//
+// Nothing here holds raw PII: alerts stored here are already redacted by
+// the notify stage, and labels carry a hashed target ref.
+package alertstate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// Errors the API returns; the HTTP layer maps them to 404 and 400.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errors.New("invalid request")
+)
+
+// State is alert state on one Redis store. It is safe for concurrent use.
+type State struct {
+	s        *store.Store
+	now      func() time.Time
+	ackTTL   time.Duration
+	auditMax int64
+	auditTTL time.Duration
+	keep     time.Duration
+}
+
+// Option tunes a State.
+type Option func(*State)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *State) { s.now = now } }
+
+// WithAckTTL sets how long acknowledgements and handled resolve requests
+// are kept (default 30 days).
+func WithAckTTL(d time.Duration) Option { return func(s *State) { s.ackTTL = d } }
+
+// WithAudit sets the approximate length of the global audit stream
+// (default 100,000 entries) and how long a quiet alert's own audit stream
+// is kept (default 90 days).
+func WithAudit(max int64, ttl time.Duration) Option {
+	return func(s *State) { s.auditMax, s.auditTTL = max, ttl }
+}
+
+// WithSilenceRetention sets how long expired silences stay listed
+// (default 7 days).
+func WithSilenceRetention(d time.Duration) Option { return func(s *State) { s.keep = d } }
+
+// New returns the alert state kept in s.
+func New(s *store.Store, opts ...Option) *State {
+	st := &State{s: s, now: time.Now, ackTTL: 30 * 24 * time.Hour, auditMax: 100_000, auditTTL: 90 * 24 * time.Hour, keep: 7 * 24 * time.Hour}
+	for _, o := range opts {
+		o(st)
+	}
+	return st
+}
+
+func (st *State) key(parts ...string) string {
+	return st.s.Key(append([]string{"alertstate"}, parts...)...)
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ---- silences ----
+
+// Silence mutes notifications of alerts whose labels match all Matchers
+// between StartsAt and EndsAt.
+type Silence struct {
+	ID        string    `json:"id"`
+	Matchers  []Matcher `json:"matchers"`
+	StartsAt  time.Time `json:"startsAt"`
+	EndsAt    time.Time `json:"endsAt"`
+	CreatedBy string    `json:"createdBy"`
+	Comment   string    `json:"comment,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	// ExpiredBy is set when an operator ended the silence early.
+	ExpiredBy string `json:"expiredBy,omitempty"`
+}
+
+// Active reports whether the silence mutes alerts at t.
+func (s Silence) Active(t time.Time) bool {
+	return !t.Before(s.StartsAt) && t.Before(s.EndsAt)
+}
+
+// Matches reports whether the silence applies to labels (ignoring time).
+func (s Silence) Matches(labels map[string]string) bool {
+	return len(s.Matchers) > 0 && MatchAll(s.Matchers, labels)
+}
+
+// CreateSilence validates and stores a silence, returning it with its id
+// and times filled in: a zero StartsAt means now. It needs at least one
+// matcher, a creator, and EndsAt after StartsAt (and after now).
+func (st *State) CreateSilence(ctx context.Context, sil Silence) (Silence, error) {
+	now := st.now().UTC()
+	if len(sil.Matchers) == 0 {
+		return Silence{}, fmt.Errorf("%w: a silence needs at least one matcher", ErrInvalid)
+	}
+	for i := range sil.Matchers {
+		if err := sil.Matchers[i].compile(); err != nil {
+			return Silence{}, fmt.Errorf("%w: matcher %d: %w", ErrInvalid, i, err)
+		}
+	}
+	if strings.TrimSpace(sil.CreatedBy) == "" {
+		return Silence{}, fmt.Errorf("%w: a silence needs createdBy", ErrInvalid)
+	}
+	if sil.StartsAt.IsZero() {
+		sil.StartsAt = now
+	}
+	if !sil.EndsAt.After(sil.StartsAt) || !sil.EndsAt.After(now) {
+		return Silence{}, fmt.Errorf("%w: endsAt must be after startsAt and in the future", ErrInvalid)
+	}
+	sil.ID, sil.CreatedAt, sil.ExpiredBy = newID(), now, ""
+	sil.StartsAt, sil.EndsAt = sil.StartsAt.UTC(), sil.EndsAt.UTC()
+	b, err := json.Marshal(sil)
+	if err != nil {
+		return Silence{}, fmt.Errorf("cannot encode silence: %w", err)
+	}
+	if err := st.s.HSet(ctx, st.key("silences"), sil.ID, b).Err(); err != nil {
+		return Silence{}, fmt.Errorf("cannot store silence: %w", err)
+	}
+	st.audit(ctx, AuditEntry{Action: ActionSilenceCreate, Actor: sil.CreatedBy, SilenceID: sil.ID, Note: sil.Comment, Matchers: matcherStrings(sil.Matchers)})
+	return sil, nil
+}
+
+// ExpireSilence ends a silence now. Expiring an expired silence is not an
+// error.
+func (st *State) ExpireSilence(ctx context.Context, id, by string) error {
+	sil, err := st.Silence(ctx, id)
+	if err != nil {
+		return err
+	}
+	now := st.now().UTC()
+	if sil.EndsAt.After(now) {
+		sil.EndsAt, sil.ExpiredBy = now, by
+		if sil.StartsAt.After(now) {
+			sil.StartsAt = now
+		}
+		b, err := json.Marshal(sil)
+		if err != nil {
+			return fmt.Errorf("cannot encode silence: %w", err)
+		}
+		if err := st.s.HSet(ctx, st.key("silences"), id, b).Err(); err != nil {
+			return fmt.Errorf("cannot store silence: %w", err)
+		}
+	}
+	st.audit(ctx, AuditEntry{Action: ActionSilenceExpire, Actor: by, SilenceID: id})
+	return nil
+}
+
+// Silence returns one silence by id, or ErrNotFound.
+func (st *State) Silence(ctx context.Context, id string) (Silence, error) {
+	b, err := st.s.HGet(ctx, st.key("silences"), id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Silence{}, fmt.Errorf("silence %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Silence{}, fmt.Errorf("cannot read silence: %w", err)
+	}
+	var sil Silence
+	if err := json.Unmarshal(b, &sil); err != nil {
+		return Silence{}, fmt.Errorf("cannot decode silence %s: %w", id, err)
+	}
+	return sil, nil
+}
+
+// Silences lists silences, newest first. Expired ones are included only
+// when withExpired is set (and only until the retention drops them).
+func (st *State) Silences(ctx context.Context, withExpired bool) ([]Silence, error) {
+	m, err := st.s.HGetAll(ctx, st.key("silences")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read silences: %w", err)
+	}
+	now := st.now()
+	out := make([]Silence, 0, len(m))
+	for id, v := range m {
+		var sil Silence
+		if err := json.Unmarshal([]byte(v), &sil); err != nil {
+			// One corrupt entry must not disable every silence.
+			continue
+		}
+		sil.ID = id
+		if !withExpired && !sil.EndsAt.After(now) {
+			continue
+		}
+		out = append(out, sil)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Silenced returns the ids of the silences muting an alert with these
+// labels at t (none: not silenced).
+func (st *State) Silenced(ctx context.Context, labels map[string]string, t time.Time) ([]string, error) {
+	sils, err := st.Silences(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return SilencedBy(sils, labels, t), nil
+}
+
+// SilencedBy is Silenced over silences already loaded (the notify stage
+// loads them once per batch).
+func SilencedBy(sils []Silence, labels map[string]string, t time.Time) []string {
+	var ids []string
+	for _, s := range sils {
+		if s.Active(t) && s.Matches(labels) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// GCSilences deletes silences that ended longer ago than the retention.
+func (st *State) GCSilences(ctx context.Context) (int, error) {
+	all, err := st.Silences(ctx, true)
+	if err != nil {
+		return 0, err
+	}
+	cut := st.now().Add(-st.keep)
+	var ids []string
+	for _, s := range all {
+		if s.EndsAt.Before(cut) {
+			ids = append(ids, s.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if err := st.s.HDel(ctx, st.key("silences"), ids...).Err(); err != nil {
+		return 0, fmt.Errorf("cannot delete expired silences: %w", err)
+	}
+	return len(ids), nil
+}
+
+func matcherStrings(ms []Matcher) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.String()
+	}
+	return out
+}
+
+// ---- acknowledgements ----
+
+// Ack says an operator has taken an alert episode in hand: the notify stage
+// stops repeating its firing notifications (the resolution is still sent).
+type Ack struct {
+	Fingerprint string    `json:"fingerprint"`
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// Acknowledge records an acknowledgement of the alert episode fp. A second
+// acknowledgement replaces the first (both are in the audit log).
+func (st *State) Acknowledge(ctx context.Context, fp, by, note string) (Ack, error) {
+	if fp == "" || strings.TrimSpace(by) == "" {
+		return Ack{}, fmt.Errorf("%w: an acknowledgement needs a fingerprint and who", ErrInvalid)
+	}
+	a := Ack{Fingerprint: fp, By: by, At: st.now().UTC(), Note: note}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return Ack{}, fmt.Errorf("cannot encode ack: %w", err)
+	}
+	if err := st.s.Set(ctx, st.key("ack", fp), b, st.ackTTL).Err(); err != nil {
+		return Ack{}, fmt.Errorf("cannot store ack: %w", err)
+	}
+	st.audit(ctx, AuditEntry{Action: ActionAck, Actor: by, Fingerprint: fp, Note: note})
+	return a, nil
+}
+
+// Unacknowledge removes an acknowledgement, so repeats resume.
+func (st *State) Unacknowledge(ctx context.Context, fp, by string) error {
+	n, err := st.s.Del(ctx, st.key("ack", fp)).Result()
+	if err != nil {
+		return fmt.Errorf("cannot delete ack: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("ack of %s: %w", fp, ErrNotFound)
+	}
+	st.audit(ctx, AuditEntry{Action: ActionUnack, Actor: by, Fingerprint: fp})
+	return nil
+}
+
+// Acks returns the acknowledgements of the given fingerprints that exist,
+// keyed by fingerprint.
+func (st *State) Acks(ctx context.Context, fps ...string) (map[string]Ack, error) {
+	out := map[string]Ack{}
+	if len(fps) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(fps))
+	for i, fp := range fps {
+		keys[i] = st.key("ack", fp)
+	}
+	vals, err := st.s.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read acks: %w", err)
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var a Ack
+		if json.Unmarshal([]byte(s), &a) == nil {
+			out[fps[i]] = a
+		}
+	}
+	return out, nil
+}
+
+// ---- resolve requests ----
+
+// ResolveRequest asks the notify stage to close an alert episode in every
+// sink it was sent to (an operator knows it is over before the aggregator
+// does). Later firing notifications of the same episode are not sent.
+type ResolveRequest struct {
+	Fingerprint string    `json:"fingerprint"`
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+	Note        string    `json:"note,omitempty"`
+	// Done is when the notify stage sent the resolutions.
+	Done time.Time `json:"done,omitempty"`
+}
+
+// RequestResolve records a resolve request; the notify stage acts on it at
+// its next tick.
+func (st *State) RequestResolve(ctx context.Context, fp, by, note string) (ResolveRequest, error) {
+	if fp == "" || strings.TrimSpace(by) == "" {
+		return ResolveRequest{}, fmt.Errorf("%w: a resolve request needs a fingerprint and who", ErrInvalid)
+	}
+	r := ResolveRequest{Fingerprint: fp, By: by, At: st.now().UTC(), Note: note}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return ResolveRequest{}, fmt.Errorf("cannot encode resolve request: %w", err)
+	}
+	if err := st.s.HSet(ctx, st.key("resolve"), fp, b).Err(); err != nil {
+		return ResolveRequest{}, fmt.Errorf("cannot store resolve request: %w", err)
+	}
+	st.audit(ctx, AuditEntry{Action: ActionResolveRequest, Actor: by, Fingerprint: fp, Note: note})
+	return r, nil
+}
+
+// PendingResolves lists resolve requests not yet handled.
+func (st *State) PendingResolves(ctx context.Context) ([]ResolveRequest, error) {
+	m, err := st.s.HGetAll(ctx, st.key("resolve")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read resolve requests: %w", err)
+	}
+	out := make([]ResolveRequest, 0, len(m))
+	for fp, v := range m {
+		var r ResolveRequest
+		if json.Unmarshal([]byte(v), &r) != nil {
+			continue
+		}
+		r.Fingerprint = fp
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out, nil
+}
+
+// CompleteResolve marks a resolve request handled: it leaves the pending
+// set, and the episode is remembered as closed by an operator.
+func (st *State) CompleteResolve(ctx context.Context, r ResolveRequest) error {
+	r.Done = st.now().UTC()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("cannot encode resolve request: %w", err)
+	}
+	_, err = st.s.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, st.key("closed", r.Fingerprint), b, st.ackTTL)
+		p.HDel(ctx, st.key("resolve"), r.Fingerprint)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot complete resolve request: %w", err)
+	}
+	return nil
+}
+
+// Closed returns the handled or pending resolve request of an episode, if
+// any: an episode an operator resolved is not notified as firing again.
+func (st *State) Closed(ctx context.Context, fp string) (ResolveRequest, bool, error) {
+	for _, get := range []func() *redis.StringCmd{
+		func() *redis.StringCmd { return st.s.Get(ctx, st.key("closed", fp)) },
+		func() *redis.StringCmd { return st.s.HGet(ctx, st.key("resolve"), fp) },
+	} {
+		b, err := get().Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return ResolveRequest{}, false, fmt.Errorf("cannot read resolve request: %w", err)
+		}
+		var r ResolveRequest
+		if json.Unmarshal(b, &r) == nil {
+			r.Fingerprint = fp
+			return r, true, nil
+		}
+	}
+	return ResolveRequest{}, false, nil
+}
+
+// ---- tracked alerts (the notify stage's notification log) ----
+
+// Delivery is what was last delivered of one alert to one receiver.
+type Delivery struct {
+	// Status is the alert status last delivered (firing or resolved); empty
+	// when nothing was delivered yet.
+	Status string    `json:"status,omitempty"`
+	SentAt time.Time `json:"sentAt,omitempty"`
+	// Pending is the status still to deliver after a failure (retried by the
+	// notify stage's tick), empty when up to date.
+	Pending     string    `json:"pending,omitempty"`
+	LastAttempt time.Time `json:"lastAttempt,omitempty"`
+	Failures    int       `json:"failures,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+// Tracked is an alert the notify stage has seen, with its deliveries per
+// receiver. The alert is stored redacted.
+type Tracked struct {
+	Alert      msg.Alert           `json:"alert"`
+	Receivers  []string            `json:"receivers"`
+	Deliveries map[string]Delivery `json:"deliveries"`
+	UpdatedAt  time.Time           `json:"updatedAt"`
+}
+
+// Track stores t (replacing any earlier version of the same episode).
+func (st *State) Track(ctx context.Context, t *Tracked) error {
+	t.UpdatedAt = st.now().UTC()
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("cannot encode tracked alert: %w", err)
+	}
+	if err := st.s.HSet(ctx, st.key("alerts"), t.Alert.Fingerprint, b).Err(); err != nil {
+		return fmt.Errorf("cannot store tracked alert: %w", err)
+	}
+	return nil
+}
+
+// Tracked returns one tracked alert, or ErrNotFound.
+func (st *State) Tracked(ctx context.Context, fp string) (*Tracked, error) {
+	b, err := st.s.HGet(ctx, st.key("alerts"), fp).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("alert %s: %w", fp, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read tracked alert: %w", err)
+	}
+	var t Tracked
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("cannot decode tracked alert %s: %w", fp, err)
+	}
+	return &t, nil
+}
+
+// AllTracked lists every tracked alert, most recently updated first: the
+// current firing alerts and resolved ones not yet forgotten.
+func (st *State) AllTracked(ctx context.Context) ([]*Tracked, error) {
+	m, err := st.s.HGetAll(ctx, st.key("alerts")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read tracked alerts: %w", err)
+	}
+	out := make([]*Tracked, 0, len(m))
+	for _, v := range m {
+		var t Tracked
+		if json.Unmarshal([]byte(v), &t) != nil {
+			continue
+		}
+		out = append(out, &t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	return out, nil
+}
+
+// Forget drops tracked alerts.
+func (st *State) Forget(ctx context.Context, fps ...string) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	if err := st.s.HDel(ctx, st.key("alerts"), fps...).Err(); err != nil {
+		return fmt.Errorf("cannot forget alerts: %w", err)
+	}
+	return nil
+}
+
+// Lease takes (or renews, for the same holder) a named lease for ttl. Only
+// the holder runs the periodic work it guards, so two notify instances do
+// not both re-send.
+func (st *State) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	k := st.key("lease", name)
+	ok, err := st.s.SetNX(ctx, k, holder, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("cannot take lease: %w", err)
+	}
+	if ok {
+		return true, nil
+	}
+	cur, err := st.s.Get(ctx, k).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot read lease: %w", err)
+	}
+	if cur != holder {
+		return false, nil
+	}
+	if err := st.s.PExpire(ctx, k, ttl).Err(); err != nil {
+		return false, fmt.Errorf("cannot renew lease: %w", err)
+	}
+	return true, nil
+}
