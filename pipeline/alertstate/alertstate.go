@@ -132,7 +132,7 @@ func (st *State) CreateSilence(ctx context.Context, sil Silence) (Silence, error
 		return Silence{}, fmt.Errorf("%w: a silence needs at least one matcher", ErrInvalid)
 	}
 	for i := range sil.Matchers {
-		if err := sil.Matchers[i].compile(); err != nil {
+		if err := sil.Matchers[i].Compile(); err != nil {
 			return Silence{}, fmt.Errorf("%w: matcher %d: %w", ErrInvalid, i, err)
 		}
 	}
