@@ -1,0 +1,811 @@
+// Package aggregate turns scored posts into threat levels and alerts.
+//
+// Engine is the deterministic core shared by the live aggregate stage and
+// by replay: no I/O, no wall clock, no goroutines; the same posts and the
+// same Advance calls always give the same levels and alerts in the same
+// order. Stage wraps an Engine per Kafka partition for the pipeline runner
+// and checkpoints its state to Redis together with the partition offset.
+//
+// docs/levels-and-alerts.md describes the windowing, the detector, the
+// named levels and the alert lifecycle.
+package aggregate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
+	"github.com/threatwatch/threatwatch/pipeline/level"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/spike"
+	"github.com/threatwatch/threatwatch/pipeline/window"
+)
+
+// Output is one thing the engine emits: exactly one of Level and Alert is set.
+type Output struct {
+	Level *msg.Level
+	Alert *msg.Alert
+}
+
+// Stats counts what the engine did with its input, for metrics.
+type Stats struct {
+	Posts       int64 // posts added
+	Threatening int64 // posts with a weight (a score at or above min_score)
+	Late        int64 // later than grace: history only
+	Backfill    int64 // backfill: history only
+	Future      int64 // stamped too far ahead: clamped
+	NoTime      int64 // no event time and no clock: dropped
+	Invalid     int64 // nil or invalid: dropped
+	KeysDropped int64 // new keys refused at max_keys
+	Evicted     int64 // idle targets forgotten
+}
+
+// Key kinds.
+const (
+	kindSite   = "site"
+	kindTarget = "target"
+)
+
+// keyState is one key's state; its JSON is the key's checkpoint.
+type keyState struct {
+	Kind   string                      `json:"kind"`
+	Site   string                      `json:"site,omitempty"`
+	Target string                      `json:"target,omitempty"`
+	L      *level.State                `json:"level"`
+	Spike  alert.Lifecycle             `json:"spike"`
+	Over   map[string]*alert.Lifecycle `json:"over,omitempty"`
+}
+
+// Engine computes levels and alerts. It is not safe for concurrent use.
+type Engine struct {
+	cfg     config.Aggregate
+	step    time.Duration
+	n       int
+	factor  float64
+	siteDet spike.Detector
+	tgtDet  spike.Detector
+	names   level.Thresholds
+	policy  alert.Policy
+	sigSlot map[msg.Signal]int
+	sites   bool
+	targets bool
+	replay  bool
+	keys    map[string]*keyState
+	sorted  []string // sorted key names; nil when stale
+	dirty   map[string]bool
+	clock   time.Time
+	nextDue int64
+	stats   Stats
+	outs    []Output
+}
+
+// NewEngine returns an engine for cfg (defaults filled in and validated
+// by the config package).
+func NewEngine(cfg config.Aggregate) (*Engine, error) {
+	if cfg.Step <= 0 || cfg.Window < cfg.Step || cfg.Baseline.Days < 1 {
+		return nil, errors.New("aggregate config is not filled in (step, window, baseline.days)")
+	}
+	if len(msg.Signals) > window.NumSignals {
+		return nil, fmt.Errorf("%d signals exceed the %d slots of a window bucket", len(msg.Signals), window.NumSignals)
+	}
+	e := &Engine{
+		cfg:     cfg,
+		step:    cfg.Step,
+		n:       int(cfg.Window / cfg.Step),
+		factor:  float64(cfg.Window) / float64(time.Hour),
+		siteDet: spike.NewSeasonal(cfg.Baseline.Days, int64(cfg.Baseline.Learning/time.Hour), cfg.Baseline.MinScale),
+		tgtDet:  spike.NewSeasonal(cfg.Baseline.Days, 0, cfg.Baseline.MinScale),
+		names:   level.Thresholds{Elevated: cfg.Spike.ElevatedScore, High: cfg.Spike.FireScore, Severe: cfg.Spike.SevereScore},
+		policy: alert.Policy{Pending: cfg.Spike.Pending, ResolveAfter: cfg.Spike.ResolveAfter,
+			Cooldown: cfg.Spike.Cooldown, RepeatInterval: cfg.Spike.RepeatInterval},
+		sigSlot: map[msg.Signal]int{},
+		sites:   true,
+		targets: cfg.Targets.On(),
+		keys:    map[string]*keyState{},
+		dirty:   map[string]bool{},
+		nextDue: math.MinInt64,
+	}
+	for i, s := range msg.Signals {
+		e.sigSlot[s] = i
+	}
+	return e, nil
+}
+
+// SetScope chooses which levels the engine keeps: per site, per target, or
+// both (the default). The live stage runs sites and targets as two stages
+// because a target's posts arrive on every partition.
+func (e *Engine) SetScope(sites, targets bool) {
+	e.sites, e.targets = sites, targets && e.cfg.Targets.On()
+}
+
+// SetReplay marks every alert the engine emits as a replay, which notifiers
+// never page on.
+func (e *Engine) SetReplay(on bool) { e.replay = on }
+
+// Stats returns the counters so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// Clock is the latest time passed to Advance.
+func (e *Engine) Clock() time.Time { return e.clock }
+
+// Keys is how many sites and targets the engine tracks.
+func (e *Engine) Keys() (sites, targets int) {
+	for _, k := range e.keys {
+		if k.Kind == kindSite {
+			sites++
+		} else {
+			targets++
+		}
+	}
+	return sites, targets
+}
+
+func (e *Engine) bucket(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(e.step)) }
+func (e *Engine) bucketTime(b int64) time.Time {
+	return time.Unix(0, b*int64(e.step)).UTC()
+}
+func hourOf(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(time.Hour)) }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// weigh returns a post's weight and per-signal weights: scores at or above
+// min_score count; the weight is the highest of them.
+func (e *Engine) weigh(s *msg.Scored) (float64, window.Bucket) {
+	var b window.Bucket
+	w := 0.0
+	for _, sig := range msg.Signals {
+		v := s.Scores[sig]
+		if v >= e.cfg.MinScore && v > 0 {
+			b.Signals[e.sigSlot[sig]] = v
+			w = max(w, v)
+		}
+	}
+	return w, b
+}
+
+// Add counts one scored post at its event time and returns the outputs it
+// caused: levels of steps its key passed, and alerts it fired. A nil or
+// invalid post is counted and ignored.
+func (e *Engine) Add(s *msg.Scored) []Output {
+	e.outs = e.outs[:0]
+	if s == nil || s.Validate() != nil {
+		e.stats.Invalid++
+		return nil
+	}
+	t := s.Post.EventTime().UTC()
+	if t.IsZero() {
+		if e.clock.IsZero() {
+			e.stats.NoTime++
+			return nil
+		}
+		t = e.clock
+	}
+	if !e.clock.IsZero() && t.Sub(e.clock) > e.cfg.MaxFuture {
+		e.stats.Future++
+		t = e.clock.Add(e.cfg.MaxFuture)
+	}
+	e.stats.Posts++
+	w, sigs := e.weigh(s)
+	if w > 0 {
+		e.stats.Threatening++
+	}
+	if s.Post.Backfill {
+		e.stats.Backfill++
+	}
+	if e.sites && s.Post.Site != "" {
+		if k := e.key(kindSite, s.Post.Site, ""); k != nil {
+			e.addTo(k, s, t, w, sigs)
+		}
+	}
+	if e.targets && w > 0 {
+		for _, ref := range targetRefs(s) {
+			if k := e.key(kindTarget, "", alert.TargetLabel(ref)); k != nil {
+				e.addTo(k, s, t, w, sigs)
+			}
+		}
+	}
+	return e.result()
+}
+
+func (e *Engine) result() []Output {
+	if len(e.outs) == 0 {
+		return nil
+	}
+	return slices.Clone(e.outs)
+}
+
+// targetRefs returns the distinct refs of the post's targets, sorted.
+func targetRefs(s *msg.Scored) []string {
+	var refs []string
+	for _, en := range s.Entities {
+		if !en.Target {
+			continue
+		}
+		ref := en.Ref
+		if ref == "" {
+			ref = msg.TargetRef(en.Name)
+		}
+		if ref != "" && !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+func keyName(kind, site, target string) string {
+	if kind == kindSite {
+		return "s:" + site
+	}
+	return "t:" + target
+}
+
+// key returns the key's state, creating it (nil when max_keys is reached).
+func (e *Engine) key(kind, site, target string) *keyState {
+	name := keyName(kind, site, target)
+	if k, ok := e.keys[name]; ok {
+		return k
+	}
+	if len(e.keys) >= e.cfg.MaxKeys {
+		e.stats.KeysDropped++
+		return nil
+	}
+	k := &keyState{Kind: kind, Site: site, Target: target,
+		L: level.NewState(e.n, e.cfg.Baseline.Days*24)}
+	e.keys[name] = k
+	e.sorted = nil
+	e.dirty[name] = true
+	return k
+}
+
+func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs window.Bucket) {
+	st := k.L
+	name := keyName(k.Kind, k.Site, k.Target)
+	e.dirty[name] = true
+	if !st.Win.Started() {
+		st.Watermark = t
+		st.Win.Advance(e.bucket(t))
+		st.Hist.Advance(hourOf(t))
+	} else if t.After(st.Watermark) {
+		e.roll(k, t)
+	}
+	live := !s.Post.Backfill && !t.Before(st.Watermark.Add(-e.cfg.Grace))
+	if !live && !s.Post.Backfill {
+		e.stats.Late++
+	}
+	if w > 0 {
+		st.Hist.Add(hourOf(t), w)
+	}
+	if w == 0 {
+		return
+	}
+	b := window.Bucket{Total: w}
+	if live {
+		b.Live, b.Signals, b.Posts = w, sigs.Signals, 1
+	}
+	inWindow := st.Win.Add(e.bucket(t), b)
+	if !live || !inWindow {
+		return
+	}
+	st.Posts++
+	st.LastPost = t
+	st.EmittedZero = false
+	st.AddContributor(contributor(s, t, w), e.cfg.Evidence)
+	if k.Kind == kindTarget {
+		if st.Sites == nil {
+			st.Sites = map[string]time.Time{}
+		}
+		if s.Post.Site != "" {
+			st.Sites[s.Post.Site] = t
+		}
+		if st.MaxScores == nil {
+			st.MaxScores = map[msg.Signal]level.ScoreAt{}
+		}
+		for sig, v := range s.Scores {
+			if cur, ok := st.MaxScores[sig]; !ok || v >= cur.Score {
+				st.MaxScores[sig] = level.ScoreAt{Score: v, At: t}
+			}
+		}
+	}
+	// A live post may fire a spike at once: no waiting for the step.
+	e.judge(k, st.Watermark, false)
+	e.overrides(k, s, st.Watermark)
+}
+
+// contributor is the evidence entry for a post: ids, permalink, scores and
+// a redacted snippet. Thread titles are left out: they often name victims.
+func contributor(s *msg.Scored, t time.Time, w float64) msg.Contributor {
+	c := msg.Contributor{PostID: s.Post.ID, URL: s.Post.URL, ThreadID: s.Post.ThreadID, At: t, Weight: w}
+	if len(s.Scores) > 0 {
+		c.Scores = make(map[msg.Signal]float64, len(s.Scores))
+		for k, v := range s.Scores {
+			if v > 0 {
+				c.Scores[k] = v
+			}
+		}
+	}
+	var names []string
+	for _, en := range s.Entities {
+		if en.Kind == msg.EntityPerson || en.Kind == msg.EntityHandle || en.Target {
+			names = append(names, en.Name)
+		}
+	}
+	best := -1.0
+	for _, sp := range s.Evidence {
+		if sp.Snippet != "" && sp.Weight > best {
+			c.Snippet, best = sp.Snippet, sp.Weight
+		}
+	}
+	if c.Snippet != "" {
+		c.Snippet = alert.RedactNames(alert.Redact(c.Snippet), names)
+		if len(c.Snippet) > 280 {
+			c.Snippet = truncateUTF8(c.Snippet, 280) + "…"
+		}
+	}
+	return c
+}
+
+func truncateUTF8(s string, n int) string {
+	for n > 0 && n < len(s) && !utf8Start(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// Advance moves every key's event time to now (the wall clock live, event
+// time in replay): windows slide, silent keys decay, alerts resolve. It
+// returns the levels and alerts that caused, keys in sorted order.
+func (e *Engine) Advance(now time.Time) []Output {
+	e.outs = e.outs[:0]
+	now = now.UTC()
+	if now.After(e.clock) {
+		e.clock = now
+	}
+	b := e.bucket(now)
+	if b < e.nextDue {
+		return nil
+	}
+	e.nextDue = b + 1
+	if e.sorted == nil {
+		e.sorted = slices.Sorted(maps.Keys(e.keys))
+	}
+	var evict []string
+	for _, name := range e.sorted {
+		k := e.keys[name]
+		if now.After(k.L.Watermark) {
+			e.roll(k, now)
+			e.dirty[name] = true
+		}
+		if k.Kind == kindTarget && e.idle(k, now) {
+			evict = append(evict, name)
+		}
+	}
+	for _, name := range evict {
+		delete(e.keys, name)
+		e.dirty[name] = true
+		e.stats.Evicted++
+		e.sorted = nil
+	}
+	return e.result()
+}
+
+func (e *Engine) idle(k *keyState, now time.Time) bool {
+	if now.Sub(k.L.LastPost) < e.cfg.Targets.IdleTTL || !k.Spike.Idle(now) {
+		return false
+	}
+	for _, o := range k.Over {
+		if !o.Idle(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// roll moves key k's event time forward to t, step by step: at each step
+// boundary the full window just closed is emitted as a level and judged.
+func (e *Engine) roll(k *keyState, t time.Time) {
+	st := k.L
+	from, to := e.bucket(st.Watermark), e.bucket(t)
+	for b := from + 1; b <= to; b++ {
+		tb := e.bucketTime(b)
+		e.boundary(k, tb)
+		st.Win.Advance(b)
+		st.Hist.Advance(hourOf(tb))
+		st.Prune(tb.Add(-e.cfg.Window))
+		if b < to && e.quiet(k) {
+			// Nothing in the window and nothing to resolve: skip the
+			// empty steps in one go.
+			st.Win.Advance(to)
+			break
+		}
+	}
+	st.Watermark = t
+	st.Hist.Advance(hourOf(t))
+}
+
+func (e *Engine) quiet(k *keyState) bool {
+	if k.L.Win.Sum.Total != 0 || !k.L.EmittedZero || k.Spike.Phase != alert.Inactive {
+		return false
+	}
+	for _, o := range k.Over {
+		if o.Phase != alert.Inactive {
+			return false
+		}
+	}
+	return true
+}
+
+// boundary handles the step boundary tb: the window ending at tb is
+// complete.
+func (e *Engine) boundary(k *keyState, tb time.Time) {
+	st := k.L
+	if st.Win.Sum.Total == 0 && st.EmittedZero && k.Spike.Phase == alert.Inactive && len(k.Over) == 0 {
+		return
+	}
+	lv := e.judge(k, tb, true)
+	// Override episodes end once no post has matched for resolve_after.
+	for _, id := range slices.Sorted(maps.Keys(k.Over)) {
+		o := k.Over[id]
+		if o.Phase == alert.Inactive {
+			if o.Idle(tb) {
+				delete(k.Over, id)
+			}
+			continue
+		}
+		if ev := o.Step(tb, false, true, e.policy); ev == alert.Resolve {
+			e.emitAlert(k, o, msg.StatusResolved, tb, lv, o.Labels["rule"], nil)
+		}
+	}
+	if st.Win.Sum.Total > 0 || !st.EmittedZero {
+		lv.Stale = st.LastPost.Before(tb.Add(-e.step))
+		e.outs = append(e.outs, Output{Level: lv})
+		st.EmittedZero = st.Win.Sum.Total == 0
+	}
+}
+
+// judge scores key k's live level at event time at, steps its spike
+// lifecycle and returns the level. closing says at is a step boundary
+// (the window is complete; only then may an alert resolve).
+func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
+	st := k.L
+	// The window ending at a boundary lies in the hour before it.
+	h := hourOf(at)
+	if closing {
+		h = hourOf(at.Add(-time.Nanosecond))
+	}
+	if st.EstHour != h {
+		if k.Kind == kindTarget {
+			st.Est = e.tgtDet.Estimate(st.Hist, h)
+		} else {
+			st.Est = e.siteDet.Estimate(st.Hist, h)
+		}
+		st.EstHour = h
+	}
+	live := st.Win.Sum.Live
+	baseline, score := spike.Score(live, st.Est, e.factor, e.cfg.Baseline.MinScale)
+	fireScore, minExcess := e.cfg.Spike.FireScore, e.cfg.Spike.MinExcess
+	if k.Kind == kindTarget {
+		fireScore, minExcess = e.cfg.Targets.FireScore, e.cfg.Targets.MinExcess
+	}
+	ready := st.Est.Ready
+	fires := ready && score >= fireScore && live >= e.cfg.Spike.FireRatio*baseline && live-baseline >= minExcess
+	clear := !ready || score < e.cfg.Spike.ResolveScore || live-baseline < minExcess/2
+	names := e.names
+	names.High = fireScore
+	names.Severe = max(e.cfg.Spike.SevereScore*fireScore/e.cfg.Spike.FireScore, fireScore)
+	names.Elevated = min(names.Elevated, fireScore)
+	lv := &msg.Level{
+		Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
+		Level: round3(live), Baseline: round3(baseline), Score: round3(score),
+		Name: names.Name(score, ready, fires), Signals: e.signals(&st.Win.Sum),
+		Posts: int(st.Win.Sum.Posts), Contributors: slices.Clone(st.Top),
+	}
+	if !closing && !fires {
+		// Between boundaries only a rise matters; resolution waits for a
+		// complete window.
+		return lv
+	}
+	if k.Spike.Phase == alert.Firing {
+		k.Spike.Peak = max(k.Spike.Peak, score)
+	}
+	switch k.Spike.Step(at, fires, clear, e.policy) {
+	case alert.Fire:
+		name := alert.NameSiteSpike
+		if k.Kind == kindTarget {
+			name = alert.NameTargetSpike
+		}
+		sev := alert.SeverityWarning
+		if lv.Name == level.Severe {
+			sev = alert.SeverityCritical
+		}
+		k.Spike.Peak = score
+		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, sev, alert.Dominant(lv.Signals)})
+	case alert.Repeat:
+		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", nil)
+	case alert.Resolve:
+		e.emitAlert(k, &k.Spike, msg.StatusResolved, at, lv, "", nil)
+	}
+	return lv
+}
+
+func (e *Engine) signals(b *window.Bucket) map[msg.Signal]float64 {
+	var m map[msg.Signal]float64
+	for _, s := range msg.Signals {
+		if v := b.Signals[e.sigSlot[s]]; v > 1e-9 {
+			if m == nil {
+				m = make(map[msg.Signal]float64, len(msg.Signals))
+			}
+			m[s] = round3(v)
+		}
+	}
+	return m
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// onset names a new episode's alertname, severity and signal.
+type onset struct {
+	name, severity string
+	signal         msg.Signal
+}
+
+// emitAlert appends the notification of lifecycle l. For a new episode
+// (on set) it also fixes the labels, and so the fingerprint.
+func (e *Engine) emitAlert(k *keyState, l *alert.Lifecycle, status string, at time.Time, lv *msg.Level, rule string, on *onset) {
+	f := &alert.Facts{
+		Site: k.Site, Target: k.Target, Level: lv.Level, Baseline: lv.Baseline, Score: lv.Score,
+		Name: lv.Name, Signals: lv.Signals, Posts: lv.Posts, Evidence: k.L.Top, Rule: rule,
+		Window: e.cfg.Window, Replay: e.replay,
+	}
+	if k.Kind == kindTarget {
+		f.Sites = slices.Sorted(maps.Keys(k.L.Sites))
+	}
+	if on != nil {
+		l.Labels = alert.Labels(on.name, on.severity, on.signal, f)
+		l.Fingerprint = msg.Fingerprint(l.Labels, l.StartsAt)
+	}
+	if l.Labels == nil {
+		// A lifecycle restored from an old checkpoint without labels:
+		// still a valid alert rather than a dropped one.
+		l.Labels = alert.Labels(alert.NameSiteSpike, alert.SeverityWarning, "", f)
+		l.Fingerprint = msg.Fingerprint(l.Labels, l.StartsAt)
+	}
+	e.outs = append(e.outs, Output{Alert: alert.Build(l, status, at, f)})
+}
+
+// overrides applies the override rules to a live post on key k.
+func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
+	for _, r := range e.cfg.Overrides {
+		var ok bool
+		var target string
+		switch {
+		case r.SameTarget && k.Kind == kindTarget:
+			ok = scoresMet(r.Scores, func(sig msg.Signal) float64 { return k.L.MaxScores[sig].Score })
+		case r.SameTarget:
+			continue
+		case k.Kind == kindTarget:
+			continue
+		default:
+			ok = scoresMet(r.Scores, s.Score) && kindMatch(r, s)
+			target = overrideTarget(s)
+		}
+		if !ok {
+			continue
+		}
+		id := r.Name + "|" + target
+		if k.Over == nil {
+			k.Over = map[string]*alert.Lifecycle{}
+		}
+		l := k.Over[id]
+		if l == nil {
+			l = &alert.Lifecycle{}
+			k.Over[id] = l
+		}
+		ev := l.Step(at, true, false, alert.Policy{ResolveAfter: e.policy.ResolveAfter, Cooldown: e.policy.Cooldown, RepeatInterval: e.policy.RepeatInterval})
+		if ev == alert.None {
+			continue
+		}
+		lv := e.levelNow(k, at)
+		sig := dominantRule(r, s)
+		kk := *k
+		if target != "" && kk.Target == "" {
+			kk.Target = target
+		}
+		if ev == alert.Fire {
+			e.emitAlert(&kk, l, msg.StatusFiring, at, lv, r.Name, &onset{alert.NameOverride, r.Severity, sig})
+		} else {
+			e.emitAlert(&kk, l, msg.StatusFiring, at, lv, r.Name, nil)
+		}
+	}
+}
+
+func (e *Engine) levelNow(k *keyState, at time.Time) *msg.Level {
+	st := k.L
+	baseline, score := spike.Score(st.Win.Sum.Live, st.Est, e.factor, e.cfg.Baseline.MinScale)
+	return &msg.Level{Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
+		Level: round3(st.Win.Sum.Live), Baseline: round3(baseline), Score: round3(score),
+		Name: level.Severe, Signals: e.signals(&st.Win.Sum), Posts: int(st.Win.Sum.Posts)}
+}
+
+func scoresMet(want map[string]float64, got func(msg.Signal) float64) bool {
+	for sig, min := range want {
+		if got(msg.Signal(sig)) < min {
+			return false
+		}
+	}
+	return true
+}
+
+func kindMatch(r config.OverrideRule, s *msg.Scored) bool {
+	if r.EvidenceKindPrefix == "" {
+		return true
+	}
+	for _, sp := range s.Evidence {
+		if strings.HasPrefix(sp.Kind, r.EvidenceKindPrefix) && !slices.Contains(r.ExceptKinds, sp.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// overrideTarget is the target an override episode is about: a protected
+// person if the post names one, else its first target; "" for none.
+func overrideTarget(s *msg.Scored) string {
+	var first string
+	for _, en := range s.Entities {
+		ref := en.Ref
+		if ref == "" {
+			ref = msg.TargetRef(en.Name)
+		}
+		if ref == "" {
+			continue
+		}
+		if en.Kind == msg.EntityProtected {
+			return alert.TargetLabel(ref)
+		}
+		if en.Target && first == "" {
+			first = alert.TargetLabel(ref)
+		}
+	}
+	return first
+}
+
+func dominantRule(r config.OverrideRule, s *msg.Scored) msg.Signal {
+	for _, sig := range msg.Signals {
+		if _, ok := r.Scores[string(sig)]; ok {
+			return sig
+		}
+	}
+	for _, sp := range s.Evidence {
+		if strings.HasPrefix(sp.Kind, r.EvidenceKindPrefix) && sp.Signal != "" {
+			return sp.Signal
+		}
+	}
+	var best msg.Signal
+	for _, sig := range msg.Signals {
+		if s.Scores[sig] > s.Scores[best] {
+			best = sig
+		}
+	}
+	return best
+}
+
+// checkpoint is the engine's whole state.
+type checkpoint struct {
+	Version int                  `json:"version"`
+	Clock   time.Time            `json:"clock,omitzero"`
+	Keys    map[string]*keyState `json:"keys"`
+}
+
+const checkpointVersion = 1
+
+// Snapshot returns the engine's whole state; Restore puts it back. Both
+// are deterministic: the same state gives the same bytes.
+func (e *Engine) Snapshot() ([]byte, error) {
+	b, err := json.Marshal(checkpoint{Version: checkpointVersion, Clock: e.clock, Keys: e.keys})
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode engine state: %w", err)
+	}
+	return b, nil
+}
+
+// Restore replaces the engine's state with a Snapshot.
+func (e *Engine) Restore(b []byte) error {
+	var c checkpoint
+	if err := json.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("cannot decode engine state: %w", err)
+	}
+	if c.Version != checkpointVersion {
+		return fmt.Errorf("engine state version %d, want %d", c.Version, checkpointVersion)
+	}
+	for name, k := range c.Keys {
+		if err := e.checkKey(name, k); err != nil {
+			return err
+		}
+	}
+	e.keys, e.clock = c.Keys, c.Clock
+	if e.keys == nil {
+		e.keys = map[string]*keyState{}
+	}
+	e.sorted, e.nextDue, e.dirty = nil, math.MinInt64, map[string]bool{}
+	return nil
+}
+
+func (e *Engine) checkKey(name string, k *keyState) error {
+	if k == nil || k.L == nil || k.L.Win == nil || k.L.Hist == nil {
+		return fmt.Errorf("engine state: key %q is incomplete", name)
+	}
+	if k.L.Win.N != e.n || len(k.L.Win.Buckets) != e.n {
+		return fmt.Errorf("engine state: key %q has a window of %d steps, config says %d (changed step or window?)", name, k.L.Win.N, e.n)
+	}
+	if k.L.Hist.Len() != e.cfg.Baseline.Days*24 {
+		// A changed history length keeps what fits.
+		h := window.NewHourly(e.cfg.Baseline.Days * 24)
+		if k.L.Hist.Started() {
+			h.Advance(k.L.Hist.Head)
+			for i := k.L.Hist.Head; i > k.L.Hist.Head-int64(h.Len()); i-- {
+				if v, ok := k.L.Hist.At(i); ok {
+					h.Add(i, v)
+				}
+			}
+			h.Since = max(h.Since, k.L.Hist.Since)
+		}
+		k.L.Hist = h
+	}
+	return nil
+}
+
+// Dirty returns the keys changed since the last ClearDirty, sorted.
+func (e *Engine) Dirty() []string { return slices.Sorted(maps.Keys(e.dirty)) }
+
+// ClearDirty forgets which keys changed.
+func (e *Engine) ClearDirty() { clear(e.dirty) }
+
+// KeyState returns one key's checkpoint, or false if the key is gone
+// (evicted: its checkpoint should be deleted).
+func (e *Engine) KeyState(name string) ([]byte, bool, error) {
+	k, ok := e.keys[name]
+	if !ok {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(k)
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot encode state of %s: %w", name, err)
+	}
+	return b, true, nil
+}
+
+// RestoreKeys replaces the engine's state with per-key checkpoints and the
+// clock (as saved by the stage).
+func (e *Engine) RestoreKeys(keys map[string][]byte, clock time.Time) error {
+	m := make(map[string]*keyState, len(keys))
+	for name, b := range keys {
+		var k keyState
+		if err := json.Unmarshal(b, &k); err != nil {
+			return fmt.Errorf("cannot decode state of %s: %w", name, err)
+		}
+		if err := e.checkKey(name, &k); err != nil {
+			return err
+		}
+		m[name] = &k
+	}
+	e.keys, e.clock = m, clock
+	e.sorted, e.nextDue, e.dirty = nil, math.MinInt64, map[string]bool{}
+	return nil
+}

@@ -1,0 +1,237 @@
+package alert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Alert names, the "alertname" label.
+const (
+	NameSiteSpike   = "ThreatLevelSpike"
+	NameTargetSpike = "TargetThreatSpike"
+	NameOverride    = "ThreatOverride"
+)
+
+// Severities, the "severity" label, lowest first.
+const (
+	SeverityInfo     = "info"
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+)
+
+// TargetLabel hashes a target ref into the value of the "target" label and
+// of Level.Target: stable, so alerts about one person group together, and
+// opaque, so no name reaches a page.
+func TargetLabel(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte("threatwatch-target\x00" + ref))
+	return "tgt-" + hex.EncodeToString(h[:8])
+}
+
+// Facts are what an alert notification says about its key at one time.
+type Facts struct {
+	Site     string
+	Target   string // hashed
+	Level    float64
+	Baseline float64
+	Score    float64
+	Name     string // named threat level
+	Signals  map[msg.Signal]float64
+	Posts    int
+	Sites    []string // sites a target's posts came from
+	Evidence []msg.Contributor
+	Rule     string // override rule, if any
+	Window   time.Duration
+	Replay   bool
+}
+
+// Labels returns the label set of a new episode.
+func Labels(alertname, severity string, signal msg.Signal, f *Facts) map[string]string {
+	l := map[string]string{"alertname": alertname, "severity": severity}
+	if f.Site != "" {
+		l["site"] = f.Site
+	}
+	if f.Target != "" {
+		l["target"] = f.Target
+	}
+	if signal != "" {
+		l["signal"] = string(signal)
+	}
+	if f.Rule != "" {
+		l["rule"] = f.Rule
+	}
+	return l
+}
+
+// Build makes the notification of lifecycle l with status at event time now.
+func Build(l *Lifecycle, status string, now time.Time, f *Facts) *msg.Alert {
+	a := &msg.Alert{
+		Schema:      msg.SchemaAlert,
+		Labels:      maps.Clone(l.Labels),
+		Fingerprint: l.Fingerprint,
+		Status:      status,
+		StartsAt:    l.StartsAt,
+		EventTime:   now,
+		Level:       round(f.Level),
+		Baseline:    round(f.Baseline),
+		Signals:     roundMap(f.Signals),
+		Evidence:    slices.Clone(f.Evidence),
+		Replay:      f.Replay,
+	}
+	if status == msg.StatusResolved {
+		a.EndsAt = now
+	}
+	a.Annotations = annotations(a, status, f)
+	return a
+}
+
+func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
+	who := "site " + f.Site
+	if f.Target != "" {
+		who = "target " + f.Target
+	}
+	var summary string
+	switch {
+	case a.Labels["alertname"] == NameOverride && status == msg.StatusFiring:
+		summary = fmt.Sprintf("Override rule %s matched for %s", f.Rule, who)
+	case a.Labels["alertname"] == NameOverride:
+		summary = fmt.Sprintf("Override rule %s: no new match for %s", f.Rule, who)
+	case status == msg.StatusFiring:
+		summary = fmt.Sprintf("Threat level %s for %s: %.1f against a normal of %.1f", f.Name, who, f.Level, f.Baseline)
+	default:
+		summary = fmt.Sprintf("Threat level for %s back to %s: %.1f against a normal of %.1f", who, f.Name, f.Level, f.Baseline)
+	}
+	var d strings.Builder
+	fmt.Fprintf(&d, "%d threatening posts in the last %s (level %.1f, baseline %.1f, score %.1f).", f.Posts, f.Window, f.Level, f.Baseline, f.Score)
+	if mix := signalMix(f.Signals); mix != "" {
+		fmt.Fprintf(&d, " Signal mix: %s.", mix)
+	}
+	if len(f.Sites) > 0 {
+		fmt.Fprintf(&d, " Sites: %s.", strings.Join(f.Sites, ", "))
+	}
+	if len(f.Evidence) > 0 {
+		fmt.Fprintf(&d, " Top post: %s.", f.Evidence[0].PostID)
+	}
+	out := map[string]string{
+		"summary":      Redact(summary),
+		"description":  Redact(d.String()),
+		"level":        fmt.Sprintf("%.2f", f.Level),
+		"baseline":     fmt.Sprintf("%.2f", f.Baseline),
+		"score":        fmt.Sprintf("%.2f", f.Score),
+		"threat_level": f.Name,
+	}
+	return out
+}
+
+func signalMix(m map[msg.Signal]float64) string {
+	var total float64
+	for _, v := range m {
+		total += v
+	}
+	if total <= 0 {
+		return ""
+	}
+	var parts []string
+	for _, s := range msg.Signals {
+		if v := m[s]; v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", s, 100*v/total))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Dominant returns the signal with the most weight (ties: msg.Signals
+// order), or "" for none.
+func Dominant(m map[msg.Signal]float64) msg.Signal {
+	var best msg.Signal
+	bv := 0.0
+	for _, s := range msg.Signals {
+		if m[s] > bv {
+			best, bv = s, m[s]
+		}
+	}
+	return best
+}
+
+func round(v float64) float64 {
+	return float64(int64(v*1000+0.5)) / 1000
+}
+
+func roundMap(m map[msg.Signal]float64) map[msg.Signal]float64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[msg.Signal]float64, len(m))
+	for k, v := range m {
+		if v > 0 {
+			out[k] = round(v)
+		}
+	}
+	return out
+}
+
+// The local redaction fallback: typed placeholders for the kinds of personal
+// data that can be recognized by shape. Snippets reaching here were already
+// redacted by the classifiers; this is the second line of defence for
+// anything the aggregator writes itself.
+var redactions = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}`), "[EMAIL]"},
+	{regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`), "[IP]"},
+	{regexp.MustCompile(`(?i)\b\d{1,6}\s+(?:[a-z0-9'.\-]+\s+){0,4}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|place|pl|terrace|circle|cir|highway|hwy)\b\.?`), "[ADDRESS]"},
+	{regexp.MustCompile(`\+?\(?\d{1,4}\)?(?:[\s.\-]?\(?\d{2,4}\)?){2,4}\b`), "[PHONE]"},
+	{regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), "[ID]"},
+}
+
+// Redact replaces e-mail addresses, IP addresses, street addresses and
+// phone numbers with typed placeholders.
+func Redact(s string) string {
+	for _, r := range redactions {
+		s = r.re.ReplaceAllStringFunc(s, func(m string) string {
+			if r.with == "[PHONE]" && countDigits(m) < 7 {
+				return m
+			}
+			return r.with
+		})
+	}
+	return s
+}
+
+func countDigits(s string) int {
+	n := 0
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// RedactNames replaces each of names (case-insensitively) with [TARGET]:
+// a target's own name must not ride along in a snippet.
+func RedactNames(s string, names []string) string {
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if len(n) < 3 {
+			continue
+		}
+		re, err := regexp.Compile(`(?i)@?` + regexp.QuoteMeta(n))
+		if err != nil {
+			continue
+		}
+		s = re.ReplaceAllString(s, "[TARGET]")
+	}
+	return s
+}

@@ -1,0 +1,150 @@
+// Package level is one key's threat level: a site's, or a target's across
+// sites. A State holds the key's sliding window (the live level), its
+// hourly history (what the baseline is computed from) and the posts that
+// contribute most to the current window (the evidence an operator sees).
+//
+// The level is the sum, over the window, of the weights of threatening
+// posts (a post's weight is its highest signal score at or above the
+// configured minimum), so it rises with both the volume and the severity
+// of threatening posts. Pure: no I/O, no clock.
+package level
+
+import (
+	"slices"
+	"time"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/spike"
+	"github.com/threatwatch/threatwatch/pipeline/window"
+)
+
+// Named threat levels, from a key's score against its own baseline.
+const (
+	// Learning: not enough history yet to say what is normal.
+	Learning = "learning"
+	// Normal: within the key's usual variation.
+	Normal = "normal"
+	// Elevated: above usual variation; shown on the dashboard, never paged.
+	Elevated = "elevated"
+	// High: a spike that pages (severity warning).
+	High = "high"
+	// Severe: a spike far outside anything normal (severity critical).
+	Severe = "severe"
+)
+
+// Thresholds map a score to a named level.
+type Thresholds struct {
+	Elevated, High, Severe float64
+}
+
+// Name names a score. fires says the page conditions beyond the score
+// (ratio, minimum excess) hold; without them a level is at most elevated.
+func (t Thresholds) Name(score float64, ready, fires bool) string {
+	switch {
+	case !ready:
+		return Learning
+	case fires && score >= t.Severe:
+		return Severe
+	case fires && score >= t.High:
+		return High
+	case score >= t.Elevated:
+		return Elevated
+	}
+	return Normal
+}
+
+// State is one key's level state. Exported fields are its checkpoint.
+type State struct {
+	Win  *window.Sliding `json:"win"`
+	Hist *window.Hourly  `json:"hist"`
+	// Watermark is the key's event-time clock: the latest event time seen
+	// or advanced to.
+	Watermark time.Time `json:"wm"`
+	// LastPost is the event time of the last post counted.
+	LastPost time.Time `json:"last_post,omitzero"`
+	// Top are the strongest posts in the window, strongest first.
+	Top []msg.Contributor `json:"top,omitempty"`
+	// Est is the detector's estimate for hour EstHour.
+	Est     spike.Estimate `json:"est"`
+	EstHour int64          `json:"est_hour"`
+	// Sites a target's posts in the window came from (targets only).
+	Sites map[string]time.Time `json:"sites,omitempty"`
+	// MaxScores is, per signal, the highest score of a post in the window
+	// with its time (targets: for same-target override rules).
+	MaxScores map[msg.Signal]ScoreAt `json:"max_scores,omitempty"`
+	// LastEmitted is the bucket of the last Level emitted, and Emitted the
+	// level it carried, so a silent key stops emitting once at zero.
+	LastEmitted int64   `json:"last_emitted"`
+	EmittedZero bool    `json:"emitted_zero,omitempty"`
+	Evicted     bool    `json:"-"`
+	Posts       int64   `json:"posts"`
+	Peak        float64 `json:"-"`
+}
+
+// ScoreAt is a score and when it was seen.
+type ScoreAt struct {
+	Score float64   `json:"s"`
+	At    time.Time `json:"at"`
+}
+
+// NewState returns an empty state for a window of n buckets and hist hours.
+func NewState(n, hours int) *State {
+	return &State{Win: window.NewSliding(n), Hist: window.NewHourly(hours), EstHour: -1 << 62, LastEmitted: -1 << 62}
+}
+
+// AddContributor keeps c among the k strongest posts in the window.
+func (s *State) AddContributor(c msg.Contributor, k int) {
+	if k <= 0 {
+		return
+	}
+	for _, o := range s.Top {
+		if o.PostID == c.PostID {
+			return
+		}
+	}
+	i, _ := slices.BinarySearchFunc(s.Top, c, stronger)
+	if i >= k {
+		return
+	}
+	s.Top = slices.Insert(s.Top, i, c)
+	if len(s.Top) > k {
+		s.Top = s.Top[:k]
+	}
+}
+
+// stronger orders contributors strongest first, then newest, then by id,
+// so the order never depends on arrival.
+func stronger(a, b msg.Contributor) int {
+	switch {
+	case a.Weight > b.Weight:
+		return -1
+	case a.Weight < b.Weight:
+		return 1
+	case a.At.After(b.At):
+		return -1
+	case a.At.Before(b.At):
+		return 1
+	}
+	switch {
+	case a.PostID < b.PostID:
+		return -1
+	case a.PostID > b.PostID:
+		return 1
+	}
+	return 0
+}
+
+// Prune drops contributors, sites and max scores older than since.
+func (s *State) Prune(since time.Time) {
+	s.Top = slices.DeleteFunc(s.Top, func(c msg.Contributor) bool { return c.At.Before(since) })
+	for site, t := range s.Sites {
+		if t.Before(since) {
+			delete(s.Sites, site)
+		}
+	}
+	for sig, v := range s.MaxScores {
+		if v.At.Before(since) {
+			delete(s.MaxScores, sig)
+		}
+	}
+}

@@ -1,0 +1,170 @@
+// Package spike decides what is normal for one key (a site or a target) and
+// how far its current level stands above that, in the key's own units.
+//
+// A detector reads the key's hourly history (window.Hourly) and returns an
+// Estimate: a robust baseline and a robust scale. The aggregator turns
+// level, baseline and scale into a score and the alert lifecycle decides
+// what pages. Detectors keep no state of their own, so a key's state is
+// its history alone and checkpoints stay small and exact.
+package spike
+
+import (
+	"math"
+	"slices"
+
+	"github.com/threatwatch/threatwatch/pipeline/window"
+)
+
+// Estimate is what normal looks like for a key, for a one-hour level.
+type Estimate struct {
+	// Baseline is the expected hourly level.
+	Baseline float64
+	// Scale is the robust spread of the hourly level around Baseline.
+	Scale float64
+	// Ready is false while the key has less history than the detector
+	// needs to page on it.
+	Ready bool
+	// Seasonal says Baseline follows the hour of day (enough days seen).
+	Seasonal bool
+	// Hours is how many hours of history the estimate used.
+	Hours int
+}
+
+// Detector estimates normal from a key's history.
+//
+// Estimate is called with the hourly history and the hour h the current
+// level's window ends in; it must use only hours before h (the current hour
+// is the one being judged), must not retain hist, and must be
+// deterministic. It is called once per key per hour, not per post.
+type Detector interface {
+	Estimate(hist *window.Hourly, h int64) Estimate
+}
+
+// Seasonal is the default detector: a seasonal median with a robust scale.
+//
+//   - Baseline: the median of the same two hours of the day (the hour the
+//     window ends in and the one before, which the one-hour sliding window
+//     overlaps) over the past Days days. A median of same-hour values
+//     follows the daily rhythm, is not moved by a spike on one of the days
+//     (a past incident does not raise the bar for the next one), follows
+//     slow growth within days, and, with Days = 7, sees five weekdays and
+//     two weekend days, so a quiet weekend never makes a weekday look like a
+//     spike. With fewer than MinSeasonalDays days it is the median of all
+//     hours seen.
+//   - Scale: 1.4826 x the median absolute deviation of every past hour from
+//     its hour-of-day median (the robust standard deviation of what is left
+//     once the rhythm is taken out), floored at the Poisson spread
+//     sqrt(Baseline) (a count cannot be steadier than that) and at MinScale.
+//
+// A hostile normal is just a high baseline with its own spread: only a rise
+// well outside the key's own variation scores high.
+type Seasonal struct {
+	// Days of history looked at (at most the ring's length).
+	Days int
+	// LearningHours of history are needed before Ready.
+	LearningHours int64
+	// MinScale floors Scale.
+	MinScale float64
+	// MinSeasonalDays are needed before the baseline follows the hour of
+	// day.
+	MinSeasonalDays int
+
+	scratch []float64
+	resid   []float64
+	profile [24]float64
+}
+
+// NewSeasonal returns the default detector.
+func NewSeasonal(days int, learningHours int64, minScale float64) *Seasonal {
+	return &Seasonal{Days: days, LearningHours: learningHours, MinScale: minScale, MinSeasonalDays: 3}
+}
+
+// Estimate implements Detector.
+func (d *Seasonal) Estimate(hist *window.Hourly, h int64) Estimate {
+	hi := min(h-1, hist.Head)
+	lo := max(hist.Since, hist.Head-int64(hist.Len())+1, h-int64(d.Days)*24)
+	if !hist.Started() || hi < lo {
+		return Estimate{Scale: d.MinScale, Ready: d.LearningHours <= 0}
+	}
+	n := hi - lo + 1
+	e := Estimate{Hours: int(n), Ready: n >= d.LearningHours}
+	days := int(n / 24)
+	e.Seasonal = days >= d.MinSeasonalDays
+
+	// Hour-of-day profile (or one flat median) of the history.
+	if e.Seasonal {
+		for hod := int64(0); hod < 24; hod++ {
+			d.scratch = d.scratch[:0]
+			for j := hi - mod(hi-hod, 24); j >= lo; j -= 24 {
+				v, _ := hist.At(j)
+				d.scratch = append(d.scratch, v)
+			}
+			d.profile[hod] = median(d.scratch)
+		}
+	} else {
+		d.scratch = d.scratch[:0]
+		for j := lo; j <= hi; j++ {
+			v, _ := hist.At(j)
+			d.scratch = append(d.scratch, v)
+		}
+		flat := median(d.scratch)
+		for i := range d.profile {
+			d.profile[i] = flat
+		}
+	}
+
+	// Baseline for the window ending in hour h: the same two hours of day.
+	if e.Seasonal {
+		d.scratch = d.scratch[:0]
+		for _, target := range [2]int64{h, h - 1} {
+			for j := target - 24; j >= lo; j -= 24 {
+				if j <= hi {
+					v, _ := hist.At(j)
+					d.scratch = append(d.scratch, v)
+				}
+			}
+		}
+		e.Baseline = median(d.scratch)
+	} else {
+		e.Baseline = d.profile[0]
+	}
+
+	// Robust scale of the residuals once the rhythm is removed.
+	d.resid = d.resid[:0]
+	for j := lo; j <= hi; j++ {
+		v, _ := hist.At(j)
+		d.resid = append(d.resid, math.Abs(v-d.profile[mod(j, 24)]))
+	}
+	e.Scale = max(1.4826*median(d.resid), math.Sqrt(max(e.Baseline, 0)), d.MinScale)
+	return e
+}
+
+// Score is how far level stands above the estimate, in robust standard
+// deviations, for a level summed over factor hours (window / 1h): baseline
+// and spread are scaled to the window, and the Poisson floor recomputed.
+func Score(level float64, e Estimate, factor float64, minScale float64) (baseline, score float64) {
+	b := e.Baseline * factor
+	s := max(e.Scale*factor, math.Sqrt(max(b, 0)), minScale)
+	return b, (level - b) / s
+}
+
+func mod(a, m int64) int64 {
+	r := a % m
+	if r < 0 {
+		r += m
+	}
+	return r
+}
+
+// median sorts v in place and returns its median (0 for none).
+func median(v []float64) float64 {
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
