@@ -1,0 +1,262 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// LevelEvent is a live level update. It carries the target's pseudonym,
+// never its ref, so every role gets the same frame.
+type LevelEvent struct {
+	Site     string                 `json:"site,omitempty"`
+	TargetID string                 `json:"target_id,omitempty"`
+	Time     time.Time              `json:"time"`
+	Level    float64                `json:"level"`
+	Baseline float64                `json:"baseline"`
+	Score    float64                `json:"score,omitempty"`
+	Name     string                 `json:"name,omitempty"`
+	Stale    bool                   `json:"stale,omitempty"`
+	Signals  map[msg.Signal]float64 `json:"signals,omitempty"`
+}
+
+// ActionEvent is an operator action, pushed so every open dashboard
+// shows it.
+type ActionEvent struct {
+	// Action is ack, unack, resolve, silence or unsilence.
+	Action      string    `json:"action"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	SilenceID   string    `json:"silence_id,omitempty"`
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+	Note        string    `json:"note,omitempty"`
+	// Origin is the replica that took the action (for cross-replica relay).
+	Origin string `json:"origin,omitempty"`
+}
+
+// PublishLevel pushes a level to live streams.
+func (s *Server) PublishLevel(l *msg.Level) {
+	ev := LevelEvent{Site: l.Site, TargetID: TargetID(l.Target), Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline,
+		Score: l.Score, Name: l.Name, Stale: l.Stale, Signals: l.Signals}
+	if err := s.hub.Publish("level", ev, nil); err != nil {
+		s.log.Warn("cannot publish level", "err", err)
+	}
+}
+
+// PublishAlert pushes an alert (without evidence) to live streams.
+func (s *Server) PublishAlert(a *msg.Alert) {
+	rec := &AlertRecord{Alert: *a}
+	if err := s.hub.Publish("alert", s.alertView(rec, RedactPII, false), s.alertView(rec, RedactNone, false)); err != nil {
+		s.log.Warn("cannot publish alert", "err", err)
+	}
+}
+
+func (s *Server) publishActionLocal(e ActionEvent) {
+	red := e
+	red.Note = s.red(e.Note)
+	red.Origin = ""
+	full := e
+	full.Origin = ""
+	if err := s.hub.Publish("action", red, full); err != nil {
+		s.log.Warn("cannot publish action", "err", err)
+	}
+}
+
+// publishAction pushes an action to this replica's streams and, through
+// Redis, to the other replicas'.
+func (s *Server) publishAction(ctx context.Context, e ActionEvent) {
+	s.publishActionLocal(e)
+	e.Origin = s.cfg.ReplicaID
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	if err := s.store.Publish(ctx, s.store.Key("api", "actions"), b).Err(); err != nil {
+		s.log.Warn("cannot relay action to other replicas", "err", err)
+	}
+}
+
+// RelayActions forwards other replicas' actions to this replica's streams
+// until ctx ends.
+func (s *Server) RelayActions(ctx context.Context) error {
+	sub := s.store.Subscribe(ctx, s.store.Key("api", "actions"))
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			var e ActionEvent
+			if json.Unmarshal([]byte(m.Payload), &e) != nil || e.Origin == s.cfg.ReplicaID {
+				continue
+			}
+			s.publishActionLocal(e)
+		}
+	}
+}
+
+// handleEvents streams live updates as server-sent events.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r)
+	rc := http.NewResponseController(w)
+	sub, backlog, reset, err := s.hub.Subscribe(r.Header.Get("Last-Event-ID"), p.Role == config.RoleAnalyst)
+	if err != nil {
+		return err
+	}
+	defer s.hub.Unsubscribe(sub)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	hello, _ := json.Marshal(map[string]any{"role": p.Role, "reset": reset, "redaction": redactionFor(p.Role)})
+	if err := write([]byte("retry: 3000\nevent: hello\ndata: " + string(hello) + "\n\n")); err != nil {
+		return nil
+	}
+	analyst := p.Role == config.RoleAnalyst
+	for _, ev := range backlog {
+		if err := write(ev.frame(analyst)); err != nil {
+			return nil
+		}
+	}
+	hb := time.NewTicker(s.cfg.SSE.Heartbeat)
+	defer hb.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-sub.Gone:
+			return nil
+		case ev := <-sub.C:
+			if err := write(ev.frame(analyst)); err != nil {
+				return nil
+			}
+		case <-hb.C:
+			if err := write([]byte(": keep-alive\n\n")); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// ---- the serve stages ----
+
+// LevelStage returns the stage that feeds levels into the read model and
+// the live streams. Its name, and so its consumer group, carries the
+// replica id: every replica needs every update.
+func (s *Server) LevelStage(topic string) pipeline.Stage[msg.Level, *msg.Level] {
+	return pipeline.Stage[msg.Level, *msg.Level]{
+		Name: "serve-levels-" + s.cfg.ReplicaID, Input: topic,
+		Handler: pipeline.HandlerFunc[*msg.Level](s.HandleLevel),
+	}
+}
+
+// AlertStage returns the stage that feeds alerts into the read model and
+// the live streams; its ticker expires old resolved alerts.
+func (s *Server) AlertStage(topic string) pipeline.Stage[msg.Alert, *msg.Alert] {
+	return pipeline.Stage[msg.Alert, *msg.Alert]{
+		Name: "serve-alerts-" + s.cfg.ReplicaID, Input: topic,
+		Handler: &alertHandler{s: s}, TickEvery: 10 * time.Minute,
+	}
+}
+
+// HandleLevel applies one level and pushes it live when it is current
+// and recent (a replica catching up does not replay history to browsers).
+func (s *Server) HandleLevel(ctx context.Context, l *msg.Level, meta pipeline.Meta) ([]pipeline.Output, error) {
+	cur, err := s.model.ApplyLevel(ctx, l)
+	if err != nil {
+		if errors.Is(err, msg.ErrInvalid) {
+			return nil, pipeline.Permanent("invalid", err)
+		}
+		return nil, err
+	}
+	if !cur {
+		s.metrics.applied.WithLabelValues("level", "late").Inc()
+		return nil, nil
+	}
+	s.metrics.applied.WithLabelValues("level", "current").Inc()
+	if s.recent(meta) {
+		s.PublishLevel(l)
+	}
+	return nil, nil
+}
+
+func (s *Server) recent(meta pipeline.Meta) bool {
+	return meta.Time.IsZero() || s.now().Sub(meta.Time) <= s.cfg.SSE.MaxAge
+}
+
+// HandleAlert applies one alert and pushes it live.
+func (s *Server) HandleAlert(ctx context.Context, a *msg.Alert, meta pipeline.Meta) ([]pipeline.Output, error) {
+	cur, err := s.model.ApplyAlert(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if !cur {
+		s.metrics.applied.WithLabelValues("alert", "late").Inc()
+		return nil, nil
+	}
+	s.metrics.applied.WithLabelValues("alert", "current").Inc()
+	if s.recent(meta) {
+		s.PublishAlert(a)
+	}
+	return nil, nil
+}
+
+type alertHandler struct{ s *Server }
+
+func (h *alertHandler) Handle(ctx context.Context, a *msg.Alert, meta pipeline.Meta) ([]pipeline.Output, error) {
+	return h.s.HandleAlert(ctx, a, meta)
+}
+
+// Tick expires old resolved alerts, a bounded number per tick.
+func (h *alertHandler) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error) {
+	n, err := h.s.model.Expire(ctx, 1000)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		h.s.log.Info("expired old resolved alerts", "alerts", n)
+	}
+	return nil, nil
+}
+
+// Run runs the console: the two serve stages, the action relay and the
+// HTTP listener, until ctx ends or one of them fails.
+func (s *Server) Run(ctx context.Context, d pipeline.Deps, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	go func() { errc <- pipeline.Run(ctx, d, s.LevelStage(d.Topics.Name(d.Topics.Levels))) }()
+	go func() { errc <- pipeline.Run(ctx, d, s.AlertStage(d.Topics.Name(d.Topics.Alerts))) }()
+	go func() { errc <- s.RelayActions(ctx) }()
+	go func() { errc <- s.Serve(ctx, ln) }()
+	var first error
+	for range 4 {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel()
+		} else if first == nil && ctx.Err() == nil {
+			// A part stopped without error before shutdown: stop the rest.
+			cancel()
+		}
+	}
+	return first
+}

@@ -1,0 +1,742 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/alertstate"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Audit actions the console writes besides alertstate's own.
+const (
+	// ActionEvidenceView records an analyst reading raw evidence.
+	ActionEvidenceView alertstate.Action = "evidence_view"
+	// ActionExport records an analyst exporting alerts with raw evidence.
+	ActionExport alertstate.Action = "export"
+)
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	v, rs, an := config.RoleViewer, config.RoleResponder, config.RoleAnalyst
+	mux.Handle("GET /api/v1/me", s.api(v, s.handleMe))
+	mux.Handle("GET /api/v1/sites", s.api(v, s.handleSites))
+	mux.Handle("GET /api/v1/sites/{site}", s.api(v, s.handleSite))
+	mux.Handle("GET /api/v1/levels", s.api(v, s.handleLevels))
+	mux.Handle("GET /api/v1/alerts", s.api(v, s.handleAlerts))
+	mux.Handle("GET /api/v1/alerts/{fp}", s.api(v, s.handleAlert))
+	mux.Handle("GET /api/v1/alerts/{fp}/evidence", s.api(an, s.handleEvidence))
+	mux.Handle("GET /api/v1/alerts/{fp}/notifications", s.api(v, s.handleNotifications))
+	mux.Handle("POST /api/v1/alerts/{fp}/ack", s.api(rs, s.handleAck))
+	mux.Handle("DELETE /api/v1/alerts/{fp}/ack", s.api(rs, s.handleUnack))
+	mux.Handle("POST /api/v1/alerts/{fp}/resolve", s.api(rs, s.handleResolve))
+	mux.Handle("GET /api/v1/silences", s.api(v, s.handleSilences))
+	mux.Handle("POST /api/v1/silences", s.api(rs, s.handleCreateSilence))
+	mux.Handle("DELETE /api/v1/silences/{id}", s.api(rs, s.handleExpireSilence))
+	mux.Handle("GET /api/v1/audit", s.api(rs, s.handleAudit))
+	mux.Handle("GET /api/v1/targets", s.api(v, s.handleTargets))
+	mux.Handle("GET /api/v1/targets/{id}", s.api(v, s.handleTarget))
+	mux.Handle("GET /api/v1/export/alerts", s.api(an, s.handleExport))
+	mux.Handle("GET /api/v1/events", s.api(v, s.handleEvents))
+	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	}))
+	if s.ops != nil && s.cfg.MountOps {
+		mux.Handle("GET /metrics", s.ops)
+		mux.Handle("GET /healthz", s.ops)
+		mux.Handle("GET /readyz", s.ops)
+	}
+	s.webRoutes(mux)
+	return s.outer(mux)
+}
+
+// ---- query helpers ----
+
+func (s *Server) parseTime(q, name string, def time.Time) (time.Time, error) {
+	v := q
+	if v == "" {
+		return def, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(strings.TrimPrefix(v, "-")); err == nil {
+		return s.now().Add(-d), nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, badRequest("%s: want RFC 3339, a duration before now (48h) or unix seconds", name)
+}
+
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("%s: want an integer in %d..%d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func durParam(r *http.Request, name string, max time.Duration) (time.Duration, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > max {
+		return 0, badRequest("%s: want a duration up to %v", name, max)
+	}
+	return d, nil
+}
+
+// ---- views ----
+
+// AlertView is an alert shaped for one role.
+type AlertView struct {
+	Fingerprint string                 `json:"fingerprint"`
+	Status      string                 `json:"status"`
+	Labels      map[string]string      `json:"labels"`
+	Annotations map[string]string      `json:"annotations,omitempty"`
+	Site        string                 `json:"site,omitempty"`
+	TargetID    string                 `json:"target_id,omitempty"`
+	StartsAt    time.Time              `json:"starts_at"`
+	EndsAt      time.Time              `json:"ends_at,omitzero"`
+	EventTime   time.Time              `json:"event_time"`
+	Level       float64                `json:"level"`
+	Baseline    float64                `json:"baseline"`
+	Signals     map[msg.Signal]float64 `json:"signals,omitempty"`
+	Replay      bool                   `json:"replay,omitempty"`
+	// Redaction says how evidence was shaped: full, pii or none.
+	Redaction string            `json:"redaction"`
+	Evidence  []msg.Contributor `json:"evidence,omitempty"`
+	Ack       *AckView          `json:"ack,omitempty"`
+	Resolve   *AckView          `json:"resolve_request,omitempty"`
+	Silenced  []string          `json:"silenced_by,omitempty"`
+	// rawLabels are the stored labels, which silences match against.
+	rawLabels map[string]string
+}
+
+// AckView is an acknowledgement or resolve request as shown.
+type AckView struct {
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+	Note string    `json:"note,omitempty"`
+	Done time.Time `json:"done,omitzero"`
+}
+
+func (s *Server) alertView(rec *AlertRecord, mode string, evidence bool) AlertView {
+	a := &rec.Alert
+	v := AlertView{
+		Fingerprint: a.Fingerprint, Status: a.Status,
+		Labels:      shapeLabels(a.Labels, mode, s.red),
+		Annotations: shapeAnnotations(a.Annotations, mode, s.red),
+		Site:        a.Labels["site"], TargetID: TargetID(a.Labels["target"]),
+		StartsAt: a.StartsAt, EndsAt: a.EndsAt, EventTime: a.EventTime,
+		Level: a.Level, Baseline: a.Baseline, Signals: a.Signals, Replay: a.Replay,
+		Redaction: mode,
+	}
+	if evidence {
+		v.Evidence = shapeContributors(a.Evidence, mode, s.red)
+	}
+	return v
+}
+
+func (s *Server) note(n, mode string) string {
+	if mode == RedactNone {
+		return n
+	}
+	return s.red(n)
+}
+
+// decorate adds acks, resolve requests and silences to alert views.
+func (s *Server) decorate(ctx context.Context, views []AlertView, mode string) error {
+	if len(views) == 0 {
+		return nil
+	}
+	fps := make([]string, len(views))
+	for i := range views {
+		fps[i] = views[i].Fingerprint
+	}
+	acks, err := s.state.Acks(ctx, fps...)
+	if err != nil {
+		return err
+	}
+	sils, err := s.state.Silences(ctx, false)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for i := range views {
+		if a, ok := acks[views[i].Fingerprint]; ok {
+			views[i].Ack = &AckView{By: a.By, At: a.At, Note: s.note(a.Note, mode)}
+		}
+		// Silences match the labels the notifier sees: the stored ones.
+		views[i].Silenced = alertstate.SilencedBy(sils, views[i].rawLabels, now)
+	}
+	return nil
+}
+
+// ---- handlers ----
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r)
+	writeJSON(w, http.StatusOK, map[string]any{"name": p.Name, "role": p.Role, "via": p.Via, "redaction": redactionFor(p.Role)})
+	return nil
+}
+
+func (s *Server) handleSites(w http.ResponseWriter, r *http.Request) error {
+	spark, err := durParam(r, "spark", 14*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	sites, err := s.model.Sites(r.Context(), SiteOptions{Spark: spark})
+	if err != nil {
+		return err
+	}
+	s.addScraperHealth(r.Context(), sites)
+	writeJSON(w, http.StatusOK, map[string]any{"sites": sites, "time": s.now().UTC()})
+	return nil
+}
+
+func (s *Server) addScraperHealth(ctx context.Context, sites []SiteSummary) {
+	if s.scraper == nil || len(sites) == 0 {
+		return
+	}
+	names := make([]string, len(sites))
+	for i := range sites {
+		names[i] = sites[i].Site
+	}
+	h, err := s.scraper.SiteHealth(ctx, names)
+	if err != nil {
+		// Degrade: the levels still say whether a site is stale.
+		s.log.Warn("cannot read scraper health", "err", err)
+		return
+	}
+	for i := range sites {
+		sites[i].Health.Scraper = h[sites[i].Site]
+	}
+}
+
+func (s *Server) handleSite(w http.ResponseWriter, r *http.Request) error {
+	spark, err := durParam(r, "spark", 14*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	d, err := s.model.Site(r.Context(), r.PathValue("site"), SiteOptions{Spark: spark})
+	if err != nil {
+		return err
+	}
+	one := []SiteSummary{d.SiteSummary}
+	s.addScraperHealth(r.Context(), one)
+	d.SiteSummary = one[0]
+	mode := redactionFor(principalOf(r).Role)
+	d.Contributors = shapeContributors(d.Contributors, mode, s.red)
+	writeJSON(w, http.StatusOK, map[string]any{"site": d, "redaction": mode})
+	return nil
+}
+
+func (s *Server) handleLevels(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	site, target := q.Get("site"), q.Get("target")
+	if site == "" && target == "" {
+		return badRequest("site or target is required")
+	}
+	now := s.now()
+	to, err := s.parseTime(q.Get("to"), "to", now)
+	if err != nil {
+		return err
+	}
+	from, err := s.parseTime(q.Get("from"), "from", to.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	step, err := durParam(r, "step", 31*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if target != "" && !isTargetHash(target) {
+		return badRequest("target: want a target id (tgt-…)")
+	}
+	ser, err := s.model.Levels(r.Context(), site, target, from, to, step)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ser)
+	return nil
+}
+
+func (s *Server) alertFilter(r *http.Request) (AlertFilter, error) {
+	q := r.URL.Query()
+	f := AlertFilter{Site: q.Get("site"), Signal: q.Get("signal"), Severity: q.Get("severity"), Status: q.Get("status"), TargetID: q.Get("target"), Cursor: q.Get("cursor")}
+	switch f.Status {
+	case "", msg.StatusFiring, msg.StatusResolved:
+	default:
+		return f, badRequest("status: want firing or resolved")
+	}
+	var err error
+	if f.From, err = s.parseTime(q.Get("from"), "from", time.Time{}); err != nil {
+		return f, err
+	}
+	if f.To, err = s.parseTime(q.Get("to"), "to", time.Time{}); err != nil {
+		return f, err
+	}
+	if f.Limit, err = intParam(r, "limit", 100, 1, 1000); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.alertFilter(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.model.Alerts(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	views := make([]AlertView, len(page.Alerts))
+	for i := range page.Alerts {
+		views[i] = s.alertView(&page.Alerts[i], mode, false)
+		views[i].rawLabels = page.Alerts[i].Alert.Labels
+	}
+	if err := s.decorate(r.Context(), views, mode); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": views, "next_cursor": page.NextCursor})
+	return nil
+}
+
+func (s *Server) handleAlert(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.model.Alert(r.Context(), r.PathValue("fp"))
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	if mode == RedactNone {
+		// Analysts read raw evidence through /evidence, which is audited;
+		// here they get what responders get.
+		mode = RedactPII
+	}
+	v := s.alertView(rec, mode, true)
+	v.rawLabels = rec.Alert.Labels
+	views := []AlertView{v}
+	if err := s.decorate(r.Context(), views, mode); err != nil {
+		return err
+	}
+	if rr, ok, err := s.state.Closed(r.Context(), rec.Alert.Fingerprint); err != nil {
+		return err
+	} else if ok {
+		views[0].Resolve = &AckView{By: rr.By, At: rr.At, Note: s.note(rr.Note, mode), Done: rr.Done}
+	}
+	writeJSON(w, http.StatusOK, views[0])
+	return nil
+}
+
+// handleEvidence returns raw evidence to an analyst, after writing the
+// access to the audit log: no audit entry, no evidence.
+func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.model.Alert(r.Context(), r.PathValue("fp"))
+	if err != nil {
+		return err
+	}
+	p := principalOf(r)
+	if err := s.state.Record(r.Context(), alertstate.AuditEntry{
+		Action: ActionEvidenceView, Actor: p.Name, Fingerprint: rec.Alert.Fingerprint, Labels: shapeLabels(rec.Alert.Labels, RedactPII, s.red),
+	}); err != nil {
+		return fmt.Errorf("cannot audit evidence access, refusing it: %w", err)
+	}
+	v := s.alertView(rec, RedactNone, true)
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) error {
+	fp := r.PathValue("fp")
+	if _, err := s.model.Alert(r.Context(), fp); err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit", 200, 1, 1000)
+	if err != nil {
+		return err
+	}
+	entries, _, err := s.state.Audit(r.Context(), alertstate.AuditQuery{Fingerprint: fp, Limit: limit})
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	out := []alertstate.AuditEntry{}
+	for _, e := range entries {
+		if e.Action != alertstate.ActionNotify {
+			continue
+		}
+		out = append(out, s.shapeAudit(e, mode))
+	}
+	var deliveries map[string]alertstate.Delivery
+	if t, err := s.state.Tracked(r.Context(), fp); err == nil {
+		deliveries = t.Deliveries
+		for k, d := range deliveries {
+			d.LastError = s.note(d.LastError, mode)
+			deliveries[k] = d
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": out, "deliveries": deliveries})
+	return nil
+}
+
+func (s *Server) shapeAudit(e alertstate.AuditEntry, mode string) alertstate.AuditEntry {
+	e.Labels = shapeLabels(e.Labels, mode, s.red)
+	e.Note = s.note(e.Note, mode)
+	e.Error = s.note(e.Error, mode)
+	if mode != RedactNone {
+		for i, m := range e.Matchers {
+			e.Matchers[i] = s.red(m)
+		}
+	}
+	return e
+}
+
+type actionBody struct {
+	Note string `json:"note"`
+}
+
+const maxNote = 2000
+
+func (s *Server) readNote(r *http.Request) (string, error) {
+	var b actionBody
+	if r.ContentLength != 0 {
+		if err := decodeBody(r, &b); err != nil {
+			return "", err
+		}
+	}
+	if len(b.Note) > maxNote {
+		return "", badRequest("note: at most %d bytes", maxNote)
+	}
+	return strings.TrimSpace(b.Note), nil
+}
+
+func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) error {
+	note, err := s.readNote(r)
+	if err != nil {
+		return err
+	}
+	rec, err := s.model.Alert(r.Context(), r.PathValue("fp"))
+	if err != nil {
+		return err
+	}
+	p := principalOf(r)
+	a, err := s.state.Acknowledge(r.Context(), rec.Alert.Fingerprint, p.Name, note)
+	if err != nil {
+		return err
+	}
+	s.log.Info("alert acknowledged", "fingerprint", a.Fingerprint, "by", p.Name)
+	s.publishAction(r.Context(), ActionEvent{Action: "ack", Fingerprint: a.Fingerprint, By: a.By, At: a.At, Note: a.Note})
+	mode := redactionFor(p.Role)
+	writeJSON(w, http.StatusOK, AckView{By: a.By, At: a.At, Note: s.note(a.Note, mode)})
+	return nil
+}
+
+func (s *Server) handleUnack(w http.ResponseWriter, r *http.Request) error {
+	fp := r.PathValue("fp")
+	p := principalOf(r)
+	if err := s.state.Unacknowledge(r.Context(), fp, p.Name); err != nil {
+		return err
+	}
+	s.log.Info("alert acknowledgement removed", "fingerprint", fp, "by", p.Name)
+	s.publishAction(r.Context(), ActionEvent{Action: "unack", Fingerprint: fp, By: p.Name, At: s.now().UTC()})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) error {
+	note, err := s.readNote(r)
+	if err != nil {
+		return err
+	}
+	rec, err := s.model.Alert(r.Context(), r.PathValue("fp"))
+	if err != nil {
+		return err
+	}
+	p := principalOf(r)
+	rr, err := s.state.RequestResolve(r.Context(), rec.Alert.Fingerprint, p.Name, note)
+	if err != nil {
+		return err
+	}
+	s.log.Info("alert resolve requested", "fingerprint", rr.Fingerprint, "by", p.Name)
+	s.publishAction(r.Context(), ActionEvent{Action: "resolve", Fingerprint: rr.Fingerprint, By: rr.By, At: rr.At, Note: rr.Note})
+	writeJSON(w, http.StatusAccepted, AckView{By: rr.By, At: rr.At, Note: s.note(rr.Note, redactionFor(p.Role))})
+	return nil
+}
+
+// SilenceView is a silence as shown.
+type SilenceView struct {
+	ID        string    `json:"id"`
+	Matchers  []string  `json:"matchers"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	Comment   string    `json:"comment,omitempty"`
+	ExpiredBy string    `json:"expired_by,omitempty"`
+	Active    bool      `json:"active"`
+}
+
+func (s *Server) silenceView(sl alertstate.Silence, mode string) SilenceView {
+	v := SilenceView{ID: sl.ID, StartsAt: sl.StartsAt, EndsAt: sl.EndsAt, CreatedBy: sl.CreatedBy, CreatedAt: sl.CreatedAt,
+		Comment: s.note(sl.Comment, mode), ExpiredBy: sl.ExpiredBy, Active: sl.Active(s.now())}
+	for _, m := range sl.Matchers {
+		str := m.String()
+		if mode != RedactNone {
+			str = s.red(str)
+		}
+		v.Matchers = append(v.Matchers, str)
+	}
+	return v
+}
+
+func (s *Server) handleSilences(w http.ResponseWriter, r *http.Request) error {
+	all := r.URL.Query().Get("expired") == "true"
+	sils, err := s.state.Silences(r.Context(), all)
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	out := make([]SilenceView, 0, len(sils))
+	for _, sl := range sils {
+		out = append(out, s.silenceView(sl, mode))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"silences": out})
+	return nil
+}
+
+type silenceBody struct {
+	// Matchers in Alertmanager syntax: site="forum-a", severity=~"high|critical".
+	Matchers []string  `json:"matchers"`
+	Duration string    `json:"duration"`
+	EndsAt   time.Time `json:"ends_at"`
+	Comment  string    `json:"comment"`
+}
+
+func (s *Server) handleCreateSilence(w http.ResponseWriter, r *http.Request) error {
+	var b silenceBody
+	if err := decodeBody(r, &b); err != nil {
+		return err
+	}
+	if len(b.Matchers) == 0 || len(b.Matchers) > 20 {
+		return badRequest("matchers: want 1..20")
+	}
+	ms, err := alertstate.ParseMatchers(b.Matchers)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	if len(b.Comment) > maxNote {
+		return badRequest("comment: at most %d bytes", maxNote)
+	}
+	now := s.now()
+	end := b.EndsAt
+	if b.Duration != "" {
+		d, err := time.ParseDuration(b.Duration)
+		if err != nil || d <= 0 || d > 90*24*time.Hour {
+			return badRequest("duration: want a positive duration up to 90 days")
+		}
+		end = now.Add(d)
+	}
+	if end.IsZero() {
+		return badRequest("duration or ends_at is required")
+	}
+	if end.Sub(now) > 90*24*time.Hour {
+		return badRequest("ends_at: at most 90 days ahead")
+	}
+	p := principalOf(r)
+	sl, err := s.state.CreateSilence(r.Context(), alertstate.Silence{Matchers: ms, EndsAt: end, CreatedBy: p.Name, Comment: strings.TrimSpace(b.Comment)})
+	if err != nil {
+		return err
+	}
+	s.log.Info("silence created", "silence", sl.ID, "by", p.Name, "ends", sl.EndsAt)
+	s.publishAction(r.Context(), ActionEvent{Action: "silence", SilenceID: sl.ID, By: p.Name, At: sl.CreatedAt})
+	writeJSON(w, http.StatusCreated, s.silenceView(sl, redactionFor(p.Role)))
+	return nil
+}
+
+func (s *Server) handleExpireSilence(w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r)
+	id := r.PathValue("id")
+	if err := s.state.ExpireSilence(r.Context(), id, p.Name); err != nil {
+		return err
+	}
+	s.log.Info("silence expired", "silence", id, "by", p.Name)
+	s.publishAction(r.Context(), ActionEvent{Action: "unsilence", SilenceID: id, By: p.Name, At: s.now().UTC()})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := intParam(r, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
+	}
+	since, err := s.parseTime(q.Get("since"), "since", time.Time{})
+	if err != nil {
+		return err
+	}
+	entries, next, err := s.state.Audit(r.Context(), alertstate.AuditQuery{Fingerprint: q.Get("fingerprint"), Before: q.Get("before"), Since: since, Limit: limit})
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	for i := range entries {
+		entries[i] = s.shapeAudit(entries[i], mode)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) shapeTarget(t Target, mode string) Target {
+	if mode != RedactNone || t.Ref == t.ID {
+		t.Ref = ""
+	}
+	return t
+}
+
+func (s *Server) handleTargets(w http.ResponseWriter, r *http.Request) error {
+	limit, err := intParam(r, "limit", 200, 1, 1000)
+	if err != nil {
+		return err
+	}
+	ts, err := s.model.Targets(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	for i := range ts {
+		ts[i] = s.shapeTarget(ts[i], mode)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"targets": ts})
+	return nil
+}
+
+func (s *Server) handleTarget(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !isTargetHash(id) {
+		return ErrNotFound
+	}
+	t, err := s.model.Target(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	page, err := s.model.Alerts(r.Context(), AlertFilter{TargetID: id, Limit: 50})
+	if err != nil {
+		return err
+	}
+	mode := redactionFor(principalOf(r).Role)
+	views := make([]AlertView, len(page.Alerts))
+	for i := range page.Alerts {
+		views[i] = s.alertView(&page.Alerts[i], mode, false)
+		views[i].rawLabels = page.Alerts[i].Alert.Labels
+	}
+	if err := s.decorate(r.Context(), views, mode); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"target": s.shapeTarget(*t, mode), "alerts": views})
+	return nil
+}
+
+// handleExport streams alerts matching the filter with raw evidence, as
+// JSON lines or CSV, after auditing the export.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.alertFilter(r)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "jsonl"
+	}
+	if format != "jsonl" && format != "csv" {
+		return badRequest("format: want jsonl or csv")
+	}
+	maxN, err := intParam(r, "max", 10000, 1, 100000)
+	if err != nil {
+		return err
+	}
+	p := principalOf(r)
+	if err := s.state.Record(r.Context(), alertstate.AuditEntry{
+		Action: ActionExport, Actor: p.Name,
+		Note: fmt.Sprintf("format=%s site=%s signal=%s severity=%s status=%s max=%d", format, f.Site, f.Signal, f.Severity, f.Status, maxN),
+	}); err != nil {
+		return fmt.Errorf("cannot audit export, refusing it: %w", err)
+	}
+	s.log.Info("alerts exported", "by", p.Name, "format", format)
+	name := "threatwatch-alerts-" + s.now().UTC().Format("20060102T150405Z") + "." + format
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	var cw *csv.Writer
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw = csv.NewWriter(w)
+		_ = cw.Write([]string{"fingerprint", "status", "alertname", "site", "signal", "severity", "target", "starts_at", "ends_at", "level", "baseline", "evidence_post_ids", "summary"})
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	enc := json.NewEncoder(w)
+	n := 0
+	for n < maxN {
+		f.Limit = min(500, maxN-n)
+		page, err := s.model.Alerts(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		for i := range page.Alerts {
+			a := &page.Alerts[i].Alert
+			if cw != nil {
+				ids := make([]string, len(a.Evidence))
+				for j, e := range a.Evidence {
+					ids[j] = e.PostID
+				}
+				_ = cw.Write([]string{a.Fingerprint, a.Status, a.Labels["alertname"], a.Labels["site"], a.Labels["signal"], a.Labels["severity"], a.Labels["target"],
+					a.StartsAt.UTC().Format(time.RFC3339), fmtTime(a.EndsAt), fmtF(a.Level), fmtF(a.Baseline), strings.Join(ids, " "), a.Annotations["summary"]})
+			} else {
+				_ = enc.Encode(a)
+			}
+			n++
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	if cw != nil {
+		cw.Flush()
+	}
+	return nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// sortedKeys is for stable output in tests and exports.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

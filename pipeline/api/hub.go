@@ -1,0 +1,209 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Event is one live update, encoded once per audience: the redacted form
+// every role but analyst gets, and the analyst's form.
+type Event struct {
+	ID       string
+	Type     string
+	seq      uint64
+	redacted []byte
+	full     []byte
+}
+
+// frame returns the SSE frame for an audience.
+func (e *Event) frame(analyst bool) []byte {
+	if analyst {
+		return e.full
+	}
+	return e.redacted
+}
+
+func sseFrame(id, typ string, data []byte) []byte {
+	var b strings.Builder
+	b.Grow(len(data) + len(id) + len(typ) + 24)
+	b.WriteString("id: ")
+	b.WriteString(id)
+	b.WriteString("\nevent: ")
+	b.WriteString(typ)
+	b.WriteString("\ndata: ")
+	// JSON never holds a raw newline, so one data line is enough.
+	b.Write(data)
+	b.WriteString("\n\n")
+	return []byte(b.String())
+}
+
+// Hub fans live updates out to every connected stream. Publish never
+// blocks on a client: each has a bounded buffer, and a client whose buffer
+// is full is disconnected (its browser reconnects with Last-Event-ID and
+// catches up from the replay ring, or reloads when too far behind).
+type Hub struct {
+	mu      sync.Mutex
+	epoch   string
+	seq     uint64
+	clients map[*Subscriber]struct{}
+	ring    []*Event
+	ringPos int
+	buf     int
+	max     int
+
+	clientsGauge prometheus.Gauge
+	published    prometheus.Counter
+	dropped      *prometheus.CounterVec
+}
+
+// Subscriber is one connected stream.
+type Subscriber struct {
+	C       chan *Event
+	analyst bool
+	// Gone is closed when the hub drops the subscriber (too slow, or the
+	// hub closed).
+	Gone chan struct{}
+}
+
+// ErrTooManyClients reports that the hub is at its client limit.
+var ErrTooManyClients = errors.New("too many live-update clients")
+
+// NewHub returns a hub with per-client buffers of buf events, a replay
+// ring of replay events and at most maxClients streams.
+func NewHub(buf, replay, maxClients int, reg prometheus.Registerer) *Hub {
+	var e [6]byte
+	_, _ = rand.Read(e[:])
+	h := &Hub{
+		epoch: hex.EncodeToString(e[:]), clients: map[*Subscriber]struct{}{},
+		ring: make([]*Event, replay), buf: buf, max: maxClients,
+		clientsGauge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "threatwatch_api_sse_clients", Help: "Connected live-update streams.",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "threatwatch_api_sse_events_total", Help: "Live updates published to the hub.",
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_api_sse_dropped_clients_total", Help: "Streams the hub disconnected, by reason.",
+		}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(h.clientsGauge, h.published, h.dropped)
+	}
+	return h
+}
+
+// Publish sends an event to every subscriber. redacted and full are
+// marshalled once each (full may be nil: same as redacted).
+func (h *Hub) Publish(typ string, redacted, full any) error {
+	rb, err := json.Marshal(redacted)
+	if err != nil {
+		return err
+	}
+	fb := rb
+	if full != nil {
+		if fb, err = json.Marshal(full); err != nil {
+			return err
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	id := h.epoch + "-" + strconv.FormatUint(h.seq, 10)
+	ev := &Event{ID: id, Type: typ, seq: h.seq, redacted: sseFrame(id, typ, rb), full: sseFrame(id, typ, fb)}
+	if len(h.ring) > 0 {
+		h.ring[h.ringPos] = ev
+		h.ringPos = (h.ringPos + 1) % len(h.ring)
+	}
+	h.published.Inc()
+	for s := range h.clients {
+		select {
+		case s.C <- ev:
+		default:
+			h.dropLocked(s, "slow")
+		}
+	}
+	return nil
+}
+
+func (h *Hub) dropLocked(s *Subscriber, reason string) {
+	if _, ok := h.clients[s]; !ok {
+		return
+	}
+	delete(h.clients, s)
+	close(s.Gone)
+	h.clientsGauge.Dec()
+	h.dropped.WithLabelValues(reason).Inc()
+}
+
+// Subscribe registers a stream. lastID is the Last-Event-ID the client
+// sent (may be empty); backlog holds the events it missed, and reset says
+// it missed more than the ring holds (or the server restarted) and must
+// reload its state.
+func (h *Hub) Subscribe(lastID string, analyst bool) (s *Subscriber, backlog []*Event, reset bool, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.clients) >= h.max {
+		h.dropped.WithLabelValues("limit").Inc()
+		return nil, nil, false, ErrTooManyClients
+	}
+	s = &Subscriber{C: make(chan *Event, h.buf), analyst: analyst, Gone: make(chan struct{})}
+	h.clients[s] = struct{}{}
+	h.clientsGauge.Inc()
+	if lastID == "" {
+		return s, nil, false, nil
+	}
+	epoch, seqS, ok := strings.Cut(lastID, "-")
+	seq, perr := strconv.ParseUint(seqS, 10, 64)
+	if !ok || perr != nil || epoch != h.epoch || seq > h.seq {
+		return s, nil, true, nil
+	}
+	if seq == h.seq {
+		return s, nil, false, nil
+	}
+	// Collect seq+1..h.seq from the ring, oldest first.
+	n := len(h.ring)
+	for i := 0; i < n; i++ {
+		ev := h.ring[(h.ringPos+i)%n]
+		if ev != nil && ev.seq > seq {
+			backlog = append(backlog, ev)
+		}
+	}
+	if len(backlog) == 0 || backlog[0].seq != seq+1 {
+		return s, nil, true, nil
+	}
+	return s, backlog, false, nil
+}
+
+// Unsubscribe removes a stream that ended.
+func (h *Hub) Unsubscribe(s *Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[s]; ok {
+		delete(h.clients, s)
+		close(s.Gone)
+		h.clientsGauge.Dec()
+	}
+}
+
+// Clients returns the number of connected streams.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Close disconnects every stream.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.clients {
+		h.dropLocked(s, "shutdown")
+	}
+}

@@ -1,0 +1,748 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// ReadModel is the console's view of levels and alerts, kept in Redis.
+//
+// Every write is idempotent and ordered by event time inside Redis (Lua
+// compare-and-set), so replicas that each consume every update, and a
+// stage that sees a message again after a crash, leave the same state.
+// Keys hold site names and pseudonymous target ids, never target refs.
+type ReadModel struct {
+	s *store.Store
+	// RawRetention and HourlyRetention bound the two series tiers;
+	// AlertRetention bounds resolved alerts.
+	RawRetention    time.Duration
+	HourlyRetention time.Duration
+	AlertRetention  time.Duration
+	now             func() time.Time
+}
+
+// NewReadModel returns a read model on s.
+func NewReadModel(s *store.Store, raw, hourly, alerts time.Duration) *ReadModel {
+	return &ReadModel{s: s, RawRetention: raw, HourlyRetention: hourly, AlertRetention: alerts, now: time.Now}
+}
+
+// casScript sets field ARGV[1] in the value hashes KEYS[2..] to
+// ARGV[3..] unless the order hash KEYS[1] holds a later order for it.
+var casScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(old) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 2, #KEYS do
+  redis.call('HSET', KEYS[i], ARGV[1], ARGV[i + 1])
+end
+return 1
+`)
+
+// hourlyScript folds one point into the hourly bucket ARGV[1] of zset
+// KEYS[1]: the maximum level, and the latest point's level, baseline,
+// stale flag and name. Members are "hour|max|t|level|baseline|stale|name".
+var hourlyScript = redis.NewScript(`
+local h = ARGV[1]
+local mx, t, lv, bl, st, nm = ARGV[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local ex = redis.call('ZRANGEBYSCORE', KEYS[1], h, h)
+if ex[1] then
+  local _, emx, et, elv, ebl, est, enm = string.match(ex[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if emx then
+    if tonumber(emx) > tonumber(mx) then mx = emx end
+    if tonumber(et) > tonumber(t) then t, lv, bl, st, nm = et, elv, ebl, est, enm end
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], h, h)
+end
+redis.call('ZADD', KEYS[1], h, h .. '|' .. mx .. '|' .. t .. '|' .. lv .. '|' .. bl .. '|' .. st .. '|' .. nm)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[7])
+return 1
+`)
+
+// alertScript stores an alert record unless a later one of the same
+// fingerprint is stored, and keeps the indexes in step.
+// KEYS: order hash, record, all, firing, site, site-firing, target, target-firing.
+// ARGV: fp, order, record, startsAt ms, firing(1/0), has target(1/0).
+var alertScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(old) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1]) end
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+  redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+  if ARGV[6] == '1' then redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1]) end
+else
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  if ARGV[6] == '1' then redis.call('ZREM', KEYS[8], ARGV[1]) end
+end
+return 1
+`)
+
+func (m *ReadModel) k(parts ...string) string { return m.s.Key(append([]string{"api"}, parts...)...) }
+
+func seriesKey(site, targetID string) string { return site + "|" + targetID }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// cleanName keeps a level name usable inside a stored member.
+func cleanName(s string) string { return strings.ReplaceAll(s, "|", "/") }
+
+// ApplyLevel records one level point. It reports whether the point became
+// the key's current level (false: an older point arrived late; it still
+// goes into the series).
+func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) {
+	if l.Time.IsZero() {
+		return false, fmt.Errorf("%w: level without time", msg.ErrInvalid)
+	}
+	tid := TargetID(l.Target)
+	key := seriesKey(l.Site, tid)
+	t := ms(l.Time)
+	stale := "0"
+	if l.Stale {
+		stale = "1"
+	}
+	name := cleanName(l.Name)
+	member := fmt.Sprintf("%d|%s|%s|%s|%s|%d|%s", t, fmtF(l.Level), fmtF(l.Baseline), fmtF(l.Score), stale, l.Posts, name)
+	now := m.now()
+	_, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		rk := m.k("lv", key)
+		p.ZAdd(ctx, rk, redis.Z{Score: float64(t), Member: member})
+		p.ZRemRangeByScore(ctx, rk, "-inf", "("+strconv.FormatInt(ms(now.Add(-m.RawRetention)), 10))
+		p.Expire(ctx, rk, m.RawRetention+time.Hour)
+		hk := m.k("lvh", key)
+		hour := l.Time.Truncate(time.Hour)
+		hourlyScript.Run(ctx, p, []string{hk}, ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name, ms(now.Add(-m.HourlyRetention)))
+		p.Expire(ctx, hk, m.HourlyRetention+time.Hour)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("cannot store level series: %w", err)
+	}
+	if l.Target != "" {
+		return m.applyTargetLevel(ctx, l, tid)
+	}
+	return m.applySiteLevel(ctx, l)
+}
+
+func fmtF(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, error) {
+	prev, err := m.siteSummary(ctx, l.Site)
+	if err != nil {
+		return false, err
+	}
+	sum := SiteSummary{
+		Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Score: l.Score,
+		Name: l.Name, Signals: l.Signals, Posts: l.Posts,
+	}
+	if prev != nil {
+		sum.Health = prev.Health
+	}
+	sum.Health.Stale = l.Stale
+	if l.Stale {
+		if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
+			sum.Health.StaleSince = l.Time.UTC()
+		}
+	} else {
+		sum.Health.StaleSince = time.Time{}
+		sum.Health.LastLive = l.Time.UTC()
+	}
+	sb, err := json.Marshal(sum)
+	if err != nil {
+		return false, err
+	}
+	detail := l.Contributors
+	if l.Stale && prev != nil {
+		// A stale level carries no posts: keep the threads that raised the
+		// level last, so the site view still shows them.
+		detail = nil
+	}
+	db, err := json.Marshal(detail)
+	if err != nil {
+		return false, err
+	}
+	keys := []string{m.k("sites", "t"), m.k("sites")}
+	args := []any{l.Site, ms(l.Time), string(sb)}
+	if detail != nil || prev == nil {
+		keys = append(keys, m.k("sites", "contrib"))
+		args = append(args, string(db))
+	}
+	n, err := casScript.Run(ctx, m.s, keys, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("cannot store site level: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (m *ReadModel) applyTargetLevel(ctx context.Context, l *msg.Level, tid string) (bool, error) {
+	tl := TargetSiteLevel{Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Name: l.Name, Stale: l.Stale}
+	b, err := json.Marshal(tl)
+	if err != nil {
+		return false, err
+	}
+	n, err := casScript.Run(ctx, m.s, []string{m.k("target", tid, "t"), m.k("target", tid)}, l.Site, ms(l.Time), string(b)).Int()
+	if err != nil {
+		return false, fmt.Errorf("cannot store target level: %w", err)
+	}
+	_, err = m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, m.k("targetref"), tid, l.Target)
+		p.ZAddGT(ctx, m.k("targets"), redis.Z{Score: float64(ms(l.Time)), Member: tid})
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("cannot index target: %w", err)
+	}
+	return n == 1, nil
+}
+
+// alertOrder orders the messages of one episode: later event time wins,
+// and at the same time a resolution beats a firing.
+func alertOrder(a *msg.Alert) int64 {
+	o := ms(a.EventTime) * 2
+	if a.Status == msg.StatusResolved {
+		o++
+	}
+	return o
+}
+
+// ApplyAlert records one alert message; it reports whether it became the
+// alert's current state.
+func (m *ReadModel) ApplyAlert(ctx context.Context, a *msg.Alert) (bool, error) {
+	if a.EventTime.IsZero() {
+		a.EventTime = a.StartsAt
+	}
+	rec := AlertRecord{Alert: *a, Updated: a.EventTime.UTC()}
+	if a.Status == msg.StatusResolved {
+		rec.ResolvedAt = a.EndsAt
+		if rec.ResolvedAt.IsZero() {
+			rec.ResolvedAt = a.EventTime
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return false, err
+	}
+	site := a.Labels["site"]
+	tid := TargetID(a.Labels["target"])
+	hasTarget := "0"
+	if tid != "" {
+		hasTarget = "1"
+	}
+	firing := "0"
+	if a.Status == msg.StatusFiring {
+		firing = "1"
+	}
+	start := a.StartsAt
+	if start.IsZero() {
+		start = a.EventTime
+	}
+	keys := []string{
+		m.k("alerts", "t"), m.k("alert", a.Fingerprint), m.k("alerts"), m.k("alerts", "firing"),
+		m.k("alerts", "site", site), m.k("alerts", "firing", "site", site),
+		m.k("alerts", "target", tid), m.k("alerts", "firing", "target", tid),
+	}
+	n, err := alertScript.Run(ctx, m.s, keys, a.Fingerprint, alertOrder(a), string(b), ms(start), firing, hasTarget).Int()
+	if err != nil {
+		return false, fmt.Errorf("cannot store alert: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (m *ReadModel) siteSummary(ctx context.Context, site string) (*SiteSummary, error) {
+	v, err := m.s.HGet(ctx, m.k("sites"), site).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read site: %w", err)
+	}
+	var s SiteSummary
+	if err := json.Unmarshal([]byte(v), &s); err != nil {
+		return nil, fmt.Errorf("cannot decode stored site: %w", err)
+	}
+	return &s, nil
+}
+
+// ErrNotFound reports an unknown site, alert or target.
+var ErrNotFound = errors.New("not found")
+
+// SiteOptions says what to add to site summaries.
+type SiteOptions struct {
+	// Spark adds hourly maxima over this window (0: none).
+	Spark time.Duration
+}
+
+// Sites returns every site's summary, sorted by site name.
+func (m *ReadModel) Sites(ctx context.Context, o SiteOptions) ([]SiteSummary, error) {
+	all, err := m.s.HGetAll(ctx, m.k("sites")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read sites: %w", err)
+	}
+	out := make([]SiteSummary, 0, len(all))
+	for _, v := range all {
+		var s SiteSummary
+		if err := json.Unmarshal([]byte(v), &s); err != nil {
+			continue // a record this build cannot read must not hide the others
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Site < out[j].Site })
+	if err := m.enrich(ctx, out, o); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Site returns one site with its top contributing threads.
+func (m *ReadModel) Site(ctx context.Context, site string, o SiteOptions) (*SiteDetail, error) {
+	s, err := m.siteSummary(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, ErrNotFound
+	}
+	one := []SiteSummary{*s}
+	if err := m.enrich(ctx, one, o); err != nil {
+		return nil, err
+	}
+	d := &SiteDetail{SiteSummary: one[0]}
+	v, err := m.s.HGet(ctx, m.k("sites", "contrib"), site).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("cannot read contributors: %w", err)
+	}
+	if v != "" {
+		_ = json.Unmarshal([]byte(v), &d.Contributors)
+	}
+	return d, nil
+}
+
+// enrich adds firing counts, trends and sparklines in one round trip.
+func (m *ReadModel) enrich(ctx context.Context, sites []SiteSummary, o SiteOptions) error {
+	if len(sites) == 0 {
+		return nil
+	}
+	now := m.now()
+	hourAgo := strconv.FormatInt(ms(now.Add(-time.Hour)), 10)
+	firing := make([]*redis.IntCmd, len(sites))
+	prev := make([]*redis.StringSliceCmd, len(sites))
+	spark := make([]*redis.StringSliceCmd, len(sites))
+	_, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, s := range sites {
+			firing[i] = p.ZCard(ctx, m.k("alerts", "firing", "site", s.Site))
+			prev[i] = p.ZRevRangeByScore(ctx, m.k("lv", seriesKey(s.Site, "")), &redis.ZRangeBy{Max: hourAgo, Min: "-inf", Count: 1})
+			if o.Spark > 0 {
+				from := now.Add(-o.Spark).Truncate(time.Hour)
+				spark[i] = p.ZRangeByScore(ctx, m.k("lvh", seriesKey(s.Site, "")), &redis.ZRangeBy{Min: strconv.FormatInt(ms(from), 10), Max: "+inf"})
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("cannot read site details: %w", err)
+	}
+	for i := range sites {
+		sites[i].Firing = int(firing[i].Val())
+		sites[i].Trend = "steady"
+		if v := prev[i].Val(); len(v) == 1 {
+			if p, ok := parseRaw(v[0]); ok {
+				sites[i].Trend = trend(p.Level, sites[i].Level)
+			}
+		}
+		if spark[i] != nil {
+			for _, v := range spark[i].Val() {
+				if p, ok := parseHourly(v); ok {
+					sites[i].Spark = append(sites[i].Spark, SparkPoint{T: p.T, Level: p.Max})
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func trend(before, now float64) string {
+	d := now - before
+	tol := 0.05 * max(before, now, 0.01)
+	switch {
+	case d > tol:
+		return "rising"
+	case d < -tol:
+		return "falling"
+	}
+	return "steady"
+}
+
+// parseRaw reads a raw-tier member "t|level|baseline|score|stale|posts|name".
+func parseRaw(s string) (Point, bool) {
+	f := strings.SplitN(s, "|", 7)
+	if len(f) != 7 {
+		return Point{}, false
+	}
+	t, err1 := strconv.ParseInt(f[0], 10, 64)
+	lv, err2 := strconv.ParseFloat(f[1], 64)
+	bl, err3 := strconv.ParseFloat(f[2], 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Point{}, false
+	}
+	return Point{T: time.UnixMilli(t).UTC(), Level: lv, Max: lv, Baseline: bl, Stale: f[4] == "1", Name: f[6]}, true
+}
+
+// parseHourly reads an hourly member "hour|max|t|level|baseline|stale|name".
+func parseHourly(s string) (Point, bool) {
+	f := strings.SplitN(s, "|", 7)
+	if len(f) != 7 {
+		return Point{}, false
+	}
+	h, err1 := strconv.ParseInt(f[0], 10, 64)
+	mx, err2 := strconv.ParseFloat(f[1], 64)
+	lv, err3 := strconv.ParseFloat(f[3], 64)
+	bl, err4 := strconv.ParseFloat(f[4], 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return Point{}, false
+	}
+	return Point{T: time.UnixMilli(h).UTC(), Level: lv, Max: mx, Baseline: bl, Stale: f[5] == "1", Name: f[6]}, true
+}
+
+// MaxPoints caps the points of one series answer.
+const MaxPoints = 5000
+
+// ErrRange reports a series request that cannot be answered as asked.
+var ErrRange = errors.New("bad range")
+
+// Levels returns the series of a site (targetID "") or of a target on a
+// site over [from, to), downsampled to step: each bucket holds the maximum
+// level and the latest point's level, baseline and name. Steps of an hour
+// or more, and ranges reaching past the raw retention, are answered from
+// the hourly tier.
+func (m *ReadModel) Levels(ctx context.Context, site, targetID string, from, to time.Time, step time.Duration) (*Series, error) {
+	if !to.After(from) {
+		return nil, fmt.Errorf("%w: from must be before to", ErrRange)
+	}
+	if step <= 0 {
+		step = max(to.Sub(from)/500, time.Minute)
+	}
+	if to.Sub(from)/step > MaxPoints {
+		return nil, fmt.Errorf("%w: %v at %v is more than %d points", ErrRange, to.Sub(from), step, MaxPoints)
+	}
+	tier := "raw"
+	key := m.k("lv", seriesKey(site, targetID))
+	parse := parseRaw
+	if step >= time.Hour || from.Before(m.now().Add(-m.RawRetention)) {
+		tier, key, parse = "hourly", m.k("lvh", seriesKey(site, targetID)), parseHourly
+		step = max(step.Truncate(time.Hour), time.Hour)
+	}
+	vals, err := m.s.ZRangeByScore(ctx, key, &redis.ZRangeBy{
+		Min: strconv.FormatInt(ms(from), 10), Max: "(" + strconv.FormatInt(ms(to), 10),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read levels: %w", err)
+	}
+	out := &Series{Site: site, Target: targetID, From: from.UTC(), To: to.UTC(), Step: step.String(), Tier: tier, Points: []Point{}}
+	var cur *Point
+	var curBucket int64 = -1
+	for _, v := range vals {
+		p, ok := parse(v)
+		if !ok {
+			continue
+		}
+		b := int64(p.T.Sub(from) / step)
+		if b != curBucket {
+			if cur != nil {
+				out.Points = append(out.Points, *cur)
+			}
+			bp := p
+			bp.T = from.Add(time.Duration(b) * step).UTC()
+			cur, curBucket = &bp, b
+			continue
+		}
+		cur.Max = max(cur.Max, p.Max)
+		cur.Level, cur.Baseline, cur.Name, cur.Stale = p.Level, p.Baseline, p.Name, p.Stale
+	}
+	if cur != nil {
+		out.Points = append(out.Points, *cur)
+	}
+	return out, nil
+}
+
+// AlertFilter selects alerts. Zero fields match everything.
+type AlertFilter struct {
+	Site     string
+	Signal   string
+	Severity string
+	// Status is firing, resolved or "" for both.
+	Status string
+	// TargetID selects alerts about one target.
+	TargetID string
+	// From and To bound the alert's start.
+	From, To time.Time
+	Limit    int
+	// Cursor continues a previous page (its NextCursor).
+	Cursor string
+}
+
+// AlertPage is one page of alerts, newest first.
+type AlertPage struct {
+	Alerts     []AlertRecord `json:"alerts"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+// maxScan bounds how many index entries one page may examine, so a filter
+// matching almost nothing cannot make one request read every alert.
+const maxScan = 20000
+
+// Alerts lists alerts matching f, newest first.
+func (m *ReadModel) Alerts(ctx context.Context, f AlertFilter) (*AlertPage, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	idx := m.k("alerts")
+	switch {
+	case f.TargetID != "" && f.Status == msg.StatusFiring:
+		idx = m.k("alerts", "firing", "target", f.TargetID)
+	case f.TargetID != "":
+		idx = m.k("alerts", "target", f.TargetID)
+	case f.Site != "" && f.Status == msg.StatusFiring:
+		idx = m.k("alerts", "firing", "site", f.Site)
+	case f.Site != "":
+		idx = m.k("alerts", "site", f.Site)
+	case f.Status == msg.StatusFiring:
+		idx = m.k("alerts", "firing")
+	}
+	maxS := "+inf"
+	if !f.To.IsZero() {
+		maxS = "(" + strconv.FormatInt(ms(f.To), 10)
+	}
+	minS := "-inf"
+	if !f.From.IsZero() {
+		minS = strconv.FormatInt(ms(f.From), 10)
+	}
+	var skipScore int64 = -1
+	skipFP := ""
+	if f.Cursor != "" {
+		sc, fp, ok := strings.Cut(f.Cursor, ":")
+		n, err := strconv.ParseInt(sc, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%w: bad cursor", ErrRange)
+		}
+		skipScore, skipFP = n, fp
+		maxS = strconv.FormatInt(n, 10)
+		if !f.To.IsZero() && ms(f.To) <= n {
+			maxS = "(" + strconv.FormatInt(ms(f.To), 10)
+		}
+	}
+	page := &AlertPage{Alerts: []AlertRecord{}}
+	batch := int64(max(f.Limit*2, 200))
+	var offset int64
+	scanned := 0
+	var lastScore int64
+	lastFP := ""
+	for scanned < maxScan {
+		zs, err := m.s.ZRevRangeByScoreWithScores(ctx, idx, &redis.ZRangeBy{Max: maxS, Min: minS, Offset: offset, Count: batch}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("cannot list alerts: %w", err)
+		}
+		if len(zs) == 0 {
+			return page, nil
+		}
+		offset += int64(len(zs))
+		scanned += len(zs)
+		keys := make([]string, 0, len(zs))
+		fps := make([]string, 0, len(zs))
+		scores := make([]int64, 0, len(zs))
+		for _, z := range zs {
+			fp, _ := z.Member.(string)
+			sc := int64(z.Score)
+			if sc == skipScore && fp >= skipFP {
+				continue
+			}
+			keys = append(keys, m.k("alert", fp))
+			fps = append(fps, fp)
+			scores = append(scores, sc)
+		}
+		if len(keys) > 0 {
+			vals, err := m.s.MGet(ctx, keys...).Result()
+			if err != nil {
+				return nil, fmt.Errorf("cannot read alerts: %w", err)
+			}
+			for i, v := range vals {
+				lastScore, lastFP = scores[i], fps[i]
+				s, ok := v.(string)
+				if !ok {
+					continue
+				}
+				var rec AlertRecord
+				if json.Unmarshal([]byte(s), &rec) != nil || !f.match(&rec) {
+					continue
+				}
+				page.Alerts = append(page.Alerts, rec)
+				if len(page.Alerts) == f.Limit {
+					page.NextCursor = fmt.Sprintf("%d:%s", lastScore, lastFP)
+					return page, nil
+				}
+			}
+		}
+		if int64(len(zs)) < batch {
+			return page, nil
+		}
+	}
+	// Scanned the cap without filling the page: let the caller go on.
+	if lastFP != "" {
+		page.NextCursor = fmt.Sprintf("%d:%s", lastScore, lastFP)
+	}
+	return page, nil
+}
+
+func (f *AlertFilter) match(r *AlertRecord) bool {
+	a := &r.Alert
+	switch {
+	case f.Site != "" && a.Labels["site"] != f.Site,
+		f.Signal != "" && a.Labels["signal"] != f.Signal,
+		f.Severity != "" && a.Labels["severity"] != f.Severity,
+		f.Status != "" && a.Status != f.Status,
+		f.TargetID != "" && TargetID(a.Labels["target"]) != f.TargetID:
+		return false
+	}
+	return true
+}
+
+// Alert returns one alert.
+func (m *ReadModel) Alert(ctx context.Context, fp string) (*AlertRecord, error) {
+	v, err := m.s.Get(ctx, m.k("alert", fp)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read alert: %w", err)
+	}
+	var rec AlertRecord
+	if err := json.Unmarshal([]byte(v), &rec); err != nil {
+		return nil, fmt.Errorf("cannot decode stored alert: %w", err)
+	}
+	return &rec, nil
+}
+
+// Targets returns the most recently active targets, newest first.
+func (m *ReadModel) Targets(ctx context.Context, limit int) ([]Target, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	ids, err := m.s.ZRevRange(ctx, m.k("targets"), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot list targets: %w", err)
+	}
+	return m.targets(ctx, ids)
+}
+
+// Target returns one target by id.
+func (m *ReadModel) Target(ctx context.Context, id string) (*Target, error) {
+	ts, err := m.targets(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, ErrNotFound
+	}
+	return &ts[0], nil
+}
+
+func (m *ReadModel) targets(ctx context.Context, ids []string) ([]Target, error) {
+	if len(ids) == 0 {
+		return []Target{}, nil
+	}
+	levels := make([]*redis.MapStringStringCmd, len(ids))
+	firing := make([]*redis.IntCmd, len(ids))
+	var refs *redis.SliceCmd
+	_, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			levels[i] = p.HGetAll(ctx, m.k("target", id))
+			firing[i] = p.ZCard(ctx, m.k("alerts", "firing", "target", id))
+		}
+		refs = p.HMGet(ctx, m.k("targetref"), ids...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read targets: %w", err)
+	}
+	out := make([]Target, 0, len(ids))
+	for i, id := range ids {
+		lv := levels[i].Val()
+		if len(lv) == 0 {
+			continue
+		}
+		t := Target{ID: id, Firing: int(firing[i].Val()), Sites: []TargetSiteLevel{}}
+		if r, ok := refs.Val()[i].(string); ok {
+			t.Ref = r
+		}
+		for _, v := range lv {
+			var sl TargetSiteLevel
+			if json.Unmarshal([]byte(v), &sl) != nil {
+				continue
+			}
+			t.Sites = append(t.Sites, sl)
+			if sl.Time.After(t.Updated) {
+				t.Updated = sl.Time
+			}
+			if sl.Level >= t.MaxLevel {
+				t.MaxLevel, t.Name = sl.Level, sl.Name
+			}
+		}
+		sort.Slice(t.Sites, func(a, b int) bool { return t.Sites[a].Level > t.Sites[b].Level })
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Expire deletes resolved alerts that started before the alert retention,
+// at most limit of them per call, and reports how many it deleted.
+func (m *ReadModel) Expire(ctx context.Context, limit int) (int, error) {
+	cut := strconv.FormatInt(ms(m.now().Add(-m.AlertRetention)), 10)
+	fps, err := m.s.ZRangeByScore(ctx, m.k("alerts"), &redis.ZRangeBy{Min: "-inf", Max: "(" + cut, Count: int64(limit)}).Result()
+	if err != nil {
+		return 0, fmt.Errorf("cannot scan old alerts: %w", err)
+	}
+	n := 0
+	for _, fp := range fps {
+		rec, err := m.Alert(ctx, fp)
+		if errors.Is(err, ErrNotFound) {
+			m.s.ZRem(ctx, m.k("alerts"), fp)
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if rec.Alert.Status == msg.StatusFiring {
+			continue
+		}
+		site, tid := rec.Alert.Labels["site"], TargetID(rec.Alert.Labels["target"])
+		_, err = m.s.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, m.k("alert", fp))
+			p.HDel(ctx, m.k("alerts", "t"), fp)
+			p.ZRem(ctx, m.k("alerts"), fp)
+			p.ZRem(ctx, m.k("alerts", "site", site), fp)
+			if tid != "" {
+				p.ZRem(ctx, m.k("alerts", "target", tid), fp)
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("cannot delete old alert: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
