@@ -1,0 +1,530 @@
+package scrapers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// Sink hands posts on. It returns only when they are durable (acknowledged
+// by the brokers, written to the file): the crawler records them as seen
+// only after it returns.
+type Sink func(ctx context.Context, posts []msg.Post) error
+
+// HealthSink receives a site's health when it changes, and every round
+// while the site is stale.
+type HealthSink func(ctx context.Context, h Health) error
+
+// Options are a crawler's or runner's optional parts.
+type Options struct {
+	Metrics *Metrics
+	Log     *slog.Logger
+	// Limiter is shared by every site of a process; nil: a private one.
+	Limiter *HostLimiter
+	Health  HealthSink
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// RoundStats counts one round's work.
+type RoundStats struct {
+	Requests    int64
+	Pages       int
+	NotModified int
+	Posts       int
+	Edited      int
+	Errors      int
+}
+
+// Crawler walks one site incrementally: its entries each round, the
+// threads whose listing marker changed from where it stopped last time,
+// emitting posts not seen before (or whose content hash changed).
+type Crawler struct {
+	cfg    *config.Scrape
+	site   config.Site
+	engine string
+	eng    Engine
+	f      *Fetcher
+	st     *State
+	sink   Sink
+	m      *Metrics
+	log    *slog.Logger
+	bases  []*url.URL
+	health *healthTracker
+	now    func() time.Time
+	rounds int
+}
+
+// NewCrawler builds the crawler of one configured site.
+func NewCrawler(cfg *config.Scrape, site config.Site, s *store.Store, sink Sink, o Options) (*Crawler, error) {
+	site = cfg.Effective(site)
+	eng, err := NewEngine(site)
+	if err != nil {
+		return nil, fmt.Errorf("site %s: %w", site.Name, err)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f, err := NewFetcher(cfg, site, o.Limiter, o.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("site %s: %w", site.Name, err)
+	}
+	c := &Crawler{
+		cfg: cfg, site: site, engine: site.Engine, eng: eng, f: f, sink: sink, m: o.Metrics,
+		st:  NewState(s, site.Name, cfg.SeenTTL),
+		log: o.Log.With("site", site.Name, "engine", site.Engine), now: o.Now,
+	}
+	for _, b := range append([]string{site.URL}, site.Mirrors...) {
+		u, err := url.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("site %s: bad base URL: %w", site.Name, err)
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+		}
+		c.bases = append(c.bases, u)
+	}
+	c.health = newHealthTracker(c, o.Health)
+	return c, nil
+}
+
+// Site returns the site's effective config.
+func (c *Crawler) Site() config.Site { return c.site }
+
+// Fetcher returns the crawler's fetcher (request counts for benchmarks).
+func (c *Crawler) Fetcher() *Fetcher { return c.f }
+
+// round is the state of one pass over a site.
+type round struct {
+	c      *Crawler
+	meta   Meta
+	first  bool
+	now    time.Time
+	stats  RoundStats
+	markup error
+	// fetchErrs counts failed fetches; reached counts pages read.
+	fetchErrs []error
+	reached   int
+}
+
+// Round makes one pass over the site. It returns an error only when
+// nothing of the site could be read or the state store failed; pages that
+// fail on their own are logged and counted.
+func (c *Crawler) Round(ctx context.Context) (RoundStats, error) {
+	start := c.now()
+	req0 := c.f.Count()
+	meta, err := c.st.Meta(ctx)
+	if err != nil {
+		return RoundStats{}, err
+	}
+	if meta.Init.IsZero() {
+		meta.Init = start
+		if err := c.st.SetMeta(ctx, meta); err != nil {
+			return RoundStats{}, err
+		}
+	}
+	if meta.Base < 0 || meta.Base >= len(c.bases) {
+		meta.Base = 0
+	}
+	c.rounds++
+	// On a mirror, look at the primary again now and then.
+	if meta.Base != 0 && c.rounds%10 == 0 {
+		meta.Base = 0
+	}
+	r := &round{c: c, meta: meta, first: !meta.Done, now: start}
+	var sinkErr error
+	for _, e := range c.eng.Entries() {
+		if err := r.listingWithFailover(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return r.stats, ctx.Err()
+			}
+			if errors.Is(err, errSink) || errors.Is(err, errState) {
+				sinkErr = err
+				break
+			}
+		}
+	}
+	r.stats.Requests = c.f.Count() - req0
+	if sinkErr != nil {
+		return r.stats, sinkErr
+	}
+	if r.first && r.reached > 0 && len(r.fetchErrs) == 0 && r.markup == nil {
+		r.meta.Done = true
+	}
+	if err := c.st.SetMeta(ctx, r.meta); err != nil {
+		return r.stats, err
+	}
+	c.m.RoundSeconds.WithLabelValues(c.site.Name).Observe(c.now().Sub(start).Seconds())
+	c.health.observe(ctx, r)
+	if r.reached == 0 && len(r.fetchErrs) > 0 {
+		return r.stats, fmt.Errorf("site %s: %w", c.site.Name, r.fetchErrs[0])
+	}
+	return r.stats, nil
+}
+
+var (
+	errSink  = errors.New("cannot hand posts on")
+	errState = errors.New("crawl state store failed")
+)
+
+func (r *round) base() *url.URL { return r.c.bases[r.meta.Base] }
+
+// abs resolves a stored or configured reference against the base in use.
+func (r *round) abs(ref string) string {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return ""
+	}
+	if u.IsAbs() {
+		return u.String()
+	}
+	if strings.HasPrefix(ref, "/") {
+		// Stored cursors are root-relative so they move to a mirror.
+		b := *r.base()
+		b.Path, b.RawPath, b.RawQuery, b.Fragment = "", "", "", ""
+		return b.ResolveReference(u).String()
+	}
+	return r.base().ResolveReference(u).String()
+}
+
+// rel stores a URL of any of the site's bases root-relative, so a cursor
+// survives a move to a mirror; other hosts stay absolute.
+func (r *round) rel(u *url.URL) string {
+	for _, b := range r.c.bases {
+		if strings.EqualFold(b.Host, u.Host) {
+			return u.RequestURI()
+		}
+	}
+	return u.String()
+}
+
+func (r *round) listingWithFailover(ctx context.Context, entry string) error {
+	err := r.listing(ctx, entry)
+	var fe *FetchError
+	if err == nil || !errors.As(err, &fe) || !fe.Unreachable() || len(r.c.bases) == 1 || r.reached > 0 {
+		return err
+	}
+	for i := 1; i < len(r.c.bases); i++ {
+		next := (r.meta.Base + 1) % len(r.c.bases)
+		r.c.log.Warn("site not answering; trying a mirror", "mirror", r.c.bases[next].Host, "err", err)
+		r.meta.Base = next
+		if err = r.listing(ctx, entry); err == nil || !errors.As(err, &fe) || !fe.Unreachable() {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *round) fetch(ctx context.Context, u string, v Validators) (*Response, error) {
+	resp, err := r.c.f.Get(ctx, u, v)
+	if err != nil {
+		r.fetchErrs = append(r.fetchErrs, err)
+		r.stats.Errors++
+		return nil, err
+	}
+	r.reached++
+	if resp.NotModified {
+		r.stats.NotModified++
+	} else {
+		r.stats.Pages++
+	}
+	return resp, nil
+}
+
+func (r *round) parse(resp *Response, kind Kind, t *ThreadRef) (*Page, error) {
+	in := &Input{Site: r.c.site.Name, URL: resp.URL, Kind: kind, Thread: t, Body: resp.Body, ContentType: resp.ContentType, Fetched: r.now}
+	pg, err := safeParse(r.c.eng, in)
+	if err != nil {
+		reason := "bad_page"
+		if errors.Is(err, ErrMarkup) {
+			reason = "markup"
+			r.markup = err
+		}
+		r.stats.Errors++
+		r.c.m.Drops.WithLabelValues(r.c.site.Name, reason).Inc()
+		r.c.log.Warn("cannot parse page", "kind", kind.String(), "url", resp.URL.Redacted(), "err", err)
+		return nil, err
+	}
+	return pg, nil
+}
+
+// safeParse keeps an engine bug on one hostile page from taking the
+// process down.
+func safeParse(e Engine, in *Input) (pg *Page, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pg, err = nil, fmt.Errorf("%w: engine panicked: %v", ErrBadPage, p)
+		}
+	}()
+	pg, err = e.Parse(in)
+	if err == nil && pg == nil {
+		pg = &Page{}
+	}
+	return pg, err
+}
+
+func (r *round) pageLimit() int {
+	if r.first {
+		return r.c.site.Backfill.MaxPages
+	}
+	return r.c.cfg.MaxPagesPerRound
+}
+
+func (r *round) tooOld(t time.Time) bool {
+	return !t.IsZero() && t.Before(r.now.Add(-r.c.site.Backfill.MaxAge))
+}
+
+func (r *round) listing(ctx context.Context, entry string) error {
+	u := r.abs(entry)
+	entryKey := entry
+	for page := 0; u != "" && page < r.pageLimit(); page++ {
+		var v Validators
+		if page == 0 {
+			var err error
+			if v, err = r.c.st.Validators(ctx, entryKey); err != nil {
+				return fmt.Errorf("%w: %w", errState, err)
+			}
+		}
+		resp, err := r.fetch(ctx, u, v)
+		if err != nil {
+			return err
+		}
+		if resp.NotModified {
+			return nil
+		}
+		pg, err := r.parse(resp, Listing, nil)
+		if err != nil {
+			return err
+		}
+		fresh, err := r.emit(ctx, pg.Posts, nil)
+		if err != nil {
+			return err
+		}
+		clean, changed := true, 0
+		allOld := len(pg.Threads) > 0 || len(pg.Posts) > 0
+		for i := range pg.Threads {
+			t := &pg.Threads[i]
+			if !r.tooOld(t.Latest) || t.Latest.IsZero() {
+				allOld = false
+			}
+			did, err := r.thread(ctx, t)
+			if err != nil {
+				if errors.Is(err, errSink) || errors.Is(err, errState) || ctx.Err() != nil {
+					return err
+				}
+				clean = false
+				continue
+			}
+			if did {
+				changed++
+			}
+		}
+		for _, p := range pg.Posts {
+			if !r.tooOld(p.Published) {
+				allOld = false
+			}
+		}
+		// Validators are kept only when every thread the page led to was
+		// read: otherwise a 304 next round would hide the ones missed.
+		if page == 0 && clean {
+			if err := r.c.st.SetValidators(ctx, entryKey, resp.Validators); err != nil {
+				return fmt.Errorf("%w: %w", errState, err)
+			}
+		}
+		next := pg.Older
+		if next == "" {
+			next = pg.Next
+		}
+		if next == "" {
+			return nil
+		}
+		if r.first {
+			if r.c.site.Backfill.Disabled || allOld {
+				return nil
+			}
+		} else {
+			// After the first crawl, an older page is read only while
+			// everything on this one was new: a gap since the last round.
+			gap := (len(pg.Posts) > 0 && fresh == len(pg.Posts)) || (len(pg.Threads) > 0 && changed == len(pg.Threads))
+			if !gap {
+				return nil
+			}
+		}
+		u = next
+	}
+	return nil
+}
+
+// thread reads a thread from where the last read stopped, if its marker
+// changed. It reports whether the thread was read.
+func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
+	if t.ID == "" || t.URL == "" {
+		r.c.m.Drops.WithLabelValues(r.c.site.Name, "no_id").Inc()
+		return false, nil
+	}
+	ts, err := r.c.st.Thread(ctx, t.ID)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", errState, err)
+	}
+	if t.Marker != "" && ts.Marker == t.Marker {
+		return false, nil
+	}
+	if r.first && ts.Cursor == "" && (r.c.site.Backfill.Disabled || r.tooOld(t.Latest)) {
+		// History not wanted: remember the thread, read it when it moves.
+		if err := r.c.st.SetThread(ctx, t.ID, ThreadState{Marker: t.Marker}); err != nil {
+			return false, fmt.Errorf("%w: %w", errState, err)
+		}
+		return false, nil
+	}
+	u, v := t.URL, Validators{}
+	if ts.Cursor != "" {
+		u, v = r.abs(ts.Cursor), ts.V
+	}
+	complete := false
+	for page := 0; page < r.pageLimit(); page++ {
+		resp, err := r.fetch(ctx, u, v)
+		if err != nil {
+			var fe *FetchError
+			if errors.As(err, &fe) && (fe.Status == http.StatusNotFound || fe.Status == http.StatusGone) {
+				// A vanished cursor page (posts deleted, pages merged):
+				// start again from the first page next round; a vanished
+				// thread: stop asking until its marker moves.
+				next := ThreadState{}
+				if ts.Cursor == "" || page > 0 {
+					next.Marker = t.Marker
+				}
+				if err := r.c.st.SetThread(ctx, t.ID, next); err != nil {
+					return false, fmt.Errorf("%w: %w", errState, err)
+				}
+				return true, nil
+			}
+			return false, err
+		}
+		if resp.NotModified {
+			complete = true
+			break
+		}
+		pg, err := r.parse(resp, Thread, t)
+		if err != nil {
+			return false, err
+		}
+		if t.Title == "" {
+			t.Title = pg.Title
+		}
+		if _, err := r.emit(ctx, pg.Posts, t); err != nil {
+			return false, err
+		}
+		ts.Cursor, ts.V = r.rel(resp.URL), resp.Validators
+		if pg.Next == "" || pg.Next == resp.URL.String() {
+			complete = true
+			break
+		}
+		u, v = pg.Next, Validators{}
+	}
+	ts.Marker = ""
+	if complete {
+		ts.Marker = t.Marker
+	}
+	if err := r.c.st.SetThread(ctx, t.ID, ts); err != nil {
+		return false, fmt.Errorf("%w: %w", errState, err)
+	}
+	return true, nil
+}
+
+// emit completes the posts of a page, hands on those not seen before (or
+// changed) and records them. It returns how many of the page's posts were
+// new.
+func (r *round) emit(ctx context.Context, posts []msg.Post, t *ThreadRef) (int, error) {
+	c := r.c
+	batch := make([]msg.Post, 0, len(posts))
+	ids := map[string]bool{}
+	for _, p := range posts {
+		if p.SitePostID == "" {
+			c.m.Drops.WithLabelValues(c.site.Name, "no_id").Inc()
+			continue
+		}
+		if ids[p.ThreadID+"\x00"+p.SitePostID] {
+			continue
+		}
+		ids[p.ThreadID+"\x00"+p.SitePostID] = true
+		p.Site, p.Engine = c.site.Name, c.engine
+		if t != nil {
+			if p.ThreadID == "" {
+				p.ThreadID = t.ID
+			}
+			if p.ThreadURL == "" {
+				p.ThreadURL = t.URL
+			}
+			if p.Thread == "" {
+				p.Thread = t.Title
+			}
+		}
+		if p.Fetched.IsZero() {
+			p.Fetched = r.now
+		}
+		p.Backfill = r.first || (!p.Published.IsZero() && p.Published.Before(r.meta.Init))
+		p.ID, p.ContentHash, p.Schema = "", "", ""
+		p.Normalize()
+		batch = append(batch, p)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	prev, err := c.st.Seen(ctx, batch)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errState, err)
+	}
+	out := make([]msg.Post, 0, len(batch))
+	fresh := 0
+	for i := range batch {
+		p := &batch[i]
+		switch {
+		case prev[i] == "":
+			fresh++
+			if p.Backfill && (c.site.Backfill.Disabled || r.tooOld(p.Published)) {
+				continue // recorded, not handed on: history not wanted
+			}
+		case prev[i] == p.ContentHash:
+			continue
+		default:
+			p.Edited = true
+		}
+		out = append(out, *p)
+	}
+	if len(out) > 0 {
+		if err := c.sink(ctx, out); err != nil {
+			return fresh, fmt.Errorf("%w: %w", errSink, err)
+		}
+	}
+	if err := c.st.MarkSeen(ctx, batch); err != nil {
+		return fresh, fmt.Errorf("%w: %w", errState, err)
+	}
+	for i := range out {
+		kind := "new"
+		switch {
+		case out[i].Edited:
+			kind = "edited"
+			r.stats.Edited++
+		case out[i].Backfill:
+			kind = "backfill"
+		}
+		c.m.Posts.WithLabelValues(c.site.Name, kind).Inc()
+	}
+	r.stats.Posts += len(out)
+	return fresh, nil
+}

@@ -1,0 +1,456 @@
+package scrapers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gocolly/colly/v2"
+
+	"github.com/threatwatch/threatwatch/config"
+)
+
+// FetchError says why a fetch failed, in the terms the crawler acts on.
+type FetchError struct {
+	// Reason is a metric label: unreachable, http_4xx, http_5xx, throttled,
+	// too_large, forbidden_address, robots, redirects.
+	Reason string
+	// Status is the HTTP status, 0 when no response came.
+	Status int
+	// RetryAfter is the wait a 429/503 asked for.
+	RetryAfter time.Duration
+	URL        string
+	Err        error
+}
+
+func (e *FetchError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("cannot fetch %s: %s (HTTP %d)", e.URL, e.Reason, e.Status)
+	}
+	return fmt.Sprintf("cannot fetch %s: %s: %v", e.URL, e.Reason, e.Err)
+}
+
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// Unreachable reports a failure that says the host is away (no answer, a
+// 5xx, a timeout), which is what makes the crawler try a mirror.
+func (e *FetchError) Unreachable() bool {
+	return e.Reason == "unreachable" || e.Reason == "http_5xx"
+}
+
+// Sentinels inside FetchError.Err.
+var (
+	ErrTooLarge  = errors.New("response body larger than scrape.max_body_bytes")
+	ErrBackoff   = errors.New("host asked to back off (Retry-After)")
+	ErrRedirects = errors.New("too many redirects")
+)
+
+// Validators are a page's conditional-request validators.
+type Validators struct {
+	ETag         string `json:"e,omitempty"`
+	LastModified string `json:"l,omitempty"`
+}
+
+// Response is one fetched page.
+type Response struct {
+	URL         *url.URL
+	Status      int
+	Body        []byte
+	ContentType string
+	// NotModified is a 304: the page is as it was at Validators.
+	NotModified bool
+	Validators  Validators
+}
+
+// HostLimiter spaces requests per host across every site of a process and
+// holds hosts that asked to back off. Colly's own LimitRule sleeps its delay
+// after each response while holding the slot, which would add the delay to
+// every page's latency; this limiter waits only when two requests to one
+// host come closer than the delay.
+type HostLimiter struct {
+	mu    sync.Mutex
+	hosts map[string]*hostState
+	// MaxWait is the longest a request waits for its slot; a host blocked
+	// for longer (Retry-After) fails the request with ErrBackoff instead.
+	MaxWait time.Duration
+}
+
+type hostState struct {
+	next         time.Time
+	blockedUntil time.Time
+	sem          chan struct{}
+}
+
+// NewHostLimiter returns an empty limiter.
+func NewHostLimiter() *HostLimiter {
+	return &HostLimiter{hosts: map[string]*hostState{}, MaxWait: 30 * time.Second}
+}
+
+func (l *HostLimiter) state(host string, par int) *hostState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.hosts[host]
+	if h == nil {
+		h = &hostState{sem: make(chan struct{}, max(par, 1))}
+		l.hosts[host] = h
+	}
+	return h
+}
+
+// Wait takes a slot for one request to host; call release when done.
+func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit) (release func(), err error) {
+	h := l.state(host, r.Parallelism)
+	select {
+	case h.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	release = func() { <-h.sem }
+	l.mu.Lock()
+	now := time.Now()
+	at := h.next
+	if h.blockedUntil.After(at) {
+		at = h.blockedUntil
+	}
+	if at.Before(now) {
+		at = now
+	}
+	gap := r.Delay
+	if r.RandomDelay > 0 {
+		gap += rand.N(r.RandomDelay)
+	}
+	wait := at.Sub(now)
+	if wait > l.MaxWait {
+		l.mu.Unlock()
+		release()
+		return nil, fmt.Errorf("%w: %s for %v more", ErrBackoff, host, wait.Round(time.Second))
+	}
+	h.next = at.Add(gap)
+	l.mu.Unlock()
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			release()
+			return nil, ctx.Err()
+		}
+	}
+	return release, nil
+}
+
+// Block holds host until t (a Retry-After).
+func (l *HostLimiter) Block(host string, until time.Time) {
+	h := l.state(host, 1)
+	l.mu.Lock()
+	if until.After(h.blockedUntil) {
+		h.blockedUntil = until
+	}
+	l.mu.Unlock()
+}
+
+// Fetcher is the one polite colly collector setup every engine shares. A
+// Fetcher serves one site and one goroutine.
+type Fetcher struct {
+	site    config.Site
+	cfg     *config.Scrape
+	lim     *HostLimiter
+	guard   *guard
+	metrics *Metrics
+	col     *colly.Collector
+	built   time.Time
+	cur     atomic.Pointer[context.Context]
+	// Requests counts requests sent (robots.txt included), for tests and
+	// benchmarks.
+	Requests atomic.Int64
+	onRetry  func(host string, d time.Duration)
+}
+
+// robotsTTL is how long a collector (and its robots.txt cache, which colly
+// never expires) lives before it is rebuilt.
+const robotsTTL = 12 * time.Hour
+
+// NewFetcher builds the fetcher of one site (site as returned by
+// config.Scrape.Effective).
+func NewFetcher(cfg *config.Scrape, site config.Site, lim *HostLimiter, m *Metrics) (*Fetcher, error) {
+	if lim == nil {
+		lim = NewHostLimiter()
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	var proxy *url.URL
+	if site.Proxy.IsSet() {
+		u, err := url.Parse(site.Proxy.Value())
+		if err != nil {
+			return nil, errors.New("cannot parse the proxy URL") // never echo it: credentials
+		}
+		proxy = u
+	}
+	g, err := newGuard(site.AllowPrivate, proxy)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fetcher{site: site, cfg: cfg, lim: lim, guard: g, metrics: m}
+	if err := f.build(proxy); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Fetcher) build(proxy *url.URL) error {
+	dialer := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second, Control: f.guard.control}
+	tr := &http.Transport{
+		DialContext:            dialer.DialContext,
+		TLSHandshakeTimeout:    15 * time.Second,
+		ResponseHeaderTimeout:  f.cfg.RequestTimeout,
+		MaxIdleConnsPerHost:    2,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 256 << 10,
+		ForceAttemptHTTP2:      true,
+	}
+	// The proxy is set on our own transport, not through colly's
+	// SetProxyFunc, which would replace the transport and drop the guarded
+	// dialer. Environment proxies are ignored on purpose: a site's route is
+	// its config.
+	if proxy != nil {
+		tr.Proxy = http.ProxyURL(proxy)
+	}
+	c := colly.NewCollector(
+		colly.UserAgent(f.site.UserAgent),
+		colly.AllowURLRevisit(),
+		colly.MaxBodySize(int(f.cfg.MaxBodyBytes)+1), // one byte past the cap shows truncation
+		colly.ParseHTTPErrorResponse(),
+		// No DetectCharset: statistical detection misreads UTF-8 JSON; a
+		// charset the server declares is still converted by colly.
+	)
+	// Colly ignores robots.txt by default; say explicitly that we do not.
+	c.IgnoreRobotsTxt = f.site.IgnoreRobotsTxt
+	c.SetRequestTimeout(f.cfg.RequestTimeout)
+	c.WithTransport(&guardedTransport{f: f, next: tr})
+	maxRedirects := f.cfg.MaxRedirects
+	c.SetRedirectHandler(func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return ErrRedirects
+		}
+		// The transport checks the target too; checking here gives the
+		// clearer error before any connection.
+		return f.guard.checkURL(req.Context(), req.URL)
+	})
+	if err := c.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: max(f.site.RateLimit.Parallelism, 1)}); err != nil {
+		return fmt.Errorf("cannot set the limit rule: %w", err)
+	}
+	c.OnResponse(func(r *colly.Response) { r.Ctx.Put("resp", r) })
+	c.OnError(func(r *colly.Response, err error) {
+		if r != nil && r.Ctx != nil {
+			r.Ctx.Put("resp", r)
+		}
+	})
+	f.col, f.built = c, time.Now()
+	return nil
+}
+
+// guardedTransport is where every request of the collector passes, the
+// robots.txt fetch and each redirect hop included: it checks the target,
+// waits for the host's slot, and bounds decompression.
+type guardedTransport struct {
+	f    *Fetcher
+	next http.RoundTripper
+}
+
+func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f := t.f
+	ctx := req.Context()
+	if p := f.cur.Load(); p != nil {
+		ctx = *p
+		req = req.WithContext(ctx)
+	}
+	if err := f.guard.checkURL(ctx, req.URL); err != nil {
+		return nil, err
+	}
+	release, err := f.lim.Wait(ctx, req.URL.Host, f.site.RateLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	f.Requests.Add(1)
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > f.cfg.MaxBodyBytes {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: Content-Length %d", ErrTooLarge, resp.ContentLength)
+	}
+	// A gzip body the transport did not decode (a server that sends it
+	// unasked) is decoded here, as a stream the collector reads only up to
+	// the cap: a small bomb cannot inflate past max_body_bytes. Colly would
+	// otherwise gunzip after its cap, unbounded.
+	enc := strings.ToLower(resp.Header.Get("Content-Encoding"))
+	if !resp.Uncompressed && strings.Contains(enc, "gzip") {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			resp.Body.Close()
+			return nil, fmt.Errorf("bad gzip body: %w", err)
+		}
+		resp.Body = &gzipBody{zr: zr, raw: resp.Body}
+		resp.Header.Del("Content-Encoding")
+		resp.ContentLength = -1
+	}
+	resp.Uncompressed = true // never let colly gunzip (.xml.gz, gzip content types)
+	return resp, nil
+}
+
+type gzipBody struct {
+	zr  *gzip.Reader
+	raw io.ReadCloser
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) { return g.zr.Read(p) }
+func (g *gzipBody) Close() error {
+	g.zr.Close()
+	return g.raw.Close()
+}
+
+// Get fetches one page politely. v, when set, makes the request
+// conditional; a 304 comes back as Response.NotModified.
+func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Response, error) {
+	if time.Since(f.built) > robotsTTL {
+		var proxy *url.URL
+		if f.site.Proxy.IsSet() {
+			proxy, _ = url.Parse(f.site.Proxy.Value())
+		}
+		if err := f.build(proxy); err != nil {
+			return nil, err
+		}
+	}
+	f.cur.Store(&ctx)
+	defer f.cur.Store(nil)
+	hdr := http.Header{}
+	hdr.Set("User-Agent", f.site.UserAgent)
+	hdr.Set("Accept", "text/html,application/xhtml+xml,application/json,application/xml;q=0.9,*/*;q=0.8")
+	for k, s := range f.site.Headers {
+		hdr.Set(k, s.Value())
+	}
+	if len(f.site.Cookies) > 0 {
+		parts := make([]string, 0, len(f.site.Cookies))
+		for k, s := range f.site.Cookies {
+			parts = append(parts, k+"="+s.Value())
+		}
+		hdr.Set("Cookie", strings.Join(parts, "; "))
+	}
+	if v.ETag != "" {
+		hdr.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		hdr.Set("If-Modified-Since", v.LastModified)
+	}
+	cctx := colly.NewContext()
+	err := f.col.Request(http.MethodGet, rawURL, nil, cctx, hdr)
+	r, _ := cctx.GetAny("resp").(*colly.Response)
+	site := f.site.Name
+	if err != nil && (r == nil || r.StatusCode == 0) {
+		fe := classifyFetchErr(rawURL, err)
+		f.metrics.Requests.WithLabelValues(site, fe.Reason).Inc()
+		return nil, fe
+	}
+	if r == nil {
+		fe := &FetchError{Reason: "unreachable", URL: rawURL, Err: errors.New("no response")}
+		f.metrics.Requests.WithLabelValues(site, fe.Reason).Inc()
+		return nil, fe
+	}
+	f.metrics.Requests.WithLabelValues(site, strconv.Itoa(r.StatusCode)).Inc()
+	final := r.Request.URL
+	switch {
+	case r.StatusCode == http.StatusNotModified:
+		return &Response{URL: final, Status: r.StatusCode, NotModified: true, Validators: v}, nil
+	case r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable:
+		d := retryAfter(r.Headers.Get("Retry-After"), time.Now())
+		if d <= 0 {
+			d = time.Minute
+		}
+		d = min(d, f.cfg.MaxRetryAfter)
+		f.lim.Block(final.Host, time.Now().Add(d))
+		if f.onRetry != nil {
+			f.onRetry(final.Host, d)
+		}
+		return nil, &FetchError{Reason: "throttled", Status: r.StatusCode, RetryAfter: d, URL: rawURL, Err: ErrBackoff}
+	case r.StatusCode >= 500:
+		return nil, &FetchError{Reason: "http_5xx", Status: r.StatusCode, URL: rawURL}
+	case r.StatusCode >= 400:
+		return nil, &FetchError{Reason: "http_4xx", Status: r.StatusCode, URL: rawURL}
+	case r.StatusCode >= 300:
+		return nil, &FetchError{Reason: "redirects", Status: r.StatusCode, URL: rawURL, Err: ErrRedirects}
+	}
+	if int64(len(r.Body)) > f.cfg.MaxBodyBytes {
+		f.metrics.Drops.WithLabelValues(site, "too_large").Inc()
+		return nil, &FetchError{Reason: "too_large", URL: rawURL, Err: ErrTooLarge}
+	}
+	f.metrics.Bytes.WithLabelValues(site).Add(float64(len(r.Body)))
+	return &Response{
+		URL: final, Status: r.StatusCode, Body: repairUTF8(r.Body),
+		ContentType: r.Headers.Get("Content-Type"),
+		Validators:  Validators{ETag: r.Headers.Get("ETag"), LastModified: r.Headers.Get("Last-Modified")},
+	}, nil
+}
+
+// Count returns the requests this fetcher has sent.
+func (f *Fetcher) Count() int64 { return f.Requests.Load() }
+
+func classifyFetchErr(u string, err error) *FetchError {
+	fe := &FetchError{Reason: "unreachable", URL: u, Err: err}
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		fe.Reason = "forbidden_address"
+	case errors.Is(err, ErrTooLarge):
+		fe.Reason = "too_large"
+	case errors.Is(err, ErrBackoff):
+		fe.Reason = "throttled"
+	case errors.Is(err, ErrRedirects):
+		fe.Reason = "redirects"
+	case errors.Is(err, colly.ErrRobotsTxtBlocked):
+		fe.Reason = "robots"
+	case errors.Is(err, context.Canceled):
+		fe.Reason = "canceled"
+	}
+	return fe
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(h); err == nil {
+		return time.Duration(max(n, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// repairUTF8 replaces invalid UTF-8 and NUL bytes, which downstream JSON
+// and tokenizers choke on.
+func repairUTF8(b []byte) []byte {
+	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
+		return b
+	}
+	b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	return bytes.ReplaceAll(b, []byte{0}, []byte(" "))
+}

@@ -1,0 +1,186 @@
+package scrapers
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/andybalholm/cascadia"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// generic reads any forum through CSS selectors from the site's config
+// (scrape.sites[].selectors): vBulletin, SMF, MyBB, NodeBB, Invision and
+// the rest. docs/scrapers.md has a worked example.
+type generic struct {
+	entries []string
+	s       config.Selectors
+	loc     *time.Location
+}
+
+func newGeneric(site config.Site) (Engine, error) {
+	if site.Selectors == nil {
+		return nil, errors.New("the generic engine needs selectors")
+	}
+	if len(site.Entries) == 0 {
+		return nil, errors.New("the generic engine needs entries: the listing pages to watch")
+	}
+	g := &generic{entries: site.Entries, s: *site.Selectors, loc: time.UTC}
+	if g.s.TimeZone != "" {
+		loc, err := time.LoadLocation(g.s.TimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("selectors.time_zone: %w", err)
+		}
+		g.loc = loc
+	}
+	// Compile every selector now, so a typo fails at start-up with its
+	// field name, not as "markup changed" on the first page.
+	for name, sel := range map[string]string{
+		"thread_link": g.s.ThreadLink, "thread_row": g.s.ThreadRow, "thread_latest": g.s.ThreadLatest,
+		"listing_next": g.s.ListingNext, "thread_title": g.s.ThreadTitle, "post": g.s.Post, "post_id": g.s.PostID,
+		"author": g.s.Author, "time": g.s.Time, "body": g.s.Body, "quote": g.s.Quote, "quote_header": g.s.QuoteHeader,
+		"permalink": g.s.Permalink, "next_page": g.s.NextPage, "deleted": g.s.Deleted,
+	} {
+		if sel == "" {
+			continue
+		}
+		if _, err := cascadia.ParseGroup(sel); err != nil {
+			return nil, fmt.Errorf("selectors.%s: %q is not a CSS selector: %w", name, sel, err)
+		}
+	}
+	if g.s.Post == "" || g.s.Body == "" {
+		return nil, errors.New("selectors.post and selectors.body are required")
+	}
+	return g, nil
+}
+
+func (g *generic) Entries() []string { return g.entries }
+
+// genericThreadID names a thread by its URL without fragment: stable, and
+// needs no knowledge of the forum's URL scheme.
+func genericThreadID(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	pu.Fragment = ""
+	return pu.RequestURI()
+}
+
+func (g *generic) find(s *goquery.Selection, sel string) *goquery.Selection {
+	if sel == "" {
+		return s
+	}
+	return s.Find(sel)
+}
+
+func (g *generic) Parse(in *Input) (*Page, error) {
+	doc, err := parseHTML(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	s := g.s
+	pg := &Page{}
+	if s.ThreadTitle != "" {
+		pg.Title = strings.TrimSpace(doc.Find(s.ThreadTitle).First().Text())
+	}
+	// Listing: threads, optionally per row with a latest marker.
+	if s.ThreadLink != "" {
+		seen := map[string]bool{}
+		add := func(link, row *goquery.Selection) {
+			href := resolve(in.URL, attrOrText(link, "href"))
+			if href == "" {
+				return
+			}
+			id := genericThreadID(href)
+			if seen[id] {
+				return
+			}
+			seen[id] = true
+			t := ThreadRef{ID: id, URL: href, Title: strings.TrimSpace(link.Text())}
+			if row != nil && s.ThreadLatest != "" {
+				l := row.Find(s.ThreadLatest).First()
+				v := strings.TrimSpace(l.Text())
+				if s.TimeAttr != "" {
+					if a, ok := l.Attr(s.TimeAttr); ok {
+						v = a
+					}
+				}
+				t.Marker = v
+				t.Latest, _ = parseTime(v, s.TimeFormat, g.loc)
+			}
+			pg.Threads = append(pg.Threads, t)
+		}
+		if s.ThreadRow != "" {
+			doc.Find(s.ThreadRow).Each(func(_ int, row *goquery.Selection) {
+				add(row.Find(s.ThreadLink).First(), row)
+			})
+		} else {
+			doc.Find(s.ThreadLink).Each(func(_ int, l *goquery.Selection) { add(l, nil) })
+		}
+		if s.ListingNext != "" {
+			pg.Next = resolve(in.URL, attrOrText(doc.Find(s.ListingNext), "href"))
+		}
+	}
+	posts := doc.Find(s.Post)
+	threadID, threadURL := "", ""
+	if in.Thread != nil {
+		threadID, threadURL = in.Thread.ID, in.Thread.URL
+	}
+	posts.Each(func(_ int, ps *goquery.Selection) {
+		if s.Deleted != "" && (ps.Is(s.Deleted) || ps.Find(s.Deleted).Length() > 0) {
+			return
+		}
+		p := msg.Post{ThreadID: threadID, ThreadURL: threadURL, Thread: pg.Title}
+		if s.Permalink != "" {
+			p.URL = resolve(in.URL, attrOrText(ps.Find(s.Permalink), "href"))
+		}
+		if s.PostID != "" || s.PostIDAttr != "" {
+			p.SitePostID = lastDigits(attrOrText(g.find(ps, s.PostID), s.PostIDAttr))
+		}
+		if p.SitePostID == "" && p.URL != "" {
+			p.SitePostID = genericThreadID(p.URL) + "#" + mustFragment(p.URL)
+		}
+		if p.SitePostID == "" {
+			return
+		}
+		if s.Author != "" {
+			p.Author = strings.TrimSpace(ps.Find(s.Author).First().Text())
+		}
+		if s.Time != "" {
+			p.Published, _ = parseTime(attrOrText(ps.Find(s.Time), s.TimeAttr), s.TimeFormat, g.loc)
+		}
+		p.Text, p.Quoted = splitQuotes(ps.Find(s.Body).First(), s.Quote, s.QuoteHeader)
+		if p.Text == "" && len(p.Quoted) == 0 {
+			return
+		}
+		if p.URL == "" {
+			u := *in.URL
+			u.Fragment = p.SitePostID
+			p.URL = u.String()
+		}
+		pg.Posts = append(pg.Posts, p)
+	})
+	if s.NextPage != "" && posts.Length() > 0 {
+		pg.Next = resolve(in.URL, attrOrText(doc.Find(s.NextPage), "href"))
+	}
+	if len(pg.Posts) == 0 && len(pg.Threads) == 0 {
+		// A thread page always has its first post and a listing its
+		// threads: selectors that match nothing mean the markup moved.
+		return nil, fmt.Errorf("%w: selectors matched no posts (%q) and no thread links (%q)", ErrMarkup, s.Post, s.ThreadLink)
+	}
+	return pg, nil
+}
+
+func mustFragment(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return pu.Fragment
+}

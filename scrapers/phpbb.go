@@ -1,0 +1,145 @@
+package scrapers
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// phpBB reads phpBB 3.x (prosilver and its derivatives): forum views
+// (ul.topiclist.topics li.row with a.topictitle) and topic views
+// (div.post#pNNN, the body in div.content, quotes in blockquote with a
+// cite header, pagination in .pagination li.next a).
+type phpBB struct{ entries []string }
+
+func newPhpBB(site config.Site) (Engine, error) {
+	if len(site.Entries) == 0 {
+		return nil, errors.New("the phpbb engine needs entries: the forums to watch (viewforum.php?f=N)")
+	}
+	return &phpBB{entries: site.Entries}, nil
+}
+
+func (p *phpBB) Entries() []string { return p.entries }
+
+// phpbbParam reads a query parameter of a phpBB link (t=, p=, f=).
+func phpbbParam(u, name string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return pu.Query().Get(name)
+}
+
+// phpbbTopicURL keeps the parameters that name a topic's first page.
+func phpbbTopicURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	q := url.Values{}
+	if f := pu.Query().Get("f"); f != "" {
+		q.Set("f", f)
+	}
+	q.Set("t", pu.Query().Get("t"))
+	pu.RawQuery, pu.Fragment = q.Encode(), ""
+	return pu.String()
+}
+
+func (p *phpBB) Parse(in *Input) (*Page, error) {
+	doc, err := parseHTML(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	pg := &Page{Title: strings.TrimSpace(doc.Find("h2.topic-title").First().Text())}
+	next := doc.Find(".pagination li.next a, .pagination a[rel='next']").First()
+	pg.Next = resolve(in.URL, attrOrText(next, "href"))
+	if pg.Next == "" {
+		pg.Next = resolve(in.URL, attrOrText(doc.Find(`link[rel="next"]`), "href"))
+	}
+	posts := doc.Find("div.post[id^='p']")
+	rows := doc.Find("ul.topiclist.topics li.row, ul.topiclist li.row:has(a.topictitle)")
+	if posts.Length() == 0 && rows.Length() == 0 {
+		if doc.Find("#phpbb, #page-body, .forumbg, .panel").Length() == 0 {
+			return nil, fmt.Errorf("%w: no phpBB page structure (#page-body)", ErrMarkup)
+		}
+		return pg, nil
+	}
+	seenRow := map[string]bool{}
+	rows.Each(func(_ int, s *goquery.Selection) {
+		link := s.Find("a.topictitle").First()
+		href := resolve(in.URL, attrOrText(link, "href"))
+		id := phpbbParam(href, "t")
+		if id == "" || seenRow[id] {
+			return
+		}
+		seenRow[id] = true
+		last := s.Find("dd.lastpost").First()
+		lastPost := phpbbParam(resolve(in.URL, attrOrText(last.Find("a[href*='p=']"), "href")), "p")
+		tv, _ := last.Find("time").Attr("datetime")
+		lt, _ := parseTime(tv, "", nil)
+		replies := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s.Find("dd.posts").Clone().Children().Remove().End().Text()), "Replies"))
+		pg.Threads = append(pg.Threads, ThreadRef{
+			ID: id, URL: phpbbTopicURL(href), Title: strings.TrimSpace(link.Text()),
+			Marker: lastPost + "/" + tv + "/" + replies, Latest: lt,
+		})
+	})
+	threadID := ""
+	if in.Thread != nil {
+		threadID = in.Thread.ID
+	}
+	titleLink := resolve(in.URL, attrOrText(doc.Find("h2.topic-title a"), "href"))
+	if threadID == "" {
+		threadID = phpbbParam(titleLink, "t")
+	}
+	if threadID == "" {
+		threadID = phpbbParam(in.URL.String(), "t")
+	}
+	threadURL := ""
+	if titleLink != "" {
+		threadURL = phpbbTopicURL(titleLink)
+	}
+	posts.Each(func(_ int, s *goquery.Selection) {
+		id, _ := s.Attr("id")
+		id = strings.TrimPrefix(id, "p")
+		if !isDigits(id) {
+			return
+		}
+		content := s.Find("div.content").First()
+		if content.Length() == 0 {
+			return // a soft-deleted or ignored post shows no content
+		}
+		po := msg.Post{SitePostID: id, ThreadID: threadID, ThreadURL: threadURL, Thread: pg.Title}
+		author := s.Find(".postprofile .username, .postprofile .username-coloured").First()
+		if author.Length() == 0 {
+			author = s.Find("p.author .username, p.author .username-coloured").First()
+		}
+		po.Author = strings.TrimSpace(author.Text())
+		po.AuthorID = phpbbParam(resolve(in.URL, attrOrText(author, "href")), "u")
+		head := s.Find("p.author").First()
+		if v, ok := head.Find("time").Attr("datetime"); ok {
+			po.Published, _ = parseTime(v, "", nil)
+		} else {
+			// phpBB before 3.2 prints the time as text after "»".
+			txt := head.Text()
+			if i := strings.LastIndex(txt, "»"); i >= 0 {
+				po.Published, _ = parseTime(txt[i+len("»"):], "", nil)
+			}
+		}
+		po.URL = resolve(in.URL, attrOrText(s.Find("h3 a[href*='#p'], p.author a[href*='p=']").First(), "href"))
+		if po.URL == "" {
+			po.URL = resolve(in.URL, "./viewtopic.php?p="+id+"#p"+id)
+		}
+		po.Text, po.Quoted = splitQuotes(content, "blockquote", "cite")
+		if po.Text == "" && len(po.Quoted) == 0 {
+			return
+		}
+		pg.Posts = append(pg.Posts, po)
+	})
+	return pg, nil
+}

@@ -1,0 +1,147 @@
+package scrapers
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// rss reads RSS 2.0 and Atom 1.0 feeds. An item is a post; its guid (or
+// Atom id, or link) is its id; blockquotes in its HTML are quotes.
+type rss struct{ entries []string }
+
+func newRSS(site config.Site) (Engine, error) {
+	e := site.Entries
+	if len(e) == 0 {
+		e = []string{""} // the site URL is the feed
+	}
+	return &rss{entries: e}, nil
+}
+
+func (r *rss) Entries() []string { return r.entries }
+
+type feedLink struct {
+	Href string `xml:"href,attr"`
+	Rel  string `xml:"rel,attr"`
+	Text string `xml:",chardata"`
+}
+
+type feedItem struct {
+	// RSS
+	Title       string     `xml:"title"`
+	Links       []feedLink `xml:"link"`
+	GUID        string     `xml:"guid"`
+	PubDate     string     `xml:"pubDate"`
+	Author      string     `xml:"author"`
+	Creator     string     `xml:"http://purl.org/dc/elements/1.1/ creator"`
+	Description string     `xml:"description"`
+	Encoded     string     `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
+	Comments    string     `xml:"comments"`
+	// Atom
+	ID        string `xml:"id"`
+	Published string `xml:"published"`
+	Updated   string `xml:"updated"`
+	AtomName  string `xml:"author>name"`
+	Content   string `xml:"content"`
+	Summary   string `xml:"summary"`
+}
+
+func (it *feedItem) link() string {
+	for _, l := range it.Links {
+		if l.Href != "" && (l.Rel == "" || l.Rel == "alternate") {
+			return l.Href
+		}
+	}
+	for _, l := range it.Links {
+		if t := strings.TrimSpace(l.Text); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+func (r *rss) Parse(in *Input) (*Page, error) {
+	var feed struct {
+		XMLName xml.Name
+		Title   string     `xml:"title"`
+		Channel *struct {
+			Title string     `xml:"title"`
+			Items []feedItem `xml:"item"`
+		} `xml:"channel"`
+		Entries []feedItem `xml:"entry"`
+		Items   []feedItem `xml:"item"` // RSS 1.0 (RDF) puts items at the top
+	}
+	dec := xml.NewDecoder(bytes.NewReader(in.Body))
+	dec.Strict = false
+	dec.Entity = xml.HTMLEntity
+	// The fetcher already made the body UTF-8; a declared charset is moot.
+	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	if err := dec.Decode(&feed); err != nil {
+		return nil, fmt.Errorf("%w: not a feed: %w", ErrBadPage, err)
+	}
+	var items []feedItem
+	pg := &Page{}
+	switch strings.ToLower(feed.XMLName.Local) {
+	case "rss":
+		if feed.Channel == nil {
+			return nil, fmt.Errorf("%w: rss without channel", ErrMarkup)
+		}
+		items, pg.Title = feed.Channel.Items, feed.Channel.Title
+	case "feed":
+		items, pg.Title = feed.Entries, feed.Title
+	case "rdf":
+		items = feed.Items
+	default:
+		return nil, fmt.Errorf("%w: root element %q is not rss or feed", ErrMarkup, feed.XMLName.Local)
+	}
+	pg.Title = strings.TrimSpace(pg.Title)
+	for i := range items {
+		it := &items[i]
+		link := resolve(in.URL, it.link())
+		id := strings.TrimSpace(it.GUID)
+		if id == "" {
+			id = strings.TrimSpace(it.ID)
+		}
+		if id == "" {
+			id = link
+		}
+		html := it.Encoded
+		if html == "" {
+			html = it.Content
+		}
+		if html == "" {
+			html = it.Description
+		}
+		if html == "" {
+			html = it.Summary
+		}
+		p := msg.Post{SitePostID: id, URL: link, Thread: tidy(it.Title), ThreadURL: link}
+		p.Author = strings.TrimSpace(it.Creator)
+		if p.Author == "" {
+			p.Author = strings.TrimSpace(it.AtomName)
+		}
+		if p.Author == "" {
+			p.Author = strings.TrimSpace(it.Author)
+		}
+		for _, t := range []string{it.PubDate, it.Published, it.Updated} {
+			if ts, ok := parseTime(t, "", nil); ok {
+				p.Published = ts
+				break
+			}
+		}
+		p.Text, p.Quoted = htmlFragmentText(html, "blockquote", "cite")
+		if p.Text == "" && len(p.Quoted) == 0 {
+			p.Text = p.Thread
+		}
+		if p.Text == "" {
+			continue
+		}
+		pg.Posts = append(pg.Posts, p)
+	}
+	return pg, nil
+}

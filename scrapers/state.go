@@ -1,0 +1,217 @@
+package scrapers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// State is one site's crawl state in Redis. Keys (under the store prefix):
+//
+//	scrape:<site>:meta            hash: init (first crawl start), done (first crawl finished), base (mirror index)
+//	scrape:<site>:http            hash: entry URL -> validators of listing pages
+//	scrape:<site>:thread:<id>     string: ThreadState JSON, expires seen_ttl after its last change
+//	scrape:<site>:seen:<thread>   hash: site post id -> content hash, expires seen_ttl after its last change
+//	scrape:<site>:health          string: Health JSON
+//	scrape:<site>:lease           string: lease owner token (lease.go)
+//
+// Per-thread keys expire, so the state of a big site stays proportional to
+// its recently active threads.
+type State struct {
+	s       *store.Store
+	site    string
+	seenTTL time.Duration
+}
+
+// NewState returns the state of site.
+func NewState(s *store.Store, site string, seenTTL time.Duration) *State {
+	return &State{s: s, site: site, seenTTL: seenTTL}
+}
+
+func (st *State) key(parts ...string) string {
+	return st.s.Key(append([]string{"scrape", st.site}, parts...)...)
+}
+
+// Meta is a site's crawl bookkeeping.
+type Meta struct {
+	// Init is when the first crawl started: posts published before it are
+	// history (backfill).
+	Init time.Time
+	// Done says the first crawl finished.
+	Done bool
+	// Base is the index of the base URL in use (0: the primary).
+	Base int
+}
+
+// Meta reads the site's bookkeeping.
+func (st *State) Meta(ctx context.Context) (Meta, error) {
+	m, err := st.s.HGetAll(ctx, st.key("meta")).Result()
+	if err != nil {
+		return Meta{}, fmt.Errorf("cannot read crawl state: %w", err)
+	}
+	var out Meta
+	if v := m["init"]; v != "" {
+		out.Init, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	out.Done = m["done"] == "1"
+	fmt.Sscan(m["base"], &out.Base)
+	return out, nil
+}
+
+// SetMeta writes the site's bookkeeping.
+func (st *State) SetMeta(ctx context.Context, m Meta) error {
+	done := "0"
+	if m.Done {
+		done = "1"
+	}
+	err := st.s.HSet(ctx, st.key("meta"), "init", m.Init.UTC().Format(time.RFC3339Nano), "done", done, "base", fmt.Sprint(m.Base)).Err()
+	if err != nil {
+		return fmt.Errorf("cannot write crawl state: %w", err)
+	}
+	return nil
+}
+
+// ThreadState is what the crawler remembers of one thread.
+type ThreadState struct {
+	// Marker is the listing's marker when the thread was last read to its
+	// end; empty while a read is unfinished.
+	Marker string `json:"m,omitempty"`
+	// Cursor is the page read last (relative to the base URL when on it),
+	// where the next read starts.
+	Cursor string `json:"c,omitempty"`
+	// V are the cursor page's validators.
+	V Validators `json:"v,omitzero"`
+}
+
+// Thread reads a thread's state; a zero state for an unknown thread.
+func (st *State) Thread(ctx context.Context, id string) (ThreadState, error) {
+	var t ThreadState
+	b, err := st.s.Get(ctx, st.key("thread", id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return t, nil
+	}
+	if err != nil {
+		return t, fmt.Errorf("cannot read thread state: %w", err)
+	}
+	_ = json.Unmarshal(b, &t) // a damaged record reads as unknown: the thread is re-read
+	return t, nil
+}
+
+// SetThread writes a thread's state.
+func (st *State) SetThread(ctx context.Context, id string, t ThreadState) error {
+	b, _ := json.Marshal(t)
+	if err := st.s.Set(ctx, st.key("thread", id), b, st.seenTTL).Err(); err != nil {
+		return fmt.Errorf("cannot write thread state: %w", err)
+	}
+	return nil
+}
+
+// Validators reads a listing page's validators.
+func (st *State) Validators(ctx context.Context, u string) (Validators, error) {
+	var v Validators
+	b, err := st.s.HGet(ctx, st.key("http"), u).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return v, nil
+	}
+	if err != nil {
+		return v, fmt.Errorf("cannot read validators: %w", err)
+	}
+	_ = json.Unmarshal(b, &v)
+	return v, nil
+}
+
+// SetValidators writes a listing page's validators.
+func (st *State) SetValidators(ctx context.Context, u string, v Validators) error {
+	b, _ := json.Marshal(v)
+	if err := st.s.HSet(ctx, st.key("http"), u, b).Err(); err != nil {
+		return fmt.Errorf("cannot write validators: %w", err)
+	}
+	return nil
+}
+
+func seenKey(p *msg.Post) string {
+	if p.ThreadID == "" {
+		return "_"
+	}
+	return p.ThreadID
+}
+
+// Seen returns, for each post, the content hash recorded for it ("" for a
+// post never seen).
+func (st *State) Seen(ctx context.Context, posts []msg.Post) ([]string, error) {
+	if len(posts) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(posts))
+	_, err := st.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range posts {
+			cmds[i] = p.HGet(ctx, st.key("seen", seenKey(&posts[i])), posts[i].SitePostID)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("cannot read seen-set: %w", err)
+	}
+	out := make([]string, len(posts))
+	for i, c := range cmds {
+		out[i], _ = c.Result()
+	}
+	return out, nil
+}
+
+// MarkSeen records the posts' content hashes. It is called only after the
+// posts were durably handed on, so a crash in between re-emits (at least
+// once) rather than loses.
+func (st *State) MarkSeen(ctx context.Context, posts []msg.Post) error {
+	if len(posts) == 0 {
+		return nil
+	}
+	_, err := st.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		keys := map[string]bool{}
+		for i := range posts {
+			k := st.key("seen", seenKey(&posts[i]))
+			p.HSet(ctx, k, posts[i].SitePostID, posts[i].ContentHash)
+			keys[k] = true
+		}
+		for k := range keys {
+			p.Expire(ctx, k, st.seenTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot write seen-set: %w", err)
+	}
+	return nil
+}
+
+// SetHealth records the site's health for other processes and the API.
+func (st *State) SetHealth(ctx context.Context, h Health) error {
+	b, _ := json.Marshal(h)
+	if err := st.s.Set(ctx, st.key("health"), b, 0).Err(); err != nil {
+		return fmt.Errorf("cannot write site health: %w", err)
+	}
+	return nil
+}
+
+// ReadHealth reads a site's last recorded health (ok false when none).
+func ReadHealth(ctx context.Context, s *store.Store, site string) (Health, bool, error) {
+	var h Health
+	b, err := s.Get(ctx, s.Key("scrape", site, "health")).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, fmt.Errorf("cannot read site health: %w", err)
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, false, fmt.Errorf("cannot read site health: %w", err)
+	}
+	return h, true, nil
+}

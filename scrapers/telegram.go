@@ -1,0 +1,118 @@
+package scrapers
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// telegram reads public channel previews (t.me/s/<channel>): messages in
+// div.tgme_widget_message[data-post="channel/123"], newest last, older
+// messages with ?before=<id> (link[rel=prev] or a.tme_messages_more). A
+// reply's preview of the message it answers and blockquotes are quoted
+// text; the channel is the thread.
+type telegram struct{ entries []string }
+
+func newTelegram(site config.Site) (Engine, error) {
+	if len(site.Entries) == 0 {
+		return nil, errors.New("the telegram engine needs entries: the channels to watch (channel names)")
+	}
+	tg := &telegram{}
+	for _, e := range site.Entries {
+		e = strings.Trim(e, "/")
+		if !strings.HasPrefix(e, "s/") && !strings.Contains(e, "?") {
+			e = "s/" + strings.TrimPrefix(e, "@")
+		}
+		tg.entries = append(tg.entries, e)
+	}
+	return tg, nil
+}
+
+func (tg *telegram) Entries() []string { return tg.entries }
+
+func (tg *telegram) Parse(in *Input) (*Page, error) {
+	doc, err := parseHTML(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	msgs := doc.Find(".tgme_widget_message[data-post]")
+	pg := &Page{Title: strings.TrimSpace(doc.Find(".tgme_channel_info_header_title").First().Text())}
+	if pg.Title == "" {
+		pg.Title, _ = doc.Find(`meta[property="og:title"]`).Attr("content")
+	}
+	if msgs.Length() == 0 && doc.Find(".tgme_channel_info, .tgme_page, .tgme_widget_message_wrap, .tgme_channel_history").Length() == 0 {
+		return nil, fmt.Errorf("%w: no Telegram channel preview structure (.tgme_channel_history)", ErrMarkup)
+	}
+	var oldest int64
+	msgs.Each(func(_ int, s *goquery.Selection) {
+		if s.HasClass("service_message") {
+			return
+		}
+		dp, _ := s.Attr("data-post")
+		channel, num, ok := strings.Cut(dp, "/")
+		n, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil {
+			return
+		}
+		if oldest == 0 || n < oldest {
+			oldest = n
+		}
+		p := msg.Post{
+			SitePostID: dp, ThreadID: channel, Thread: pg.Title,
+			ThreadURL: resolve(in.URL, "/s/"+channel),
+		}
+		p.Author = strings.TrimSpace(s.Find(".tgme_widget_message_from_author").First().Text())
+		if p.Author == "" {
+			p.Author = strings.TrimSpace(s.Find(".tgme_widget_message_owner_name").First().Text())
+		}
+		date := s.Find("a.tgme_widget_message_date").First()
+		p.URL = resolve(in.URL, attrOrText(date, "href"))
+		if p.URL == "" {
+			p.URL = resolve(in.URL, "/"+dp)
+		}
+		if v, ok := date.Find("time").Attr("datetime"); ok {
+			p.Published, _ = parseTime(v, "", nil)
+		}
+		// The message's own text, not the one inside a reply preview.
+		body := s.Find(".tgme_widget_message_text").FilterFunction(func(_ int, t *goquery.Selection) bool {
+			return t.ParentsFiltered(".tgme_widget_message_reply").Length() == 0
+		}).First()
+		p.Text, p.Quoted = splitQuotes(body, "blockquote", "")
+		if r := strings.TrimSpace(nodeText(s.Find(".tgme_widget_message_reply .tgme_widget_message_metatext, .tgme_widget_message_reply .tgme_widget_message_text").First())); r != "" {
+			p.Quoted = append([]string{r}, p.Quoted...)
+		}
+		if p.Text == "" && len(p.Quoted) == 0 {
+			return // media without a caption
+		}
+		pg.Posts = append(pg.Posts, p)
+	})
+	prev := resolve(in.URL, attrOrText(doc.Find(`link[rel="prev"]`), "href"))
+	if prev == "" {
+		more := doc.Find("a.tme_messages_more, .tme_messages_more").First()
+		if h := resolve(in.URL, attrOrText(more, "href")); h != "" && strings.Contains(h, "before=") {
+			prev = h
+		} else if b, ok := more.Attr("data-before"); ok && isDigits(b) {
+			prev = tgBefore(in, b)
+		}
+	}
+	if prev == "" && oldest > 1 {
+		prev = tgBefore(in, strconv.FormatInt(oldest, 10))
+	}
+	pg.Older = prev
+	return pg, nil
+}
+
+func tgBefore(in *Input, id string) string {
+	u := *in.URL
+	q := u.Query()
+	q.Del("after")
+	q.Set("before", id)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,234 @@
+package scrapers
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
+)
+
+// parseHTML parses a page; the HTML5 parser accepts anything, so a broken
+// page yields as much document as it has.
+func parseHTML(b []byte) (*goquery.Document, error) {
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadPage, err)
+	}
+	return doc, nil
+}
+
+// blockElems end a line of text.
+var blockElems = map[string]bool{
+	"p": true, "div": true, "br": true, "li": true, "tr": true, "blockquote": true, "pre": true,
+	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "article": true,
+	"section": true, "ul": true, "ol": true, "table": true, "hr": true, "dd": true, "dt": true,
+}
+
+// skipElems carry no readable text.
+var skipElems = map[string]bool{"script": true, "style": true, "noscript": true, "template": true, "iframe": true}
+
+// nodeText renders the readable text of a selection: block elements and
+// <br> become line breaks, runs of spaces collapse, lines are trimmed.
+func nodeText(s *goquery.Selection) string {
+	var b strings.Builder
+	for _, n := range s.Nodes {
+		writeText(&b, n)
+	}
+	return tidy(b.String())
+}
+
+func writeText(b *strings.Builder, n *html.Node) {
+	switch n.Type {
+	case html.TextNode:
+		b.WriteString(n.Data)
+		return
+	case html.ElementNode:
+		if skipElems[n.Data] {
+			return
+		}
+		if n.Data == "img" {
+			// Emoji images keep their meaning through alt text.
+			for _, a := range n.Attr {
+				if a.Key == "alt" && utf8.RuneCountInString(a.Val) <= 8 {
+					b.WriteString(a.Val)
+				}
+			}
+			return
+		}
+	}
+	block := n.Type == html.ElementNode && blockElems[n.Data]
+	if block {
+		b.WriteByte('\n')
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		writeText(b, c)
+	}
+	if block {
+		b.WriteByte('\n')
+	}
+}
+
+var spaceRun = regexp.MustCompile(`[ \t\f\v\x{00a0}\x{200b}]+`)
+
+// tidy collapses spaces, trims lines and drops blank runs.
+func tidy(s string) string {
+	s = strings.ReplaceAll(s, "\r", "")
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	blank := false
+	for _, l := range lines {
+		l = strings.TrimSpace(spaceRun.ReplaceAllString(l, " "))
+		if l == "" {
+			if !blank && len(out) > 0 {
+				out = append(out, "")
+			}
+			blank = true
+			continue
+		}
+		blank = false
+		out = append(out, l)
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n")
+}
+
+// splitQuotes removes the elements quoteSel matches from a copy of body and
+// returns the remaining text and each quote's text. header, if set, matches
+// a quote's attribution line ("bob said:"), which is dropped from the
+// quote. Nested quotes stay inside their outer quote.
+func splitQuotes(body *goquery.Selection, quoteSel, header string) (string, []string) {
+	if body.Length() == 0 {
+		return "", nil
+	}
+	c := body.First().Clone()
+	var quotes []string
+	if quoteSel != "" {
+		c.Find(quoteSel).Each(func(_ int, q *goquery.Selection) {
+			if q.ParentsFiltered(quoteSel).Length() > 0 {
+				return // nested: part of the outer quote's text
+			}
+			qc := q.Clone()
+			if header != "" {
+				qc.Find(header).Remove()
+			}
+			// "Click to expand..." links are chrome, not quoted words.
+			qc.Find(".bbCodeBlock-expandLink").Remove()
+			if t := nodeText(qc); t != "" {
+				quotes = append(quotes, t)
+			}
+			q.Remove()
+		})
+	}
+	return nodeText(c), quotes
+}
+
+// resolve makes ref absolute against base; "" for an unusable ref.
+func resolve(base *url.URL, ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.HasPrefix(ref, "javascript:") || strings.HasPrefix(ref, "#") && base == nil {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return ""
+	}
+	if base != nil {
+		u = base.ResolveReference(u)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return ""
+	}
+	return u.String()
+}
+
+var digitsRE = regexp.MustCompile(`\d+`)
+
+// lastDigits returns the last run of digits in s ("post-1234" -> "1234").
+func lastDigits(s string) string {
+	m := digitsRE.FindAllString(s, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1]
+}
+
+// timeLayouts are the formats forums print times in, tried in order.
+var timeLayouts = []string{
+	time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02",
+	time.RFC1123Z, time.RFC1123, time.RFC850, time.ANSIC, "Mon, 2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 MST", "Mon Jan 02, 2006 3:04 pm", "Mon Jan 2, 2006 3:04 pm",
+	"Jan 2, 2006 at 3:04 PM", "Jan 2, 2006 3:04 PM", "Jan 2, 2006", "January 2, 2006, 03:04:05 PM",
+	"02 Jan 2006 15:04", "2 Jan 2006 15:04", "01/02/2006 15:04", "02.01.2006 15:04", "02.01.2006, 15:04",
+}
+
+// parseTime reads a time in layout ("unix" for epoch seconds, "" to try the
+// common layouts); times without an offset are read in loc.
+func parseTime(s, layout string, loc *time.Location) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	if layout == "unix" || (layout == "" && isDigits(s) && len(s) >= 9 && len(s) <= 11) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		return time.Unix(n, 0).UTC(), true
+	}
+	if layout != "" {
+		t, err := time.ParseInLocation(layout, s, loc)
+		return t.UTC(), err == nil
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// attrOrText returns the attribute attr of the first match, or its text
+// when attr is empty.
+func attrOrText(s *goquery.Selection, attr string) string {
+	s = s.First()
+	if attr != "" {
+		v, _ := s.Attr(attr)
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(s.Text())
+}
+
+// htmlFragmentText renders an HTML fragment (a JSON API's "cooked" or
+// "com" field) to text, with quoteSel blocks kept apart.
+func htmlFragmentText(frag, quoteSel, header string) (string, []string) {
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader("<div id=\"tw-root\">" + frag + "</div>"))
+	if err != nil {
+		return tidy(frag), nil
+	}
+	return splitQuotes(doc.Find("#tw-root"), quoteSel, header)
+}

@@ -1,0 +1,141 @@
+package scrapers
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// xenForo reads XenForo 2.x public pages: forum views and "what's new"
+// lists (div.structItem--thread rows) and thread views (article.message
+// posts, quotes in blockquote.bbCodeBlock--quote, pagination in
+// a.pageNav-jump--next or link[rel=next]).
+type xenForo struct{ entries []string }
+
+func newXenForo(site config.Site) (Engine, error) {
+	e := site.Entries
+	if len(e) == 0 {
+		e = []string{"whats-new/posts/"}
+	}
+	return &xenForo{entries: e}, nil
+}
+
+func (x *xenForo) Entries() []string { return x.entries }
+
+// xfThreadID finds the thread id in /threads/some-title.123/page-2.
+var xfThreadID = regexp.MustCompile(`/threads/(?:[^/]*\.)?(\d+)(?:/|$|\?|#)`)
+
+func xfThreadOf(u string) string {
+	if m := xfThreadID.FindStringSubmatch(u); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// xfThreadBase cuts a thread URL to its first page.
+var xfThreadTail = regexp.MustCompile(`(/threads/[^/?#]+/).*$`)
+
+func (x *xenForo) Parse(in *Input) (*Page, error) {
+	doc, err := parseHTML(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	pg := &Page{Title: strings.TrimSpace(doc.Find("h1.p-title-value").First().Text())}
+	pg.Next = resolve(in.URL, attrOrText(doc.Find("a.pageNav-jump--next"), "href"))
+	if pg.Next == "" {
+		pg.Next = resolve(in.URL, attrOrText(doc.Find(`link[rel="next"]`), "href"))
+	}
+	messages := doc.Find("article.message")
+	rows := doc.Find(".structItem--thread")
+	if messages.Length() == 0 && rows.Length() == 0 {
+		// A XenForo page (html#XF, the p-body container) with nothing in
+		// it is an empty forum or thread; anything else is not XenForo.
+		if doc.Find("#XF, .p-body-pageContent, .p-body-main").Length() == 0 {
+			return nil, fmt.Errorf("%w: no XenForo page structure (html#XF, .p-body-main)", ErrMarkup)
+		}
+		return pg, nil
+	}
+	rows.Each(func(_ int, s *goquery.Selection) {
+		link := s.Find(".structItem-title a[data-tp-primary]").First()
+		if link.Length() == 0 {
+			link = s.Find(".structItem-title a").Last()
+		}
+		href := resolve(in.URL, attrOrText(link, "href"))
+		id := xfThreadOf(href)
+		if id == "" {
+			return
+		}
+		href = xfThreadTail.ReplaceAllString(href, "$1")
+		latest := s.Find(".structItem-latestDate").First()
+		ts, _ := latest.Attr("data-time")
+		if ts == "" {
+			ts, _ = latest.Attr("datetime")
+		}
+		lt, _ := parseTime(ts, "", nil)
+		replies := strings.TrimSpace(s.Find(".structItem-cell--meta dd").First().Text())
+		pg.Threads = append(pg.Threads, ThreadRef{
+			ID: id, URL: href, Title: strings.TrimSpace(link.Text()),
+			Marker: ts + "/" + replies, Latest: lt,
+		})
+	})
+	threadID := ""
+	if in.Thread != nil {
+		threadID = in.Thread.ID
+	}
+	if threadID == "" {
+		threadID = xfThreadOf(in.URL.String())
+	}
+	threadURL := xfThreadTail.ReplaceAllString(in.URL.String(), "$1")
+	messages.Each(func(_ int, s *goquery.Selection) {
+		if s.HasClass("message--deleted") || s.HasClass("message--ignored") || s.Find(".message-body").Length() == 0 {
+			return
+		}
+		dc, _ := s.Attr("data-content")
+		if dc == "" {
+			dc, _ = s.Attr("id")
+		}
+		id := lastDigits(dc)
+		if id == "" {
+			return
+		}
+		p := msg.Post{SitePostID: id, ThreadID: threadID, ThreadURL: threadURL, Thread: pg.Title}
+		user := s.Find(".message-name .username, .message-userDetails .username").First()
+		p.Author, _ = s.Attr("data-author")
+		if p.Author == "" {
+			p.Author = strings.TrimSpace(user.Text())
+		}
+		p.AuthorID, _ = user.Attr("data-user-id")
+		tm := s.Find(".message-attribution-main time, .message-attribution time").First()
+		for _, a := range []string{"data-time", "datetime"} {
+			if v, ok := tm.Attr(a); ok {
+				if t, ok := parseTime(v, "", nil); ok {
+					p.Published = t
+					break
+				}
+			}
+		}
+		perma := s.Find("a.message-attribution-gadget").First()
+		if perma.Length() == 0 {
+			perma = s.Find(".message-attribution-main a[href*='post']").First()
+		}
+		p.URL = resolve(in.URL, attrOrText(perma, "href"))
+		if p.URL == "" && threadURL != "" {
+			p.URL = threadURL + "post-" + id
+		}
+		body := s.Find(".message-body .bbWrapper").First()
+		if body.Length() == 0 {
+			body = s.Find(".message-body").First()
+		}
+		p.Text, p.Quoted = splitQuotes(body, "blockquote.bbCodeBlock--quote, blockquote.bbCodeBlock[data-quote]", ".bbCodeBlock-title")
+		if p.Text == "" && len(p.Quoted) == 0 {
+			return // nothing written: an attachment-only or emptied post
+		}
+		pg.Posts = append(pg.Posts, p)
+	})
+	return pg, nil
+}
