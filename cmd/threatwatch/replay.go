@@ -1,6 +1,403 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-func cmdReplay(ctx context.Context, e *env, args []string) error { return notBuilt("replay") }
-func cmdExport(ctx context.Context, e *env, args []string) error { return notBuilt("export") }
+	"golang.org/x/term"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/replay"
+)
+
+// replayScorer builds the classifiers a replay scores raw posts with.
+var replayScorer = func(cfg config.Classify) (replay.Scorer, error) {
+	return nil, errors.New("the classifiers are not built into this binary yet")
+}
+
+// replayRedact redacts snippets and thread titles in the report (nil: the
+// report's own fallback).
+var replayRedact func(string) string
+
+// maxBadShown bounds the bad lines printed one by one; the rest are counted.
+const maxBadShown = 50
+
+// timeFlag parses --from/--to: RFC 3339, or a UTC date with an optional time.
+type timeFlag struct{ t time.Time }
+
+func (f *timeFlag) String() string {
+	if f.t.IsZero() {
+		return ""
+	}
+	return f.t.Format(time.RFC3339)
+}
+
+func (f *timeFlag) Set(s string) error {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			f.t = t.UTC()
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a time (want RFC 3339 or YYYY-MM-DD[THH:MM], UTC)", s)
+}
+
+// badLinePrinter prints the first bad lines and counts the rest.
+type badLinePrinter struct {
+	w     io.Writer
+	shown int
+}
+
+func (b *badLinePrinter) print(le *msg.LineError) {
+	b.shown++
+	if b.shown <= maxBadShown {
+		fmt.Fprintf(b.w, "skipped %v\n", le)
+	}
+}
+
+func (b *badLinePrinter) summary() {
+	if b.shown > maxBadShown {
+		fmt.Fprintf(b.w, "skipped %d more bad lines (not shown)\n", b.shown-maxBadShown)
+	}
+}
+
+// isTerminal reports whether w is a terminal, for the progress bar.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func cmdReplay(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "replay", "[flags] FILE|DIR...   or   --topic scored|posts --from T --to T\n\n"+
+		"Runs history through the aggregation and alert code (never paging anyone) and writes what\n"+
+		"would have happened. Inputs: JSON lines of posts or scored posts, plain, .gz or .zst.")
+	compare := fs.String("compare", "", "second config `FILE`: run both and report which alerts each fires, how far apart")
+	topic := fs.String("topic", "", "read this topic (posts or scored, short name) instead of files; needs kafka.brokers")
+	var from, to timeFlag
+	fs.Var(&from, "from", "replay posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
+	fs.Var(&to, "to", "replay posts with event time before this")
+	slack := fs.Duration("slack", time.Hour, "with --topic: also read messages written this long before --from and after --to (late scrapes)")
+	tail := fs.Duration("tail", 0, "keep the event clock running this long after the last post (or --to), to see decay and resolutions")
+	rescore := fs.Bool("rescore", false, "score posts that already carry scores again, with the configured classifiers")
+	alertsOut := fs.String("alerts", "", "write alerts as JSON lines to `FILE` ('-': stdout)")
+	levelsOut := fs.String("levels", "", "write the level series to `FILE` (JSON lines; .csv: CSV; '-': stdout)")
+	reportOut := fs.String("report", "", "write a self-contained HTML report to `FILE`")
+	chartsDir := fs.String("charts", "", "write one SVG chart per site into `DIR`")
+	compareAlerts := fs.String("compare-alerts", "", "with --compare: write the second config's alerts to `FILE`")
+	matchWindow := fs.Duration("match-window", 24*time.Hour, "with --compare: onsets of one alert this far apart still count as the same alert")
+	workers := fs.Int("workers", 0, "decoding and scoring goroutines (default: all cores); never changes the results")
+	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")
+	maxCharts := fs.Int("max-charts", 40, "chart at most this many sites (most alarming first)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	var cfgB *config.Config
+	if *compare != "" {
+		if cfgB, err = config.Load(*compare); err != nil {
+			return err
+		}
+	}
+	if *topic == "" && len(fs.Args()) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: give input files or --topic", errUsage)
+	}
+	if *topic != "" && len(fs.Args()) > 0 {
+		return fmt.Errorf("%w: give either input files or --topic, not both", errUsage)
+	}
+	if *alertsOut == "" && *levelsOut == "" && *reportOut == "" && *chartsDir == "" && *compare == "" {
+		fmt.Fprintln(e.stderr, "note: no --alerts, --levels, --report or --charts given: only the summary is printed")
+	}
+
+	// Input.
+	var src *replay.Source
+	var inputs []string
+	if *topic != "" {
+		b, closeBus, err := openReplayBus(ctx, e, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeBus()
+		full := cfg.Topics.Name(*topic)
+		inputs = []string{"topic " + full}
+		if src, err = replay.Topic(ctx, b, full, replay.TopicRange{From: from.t, To: to.t, Slack: *slack}); err != nil {
+			return err
+		}
+	} else {
+		if inputs, err = replay.ExpandInputs(fs.Args()); err != nil {
+			return err
+		}
+		if src, err = replay.Files(inputs, e.stdin); err != nil {
+			return err
+		}
+	}
+
+	// Lanes: the config, and the one to compare with.
+	var closers []func() error
+	defer func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}()
+	output := func(name string) (io.Writer, error) {
+		w, c, err := openOutput(e, name)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, c)
+		return w, nil
+	}
+	var flushers []func() error
+	lane := func(name string, c *config.Config, alertsFile, levelsFile string) (*replay.Lane, error) {
+		eng, err := replay.NewAggregateEngine(c.Aggregate)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		classify := c.Classify
+		l := &replay.Lane{Name: name, Engine: eng, Scorer: replay.LazyScorer(func() (replay.Scorer, error) { return replayScorer(classify) })}
+		if alertsFile != "" {
+			w, err := output(alertsFile)
+			if err != nil {
+				return nil, err
+			}
+			aw := replay.NewAlertWriter(w)
+			l.Sinks = append(l.Sinks, aw)
+			flushers = append(flushers, aw.Flush)
+		}
+		if levelsFile != "" {
+			w, err := output(levelsFile)
+			if err != nil {
+				return nil, err
+			}
+			if strings.HasSuffix(levelsFile, ".csv") {
+				lw := replay.NewLevelCSV(w)
+				l.Sinks = append(l.Sinks, lw)
+				flushers = append(flushers, lw.Flush)
+			} else {
+				lw := replay.NewLevelWriter(w)
+				l.Sinks = append(l.Sinks, lw)
+				flushers = append(flushers, lw.Flush)
+			}
+		}
+		return l, nil
+	}
+	nameA, nameB := laneName(*cfgPath, e, "current"), laneName(*compare, nil, "other")
+	if nameA == nameB {
+		nameA, nameB = "A:"+nameA, "B:"+nameB
+	}
+	laneA, err := lane(nameA, cfg, *alertsOut, *levelsOut)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	coll := replay.NewCollector()
+	onsetsA := replay.NewOnsets()
+	laneA.Sinks = append(laneA.Sinks, coll, onsetsA)
+	lanes := []*replay.Lane{laneA}
+	var onsetsB *replay.Onsets
+	if cfgB != nil {
+		laneB, err := lane(nameB, cfgB, *compareAlerts, "")
+		if err != nil {
+			src.Close()
+			return err
+		}
+		onsetsB = replay.NewOnsets()
+		laneB.Sinks = append(laneB.Sinks, onsetsB)
+		lanes = append(lanes, laneB)
+		if cfgB.Aggregate.Step != cfg.Aggregate.Step {
+			return fmt.Errorf("%w: --compare config has aggregate.step %v, this one %v: both lanes share one event clock", errUsage, cfgB.Aggregate.Step, cfg.Aggregate.Step)
+		}
+	}
+
+	o := replay.Options{From: from.t, To: to.t, Tail: *tail, Rescore: *rescore, Workers: *workers}
+	o.FromAggregate(cfg.Aggregate)
+	if cfgB != nil {
+		o.Window = max(o.Window, cfgB.Aggregate.Grace)
+	}
+	bad := &badLinePrinter{w: e.stderr}
+	o.OnBadLine = bad.print
+	var prog *replay.Progress
+	if *progress == "always" || (*progress == "auto" && isTerminal(e.stderr)) {
+		prog = replay.NewProgress(e.stderr, 0)
+		o.Progress = prog
+	}
+	st, err := replay.Run(ctx, src, o, lanes...)
+	if prog != nil {
+		prog.Stop()
+	}
+	bad.summary()
+	for _, f := range flushers {
+		if ferr := f(); ferr != nil && err == nil {
+			err = fmt.Errorf("cannot write output: %w", ferr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "replayed %d posts from %s, event time %s to %s, in %s (%.0f posts/s): %d scored now, %d duplicates, %d late, %d bad lines, %d out of range\n",
+		st.Records, strings.Join(shorten(inputs, 3), ", "), fmtT(st.First), fmtT(st.Last), st.Elapsed.Round(time.Millisecond), st.PerSecond(),
+		st.Scored, st.Duplicates, st.Late, st.BadLines, st.OutOfRange)
+	for i, l := range lanes {
+		n := len(onsetsA.List())
+		if i == 1 {
+			n = len(onsetsB.List())
+		}
+		fmt.Fprintf(e.stderr, "%s: %d alerts fired (%d notifications), %d level points\n", l.Name, n, l.Alerts, l.Levels)
+	}
+
+	var cmp *replay.Comparison
+	if cfgB != nil {
+		cmp = replay.Compare(nameA, onsetsA.List(), nameB, onsetsB.List(), *matchWindow)
+		if err := cmp.WriteText(e.stdout); err != nil {
+			return err
+		}
+	}
+	rep := &replay.Report{
+		Title: "ThreatWatch replay", Inputs: shorten(inputs, 20), Config: configSummary(nameA, cfg), Stats: st,
+		Data: coll, Compare: cmp, Redact: replayRedact, MaxCharts: *maxCharts,
+	}
+	if *reportOut != "" {
+		w, err := output(*reportOut)
+		if err != nil {
+			return err
+		}
+		if err := rep.WriteHTML(w); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "report: %s\n", *reportOut)
+	}
+	if *chartsDir != "" {
+		paths, err := rep.WriteCharts(*chartsDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "charts: %d SVG files in %s\n", len(paths), *chartsDir)
+	}
+	for _, c := range closers {
+		if err := c(); err != nil {
+			return fmt.Errorf("cannot write output: %w", err)
+		}
+	}
+	closers = nil
+	return nil
+}
+
+func cmdExport(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "export", "--topic scored|posts [--from T] [--to T] [--output FILE] > file.jsonl\n\n"+
+		"Copies a slice of a topic to JSON lines (unchanged), in event-time order, for a replay elsewhere.")
+	topic := fs.String("topic", "scored", "short topic name: scored or posts")
+	var from, to timeFlag
+	fs.Var(&from, "from", "export posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
+	fs.Var(&to, "to", "export posts with event time before this")
+	slack := fs.Duration("slack", time.Hour, "also read messages written this long before --from and after --to (late scrapes)")
+	out := fs.String("output", "-", "write to `FILE` ('-': stdout)")
+	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(fs.Args()) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	b, closeBus, err := openReplayBus(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+	full := cfg.Topics.Name(*topic)
+	src, err := replay.Topic(ctx, b, full, replay.TopicRange{From: from.t, To: to.t, Slack: *slack})
+	if err != nil {
+		return err
+	}
+	w, closeOut, err := openOutput(e, *out)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	bad := &badLinePrinter{w: e.stderr}
+	o := replay.Options{From: from.t, To: to.t, OnBadLine: bad.print}
+	o.FromAggregate(cfg.Aggregate)
+	var prog *replay.Progress
+	if *progress == "always" || (*progress == "auto" && isTerminal(e.stderr)) {
+		prog = replay.NewProgress(e.stderr, 0)
+		o.Progress = prog
+	}
+	st, err := replay.Export(ctx, src, o, w)
+	if prog != nil {
+		prog.Stop()
+	}
+	bad.summary()
+	if cerr := closeOut(); err == nil && cerr != nil {
+		err = fmt.Errorf("cannot write output: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "exported %d posts from %s, event time %s to %s (%d bad, %d out of range)\n",
+		st.Records, full, fmtT(st.First), fmtT(st.Last), st.BadLines, st.OutOfRange)
+	return nil
+}
+
+// openReplayBus connects to the configured cluster for reading a topic. The
+// embedded cluster is empty in a new process unless it persists to a data
+// directory, so without brokers or a data dir there is nothing to read.
+func openReplayBus(ctx context.Context, e *env, cfg *config.Config) (*bus.Bus, func(), error) {
+	if len(cfg.Kafka.Brokers) == 0 && cfg.Kafka.Embedded.DataDir == "" {
+		return nil, nil, fmt.Errorf("%w: reading a topic needs kafka.brokers (or kafka.embedded.data_dir of a stopped embedded cluster)", errUsage)
+	}
+	log := newLogger(e, cfg.Log)
+	b, err := bus.Open(cfg.Kafka, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.WaitReady(ctx); err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return b, b.Close, nil
+}
+
+func laneName(path string, e *env, def string) string {
+	if path == "" && e != nil {
+		path = e.getenv(config.EnvConfig)
+	}
+	if path == "" {
+		return def
+	}
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+func configSummary(name string, c *config.Config) string {
+	a := c.Aggregate
+	return fmt.Sprintf("config %s: step %s, window %s, baseline %d days, fire at z ≥ %g and ≥ %g× baseline",
+		name, a.Step, a.Window, a.Baseline.Days, a.Spike.FireScore, a.Spike.FireRatio)
+}
+
+func shorten(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	out := append([]string(nil), list[:n]...)
+	return append(out, fmt.Sprintf("and %d more", len(list)-n))
+}
+
+func fmtT(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,208 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Onset is the moment an alert started firing: its first firing
+// notification (re-notifications of the same episode are not onsets).
+type Onset struct {
+	// Key identifies the alert across configurations: its labels without
+	// severity, which a what-if may well change.
+	Key      string
+	Labels   map[string]string
+	Time     time.Time
+	Severity string
+}
+
+// Onsets is a sink that keeps the alert onsets of a lane. Its memory grows
+// with the number of alerts, not posts.
+type Onsets struct {
+	seen map[string]bool
+	list []Onset
+}
+
+// NewOnsets returns an empty onset collector.
+func NewOnsets() *Onsets { return &Onsets{seen: map[string]bool{}} }
+
+// Level ignores levels.
+func (o *Onsets) Level(*msg.Level) error { return nil }
+
+// Alert keeps the alert if it is an onset.
+func (o *Onsets) Alert(a *msg.Alert) error {
+	if a.Status != msg.StatusFiring || o.seen[a.Fingerprint] {
+		return nil
+	}
+	o.seen[a.Fingerprint] = true
+	o.list = append(o.list, Onset{Key: AlertKey(a.Labels), Labels: a.Labels, Time: a.EventTime, Severity: a.Labels["severity"]})
+	return nil
+}
+
+// List returns the onsets in the order they fired.
+func (o *Onsets) List() []Onset { return o.list }
+
+// AlertKey is the identity of an alert for comparison: its labels in
+// sorted order, without severity.
+func AlertKey(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		if k != "severity" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k + "=" + labels[k])
+	}
+	return b.String()
+}
+
+// Pair is one row of a comparison: an alert fired by A, by B, or by both.
+type Pair struct {
+	Key  string
+	A, B *Onset
+}
+
+// Minutes is how many minutes after A the alert fired under B (negative:
+// B was earlier). Only meaningful when both fired.
+func (p Pair) Minutes() float64 {
+	if p.A == nil || p.B == nil {
+		return math.NaN()
+	}
+	return p.B.Time.Sub(p.A.Time).Minutes()
+}
+
+// Comparison says which alerts two configurations fire and how far apart.
+type Comparison struct {
+	NameA, NameB string
+	// Window is the furthest apart two onsets of one alert may be and still
+	// count as the same alert.
+	Window time.Duration
+	Pairs  []Pair
+	// Both, OnlyA and OnlyB count the pairs of each kind.
+	Both, OnlyA, OnlyB int
+	// Earlier, Later count the matched pairs where B fired earlier or later.
+	Earlier, Later int
+}
+
+// Compare matches the onsets of two lanes: each onset of A with the nearest
+// unmatched onset of B with the same key within window, in time order.
+func Compare(nameA string, a []Onset, nameB string, b []Onset, window time.Duration) *Comparison {
+	c := &Comparison{NameA: nameA, NameB: nameB, Window: window}
+	byKey := map[string][]int{}
+	for i, o := range b {
+		byKey[o.Key] = append(byKey[o.Key], i)
+	}
+	used := make([]bool, len(b))
+	for i := range a {
+		oa := &a[i]
+		best := -1
+		var bestD time.Duration
+		for _, j := range byKey[oa.Key] {
+			if used[j] {
+				continue
+			}
+			d := b[j].Time.Sub(oa.Time)
+			if d < 0 {
+				d = -d
+			}
+			if d <= window && (best < 0 || d < bestD) {
+				best, bestD = j, d
+			}
+		}
+		p := Pair{Key: oa.Key, A: oa}
+		if best >= 0 {
+			used[best] = true
+			p.B = &b[best]
+			c.Both++
+			switch {
+			case p.B.Time.Before(oa.Time):
+				c.Earlier++
+			case p.B.Time.After(oa.Time):
+				c.Later++
+			}
+		} else {
+			c.OnlyA++
+		}
+		c.Pairs = append(c.Pairs, p)
+	}
+	for j := range b {
+		if !used[j] {
+			c.Pairs = append(c.Pairs, Pair{Key: b[j].Key, B: &b[j]})
+			c.OnlyB++
+		}
+	}
+	sort.SliceStable(c.Pairs, func(i, j int) bool {
+		ti, tj := c.Pairs[i].time(), c.Pairs[j].time()
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return c.Pairs[i].Key < c.Pairs[j].Key
+	})
+	return c
+}
+
+func (p Pair) time() time.Time {
+	switch {
+	case p.A == nil:
+		return p.B.Time
+	case p.B == nil || p.A.Time.Before(p.B.Time):
+		return p.A.Time
+	}
+	return p.B.Time
+}
+
+// Verdict describes a pair in words ("B 35 min earlier", "only A").
+func (c *Comparison) Verdict(p Pair) string {
+	switch {
+	case p.B == nil:
+		return "only " + c.NameA
+	case p.A == nil:
+		return "only " + c.NameB
+	}
+	m := p.Minutes()
+	switch {
+	case m < 0:
+		return fmt.Sprintf("%s %s min earlier", c.NameB, fmtMinutes(-m))
+	case m > 0:
+		return fmt.Sprintf("%s %s min later", c.NameB, fmtMinutes(m))
+	}
+	return "same time"
+}
+
+func fmtMinutes(m float64) string {
+	if m == math.Trunc(m) {
+		return fmt.Sprintf("%.0f", m)
+	}
+	return fmt.Sprintf("%.1f", m)
+}
+
+// WriteText writes the comparison as an aligned table.
+func (c *Comparison) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "compare %s vs %s: %d fired by both (%s earlier in %d, later in %d), %d only by %s, %d only by %s (match window %s)\n",
+		c.NameA, c.NameB, c.Both, c.NameB, c.Earlier, c.Later, c.OnlyA, c.NameA, c.OnlyB, c.NameB, c.Window)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "alert\t%s fired\t%s fired\tdifference\n", c.NameA, c.NameB)
+	at := func(o *Onset) string {
+		if o == nil {
+			return "-"
+		}
+		return o.Time.UTC().Format("2006-01-02 15:04") + " " + o.Severity
+	}
+	for _, p := range c.Pairs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Key, at(p.A), at(p.B), c.Verdict(p))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,140 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+)
+
+// TopicRange chooses the slice of a topic to replay.
+type TopicRange struct {
+	// From and To bound the replay in event time, [From, To). Zero From:
+	// from the start of the topic; zero To: up to the end as it was when
+	// the replay started.
+	From, To time.Time
+	// Slack widens the window read by Kafka timestamp (the time a message
+	// entered the topic) on both sides: a post published at 23:59 may have
+	// been scraped and written minutes later. Posts outside [From, To) in
+	// event time are read but not replayed. Default 1h.
+	Slack time.Duration
+}
+
+// Topic opens every partition of a topic for a replay or an export. Each
+// partition starts at the first offset whose Kafka timestamp is at or after
+// From minus Slack (kafka-go's SetOffsetAt) and ends at the end offset the
+// partition had when Topic was called, or at the first message stamped at
+// or after To plus Slack. Nothing is committed: no consumer group is used.
+func Topic(ctx context.Context, b *bus.Bus, topic string, tr TopicRange) (*Source, error) {
+	if tr.Slack == 0 {
+		tr.Slack = time.Hour
+	}
+	parts, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list partitions of %s: %w", topic, err)
+	}
+	sort.Ints(parts)
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
+	}
+	res, err := b.Client().ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
+	}
+	first, last := map[int]int64{}, map[int]int64{}
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("cannot read the offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		first[po.Partition], last[po.Partition] = po.FirstOffset, po.LastOffset
+	}
+	s := &Source{unit: "messages"}
+	for _, p := range parts {
+		ps := &partitionSource{name: fmt.Sprintf("%s/%d", topic, p), start: first[p], end: last[p]}
+		if !tr.To.IsZero() {
+			ps.stopAt = tr.To.Add(tr.Slack)
+		}
+		if ps.end > ps.start {
+			r := b.PartitionReader(topic, p)
+			ps.r = r
+			if !tr.From.IsZero() {
+				if err := r.SetOffsetAt(ctx, tr.From.Add(-tr.Slack)); err != nil {
+					s.inputs = append(s.inputs, ps)
+					s.Close()
+					return nil, fmt.Errorf("cannot seek %s to %s: %w", ps.name, tr.From.Add(-tr.Slack).Format(time.RFC3339), b.Explain(err))
+				}
+				switch off := r.Offset(); {
+				case off < 0 || off > ps.end: // no message at or after that time
+					ps.start = ps.end
+				case off > ps.start:
+					ps.start = off
+				}
+			} else if err := r.SetOffset(ps.start); err != nil {
+				s.inputs = append(s.inputs, ps)
+				s.Close()
+				return nil, fmt.Errorf("cannot seek %s: %w", ps.name, err)
+			}
+		}
+		ps.next = ps.start
+		s.inputs = append(s.inputs, ps)
+	}
+	return s, nil
+}
+
+// partitionSource reads one partition between two offsets.
+type partitionSource struct {
+	name       string
+	r          *kafka.Reader
+	start, end int64
+	next       int64
+	stopAt     time.Time
+	read       atomic.Int64
+}
+
+func (p *partitionSource) Name() string { return p.name }
+
+func (p *partitionSource) Progress() (done, total int64) {
+	return p.read.Load(), p.end - p.start
+}
+
+func (p *partitionSource) Close() error {
+	if p.r == nil {
+		return nil
+	}
+	err := p.r.Close()
+	p.r = nil
+	return err
+}
+
+// Fill reads up to n messages. A read that fails is an error for the whole
+// source: a partition cannot skip ahead without losing messages silently.
+func (p *partitionSource) Fill(ctx context.Context, c *chunk, n int) error {
+	for len(c.lines) < n {
+		if p.r == nil || p.next >= p.end {
+			return io.EOF
+		}
+		m, err := p.r.ReadMessage(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		p.read.Store(m.Offset - p.start + 1)
+		if !p.stopAt.IsZero() && !m.Time.Before(p.stopAt) {
+			p.next = p.end
+			return io.EOF
+		}
+		c.add(m.Value, m.Offset)
+		p.next = m.Offset + 1
+	}
+	return nil
+}
