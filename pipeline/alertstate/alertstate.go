@@ -452,7 +452,14 @@ type Delivery struct {
 	Pending     string    `json:"pending,omitempty"`
 	LastAttempt time.Time `json:"lastAttempt,omitempty"`
 	Failures    int       `json:"failures,omitempty"`
-	LastError   string    `json:"lastError,omitempty"`
+	// FirstFailure is when the pending delivery first failed; the stage
+	// gives up notify.retry.give_up_after later.
+	FirstFailure time.Time `json:"firstFailure,omitempty"`
+	LastError    string    `json:"lastError,omitempty"`
+	// Suppressed is why the current status was not sent (silenced, acked,
+	// replay, closed), so the audit log records a suppression once, not at
+	// every tick.
+	Suppressed string `json:"suppressed,omitempty"`
 }
 
 // Tracked is an alert the notify stage has seen, with its deliveries per

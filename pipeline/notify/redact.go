@@ -1,0 +1,108 @@
+package notify
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// redactText replaces personal data in s with typed placeholders. Every
+// piece of alert text passes through it before any sink sees the alert.
+//
+// It is the one call site to swap for classifiers.Redact once that exists,
+// so alerts and classifier snippets are redacted by the same rules.
+var redactText = fallbackRedact
+
+// The fallback rules: e-mail addresses, phone numbers (at least nine digits
+// in the usual separators, or NNN-NNNN), and street addresses (a house
+// number, up to four words, a street type). They err on the side of
+// redacting: an IP address or a long reference number becomes [PHONE].
+var (
+	reEmail   = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}`)
+	reAddress = regexp.MustCompile(`(?i)\b\d{1,6}[a-z]?\s+(?:[a-z0-9][\w'.\-]*\s+){0,4}(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|close|crescent|row)\b\.?(?:,?\s*(?:apt|apartment|unit|suite|ste|#)\.?\s*[\w\-]+)?`)
+	rePhone   = regexp.MustCompile(`\+?\(?\d[\d\s().\-]{5,}\d`)
+	reShort   = regexp.MustCompile(`\b\d{3}-\d{4}\b`)
+)
+
+func fallbackRedact(s string) string {
+	if s == "" {
+		return s
+	}
+	s = reEmail.ReplaceAllString(s, "[EMAIL]")
+	s = reAddress.ReplaceAllString(s, "[ADDRESS]")
+	s = rePhone.ReplaceAllStringFunc(s, func(m string) string {
+		digits := 0
+		for _, r := range m {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits >= 9 {
+			return "[PHONE]"
+		}
+		return m
+	})
+	return reShort.ReplaceAllString(s, "[PHONE]")
+}
+
+// identityLabels are labels whose values identify the alert and are, by the
+// aggregator's contract, free of personal data (target is a hashed ref).
+// They are kept as they are so routing, silences and fingerprints still
+// work; every other label value is redacted.
+var identityLabels = map[string]bool{"alertname": true, "site": true, "signal": true, "severity": true, "target": true}
+
+// Redact returns a deep copy of a with every free-text field redacted:
+// annotations, evidence snippets, thread titles and URLs, and labels other
+// than the identity labels. The input is not modified.
+func Redact(a *msg.Alert) *msg.Alert {
+	c := *a
+	c.Labels = make(map[string]string, len(a.Labels))
+	for k, v := range a.Labels {
+		if !identityLabels[k] {
+			v = redactText(v)
+		}
+		c.Labels[k] = v
+	}
+	if a.Annotations != nil {
+		c.Annotations = make(map[string]string, len(a.Annotations))
+		for k, v := range a.Annotations {
+			c.Annotations[k] = redactText(v)
+		}
+	}
+	if a.Signals != nil {
+		c.Signals = make(map[msg.Signal]float64, len(a.Signals))
+		for k, v := range a.Signals {
+			c.Signals[k] = v
+		}
+	}
+	if a.Evidence != nil {
+		c.Evidence = make([]msg.Contributor, len(a.Evidence))
+		for i, e := range a.Evidence {
+			e.Snippet = redactText(e.Snippet)
+			e.Thread = redactText(e.Thread)
+			e.URL = redactURL(e.URL)
+			if e.Scores != nil {
+				sc := make(map[msg.Signal]float64, len(e.Scores))
+				for k, v := range e.Scores {
+					sc[k] = v
+				}
+				e.Scores = sc
+			}
+			c.Evidence[i] = e
+		}
+	}
+	c.GeneratorURL = redactURL(a.GeneratorURL)
+	return &c
+}
+
+// redactURL redacts personal data a URL may carry in its path or query
+// (forum slugs often repeat a thread title), keeping it a usable link
+// where nothing was found.
+func redactURL(u string) string {
+	r := redactText(u)
+	if r == u {
+		return u
+	}
+	return strings.NewReplacer("[", "%5B", "]", "%5D").Replace(r)
+}

@@ -1,0 +1,564 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/alertstate"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Options are the stage's dependencies beyond its config.
+type Options struct {
+	Log *slog.Logger
+	// Registerer takes the stage's metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	// Client overrides the HTTP client sinks use (tests).
+	Client *http.Client
+	// Stdout is where file sinks with path "-" write (default os.Stdout).
+	Stdout io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Receiver is one configured receiver, built.
+type Receiver struct {
+	Name string
+	Type string
+	Sink Sink
+	// Repeat is how often a firing alert is sent again.
+	Repeat time.Duration
+	// KeepAlive, when set, is the re-send interval the sink needs to keep
+	// an alert firing; acknowledgements do not stop it.
+	KeepAlive  time.Duration
+	SendReplay bool
+}
+
+// Stage is the notify stage's handler: pipeline.Handler[*msg.Alert] and
+// pipeline.Ticker. Handle decides and sends the notifications of one
+// alert; Tick repeats, retries, and carries out operators' resolve
+// requests.
+type Stage struct {
+	cfg       config.Notify
+	state     *alertstate.State
+	router    *Router
+	receivers map[string]*Receiver
+	retry     Retry
+	log       *slog.Logger
+	now       func() time.Time
+	m         *metrics
+	holder    string
+}
+
+// Check builds every configured receiver without sending anything, so a
+// bad setting is found before the stage runs (`config check` calls it).
+func Check(cfg config.Notify, factories []Factory) error {
+	_, err := buildReceivers(cfg, factories, Options{Stdout: io.Discard})
+	return err
+}
+
+func buildReceivers(cfg config.Notify, factories []Factory, o Options) (map[string]*Receiver, error) {
+	byType := map[string]Factory{}
+	var types []string
+	for _, f := range factories {
+		byType[f.Type] = f
+		types = append(types, f.Type)
+	}
+	client := o.Client
+	if client == nil {
+		client = &http.Client{Timeout: cfg.Timeout}
+	}
+	out := map[string]*Receiver{}
+	var errs []error
+	for i, rc := range cfg.Receivers {
+		path := fmt.Sprintf("notify.receivers[%d]", i)
+		f, ok := byType[rc.Type]
+		if !ok {
+			errs = append(errs, &config.FieldError{Path: path + ".type", Err: fmt.Errorf("%w: %q, want one of %v", config.ErrInvalidEnum, rc.Type, types)})
+			continue
+		}
+		sink, err := f.Build(&rc.Settings.Node, Deps{
+			Receiver: rc.Name, Path: path + ".settings", Client: client,
+			ExternalURL: cfg.ExternalURL, Now: o.Now, Stdout: o.Stdout,
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r := &Receiver{Name: rc.Name, Type: rc.Type, Sink: sink, Repeat: cfg.RepeatInterval, SendReplay: rc.SendReplay}
+		if rc.RepeatInterval > 0 {
+			r.Repeat = rc.RepeatInterval
+		}
+		if k, ok := sink.(KeepAliver); ok && k.KeepAlive() > 0 {
+			r.KeepAlive = k.KeepAlive()
+		}
+		out[rc.Name] = r
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// New builds the stage: its receivers from cfg with the given sink
+// factories, its router, and its metrics.
+func New(cfg config.Notify, factories []Factory, state *alertstate.State, o Options) (*Stage, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	recv, err := buildReceivers(cfg, factories, o)
+	if err != nil {
+		return nil, err
+	}
+	router, err := NewRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &Stage{
+		cfg: cfg, state: state, router: router, receivers: recv, retry: NewRetry(cfg.Retry),
+		log: o.Log.With("stage", "notify"), now: o.Now, m: m, holder: hex.EncodeToString(id[:]),
+	}, nil
+}
+
+// Receivers lists the built receivers by name (sorted).
+func (s *Stage) Receivers() []*Receiver {
+	out := make([]*Receiver, 0, len(s.receivers))
+	for _, r := range s.receivers {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Close releases the sinks' resources (open files).
+func (s *Stage) Close() error {
+	var errs []error
+	for _, r := range s.receivers {
+		if c, ok := r.Sink.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Handle decides and delivers the notifications of one alert message. It
+// writes no output topic. Sink failures are not errors here: they are
+// recorded in the alert's state and retried by Tick. It returns an error
+// only when the alert state cannot be read or written (Redis away), and
+// the runner then retries the message.
+func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) ([]pipeline.Output, error) {
+	now := s.now()
+	a := Redact(in)
+	tr, err := s.state.Tracked(ctx, a.Fingerprint)
+	switch {
+	case errors.Is(err, alertstate.ErrNotFound):
+		tr = &alertstate.Tracked{Deliveries: map[string]alertstate.Delivery{}}
+	case err != nil:
+		return nil, err
+	case tr.Alert.Status == msg.StatusResolved && a.Status == msg.StatusFiring:
+		// A redelivered or late firing of an episode already resolved:
+		// paging now would be wrong.
+		s.m.dropped.WithLabelValues("after_resolve").Inc()
+		s.log.Debug("firing notification after its resolution ignored", "partition", meta.Partition, "offset", meta.Offset, "fingerprint", a.Fingerprint)
+		return nil, nil
+	}
+	if tr.Deliveries == nil {
+		tr.Deliveries = map[string]alertstate.Delivery{}
+	}
+	tr.Alert = *a
+	env, err := s.loadEnv(ctx, now, a.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status == msg.StatusFiring {
+		if _, closed, err := s.state.Closed(ctx, a.Fingerprint); err != nil {
+			return nil, err
+		} else if closed {
+			env.closed = true
+		}
+	}
+	s.deliverAll(ctx, tr, env, false)
+	if err := s.state.Track(ctx, tr); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// env is what one round of decisions needs besides the alert.
+type env struct {
+	now      time.Time
+	silences []alertstate.Silence
+	acks     map[string]alertstate.Ack
+	closed   bool
+}
+
+func (s *Stage) loadEnv(ctx context.Context, now time.Time, fps ...string) (*env, error) {
+	sils, err := s.state.Silences(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	acks, err := s.state.Acks(ctx, fps...)
+	if err != nil {
+		return nil, err
+	}
+	return &env{now: now, silences: sils, acks: acks}, nil
+}
+
+// receiversFor returns who gets tr: the routed receivers, plus those that
+// were sent something of it before (so a resolution reaches everyone who
+// got the firing, even after a routing change).
+func (s *Stage) receiversFor(tr *alertstate.Tracked) []*Receiver {
+	names := s.router.Match(tr.Alert.Labels)
+	var prior []string
+	for n, d := range tr.Deliveries {
+		if (d.Status != "" || d.Pending != "") && !slices.Contains(names, n) {
+			prior = append(prior, n)
+		}
+	}
+	sort.Strings(prior)
+	names = append(names, prior...)
+	tr.Receivers = tr.Receivers[:0]
+	var out []*Receiver
+	for _, n := range names {
+		if r, ok := s.receivers[n]; ok {
+			out = append(out, r)
+			tr.Receivers = append(tr.Receivers, n)
+		}
+	}
+	return out
+}
+
+// deliverAll runs the decisions for every receiver of tr, sending to
+// receivers in parallel so one slow sink does not hold up the others.
+func (s *Stage) deliverAll(ctx context.Context, tr *alertstate.Tracked, e *env, tick bool) {
+	rs := s.receiversFor(tr)
+	type result struct {
+		name string
+		d    alertstate.Delivery
+	}
+	out := make(chan result, len(rs))
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		d := tr.Deliveries[r.Name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out <- result{r.Name, s.deliver(ctx, tr.Alert, r, d, e, tick)}
+		}()
+	}
+	wg.Wait()
+	close(out)
+	for res := range out {
+		tr.Deliveries[res.name] = res.d
+	}
+}
+
+// decision is what the stage does with one notification for one receiver.
+type decision struct {
+	send   bool
+	result string // audit result when not sent; "" for a silent dedup
+	silIDs []string
+	repeat bool
+}
+
+// decide is the single place the rules of the package doc are applied.
+func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) decision {
+	if a.Replay && !r.SendReplay {
+		return decision{result: alertstate.ResultReplay}
+	}
+	if a.Status == msg.StatusResolved {
+		if d.Status == "" || d.Status == msg.StatusResolved && d.Pending == "" {
+			// Never told of the firing, or already told of the end.
+			return decision{}
+		}
+		if d.Pending != "" && e.now.Before(d.LastAttempt.Add(s.retry.Backoff(d.Failures))) {
+			return decision{}
+		}
+		return decision{send: true}
+	}
+	if e.closed {
+		return decision{result: alertstate.ResultClosed}
+	}
+	if ids := alertstate.SilencedBy(e.silences, a.Labels, e.now); len(ids) > 0 {
+		return decision{result: alertstate.ResultSilenced, silIDs: ids}
+	}
+	if d.Pending == msg.StatusFiring {
+		if e.now.Before(d.LastAttempt.Add(s.retry.Backoff(d.Failures))) {
+			return decision{}
+		}
+		return decision{send: true}
+	}
+	if d.Status != msg.StatusFiring {
+		if _, acked := e.acks[a.Fingerprint]; acked && d.Status == "" && r.KeepAlive == 0 {
+			return decision{result: alertstate.ResultAcked}
+		}
+		return decision{send: true}
+	}
+	// Already delivered as firing: a repeat, when due.
+	interval := r.Repeat
+	if r.KeepAlive > 0 {
+		interval = r.KeepAlive
+	} else if _, acked := e.acks[a.Fingerprint]; acked {
+		return decision{result: alertstate.ResultAcked}
+	}
+	if e.now.Sub(d.SentAt) < interval {
+		return decision{}
+	}
+	return decision{send: true, repeat: true}
+}
+
+// deliver applies decide and, when it says so, sends through the retry
+// stage, returning the receiver's updated delivery record.
+func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, tick bool) alertstate.Delivery {
+	dec := s.decide(a, r, d, e)
+	entry := alertstate.AuditEntry{
+		Action: alertstate.ActionNotify, Fingerprint: a.Fingerprint, Labels: a.Labels, Status: a.Status,
+		Receiver: r.Name, Sink: r.Type, Repeat: dec.repeat,
+	}
+	if !dec.send {
+		if dec.result == "" {
+			if a.Status == msg.StatusResolved && d.Status == "" {
+				// The firing was never delivered: nothing is left to send.
+				d.Pending = ""
+			}
+			s.m.notifications.WithLabelValues(r.Name, "deduped").Inc()
+			return d
+		}
+		if d.Suppressed != dec.result {
+			// Recorded once per status and reason, not at every tick.
+			entry.Result = dec.result
+			if len(dec.silIDs) > 0 {
+				entry.SilenceID = dec.silIDs[0]
+			}
+			s.record(ctx, entry)
+			s.m.notifications.WithLabelValues(r.Name, dec.result).Inc()
+		}
+		d.Suppressed = dec.result
+		if a.Status == msg.StatusFiring && d.Pending == msg.StatusFiring {
+			// A firing that could not be delivered before is moot now.
+			d.Pending = ""
+		}
+		return d
+	}
+	if a.Status == msg.StatusResolved && a.EndsAt.IsZero() {
+		a.EndsAt = e.now
+	}
+	rs := s.retry
+	if tick {
+		// The tick is itself the retry loop: one call per delivery.
+		rs.Attempts = 1
+	}
+	start := time.Now()
+	attempts, retry, err := rs.Send(ctx, r.Sink, &a)
+	s.m.sendSeconds.WithLabelValues(r.Name).Observe(time.Since(start).Seconds())
+	entry.Attempts = attempts
+	if attempts > 1 {
+		s.m.retries.WithLabelValues(r.Name).Add(float64(attempts - 1))
+	}
+	if err == nil {
+		d = alertstate.Delivery{Status: a.Status, SentAt: e.now}
+		entry.Result = alertstate.ResultSent
+		s.record(ctx, entry)
+		s.m.notifications.WithLabelValues(r.Name, alertstate.ResultSent).Inc()
+		return d
+	}
+	if d.Pending != a.Status || d.FirstFailure.IsZero() {
+		d.FirstFailure = e.now
+	}
+	d.Pending, d.LastAttempt, d.LastError, d.Suppressed = a.Status, e.now, err.Error(), ""
+	d.Failures++
+	entry.Result, entry.Error = alertstate.ResultFailed, err.Error()
+	switch {
+	case !retry:
+		d.Pending = ""
+		entry.Note = "not retryable"
+	case e.now.Sub(d.FirstFailure) >= s.cfg.Retry.GiveUpAfter:
+		d.Pending = ""
+		entry.Note = "gave up after " + s.cfg.Retry.GiveUpAfter.String()
+	default:
+		entry.Note = "will retry"
+	}
+	s.record(ctx, entry)
+	s.m.notifications.WithLabelValues(r.Name, alertstate.ResultFailed).Inc()
+	s.log.Warn("notification failed", "receiver", r.Name, "sink", r.Type, "fingerprint", a.Fingerprint,
+		"status", a.Status, "attempts", attempts, "retry", d.Pending != "", "err", err)
+	return d
+}
+
+func (s *Stage) record(ctx context.Context, e alertstate.AuditEntry) {
+	if err := s.state.Record(ctx, e); err != nil {
+		s.m.dropped.WithLabelValues("audit_write").Inc()
+		s.log.Error("cannot write the audit log", "receiver", e.Receiver, "fingerprint", e.Fingerprint, "result", e.Result, "err", err)
+	}
+}
+
+// Tick does the stage's periodic work, on one instance at a time (a lease
+// in Redis): repeats that are due, retries of pending deliveries, resolve
+// requests from operators, and forgetting resolved alerts after the
+// retention. It writes no output topic.
+func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, error) {
+	if s.cfg.Tick > 0 {
+		ok, err := s.state.Lease(ctx, "notify-tick", s.holder, 3*s.cfg.Tick)
+		if err != nil || !ok {
+			return nil, err
+		}
+	}
+	now = s.now()
+	if _, err := s.state.GCSilences(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.resolveRequested(ctx, now); err != nil {
+		return nil, err
+	}
+	all, err := s.state.AllTracked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fps := make([]string, len(all))
+	for i, tr := range all {
+		fps[i] = tr.Alert.Fingerprint
+	}
+	e, err := s.loadEnv(ctx, now, fps...)
+	if err != nil {
+		return nil, err
+	}
+	var forget []string
+	pending := 0
+	for _, tr := range all {
+		settled := true
+		for _, d := range tr.Deliveries {
+			if d.Pending != "" {
+				settled = false
+			}
+		}
+		if tr.Alert.Status == msg.StatusResolved && settled {
+			if now.Sub(tr.UpdatedAt) > s.cfg.ResolvedRetention {
+				forget = append(forget, tr.Alert.Fingerprint)
+			}
+			continue
+		}
+		before := fmt.Sprint(tr.Deliveries)
+		te := *e
+		if tr.Alert.Status == msg.StatusFiring {
+			if _, closed, err := s.state.Closed(ctx, tr.Alert.Fingerprint); err != nil {
+				return nil, err
+			} else {
+				te.closed = closed
+			}
+		}
+		s.deliverAll(ctx, tr, &te, true)
+		for _, d := range tr.Deliveries {
+			if d.Pending != "" {
+				pending++
+			}
+		}
+		if fmt.Sprint(tr.Deliveries) != before {
+			if err := s.state.Track(ctx, tr); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.m.pending.Set(float64(pending))
+	if err := s.state.Forget(ctx, forget...); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// resolveRequested sends resolutions for the episodes operators resolved.
+func (s *Stage) resolveRequested(ctx context.Context, now time.Time) error {
+	reqs, err := s.state.PendingResolves(ctx)
+	if err != nil {
+		return err
+	}
+	for _, req := range reqs {
+		tr, err := s.state.Tracked(ctx, req.Fingerprint)
+		if err != nil && !errors.Is(err, alertstate.ErrNotFound) {
+			return err
+		}
+		if tr != nil && tr.Alert.Status != msg.StatusResolved {
+			tr.Alert.Status, tr.Alert.EndsAt = msg.StatusResolved, now
+			e, err := s.loadEnv(ctx, now, req.Fingerprint)
+			if err != nil {
+				return err
+			}
+			s.deliverAll(ctx, tr, e, false)
+			if err := s.state.Track(ctx, tr); err != nil {
+				return err
+			}
+		}
+		if err := s.state.CompleteResolve(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type metrics struct {
+	notifications *prometheus.CounterVec
+	sendSeconds   *prometheus.HistogramVec
+	retries       *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
+	pending       prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_notify_notifications_total",
+			Help: "Notification decisions per receiver, by result: sent, failed, silenced, acked, replay, closed, deduped.",
+		}, []string{"receiver", "result"}),
+		sendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "threatwatch_notify_send_duration_seconds",
+			Help:    "Time to deliver one notification to a receiver, retries included.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"receiver"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_notify_retries_total",
+			Help: "Extra calls to a sink after a retryable failure.",
+		}, []string{"receiver"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_notify_dropped_total",
+			Help: "Alert messages or audit entries the notify stage could not act on, by reason.",
+		}, []string{"reason"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "threatwatch_notify_pending_deliveries",
+			Help: "Deliveries that failed and wait for a retry, as of the last tick.",
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.notifications, m.sendSeconds, m.retries, m.dropped, m.pending} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("cannot register notify metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
