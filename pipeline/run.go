@@ -183,11 +183,10 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	defer wg.Wait()
 
 	var tick <-chan time.Time
-	if t, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
+	if _, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
 		tk := time.NewTicker(r.s.TickEvery)
 		defer tk.Stop()
 		tick = tk.C
-		_ = t
 	}
 	lagTick := time.NewTicker(2 * time.Second)
 	defer lagTick.Stop()
@@ -277,11 +276,13 @@ func (r *runner[T, P]) process(ctx context.Context, reader *kafka.Reader, batch 
 		}); err != nil {
 			return err
 		}
+		inBatch := make(map[string]bool, len(ids))
 		for j, s := range seen {
-			if s {
+			if s || inBatch[ids[j]] {
 				skip[idx[j]] = true
 				m.Deduped.WithLabelValues(r.s.Name).Inc()
 			}
+			inBatch[ids[j]] = true
 		}
 	}
 

@@ -1,0 +1,185 @@
+package msg
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func samplePost() *Post {
+	p := &Post{
+		Site: "kiwi-mirror", Engine: "xenforo", SitePostID: "4711", URL: "https://forum.example/posts/4711",
+		ThreadID: "99", Thread: "Thread title", Author: "anon", AuthorID: "12",
+		Published: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Fetched: time.Date(2026, 3, 1, 12, 0, 5, 0, time.UTC),
+		Text: "she lives at 12 Elm Street, call 555-0142", Quoted: []string{"quoted words"},
+	}
+	p.Normalize()
+	return p
+}
+
+func TestPostIDIsStableAndSiteScoped(t *testing.T) {
+	if PostID("a", "1") != PostID("a", "1") {
+		t.Fatal("not stable")
+	}
+	if PostID("a", "1") == PostID("b", "1") || PostID("a", "1") == PostID("a", "2") {
+		t.Fatal("ids collide across sites or posts")
+	}
+	if !strings.HasPrefix(PostID("site", "1"), "site:") {
+		t.Fatal("id does not start with its site")
+	}
+}
+
+func TestContentHashNoticesEditsOnly(t *testing.T) {
+	a := ContentHash("hello", "q")
+	if a != ContentHash("hello", "q") {
+		t.Fatal("unstable")
+	}
+	if a == ContentHash("hello!", "q") || a == ContentHash("hello", "q2") || ContentHash("ab", "") == ContentHash("a", "b") {
+		t.Fatal("edit not noticed")
+	}
+}
+
+// The golden file pins the wire format: a change to it is a schema change.
+func TestWireFormatGolden(t *testing.T) {
+	p := samplePost()
+	s := &Scored{Post: *p, Scores: map[Signal]float64{SignalDoxxing: 0.93, SignalSwatting: 0, SignalThreat: 0.1},
+		Evidence:   []Span{{Signal: SignalDoxxing, Kind: "street_address", Field: "text", Start: 13, End: 26, Snippet: "lives at [ADDRESS]"}},
+		Entities:   []Entity{{Kind: EntityPerson, Name: "Jane Roe", Ref: TargetRef("Jane Roe"), Target: true}},
+		Classifier: "threatwatch", Version: "1.0.0"}
+	l := &Level{Site: p.Site, Time: p.Published, Level: 3.5, Baseline: 1.2, Name: "high"}
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": p.Site, "signal": "doxxing", "severity": "high"}
+	a := &Alert{Labels: labels, Fingerprint: Fingerprint(labels, p.Published), Status: StatusFiring, StartsAt: p.Published, EventTime: p.Published}
+	d := &DeadLetter{Stage: "classify", Reason: "schema", Error: "unknown schema", Topic: "posts", Partition: 1, Offset: 7, Value: []byte(`{"x":1}`), At: p.Fetched}
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	for _, m := range []Message{p, s, l, a, d} {
+		if err := w.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/messages.golden.jsonl"
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("wire format changed (run with -update if intended):\n%s", buf.String())
+	}
+	// And every line decodes back by its schema.
+	for i, line := range bytes.Split(bytes.TrimSpace(want), []byte("\n")) {
+		m, err := DecodeAny(line)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if m.DedupID() == "" {
+			t.Fatalf("line %d: no id", i+1)
+		}
+	}
+}
+
+func TestDecodeRejectsWhatItCannotTrust(t *testing.T) {
+	f := func(in string, want error) {
+		t.Helper()
+		_, err := Decode[Post]([]byte(in))
+		if !errors.Is(err, want) {
+			t.Errorf("Decode(%s) = %v, want %v", in, err, want)
+		}
+	}
+	f(`{`, ErrInvalid)
+	f(`{"schema":"post/2","id":"a"}`, ErrSchema)
+	f(`{"id":"a"}`, ErrSchema)
+	f(`{"schema":"post/1"}`, ErrInvalid)
+	f(`[1,2]`, ErrInvalid)
+	if _, err := Decode[Scored]([]byte(`{"schema":"scored/1","post":{"id":"x"},"scores":{"threat":1.5}}`)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("score out of range accepted: %v", err)
+	}
+}
+
+func TestReaderReportsBadLinesAndGoesOn(t *testing.T) {
+	in := "{\"id\":\"a\",\"text\":\"x\"}\nnot json\n\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"y\"}\n{\"schema\":\"post/7\",\"id\":\"c\"}\n"
+	r := NewReader[Post](strings.NewReader(in), "posts.jsonl", true)
+	var got []string
+	var bad []string
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			bad = append(bad, le.Error())
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.ID)
+	}
+	if len(got) != 2 || got[0] != "a" || got[1] != PostID("s", "2") {
+		t.Fatalf("good lines = %v", got)
+	}
+	if len(bad) != 2 || !strings.HasPrefix(bad[0], "posts.jsonl:2:") || !strings.HasPrefix(bad[1], "posts.jsonl:5:") {
+		t.Fatalf("bad lines = %v", bad)
+	}
+}
+
+func TestLogValueNeverPrintsTextOrPII(t *testing.T) {
+	p := samplePost()
+	s := &Scored{Post: *p, Scores: map[Signal]float64{SignalDoxxing: 1}, Evidence: []Span{{Snippet: "12 Elm Street"}}}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("post", "post", p, "scored", s, "level", &Level{Site: "s", Contributors: []Contributor{{Snippet: "555-0142"}}})
+	out := buf.String()
+	for _, pii := range []string{"Elm Street", "555-0142", "anon", "forum.example", "quoted words"} {
+		if strings.Contains(out, pii) {
+			t.Errorf("log line contains %q: %s", pii, out)
+		}
+	}
+	if !strings.Contains(out, p.ID) {
+		t.Errorf("log line lacks the post id: %s", out)
+	}
+}
+
+func TestFingerprintIgnoresLabelOrderButNotValues(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	a := Fingerprint(map[string]string{"a": "1", "b": "2"}, t0)
+	if a != Fingerprint(map[string]string{"b": "2", "a": "1"}, t0) {
+		t.Fatal("order matters")
+	}
+	if a == Fingerprint(map[string]string{"a": "1", "b": "3"}, t0) || a == Fingerprint(map[string]string{"a": "12"}, t0) {
+		t.Fatal("different label sets collide")
+	}
+	if a == Fingerprint(map[string]string{"a": "1", "b": "2"}, t0.Add(time.Hour)) {
+		t.Fatal("a new episode must get a new fingerprint")
+	}
+}
+
+func BenchmarkDecodeScored(b *testing.B) {
+	p := samplePost()
+	p.Text = strings.Repeat("ordinary forum chatter about games and weather ", 20)
+	s := &Scored{Post: *p, Scores: map[Signal]float64{SignalDoxxing: 0.1, SignalSwatting: 0, SignalThreat: 0.2}, Classifier: "c", Version: "1"}
+	enc, _ := Encode(s)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode[Scored](enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
