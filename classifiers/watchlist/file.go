@@ -1,0 +1,325 @@
+package watchlist
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+	"go.yaml.in/yaml/v3"
+)
+
+// File is a watchlist file: the plain details a protection team keeps
+// offline. The CLI reads it, hashes every detail and writes only hashes; the
+// file itself is never copied anywhere. YAML or JSON (JSON is YAML):
+//
+//	region: US                 # phones written without +country code
+//	persons:
+//	  - id: wl-0001            # opaque: never a name
+//	    names: [Clara Sorrenti]
+//	    handles: ["@keffals"]
+//	    aliases: [Keffals]
+//	    former_names: []
+//	    addresses: ["123 Main Avenue, Apt 4, Springfield, IL 62704"]
+//	    phones: ["+1 555 867 5309"]
+//	    emails: [clara.sorrenti@gmail.com]
+//	    plates: [ABC-1234]
+//	    relatives: [Marco Sorrenti]
+//	    workplace: [Acme Corporation]
+//
+// Every list also takes a single string.
+type File struct {
+	// Region is the ISO 3166 region assumed for phone numbers written
+	// without a country code (default: the first of watchlist.phone_regions).
+	Region  string   `yaml:"region" json:"region"`
+	Persons []Person `yaml:"persons" json:"persons"`
+}
+
+// Person is one protected person's plain details.
+type Person struct {
+	// ID is opaque: it appears in alerts, levels and logs, so it must not be
+	// a name, handle or anything else that identifies the person.
+	ID          string     `yaml:"id" json:"id"`
+	Names       StringList `yaml:"names" json:"names"`
+	Handles     StringList `yaml:"handles" json:"handles"`
+	Aliases     StringList `yaml:"aliases" json:"aliases"`
+	FormerNames StringList `yaml:"former_names" json:"former_names"`
+	Addresses   StringList `yaml:"addresses" json:"addresses"`
+	Phones      StringList `yaml:"phones" json:"phones"`
+	Emails      StringList `yaml:"emails" json:"emails"`
+	Plates      StringList `yaml:"plates" json:"plates"`
+	Relatives   StringList `yaml:"relatives" json:"relatives"`
+	Workplace   StringList `yaml:"workplace" json:"workplace"`
+}
+
+// StringList is a list of strings that also accepts a single string.
+type StringList []string
+
+// UnmarshalYAML accepts a scalar or a sequence of scalars. Its errors name
+// lines, never values.
+func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			*l = nil
+			return nil
+		}
+		*l = StringList{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := make(StringList, 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: want a string", c.Line)
+			}
+			out = append(out, c.Value)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
+}
+
+// ErrFile reports a watchlist file that cannot be used. Its messages name
+// persons by id, detail kinds and positions, never a value.
+var ErrFile = errors.New("bad watchlist file")
+
+// backticked matches what yaml quotes from the input in its messages.
+var backticked = regexp.MustCompile("`[^`]*`")
+
+// MaxFileBytes caps a watchlist file.
+const MaxFileBytes = 64 << 20
+
+// ParseFile reads a watchlist file strictly: unknown fields, duplicate ids
+// and details that cannot be normalized are errors, reported without the
+// values.
+func ParseFile(r io.Reader, name string) (*File, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", name, err)
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFile, name, MaxFileBytes)
+	}
+	f := &File{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s: %s", ErrFile, name, backticked.ReplaceAllString(err.Error(), "`…`"))
+	}
+	clear(b)
+	if err := f.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrFile, name, err)
+	}
+	return f, nil
+}
+
+var personIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
+// ValidPersonID reports whether id can name a person.
+func ValidPersonID(id string) bool { return personIDPattern.MatchString(id) }
+
+func (f *File) validate() error {
+	var errs []error
+	if f.Region != "" && phonenumbers.GetCountryCodeForRegion(strings.ToUpper(f.Region)) == 0 {
+		errs = append(errs, fmt.Errorf("region %q is not a known region code", f.Region))
+	}
+	seen := map[string]int{}
+	for i, p := range f.Persons {
+		switch {
+		case p.ID == "":
+			errs = append(errs, fmt.Errorf("persons[%d]: id is required", i))
+			continue
+		case !ValidPersonID(p.ID):
+			errs = append(errs, fmt.Errorf("persons[%d]: id %q: want 1-64 of A-Z, a-z, 0-9, '.', '_', ':', '-'", i, p.ID))
+			continue
+		}
+		if j, dup := seen[p.ID]; dup {
+			errs = append(errs, fmt.Errorf("persons[%d]: id %q is also persons[%d]", i, p.ID, j))
+		}
+		seen[p.ID] = i
+		if err := p.opaque(); err != nil {
+			errs = append(errs, fmt.Errorf("person %s: %w", p.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// opaque refuses ids that spell one of the person's own names or handles:
+// the id is what alerts and logs carry.
+func (p *Person) opaque() error {
+	id := normalizeHandle(p.ID)
+	for _, list := range []StringList{p.Names, p.Aliases, p.FormerNames, p.Handles, p.Emails} {
+		for _, v := range list {
+			local := v
+			if at := strings.IndexByte(v, '@'); at > 0 {
+				local = v[:at]
+			}
+			if normalizeHandle(local) == id || strings.Join(words(v, false), "") == id {
+				return errors.New("id must be opaque, but it spells one of the person's names, handles or emails")
+			}
+		}
+	}
+	return nil
+}
+
+// Entry is one stored hash.
+type Entry struct {
+	Digest Digest
+	Kind   Kind
+	// N is the number of words of a word-sequence entry (names,
+	// addresses, relatives, workplaces); 1 for the rest.
+	N uint8
+	// Tag is the prefilter tag of the entry's first word (N >= 2 only).
+	Tag uint32
+}
+
+// Record is everything stored for one person under one key: hashes, and
+// how many details of each kind were given (for `list`).
+type Record struct {
+	Person  string
+	Entries []Entry
+	Counts  map[Kind]int
+}
+
+// maxWords caps a word-sequence entry; the matcher tries sequences up to
+// this long.
+const maxWords = 15
+
+// Hash turns a person's plain details into a Record under h. regions are
+// tried, in order, for phone numbers without a country code when the file
+// names no region. Errors name the kind and index, never the value.
+func (p *Person) Hash(h *Hasher, region string) (Record, error) {
+	rec := Record{Person: p.ID, Counts: map[Kind]int{}}
+	byDigest := map[Digest]int{}
+	add := func(e Entry) {
+		if i, ok := byDigest[e.Digest]; ok {
+			// One hash, two kinds (an alias equal to a handle): the private
+			// kind wins, as it decides whether a match pages.
+			if e.Kind.Private() && !rec.Entries[i].Kind.Private() {
+				rec.Entries[i] = e
+			}
+			return
+		}
+		byDigest[e.Digest] = len(rec.Entries)
+		rec.Entries = append(rec.Entries, e)
+	}
+	wordsEntry := func(k Kind, w []string) Entry {
+		e := Entry{Digest: h.words(w), Kind: k, N: uint8(len(w))}
+		if len(w) >= 2 {
+			e.Tag = h.words(w[:1]).tag()
+		}
+		return e
+	}
+	var errs []error
+	bad := func(field string, i int, why string) {
+		errs = append(errs, fmt.Errorf("%s[%d]: %s", field, i, why))
+	}
+	names := func(field string, k Kind, list StringList, minWords int) {
+		for i, v := range list {
+			w := words(v, false)
+			switch {
+			case len(w) == 0:
+				bad(field, i, "has no letters or digits")
+				continue
+			case len(w) < minWords:
+				bad(field, i, fmt.Sprintf("give at least %d words (a single word would page on every mention)", minWords))
+				continue
+			case len(w) > maxWords:
+				bad(field, i, fmt.Sprintf("more than %d words", maxWords))
+				continue
+			}
+			add(wordsEntry(k, w))
+			if k == KindWorkplace {
+				if alt, ok := legalSuffixes[w[len(w)-1]]; ok {
+					v2 := append(append([]string(nil), w[:len(w)-1]...), alt)
+					add(wordsEntry(k, v2))
+				}
+			}
+			rec.Counts[k]++
+		}
+	}
+	names("names", KindName, p.Names, 1)
+	names("aliases", KindAlias, p.Aliases, 1)
+	names("former_names", KindFormerName, p.FormerNames, 1)
+	names("relatives", KindRelative, p.Relatives, 2)
+	names("workplace", KindWorkplace, p.Workplace, 2)
+	for i, v := range p.Handles {
+		n := normalizeHandle(v)
+		if n == "" {
+			bad("handles", i, "has no letters or digits")
+			continue
+		}
+		add(Entry{Digest: h.sum(domWords, []byte(n)), Kind: KindHandle, N: 1})
+		rec.Counts[KindHandle]++
+	}
+	for i, v := range p.Addresses {
+		forms := addressForms(v)
+		if len(forms) == 0 {
+			bad("addresses", i, "needs at least two words")
+			continue
+		}
+		ok := true
+		for _, w := range forms {
+			if len(w) > maxWords {
+				bad("addresses", i, fmt.Sprintf("street line has more than %d words", maxWords))
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		for _, w := range forms {
+			add(wordsEntry(KindAddress, w))
+		}
+		rec.Counts[KindAddress]++
+	}
+	for i, v := range p.Phones {
+		e164, ok := parsePhone(v, region)
+		if !ok {
+			bad("phones", i, "is not a possible phone number (give +country code, or set region)")
+			continue
+		}
+		add(Entry{Digest: h.sum(domPhone, []byte(e164)), Kind: KindPhone, N: 1})
+		rec.Counts[KindPhone]++
+	}
+	for i, v := range p.Emails {
+		n, ok := normalizeEmail(v)
+		if !ok {
+			bad("emails", i, "is not an email address")
+			continue
+		}
+		add(Entry{Digest: h.sum(domEmail, []byte(n)), Kind: KindEmail, N: 1})
+		rec.Counts[KindEmail]++
+	}
+	for i, v := range p.Plates {
+		n := normalizePlate(v)
+		if len(n) < 2 || len(n) > 10 {
+			bad("plates", i, "want 2 to 10 letters and digits")
+			continue
+		}
+		add(Entry{Digest: h.sum(domPlate, []byte(n)), Kind: KindPlate, N: 1})
+		rec.Counts[KindPlate]++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Record{}, fmt.Errorf("person %s: %w", p.ID, err)
+	}
+	return rec, nil
+}
+
+// parsePhone parses a number as written in a watchlist file into E.164.
+func parsePhone(s, region string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return "", false
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), true
+}

@@ -1,0 +1,517 @@
+package watchlist
+
+import (
+	"crypto/sha256"
+	"hash"
+	"math/bits"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// posting is one (hash, person, kind) of the loaded list. Postings that
+// share the first half of a digest are chained through next.
+type posting struct {
+	lo     uint64
+	person uint32
+	kind   Kind
+	next   int32
+}
+
+// keySet is the list as hashed under one key, ready for matching.
+type keySet struct {
+	h    *Hasher
+	full map[uint64]int32 // digest hi -> first posting
+	post []posting
+	// tagF and tagC map the tag of a multi-word entry's first word to the
+	// set of word counts (bit n) of entries starting with it: F for the
+	// folded stream (names, relatives, workplaces), C for the canonical
+	// one (addresses).
+	tagF, tagC                    map[uint32]uint16
+	hasPhone, hasEmail, hasPlate  bool
+	hasHandle                     bool
+	entries                       int
+}
+
+// snapshot is an immutable loaded list; a reload swaps in a new one.
+type snapshot struct {
+	gen     int64
+	keys    []*keySet
+	persons []string
+	regions []string
+	entries int
+	byKind  map[Kind]int
+}
+
+func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string][]Record) *snapshot {
+	s := &snapshot{gen: gen, regions: regions, byKind: map[Kind]int{}}
+	personIdx := map[string]uint32{}
+	for _, h := range hashers {
+		rs, ok := recs[h.ID()]
+		if !ok {
+			continue
+		}
+		ks := &keySet{h: h, full: map[uint64]int32{}, tagF: map[uint32]uint16{}, tagC: map[uint32]uint16{}}
+		for _, r := range rs {
+			pi, ok := personIdx[r.Person]
+			if !ok {
+				pi = uint32(len(s.persons))
+				personIdx[r.Person] = pi
+				s.persons = append(s.persons, r.Person)
+			}
+			for _, e := range r.Entries {
+				head, ok := ks.full[e.Digest.hi()]
+				if !ok {
+					head = -1
+				}
+				ks.full[e.Digest.hi()] = int32(len(ks.post))
+				ks.post = append(ks.post, posting{lo: e.Digest.lo(), person: pi, kind: e.Kind, next: head})
+				if e.N >= 2 {
+					if e.Kind.canonical() {
+						ks.tagC[e.Tag] |= 1 << e.N
+					} else {
+						ks.tagF[e.Tag] |= 1 << e.N
+					}
+				}
+				switch e.Kind {
+				case KindPhone:
+					ks.hasPhone = true
+				case KindEmail:
+					ks.hasEmail = true
+				case KindPlate:
+					ks.hasPlate = true
+				case KindHandle:
+					ks.hasHandle = true
+				}
+				ks.entries++
+				s.byKind[e.Kind]++
+			}
+		}
+		s.entries += ks.entries
+		s.keys = append(s.keys, ks)
+	}
+	return s
+}
+
+// match is one detail found in a text.
+type match struct {
+	start, end int
+	person     uint32
+	kind       Kind
+}
+
+// stream selects which kinds a lookup may report.
+const (
+	streamFolded = 1 << iota
+	streamCanon
+	streamPhone
+	streamEmail
+	streamPlate
+	streamHandle
+)
+
+func kindInStream(k Kind, stream int, n int) bool {
+	switch k {
+	case KindPhone:
+		return stream&streamPhone != 0
+	case KindEmail:
+		return stream&streamEmail != 0
+	case KindPlate:
+		return stream&streamPlate != 0
+	case KindAddress:
+		return stream&streamCanon != 0
+	}
+	// Names, handles, relatives, workplaces: folded words; a handle run
+	// matches only single-word entries.
+	if stream&streamHandle != 0 {
+		return n == 1
+	}
+	return stream&streamFolded != 0
+}
+
+// scratch is per-call working memory, pooled.
+type scratch struct {
+	tz      tokenizer
+	in      []byte
+	sum     [sha256.Size]byte
+	macs    map[*Hasher]hash.Hash
+	dF, dC  []Digest
+	fIdx    []int
+	found   []match
+	seenCnd map[string]struct{}
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{macs: map[*Hasher]hash.Hash{}, seenCnd: map[string]struct{}{}}
+}}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(sc *scratch) {
+	for h, m := range sc.macs {
+		h.pool.Put(m)
+		delete(sc.macs, h)
+	}
+	if cap(sc.tz.arena) > 1<<20 {
+		sc.tz = tokenizer{}
+	}
+	scratchPool.Put(sc)
+}
+
+func (sc *scratch) mac(h *Hasher) hash.Hash {
+	m, ok := sc.macs[h]
+	if !ok {
+		m = h.pool.Get().(hash.Hash)
+		sc.macs[h] = m
+	}
+	return m
+}
+
+// digest hashes dom||0||parts joined by spaces.
+func (sc *scratch) digest(m hash.Hash, dom byte, parts ...[]byte) Digest {
+	sc.in = append(sc.in[:0], dom, 0)
+	for i, p := range parts {
+		if i > 0 {
+			sc.in = append(sc.in, ' ')
+		}
+		sc.in = append(sc.in, p...)
+	}
+	return digestWith(m, sc.in, sc.sum[:0])
+}
+
+// lookup appends the matches of d to sc.found.
+func (ks *keySet) lookup(sc *scratch, d Digest, stream, n, start, end int) {
+	i, ok := ks.full[d.hi()]
+	if !ok {
+		return
+	}
+	lo := d.lo()
+	for ; i >= 0; i = ks.post[i].next {
+		p := &ks.post[i]
+		if p.lo == lo && kindInStream(p.kind, stream, n) {
+			sc.found = append(sc.found, match{start: start, end: end, person: p.person, kind: p.kind})
+		}
+	}
+}
+
+// scan finds every listed detail in text, appending to sc.found.
+func (s *snapshot) scan(sc *scratch, text string) {
+	if len(s.keys) == 0 || text == "" {
+		return
+	}
+	toks := sc.tz.tokenize(text)
+	sc.fIdx = sc.fIdx[:0]
+	for i := range toks {
+		if !toks[i].canonOnly {
+			sc.fIdx = append(sc.fIdx, i)
+		}
+	}
+	for _, ks := range s.keys {
+		m := sc.mac(ks.h)
+		ks.scanWords(sc, m, toks)
+		if ks.hasHandle {
+			ks.scanHandles(sc, m, text)
+		}
+		if ks.hasEmail {
+			ks.scanEmails(sc, m, text)
+		}
+		if ks.hasPhone {
+			ks.scanPhones(sc, m, text, s.regions)
+		}
+		if ks.hasPlate {
+			ks.scanPlates(sc, m, text, toks)
+		}
+	}
+}
+
+// scanWords hashes every word once, checks single-word entries and the
+// prefilter tags, and hashes longer word sequences only where a tag hits.
+func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
+	tz := &sc.tz
+	if cap(sc.dF) < len(toks) {
+		sc.dF = make([]Digest, len(toks))
+		sc.dC = make([]Digest, len(toks))
+	}
+	dF, dC := sc.dF[:len(toks)], sc.dC[:len(toks)]
+	for i := range toks {
+		tk := &toks[i]
+		if !tk.canonOnly {
+			dF[i] = sc.digest(m, domWords, tz.folded(tk))
+		}
+		if tk.canonOnly || tk.cs != tk.fs {
+			dC[i] = sc.digest(m, domWords, tz.canonical(tk))
+		} else {
+			dC[i] = dF[i]
+		}
+	}
+	// Folded stream: names, relatives, workplaces, single-word handles.
+	fi := sc.fIdx
+	for j, i := range fi {
+		ks.lookup(sc, dF[i], streamFolded, 1, toks[i].start, toks[i].end)
+		mask := ks.tagF[dF[i].tag()]
+		for mask != 0 {
+			n := bits.TrailingZeros16(mask)
+			mask &^= 1 << n
+			if j+n > len(fi) {
+				continue
+			}
+			sc.in = append(sc.in[:0], domWords, 0)
+			for k := 0; k < n; k++ {
+				if k > 0 {
+					sc.in = append(sc.in, ' ')
+				}
+				sc.in = append(sc.in, tz.folded(&toks[fi[j+k]])...)
+			}
+			d := digestWith(m, sc.in, sc.sum[:0])
+			ks.lookup(sc, d, streamFolded, n, toks[i].start, toks[fi[j+n-1]].end)
+		}
+	}
+	// Canonical stream: addresses.
+	if len(ks.tagC) == 0 {
+		return
+	}
+	for i := range toks {
+		mask := ks.tagC[dC[i].tag()]
+		for mask != 0 {
+			n := bits.TrailingZeros16(mask)
+			mask &^= 1 << n
+			if i+n > len(toks) {
+				continue
+			}
+			sc.in = append(sc.in[:0], domWords, 0)
+			for k := 0; k < n; k++ {
+				if k > 0 {
+					sc.in = append(sc.in, ' ')
+				}
+				sc.in = append(sc.in, tz.canonical(&toks[i+k])...)
+			}
+			d := digestWith(m, sc.in, sc.sum[:0])
+			ks.lookup(sc, d, streamCanon, n, toks[i].start, toks[i+n-1].end)
+		}
+	}
+}
+
+// scanHandles checks runs like "@Clara_S99" or "clara.s" that the word
+// tokenizer splits: plain single words were checked as words already.
+func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
+	i := 0
+	for i < len(text) {
+		c := text[i]
+		if c >= 0x80 || !isHandleRune(rune(c)) || c == '.' || c == '-' || c == '_' {
+			i++
+			continue
+		}
+		start := i
+		sep := false
+		for i < len(text) && text[i] < 0x80 && isHandleRune(rune(text[i])) {
+			if text[i] == '.' || text[i] == '-' || text[i] == '_' {
+				sep = true
+			}
+			i++
+		}
+		end := i
+		for end > start && (text[end-1] == '.' || text[end-1] == '-' || text[end-1] == '_') {
+			end--
+		}
+		if !sep || !strings.ContainsAny(text[start:end], "._-") {
+			continue
+		}
+		sc.in = append(sc.in[:0], domWords, 0)
+		for k := start; k < end; k++ {
+			if b := text[k]; b != '.' && b != '-' && b != '_' {
+				if b >= 'A' && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				sc.in = append(sc.in, b)
+			}
+		}
+		d := digestWith(m, sc.in, sc.sum[:0])
+		ks.lookup(sc, d, streamHandle, 1, start, end)
+	}
+}
+
+// emailRE finds addresses, including the common obfuscations "name [at]
+// domain [dot] com" and "name(at)domain(dot)com".
+var emailRE = regexp.MustCompile(`(?i)([a-z0-9][a-z0-9._%+-]*)(?:@|\s*[\[\(\{]\s*at\s*[\]\)\}]\s*)([a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)+)`)
+var dotRE = regexp.MustCompile(`(?i)\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*`)
+
+func mayHaveEmail(text string) bool {
+	if strings.IndexByte(text, '@') >= 0 {
+		return true
+	}
+	for i := 2; i < len(text); i++ {
+		if c := text[i]; (c == ']' || c == ')' || c == '}') && (text[i-1]|0x20) == 't' && (text[i-2]|0x20) == 'a' {
+			return true
+		}
+	}
+	return false
+}
+
+func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
+	if !mayHaveEmail(text) {
+		return
+	}
+	for _, loc := range emailRE.FindAllStringSubmatchIndex(text, 64) {
+		local, domain := text[loc[2]:loc[3]], text[loc[4]:loc[5]]
+		domain = dotRE.ReplaceAllString(domain, ".")
+		n, ok := normalizeEmail(local + "@" + domain)
+		if !ok {
+			continue
+		}
+		d := sc.digest(m, domEmail, []byte(n))
+		ks.lookup(sc, d, streamEmail, 1, loc[0], loc[1])
+	}
+}
+
+// phone candidates: runs of digit groups joined by single separators.
+const maxPhoneTries = 48
+
+func isPhoneSep(c byte) bool { return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/' }
+
+func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []string) {
+	clear(sc.seenCnd)
+	tries := 0
+	type group struct{ start, end, digits int }
+	var groups [12]group
+	i := 0
+	for i < len(text) && tries < maxPhoneTries {
+		c := text[i]
+		if !(c >= '0' && c <= '9') {
+			i++
+			continue
+		}
+		// A run must not continue a word ("A1234567") or a longer token.
+		if i > 0 && isWordRune(rune(text[i-1])) {
+			for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+				i++
+			}
+			continue
+		}
+		runStart := i
+		if runStart > 0 && text[runStart-1] == '+' {
+			runStart--
+		} else if runStart > 0 && text[runStart-1] == '(' {
+			runStart--
+		}
+		g := 0
+		for i < len(text) && g < len(groups) {
+			s := i
+			for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+				i++
+			}
+			groups[g] = group{s, i, i - s}
+			g++
+			// Up to two separators between groups ("555) 867", " - ").
+			j := i
+			for j < len(text) && j-i < 3 && isPhoneSep(text[j]) {
+				j++
+			}
+			if j == i || j >= len(text) || !(text[j] >= '0' && text[j] <= '9') {
+				break
+			}
+			i = j
+		}
+		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' {
+			continue // digits glued to letters: not a phone number
+		}
+		intl := text[runStart] == '+' || (groups[0].digits >= 2 && text[groups[0].start:groups[0].start+2] == "00")
+		// Try the longest digit spans first; sub-spans catch a number
+		// written right after another figure ("since 2019 555 867 5309").
+		for a := 0; a < g && tries < maxPhoneTries; a++ {
+			digits := 0
+			for b := a; b < g && tries < maxPhoneTries; b++ {
+				digits += groups[b].digits
+				if digits < 7 || digits > 15 {
+					continue
+				}
+				var buf [20]byte
+				num := buf[:0]
+				if a == 0 && intl {
+					num = append(num, '+')
+				}
+				for k := a; k <= b; k++ {
+					num = append(num, text[groups[k].start:groups[k].end]...)
+				}
+				start := groups[a].start
+				if a == 0 {
+					start = runStart
+				}
+				tries += ks.tryPhone(sc, m, string(num), regions, start, groups[b].end)
+			}
+		}
+	}
+}
+
+func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []string, start, end int) int {
+	if _, dup := sc.seenCnd[num]; dup {
+		return 0
+	}
+	sc.seenCnd[num] = struct{}{}
+	if strings.HasPrefix(num, "00") {
+		num = "+" + num[2:]
+	}
+	try := func(region string) {
+		pn, err := phonenumbers.Parse(num, region)
+		if err != nil || !phonenumbers.IsPossibleNumber(pn) {
+			return
+		}
+		d := sc.digest(m, domPhone, []byte(phonenumbers.Format(pn, phonenumbers.E164)))
+		ks.lookup(sc, d, streamPhone, 1, start, end)
+	}
+	if num[0] == '+' {
+		try("")
+		return 1
+	}
+	for _, r := range regions {
+		try(r)
+	}
+	return len(regions)
+}
+
+// scanPlates checks one to three adjacent words joined by a space, dash or
+// dot ("ABC 1234", "abc-1234", "7XYZ123"). A candidate must hold a digit
+// or be written in capitals, so plain words never count as plates.
+func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token) {
+	tz := &sc.tz
+	for i := range toks {
+		if toks[i].canonOnly {
+			continue
+		}
+		sc.in = append(sc.in[:0], domPlate, 0)
+		digit, upper := false, true
+		for k := 0; k < 3 && i+k < len(toks); k++ {
+			tk := &toks[i+k]
+			if tk.canonOnly {
+				break
+			}
+			if k > 0 {
+				gap := text[toks[i+k-1].end:tk.start]
+				if len(gap) != 1 || (gap[0] != ' ' && gap[0] != '-' && gap[0] != '.') {
+					break
+				}
+			}
+			for _, b := range tz.folded(tk) {
+				if b >= 'a' && b <= 'z' {
+					b -= 'a' - 'A'
+				}
+				sc.in = append(sc.in, b)
+			}
+			n := len(sc.in) - 2
+			if n > 10 {
+				break
+			}
+			digit = digit || tk.hasDigit
+			upper = upper && (tk.upper || !tk.hasLetter)
+			if n < 2 || !(digit || (upper && n >= 4)) {
+				continue
+			}
+			if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
+				sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
+			}
+			d := digestWith(m, sc.in, sc.sum[:0])
+			ks.lookup(sc, d, streamPlate, 1, tk.start-(tk.start-toks[i].start), tk.end)
+		}
+	}
+}

@@ -1,0 +1,520 @@
+package watchlist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// Matcher matches posts against the hashed watchlist. It implements the
+// classify stage's Enricher: it runs after the scorers on every post and
+// adds what the list says about it. It holds no plain detail: posts are
+// normalized and hashed with the same keys, and only hashes are compared.
+//
+// Enrich is safe for concurrent use. The loaded list is swapped whole on a
+// reload, so a post is matched against one consistent list.
+type Matcher struct {
+	list    *ListStore
+	hashers []*Hasher
+	regions []string
+	log     *slog.Logger
+	met     *metrics
+	snap    atomic.Pointer[snapshot]
+	// MaxEvidence caps the spans added to one post.
+	maxEvidence int
+}
+
+// Hashers builds one hasher per configured key.
+func Hashers(cfg config.Watchlist) ([]*Hasher, error) {
+	if !cfg.Enabled() {
+		return nil, fmt.Errorf("%w: watchlist.keys is empty", ErrKey)
+	}
+	out := make([]*Hasher, 0, len(cfg.Keys))
+	for _, k := range cfg.Keys {
+		h, err := NewHasher(k.ID, []byte(k.Secret.Value()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Open loads the list from st and keeps it current: every cfg.Refresh it
+// checks the list's generation and reloads on a change, until ctx ends. It
+// fails when the list cannot be loaded or a live key is not configured (or
+// configured with another secret): a classify stage that silently matched
+// nothing would be worse than one that does not start.
+func Open(ctx context.Context, cfg config.Watchlist, st *store.Store, log *slog.Logger, reg prometheus.Registerer) (*Matcher, error) {
+	hs, err := Hashers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := newMatcher(hs, cfg.PhoneRegions, log, reg)
+	m.list = NewListStore(st, cfg.Namespace)
+	if err := m.Reload(ctx); err != nil {
+		return nil, err
+	}
+	go m.watch(ctx, cfg.Refresh)
+	return m, nil
+}
+
+func newMatcher(hs []*Hasher, regions []string, log *slog.Logger, reg prometheus.Registerer) *Matcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	up := make([]string, len(regions))
+	for i, r := range regions {
+		up[i] = strings.ToUpper(r)
+	}
+	m := &Matcher{hashers: hs, regions: up, log: log.With("stage", "classify", "engine", "watchlist"), met: newMetrics(reg), maxEvidence: 32}
+	m.snap.Store(newSnapshot(0, up, hs, nil))
+	return m
+}
+
+func (m *Matcher) watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			gen, err := m.list.Gen(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					m.met.reloads.WithLabelValues("error").Inc()
+					m.log.Warn("cannot check the watchlist for changes; matching the loaded list", "err", err)
+				}
+				continue
+			}
+			if gen == m.snap.Load().gen {
+				continue
+			}
+			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("watchlist reload incomplete", "err", err)
+			}
+		}
+	}
+}
+
+// Reload reads the list from Redis and swaps it in. Keys that are live but
+// not usable here are reported in the error; the keys that are usable are
+// swapped in all the same, so a half-configured rotation still matches
+// what it can.
+func (m *Matcher) Reload(ctx context.Context) error {
+	gen, err := m.list.Gen(ctx)
+	if err != nil {
+		m.met.reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	active, err := m.list.Active(ctx)
+	if err != nil {
+		m.met.reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	recs := map[string][]Record{}
+	var errs []error
+	badFields := 0
+	for _, kid := range active {
+		h := m.hasher(kid)
+		if h == nil {
+			errs = append(errs, fmt.Errorf("%w: key %q holds live hashes but is not in watchlist.keys", ErrKey, kid))
+			continue
+		}
+		if err := m.list.CheckKey(ctx, h, false); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rs, bad, err := m.list.Load(ctx, kid)
+		if err != nil {
+			m.met.reloads.WithLabelValues("error").Inc()
+			return err
+		}
+		badFields += bad
+		recs[kid] = rs
+	}
+	s := newSnapshot(gen, m.regions, m.hashers, recs)
+	m.snap.Store(s)
+	m.met.set(s)
+	if badFields > 0 {
+		m.log.Warn("skipped malformed watchlist fields in Redis", "fields", badFields)
+	}
+	m.log.Info("watchlist loaded", "generation", gen, "keys", len(s.keys), "persons", len(s.persons), "hashes", s.entries)
+	if err := errors.Join(errs...); err != nil {
+		m.met.reloads.WithLabelValues("partial").Inc()
+		return err
+	}
+	m.met.reloads.WithLabelValues("ok").Inc()
+	return nil
+}
+
+func (m *Matcher) hasher(id string) *Hasher {
+	for _, h := range m.hashers {
+		if h.ID() == id {
+			return h
+		}
+	}
+	return nil
+}
+
+// Stats describes the loaded list.
+type Stats struct {
+	Generation int64
+	Keys       int
+	Persons    int
+	Hashes     int
+}
+
+// Stats returns what is loaded now.
+func (m *Matcher) Stats() Stats {
+	s := m.snap.Load()
+	return Stats{Generation: s.gen, Keys: len(s.keys), Persons: len(s.persons), Hashes: s.entries}
+}
+
+// Match is one listed detail found in a post, as the matcher reports it
+// (for tests and tools; Enrich is the production path).
+type Match struct {
+	Field  string
+	Start  int
+	End    int
+	Person string
+	Kind   Kind
+}
+
+// Find returns every listed detail found in the post's text and quotes.
+func (m *Matcher) Find(p *msg.Post) []Match {
+	s := m.snap.Load()
+	sc := getScratch()
+	defer putScratch(sc)
+	var out []Match
+	for _, f := range fieldsOf(p) {
+		for _, x := range s.find(sc, f.text) {
+			out = append(out, Match{Field: f.name, Start: x.start, End: x.end, Person: s.persons[x.person], Kind: x.kind})
+		}
+	}
+	return out
+}
+
+type field struct{ name, text string }
+
+func fieldsOf(p *msg.Post) []field {
+	fs := []field{{"text", p.Text}}
+	if len(p.Quoted) > 0 {
+		fs = append(fs, field{"quoted", p.QuotedText()})
+	}
+	return fs
+}
+
+// find scans text and returns its matches sorted, without duplicates
+// (two keys during a rotation find the same thing twice) and without
+// matches nested in a longer one of the same person and kind.
+func (s *snapshot) find(sc *scratch, text string) []match {
+	sc.found = sc.found[:0]
+	s.scan(sc, text)
+	if len(sc.found) == 0 {
+		return nil
+	}
+	ms := append([]match(nil), sc.found...)
+	sort.Slice(ms, func(i, j int) bool {
+		a, b := ms[i], ms[j]
+		if a.start != b.start {
+			return a.start < b.start
+		}
+		if a.end != b.end {
+			return a.end > b.end
+		}
+		if a.person != b.person {
+			return a.person < b.person
+		}
+		return a.kind < b.kind
+	})
+	out := ms[:0]
+	for _, x := range ms {
+		nested := false
+		for _, y := range out {
+			if y.person == x.person && y.kind == x.kind && y.start <= x.start && x.end <= y.end {
+				nested = true
+				break
+			}
+		}
+		if !nested {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Enrich matches the post against the list and records what it finds in s:
+// a private detail raises doxxing to 1 and adds evidence
+// "watchlist:<kind>"; any match names the person (by opaque id) as a
+// target. Snippets are redacted: the matched value is never copied. It
+// also keeps the person's details out of what other scorers wrote: an
+// entity naming a listed person becomes the protected entity, and listed
+// details in earlier snippets are replaced by placeholders. It returns an
+// error only if ctx is done.
+func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	snap := m.snap.Load()
+	if len(snap.keys) == 0 {
+		return nil
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+
+	targets := map[uint32]bool{}
+	private := false
+	var spans []msg.Span
+	for _, f := range fieldsOf(p) {
+		ms := snap.find(sc, f.text)
+		for _, x := range ms {
+			targets[x.person] = true
+			m.met.matches.WithLabelValues(x.kind.String()).Inc()
+			w := 0.0
+			if x.kind.Private() {
+				private = true
+				w = 1
+			}
+			if len(spans) < m.maxEvidence {
+				spans = append(spans, msg.Span{
+					Signal: msg.SignalDoxxing, Kind: x.kind.EvidenceKind(), Field: f.name,
+					Start: x.start, End: x.end, Snippet: redactedSnippet(f.text, ms, x), Weight: w,
+				})
+			}
+		}
+	}
+	// Earlier scorers' evidence and entities may carry the person's details.
+	for i := range s.Evidence {
+		s.Evidence[i].Snippet = snap.scrub(sc, s.Evidence[i].Snippet)
+	}
+	kept := s.Entities[:0]
+	for _, e := range s.Entities {
+		if e.Kind != msg.EntityProtected {
+			if pi, ok := snap.entityPerson(sc, e.Name); ok {
+				targets[pi] = true
+				m.met.scrubbed.Inc()
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	s.Entities = kept
+	if len(targets) == 0 {
+		m.met.posts.WithLabelValues("none").Inc()
+		return nil
+	}
+	s.Evidence = append(s.Evidence, spans...)
+	if private {
+		if s.Scores == nil {
+			s.Scores = map[msg.Signal]float64{}
+		}
+		s.Scores[msg.SignalDoxxing] = 1
+		m.met.posts.WithLabelValues("private").Inc()
+	} else {
+		m.met.posts.WithLabelValues("identity").Inc()
+	}
+	ids := make([]string, 0, len(targets))
+	for pi := range targets {
+		ids = append(ids, snap.persons[pi])
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		found := false
+		for i := range s.Entities {
+			if e := &s.Entities[i]; e.Kind == msg.EntityProtected && e.Ref == id {
+				e.Target, found = true, true
+			}
+		}
+		if !found {
+			s.Entities = append(s.Entities, msg.Entity{Kind: msg.EntityProtected, Name: id, Ref: id, Target: true})
+		}
+	}
+	m.log.Debug("watchlist match", "site", p.Site, "post", p.ID, "persons", ids, "private", private)
+	return nil
+}
+
+// entityPerson reports whether an entity name another scorer extracted is
+// one of a listed person's names, handles, relatives or places.
+func (s *snapshot) entityPerson(sc *scratch, name string) (uint32, bool) {
+	if strings.TrimSpace(name) == "" {
+		return 0, false
+	}
+	forms := [][]byte{
+		[]byte(strings.Join(words(name, false), " ")),
+		[]byte(strings.Join(words(name, true), " ")),
+		[]byte(normalizeHandle(name)),
+	}
+	for _, ks := range s.keys {
+		m := sc.mac(ks.h)
+		for _, f := range forms {
+			if len(f) == 0 {
+				continue
+			}
+			d := sc.digest(m, domWords, f)
+			if i, ok := ks.full[d.hi()]; ok {
+				for ; i >= 0; i = ks.post[i].next {
+					if ks.post[i].lo == d.lo() {
+						return ks.post[i].person, true
+					}
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// scrub replaces listed details in a snippet with placeholders.
+func (s *snapshot) scrub(sc *scratch, text string) string {
+	ms := s.find(sc, text)
+	if len(ms) == 0 {
+		return text
+	}
+	var b strings.Builder
+	pos := 0
+	for _, x := range ms {
+		if x.start < pos {
+			pos = max(pos, x.end)
+			continue
+		}
+		b.WriteString(text[pos:x.start])
+		b.WriteString(x.kind.Placeholder())
+		pos = x.end
+	}
+	b.WriteString(text[pos:])
+	return b.String()
+}
+
+// snippetContext is how many bytes of context a snippet shows each side.
+const snippetContext = 48
+
+// redactedSnippet shows the words around match at, with every match in
+// the window replaced by its placeholder and anything else that looks
+// like personal data (numbers, emails, handles, links) replaced too: the
+// context of a dox is often more of the dox.
+func redactedSnippet(text string, ms []match, at match) string {
+	lo, hi := max(0, at.start-snippetContext), min(len(text), at.end+snippetContext)
+	// Never cut a match in half: widen to whole matches.
+	for changed := true; changed; {
+		changed = false
+		for _, x := range ms {
+			if x.start < hi && x.end > lo && (x.start < lo || x.end > hi) {
+				lo, hi = min(lo, x.start), max(hi, x.end)
+				changed = true
+			}
+		}
+	}
+	// Drop partial words at the edges.
+	for lo > 0 && lo < at.start && !isSpace(text[lo-1]) {
+		lo++
+	}
+	for hi < len(text) && hi > at.end && !isSpace(text[hi]) {
+		hi--
+	}
+	var parts []string
+	if lo > 0 {
+		parts = append(parts, "…")
+	}
+	pos := lo
+	for pos < hi {
+		next, nextEnd := hi, hi
+		var ph string
+		for _, x := range ms {
+			if x.end > pos && x.start < hi && x.start < next {
+				next, nextEnd, ph = max(x.start, pos), x.end, x.kind.Placeholder()
+			}
+		}
+		parts = append(parts, redactWords(text[pos:next])...)
+		if ph == "" {
+			break
+		}
+		// Overlapping matches collapse into one placeholder.
+		for _, x := range ms {
+			if x.start < nextEnd && x.end > nextEnd {
+				nextEnd = x.end
+			}
+		}
+		parts = append(parts, ph)
+		pos = nextEnd
+	}
+	if hi < len(text) {
+		parts = append(parts, "…")
+	}
+	return strings.Join(parts, " ")
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// redactWords replaces words that look like personal data.
+func redactWords(s string) []string {
+	var out []string
+	for _, w := range strings.Fields(s) {
+		switch {
+		case strings.HasPrefix(w, "@"):
+			w = "[HANDLE]"
+		case strings.Contains(w, "@"):
+			w = "[EMAIL]"
+		case strings.Contains(w, "://") || strings.HasPrefix(strings.ToLower(w), "www."):
+			w = "[URL]"
+		case strings.ContainsAny(w, "0123456789"):
+			w = "[NUMBER]"
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+type metrics struct {
+	matches  *prometheus.CounterVec
+	posts    *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
+	scrubbed prometheus.Counter
+	hashes   prometheus.Gauge
+	persons  prometheus.Gauge
+	keys     prometheus.Gauge
+	gen      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		matches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_watchlist_matches_total", Help: "Watchlist details found in posts, by kind.",
+		}, []string{"kind"}),
+		posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_watchlist_posts_total", Help: "Posts matched against the watchlist, by outcome (private, identity, none).",
+		}, []string{"result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_watchlist_reloads_total", Help: "Watchlist loads, by result (ok, partial, error).",
+		}, []string{"result"}),
+		scrubbed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "threatwatch_watchlist_entities_replaced_total", Help: "Entities of other scorers that named a listed person and were replaced by the protected entity.",
+		}),
+		hashes:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_hashes", Help: "Keyed hashes loaded (all live keys)."}),
+		persons: prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_persons", Help: "Protected persons loaded."}),
+		keys:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_keys", Help: "Live keys loaded (2 during a rotation)."}),
+		gen:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_generation", Help: "Generation of the loaded list."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.matches, m.posts, m.reloads, m.scrubbed, m.hashes, m.persons, m.keys, m.gen)
+	}
+	return m
+}
+
+func (m *metrics) set(s *snapshot) {
+	m.hashes.Set(float64(s.entries))
+	m.persons.Set(float64(len(s.persons)))
+	m.keys.Set(float64(len(s.keys)))
+	m.gen.Set(float64(s.gen))
+}

@@ -1,0 +1,323 @@
+package watchlist
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// token is one word of a text: its byte span in the original and its two
+// normalized forms, stored as ranges of the tokenizer's arena so that a post
+// is tokenized without an allocation per word.
+type token struct {
+	start, end int
+	// folded: lower case, accents removed, apostrophes dropped.
+	fs, fe int
+	// canon: folded, then street/unit/direction words abbreviated.
+	cs, ce int
+	// canonOnly marks tokens that exist only in the canonical stream ("#"
+	// before a unit number reads as "apt").
+	canonOnly bool
+	// raw facts for plate candidates.
+	hasDigit, hasLetter, upper bool
+}
+
+// tokenizer splits texts into tokens. It is reused; not safe for
+// concurrent use.
+type tokenizer struct {
+	arena []byte
+	toks  []token
+	tmp   []byte
+}
+
+// maxTokens caps the words considered per text field, so a pathological
+// post costs bounded time. Longer texts are matched on their first part.
+const maxTokens = 50000
+
+// canon maps a folded word to its canonical abbreviation, so "123 Main
+// Street, Apartment 4" and "123 main st apt 4" become the same tokens.
+var canon = map[string]string{
+	"street": "st", "str": "st", "avenue": "ave", "av": "ave", "avn": "ave",
+	"road": "rd", "boulevard": "blvd", "boul": "blvd", "drive": "dr", "drv": "dr",
+	"lane": "ln", "court": "ct", "crt": "ct", "place": "pl", "terrace": "ter", "terr": "ter",
+	"circle": "cir", "highway": "hwy", "parkway": "pkwy", "pky": "pkwy", "square": "sq",
+	"crescent": "cres", "trail": "trl", "alley": "aly", "plaza": "plz", "saint": "st",
+	"north": "n", "south": "s", "east": "e", "west": "w",
+	"northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+	"apartment": "apt", "unit": "apt", "suite": "apt", "ste": "apt", "flat": "apt",
+	"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th",
+	"sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
+}
+
+// unitWords are canonical unit designators: what follows them is a unit,
+// not part of the street line.
+func isUnit(s string) bool { return s == "apt" }
+
+// streetSuffixes are canonical street-type words.
+var streetSuffixes = map[string]bool{
+	"st": true, "ave": true, "rd": true, "blvd": true, "dr": true, "ln": true, "ct": true, "pl": true,
+	"ter": true, "cir": true, "hwy": true, "pkwy": true, "sq": true, "cres": true, "trl": true, "aly": true,
+	"plz": true, "way": true,
+}
+
+// special folds letters that Unicode decomposition leaves alone.
+var special = map[rune]string{
+	'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'ł': "l", 'đ': "d", 'ð': "d", 'þ': "th", 'ı': "i",
+}
+
+func isApostrophe(r rune) bool { return r == '\'' || r == '\u2019' || r == '`' }
+
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
+
+// foldRune appends the folded form of r (lower case, no accents).
+func foldRune(dst []byte, r rune) []byte {
+	if r < utf8.RuneSelf {
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return append(dst, byte(r))
+	}
+	r = unicode.ToLower(r)
+	if s, ok := special[r]; ok {
+		return append(dst, s...)
+	}
+	var buf [utf8.UTFMax]byte
+	n := utf8.EncodeRune(buf[:], r)
+	var it norm.Iter
+	it.Init(norm.NFKD, buf[:n])
+	for !it.Done() {
+		seg := it.Next()
+		for len(seg) > 0 {
+			c, size := utf8.DecodeRune(seg)
+			seg = seg[size:]
+			if unicode.Is(unicode.Mn, c) {
+				continue
+			}
+			if c < utf8.RuneSelf || unicode.IsLetter(c) || unicode.IsDigit(c) {
+				dst = utf8.AppendRune(dst, unicode.ToLower(c))
+			}
+		}
+	}
+	return dst
+}
+
+// tokenize splits text into tokens, replacing t.toks.
+func (t *tokenizer) tokenize(text string) []token {
+	t.arena = t.arena[:0]
+	t.toks = t.toks[:0]
+	i := 0
+	for i < len(text) && len(t.toks) < maxTokens {
+		r, size := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(text[i:])
+		}
+		if r == '#' && i+1 < len(text) && text[i+1] >= '0' && text[i+1] <= '9' {
+			s := len(t.arena)
+			t.arena = append(t.arena, "apt"...)
+			t.toks = append(t.toks, token{start: i, end: i + 1, cs: s, ce: len(t.arena), canonOnly: true})
+			i++
+			continue
+		}
+		if !isWordRune(r) {
+			i += size
+			continue
+		}
+		tk := token{start: i, upper: true}
+		fs := len(t.arena)
+		for i < len(text) {
+			r, size = rune(text[i]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(text[i:])
+			}
+			if isApostrophe(r) {
+				// Inside a word ("O'Brien") the apostrophe is dropped.
+				nr, _ := utf8.DecodeRuneInString(text[i+size:])
+				if i+size < len(text) && unicode.IsLetter(nr) && len(t.arena) > fs {
+					i += size
+					continue
+				}
+				break
+			}
+			if !isWordRune(r) {
+				break
+			}
+			switch {
+			case r >= '0' && r <= '9':
+				tk.hasDigit = true
+			case unicode.IsLetter(r):
+				tk.hasLetter = true
+				if !unicode.IsUpper(r) {
+					tk.upper = false
+				}
+			}
+			t.arena = foldRune(t.arena, r)
+			i += size
+		}
+		tk.end = i
+		tk.fs, tk.fe = fs, len(t.arena)
+		tk.cs, tk.ce = tk.fs, tk.fe
+		if c, ok := canon[string(t.arena[fs:])]; ok {
+			tk.cs = len(t.arena)
+			t.arena = append(t.arena, c...)
+			tk.ce = len(t.arena)
+		} else if w := t.arena[fs:]; len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
+			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
+			tk.cs = len(t.arena)
+			t.arena = append(t.arena, w[:len(w)-4]...)
+			tk.ce = len(t.arena)
+		}
+		if tk.fe == tk.fs {
+			continue // only combining marks
+		}
+		t.toks = append(t.toks, tk)
+	}
+	return t.toks
+}
+
+func (t *tokenizer) folded(tk *token) []byte { return t.arena[tk.fs:tk.fe] }
+func (t *tokenizer) canonical(tk *token) []byte {
+	return t.arena[tk.cs:tk.ce]
+}
+
+// words returns the folded (or canonical) words of s, for normalizing
+// watchlist entries with exactly the tokenizer posts go through.
+func words(s string, canonical bool) []string {
+	var t tokenizer
+	toks := t.tokenize(s)
+	out := make([]string, 0, len(toks))
+	for i := range toks {
+		tk := &toks[i]
+		switch {
+		case canonical:
+			out = append(out, string(t.canonical(tk)))
+		case !tk.canonOnly:
+			out = append(out, string(t.folded(tk)))
+		}
+	}
+	return out
+}
+
+// normalizeHandle folds a handle: lower case, no leading @ or u/, and no
+// separators, so "@Clara_S", "clara.s" and "ClaraS" are one handle.
+func normalizeHandle(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "@")
+	if len(s) > 2 && (s[:2] == "u/" || s[:2] == "U/") {
+		s = s[2:]
+	}
+	var b []byte
+	for _, r := range s {
+		if isWordRune(r) {
+			b = foldRune(b, r)
+		}
+	}
+	return string(b)
+}
+
+// isHandleRune reports runes that may appear inside a handle.
+func isHandleRune(r rune) bool {
+	return isWordRune(r) || r == '_' || r == '.' || r == '-'
+}
+
+// normalizeEmail folds an address: lower case, a +tag dropped, and for
+// Gmail (where dots do not count) dots in the local part removed.
+func normalizeEmail(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return "", false
+	}
+	local, domain := s[:at], strings.TrimSuffix(s[at+1:], ".")
+	if !strings.Contains(domain, ".") || strings.ContainsAny(local, " \t@") || strings.ContainsAny(domain, " \t@") {
+		return "", false
+	}
+	if p := strings.IndexByte(local, '+'); p >= 0 {
+		local = local[:p]
+	}
+	if domain == "googlemail.com" {
+		domain = "gmail.com"
+	}
+	if domain == "gmail.com" {
+		local = strings.ReplaceAll(local, ".", "")
+	}
+	if local == "" {
+		return "", false
+	}
+	return local + "@" + domain, true
+}
+
+// normalizePlate keeps a plate's letters and digits, upper case.
+func normalizePlate(s string) string {
+	var b []byte
+	for _, r := range s {
+		if isWordRune(r) {
+			b = foldRune(b, r)
+		}
+	}
+	return strings.ToUpper(string(b))
+}
+
+// legalSuffixes pairs the long and short forms of company suffixes, so a
+// workplace given as "Acme Corp" matches "Acme Corporation".
+var legalSuffixes = map[string]string{
+	"corp": "corporation", "corporation": "corp", "inc": "incorporated", "incorporated": "inc",
+	"co": "company", "company": "co", "ltd": "limited", "limited": "ltd",
+}
+
+// addressForms returns the canonical token sequences an address is matched
+// by: its street line (house number, street, type: "123 main ave"), and
+// without the street type ("123 main") when that leaves two words or more.
+// Any post that contains the full address contains its street line, so the
+// street line is what is stored; the city and postcode add nothing but
+// would be more to leak.
+func addressForms(s string) [][]string {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ';' })
+	var line []string
+	for _, p := range parts {
+		w := words(p, true)
+		if len(w) == 0 || isUnit(w[0]) {
+			continue // "Apt 4" given as its own part
+		}
+		for i, x := range w {
+			if isUnit(x) {
+				w = w[:i]
+				break
+			}
+		}
+		if len(w) >= 2 && hasDigit(w) {
+			line = w
+			break
+		}
+	}
+	if line == nil {
+		// No house number found: the whole address, as written.
+		line = words(s, true)
+		if len(line) < 2 {
+			return nil
+		}
+		return [][]string{line}
+	}
+	forms := [][]string{line}
+	if n := len(line); n >= 3 && streetSuffixes[line[n-1]] {
+		forms = append(forms, line[:n-1])
+	}
+	return forms
+}
+
+func hasDigit(w []string) bool {
+	for _, x := range w {
+		for i := 0; i < len(x); i++ {
+			if x[i] >= '0' && x[i] <= '9' {
+				return true
+			}
+		}
+	}
+	return false
+}
