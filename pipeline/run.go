@@ -158,6 +158,9 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	})
 	defer stop()
 
+	// fetchCtx also ends when run returns early (an error), so the fetch
+	// loop never blocks on a channel nobody reads.
+	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	in := make(chan fetched, r.d.Config.BatchSize)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -165,22 +168,26 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 		defer wg.Done()
 		defer close(in)
 		for {
-			m, err := reader.FetchMessage(ctx)
+			m, err := reader.FetchMessage(fetchCtx)
 			if err != nil {
-				if ctx.Err() == nil {
-					in <- fetched{err: err}
+				if fetchCtx.Err() == nil {
+					select {
+					case in <- fetched{err: err}:
+					case <-fetchCtx.Done():
+					}
 				}
 				return
 			}
 			select {
 			case in <- fetched{m: m}:
-			case <-ctx.Done():
+			case <-fetchCtx.Done():
 				// Not handed over: it will be redelivered, as it is not committed.
 				return
 			}
 		}
 	}()
 	defer wg.Wait()
+	defer cancelFetch()
 
 	var tick <-chan time.Time
 	if _, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
@@ -192,9 +199,15 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	defer lagTick.Stop()
 
 	linger := r.d.Config.BatchLinger
-	batch := make([]kafka.Message, 0, r.d.Config.BatchSize)
+	c := r.newCommitter(work, reader)
+	defer func() {
+		if err := c.close(); err != nil && work.Err() == nil {
+			r.log.Error("last batch not committed; it will be redelivered", "err", err)
+		}
+	}()
 	for {
-		batch = batch[:0]
+		// A fresh slice each time: the committer may still hold the last one.
+		batch := make([]kafka.Message, 0, r.d.Config.BatchSize)
 		select {
 		case f, ok := <-in:
 			if !ok {
@@ -228,7 +241,11 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 			}
 		}
 		timer.Stop()
-		if err := r.process(work, reader, batch); err != nil {
+		pd, err := r.prepare(work, batch)
+		if err == nil {
+			err = c.submit(pd)
+		}
+		if err != nil {
 			if work.Err() != nil {
 				r.log.Warn("shutdown timeout reached with a batch in hand; it will be redelivered", "messages", len(batch))
 				return nil
@@ -238,51 +255,112 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	}
 }
 
-// process handles one batch end to end. It returns an error only when work
-// is cancelled or a commit cannot be made.
-func (r *runner[T, P]) process(ctx context.Context, reader *kafka.Reader, batch []kafka.Message) error {
-	start := time.Now()
+// committer finishes prepared batches in order. For a stateless stage it
+// runs one batch behind in its own goroutine, so writing and committing
+// batch N overlaps handling batch N+1; a stage with state (a Checkpointer
+// or Ticker) finishes each batch before the next is handled, so its
+// Checkpoint never runs concurrently with Handle.
+type committer struct {
+	in   chan pending
+	errc chan error
+	sync func(pending) error
+}
+
+func (r *runner[T, P]) newCommitter(ctx context.Context, reader *kafka.Reader) *committer {
+	finish := func(pd pending) error { return r.finish(ctx, reader, pd) }
+	_, stateful := any(r.s.Handler).(Checkpointer)
+	if _, ticks := any(r.s.Handler).(Ticker); ticks {
+		stateful = true
+	}
+	if stateful {
+		return &committer{sync: finish}
+	}
+	c := &committer{in: make(chan pending, 1), errc: make(chan error, 1)}
+	go func() {
+		defer close(c.errc)
+		for pd := range c.in {
+			if err := finish(pd); err != nil {
+				c.errc <- err
+				for range c.in { // drain: nothing after a failed batch may commit
+				}
+				return
+			}
+		}
+	}()
+	return c
+}
+
+func (c *committer) submit(pd pending) error {
+	if c.sync != nil {
+		return c.sync(pd)
+	}
+	select {
+	case c.in <- pd:
+		return nil
+	case err := <-c.errc:
+		return err
+	}
+}
+
+// close waits for the batch in flight.
+func (c *committer) close() error {
+	if c.sync != nil {
+		return nil
+	}
+	close(c.in)
+	return <-c.errc
+}
+
+// pending is a prepared batch: its outputs, and the messages whose offsets
+// may be committed once the outputs are written.
+type pending struct {
+	outs    []kafka.Message
+	done    []kafka.Message
+	ids     []string
+	start   time.Time
+	partial bool // shutdown cut the batch short
+}
+
+// prepare decodes and handles one batch. It writes nothing.
+func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pending, error) {
+	pd := pending{start: time.Now()}
 	m := r.d.Metrics
 	m.In.WithLabelValues(r.s.Name).Add(float64(len(batch)))
 
 	// Decode everything first: bad messages are known before any work.
 	decoded := make([]P, len(batch))
-	var outs []kafka.Message
-	var dead int
 	for i, km := range batch {
 		p, err := msg.Decode[T, P](km.Value)
 		if err != nil {
-			outs = append(outs, r.deadLetter(km, err))
-			dead++
+			pd.outs = append(pd.outs, r.deadLetter(km, err))
 			continue
 		}
 		decoded[i] = p
 	}
 	skip := make([]bool, len(batch))
-	var ids []string
 	if r.dedup != nil {
 		var idx []int
 		for i, p := range decoded {
 			if p != nil {
-				ids = append(ids, p.DedupID())
+				pd.ids = append(pd.ids, p.DedupID())
 				idx = append(idx, i)
 			}
 		}
 		var seen []bool
 		if err := r.retry(ctx, "dedup", func() error {
 			var err error
-			seen, err = r.dedup.Seen(ctx, ids)
+			seen, err = r.dedup.Seen(ctx, pd.ids)
 			return err
 		}); err != nil {
-			return err
+			return pd, err
 		}
-		inBatch := make(map[string]bool, len(ids))
+		inBatch := make(map[string]bool, len(pd.ids))
 		for j, s := range seen {
-			if s || inBatch[ids[j]] {
+			if s || inBatch[pd.ids[j]] {
 				skip[idx[j]] = true
 				m.Deduped.WithLabelValues(r.s.Name).Inc()
 			}
-			inBatch[ids[j]] = true
+			inBatch[pd.ids[j]] = true
 		}
 	}
 
@@ -298,46 +376,55 @@ func (r *runner[T, P]) process(ctx context.Context, reader *kafka.Reader, batch 
 			if ctx.Err() != nil {
 				// Shutting down mid-retry: finish what was done before this one.
 				processed = i
+				pd.partial = true
 				break
 			}
-			outs = append(outs, r.deadLetter(km, err))
-			dead++
+			pd.outs = append(pd.outs, r.deadLetter(km, err))
 			continue
 		}
 		for _, o := range res {
 			km, err := r.encode(o)
 			if err != nil {
-				return fmt.Errorf("stage %s: %w", r.s.Name, err)
+				return pd, fmt.Errorf("stage %s: %w", r.s.Name, err)
 			}
-			outs = append(outs, km)
+			pd.outs = append(pd.outs, km)
 		}
 	}
-	if err := r.write(ctx, outs); err != nil {
+	pd.done = batch[:processed]
+	if pd.partial && r.dedup != nil {
+		pd.ids = nil // not all were handled; let a redelivery decide
+	}
+	return pd, nil
+}
+
+// finish writes a prepared batch's outputs, checkpoints, and commits. It
+// returns an error only when work is cancelled or a commit cannot be made.
+func (r *runner[T, P]) finish(ctx context.Context, reader *kafka.Reader, pd pending) error {
+	if err := r.write(ctx, pd.outs); err != nil {
 		return err
 	}
-	if processed == 0 {
+	if len(pd.done) == 0 {
 		return ctx.Err()
 	}
-	done := batch[:processed]
 	if cp, ok := any(r.s.Handler).(Checkpointer); ok {
 		offsets := map[int]int64{}
-		for _, km := range done {
+		for _, km := range pd.done {
 			offsets[km.Partition] = km.Offset
 		}
 		if err := r.retry(ctx, "checkpoint", func() error { return cp.Checkpoint(ctx, offsets) }); err != nil {
 			return err
 		}
 	}
-	if r.dedup != nil && len(ids) > 0 {
-		if err := r.retry(ctx, "dedup", func() error { return r.dedup.Mark(ctx, ids) }); err != nil {
+	if r.dedup != nil && len(pd.ids) > 0 {
+		if err := r.retry(ctx, "dedup", func() error { return r.dedup.Mark(ctx, pd.ids) }); err != nil {
 			return err
 		}
 	}
-	if err := r.retry(ctx, "commit", func() error { return reader.CommitMessages(ctx, done...) }); err != nil {
+	if err := r.retry(ctx, "commit", func() error { return reader.CommitMessages(ctx, pd.done...) }); err != nil {
 		return fmt.Errorf("stage %s: cannot commit: %w", r.s.Name, err)
 	}
-	m.BatchSeconds.WithLabelValues(r.s.Name).Observe(time.Since(start).Seconds())
-	if processed < len(batch) {
+	r.d.Metrics.BatchSeconds.WithLabelValues(r.s.Name).Observe(time.Since(pd.start).Seconds())
+	if pd.partial {
 		return ctx.Err()
 	}
 	return nil
