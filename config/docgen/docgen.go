@@ -14,12 +14,14 @@ import (
 	"bytes"
 	"fmt"
 	"go/ast"
+	"go/doc/comment"
 	"go/parser"
 	"go/token"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -105,6 +107,31 @@ func exprName(e ast.Expr) string {
 	return ""
 }
 
+var wordRE = regexp.MustCompile(`[A-Za-z0-9]+`)
+
+// fieldDoc returns a field's comment; a field without one takes the comment
+// of a sibling field that names it ("Partitions and ReplicationFactor are
+// used..."), as Go code often documents a group of fields once.
+func (c *Comments) fieldDoc(typ, field string) string {
+	fm := c.fields[typ]
+	if d := fm[field]; d != "" {
+		return d
+	}
+	names := make([]string, 0, len(fm))
+	for n := range fm {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, w := range wordRE.FindAllString(fm[n], -1) {
+			if w == field {
+				return fm[n]
+			}
+		}
+	}
+	return ""
+}
+
 // row is one key of the reference.
 type row struct {
 	key, typ, def, doc string
@@ -145,7 +172,7 @@ func Generate(w io.Writer, c *Comments) error {
 	for _, s := range secs {
 		fmt.Fprintf(&b, "\n## `%s`\n\n", s.title())
 		if s.doc != "" {
-			b.WriteString(strings.TrimSpace(s.doc) + "\n\n")
+			b.WriteString(markdown(s.doc) + "\n")
 		}
 		b.WriteString("| Key | Type | Default | Description |\n|---|---|---|---|\n")
 		for _, r := range s.rows {
@@ -224,22 +251,27 @@ func walk(secs *[]*section, c *Comments, path string, t reflect.Type, v reflect.
 				addFields(it, fv)
 				continue
 			}
-			fdoc := c.fields[t.Name()][f.Name]
+			fdoc := c.fieldDoc(t.Name(), f.Name)
 			key := join(path, name)
 			ft := f.Type
 			switch {
 			case isSection(ft):
-				if fdoc == "" {
-					fdoc = c.types[deref(ft).Name()]
+				tdoc := c.types[deref(ft).Name()]
+				sdoc := fdoc
+				switch {
+				case sdoc == "":
+					sdoc = tdoc
+				case tdoc != "" && tdoc != fdoc:
+					sdoc = fdoc + "\n" + tdoc
 				}
-				s.rows = append(s.rows, row{key: name, typ: "section", def: "", doc: cell(fdoc) + fmt.Sprintf(" See [`%s`](#%s).", key, anchor(key))})
-				children = append(children, child{key, ft, fv, fdoc})
+				s.rows = append(s.rows, row{key: name, typ: "section", def: "", doc: cell(firstSentence(sdoc)) + fmt.Sprintf(" See [`%s`](#%s).", key, anchor(key))})
+				children = append(children, child{key, ft, fv, sdoc})
 			case (ft.Kind() == reflect.Slice || ft.Kind() == reflect.Map) && isSection(elem(ft)):
 				item := key + "[]"
 				if ft.Kind() == reflect.Map {
 					item = key + ".<name>"
 				}
-				s.rows = append(s.rows, row{key: name, typ: typeName(ft), def: defaultOf(fv), doc: cell(fdoc) + fmt.Sprintf(" Items: [`%s`](#%s).", item, anchor(item))})
+				s.rows = append(s.rows, row{key: name, typ: typeName(ft), def: defaultOf(fv), doc: cell(firstSentence(fdoc)) + fmt.Sprintf(" Items: [`%s`](#%s).", item, anchor(item))})
 				edoc := c.types[elem(ft).Name()]
 				children = append(children, child{item, elem(ft), reflect.Value{}, edoc})
 			default:
@@ -346,6 +378,9 @@ func defaultOf(v reflect.Value) string {
 		if v.Len() == 0 {
 			return ""
 		}
+		if isSection(elem(v.Type())) {
+			return fmt.Sprintf("%d item(s): see `threatwatch config defaults`", v.Len())
+		}
 		parts := make([]string, v.Len())
 		for i := range parts {
 			parts[i] = strings.Trim(defaultOf(v.Index(i)), "`")
@@ -368,6 +403,24 @@ func defaultOf(v reflect.Value) string {
 		return "`" + strings.ReplaceAll(v.String(), "|", `\|`) + "`"
 	}
 	return fmt.Sprintf("`%v`", v.Interface())
+}
+
+// markdown renders a doc comment (paragraphs, lists, code blocks) as
+// Markdown.
+func markdown(text string) string {
+	var p comment.Parser
+	var pr comment.Printer
+	pr.HeadingLevel = 3
+	return string(pr.Markdown(p.Parse(text)))
+}
+
+// firstSentence returns the first sentence of a doc comment.
+func firstSentence(text string) string {
+	s := strings.Join(strings.Fields(text), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	return s
 }
 
 // cell turns a doc comment into one table cell: one paragraph, pipes
