@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
@@ -45,7 +44,7 @@ type ActionEvent struct {
 func (s *Server) PublishLevel(l *msg.Level) {
 	ev := LevelEvent{Site: l.Site, TargetID: TargetID(l.Target), Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline,
 		Score: l.Score, Name: l.Name, Stale: l.Stale, Signals: l.Signals}
-	if err := s.hub.Publish("level", ev, nil); err != nil {
+	if err := s.hub.Publish("level", ev, nil, nil); err != nil {
 		s.log.Warn("cannot publish level", "err", err)
 	}
 }
@@ -53,18 +52,17 @@ func (s *Server) PublishLevel(l *msg.Level) {
 // PublishAlert pushes an alert (without evidence) to live streams.
 func (s *Server) PublishAlert(a *msg.Alert) {
 	rec := &AlertRecord{Alert: *a}
-	if err := s.hub.Publish("alert", s.alertView(rec, RedactPII, false), s.alertView(rec, RedactNone, false)); err != nil {
+	if err := s.hub.Publish("alert", s.alertView(rec, RedactFull, false), s.alertView(rec, RedactPII, false), s.alertView(rec, RedactNone, false)); err != nil {
 		s.log.Warn("cannot publish alert", "err", err)
 	}
 }
 
 func (s *Server) publishActionLocal(e ActionEvent) {
-	red := e
-	red.Note = s.red(e.Note)
-	red.Origin = ""
-	full := e
-	full.Origin = ""
-	if err := s.hub.Publish("action", red, full); err != nil {
+	e.Origin = ""
+	viewer, pii := e, e
+	viewer.Note = s.note(e.Note, RedactFull)
+	pii.Note = s.note(e.Note, RedactPII)
+	if err := s.hub.Publish("action", viewer, pii, e); err != nil {
 		s.log.Warn("cannot publish action", "err", err)
 	}
 }
@@ -110,7 +108,7 @@ func (s *Server) RelayActions(ctx context.Context) error {
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r)
 	rc := http.NewResponseController(w)
-	sub, backlog, reset, err := s.hub.Subscribe(r.Header.Get("Last-Event-ID"), p.Role == config.RoleAnalyst)
+	sub, backlog, reset, err := s.hub.Subscribe(r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		return err
 	}
@@ -131,9 +129,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := write([]byte("retry: 3000\nevent: hello\ndata: " + string(hello) + "\n\n")); err != nil {
 		return nil
 	}
-	analyst := p.Role == config.RoleAnalyst
+	aud := audienceOf(redactionFor(p.Role))
 	for _, ev := range backlog {
-		if err := write(ev.frame(analyst)); err != nil {
+		if err := write(ev.frame(aud)); err != nil {
 			return nil
 		}
 	}
@@ -146,7 +144,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-sub.Gone:
 			return nil
 		case ev := <-sub.C:
-			if err := write(ev.frame(analyst)); err != nil {
+			if err := write(ev.frame(aud)); err != nil {
 				return nil
 			}
 		case <-hb.C:

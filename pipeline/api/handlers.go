@@ -153,12 +153,9 @@ func (s *Server) alertView(rec *AlertRecord, mode string, evidence bool) AlertVi
 	return v
 }
 
-func (s *Server) note(n, mode string) string {
-	if mode == RedactNone {
-		return n
-	}
-	return s.red(n)
-}
+// note shapes operator free text (ack notes, silence comments, sink
+// errors): viewers get none of it.
+func (s *Server) note(n, mode string) string { return redactField(n, mode, s.red) }
 
 // decorate adds acks, resolve requests and silences to alert views.
 func (s *Server) decorate(ctx context.Context, views []AlertView, mode string) error {
@@ -401,9 +398,11 @@ func (s *Server) shapeAudit(e alertstate.AuditEntry, mode string) alertstate.Aud
 	e.Labels = shapeLabels(e.Labels, mode, s.red)
 	e.Note = s.note(e.Note, mode)
 	e.Error = s.note(e.Error, mode)
-	if mode != RedactNone {
-		for i, m := range e.Matchers {
-			e.Matchers[i] = s.red(m)
+	for i, m := range e.Matchers {
+		if pm, err := alertstate.ParseMatcher(m); err == nil {
+			e.Matchers[i] = shapeMatcher(m, pm.Name, pm.Value, mode, s.red)
+		} else if mode != RedactNone {
+			e.Matchers[i] = "[REDACTED]"
 		}
 	}
 	return e
@@ -498,11 +497,7 @@ func (s *Server) silenceView(sl alertstate.Silence, mode string) SilenceView {
 	v := SilenceView{ID: sl.ID, StartsAt: sl.StartsAt, EndsAt: sl.EndsAt, CreatedBy: sl.CreatedBy, CreatedAt: sl.CreatedAt,
 		Comment: s.note(sl.Comment, mode), ExpiredBy: sl.ExpiredBy, Active: sl.Active(s.now())}
 	for _, m := range sl.Matchers {
-		str := m.String()
-		if mode != RedactNone {
-			str = s.red(str)
-		}
-		v.Matchers = append(v.Matchers, str)
+		v.Matchers = append(v.Matchers, shapeMatcher(m.String(), m.Name, m.Value, mode, s.red))
 	}
 	return v
 }

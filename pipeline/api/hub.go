@@ -12,23 +12,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Event is one live update, encoded once per audience: the redacted form
-// every role but analyst gets, and the analyst's form.
+// Event is one live update, encoded once per audience (redaction mode).
 type Event struct {
-	ID       string
-	Type     string
-	seq      uint64
-	redacted []byte
-	full     []byte
+	ID     string
+	Type   string
+	seq    uint64
+	frames [3][]byte // by audience: viewer, responder, analyst
+}
+
+// Audiences of live updates, by redaction mode.
+const (
+	audViewer = iota
+	audResponder
+	audAnalyst
+)
+
+func audienceOf(mode string) int {
+	switch mode {
+	case RedactNone:
+		return audAnalyst
+	case RedactPII:
+		return audResponder
+	}
+	return audViewer
 }
 
 // frame returns the SSE frame for an audience.
-func (e *Event) frame(analyst bool) []byte {
-	if analyst {
-		return e.full
-	}
-	return e.redacted
-}
+func (e *Event) frame(aud int) []byte { return e.frames[aud] }
 
 func sseFrame(id, typ string, data []byte) []byte {
 	var b strings.Builder
@@ -65,8 +75,7 @@ type Hub struct {
 
 // Subscriber is one connected stream.
 type Subscriber struct {
-	C       chan *Event
-	analyst bool
+	C chan *Event
 	// Gone is closed when the hub drops the subscriber (too slow, or the
 	// hub closed).
 	Gone chan struct{}
@@ -99,24 +108,37 @@ func NewHub(buf, replay, maxClients int, reg prometheus.Registerer) *Hub {
 	return h
 }
 
-// Publish sends an event to every subscriber. redacted and full are
-// marshalled once each (full may be nil: same as redacted).
-func (h *Hub) Publish(typ string, redacted, full any) error {
-	rb, err := json.Marshal(redacted)
-	if err != nil {
-		return err
-	}
-	fb := rb
-	if full != nil {
-		if fb, err = json.Marshal(full); err != nil {
+// Publish sends an event to every subscriber. Each form is marshalled
+// once: viewer for viewers, pii for responders and none for analysts; a
+// nil form is the previous (less trusted) one.
+func (h *Hub) Publish(typ string, viewer, pii, none any) error {
+	var data [3][]byte
+	for i, v := range []any{viewer, pii, none} {
+		if v == nil {
+			if i == 0 {
+				return errors.New("hub: an event needs its viewer form")
+			}
+			data[i] = data[i-1]
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
 			return err
 		}
+		data[i] = b
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
 	id := h.epoch + "-" + strconv.FormatUint(h.seq, 10)
-	ev := &Event{ID: id, Type: typ, seq: h.seq, redacted: sseFrame(id, typ, rb), full: sseFrame(id, typ, fb)}
+	ev := &Event{ID: id, Type: typ, seq: h.seq}
+	for i := range data {
+		if i > 0 && &data[i][0] == &data[i-1][0] {
+			ev.frames[i] = ev.frames[i-1]
+			continue
+		}
+		ev.frames[i] = sseFrame(id, typ, data[i])
+	}
 	if len(h.ring) > 0 {
 		h.ring[h.ringPos] = ev
 		h.ringPos = (h.ringPos + 1) % len(h.ring)
@@ -146,14 +168,14 @@ func (h *Hub) dropLocked(s *Subscriber, reason string) {
 // sent (may be empty); backlog holds the events it missed, and reset says
 // it missed more than the ring holds (or the server restarted) and must
 // reload its state.
-func (h *Hub) Subscribe(lastID string, analyst bool) (s *Subscriber, backlog []*Event, reset bool, err error) {
+func (h *Hub) Subscribe(lastID string) (s *Subscriber, backlog []*Event, reset bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.clients) >= h.max {
 		h.dropped.WithLabelValues("limit").Inc()
 		return nil, nil, false, ErrTooManyClients
 	}
-	s = &Subscriber{C: make(chan *Event, h.buf), analyst: analyst, Gone: make(chan struct{})}
+	s = &Subscriber{C: make(chan *Event, h.buf), Gone: make(chan struct{})}
 	h.clients[s] = struct{}{}
 	h.clientsGauge.Inc()
 	if lastID == "" {

@@ -126,7 +126,7 @@ func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) 
 		p.Expire(ctx, rk, m.RawRetention+time.Hour)
 		hk := m.k("lvh", key)
 		hour := l.Time.Truncate(time.Hour)
-		hourlyScript.Run(ctx, p, []string{hk}, ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name, ms(now.Add(-m.HourlyRetention)))
+		hourlyScript.Eval(ctx, p, []string{hk}, ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name, ms(now.Add(-m.HourlyRetention)))
 		p.Expire(ctx, hk, m.HourlyRetention+time.Hour)
 		return nil
 	})

@@ -3,6 +3,8 @@ package api
 import (
 	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -81,6 +83,9 @@ func shapeContributors(cs []msg.Contributor, mode string, red Redactor) []msg.Co
 		c.Snippet, c.Thread, c.URL = redactField(c.Snippet, mode, red), redactField(c.Thread, mode, red), ""
 		if mode == RedactPII {
 			c.URL = urlOrigin(cs[i].URL)
+			c.ThreadID = red(c.ThreadID)
+		} else {
+			c.ThreadID = ""
 		}
 		out[i] = c
 	}
@@ -122,13 +127,37 @@ func shapeLabels(l map[string]string, mode string, red Redactor) map[string]stri
 	return out
 }
 
+// numericAnnotations are annotation keys whose values are numbers or
+// named levels: viewers get only these, as free text may carry a name no
+// pattern can find.
+var numericAnnotations = map[string]bool{"level": true, "baseline": true, "score": true, "threat_level": true}
+
 func shapeAnnotations(a map[string]string, mode string, red Redactor) map[string]string {
 	if mode == RedactNone || a == nil {
 		return a
 	}
 	out := make(map[string]string, len(a))
 	for k, v := range a {
-		out[k] = red(v)
+		switch {
+		case mode == RedactPII:
+			out[k] = red(v)
+		case numericAnnotations[k]:
+			out[k] = red(v)
+		}
 	}
 	return out
+}
+
+// shapeMatcher shows a silence matcher: viewers see values only of the
+// pipeline's own identifier labels (and target pseudonyms).
+func shapeMatcher(m string, name, value string, mode string, red Redactor) string {
+	switch {
+	case mode == RedactNone:
+		return m
+	case mode == RedactPII:
+		return red(m)
+	case safeLabels[name] || isTargetHash(value):
+		return red(m)
+	}
+	return strings.Replace(m, strconv.Quote(value), `"[REDACTED]"`, 1)
 }
