@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -122,6 +123,10 @@ func cmdMsg(ctx context.Context, e *env, args []string) error {
 	fs, _ := newFlags(e, "msg", "check --type KIND [FILE...]   (validate JSON lines, write them back normalized)")
 	kind := fs.String("type", "post", "message kind: post, scored, level, alert, deadletter")
 	out := fs.String("output", "", "write the normalized messages here ('-' for stdout; default: none)")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "check" {
 		fs.Usage()
 		return fmt.Errorf("%w: want 'msg check'", errUsage)
@@ -300,10 +305,14 @@ func cmdConsume(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdConfig(ctx context.Context, e *env, args []string) error {
+	const synopsis = "config check FILE | config example | config defaults"
 	if len(args) == 0 {
-		return fmt.Errorf("%w: config check FILE | config example | config defaults", errUsage)
+		return fmt.Errorf("%w: %s", errUsage, synopsis)
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintf(e.stderr, "Usage: threatwatch %s\n\n  check FILE   parse strictly and validate; errors name the field path\n  example      print the documented example config\n  defaults     print every default\n", synopsis)
+		return flag.ErrHelp
 	case "check":
 		if len(args) != 2 {
 			return fmt.Errorf("%w: config check FILE", errUsage)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run calls the binary's entry point in-process.
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	en := &env{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e, getenv: func(string) string { return "" }}
+	code = runMain(context.Background(), en, args)
+	return code, o.String(), e.String()
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := run(t, "", c.name, "--help")
+			if code != 0 && code != 3 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if code == 0 && !strings.Contains(stderr, "Usage: threatwatch "+c.name) && !strings.Contains(stderr, "Usage") {
+				t.Fatalf("--help printed no usage: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	code, _, stderr := run(t, "", "frobnicate")
+	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("kafka:\n  partitions: 3\n"), 0o600)
+	os.WriteFile(bad, []byte("kafka:\n  partitions: 0\n  bogus: 1\n"), 0o600)
+	if code, out, errOut := run(t, "", "config", "check", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("good config: exit %d %s %s", code, out, errOut)
+	}
+	code, _, errOut := run(t, "", "config", "check", bad)
+	if code != 1 || !strings.Contains(errOut, "bogus") {
+		t.Fatalf("bad config: exit %d, %q", code, errOut)
+	}
+	code, out, _ := run(t, "", "config", "example")
+	if code != 0 || !strings.Contains(out, "kafka:") {
+		t.Fatalf("config example: exit %d", code)
+	}
+}
+
+func TestMsgCheckReportsBadLinesByNumber(t *testing.T) {
+	in := "{\"site\":\"s\",\"site_post_id\":\"1\",\"text\":\"hi\"}\nnope\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"ho\"}\n"
+	code, out, errOut := run(t, in, "msg", "check", "--type", "post", "--output", "-")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 for a file with a bad line", code)
+	}
+	if !strings.Contains(errOut, "-:2:") || !strings.Contains(errOut, "2 valid post messages, 1 bad lines") {
+		t.Fatalf("stderr %q does not name line 2", errOut)
+	}
+	if strings.Count(out, `"schema":"post/1"`) != 2 {
+		t.Fatalf("normalized output: %q", out)
+	}
+}
