@@ -131,6 +131,9 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 	threadID, threadURL := "", ""
 	if in.Thread != nil {
 		threadID, threadURL = in.Thread.ID, in.Thread.URL
+	} else {
+		// Read without its listing row: the page itself names the thread.
+		threadID, threadURL = genericThreadID(in.URL.String()), in.URL.String()
 	}
 	posts.Each(func(_ int, ps *goquery.Selection) {
 		if s.Deleted != "" && (ps.Is(s.Deleted) || ps.Find(s.Deleted).Length() > 0) {

@@ -38,7 +38,7 @@ type Health struct {
 	// Failures counts consecutive rounds that read nothing.
 	Failures int `json:"failures,omitempty"`
 	// Reason is the last error, for operators (URLs, never post text).
-	Reason string `json:"reason,omitempty"`
+	Reason string    `json:"reason,omitempty"`
 	At     time.Time `json:"at"`
 }
 

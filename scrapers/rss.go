@@ -31,13 +31,19 @@ type feedLink struct {
 	Text string `xml:",chardata"`
 }
 
+// feedAuthor is RSS's author text or Atom's author element.
+type feedAuthor struct {
+	Text string `xml:",chardata"`
+	Name string `xml:"name"`
+}
+
 type feedItem struct {
 	// RSS
 	Title       string     `xml:"title"`
 	Links       []feedLink `xml:"link"`
 	GUID        string     `xml:"guid"`
 	PubDate     string     `xml:"pubDate"`
-	Author      string     `xml:"author"`
+	Author      feedAuthor `xml:"author"`
 	Creator     string     `xml:"http://purl.org/dc/elements/1.1/ creator"`
 	Description string     `xml:"description"`
 	Encoded     string     `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
@@ -46,7 +52,6 @@ type feedItem struct {
 	ID        string `xml:"id"`
 	Published string `xml:"published"`
 	Updated   string `xml:"updated"`
-	AtomName  string `xml:"author>name"`
 	Content   string `xml:"content"`
 	Summary   string `xml:"summary"`
 }
@@ -68,7 +73,7 @@ func (it *feedItem) link() string {
 func (r *rss) Parse(in *Input) (*Page, error) {
 	var feed struct {
 		XMLName xml.Name
-		Title   string     `xml:"title"`
+		Title   string `xml:"title"`
 		Channel *struct {
 			Title string     `xml:"title"`
 			Items []feedItem `xml:"item"`
@@ -123,10 +128,18 @@ func (r *rss) Parse(in *Input) (*Page, error) {
 		p := msg.Post{SitePostID: id, URL: link, Thread: tidy(it.Title), ThreadURL: link}
 		p.Author = strings.TrimSpace(it.Creator)
 		if p.Author == "" {
-			p.Author = strings.TrimSpace(it.AtomName)
+			p.Author = strings.TrimSpace(it.Author.Name)
 		}
 		if p.Author == "" {
-			p.Author = strings.TrimSpace(it.Author)
+			// RSS's author is "email (Name)": keep only the name, never
+			// the address.
+			a := strings.TrimSpace(it.Author.Text)
+			if i, j := strings.Index(a, "("), strings.LastIndex(a, ")"); i >= 0 && j > i {
+				a = strings.TrimSpace(a[i+1 : j])
+			} else if strings.Contains(a, "@") {
+				a = ""
+			}
+			p.Author = a
 		}
 		for _, t := range []string{it.PubDate, it.Published, it.Updated} {
 			if ts, ok := parseTime(t, "", nil); ok {

@@ -46,8 +46,10 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 	if pg.Title == "" {
 		pg.Title, _ = doc.Find(`meta[property="og:title"]`).Attr("content")
 	}
-	if msgs.Length() == 0 && doc.Find(".tgme_channel_info, .tgme_page, .tgme_widget_message_wrap, .tgme_channel_history").Length() == 0 {
-		return nil, fmt.Errorf("%w: no Telegram channel preview structure (.tgme_channel_history)", ErrMarkup)
+	if msgs.Length() == 0 && doc.Find(".tgme_channel_history, .tgme_channel_info").Length() == 0 {
+		// t.me/<channel> without the message history: the preview is
+		// disabled, the channel blocked or gone, or the markup changed.
+		return nil, fmt.Errorf("%w: no Telegram channel preview (.tgme_channel_history): preview disabled, channel blocked, or markup changed", ErrMarkup)
 	}
 	var oldest int64
 	msgs.Each(func(_ int, s *goquery.Selection) {

@@ -1,0 +1,5 @@
+package scrapers
+
+import "log/slog"
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
