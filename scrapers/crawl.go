@@ -163,7 +163,10 @@ func (c *Crawler) Round(ctx context.Context) (RoundStats, error) {
 	if sinkErr != nil {
 		return r.stats, sinkErr
 	}
-	if r.first && r.reached > 0 && len(r.fetchErrs) == 0 && r.markup == nil {
+	// The first crawl is done once it read the site at all: pages it
+	// missed are read later, and their posts still count as history by
+	// their dates (historyBefore).
+	if r.first && r.reached > 0 {
 		r.meta.Done = true
 	}
 	if err := c.st.SetMeta(ctx, r.meta); err != nil {
@@ -276,6 +279,13 @@ func safeParse(e Engine, in *Input) (pg *Page, err error) {
 		pg = &Page{}
 	}
 	return pg, err
+}
+
+// historyBefore is the time before which a post found after the first
+// crawl is still history (a long thread whose backfill continues): the
+// first crawl's start, less a margin for the site's clock running ahead.
+func (r *round) historyBefore() time.Time {
+	return r.meta.Init.Add(-max(r.c.site.PollInterval, 10*time.Minute))
 }
 
 func (r *round) pageLimit() int {
@@ -401,6 +411,10 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		if err != nil {
 			var fe *FetchError
 			if errors.As(err, &fe) && (fe.Status == http.StatusNotFound || fe.Status == http.StatusGone) {
+				// The site answered: not a failure of the site.
+				r.fetchErrs = r.fetchErrs[:len(r.fetchErrs)-1]
+				r.stats.Errors--
+				r.reached++
 				// A vanished cursor page (posts deleted, pages merged):
 				// start again from the first page next round; a vanished
 				// thread: stop asking until its marker moves.
@@ -477,7 +491,7 @@ func (r *round) emit(ctx context.Context, posts []msg.Post, t *ThreadRef) (int, 
 		if p.Fetched.IsZero() {
 			p.Fetched = r.now
 		}
-		p.Backfill = r.first || (!p.Published.IsZero() && p.Published.Before(r.meta.Init))
+		p.Backfill = r.first || (!p.Published.IsZero() && p.Published.Before(r.historyBefore()))
 		p.ID, p.ContentHash, p.Schema = "", "", ""
 		p.Normalize()
 		batch = append(batch, p)

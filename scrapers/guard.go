@@ -56,11 +56,14 @@ type guard struct {
 	// proxyAddrs are the ip:port the configured proxy may be dialled at.
 	proxyAddrs map[string]bool
 	proxied    bool
-	resolver   *net.Resolver
+	// lookup resolves a host name (replaced in tests).
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 func newGuard(allowPrivate bool, proxy *url.URL) (*guard, error) {
-	g := &guard{allowPrivate: allowPrivate, proxyAddrs: map[string]bool{}, resolver: net.DefaultResolver}
+	g := &guard{allowPrivate: allowPrivate, proxyAddrs: map[string]bool{}, lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}}
 	if proxy != nil {
 		g.proxied = true
 		host, port := proxy.Hostname(), proxy.Port()
@@ -130,7 +133,7 @@ func (g *guard) checkURL(ctx context.Context, u *url.URL) error {
 	if !g.proxied {
 		return nil // the dial check sees the resolved address
 	}
-	ips, err := g.resolver.LookupNetIP(ctx, "ip", host)
+	ips, err := g.lookup(ctx, host)
 	if err != nil {
 		return fmt.Errorf("cannot resolve %s: %w", host, err)
 	}
