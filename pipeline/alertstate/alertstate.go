@@ -456,6 +456,9 @@ type Delivery struct {
 	// gives up notify.retry.give_up_after later.
 	FirstFailure time.Time `json:"firstFailure,omitempty"`
 	LastError    string    `json:"lastError,omitempty"`
+	// Failed is the status whose delivery failed for good (not retryable,
+	// or retried too long); it is tried again after a repeat interval.
+	Failed string `json:"failed,omitempty"`
 	// Suppressed is why the current status was not sent (silenced, acked,
 	// replay, closed), so the audit log records a suppression once, not at
 	// every tick.

@@ -293,6 +293,11 @@ func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) 
 	if a.Replay && !r.SendReplay {
 		return decision{result: alertstate.ResultReplay}
 	}
+	if d.Failed == a.Status && e.now.Sub(d.LastAttempt) < r.Repeat {
+		// Failed for good a short while ago: do not hammer a receiver that
+		// refuses the payload; try again after a repeat interval.
+		return decision{}
+	}
 	if a.Status == msg.StatusResolved {
 		if d.Status == "" || d.Status == msg.StatusResolved && d.Pending == "" {
 			// Never told of the firing, or already told of the end.
@@ -397,10 +402,10 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	entry.Result, entry.Error = alertstate.ResultFailed, err.Error()
 	switch {
 	case !retry:
-		d.Pending = ""
+		d.Pending, d.Failed = "", a.Status
 		entry.Note = "not retryable"
 	case e.now.Sub(d.FirstFailure) >= s.cfg.Retry.GiveUpAfter:
-		d.Pending = ""
+		d.Pending, d.Failed = "", a.Status
 		entry.Note = "gave up after " + s.cfg.Retry.GiveUpAfter.String()
 	default:
 		entry.Note = "will retry"

@@ -1,0 +1,444 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/alertstate"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/notify"
+	"github.com/threatwatch/threatwatch/pipeline/notify/notifytest"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// harness is a notify stage over a private Redis whose receivers are
+// Recorders, with a settable clock.
+type harness struct {
+	t     *testing.T
+	stage *notify.Stage
+	state *alertstate.State
+	clock *clock
+	recs  map[string]*notifytest.Recorder
+}
+
+// keepAliveRecorder is a Recorder that asks for keep-alives, like the
+// Alertmanager sink.
+type keepAliveRecorder struct{ *notifytest.Recorder }
+
+func (keepAliveRecorder) KeepAlive() time.Duration { return time.Minute }
+
+// recorderFactory builds Recorders, looked up by receiver name.
+func recorderFactory(recs map[string]*notifytest.Recorder) []notify.Factory {
+	mk := func(typ string, keep bool) notify.Factory {
+		return notify.Factory{Type: typ, Doc: "test", Settings: func() any { return &struct{}{} },
+			New: func(_ *yaml.Node, d notify.Deps) (notify.Sink, error) {
+				r := &notifytest.Recorder{}
+				recs[d.Receiver] = r
+				if keep {
+					return keepAliveRecorder{r}, nil
+				}
+				return r, nil
+			}}
+	}
+	return []notify.Factory{mk("rec", false), mk("keepalive", true)}
+}
+
+func newHarness(t *testing.T, yml string) *harness {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	c := &clock{t: notifytest.Start}
+	st := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+	recs := map[string]*notifytest.Recorder{}
+	cfg.Notify.Retry.Initial = time.Millisecond
+	cfg.Notify.Retry.Max = 5 * time.Millisecond
+	s, err := notify.New(cfg.Notify, recorderFactory(recs), st, notify.Options{Now: c.now})
+	if err != nil {
+		t.Fatalf("notify.New: %v", err)
+	}
+	return &harness{t: t, stage: s, state: st, clock: c, recs: recs}
+}
+
+func (h *harness) handle(a *msg.Alert) {
+	h.t.Helper()
+	out, err := h.stage.Handle(context.Background(), a, pipeline.Meta{})
+	if err != nil || len(out) != 0 {
+		h.t.Fatalf("Handle: %v outputs, err %v", len(out), err)
+	}
+}
+
+func (h *harness) tick() {
+	h.t.Helper()
+	if _, err := h.stage.Tick(context.Background(), h.clock.now()); err != nil {
+		h.t.Fatalf("Tick: %v", err)
+	}
+}
+
+// results lists the audit results of notify entries, oldest first, as
+// "receiver:status:result".
+func (h *harness) results() []string {
+	h.t.Helper()
+	es, _, err := h.state.Audit(context.Background(), alertstate.AuditQuery{Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for i := len(es) - 1; i >= 0; i-- {
+		if e := es[i]; e.Action == alertstate.ActionNotify {
+			out = append(out, e.Receiver+":"+e.Status+":"+e.Result)
+		}
+	}
+	return out
+}
+
+const twoReceivers = `
+notify:
+  repeat_interval: 1h
+  receivers:
+    - {name: oncall, type: rec}
+    - {name: team, type: rec}
+  routes:
+    - matchers: ['target="t_protected"']
+      receivers: [team]
+    - matchers: ['severity="critical"']
+      receivers: [oncall]
+  default_receivers: [team]
+`
+
+func resolved(a *msg.Alert) *msg.Alert {
+	c := *a
+	c.Status, c.EndsAt = msg.StatusResolved, a.StartsAt.Add(30*time.Minute)
+	return &c
+}
+
+func TestRoutingByLabels(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	crit := notifytest.Alert("forum-a")
+	prot := notifytest.Alert("forum-b")
+	prot.Labels["target"] = "t_protected"
+	prot.Fingerprint = msg.Fingerprint(prot.Labels, prot.StartsAt)
+	low := notifytest.Alert("forum-c")
+	low.Labels["severity"] = "elevated"
+	low.Fingerprint = msg.Fingerprint(low.Labels, low.StartsAt)
+	for _, a := range []*msg.Alert{crit, prot, low} {
+		h.handle(a)
+	}
+	sites := func(r *notifytest.Recorder) string {
+		var s []string
+		for _, c := range r.Calls() {
+			s = append(s, c.Alerts[0].Labels["site"])
+		}
+		return strings.Join(s, ",")
+	}
+	if got := sites(h.recs["oncall"]); got != "forum-a" {
+		t.Errorf("oncall got %q, want forum-a", got)
+	}
+	if got := sites(h.recs["team"]); got != "forum-b,forum-c" {
+		t.Errorf("team got %q, want the protected target's alert and the unrouted one", got)
+	}
+}
+
+func TestDedupRepeatAndResolve(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	a := notifytest.Alert("forum-a")
+	rec := func() []string { return h.recs["oncall"].Statuses() }
+
+	h.handle(a)
+	h.handle(a) // redelivered, or re-emitted by the aggregator
+	h.clock.add(10 * time.Minute)
+	h.tick()
+	if got := rec(); len(got) != 1 {
+		t.Fatalf("after a redelivery and an early tick: %v, want one firing", got)
+	}
+	h.clock.add(51 * time.Minute)
+	h.tick()
+	if got := rec(); fmt.Sprint(got) != "[firing firing]" {
+		t.Fatalf("after the repeat interval: %v, want a repeat", got)
+	}
+	h.handle(resolved(a))
+	h.handle(resolved(a))
+	h.handle(a) // a late firing after the resolution must not page
+	h.clock.add(2 * time.Hour)
+	h.tick()
+	if got := rec(); fmt.Sprint(got) != "[firing firing resolved]" {
+		t.Fatalf("after resolution: %v", got)
+	}
+	last := h.recs["oncall"].Calls()[2].Alerts[0]
+	if !last.EndsAt.Equal(a.StartsAt.Add(30 * time.Minute)) {
+		t.Errorf("resolved endsAt %v", last.EndsAt)
+	}
+	if got := h.results(); fmt.Sprint(got) != "[oncall:firing:sent oncall:firing:sent oncall:resolved:sent]" {
+		t.Errorf("audit %v", got)
+	}
+}
+
+func TestSilencedAlertsAreNotSentButAudited(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	ctx := context.Background()
+	sil, err := h.state.CreateSilence(ctx, alertstate.Silence{
+		Matchers:  []alertstate.Matcher{alertstate.MustMatcher("site", alertstate.MatchEqual, "forum-a")},
+		EndsAt:    h.clock.now().Add(30 * time.Minute),
+		CreatedBy: "ana",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := notifytest.Alert("forum-a")
+	other := notifytest.Alert("forum-z")
+	h.handle(a)
+	h.handle(other)
+	h.clock.add(time.Minute)
+	h.tick() // still silenced: not sent, not audited twice
+	if got := h.recs["oncall"].Calls(); len(got) != 1 || got[0].Alerts[0].Labels["site"] != "forum-z" {
+		t.Fatalf("calls while silenced: %+v", got)
+	}
+	es, _, _ := h.state.Audit(ctx, alertstate.AuditQuery{Fingerprint: a.Fingerprint})
+	if len(es) != 1 || es[0].Result != alertstate.ResultSilenced || es[0].SilenceID != sil.ID {
+		t.Fatalf("audit of the silenced alert: %+v", es)
+	}
+	h.clock.add(30 * time.Minute)
+	h.tick() // the silence ended while the alert still fires: now it is sent
+	if got := h.recs["oncall"].Calls(); len(got) != 2 || got[1].Alerts[0].Fingerprint != a.Fingerprint {
+		t.Fatalf("after the silence: %d calls", len(got))
+	}
+}
+
+func TestAcknowledgedAlertsAreNotRepeated(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  repeat_interval: 1h
+  receivers:
+    - {name: oncall, type: rec}
+    - {name: am, type: keepalive}
+  routes:
+    - receivers: [oncall, am]
+`)
+	ctx := context.Background()
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	if _, err := h.state.Acknowledge(ctx, a.Fingerprint, "ana", "looking"); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.add(2 * time.Hour)
+	h.tick()
+	h.handle(a)
+	if got := h.recs["oncall"].Statuses(); fmt.Sprint(got) != "[firing]" {
+		t.Fatalf("oncall after ack: %v, want no repeat", got)
+	}
+	if got := h.recs["am"].Statuses(); fmt.Sprint(got) != "[firing firing]" {
+		t.Fatalf("keep-alive receiver after ack: %v, want a keep-alive", got)
+	}
+	h.handle(resolved(a))
+	if got := h.recs["oncall"].Statuses(); fmt.Sprint(got) != "[firing resolved]" {
+		t.Fatalf("oncall after resolution: %v, want the resolution sent", got)
+	}
+	if got := h.results(); !strings.Contains(fmt.Sprint(got), "oncall:firing:acked") {
+		t.Errorf("audit lacks the suppressed repeat: %v", got)
+	}
+}
+
+func TestReplayAlertsNeverPage(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  receivers:
+    - {name: oncall, type: rec}
+    - {name: analysts, type: rec, send_replay: true}
+  routes:
+    - receivers: [oncall, analysts]
+`)
+	a := notifytest.Alert("forum-a")
+	a.Replay = true
+	h.handle(a)
+	h.handle(resolved(a))
+	if n := len(h.recs["oncall"].Calls()); n != 0 {
+		t.Fatalf("oncall paged %d times for a replay", n)
+	}
+	if got := h.recs["analysts"].Statuses(); fmt.Sprint(got) != "[firing resolved]" {
+		t.Fatalf("analysts got %v", got)
+	}
+	if got := h.results(); fmt.Sprint(got) != "[oncall:firing:replay analysts:firing:sent analysts:resolved:sent]" &&
+		fmt.Sprint(got) != "[analysts:firing:sent oncall:firing:replay analysts:resolved:sent]" {
+		t.Errorf("audit %v", got)
+	}
+}
+
+func TestFailedDeliveriesAreRetried(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  retry: {attempts: 3}
+  receivers:
+    - {name: flaky, type: rec}
+    - {name: down, type: rec}
+    - {name: broken, type: rec}
+  routes:
+    - receivers: [flaky, down, broken]
+`)
+	h.recs["flaky"].Fail = func(n int) (bool, error) {
+		if n < 3 {
+			return true, notifytest.ErrDown
+		}
+		return false, nil
+	}
+	var downFor atomic.Int64
+	downFor.Store(5)
+	h.recs["down"].Fail = func(n int) (bool, error) {
+		if int64(n) <= downFor.Load() {
+			return true, notifytest.ErrDown
+		}
+		return false, nil
+	}
+	h.recs["broken"].Fail = func(int) (bool, error) { return false, errors.New("400 invalid routing key") }
+
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	if n := len(h.recs["flaky"].Calls()); n != 3 {
+		t.Errorf("flaky: %d calls, want 3 (two retries)", n)
+	}
+	if n := len(h.recs["down"].Calls()); n != 3 {
+		t.Errorf("down: %d calls, want 3 attempts", n)
+	}
+	if n := len(h.recs["broken"].Calls()); n != 1 {
+		t.Errorf("broken: %d calls, want 1 (not retryable)", n)
+	}
+	// The ticks retry the pending delivery, one call each, after backoff.
+	for range 3 {
+		h.clock.add(time.Second)
+		h.tick()
+	}
+	if got := h.recs["down"].Calls(); len(got) != 6 {
+		t.Errorf("down after ticks: %d calls, want 6", len(got))
+	}
+	if n := len(h.recs["broken"].Calls()); n != 1 {
+		t.Errorf("broken retried by the tick: %d calls", n)
+	}
+	tr, err := h.state.Tracked(context.Background(), a.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tr.Deliveries["down"]; d.Status != msg.StatusFiring || d.Pending != "" {
+		t.Errorf("down delivery %+v, want delivered", d)
+	}
+	if d := tr.Deliveries["broken"]; d.Status != "" || d.Pending != "" || !strings.Contains(d.LastError, "400") {
+		t.Errorf("broken delivery %+v, want failed for good", d)
+	}
+	got := fmt.Sprint(h.results())
+	for _, want := range []string{"flaky:firing:sent", "broken:firing:failed", "down:firing:failed", "down:firing:sent"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("audit lacks %s: %s", want, got)
+		}
+	}
+}
+
+func TestRetryAfterIsHonored(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	sink := notify.Factory{Type: "t", New: func(_ *yaml.Node, d notify.Deps) (notify.Sink, error) {
+		return sinkFunc(func(ctx context.Context, _ ...*msg.Alert) (bool, error) {
+			return notify.Do(ctx, d.Client, notify.Request{URL: srv.URL})
+		}), nil
+	}}
+	s, err := sink.Build(nil, notify.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := notify.Retry{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Second}
+	start := time.Now()
+	attempts, _, err := r.Send(context.Background(), s, notifytest.Alert("a"))
+	if err != nil || attempts != 2 {
+		t.Fatalf("attempts %d err %v, want success on the second", attempts, err)
+	}
+	if waited := time.Since(start); waited < time.Second {
+		t.Fatalf("retried after %v; the server asked for 1s", waited)
+	}
+}
+
+type sinkFunc func(ctx context.Context, alerts ...*msg.Alert) (bool, error)
+
+func (f sinkFunc) Notify(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+	return f(ctx, alerts...)
+}
+
+func TestOperatorResolveRequest(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	ctx := context.Background()
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	if _, err := h.state.RequestResolve(ctx, a.Fingerprint, "ana", "false positive"); err != nil {
+		t.Fatal(err)
+	}
+	h.handle(a) // the aggregator still re-emits it: must not go out again
+	h.clock.add(time.Second)
+	h.tick()
+	h.clock.add(2 * time.Hour)
+	h.tick()
+	h.handle(a)
+	if got := h.recs["oncall"].Statuses(); fmt.Sprint(got) != "[firing resolved]" {
+		t.Fatalf("oncall got %v, want the firing and the operator's resolution", got)
+	}
+	if p, _ := h.state.PendingResolves(ctx); len(p) != 0 {
+		t.Fatalf("resolve request still pending: %+v", p)
+	}
+}
+
+func TestStoredStateAndAuditHoldNoPII(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	a := notifytest.PIIAlert("forum-a")
+	h.handle(a)
+	tr, err := h.state.Tracked(context.Background(), a.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _, _ := h.state.Audit(context.Background(), alertstate.AuditQuery{})
+	b, _ := json.Marshal([]any{tr, es, h.recs["oncall"].Calls()})
+	if leaked := notifytest.LeakedPII(b); len(leaked) > 0 {
+		t.Fatalf("stored or sent raw PII %v", leaked)
+	}
+	if !strings.Contains(string(b), "[PHONE]") {
+		t.Fatal("no placeholder stored: was the alert stored at all?")
+	}
+}
+
+func TestBadConfigIsReportedWithFieldPaths(t *testing.T) {
+	cfg := config.Default()
+	cfg.Notify.Receivers = []config.Receiver{{Name: "x", Type: "nope"}}
+	cfg.Notify.DefaultReceivers = []string{"x"}
+	err := notify.Check(cfg.Notify, recorderFactory(map[string]*notifytest.Recorder{}))
+	if err == nil || !strings.Contains(err.Error(), "notify.receivers[0].type") || !errors.Is(err, config.ErrInvalidEnum) {
+		t.Fatalf("Check = %v", err)
+	}
+}
