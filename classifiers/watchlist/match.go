@@ -29,10 +29,10 @@ type keySet struct {
 	// set of word counts (bit n) of entries starting with it: F for the
 	// folded stream (names, relatives, workplaces), C for the canonical
 	// one (addresses).
-	tagF, tagC                    map[uint32]uint16
-	hasPhone, hasEmail, hasPlate  bool
-	hasHandle                     bool
-	entries                       int
+	tagF, tagC                   map[uint32]uint16
+	hasPhone, hasEmail, hasPlate bool
+	hasHandle                    bool
+	entries                      int
 }
 
 // snapshot is an immutable loaded list; a reload swaps in a new one.
@@ -368,7 +368,9 @@ func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
 // phone candidates: runs of digit groups joined by single separators.
 const maxPhoneTries = 48
 
-func isPhoneSep(c byte) bool { return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/' }
+func isPhoneSep(c byte) bool {
+	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/'
+}
 
 func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []string) {
 	clear(sc.seenCnd)
@@ -416,7 +418,8 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []st
 		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' {
 			continue // digits glued to letters: not a phone number
 		}
-		intl := text[runStart] == '+' || (groups[0].digits >= 2 && text[groups[0].start:groups[0].start+2] == "00")
+		// "00" international prefixes are handled by tryPhone.
+		intl := text[runStart] == '+'
 		// Try the longest digit spans first; sub-spans catch a number
 		// written right after another figure ("since 2019 555 867 5309").
 		for a := 0; a < g && tries < maxPhoneTries; a++ {
@@ -511,7 +514,7 @@ func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token
 				sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamPlate, 1, tk.start-(tk.start-toks[i].start), tk.end)
+			ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)
 		}
 	}
 }

@@ -1,0 +1,552 @@
+package classifiers
+
+import (
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Kinds of personal data the extractors find. They are evidence kinds and
+// name the placeholders Redact writes.
+const (
+	KindStreetAddress = "street_address"
+	KindStreetName    = "street_name"
+	KindPostalCode    = "postal_code"
+	KindPhone         = "phone"
+	KindEmail         = "email"
+	KindIPAddress     = "ip_address"
+	KindCoordinates   = "coordinates"
+	KindSSN           = "ssn"
+	KindDOB           = "date_of_birth"
+	KindPlate         = "plate"
+	KindPaymentCard   = "payment_card"
+)
+
+// placeholders are the typed replacements Redact writes.
+var placeholders = map[string]string{
+	KindStreetAddress: "[ADDRESS]", KindStreetName: "[STREET]", KindPostalCode: "[POSTCODE]",
+	KindPhone: "[PHONE]", KindEmail: "[EMAIL]", KindIPAddress: "[IP]", KindCoordinates: "[COORDINATES]",
+	KindSSN: "[SSN]", KindDOB: "[DOB]", KindPlate: "[PLATE]", KindPaymentCard: "[CARD]",
+}
+
+// pii is one piece of personal data found in a text: original byte offsets.
+type pii struct {
+	kind       string
+	start, end int
+}
+
+// hasDigit reports whether s has an ASCII digit; most extractors need one.
+func hasDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// findPII returns the personal data in text, sorted and non-overlapping.
+// toks (tokens of the normalized text) are used for street addresses.
+func findPII(text string, n *normalized, toks []token, out []pii) []pii {
+	digits := hasDigit(text)
+	if strings.IndexByte(text, '@') >= 0 {
+		out = findEmails(text, out)
+	}
+	if digits {
+		out = findSSNs(text, out)
+		out = findCards(text, out)
+		out = findPhones(text, out)
+		out = findIPs(text, out)
+		out = findRegexp(text, reCoords, KindCoordinates, validCoords, out)
+		out = findRegexp(text, reDMS, KindCoordinates, nil, out)
+		out = findDOBs(text, out)
+		out = findPlates(text, out)
+		out = findRegexp(text, rePostcodeUK, KindPostalCode, nil, out)
+		out = findRegexp(text, rePostcodeCA, KindPostalCode, nil, out)
+		out = findRegexp(text, reZipUS, KindPostalCode, nil, out)
+	}
+	out = findStreets(text, n, toks, digits, out)
+	return dedupPII(out)
+}
+
+// dedupPII sorts spans and drops those overlapping an earlier, longer one.
+func dedupPII(ps []pii) []pii {
+	if len(ps) < 2 {
+		return ps
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].start != ps[j].start {
+			return ps[i].start < ps[j].start
+		}
+		return ps[i].end > ps[j].end
+	})
+	out := ps[:1]
+	for _, p := range ps[1:] {
+		last := &out[len(out)-1]
+		if p.start < last.end {
+			if p.end > last.end && p.end-p.start > last.end-last.start {
+				*last = p
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+func isEmailLocal(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func findEmails(text string, out []pii) []pii {
+	for i := 0; i < len(text); i++ {
+		if text[i] != '@' {
+			continue
+		}
+		a := i
+		for a > 0 && isEmailLocal(text[a-1]) {
+			a--
+		}
+		b := i + 1
+		dot := -1
+		for b < len(text) && (isAlnum(text[b]) || text[b] == '-' || text[b] == '.') {
+			if text[b] == '.' {
+				dot = b
+			}
+			b++
+		}
+		for b > i+1 && text[b-1] == '.' {
+			b--
+		}
+		if a == i || dot < 0 || dot >= b-2 {
+			continue
+		}
+		tld := text[strings.LastIndexByte(text[:b], '.')+1 : b]
+		if len(tld) < 2 || hasDigit(tld) {
+			continue
+		}
+		out = append(out, pii{KindEmail, a, b})
+		i = b
+	}
+	return out
+}
+
+var reSSN = regexp.MustCompile(`\b(\d{3})[- ](\d{2})[- ](\d{4})\b`)
+
+// findSSNs finds US social security numbers: the format, with the issuing
+// rules (no area 000, 666 or 900-999, no group 00, no serial 0000), or any
+// number of that shape right after "SSN"/"social security".
+func findSSNs(text string, out []pii) []pii {
+	for _, m := range reSSN.FindAllStringSubmatchIndex(text, -1) {
+		area, group, serial := text[m[2]:m[3]], text[m[4]:m[5]], text[m[6]:m[7]]
+		valid := area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000"
+		if !valid && !contextBefore(text, m[0], 40, "ssn", "social security", "social sec", "ss#") {
+			continue
+		}
+		out = append(out, pii{KindSSN, m[0], m[1]})
+	}
+	return out
+}
+
+// contextBefore reports whether any of words occurs (case-insensitively)
+// in the n bytes before i.
+func contextBefore(text string, i, n int, words ...string) bool {
+	w := strings.ToLower(text[max(0, i-n):i])
+	for _, x := range words {
+		if strings.Contains(w, x) {
+			return true
+		}
+	}
+	return false
+}
+
+var reCard = regexp.MustCompile(`\b[3-6]\d{3}(?:[ -]?\d{3,4}){2,4}\b`)
+
+func findCards(text string, out []pii) []pii {
+	for _, m := range reCard.FindAllStringIndex(text, -1) {
+		var d []byte
+		for i := m[0]; i < m[1]; i++ {
+			if text[i] >= '0' && text[i] <= '9' {
+				d = append(d, text[i])
+			}
+		}
+		if len(d) >= 13 && len(d) <= 19 && luhn(d) {
+			out = append(out, pii{KindPaymentCard, m[0], m[1]})
+		}
+	}
+	return out
+}
+
+func luhn(d []byte) bool {
+	sum := 0
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if (len(d)-1-i)%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+// phoneRegions are tried, in order, for numbers written without a country
+// code.
+var phoneRegions = []string{"US", "GB", "DE", "FR", "AU", "CA", "IE", "NL", "ES", "IT"}
+
+// findPhones finds runs of digits and phone punctuation and keeps those
+// the phone-number library accepts as valid numbers. A bare run of digits
+// with no separators counts only after a word like "phone" or "call".
+func findPhones(text string, out []pii) []pii {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !(c >= '0' && c <= '9' || c == '+' || c == '(') {
+			continue
+		}
+		if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '-' || text[i-1] == '.' || text[i-1] == '/' || text[i-1] == '$') {
+			for i < len(text) && isAlnum(text[i]) {
+				i++
+			}
+			continue
+		}
+		j, ndig, seps := i, 0, 0
+		prevSep := false
+		for j < len(text) {
+			c := text[j]
+			if c >= '0' && c <= '9' {
+				ndig++
+				prevSep = false
+				j++
+				continue
+			}
+			if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+' && j == i) && !prevSep || c == ')' && prevSep {
+				if c != '+' {
+					seps++
+				}
+				prevSep = c != ')'
+				j++
+				continue
+			}
+			break
+		}
+		for j > i && !(text[j-1] >= '0' && text[j-1] <= '9') {
+			j--
+		}
+		if j < len(text) && (isAlnum(text[j]) || text[j] == '/' || text[j] == '-' && j+1 < len(text) && isAlnum(text[j+1])) {
+			i = j
+			continue
+		}
+		cand := text[i:j]
+		if ndig < 7 || ndig > 15 {
+			i = max(i, j-1)
+			continue
+		}
+		if reSSN.MatchString(cand) && len(cand) == 11 {
+			i = j
+			continue
+		}
+		if seps == 0 && c != '+' && !contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#") {
+			i = j
+			continue
+		}
+		if validPhone(cand) {
+			out = append(out, pii{KindPhone, i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+func validPhone(cand string) bool {
+	if strings.HasPrefix(cand, "+") {
+		n, err := phonenumbers.Parse(cand, "ZZ")
+		return err == nil && phonenumbers.IsValidNumber(n)
+	}
+	// Dotted version or decimal numbers ("1.2.3", "3.14159") are not phones.
+	if strings.Count(cand, ".") > 0 && strings.Count(cand, ".") != 2 {
+		return false
+	}
+	for _, r := range phoneRegions {
+		n, err := phonenumbers.Parse(cand, r)
+		if err == nil && phonenumbers.IsValidNumber(n) {
+			return true
+		}
+	}
+	return false
+}
+
+func findIPs(text string, out []pii) []pii {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':') {
+			continue
+		}
+		if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.' || text[i-1] == ':') {
+			continue
+		}
+		j := i
+		dots, colons := 0, 0
+		for j < len(text) && (isHex(text[j]) || text[j] == '.' || text[j] == ':') {
+			if text[j] == '.' {
+				dots++
+			}
+			if text[j] == ':' {
+				colons++
+			}
+			j++
+		}
+		for j > i && (text[j-1] == '.' || text[j-1] == ':') {
+			if text[j-1] == '.' {
+				dots--
+			} else {
+				colons--
+			}
+			j--
+		}
+		if j < len(text) && isAlnum(text[j]) || !(dots == 3 && colons == 0 || colons >= 2) {
+			i = j
+			continue
+		}
+		a, err := netip.ParseAddr(text[i:j])
+		if err == nil && !a.IsUnspecified() && (a.Is4() || colons >= 3 || strings.Contains(text[i:j], "::") && len(text[i:j]) > 4) {
+			out = append(out, pii{KindIPAddress, i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+var (
+	reCoords     = regexp.MustCompile(`(-?\d{1,2}\.\d{3,})\s*[,;/ ]\s*(-?\d{1,3}\.\d{3,})`)
+	reDMS        = regexp.MustCompile(`\d{1,2}°\s?\d{1,2}['′]\s?(?:\d{1,2}(?:\.\d+)?["″]\s?)?[NS][, ]*\d{1,3}°\s?\d{1,2}['′]\s?(?:\d{1,2}(?:\.\d+)?["″]\s?)?[EW]`)
+	rePostcodeUK = regexp.MustCompile(`\b(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?) \d[ABD-HJLNP-UW-Z]{2}\b`)
+	rePostcodeCA = regexp.MustCompile(`\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] \d[ABCEGHJ-NPRSTV-Z]\d\b`)
+	reZipUS      = regexp.MustCompile(`\b(?:A[LKZR]|C[AOT]|D[EC]|FL|GA|HI|I[DLNA]|K[SY]|LA|M[EDAINSOT]|N[EVHJMYCD]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[TA]|W[AVIY]) \d{5}(?:-\d{4})?\b`)
+	reDOB        = regexp.MustCompile(`(?i)\b(?:dob|d\.o\.b\.?|date of birth|born on|born|birthday|bday|b-day|birthdate)\b[:\s\-]*(?:is\s+|was\s+|on\s+)?((?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2}))|\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*,? \d{4})`)
+	rePlate      = regexp.MustCompile(`(?i)\b(?:plates?|tags?|licen[cs]e(?: plate)?(?: number| no\.?)?|reg(?:istration)?(?: number)?)(?:\s*(?:#|no\.?|number|is|was|reads|:|-))*\s*["']?([A-Z0-9]{1,4}[- ]?[A-Z0-9]{2,5})\b`)
+	rePlateUK    = regexp.MustCompile(`\b[A-Z]{2}\d{2} ?[A-Z]{3}\b`)
+)
+
+func validCoords(text string, m []int) bool {
+	lat, lon := text[m[2]:m[3]], text[m[4]:m[5]]
+	return absLE(lat, 90) && absLE(lon, 180)
+}
+
+func absLE(s string, limit int) bool {
+	s = strings.TrimPrefix(s, "-")
+	whole := s
+	if k := strings.IndexByte(s, '.'); k >= 0 {
+		whole = s[:k]
+	}
+	v := 0
+	for i := 0; i < len(whole); i++ {
+		v = v*10 + int(whole[i]-'0')
+	}
+	return v < limit
+}
+
+func findRegexp(text string, re *regexp.Regexp, kind string, ok func(string, []int) bool, out []pii) []pii {
+	for _, m := range re.FindAllStringSubmatchIndex(text, -1) {
+		if ok != nil && !ok(text, m) {
+			continue
+		}
+		out = append(out, pii{kind, m[0], m[1]})
+	}
+	return out
+}
+
+func findDOBs(text string, out []pii) []pii {
+	lower := strings.ToLower(text)
+	if !strings.Contains(lower, "dob") && !strings.Contains(lower, "born") && !strings.Contains(lower, "birth") &&
+		!strings.Contains(lower, "d.o.b") && !strings.Contains(lower, "bday") && !strings.Contains(lower, "b-day") {
+		return out
+	}
+	for _, m := range reDOB.FindAllStringSubmatchIndex(text, -1) {
+		out = append(out, pii{KindDOB, m[2], m[3]})
+	}
+	return out
+}
+
+func findPlates(text string, out []pii) []pii {
+	lower := strings.ToLower(text)
+	if strings.Contains(lower, "plate") || strings.Contains(lower, "tag") || strings.Contains(lower, "licen") || strings.Contains(lower, "reg") {
+		for _, m := range rePlate.FindAllStringSubmatchIndex(text, -1) {
+			p := text[m[2]:m[3]]
+			if plateLike(p) {
+				out = append(out, pii{KindPlate, m[2], m[3]})
+			}
+		}
+	}
+	for _, m := range rePlateUK.FindAllStringIndex(text, -1) {
+		out = append(out, pii{KindPlate, m[0], m[1]})
+	}
+	return out
+}
+
+// plateLike accepts upper-case letters and digits with at least one digit,
+// the shape of most licence plates, and rejects ordinary words.
+func plateLike(p string) bool {
+	digits, letters, lower := 0, 0, 0
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'A' && c <= 'Z':
+			letters++
+		case c >= 'a' && c <= 'z':
+			lower++
+		}
+	}
+	return lower == 0 && digits > 0 && digits+letters >= 4 && !(letters == 0 && digits == 4 && len(p) == 4)
+}
+
+// streetSuffixes end a street name in English-speaking countries.
+var streetSuffixes = map[string]bool{
+	"st": true, "street": true, "rd": true, "road": true, "ave": true, "av": true, "avenue": true, "ln": true, "lane": true,
+	"dr": true, "drive": true, "ct": true, "court": true, "blvd": true, "boulevard": true, "way": true, "loop": true,
+	"pl": true, "place": true, "ter": true, "terrace": true, "cir": true, "circle": true, "pkwy": true, "parkway": true,
+	"hwy": true, "highway": true, "trl": true, "trail": true, "sq": true, "square": true, "crescent": true, "cres": true,
+	"close": true, "grove": true, "gardens": true, "row": true, "mews": true, "walk": true, "pike": true, "alley": true,
+	"crossing": true, "commons": true, "heights": true, "run": true, "path": true, "cove": true, "pt": true,
+	"point": true, "bend": true, "hollow": false, "wynd": true, "rise": true, "parade": true, "esplanade": true,
+}
+
+// streetLead start a street name in French, Spanish, Italian, Portuguese.
+var streetLead = map[string]bool{
+	"rue": true, "avenue": true, "boulevard": true, "bd": true, "chemin": true, "allee": true, "impasse": true, "quai": true,
+	"calle": true, "avenida": true, "via": true, "viale": true, "piazza": true, "plaza": true, "carrer": true, "rua": true, "cours": true,
+}
+
+// germanSuffixes end a street name in German.
+var germanSuffixes = []string{"strasse", "str", "weg", "allee", "gasse", "platz", "ring", "damm", "ufer", "chaussee", "straat", "laan", "gracht", "vej", "gatan", "gata"}
+
+func houseNumber(t token) bool {
+	s := t.s
+	if len(s) == 0 || len(s) > 6 || s[0] < '1' || s[0] > '9' {
+		return false
+	}
+	k := 0
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	return k == len(s) || k == len(s)-1 && s[k] >= 'a' && s[k] <= 'z'
+}
+
+func isWordTok(t token) bool {
+	if t.flags&(tokNum|tokSymbol) != 0 || len(t.s) == 0 {
+		return false
+	}
+	return t.s[0] >= 'a' && t.s[0] <= 'z'
+}
+
+// findStreets finds street addresses (with a house number) and street names
+// (without), in English, French, Spanish, Italian and German word orders.
+func findStreets(text string, n *normalized, toks []token, digits bool, out []pii) []pii {
+	span := func(kind string, a, b int) {
+		s, e := n.orig(int(toks[a].start)), n.orig(int(toks[b].end))
+		if kind == KindStreetAddress {
+			e = extendAddress(text, e)
+		}
+		out = append(out, pii{kind, s, e})
+	}
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if digits && houseNumber(t) {
+			// 15 Millrace Ln / 221b Baker Street
+			for k := i + 1; k < len(toks) && k <= i+5 && toks[k].sent == t.sent && isWordTok(toks[k]); k++ {
+				if streetSuffixes[toks[k].s] && k > i+1 && (toks[k].flags&tokCap != 0 || toks[k-1].flags&tokCap != 0) {
+					span(KindStreetAddress, i, k)
+					i = k
+					break
+				}
+				if k == i+1 && streetLead[toks[k].s] {
+					// 12 rue de la Paix
+					e := k + 1
+					for e < len(toks) && e <= k+5 && toks[e].sent == t.sent && isWordTok(toks[e]) && (toks[e].flags&tokCap != 0 || len(toks[e].s) <= 3) {
+						e++
+					}
+					if e > k+1 {
+						span(KindStreetAddress, i, e-1)
+						i = e - 1
+					}
+					break
+				}
+			}
+			continue
+		}
+		if !isWordTok(t) {
+			continue
+		}
+		if streetLead[t.s] && t.flags&tokCap != 0 && digits {
+			// Calle Mayor 5 / Via Roma 12
+			for k := i + 1; k < len(toks) && k <= i+5 && toks[k].sent == t.sent; k++ {
+				if houseNumber(toks[k]) {
+					if k > i+1 {
+						span(KindStreetAddress, i, k)
+						i = k
+					}
+					break
+				}
+				if !isWordTok(toks[k]) {
+					break
+				}
+			}
+			continue
+		}
+		if t.flags&tokCap != 0 && i+1 < len(toks) && digits && houseNumber(toks[i+1]) && toks[i+1].sent == t.sent && germanStreet(t.s) {
+			span(KindStreetAddress, i, i+1)
+			i++
+			continue
+		}
+		// Water St / Shoreham Rd: a capitalized name and a suffix, no number.
+		if streetSuffixes[t.s] && t.flags&tokCap != 0 && i > 0 && toks[i-1].sent == t.sent && isWordTok(toks[i-1]) &&
+			toks[i-1].flags&tokCap != 0 && !commonCapital[toks[i-1].s] {
+			a := i - 1
+			if a > 0 && toks[a-1].sent == t.sent && isWordTok(toks[a-1]) && toks[a-1].flags&tokCap != 0 && !commonCapital[toks[a-1].s] {
+				a--
+			}
+			span(KindStreetName, a, i)
+		}
+	}
+	return out
+}
+
+func germanStreet(s string) bool {
+	for _, suf := range germanSuffixes {
+		if strings.HasSuffix(s, suf) && len(s) > len(suf)+2 {
+			return true
+		}
+	}
+	return false
+}
+
+// commonCapital are capitalized words that do not name a street.
+var commonCapital = map[string]bool{
+	"the": true, "a": true, "on": true, "at": true, "in": true, "my": true, "our": true, "his": true, "her": true,
+	"i": true, "main": false, "and": true, "to": true, "of": true, "off": true, "by": true, "near": true,
+}
+
+var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:apt|apartment|unit|suite|ste|#|flat)\.?\s*#?\s*[A-Za-z0-9-]{1,5})?(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+[A-Z]{2})?(?:,?\s+\d{5}(?:-\d{4})?)?`)
+
+// extendAddress takes in a unit, town, state and ZIP after a street.
+func extendAddress(text string, e int) int {
+	if e >= len(text) {
+		return e
+	}
+	m := reAddrTail.FindStringIndex(text[e:min(len(text), e+80)])
+	if m == nil {
+		return e
+	}
+	return e + m[1]
+}

@@ -1,0 +1,266 @@
+package watchlist
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef-test-key-1")
+
+func loadTestFile(t testing.TB) *File {
+	t.Helper()
+	fh, err := os.Open("testdata/persons.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	f, err := ParseFile(fh, "persons.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// staticMatcher hashes f under one key and loads it without Redis.
+func staticMatcher(t testing.TB, f *File, regions ...string) *Matcher {
+	t.Helper()
+	if len(regions) == 0 {
+		regions = []string{"US", "GB"}
+	}
+	h, err := NewHasher("k1", testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Admin{hashers: []*Hasher{h}, region: regions[0]}
+	recs, _, err := a.hashAll(f, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMatcher([]*Hasher{h}, regions, nil, nil)
+	s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": recs})
+	m.snap.Store(s)
+	return m
+}
+
+func TestMatchingAcrossFormatsAndNearMisses(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	f := func(name, text, wantPerson string, wantKind Kind) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			got := m.Find(&msg.Post{Text: text})
+			if wantKind == 0 {
+				if len(got) > 0 {
+					t.Fatalf("near miss matched: %+v", got)
+				}
+				return
+			}
+			for _, g := range got {
+				if g.Person == wantPerson && g.Kind == wantKind {
+					if g.Start < 0 || g.End > len(text) || g.Start >= g.End {
+						t.Fatalf("bad span %d..%d", g.Start, g.End)
+					}
+					return
+				}
+			}
+			t.Fatalf("want %s of %s, got %+v", wantKind, wantPerson, got)
+		})
+	}
+	// Addresses.
+	f("address as listed", "she lives at 123 Main Avenue, Apt 4 lol", "wl-0001", KindAddress)
+	f("address abbreviated with unit", "123 main ave apartment 4, go knock", "wl-0001", KindAddress)
+	f("address with punctuation", "123 Main Av., #4 Springfield", "wl-0001", KindAddress)
+	f("address in capitals across a line break", "ADDRESS: 123 MAIN\nAVENUE", "wl-0001", KindAddress)
+	f("address without street type", "she's at 123 Main, the blue door", "wl-0001", KindAddress)
+	f("UK address with flat first", "14 rue haute st lindale", "wl-0002", KindAddress)
+	f("UK address spelled out", "Flat 2, 14 Rue-Haute Street", "wl-0002", KindAddress)
+	f("different house number", "124 Main Avenue, Apt 4", "", 0)
+	f("same number on another street", "123 Maple Avenue", "", 0)
+	f("street without number", "somewhere on Main Avenue", "", 0)
+	// Phones.
+	f("phone international", "call +1 555 010 4477 now", "wl-0001", KindPhone)
+	f("phone national with parens", "(555) 010-4477", "wl-0001", KindPhone)
+	f("phone with dots", "ring 555.010.4477!", "wl-0001", KindPhone)
+	f("phone with 00 prefix", "0015550104477", "wl-0001", KindPhone)
+	f("phone digits only after a year", "since 2019 5550104477", "wl-0001", KindPhone)
+	f("UK phone international", "+44 20 7946 0958", "wl-0002", KindPhone)
+	f("UK phone national", "her number is 020 7946 0958", "wl-0002", KindPhone)
+	f("phone one digit off", "(555) 010-4478", "", 0)
+	f("phone digits inside a longer number", "order 15550104477123", "", 0)
+	// Emails.
+	f("gmail with case and no dots", "mail her at CLARASORRENTI@GMAIL.COM", "wl-0001", KindEmail)
+	f("gmail with dots moved and a tag", "clar.a.sorrenti+spam@googlemail.com", "wl-0001", KindEmail)
+	f("email obfuscated", "clara [at] sorrenti [dot] example", "wl-0001", KindEmail)
+	f("plus-tagged email listed, plain in post", "ines@dalgaard.example", "wl-0002", KindEmail)
+	f("dots count outside gmail", "c.lara@sorrenti.example", "", 0)
+	f("other gmail user", "clarasorrenti1@gmail.com", "", 0)
+	// Plates.
+	f("plate with dash", "her car is ABC-1234", "wl-0001", KindPlate)
+	f("plate with space lower case", "plate abc 1234", "wl-0001", KindPlate)
+	f("plate without separator", "ABC1234 parked outside", "wl-0001", KindPlate)
+	f("plate in three parts", "7-XYZ-123", "wl-0002", KindPlate)
+	f("plate one character off", "ABC-1235", "", 0)
+	// Relatives and workplaces.
+	f("relative", "her brother marco sorrenti works nights", "wl-0001", KindRelative)
+	f("relative initial is not the relative", "anna w. said hi", "", 0)
+	f("relative full", "Anna West", "wl-0002", KindRelative)
+	f("workplace", "she works at Canter Point Logistics", "wl-0001", KindWorkplace)
+	f("workplace legal suffix spelled out", "Acme Corporation hires", "wl-0002", KindWorkplace)
+	f("workplace one word is not enough", "canter is a word", "", 0)
+	// Names and handles.
+	f("name", "clara sorrenti is at it again", "wl-0001", KindName)
+	f("name with accents", "Clára Sorrénti", "wl-0001", KindName)
+	f("alias", "keffals posted again", "wl-0001", KindAlias)
+	f("former name", "formerly Clara Whitlock", "wl-0001", KindFormerName)
+	f("handle with @ and separator", "look at @claras_99 lol", "wl-0001", KindHandle)
+	f("handle with a dot", "ping ines.d about it", "wl-0002", KindHandle)
+	f("handle with a dash", "ClaraS-99", "wl-0001", KindHandle)
+	f("other handle", "@claras_98", "", 0)
+	f("first name alone", "clara said", "", 0)
+}
+
+func TestNoFalseMatchesOnOrdinaryText(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	texts := []string{
+		"Main Avenue is closed for the parade on the 4th; take the 123 bus instead.",
+		"Call the office at (555) 010-0000 for details.",
+		"The Acme Co. anvil is a classic. Clara and Marco went to Springfield.",
+		"ABC is a network; 1234 is a number.",
+		"Sorrenti's pizza on Main is great. West side best side.",
+	}
+	for _, tx := range texts {
+		if got := m.Find(&msg.Post{Text: tx}); len(got) > 0 {
+			t.Errorf("%q: unexpected %+v", tx, got)
+		}
+	}
+}
+
+func TestEnrichMarksPrivateMatchesAsDoxxing(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	p := &msg.Post{ID: "s:1", Site: "s", Text: "lol @claras_99 lives at 123 main av apt 4, her cell is (555) 010-4477 and her brother is Marco Sorrenti",
+		Quoted: []string{"who is keffals"}}
+	s := &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalDoxxing: 0.2},
+		Entities: []msg.Entity{{Kind: msg.EntityPerson, Name: "Marco Sorrenti", Ref: "marco sorrenti", Target: true}, {Kind: msg.EntityPerson, Name: "Bob"}},
+		Evidence: []msg.Span{{Signal: msg.SignalDoxxing, Kind: "street_address", Snippet: "lives at 123 main av apt 4 (Clara Sorrenti)"}}}
+	if err := m.Enrich(context.Background(), p, s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Scores[msg.SignalDoxxing] != 1 {
+		t.Errorf("doxxing = %v, want 1", s.Scores[msg.SignalDoxxing])
+	}
+	kinds := map[string]bool{}
+	for _, e := range s.Evidence {
+		kinds[e.Kind] = true
+		if strings.HasPrefix(e.Kind, EvidencePrefix) && (e.End <= e.Start || e.Field == "") {
+			t.Errorf("span %+v has no position", e)
+		}
+	}
+	for _, k := range []string{"watchlist:address", "watchlist:phone", "watchlist:relative", "watchlist:handle", "watchlist:name"} {
+		if !kinds[k] {
+			t.Errorf("no %s evidence in %+v", k, s.Evidence)
+		}
+	}
+	var prot []msg.Entity
+	for _, e := range s.Entities {
+		if e.Kind == msg.EntityProtected {
+			prot = append(prot, e)
+		}
+		if e.Name == "Marco Sorrenti" {
+			t.Errorf("the relative's name was left as an entity")
+		}
+	}
+	if len(prot) != 1 || prot[0].Name != "wl-0001" || prot[0].Ref != "wl-0001" || !prot[0].Target {
+		t.Errorf("protected entities = %+v", prot)
+	}
+	if len(s.Entities) != 2 {
+		t.Errorf("entities = %+v, want Bob and the protected person", s.Entities)
+	}
+	for _, e := range s.Evidence {
+		for _, v := range []string{"123", "main av", "010", "4477", "Marco", "Sorrenti", "claras", "keffals"} {
+			if strings.Contains(strings.ToLower(e.Snippet), strings.ToLower(v)) {
+				t.Errorf("snippet %q shows %q", e.Snippet, v)
+			}
+		}
+	}
+	if !PrivateEvidence("watchlist:address") || PrivateEvidence("watchlist:name") || PrivateEvidence("street_address") {
+		t.Error("PrivateEvidence misclassifies")
+	}
+}
+
+func TestEnrichNamesOnlyMakeATargetWithoutDoxxing(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	p := &msg.Post{ID: "s:2", Site: "s", Text: "Keffals is streaming again, anyone watching @ClaraS_99?"}
+	s := &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalDoxxing: 0.1}}
+	if err := m.Enrich(context.Background(), p, s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Scores[msg.SignalDoxxing] != 0.1 {
+		t.Errorf("doxxing = %v, want unchanged 0.1", s.Scores[msg.SignalDoxxing])
+	}
+	if tg := s.Targets(); len(tg) != 1 || tg[0].Ref != "wl-0001" || tg[0].Kind != msg.EntityProtected {
+		t.Errorf("targets = %+v", tg)
+	}
+	for _, e := range s.Evidence {
+		if e.Kind != "watchlist:name" && e.Kind != "watchlist:handle" {
+			t.Errorf("evidence %s", e.Kind)
+		}
+	}
+}
+
+func TestEnrichLeavesUnrelatedPostsAlone(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	p := &msg.Post{ID: "s:3", Site: "s", Text: "nice weather in Springfield today"}
+	s := &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalDoxxing: 0}}
+	_ = m.Enrich(context.Background(), p, s)
+	if len(s.Evidence) != 0 || len(s.Entities) != 0 || s.Scores[msg.SignalDoxxing] != 0 {
+		t.Errorf("changed: %+v", s)
+	}
+}
+
+func TestRedactedSnippetHidesTheValueAndItsContext(t *testing.T) {
+	text := "ok so the address is 123 Main Avenue apt 4 and she drives plate ZZZ 999 see https://x.example/p @friend"
+	ms := []match{{start: 21, end: 36, kind: KindAddress}}
+	got := redactedSnippet(text, ms, ms[0])
+	for _, bad := range []string{"123", "Main", "999", "https", "@friend"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("snippet %q shows %q", got, bad)
+		}
+	}
+	if !strings.Contains(got, "[ADDRESS]") {
+		t.Errorf("snippet %q has no placeholder", got)
+	}
+}
+
+func TestParseFileRejectsBadInputWithoutEchoingIt(t *testing.T) {
+	f := func(name, in, want string) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			file, err := ParseFile(strings.NewReader(in), "in.yaml")
+			if err == nil {
+				h, _ := NewHasher("k1", testKey)
+				a := &Admin{hashers: []*Hasher{h}, region: "US"}
+				_, _, err = a.hashAll(file, h)
+			}
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want it to mention %q", err, want)
+			}
+			for _, secret := range []string{"Secret Person", "999 Hidden", "hidden@example.com", "12345"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error %q echoes a value", err)
+				}
+			}
+		})
+	}
+	f("unknown field", "persons:\n  - id: a1\n    nicknames: [Secret Person]\n", "nicknames")
+	f("missing id", "persons:\n  - names: [Secret Person]\n", "id is required")
+	f("duplicate id", "persons:\n  - id: a1\n  - id: a1\n", "also persons[0]")
+	f("id spelling the name", "persons:\n  - id: SecretPerson\n    names: [Secret Person]\n", "opaque")
+	f("bad phone", "persons:\n  - id: a1\n    phones: [\"12345\"]\n", "phones[0]")
+	f("bad email", "persons:\n  - id: a1\n    emails: [hidden-at-example.com]\n", "emails[0]")
+	f("single-word relative", "persons:\n  - id: a1\n    relatives: [Secret]\n", "relatives[0]")
+	f("mapping where a person goes", "persons:\n  - 999 Hidden\n", "…")
+	f("bad region", "region: QQ\npersons: []\n", "region")
+}
