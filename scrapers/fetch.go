@@ -312,8 +312,32 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.ContentLength = -1
 	}
 	resp.Uncompressed = true // never let colly gunzip (.xml.gz, gzip content types)
+	// Every body is capped here too: colly's robots.txt fetch reads its
+	// body without any limit. One byte past the cap lets Get see the
+	// truncation.
+	resp.Body = &capBody{r: resp.Body, left: f.cfg.MaxBodyBytes + 1}
 	return resp, nil
 }
+
+// capBody ends a body after a number of bytes.
+type capBody struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (c *capBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *capBody) Close() error { return c.r.Close() }
 
 type gzipBody struct {
 	zr  *gzip.Reader

@@ -1,0 +1,129 @@
+package scrapers
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
+)
+
+func TestLease(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.New(t)
+	a, err := AcquireLease(ctx, s, "site", "A", 300*time.Millisecond)
+	if err != nil || a == nil {
+		t.Fatalf("A: %v %v", a, err)
+	}
+	if b, err := AcquireLease(ctx, s, "site", "B", 300*time.Millisecond); err != nil || b != nil {
+		t.Fatalf("B took a held lease: %v %v", b, err)
+	}
+	if ok, err := a.Renew(ctx); !ok || err != nil {
+		t.Fatalf("renew: %v %v", ok, err)
+	}
+	// A release by someone else's token must not free A's lease.
+	fake := &Lease{s: s, key: a.key, token: "B", ttl: a.ttl}
+	_ = fake.Release(ctx)
+	if v, _ := s.Get(ctx, a.key).Result(); v != "A" {
+		t.Fatalf("foreign release freed the lease: %q", v)
+	}
+	// A pauses past its TTL: B takes over, and A's renewal must fail.
+	time.Sleep(400 * time.Millisecond)
+	b, err := AcquireLease(ctx, s, "site", "B", 300*time.Millisecond)
+	if err != nil || b == nil {
+		t.Fatalf("B after expiry: %v %v", b, err)
+	}
+	if ok, _ := a.Renew(ctx); ok {
+		t.Fatal("A renewed a lease B holds")
+	}
+	_ = a.Release(ctx)
+	if v, _ := s.Get(ctx, a.key).Result(); v != "B" {
+		t.Fatalf("A's late release freed B's lease: %q", v)
+	}
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Exists(ctx, a.key).Result(); n != 0 {
+		t.Fatal("release left the key")
+	}
+}
+
+func TestRunnersShareSites(t *testing.T) {
+	ts := newTestSite(t, "telegram")
+	s := redistest.New(t)
+	cfg := testScrapeConfig()
+	cfg.LeaseTTL = 600 * time.Millisecond
+	cfg.PollInterval = 50 * time.Millisecond
+	cfg.Jitter = 0
+	site := fixtureSite(t, "telegram", ts.URL)
+	site.Name = "fx"
+	cfg.Sites = []config.Site{site}
+
+	var mu sync.Mutex
+	rounds := map[string]int{}
+	var got []msg.Post
+	sink := func(_ context.Context, p []msg.Post) error {
+		mu.Lock()
+		got = append(got, p...)
+		mu.Unlock()
+		return nil
+	}
+	start := func(name string) (context.CancelFunc, chan struct{}) {
+		r, err := NewRunner(cfg, s, sink, Options{Log: discardLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.owner = name
+		r.OnRound = func(string, RoundStats, error) {
+			mu.Lock()
+			rounds[name]++
+			mu.Unlock()
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = r.Run(ctx); close(done) }()
+		return cancel, done
+	}
+	stopA, doneA := start("A")
+	time.Sleep(150 * time.Millisecond) // A takes the lease first
+	stopB, doneB := start("B")
+	defer func() { stopB(); <-doneB }()
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	a, b := rounds["A"], rounds["B"]
+	mu.Unlock()
+	if a < 3 || b != 0 {
+		t.Fatalf("while A holds the site: A %d rounds, B %d", a, b)
+	}
+	// A stops cleanly: it releases, B takes over at once.
+	stopA()
+	<-doneA
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		b = rounds["B"]
+		mu.Unlock()
+		if b > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B never took the site over")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]int{}
+	for _, p := range got {
+		seen[p.ID]++
+		if seen[p.ID] > 1 {
+			t.Errorf("post %s emitted twice across processes", p.SitePostID)
+		}
+	}
+	if len(seen) != 4 {
+		t.Errorf("got %d distinct posts, want 4", len(seen))
+	}
+}
