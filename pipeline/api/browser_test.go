@@ -1,0 +1,197 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// EnvScreenshots names a directory to copy the browser tests' screenshots
+// to (they are always written under the test's temp dir).
+const EnvScreenshots = "THREATWATCH_SCREENSHOTS"
+
+// browser starts headless Chromium for t, or skips naming what is missing
+// (fails under CI=true).
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	var bin string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed (CI=true requires it; .ci/run installs Debian's chromium)")
+		}
+		t.Skip("chromium is not installed: skipping the browser test (Debian: apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelT)
+	return ctx
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d bytes)", p, len(png))
+	if dir := os.Getenv(EnvScreenshots); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	}
+	if len(png) < 10000 {
+		t.Fatalf("screenshot %s is only %d bytes: blank page?", name, len(png))
+	}
+}
+
+// poll waits until the JavaScript expression is true.
+func poll(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+}
+
+func TestTheDashboardShowsLiveChangesAndAcknowledges(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	r := startPipeline(t, nil)
+	now := time.Now().UTC()
+	for i, site := range []string{"forum-a", "forum-b", "forum-c", "board-d", "chan-e", "forum-f"} {
+		for h := 47; h >= 0; h-- {
+			r.sendLevel(t, msg.Level{Site: site, Time: now.Add(-time.Duration(h) * time.Hour), Level: float64((h*7+i*3)%9) + 1, Baseline: 3, Name: "normal"})
+		}
+	}
+	r.sendLevel(t, msg.Level{Site: "forum-b", Time: now, Level: 1, Baseline: 1, Name: "normal", Stale: true})
+	eventually(t, 20*time.Second, "sites in the read model", func() bool {
+		_, body := r.get(t, "/api/v1/sites", config.RoleViewer)
+		return len(body) > 0 && containsAll(body, `"site":"forum-a"`, `"site":"forum-f"`, `"stale":true`)
+	})
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(r.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), testTokens[config.RoleResponder]),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		poll(`document.querySelectorAll("a.tile").length === 6`),
+		poll(`document.getElementById("live").textContent === "live"`),
+		poll(`document.getElementById("who").textContent.includes("responder-user")`),
+	)
+	if err != nil {
+		t.Fatalf("loading the wall: %v", err)
+	}
+
+	// A level change shows on the wall without a reload.
+	r.sendLevel(t, msg.Level{Site: "forum-a", Time: now.Add(time.Minute), Level: 42, Baseline: 3, Score: 9, Name: "severe"})
+	err = chromedp.Do(ctx,
+		poll(`document.querySelector('a.tile[data-site="forum-a"] .num').textContent === "42.0"`),
+		poll(`document.querySelector('a.tile[data-site="forum-a"]').classList.contains("n-severe")`),
+	)
+	if err != nil {
+		t.Fatalf("the level change never showed: %v", err)
+	}
+	// An alert appears live.
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "doxxing", "severity": "critical"}
+	fp := msg.Fingerprint(labels, now)
+	r.sendAlert(t, msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: now, EventTime: now.Add(time.Minute),
+		Level: 42, Baseline: 3, Signals: map[msg.Signal]float64{msg.SignalDoxxing: 30, msg.SignalThreat: 12},
+		Annotations: map[string]string{"summary": "Threat level severe for site forum-a"},
+		Evidence:    piiEvidence(now)})
+	err = chromedp.Do(ctx, poll(`document.querySelector('a.tile[data-site="forum-a"] .firing').textContent.startsWith("1 firing")`))
+	if err != nil {
+		t.Fatalf("the alert never showed on the wall: %v", err)
+	}
+	screenshot(t, ctx, "wall.png")
+
+	// The site view draws the level against the baseline with the marker.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a.tile[data-site="forum-a"]`)),
+		poll(`document.querySelector("h1").textContent === "forum-a" && document.querySelector("svg.chart path.lvl") !== null`),
+		poll(`document.querySelectorAll("svg.chart .marker").length >= 1`),
+	)
+	if err != nil {
+		t.Fatalf("site view: %v", err)
+	}
+	screenshot(t, ctx, "site.png")
+
+	// Open the alert from its marker's row and acknowledge it.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tbody a[href="#/alert/%s"]`, fp))),
+		poll(`document.getElementById("ack-note") !== null`),
+		poll(`[...document.querySelectorAll("td.snippet")].some(e => e.textContent.includes("[ADDRESS]"))`),
+		chromedp.SendKeys(chromedp.ID("ack-note"), "called the venue"),
+		chromedp.Click(chromedp.Search(`//button[text()="Acknowledge"]`)),
+		poll(`(document.getElementById("ack-badge") || {}).textContent?.includes("acknowledged by responder-user")`),
+	)
+	if err != nil {
+		t.Fatalf("acknowledging: %v", err)
+	}
+	acks, err := r.state.Acks(context.Background(), fp)
+	if err != nil || acks[fp].By != "responder-user" || acks[fp].Note != "called the venue" {
+		t.Fatalf("the acknowledgement is not in the alert state: %+v %v", acks, err)
+	}
+	leaked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.innerText.includes("12 Maple Street") || document.body.innerText.includes("555-867-5309")`))
+	if err != nil || leaked {
+		t.Fatalf("the responder's page shows raw personal data (%v)", err)
+	}
+	screenshot(t, ctx, "alert.png")
+
+	// A phone-sized window gets the same page, readable.
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(r.url+"/#/"),
+		poll(`document.querySelectorAll("a.tile").length === 6`),
+	)
+	if err != nil {
+		t.Fatalf("phone view: %v", err)
+	}
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil {
+		t.Fatalf("phone view: %v", err)
+	}
+	if overflow {
+		t.Error("the wall scrolls sideways on a phone")
+	}
+	screenshot(t, ctx, "phone.png")
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, x := range subs {
+		if !contains(s, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
