@@ -111,7 +111,9 @@ func TestAViewerNeverReceivesRawPII(t *testing.T) {
 	}
 	// The cursor pages, too.
 	code, body, _ := h.do("GET", "/api/v1/alerts?limit=1", config.RoleViewer, nil)
-	var page struct{ NextCursor string `json:"next_cursor"` }
+	var page struct {
+		NextCursor string `json:"next_cursor"`
+	}
 	_ = json.Unmarshal(body, &page)
 	if code != 200 || page.NextCursor == "" {
 		t.Fatalf("first page: %d %s", code, body)

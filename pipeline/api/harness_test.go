@@ -163,7 +163,7 @@ func (h *harness) seed() (firing, resolved string) {
 	firing = msg.Fingerprint(labels, start)
 	h.alert(msg.Alert{Labels: labels, Fingerprint: firing, Status: msg.StatusFiring, StartsAt: start, EventTime: start,
 		Annotations: map[string]string{"summary": "Clara Sorrenti doxxed at 12 Maple Street", "description": "call 555-867-5309", "level": "14.00"},
-		Level: 14, Baseline: 2, Signals: map[msg.Signal]float64{msg.SignalDoxxing: 9}, Evidence: piiEvidence(now)})
+		Level:       14, Baseline: 2, Signals: map[msg.Signal]float64{msg.SignalDoxxing: 9}, Evidence: piiEvidence(now)})
 	l2 := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-b", "signal": "threat", "severity": "warning"}
 	s2 := now.Add(-3 * time.Hour)
 	resolved = msg.Fingerprint(l2, s2)
