@@ -1,0 +1,349 @@
+package watchlist
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+const (
+	secretK1 = "k1-secret-0123456789abcdef0123456789abcdef"
+	secretK2 = "k2-secret-fedcba9876543210fedcba9876543210"
+)
+
+func testConfig(keys ...string) config.Watchlist {
+	c := config.Default().Watchlist
+	for _, k := range keys {
+		s := secretK1
+		if k == "k2" {
+			s = secretK2
+		}
+		c.Keys = append(c.Keys, config.WatchlistKey{ID: k, Secret: config.NewSecret(s)})
+	}
+	c.PhoneRegions = []string{"US", "GB"}
+	c.Refresh = 100 * time.Millisecond
+	return c
+}
+
+func parse(t testing.TB, s string) *File {
+	t.Helper()
+	f, err := ParseFile(strings.NewReader(s), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// dumpRedis returns every key and value under the store's prefix, as one
+// string, whatever the value types.
+func dumpRedis(t testing.TB, st *store.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	iter := st.Scan(ctx, 0, "*", 1000).Iterator()
+	n := 0
+	for iter.Next(ctx) {
+		k := iter.Val()
+		n++
+		b.WriteString(k + "\n")
+		typ, err := st.Type(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch typ {
+		case "string":
+			b.WriteString(st.Get(ctx, k).Val())
+		case "hash":
+			for f, v := range st.HGetAll(ctx, k).Val() {
+				b.WriteString(f + "=" + v + "\n")
+			}
+		case "set":
+			b.WriteString(strings.Join(st.SMembers(ctx, k).Val(), "\n"))
+		case "list":
+			b.WriteString(strings.Join(st.LRange(ctx, k, 0, -1).Val(), "\n"))
+		case "zset":
+			b.WriteString(strings.Join(st.ZRange(ctx, k, 0, -1).Val(), "\n"))
+		case "stream":
+			for _, m := range st.XRange(ctx, k, "-", "+").Val() {
+				for f, v := range m.Values {
+					b.WriteString(f + "=" + toString(v) + "\n")
+				}
+			}
+		default:
+			t.Fatalf("key %s has type %s the dump does not know", k, typ)
+		}
+		b.WriteString("\n")
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("redis is empty: the dump would prove nothing")
+	}
+	return b.String()
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
+
+const twoPersons = `
+persons:
+  - id: p-1
+    names: [Clara Sorrenti]
+    addresses: ["123 Main Avenue, Apt 4"]
+    phones: ["+1 555 010 4477"]
+  - id: p-2
+    names: [Ines Dalgaard]
+    emails: [ines@dalgaard.example]
+`
+
+func TestAdminAddListRemove(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	a, err := NewAdmin(testConfig("k1"), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := a.Add(ctx, parse(t, twoPersons))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Persons != 2 || sum.Hashes == 0 || len(sum.Keys) != 1 || sum.Keys[0] != "k1" || sum.Generation != 1 {
+		t.Fatalf("summary = %+v", sum)
+	}
+	l, err := a.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Persons) != 2 || l.Persons[0].ID != "p-1" || l.Persons[0].Counts["address"] != 1 || l.Persons[0].Counts["phone"] != 1 || l.Persons[1].Counts["email"] != 1 {
+		t.Fatalf("listing = %+v", l)
+	}
+	dump := strings.ToLower(dumpRedis(t, st))
+	for _, v := range []string{"clara", "sorrenti", "main", "4477", "5550104477", "ines", "dalgaard"} {
+		if strings.Contains(dump, v) {
+			t.Errorf("redis holds %q", v)
+		}
+	}
+	if _, err := a.Remove(ctx, []string{"p-2", "p-9"}); !errors.Is(err, ErrUnknownPerson) {
+		t.Fatalf("removing an unknown id: err = %v", err)
+	}
+	if l, _ := a.List(ctx); len(l.Persons) != 2 {
+		t.Fatalf("a failed remove removed something: %+v", l)
+	}
+	if _, err := a.Remove(ctx, []string{"p-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := a.List(ctx); len(l.Persons) != 1 || l.Persons[0].ID != "p-1" {
+		t.Fatalf("after remove: %+v", l)
+	}
+	// Adding the same person again replaces, not duplicates.
+	if _, err := a.Add(ctx, parse(t, "persons:\n  - id: p-1\n    names: [Clara Sorrenti]\n")); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := a.List(ctx); len(l.Persons) != 1 || l.Persons[0].Counts["address"] != 0 || l.Keys[0].Hashes != 1 {
+		t.Fatalf("after replace: %+v", l)
+	}
+}
+
+func TestImportMakesTheListExactlyTheFile(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	a, _ := NewAdmin(testConfig("k1"), st)
+	if _, err := a.Import(ctx, parse(t, twoPersons), false); err != nil {
+		t.Fatal(err)
+	}
+	one := "persons:\n  - id: p-2\n    names: [Ines Dalgaard]\n"
+	dry, err := a.Import(ctx, parse(t, one), true)
+	if err != nil || dry.Removed != 1 || !dry.DryRun {
+		t.Fatalf("dry run = %+v, %v", dry, err)
+	}
+	if l, _ := a.List(ctx); len(l.Persons) != 2 {
+		t.Fatalf("dry run changed the list: %+v", l)
+	}
+	if _, err := a.Import(ctx, parse(t, one), false); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := a.List(ctx); len(l.Persons) != 1 || l.Persons[0].ID != "p-2" {
+		t.Fatalf("after import: %+v", l)
+	}
+	// A file with one bad entry changes nothing.
+	bad := "persons:\n  - id: p-3\n    names: [Someone Else]\n  - id: p-4\n    phones: [\"12\"]\n"
+	if _, err := a.Import(ctx, parse(t, bad), false); !errors.Is(err, ErrFile) {
+		t.Fatalf("err = %v", err)
+	}
+	if l, _ := a.List(ctx); len(l.Persons) != 1 || l.Persons[0].ID != "p-2" {
+		t.Fatalf("a bad import changed the list: %+v", l)
+	}
+}
+
+func TestChangesAreSerializedByTheLock(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	a, _ := NewAdmin(testConfig("k1"), st)
+	unlock, err := a.list.Lock(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Add(ctx, parse(t, twoPersons)); !errors.Is(err, ErrLocked) {
+		t.Fatalf("err = %v, want ErrLocked", err)
+	}
+	unlock()
+	if _, err := a.Add(ctx, parse(t, twoPersons)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAWrongSecretForAKeyIsRefused(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	a, _ := NewAdmin(testConfig("k1"), st)
+	if _, err := a.Add(ctx, parse(t, twoPersons)); err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig()
+	c.Keys = []config.WatchlistKey{{ID: "k1", Secret: config.NewSecret(secretK2)}}
+	b, _ := NewAdmin(c, st)
+	if _, err := b.Add(ctx, parse(t, twoPersons)); !errors.Is(err, ErrKey) {
+		t.Fatalf("add with another secret: err = %v", err)
+	}
+	if _, err := Open(ctx, c, st, nil, nil); !errors.Is(err, ErrKey) {
+		t.Fatalf("open with another secret: err = %v", err)
+	}
+	if _, err := Open(ctx, testConfig("k2"), st, nil, nil); !errors.Is(err, ErrKey) {
+		t.Fatalf("open without the live key: err = %v", err)
+	}
+}
+
+func TestMatcherPicksUpChangesWithoutRestart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := redistest.New(t)
+	cfg := testConfig("k1")
+	m, err := Open(ctx, cfg, st, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := &msg.Post{Text: "she is at 123 main ave"}
+	if got := m.Find(post); len(got) != 0 {
+		t.Fatalf("empty list matched %+v", got)
+	}
+	a, _ := NewAdmin(cfg, st)
+	if _, err := a.Add(ctx, parse(t, twoPersons)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the added person to be matched", func() bool { return len(m.Find(post)) == 1 })
+	if _, err := a.Remove(ctx, []string{"p-1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removed person to stop matching", func() bool { return len(m.Find(post)) == 0 })
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRotationKeepsMatchingThroughout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := redistest.New(t)
+	file := parse(t, twoPersons)
+	old, _ := NewAdmin(testConfig("k1"), st)
+	if _, err := old.Import(ctx, file, false); err != nil {
+		t.Fatal(err)
+	}
+	// Step 1: the new key is configured beside the old one; a classify
+	// stage restarted with both keeps matching with the old.
+	both := testConfig("k1", "k2")
+	m, err := Open(ctx, both, st, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reader matches posts without pause through the whole rotation.
+	post := &msg.Post{Text: "address 123 Main Av, call 555-010-4477"}
+	var misses, checks atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ms := m.Find(post)
+			checks.Add(1)
+			if len(ms) != 2 {
+				misses.Add(1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	a, _ := NewAdmin(both, st)
+	// A stale file is refused.
+	stale := parse(t, "persons:\n  - id: p-1\n    names: [Clara Sorrenti]\n")
+	if _, err := a.RotateTo(ctx, "k2", stale, false); !errors.Is(err, ErrRotation) || !strings.Contains(err.Error(), "p-2 is listed but not in the file") {
+		t.Fatalf("stale file: err = %v", err)
+	}
+	// Step 2: re-hash from the file under the new key.
+	sum, err := a.RotateTo(ctx, "k2", file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Persons != 2 || sum.Keys[0] != "k2" {
+		t.Fatalf("rotate summary %+v", sum)
+	}
+	waitFor(t, "the matcher to load both keys", func() bool { return m.Stats().Keys == 2 })
+	if _, err := a.Add(ctx, parse(t, "persons:\n  - id: p-3\n    names: [Third Person]\n")); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := a.List(ctx)
+	if len(l.Keys) != 2 || l.Keys[0].Persons != 3 || l.Keys[1].Persons != 3 {
+		t.Fatalf("an add during rotation must reach both keys: %+v", l.Keys)
+	}
+	// Step 3: retire the old key.
+	if _, err := a.Retire(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the matcher to drop the old key", func() bool { return m.Stats().Keys == 1 })
+	close(stop)
+	wg.Wait()
+	if checks.Load() == 0 || misses.Load() != 0 {
+		t.Fatalf("%d of %d matches missed during the rotation", misses.Load(), checks.Load())
+	}
+	// The old key's hashes are gone, and the new key alone matches.
+	if n, _ := st.Exists(ctx, st.Key("wl", "persons", "k1"), st.Key("wl", "check", "k1")).Result(); n != 0 {
+		t.Fatalf("old key data left: %d keys", n)
+	}
+	m2, err := Open(ctx, testConfig("k2"), st, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.Find(post); len(got) != 2 {
+		t.Fatalf("new key alone found %+v", got)
+	}
+	if _, err := a.Retire(ctx, "k2"); !errors.Is(err, ErrRotation) {
+		t.Fatalf("retiring the last key: err = %v", err)
+	}
+}
