@@ -228,6 +228,12 @@ func (c *Classifier) nerMentions(d *Document, s *msg.Scored, ms []entityMention)
 			if k < 0 {
 				continue
 			}
+			// prose labels a capitalized first word ("Call", "Someone")
+			// as a place or person too often: keep one-word entities only
+			// inside a sentence.
+			if k == 0 && !strings.Contains(e.Text, " ") {
+				continue
+			}
 			ms = append(ms, entityMention{msg.Entity{Kind: kind, Name: e.Text}, a + k, a + k + len(e.Text)})
 		}
 	}

@@ -57,16 +57,22 @@ func findPII(text string, n *normalized, toks []token, out []pii) []pii {
 	}
 	if digits {
 		out = findSSNs(text, out)
-		out = findCards(text, out)
+		if countDigits(text) >= 13 {
+			out = findCards(text, out)
+		}
 		out = findPhones(text, out)
 		out = findIPs(text, out)
-		out = findRegexp(text, reCoords, KindCoordinates, validCoords, out)
-		out = findRegexp(text, reDMS, KindCoordinates, nil, out)
-		out = findDOBs(text, out)
-		out = findPlates(text, out)
-		out = findRegexp(text, rePostcodeUK, KindPostalCode, nil, out)
-		out = findRegexp(text, rePostcodeCA, KindPostalCode, nil, out)
-		out = findRegexp(text, reZipUS, KindPostalCode, nil, out)
+		out = findNear(text, coordTriggers(text), 24, 24, reCoords, KindCoordinates, validCoords, out)
+		if strings.Contains(text, "°") {
+			out = findRegexp(text, reDMS, KindCoordinates, nil, out)
+		}
+		out = findDOBs(text, n, out)
+		out = findPlates(text, n, out)
+		caps := capDigitTriggers(text)
+		out = findNear(text, caps, 3, 10, rePostcodeUK, KindPostalCode, nil, out)
+		out = findNear(text, caps, 3, 10, rePostcodeCA, KindPostalCode, nil, out)
+		out = findNear(text, caps, 3, 10, rePlateUK, KindPlate, nil, out)
+		out = findNear(text, zipTriggers(text), 4, 12, reZipUS, KindPostalCode, nil, out)
 	}
 	out = findStreets(text, n, toks, digits, out)
 	return dedupPII(out)
@@ -144,7 +150,14 @@ var reSSN = regexp.MustCompile(`\b(\d{3})[- ](\d{2})[- ](\d{4})\b`)
 // rules (no area 000, 666 or 900-999, no group 00, no serial 0000), or any
 // number of that shape right after "SSN"/"social security".
 func findSSNs(text string, out []pii) []pii {
-	for _, m := range reSSN.FindAllStringSubmatchIndex(text, -1) {
+	var at []int
+	for i := 0; i+11 <= len(text); i++ {
+		if isDigit(text[i]) && isDigit(text[i+1]) && isDigit(text[i+2]) && (text[i+3] == '-' || text[i+3] == ' ') && isDigit(text[i+4]) {
+			at = append(at, i)
+			i += 3
+		}
+	}
+	for _, m := range matchesNear(text, at, 1, 12, reSSN) {
 		area, group, serial := text[m[2]:m[3]], text[m[4]:m[5]], text[m[6]:m[7]]
 		valid := area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000"
 		if !valid && !contextBefore(text, m[0], 40, "ssn", "social security", "social sec", "ss#") {
@@ -366,33 +379,138 @@ func findRegexp(text string, re *regexp.Regexp, kind string, ok func(string, []i
 	return out
 }
 
-func findDOBs(text string, out []pii) []pii {
-	lower := strings.ToLower(text)
-	if !strings.Contains(lower, "dob") && !strings.Contains(lower, "born") && !strings.Contains(lower, "birth") &&
-		!strings.Contains(lower, "d.o.b") && !strings.Contains(lower, "bday") && !strings.Contains(lower, "b-day") {
+// keywordTriggers returns the original offsets where any of words starts
+// in the normalized (lower-case) text.
+func keywordTriggers(n *normalized, words ...string) []int {
+	var at []int
+	for _, w := range words {
+		for k := 0; ; {
+			j := strings.Index(n.s[k:], w)
+			if j < 0 {
+				break
+			}
+			if k+j == 0 || !isWordByte(n.s[k+j-1]) {
+				at = append(at, n.orig(k+j))
+			}
+			k += j + len(w)
+		}
+	}
+	return at
+}
+
+func findDOBs(text string, n *normalized, out []pii) []pii {
+	at := keywordTriggers(n, "dob", "d.o.b", "born", "birth", "bday", "b-day")
+	if len(at) == 0 {
 		return out
 	}
-	for _, m := range reDOB.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range matchesNear(text, at, 0, 60, reDOB) {
 		out = append(out, pii{KindDOB, m[2], m[3]})
 	}
 	return out
 }
 
-func findPlates(text string, out []pii) []pii {
-	lower := strings.ToLower(text)
-	if strings.Contains(lower, "plate") || strings.Contains(lower, "tag") || strings.Contains(lower, "licen") || strings.Contains(lower, "reg") {
-		for _, m := range rePlate.FindAllStringSubmatchIndex(text, -1) {
-			p := text[m[2]:m[3]]
-			if plateLike(p) {
-				out = append(out, pii{KindPlate, m[2], m[3]})
-			}
+func findPlates(text string, n *normalized, out []pii) []pii {
+	at := keywordTriggers(n, "plate", "tag", "licen", "reg")
+	for _, m := range matchesNear(text, at, 0, 48, rePlate) {
+		if plateLike(text[m[2]:m[3]]) {
+			out = append(out, pii{KindPlate, m[2], m[3]})
 		}
-	}
-	for _, m := range rePlateUK.FindAllStringIndex(text, -1) {
-		out = append(out, pii{KindPlate, m[0], m[1]})
 	}
 	return out
 }
+
+// matchesNear runs re on a window around each trigger offset and returns
+// the distinct matches with offsets into text: a regexp over a whole post
+// costs far more than over the few places that could match.
+func matchesNear(text string, at []int, before, after int, re *regexp.Regexp) [][]int {
+	var out [][]int
+	lastEnd := -1
+	for _, p := range at {
+		a, b := max(0, p-before), min(len(text), p+after)
+		if a < lastEnd {
+			a = lastEnd
+		}
+		if a >= b {
+			continue
+		}
+		for _, m := range re.FindAllStringSubmatchIndex(text[a:b], -1) {
+			for i := range m {
+				if m[i] >= 0 {
+					m[i] += a
+				}
+			}
+			out = append(out, m)
+			lastEnd = max(lastEnd, m[1])
+		}
+	}
+	return out
+}
+
+func findNear(text string, at []int, before, after int, re *regexp.Regexp, kind string, ok func(string, []int) bool, out []pii) []pii {
+	if len(at) == 0 {
+		return out
+	}
+	for _, m := range matchesNear(text, at, before, after, re) {
+		if ok != nil && !ok(text, m) {
+			continue
+		}
+		out = append(out, pii{kind, m[0], m[1]})
+	}
+	return out
+}
+
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// coordTriggers are the starts of decimal numbers with three or more
+// decimals ("45.52345").
+func coordTriggers(text string) []int {
+	var at []int
+	for i := 1; i+3 < len(text); i++ {
+		if text[i] == '.' && isDigit(text[i-1]) && isDigit(text[i+1]) && isDigit(text[i+2]) && isDigit(text[i+3]) {
+			k := i - 1
+			for k > 0 && (isDigit(text[k-1]) || text[k-1] == '-') {
+				k--
+			}
+			at = append(at, k)
+			i += 3
+		}
+	}
+	return at
+}
+
+// capDigitTriggers are upper-case letters followed by a digit, where UK and
+// Canadian postcodes and UK plates start.
+func capDigitTriggers(text string) []int {
+	var at []int
+	for i := 0; i+1 < len(text); i++ {
+		if text[i] >= 'A' && text[i] <= 'Z' && isDigit(text[i+1]) {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// zipTriggers are five-digit runs after a space.
+func zipTriggers(text string) []int {
+	var at []int
+	for i := 4; i+5 <= len(text); i++ {
+		if text[i-1] == ' ' && isDigit(text[i]) && isDigit(text[i+1]) && isDigit(text[i+2]) && isDigit(text[i+3]) && isDigit(text[i+4]) &&
+			text[i-2] >= 'A' && text[i-2] <= 'Z' {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // plateLike accepts upper-case letters and digits with at least one digit,
 // the shape of most licence plates, and rejects ordinary words.

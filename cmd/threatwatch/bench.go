@@ -25,6 +25,7 @@ type benchEnv struct {
 // benchmarks lists the whole-process benchmarks; one line each.
 var benchmarks = []benchmark{
 	{"runner", "stage runner pass-through of 1 KB posts with commits", benchRunner},
+	{"classify", "scoring a realistic post mix, alone and as the posts->scored stage", benchClassify},
 }
 
 func benchRunner(ctx context.Context, b *benchEnv) ([]bench.Result, error) {

@@ -1,10 +1,344 @@
 package main
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/threatwatch/threatwatch/classifiers"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
 
 func cmdClassify(ctx context.Context, e *env, args []string) error {
 	return stageCommand("classify")(ctx, e, args)
 }
-func runClassifyStage(ctx context.Context, p *process) error    { return notBuilt("the classify stage") }
-func cmdScore(ctx context.Context, e *env, args []string) error { return notBuilt("score") }
-func cmdEval(ctx context.Context, e *env, args []string) error  { return notBuilt("eval") }
+
+// enricherFactory builds one enricher for the classify stage from the
+// process (its config, store, logger).
+type enricherFactory func(ctx context.Context, p *process) (classifiers.Enricher, error)
+
+// classifyEnrichers lists the enrichers the classify stage runs after the
+// built-in scorers, one line each (the watchlist adds its own here).
+var classifyEnrichers = []enricherFactory{}
+
+// classifyMetrics are the classify stage's own metrics.
+type classifyMetrics struct {
+	scored   prometheus.Counter
+	score    *prometheus.HistogramVec
+	duration prometheus.Histogram
+}
+
+func newClassifyMetrics(reg prometheus.Registerer) *classifyMetrics {
+	m := &classifyMetrics{
+		scored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "threatwatch_classify_posts_scored_total", Help: "Posts scored by the classify stage.",
+		}),
+		score: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "threatwatch_classify_score_ratio", Help: "Scores given, per signal.",
+			Buckets: []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1},
+		}, []string{"signal"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "threatwatch_classify_score_duration_seconds", Help: "Time to score one post.",
+			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 14),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.scored, m.score, m.duration)
+	}
+	return m
+}
+
+// newClassifier builds the process's classifier with its enrichers.
+func newClassifier(ctx context.Context, p *process) (*classifiers.Classifier, error) {
+	var opts []classifiers.Option
+	for _, f := range classifyEnrichers {
+		en, err := f(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, classifiers.WithEnrichers(en))
+	}
+	return classifiers.New(p.cfg.Classify, opts...)
+}
+
+// classifyHandler scores one post and emits it on the scored topic.
+type classifyHandler struct {
+	c   *classifiers.Classifier
+	out string
+	m   *classifyMetrics
+}
+
+func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+	t0 := time.Now()
+	s, err := h.c.Score(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	h.m.duration.Observe(time.Since(t0).Seconds())
+	h.m.scored.Inc()
+	for sig, v := range s.Scores {
+		h.m.score.WithLabelValues(string(sig)).Observe(v)
+	}
+	return []pipeline.Output{{Topic: h.out, Msg: s}}, nil
+}
+
+// runClassifyStage runs posts -> scored through the stage runner.
+func runClassifyStage(ctx context.Context, p *process) error {
+	c, err := newClassifier(ctx, p)
+	if err != nil {
+		return err
+	}
+	var reg prometheus.Registerer
+	if p.obs != nil {
+		reg = p.obs.Registry
+	}
+	h := &classifyHandler{c: c, out: p.topic(p.cfg.Topics.Scored), m: newClassifyMetrics(reg)}
+	p.log.Info("classifier ready", "stage", "classify", "classifier", classifiers.Name, "version", c.Version())
+	return pipeline.Run(ctx, p.deps(), pipeline.Stage[msg.Post, *msg.Post]{
+		Name: "classify", Input: p.topic(p.cfg.Topics.Posts), Handler: h, Dedup: true,
+	})
+}
+
+// cmdScore scores posts from JSON lines without Kafka, in order, several
+// at a time.
+func cmdScore(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "score", "[--input FILE] [--output FILE]   (posts as JSON lines in, scored posts out)")
+	in := fs.String("input", "-", "posts as JSON lines, at least id and text ('-': standard input)")
+	out := fs.String("output", "-", "where to write scored posts ('-': standard output)")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "posts scored in parallel (output order is kept)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *workers < 1 {
+		return fmt.Errorf("%w: --workers must be at least 1", errUsage)
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	c, err := classifiers.New(cfg.Classify)
+	if err != nil {
+		return err
+	}
+	r, name, closeIn, err := openInput(e, *in)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	w, closeOut, err := openOutput(e, *out)
+	if err != nil {
+		return err
+	}
+	mw := msg.NewWriter(w)
+	reader := msg.NewReader[msg.Post](r, name, true)
+	good, bad := 0, 0
+	const batch = 256
+	posts := make([]*msg.Post, 0, batch)
+	results := make([]*msg.Scored, batch)
+	flush := func() error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(*workers)
+		for i, p := range posts {
+			g.Go(func() error {
+				s, err := c.Score(gctx, p)
+				results[i] = s
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for i := range posts {
+			if err := mw.Write(results[i]); err != nil {
+				return err
+			}
+			good++
+		}
+		posts = posts[:0]
+		return nil
+	}
+	for {
+		p, err := reader.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var le *msg.LineError
+		if errors.As(err, &le) {
+			bad++
+			fmt.Fprintf(e.stderr, "skipped %v\n", le)
+			continue
+		}
+		if err != nil {
+			closeOut()
+			return err
+		}
+		posts = append(posts, p)
+		if len(posts) == batch {
+			if err := flush(); err != nil {
+				closeOut()
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		closeOut()
+		return err
+	}
+	if err := mw.Flush(); err != nil {
+		closeOut()
+		return err
+	}
+	if err := closeOut(); err != nil {
+		return fmt.Errorf("cannot write %s: %w", *out, err)
+	}
+	fmt.Fprintf(e.stderr, "scored %d posts with %s %s; skipped %d bad lines\n", good, classifiers.Name, c.Version(), bad)
+	if bad > 0 {
+		return fmt.Errorf("%d lines skipped", bad)
+	}
+	return nil
+}
+
+// cmdEval measures the classifiers on a labelled file.
+func cmdEval(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "eval", "--input LABELLED.jsonl [--where FIELD=VALUE] [--threshold SIGNAL=V] [--errors]")
+	in := fs.String("input", "", `labelled JSON lines: {"id","text","doxxing":0|1,"swatting":0|1,"threat":0|1}; an absent label is unlabelled`)
+	where := fs.String("where", "", "evaluate only rows whose JSON field equals a value (e.g. toxic=1)")
+	thr := fs.String("threshold", "", "override thresholds, e.g. threat=0.6,doxxing=0.4 (default: config classify.thresholds)")
+	showErrors := fs.Bool("errors", false, "list the ids of false positives and false negatives")
+	explain := fs.Bool("explain", false, "with --errors, print each misclassified post's feature contributions (prints post text)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: --input is required", errUsage)
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	ths := map[msg.Signal]float64{}
+	for _, sig := range msg.Signals {
+		ths[sig] = cfg.Classify.Thresholds.Of(string(sig))
+	}
+	if *thr != "" {
+		for _, kv := range strings.Split(*thr, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			f, err := strconv.ParseFloat(v, 64)
+			if !ok || err != nil || f <= 0 || f > 1 {
+				return fmt.Errorf("%w: --threshold %q, want SIGNAL=VALUE with a value in (0,1]", errUsage, kv)
+			}
+			ths[msg.Signal(k)] = f
+		}
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var src io.Reader = f
+	if *where != "" {
+		field, value, ok := strings.Cut(*where, "=")
+		if !ok {
+			return fmt.Errorf("%w: --where %q, want FIELD=VALUE", errUsage, *where)
+		}
+		src = filterLines(f, field, value)
+	}
+	posts, bad, err := classifiers.ReadLabelled(src, *in)
+	if err != nil {
+		return err
+	}
+	for _, b := range bad {
+		fmt.Fprintf(e.stderr, "skipped %v\n", b)
+	}
+	if len(posts) == 0 {
+		return fmt.Errorf("%s: %w", *in, classifiers.ErrNoLabels)
+	}
+	c, err := classifiers.New(cfg.Classify)
+	if err != nil {
+		return err
+	}
+	scored, err := c.ScoreLabelled(ctx, posts)
+	if err != nil {
+		return err
+	}
+	var ms []classifiers.SignalMetrics
+	for _, sig := range msg.Signals {
+		m := classifiers.Metrics(scored, sig, ths[sig])
+		if m.N > 0 {
+			ms = append(ms, m)
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s: %d posts (%d lines skipped), classifier %s %s\n\n", *in, len(posts), len(bad), classifiers.Name, c.Version())
+	if err := classifiers.WriteReport(e.stdout, ms, *showErrors); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout)
+	for _, m := range ms {
+		neg := m.FP + m.TN
+		if neg > 0 {
+			fmt.Fprintf(e.stdout, "%s: %d of %d negatives flagged (false-positive rate %.2f%%)\n", m.Signal, m.FP, neg, 100*float64(m.FP)/float64(neg))
+		}
+	}
+	if *showErrors && *explain {
+		byID := map[string]classifiers.LabelledPost{}
+		for _, p := range posts {
+			byID[p.ID] = p
+		}
+		for _, m := range ms {
+			for _, id := range append(append([]string(nil), m.FalsePositives...), m.FalseNegatives...) {
+				fmt.Fprintf(e.stdout, "\n%s %s: %s\n  %v\n", m.Signal, id, classifiers.Redact(byID[id].Text), c.Explain(byID[id].Text)[m.Signal])
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%d lines skipped", len(bad))
+	}
+	return nil
+}
+
+// filterLines passes on the JSON lines whose field equals value (compared
+// as JSON text, so toxic=1 matches "toxic": 1); lines that do not decode
+// are passed on for ReadLabelled to report.
+func filterLines(r io.Reader, field, value string) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		dec := newLineScanner(r)
+		for dec.Scan() {
+			line := dec.Bytes()
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(line, &m); err == nil {
+				v, ok := m[field]
+				if !ok || strings.Trim(string(v), `"`) != value {
+					if _, err := pw.Write([]byte("\n")); err != nil { // keep line numbers
+						return
+					}
+					continue
+				}
+			}
+			if _, err := pw.Write(append(line, '\n')); err != nil {
+				return
+			}
+		}
+		pw.CloseWithError(dec.Err())
+	}()
+	return pr
+}
+
+func newLineScanner(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), msg.MaxLine)
+	return sc
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/threatwatch/threatwatch/classifiers"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/bench"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// benchClassify measures the classify stage over the broker: n posts of a
+// realistic mix (50-400 words, 3% positives) are written to the posts
+// topic, then the classify stage runs until all n scored posts are
+// committed. It also reports scoring alone, without the broker.
+func benchClassify(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
+	cfg := b.proc.cfg
+	n := min(b.n, 50000)
+	posts := classifiers.SamplePosts(n, 3, 7)
+	c, err := classifiers.New(cfg.Classify)
+	if err != nil {
+		return nil, err
+	}
+
+	// Scoring alone, one goroutine.
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	cpu0 := bench.CPUTime()
+	start := time.Now()
+	for _, p := range posts {
+		if _, err := c.Score(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	alone := bench.Result{Name: "classify score (1 goroutine)", Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
+	runtime.ReadMemStats(&ms1)
+	alone.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
+	alone.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
+
+	// The stage, through the broker.
+	in, out := cfg.Topics.Name(cfg.Topics.Posts), cfg.Topics.Name(cfg.Topics.Scored)
+	if err := b.proc.bus.EnsureTopics(ctx, in, out, cfg.Topics.Name(cfg.Topics.DeadLetter)); err != nil {
+		return nil, err
+	}
+	prod := pipeline.NewProducer(b.proc.bus, "bench", nil, slog.New(slog.DiscardHandler))
+	for i := 0; i < len(posts); i += 1000 {
+		batch := make([]pipeline.Output, 0, 1000)
+		for _, p := range posts[i:min(i+1000, len(posts))] {
+			batch = append(batch, pipeline.Output{Topic: in, Msg: p})
+		}
+		if err := prod.Send(ctx, batch...); err != nil {
+			return nil, err
+		}
+	}
+	_ = prod.Close()
+	reg := prometheus.NewRegistry()
+	m := pipeline.NewMetrics(reg)
+	d := pipeline.Deps{Bus: b.proc.bus, Metrics: m, Log: slog.New(slog.DiscardHandler), Config: cfg.Runner, Topics: cfg.Topics}
+	h := &classifyHandler{c: c, out: out, m: newClassifyMetrics(nil)}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	cpu0 = bench.CPUTime()
+	start = time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- pipeline.Run(rctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "bench-classify", Input: in, Handler: h})
+	}()
+	for int(testutil.ToFloat64(m.Out.WithLabelValues("bench-classify", out))) < n {
+		select {
+		case err := <-done:
+			return nil, fmt.Errorf("classify stage stopped early: %v", err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	stage := bench.Result{Name: "classify stage posts->scored", Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
+	runtime.ReadMemStats(&ms1)
+	stage.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
+	stage.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
+	cancel()
+	<-done
+	return []bench.Result{alone, stage}, nil
+}
