@@ -28,15 +28,32 @@ func (a *AlertWriter) Alert(al *msg.Alert) error { return a.w.Write(al) }
 func (a *AlertWriter) Flush() error { return a.w.Flush() }
 
 // LevelWriter writes a lane's level series as JSON lines (the levels
-// topic's format), one line per level point in emission order: grep or
-// jq by site and target for one series. Alerts are ignored.
-type LevelWriter struct{ w *msg.Writer }
+// topic's format, byte for byte what msg.Writer writes), one line per
+// level point in emission order: grep or jq by site and target for one
+// series. Alerts are ignored.
+type LevelWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
 
 // NewLevelWriter writes levels to w; call Flush at the end.
-func NewLevelWriter(w io.Writer) *LevelWriter { return &LevelWriter{w: msg.NewWriter(w)} }
+func NewLevelWriter(w io.Writer) *LevelWriter {
+	return &LevelWriter{w: bufio.NewWriterSize(w, 256<<10)}
+}
 
 // Level writes one level line.
-func (l *LevelWriter) Level(lv *msg.Level) error { return l.w.Write(lv) }
+func (l *LevelWriter) Level(lv *msg.Level) error {
+	b, err := appendLevel(l.buf[:0], lv)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	l.buf = b
+	if _, err := l.w.Write(b); err != nil {
+		return fmt.Errorf("cannot write levels: %w", err)
+	}
+	return nil
+}
 
 // Alert ignores alerts.
 func (l *LevelWriter) Alert(*msg.Alert) error { return nil }
