@@ -4,15 +4,18 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/threatwatch/threatwatch/classifiers"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // redactText replaces personal data in s with typed placeholders. Every
 // piece of alert text passes through it before any sink sees the alert.
 //
-// It is the one call site to swap for classifiers.Redact once that exists,
-// so alerts and classifier snippets are redacted by the same rules.
-var redactText = fallbackRedact
+// classifiers.Redact applies the same extractors the doxxing signal uses,
+// so alerts and classifier snippets are redacted by the same rules; the
+// fallback rules then catch what is left in forms it does not know, as a
+// second line of defence (they only ever add placeholders).
+func redactText(s string) string { return fallbackRedact(classifiers.Redact(s)) }
 
 // The fallback rules: e-mail addresses, phone numbers (at least nine digits
 // in the usual separators, or NNN-NNNN), and street addresses (a house
