@@ -9,7 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/threatwatch/threatwatch/pipeline/bus"
-	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 )
 
 // Producer writes messages for stages that do not consume a topic (the
@@ -43,7 +43,7 @@ func (p *Producer) Send(ctx context.Context, outs ...Output) error {
 	}
 	kms := make([]kafka.Message, len(outs))
 	for i, o := range outs {
-		b, err := msg.Encode(o.Msg)
+		b, err := codec.Encode(o.Msg)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
@@ -330,7 +331,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	// Decode everything first: bad messages are known before any work.
 	decoded := make([]P, len(batch))
 	for i, km := range batch {
-		p, err := msg.Decode[T, P](km.Value)
+		p, err := codec.Decode[T, P](km.Value)
 		if err != nil {
 			pd.outs = append(pd.outs, r.deadLetter(km, err))
 			continue
@@ -539,7 +540,7 @@ func (r *runner[T, P]) tick(ctx context.Context, now time.Time) error {
 }
 
 func (r *runner[T, P]) encode(o Output) (kafka.Message, error) {
-	b, err := msg.Encode(o.Msg)
+	b, err := codec.Encode(o.Msg)
 	if err != nil {
 		return kafka.Message{}, err
 	}

@@ -24,6 +24,7 @@ func BenchmarkPassThrough(b *testing.B) {
 	}
 	b.ReportMetric(r.PerSecond(), "msgs/s")
 	b.ReportMetric(r.AllocsPerOp, "runner-allocs/msg")
+	b.ReportMetric(float64(r.CPUPerOp.Nanoseconds())/1e3, "cpu-µs/msg")
 }
 
 func TestPassThroughMovesEveryMessage(t *testing.T) {

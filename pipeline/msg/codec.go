@@ -28,7 +28,7 @@ type Constraint[T any] interface {
 
 // Encode marshals a message, setting its schema field if empty.
 func Encode(m Message) ([]byte, error) {
-	setSchema(m)
+	Prepare(m)
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode %T: %w", m, err)
@@ -36,7 +36,9 @@ func Encode(m Message) ([]byte, error) {
 	return b, nil
 }
 
-func setSchema(m Message) {
+// Prepare fills what a producer may leave empty before encoding: the
+// schema field and, for posts, the id and content hash.
+func Prepare(m Message) {
 	switch v := m.(type) {
 	case *Post:
 		v.Normalize()
@@ -84,7 +86,7 @@ func DecodeLenient[T any, P Constraint[T]](b []byte) (P, error) {
 	if err := json.Unmarshal(b, p); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	setSchema(p)
+	Prepare(p)
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,40 @@
+// Package codec is the hot-path codec for messages: the same JSON wire
+// format and the same validation as pipeline/msg, decoded with
+// segmentio/encoding/json, which measured about 4 times faster than
+// encoding/json on scored posts. pipeline/msg itself stays standard library
+// only, so any tool can import it; a differential fuzz test keeps the two
+// decoders in agreement.
+package codec
+
+import (
+	"fmt"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Decode unmarshals and validates one message of type T. Every error it
+// returns is permanent (wraps msg.ErrInvalid or msg.ErrSchema).
+func Decode[T any, P msg.Constraint[T]](b []byte) (P, error) {
+	var v T
+	p := P(&v)
+	if err := json.Unmarshal(b, p); err != nil {
+		return nil, fmt.Errorf("%w: %w", msg.ErrInvalid, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Encode fills a message's derived fields and marshals it. The bytes are
+// the ones msg.Encode would produce.
+func Encode(m msg.Message) ([]byte, error) {
+	msg.Prepare(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode %T: %w", m, err)
+	}
+	return b, nil
+}
