@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/alertstate"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -35,4 +36,11 @@ func runNotifyStage(ctx context.Context, p *process) error {
 		Handler:   st,
 		TickEvery: p.cfg.Notify.Tick,
 	})
+}
+
+// checkNotify builds every configured receiver without sending, so
+// `config check` reports bad sink settings (which the config package
+// cannot decode: each sink package owns its settings) with field paths.
+func checkNotify(cfg *config.Config) error {
+	return notify.Check(cfg.Notify, sinks.All())
 }

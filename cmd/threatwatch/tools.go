@@ -317,8 +317,12 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		if len(args) != 2 {
 			return fmt.Errorf("%w: config check FILE", errUsage)
 		}
-		if _, err := config.Load(args[1]); err != nil {
+		cfg, err := config.Load(args[1])
+		if err != nil {
 			return err
+		}
+		if err := checkNotify(cfg); err != nil {
+			return fmt.Errorf("%s: invalid config: %w", args[1], err)
 		}
 		fmt.Fprintf(e.stdout, "%s: ok\n", args[1])
 		return nil
