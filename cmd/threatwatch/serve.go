@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/threatwatch/threatwatch/pipeline/alertstate"
 	"github.com/threatwatch/threatwatch/pipeline/api"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+	"github.com/threatwatch/threatwatch/scrapers"
 )
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
@@ -72,7 +79,7 @@ func runServeStage(ctx context.Context, p *process) error {
 	srv, err := api.New(api.Options{
 		Config: c, Store: p.store, State: alertstate.New(p.store),
 		Registerer: p.obs.Registry, Log: p.log.With("stage", "serve"),
-		Ops: p.obs.Mux(),
+		Ops: p.obs.Mux(), Scraper: scraperHealth{st: p.store},
 	})
 	if err != nil {
 		return err
@@ -82,4 +89,44 @@ func runServeStage(ctx context.Context, p *process) error {
 		return fmt.Errorf("serve.listen: %w", err)
 	}
 	return srv.Run(ctx, p.deps(), ln)
+}
+
+// scraperHealth reads the health the scrapers keep in Redis for the
+// console's site views.
+type scraperHealth struct{ st *store.Store }
+
+func (h scraperHealth) SiteHealth(ctx context.Context, sites []string) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string, len(sites))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, site := range sites {
+		g.Go(func() error {
+			hl, ok, err := scrapers.ReadHealth(gctx, h.st, site)
+			if err != nil || !ok {
+				return err
+			}
+			m := map[string]string{"state": hl.State, "since": fmtTime(hl.Since), "last_success": fmtTime(hl.LastSuccess), "base": hl.Base, "reason": hl.Reason}
+			if hl.Failures > 0 {
+				m["failures"] = strconv.Itoa(hl.Failures)
+			}
+			for k, v := range m {
+				if v == "" {
+					delete(m, k)
+				}
+			}
+			mu.Lock()
+			out[site] = m
+			mu.Unlock()
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

@@ -562,3 +562,34 @@ func TestExpireDropsOldResolvedAlertsOnly(t *testing.T) {
 		t.Fatalf("left: %+v", page.Alerts)
 	}
 }
+
+func TestAScraperHealthSignalMarksTheSiteWithoutChangingItsLevel(t *testing.T) {
+	h := newHarness(t, nil)
+	h.level(msg.Level{Site: "s", Time: h.now, Level: 6, Baseline: 2, Name: "elevated"})
+	// What scrapers.Health.Level() emits for a dark site.
+	h.level(msg.Level{Site: "s", Time: h.now.Add(time.Minute), Name: "scraper_unreachable", Stale: true})
+	h.level(msg.Level{Site: "dark-from-start", Time: h.now, Name: "scraper_markup_changed", Stale: true})
+	var res struct{ Sites []SiteSummary }
+	h.getJSON("/api/v1/sites", config.RoleViewer, &res)
+	if len(res.Sites) != 2 {
+		t.Fatalf("sites: %+v", res.Sites)
+	}
+	d, s := res.Sites[0], res.Sites[1]
+	if !d.Health.Stale || d.Health.Scraper["state"] != "markup_changed" {
+		t.Fatalf("a site known only from its health: %+v", d)
+	}
+	if s.Level != 6 || s.Name != "elevated" || !s.Health.Stale || s.Health.Scraper["state"] != "unreachable" || s.Health.StaleSince.IsZero() {
+		t.Fatalf("after the health signal: %+v", s)
+	}
+	var ser Series
+	h.getJSON("/api/v1/levels?site=s&from=1h&to="+url.QueryEscape(h.now.Add(time.Hour).Format(time.RFC3339)), config.RoleViewer, &ser)
+	if len(ser.Points) != 1 {
+		t.Fatalf("the health signal went into the series: %+v", ser.Points)
+	}
+	h.level(msg.Level{Site: "s", Time: h.now.Add(2 * time.Minute), Level: 7, Baseline: 2, Name: "elevated"})
+	res.Sites = nil
+	h.getJSON("/api/v1/sites", config.RoleViewer, &res)
+	if s := res.Sites[1]; s.Health.Stale || s.Level != 7 || s.Health.Scraper != nil {
+		t.Fatalf("after a live level: %+v", s)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline"
@@ -44,6 +45,13 @@ type ActionEvent struct {
 func (s *Server) PublishLevel(l *msg.Level) {
 	ev := LevelEvent{Site: l.Site, TargetID: TargetID(l.Target), Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline,
 		Score: l.Score, Name: l.Name, Stale: l.Stale, Signals: l.Signals}
+	if IsHealthSignal(l) {
+		// Health only: the dashboard keeps the level it shows.
+		if err := s.hub.Publish("health", map[string]any{"site": l.Site, "stale": l.Stale, "state": strings.TrimPrefix(l.Name, "scraper_"), "time": l.Time.UTC()}, nil, nil); err != nil {
+			s.log.Warn("cannot publish health", "err", err)
+		}
+		return
+	}
 	if err := s.hub.Publish("level", ev, nil, nil); err != nil {
 		s.log.Warn("cannot publish level", "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -202,12 +203,27 @@ func (s *Server) handleSites(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.addScraperHealth(r.Context(), sites)
+	s.addScraperHealth(r.Context(), sites, redactionFor(principalOf(r).Role))
 	writeJSON(w, http.StatusOK, map[string]any{"sites": sites, "time": s.now().UTC()})
 	return nil
 }
 
-func (s *Server) addScraperHealth(ctx context.Context, sites []SiteSummary) {
+func (s *Server) addScraperHealth(ctx context.Context, sites []SiteSummary, mode string) {
+	defer func() {
+		// A scraper's reason can hold a URL: placeholders for responders,
+		// nothing for viewers.
+		for i := range sites {
+			if r, ok := sites[i].Health.Scraper["reason"]; ok {
+				sc := maps.Clone(sites[i].Health.Scraper)
+				if mode == RedactFull {
+					delete(sc, "reason")
+				} else if mode == RedactPII {
+					sc["reason"] = s.red(r)
+				}
+				sites[i].Health.Scraper = sc
+			}
+		}
+	}()
 	if s.scraper == nil || len(sites) == 0 {
 		return
 	}
@@ -222,7 +238,9 @@ func (s *Server) addScraperHealth(ctx context.Context, sites []SiteSummary) {
 		return
 	}
 	for i := range sites {
-		sites[i].Health.Scraper = h[sites[i].Site]
+		if v, ok := h[sites[i].Site]; ok {
+			sites[i].Health.Scraper = v
+		}
 	}
 }
 
@@ -236,9 +254,9 @@ func (s *Server) handleSite(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	one := []SiteSummary{d.SiteSummary}
-	s.addScraperHealth(r.Context(), one)
-	d.SiteSummary = one[0]
 	mode := redactionFor(principalOf(r).Role)
+	s.addScraperHealth(r.Context(), one, mode)
+	d.SiteSummary = one[0]
 	d.Contributors = shapeContributors(d.Contributors, mode, s.red)
 	writeJSON(w, http.StatusOK, map[string]any{"site": d, "redaction": mode})
 	return nil

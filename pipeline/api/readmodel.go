@@ -109,6 +109,9 @@ func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) 
 	if l.Time.IsZero() {
 		return false, fmt.Errorf("%w: level without time", msg.ErrInvalid)
 	}
+	if IsHealthSignal(l) {
+		return m.applyHealth(ctx, l)
+	}
 	tid := TargetID(l.Target)
 	key := seriesKey(l.Site, tid)
 	t := ms(l.Time)
@@ -153,6 +156,10 @@ func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, err
 	if prev != nil {
 		sum.Health = prev.Health
 	}
+	if !l.Stale && sum.Health.Scraper["state"] != "" && sum.Health.Stale {
+		// A live level means posts arrive again, whatever the scraper said.
+		sum.Health.Scraper = nil
+	}
 	sum.Health.Stale = l.Stale
 	if l.Stale {
 		if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
@@ -187,6 +194,52 @@ func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, err
 		return false, fmt.Errorf("cannot store site level: %w", err)
 	}
 	return n == 1, nil
+}
+
+// IsHealthSignal reports whether l is a scraper's health signal (named
+// "scraper_<state>", level 0) rather than a measured level: it changes a
+// site's health, never its level or series.
+func IsHealthSignal(l *msg.Level) bool {
+	return l.Target == "" && strings.HasPrefix(l.Name, "scraper_")
+}
+
+// applyHealth records a scraper health signal on the site's summary. It
+// does not take part in the level ordering: the scraper's clock is not the
+// aggregator's event time.
+func (m *ReadModel) applyHealth(ctx context.Context, l *msg.Level) (bool, error) {
+	prev, err := m.siteSummary(ctx, l.Site)
+	if err != nil {
+		return false, err
+	}
+	sum := SiteSummary{Site: l.Site}
+	if prev != nil {
+		sum = *prev
+	}
+	state := strings.TrimPrefix(l.Name, "scraper_")
+	if l.Stale && !sum.Health.Stale {
+		sum.Health.StaleSince = l.Time.UTC()
+	}
+	sum.Health.Stale = l.Stale
+	if !l.Stale {
+		sum.Health.StaleSince = time.Time{}
+	}
+	sum.Health.Scraper = map[string]string{"state": state, "at": l.Time.UTC().Format(time.RFC3339)}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return false, err
+	}
+	if prev == nil {
+		// The first word about a site: make it listed, ordered before any
+		// real level.
+		if _, err := casScript.Run(ctx, m.s, []string{m.k("sites", "t"), m.k("sites")}, l.Site, 0, string(b)).Result(); err != nil {
+			return false, fmt.Errorf("cannot store site health: %w", err)
+		}
+		return true, nil
+	}
+	if err := m.s.HSet(ctx, m.k("sites"), l.Site, b).Err(); err != nil {
+		return false, fmt.Errorf("cannot store site health: %w", err)
+	}
+	return true, nil
 }
 
 func (m *ReadModel) applyTargetLevel(ctx context.Context, l *msg.Level, tid string) (bool, error) {

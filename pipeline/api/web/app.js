@@ -289,6 +289,11 @@
         if (isNew) { list.append(li); if (!list.isConnected) setView("Wall", counts, list); }
         li.firstChild.classList.add("flash");
         summary();
+      } else if (type === "health" && sites.has(ev.site)) {
+        const s = sites.get(ev.site);
+        s.health = Object.assign({}, s.health, { stale: ev.stale, scraper: { state: ev.state } });
+        tile(s).firstChild.classList.add("flash");
+        summary();
       } else if (type === "alert") {
         if (ev.status === "firing") firing.set(ev.fingerprint, ev); else firing.delete(ev.fingerprint);
         const s = sites.get(ev.site);
