@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,20 +11,22 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/threatwatch/threatwatch/classifiers"
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/replay"
 )
 
-// replayScorer builds the classifiers a replay scores raw posts with.
-var replayScorer = func(cfg config.Classify) (replay.Scorer, error) {
-	return nil, errors.New("the classifiers are not built into this binary yet")
+// replayScorer builds the classifiers a replay scores raw posts with. Their
+// clock is fixed: ScoredAt must not bring the wall clock into a replay.
+// Watchlist enrichment needs the live store and is not part of a replay.
+func replayScorer(cfg config.Classify) (replay.Scorer, error) {
+	return classifiers.New(cfg, classifiers.WithClock(func() time.Time { return time.Time{} }))
 }
 
-// replayRedact redacts snippets and thread titles in the report (nil: the
-// report's own fallback).
-var replayRedact func(string) string
+// replayRedact redacts snippets and thread titles in the report.
+var replayRedact = classifiers.Redact
 
 // maxBadShown bounds the bad lines printed one by one; the rest are counted.
 const maxBadShown = 50

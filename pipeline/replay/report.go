@@ -135,6 +135,16 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		}
 		charts = append(charts, reportChart{Title: s.Site, Anchor: s.Anchor, SVG: template.HTML(ChartSVG(s.Series, from, to))}) //nolint:gosec // built by ChartSVG, which escapes every text
 	}
+	// Targets that paged get a chart too: a campaign against a person
+	// spans sites.
+	nt := 0
+	for _, s := range r.Data.Targets() {
+		if s.Alerts == 0 || nt >= 10 {
+			break
+		}
+		nt++
+		charts = append(charts, reportChart{Title: "target " + s.Target, Anchor: fmt.Sprintf("target-%d", nt), SVG: template.HTML(ChartSVG(s, from, to))}) //nolint:gosec // escaped by ChartSVG
+	}
 	alerts, dropped := r.Data.Alerts()
 	var ra []reportAlert
 	for _, a := range alerts {
@@ -287,7 +297,7 @@ th{background:#f6f6f6;font-weight:600}td.n{text-align:right;font-variant-numeric
 <table><tr><th>alert</th><th>{{.Compare.NameA}}</th><th>{{.Compare.NameB}}</th><th>difference</th></tr>
 {{range .Pairs}}<tr class="{{.Class}}"><td><code>{{.Key}}</code></td><td>{{.A}}</td><td>{{.B}}</td><td>{{.Verdict}}</td></tr>
 {{end}}</table>{{end}}
-<h2>Threat level per site</h2>
+<h2>Threat level per site and per targeted person</h2>
 <p class="meta">Level (blue) against the site's own baseline (grey, dashed); red marks an alert firing, green its resolution; the band below shows each signal's share of the level. Times are event times, UTC.{{if .Omitted}} {{.Omitted}} quieter sites are in the table only.{{end}}</p>
 {{range .Charts}}<div class="chart" id="{{.Anchor}}">{{.SVG}}</div>
 {{end}}

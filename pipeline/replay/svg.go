@@ -130,31 +130,30 @@ func ChartSVG(s *Series, from, to time.Time) string {
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="9" height="9" fill="%s"/><text x="%d" y="%d">%s</text>`, mx, mixTop-14, colorSignals[i], mx+12, mixTop-6, sig)
 			mx += 24 + 7*len(sig)
 		}
-		lower := make([]float64, len(s.Points))
-		for i := range colorSignals {
-			var top strings.Builder
-			for j, p := range s.Points {
-				tot := p.Signals[0] + p.Signals[1] + p.Signals[2]
-				share := 0.0
-				if tot > 0 {
-					share = p.Signals[i] / tot
-				}
-				if j > 0 {
-					top.WriteByte(' ')
-				}
-				top.WriteString(f1(x(p.Time)) + "," + f1(mixTop+mixH-mixH*(lower[j]+share)))
-				lower[j] += share
+		// Each bucket is drawn as a step up to the next one, so a gap with
+		// no signal shows as a gap, not as a slope.
+		for j, p := range s.Points {
+			tot := p.Signals[0] + p.Signals[1] + p.Signals[2]
+			if tot <= 0 {
+				continue
 			}
-			var bottom strings.Builder
-			for j := len(s.Points) - 1; j >= 0; j-- {
-				prev := lower[j]
-				tot := s.Points[j].Signals[0] + s.Points[j].Signals[1] + s.Points[j].Signals[2]
-				if tot > 0 {
-					prev -= s.Points[j].Signals[i] / tot
-				}
-				bottom.WriteString(" " + f1(x(s.Points[j].Time)) + "," + f1(mixTop+mixH-mixH*prev))
+			x0 := x(p.Time)
+			x1 := x(to)
+			if j+1 < len(s.Points) {
+				x1 = x(s.Points[j+1].Time)
 			}
-			fmt.Fprintf(&b, `<polygon points="%s%s" fill="%s" fill-opacity="0.85"/>`, top.String(), bottom.String(), colorSignals[i])
+			if w := x1 - x0; w > 0 {
+				acc := 0.0
+				for i := range colorSignals {
+					share := p.Signals[i] / tot
+					if share <= 0 {
+						continue
+					}
+					y1 := mixTop + mixH - mixH*(acc+share)
+					fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"/>`, f1(x0), f1(y1), f1(max(w, 0.6)), f1(mixH*share), colorSignals[i])
+					acc += share
+				}
+			}
 		}
 	} else {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#888">no level points</text>`, padL+plotW/2, padT+levelH/2)
