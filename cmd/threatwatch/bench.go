@@ -26,6 +26,7 @@ type benchEnv struct {
 var benchmarks = []benchmark{
 	{"runner", "stage runner pass-through of 1 KB posts with commits", benchRunner},
 	{"classify", "scoring a realistic post mix, alone and as the posts->scored stage", benchClassify},
+	{"e2e", "latency from the posts topic to the alerts topic at 1,000 posts/s (classify + aggregate)", benchE2E},
 }
 
 func benchRunner(ctx context.Context, b *benchEnv) ([]bench.Result, error) {

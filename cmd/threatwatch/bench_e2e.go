@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/bench"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// e2eNames are fictional people, one per alerting post, so that each such
+// post opens an alert episode of its own.
+var e2eFirst = []string{"Alba", "Brent", "Cora", "Dane", "Edie", "Fitz", "Gwen", "Hale", "Iris", "Jory", "Kira", "Lars"}
+var e2eLast = []string{"Ashdown", "Brook", "Calloway", "Dunmore", "Eastly", "Fenwick", "Garrow", "Holt", "Inchley", "Jessop"}
+
+// benchE2E measures what on-call feels: the delay from a post's arrival on
+// the posts topic to its alert on the alerts topic, through the real
+// classify and aggregate stages, at a steady 1,000 posts/s of mostly
+// ordinary chatter with a few posts that dox and call for swatting a named
+// person (which the default override rule pages on at once).
+func benchE2E(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
+	p := b.proc
+	rate := 1000
+	total := min(b.n, 30*rate)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	for _, s := range stages {
+		if s.name == "classify" || s.name == "aggregate" {
+			go func() {
+				if err := s.run(ctx, p); err != nil && ctx.Err() == nil {
+					errc <- fmt.Errorf("%s: %w", s.name, err)
+				}
+			}()
+		}
+	}
+	// Read the alerts topic from its end as it is now.
+	alerts := p.topic(p.cfg.Topics.Alerts)
+	parts, err := p.bus.Partitions(ctx, alerts)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	for _, part := range parts {
+		r := p.bus.PartitionReader(alerts, part)
+		if err := r.SetOffset(kafka.LastOffset); err != nil {
+			return nil, err
+		}
+		go func() {
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				got := time.Now()
+				a, err := msg.Decode[msg.Alert](m.Value)
+				if err != nil || a.Status != msg.StatusFiring {
+					continue
+				}
+				mu.Lock()
+				for _, ev := range a.Evidence {
+					if t0, ok := sent[ev.PostID]; ok {
+						lat = append(lat, got.Sub(t0))
+						delete(sent, ev.PostID)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// Let the stages join their groups before the clock starts.
+	time.Sleep(3 * time.Second)
+	prod := pipeline.NewProducer(p.bus, "bench-e2e", nil, p.log)
+	defer prod.Close()
+	posts := p.topic(p.cfg.Topics.Posts)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	perTick := rate / 100
+	triggers := 0
+	start := time.Now()
+	for i := 0; i < total; {
+		select {
+		case err := <-errc:
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		var outs []pipeline.Output
+		now := time.Now().UTC()
+		for k := 0; k < perTick && i < total; k, i = k+1, i+1 {
+			post := &msg.Post{Site: fmt.Sprintf("e2e-site-%d", i%8), SitePostID: fmt.Sprint(i), Engine: "bench", Published: now, Fetched: now}
+			if i%50 == 25 {
+				first, last := e2eFirst[triggers%len(e2eFirst)], e2eLast[(triggers/len(e2eFirst))%len(e2eLast)]
+				post.Text = fmt.Sprintf("%s %s %d lives at %d Maple Street, Springfield. Someone call in a hostage situation at her house tonight and send SWAT.",
+					first, last, triggers, 100+triggers)
+				triggers++
+			} else {
+				post.Text = "anyone up for ranked tonight? the new patch nerfed the shotgun again and the map rotation is worse than last season"
+			}
+			post.Normalize()
+			outs = append(outs, pipeline.Output{Topic: posts, Msg: post})
+		}
+		if err := prod.Send(ctx, outs...); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		for _, o := range outs {
+			if po := o.Msg.(*msg.Post); po.Text[0] != 'a' {
+				sent[po.ID] = time.Now()
+			}
+		}
+		mu.Unlock()
+	}
+	elapsed := time.Since(start)
+	// Give the last alerts time to arrive.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(lat)
+		mu.Unlock()
+		if n >= triggers {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lat) == 0 {
+		return nil, fmt.Errorf("no alert arrived for any of %d alerting posts", triggers)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
+	fmt.Printf("end-to-end posts->alerts at %d posts/s for %s: %d of %d alerting posts paged; latency p50 %s, p90 %s, p99 %s, max %s\n",
+		rate, elapsed.Round(time.Millisecond), len(lat), triggers, q(0.5).Round(time.Millisecond), q(0.9).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	return []bench.Result{{Name: "e2e posts->alerts", Messages: total, Elapsed: elapsed}}, nil
+}
