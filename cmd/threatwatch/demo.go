@@ -269,7 +269,7 @@ loop:
 
 // demoConfig adds the demo to cfg: the simulated sites, a short aggregate
 // step (levels move every few seconds instead of every five minutes), the
-// dashboard on a loopback port with a fresh viewer token, and a file
+// dashboard on a loopback port with a fresh responder token (redacted evidence), and a file
 // receiver for notifications. It returns the dashboard token.
 func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (string, error) {
 	cfg.Scrape.Sites = srv.ScrapeSites(demoPoll)
@@ -294,7 +294,7 @@ func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (st
 	if err != nil {
 		return "", err
 	}
-	cfg.Serve.Tokens = append(cfg.Serve.Tokens, config.ServeToken{Name: "demo", Role: config.RoleViewer, SHA256: api.HashToken(token)})
+	cfg.Serve.Tokens = append(cfg.Serve.Tokens, config.ServeToken{Name: "demo", Role: config.RoleResponder, SHA256: api.HashToken(token)})
 	var settings config.SinkSettings
 	node := fmt.Sprintf("path: %q\n", filepath.Join(out, "notifications.jsonl"))
 	if err := yaml.Unmarshal([]byte(node), &settings); err != nil {
