@@ -31,7 +31,7 @@ type enricherFactory func(ctx context.Context, p *process) (classifiers.Enricher
 
 // classifyEnrichers lists the enrichers the classify stage runs after the
 // built-in scorers, one line each (the watchlist adds its own here).
-var classifyEnrichers = []enricherFactory{}
+var classifyEnrichers = []enricherFactory{watchlistEnricher}
 
 // classifyMetrics are the classify stage's own metrics.
 type classifyMetrics struct {
