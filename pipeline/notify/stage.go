@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,10 @@ type Receiver struct {
 	// an alert firing; acknowledgements do not stop it.
 	KeepAlive  time.Duration
 	SendReplay bool
+	// failing is set while the receiver's last delivery failed retryably:
+	// new notifications then get one call instead of the full retry
+	// sequence, so a dead receiver does not hold up the alerts topic.
+	failing atomic.Bool
 }
 
 // Stage is the notify stage's handler: pipeline.Handler[*msg.Alert] and
@@ -376,7 +381,7 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		a.EndsAt = e.now
 	}
 	rs := s.retry
-	if tick {
+	if tick || r.failing.Load() {
 		// The tick is itself the retry loop: one call per delivery.
 		rs.Attempts = 1
 	}
@@ -387,6 +392,7 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	if attempts > 1 {
 		s.m.retries.WithLabelValues(r.Name).Add(float64(attempts - 1))
 	}
+	r.failing.Store(err != nil && retry)
 	if err == nil {
 		d = alertstate.Delivery{Status: a.Status, SentAt: e.now}
 		entry.Result = alertstate.ResultSent

@@ -327,16 +327,25 @@ notify:
 	if n := len(h.recs["broken"].Calls()); n != 1 {
 		t.Errorf("broken: %d calls, want 1 (not retryable)", n)
 	}
-	// The ticks retry the pending delivery, one call each, after backoff.
+	// While a receiver is failing, a new alert gets one call, not the whole
+	// retry sequence: a dead receiver must not hold up the alerts topic.
+	downFor.Store(6)
+	h.handle(notifytest.Alert("forum-b"))
+	if n := len(h.recs["down"].Calls()); n != 4 {
+		t.Errorf("down after a second alert: %d calls, want 4", n)
+	}
+	// The ticks retry the pending deliveries, one call each, after backoff.
 	for range 3 {
 		h.clock.add(time.Second)
 		h.tick()
 	}
-	if got := h.recs["down"].Calls(); len(got) != 6 {
-		t.Errorf("down after ticks: %d calls, want 6", len(got))
+	// Tick 1: both pending deliveries fail (calls 5, 6); tick 2: both
+	// succeed (7, 8); tick 3: nothing left to do.
+	if got := h.recs["down"].Calls(); len(got) != 8 {
+		t.Errorf("down after ticks: %d calls, want 8", len(got))
 	}
-	if n := len(h.recs["broken"].Calls()); n != 1 {
-		t.Errorf("broken retried by the tick: %d calls", n)
+	if n := len(h.recs["broken"].Calls()); n != 2 {
+		t.Errorf("broken: %d calls, want one per alert (not retried by the tick)", n)
 	}
 	tr, err := h.state.Tracked(context.Background(), a.Fingerprint)
 	if err != nil {
