@@ -41,13 +41,15 @@ type Report struct {
 
 func (r *Report) redact(s string) string {
 	if r.Redact != nil {
-		return r.Redact(s)
+		s = r.Redact(s)
 	}
 	return fallbackRedact(s)
 }
 
-// fallbackRedact is used when no redactor is given: it masks the obvious
-// (e-mail addresses, phone-like digit runs, house-number-and-street).
+// fallbackRedact runs after the given redactor (or alone): it masks the
+// obvious that a stricter redactor may let through, such as digit runs
+// that look like a phone number but are not a valid one (e-mail
+// addresses, phone-like digit runs, house-number-and-street).
 var (
 	reEmail  = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
 	rePhone  = regexp.MustCompile(`\+?\d[\d\s().-]{7,}\d`)

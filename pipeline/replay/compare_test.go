@@ -1,0 +1,127 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/classifiers"
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+func TestCompareMatchesOnsets(t *testing.T) {
+	at := func(h, m int) time.Time { return scenarioStart.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	on := func(site string, t time.Time) Onset {
+		l := map[string]string{"alertname": "ThreatLevelSpike", "site": site, "severity": "warning"}
+		return Onset{Key: AlertKey(l), Labels: l, Time: t, Severity: "warning"}
+	}
+	a := []Onset{on("x", at(1, 0)), on("y", at(2, 0)), on("z", at(3, 0)), on("x", at(30, 0))}
+	b := []Onset{on("x", at(0, 25)), on("y", at(2, 40)), on("w", at(4, 0)), on("x", at(80, 0))}
+	c := Compare("old", a, "new", b, 24*time.Hour)
+	if c.Both != 2 || c.OnlyA != 2 || c.OnlyB != 2 || c.Earlier != 1 || c.Later != 1 {
+		t.Fatalf("both %d onlyA %d onlyB %d earlier %d later %d; want 2 2 2 1 1", c.Both, c.OnlyA, c.OnlyB, c.Earlier, c.Later)
+	}
+	var out bytes.Buffer
+	if err := c.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"new 35 min earlier", "new 40 min later", "only old", "only new", "site=w"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("comparison text lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestTwoLanesInOnePass(t *testing.T) {
+	strict := config.Default()
+	strict.Aggregate.Spike.FireScore = 10
+	strict.Aggregate.Spike.SevereScore = 20
+	strict.Aggregate.Targets.FireScore = 10
+	if err := strict.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{scenario("campaign")}
+	aloneA := replayFiles(t, paths, nil)
+	aloneB := replayWith(t, strict, paths, nil)
+
+	src, err := Files(paths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engA, _ := NewAggregateEngine(config.Default().Aggregate)
+	engB, _ := NewAggregateEngine(strict.Aggregate)
+	var aa, ab bytes.Buffer
+	wa, wb := NewAlertWriter(&aa), NewAlertWriter(&ab)
+	oa, ob := NewOnsets(), NewOnsets()
+	o := Options{Tail: 24 * time.Hour}
+	o.FromAggregate(config.Default().Aggregate)
+	if _, err := Run(context.Background(), src, o,
+		&Lane{Name: "default", Engine: engA, Sinks: []Sink{wa, oa}},
+		&Lane{Name: "strict", Engine: engB, Sinks: []Sink{wb, ob}}); err != nil {
+		t.Fatal(err)
+	}
+	wa.Flush()
+	wb.Flush()
+	if !bytes.Equal(aa.Bytes(), aloneA.alerts) || !bytes.Equal(ab.Bytes(), aloneB.alerts) {
+		t.Fatal("a lane's alerts differ from a replay of its config alone: lanes interfere")
+	}
+	c := Compare("default", oa.List(), "strict", ob.List(), 24*time.Hour)
+	if len(oa.List()) == 0 {
+		t.Fatal("the default config fired nothing on the campaign")
+	}
+	if c.Earlier != 0 {
+		t.Errorf("a stricter threshold fired %d alerts earlier", c.Earlier)
+	}
+	if c.Later+c.OnlyA == 0 {
+		t.Errorf("a much stricter threshold changed nothing: %+v", c)
+	}
+}
+
+func TestReport(t *testing.T) {
+	r := replayFiles(t, []string{scenario("campaign"), scenario("quiet")}, nil)
+	// An alert whose texts carry raw personal data, as a buggy or older
+	// engine might write: the report must still not show it.
+	leak := &msg.Alert{Schema: msg.SchemaAlert, Labels: map[string]string{"alertname": "ThreatLevelSpike", "site": "quiet.example", "severity": "warning"},
+		Annotations: map[string]string{"summary": "Jane Roe lives at 12 Elm Street, call 555-201-3344 or mail jane.roe@example.com"},
+		Fingerprint: "f", Status: msg.StatusFiring, EventTime: scenarioStart.Add(time.Hour),
+		Evidence: []msg.Contributor{{PostID: "p1", URL: "https://forum.example/threads/jane-roe-lives-here.1/", Thread: "Jane Roe exposed at 12 Elm Street",
+			Snippet: "she lives at 12 Elm Street, phone 555-201-3344", At: scenarioStart}}}
+	r.coll.Alert(leak)
+	rep := &Report{Title: "test", Inputs: []string{"campaign", "quiet"}, Stats: r.stats, Data: r.coll, Redact: classifiers.Redact}
+	var out bytes.Buffer
+	if err := rep.WriteHTML(&out); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	for _, want := range []string{"<svg", "campaign.example", "quiet.example", "ThreatLevelSpike", "TargetThreatSpike", "signal mix", "[ADDRESS]", "[PHONE]"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, leaked := range []string{"12 Elm Street", "555-201-3344", "jane.roe@example.com", "jane-roe-lives-here"} {
+		if strings.Contains(page, leaked) {
+			t.Errorf("report shows raw personal data %q", leaked)
+		}
+	}
+	// Self-contained: nothing is fetched (the SVG namespace is a name, not a fetch).
+	for _, ext := range []string{"<script", "<link", " src=", "url(", "@import"} {
+		if strings.Contains(page, ext) {
+			t.Errorf("report references an external resource: %q", ext)
+		}
+	}
+	// Each chart alone is a valid standalone SVG, the same for the same series.
+	for _, s := range r.coll.Sites() {
+		a, b := ChartSVG(s, r.stats.First, r.stats.End), ChartSVG(s, r.stats.First, r.stats.End)
+		if a != b || !strings.HasPrefix(a, "<svg xmlns=") || !strings.HasSuffix(a, "</svg>") {
+			t.Fatalf("chart of %s is not a stable standalone SVG", s.Site)
+		}
+	}
+	dir := t.TempDir()
+	paths, err := rep.WriteCharts(dir)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("WriteCharts = %v, %v; want one file per site", paths, err)
+	}
+}
