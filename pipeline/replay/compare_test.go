@@ -13,7 +13,9 @@ import (
 )
 
 func TestCompareMatchesOnsets(t *testing.T) {
-	at := func(h, m int) time.Time { return scenarioStart.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	at := func(h, m int) time.Time {
+		return scenarioStart.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
 	on := func(site string, t time.Time) Onset {
 		l := map[string]string{"alertname": "ThreatLevelSpike", "site": site, "severity": "warning"}
 		return Onset{Key: AlertKey(l), Labels: l, Time: t, Severity: "warning"}
