@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/store"
@@ -30,6 +33,7 @@ type ReadModel struct {
 	HourlyRetention time.Duration
 	AlertRetention  time.Duration
 	now             func() time.Time
+	cache           sitesCache
 }
 
 // NewReadModel returns a read model on s.
@@ -71,13 +75,15 @@ return 1
 
 // alertScript stores an alert record unless a later one of the same
 // fingerprint is stored, and keeps the indexes in step.
-// KEYS: order hash, record, all, firing, site, site-firing, target, target-firing.
-// ARGV: fp, order, record, startsAt ms, firing(1/0), has target(1/0).
+// KEYS: order hash, record, all, firing, site, site-firing, target,
+// target-firing, summary.
+// ARGV: fp, order, record, startsAt ms, firing(1/0), has target(1/0), summary.
 var alertScript = redis.NewScript(`
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old and tonumber(old) > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[9], ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 if ARGV[6] == '1' then redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1]) end
@@ -193,6 +199,9 @@ func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("cannot store site level: %w", err)
 	}
+	if n == 1 {
+		m.cache.invalidate()
+	}
 	return n == 1, nil
 }
 
@@ -239,6 +248,7 @@ func (m *ReadModel) applyHealth(ctx context.Context, l *msg.Level) (bool, error)
 	if err := m.s.HSet(ctx, m.k("sites"), l.Site, b).Err(); err != nil {
 		return false, fmt.Errorf("cannot store site health: %w", err)
 	}
+	m.cache.invalidate()
 	return true, nil
 }
 
@@ -290,6 +300,13 @@ func (m *ReadModel) ApplyAlert(ctx context.Context, a *msg.Alert) (bool, error) 
 	if err != nil {
 		return false, err
 	}
+	// Lists read a summary without the evidence: a tenth of the bytes.
+	sumRec := rec
+	sumRec.Alert.Evidence = nil
+	sb, err := json.Marshal(sumRec)
+	if err != nil {
+		return false, err
+	}
 	site := a.Labels["site"]
 	tid := TargetID(a.Labels["target"])
 	hasTarget := "0"
@@ -307,11 +324,14 @@ func (m *ReadModel) ApplyAlert(ctx context.Context, a *msg.Alert) (bool, error) 
 	keys := []string{
 		m.k("alerts", "t"), m.k("alert", a.Fingerprint), m.k("alerts"), m.k("alerts", "firing"),
 		m.k("alerts", "site", site), m.k("alerts", "firing", "site", site),
-		m.k("alerts", "target", tid), m.k("alerts", "firing", "target", tid),
+		m.k("alerts", "target", tid), m.k("alerts", "firing", "target", tid), m.k("alertsum", a.Fingerprint),
 	}
-	n, err := alertScript.Run(ctx, m.s, keys, a.Fingerprint, alertOrder(a), string(b), ms(start), firing, hasTarget).Int()
+	n, err := alertScript.Run(ctx, m.s, keys, a.Fingerprint, alertOrder(a), string(b), ms(start), firing, hasTarget, string(sb)).Int()
 	if err != nil {
 		return false, fmt.Errorf("cannot store alert: %w", err)
+	}
+	if n == 1 {
+		m.cache.invalidate()
 	}
 	return n == 1, nil
 }
@@ -340,8 +360,65 @@ type SiteOptions struct {
 	Spark time.Duration
 }
 
-// Sites returns every site's summary, sorted by site name.
+// SitesCacheTTL is how long a sites answer is reused. A wall of screens
+// loading at once costs one read; what changes meanwhile reaches them as
+// live events, and this replica's own updates invalidate it at once.
+const SitesCacheTTL = time.Second
+
+type sitesCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	entries map[time.Duration]cachedSites
+	sf      singleflight.Group
+}
+
+type cachedSites struct {
+	at    time.Time
+	gen   uint64
+	sites []SiteSummary
+}
+
+func (c *sitesCache) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+// Sites returns every site's summary, sorted by site name. The caller may
+// change the returned slice's elements (not their maps).
 func (m *ReadModel) Sites(ctx context.Context, o SiteOptions) ([]SiteSummary, error) {
+	c := &m.cache
+	c.mu.Lock()
+	e, ok := c.entries[o.Spark]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && e.gen == gen && m.now().Sub(e.at) < SitesCacheTTL {
+		return slices.Clone(e.sites), nil
+	}
+	v, err, _ := c.sf.Do(strconv.FormatInt(int64(o.Spark), 10), func() (any, error) {
+		at := m.now()
+		// Shared by every waiting request: not bound to the first one's life.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		sites, err := m.loadSites(lctx, o)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.entries == nil {
+			c.entries = map[time.Duration]cachedSites{}
+		}
+		c.entries[o.Spark] = cachedSites{at: at, gen: gen, sites: sites}
+		c.mu.Unlock()
+		return sites, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(v.([]SiteSummary)), nil
+}
+
+func (m *ReadModel) loadSites(ctx context.Context, o SiteOptions) ([]SiteSummary, error) {
 	all, err := m.s.HGetAll(ctx, m.k("sites")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read sites: %w", err)
@@ -623,7 +700,7 @@ func (m *ReadModel) Alerts(ctx context.Context, f AlertFilter) (*AlertPage, erro
 			if sc == skipScore && fp >= skipFP {
 				continue
 			}
-			keys = append(keys, m.k("alert", fp))
+			keys = append(keys, m.k("alertsum", fp))
 			fps = append(fps, fp)
 			scores = append(scores, sc)
 		}
@@ -783,7 +860,7 @@ func (m *ReadModel) Expire(ctx context.Context, limit int) (int, error) {
 		}
 		site, tid := rec.Alert.Labels["site"], TargetID(rec.Alert.Labels["target"])
 		_, err = m.s.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Del(ctx, m.k("alert", fp))
+			p.Del(ctx, m.k("alert", fp), m.k("alertsum", fp))
 			p.HDel(ctx, m.k("alerts", "t"), fp)
 			p.ZRem(ctx, m.k("alerts"), fp)
 			p.ZRem(ctx, m.k("alerts", "site", site), fp)
