@@ -406,4 +406,3 @@ func BenchmarkHubPublish(b *testing.B) {
 	hub.Close()
 	wg.Wait()
 }
-
