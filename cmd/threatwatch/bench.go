@@ -25,6 +25,7 @@ type benchEnv struct {
 // benchmarks lists the whole-process benchmarks; one line each.
 var benchmarks = []benchmark{
 	{"runner", "stage runner pass-through of 1 KB posts with commits", benchRunner},
+	{"scrape", "steady-state crawl of local fixture sites: requests per new post, appearance-to-topic delay", benchScrapeCrawl},
 	{"classify", "scoring a realistic post mix, alone and as the posts->scored stage", benchClassify},
 	{"e2e", "latency from the posts topic to the alerts topic at 1,000 posts/s (classify + aggregate)", benchE2E},
 }
