@@ -29,7 +29,7 @@ import (
 //	    - matchers: ['severity=~"critical|severe"']
 //	      receivers: [oncall]
 //	      continue: true
-//	    - matchers: ['target="t_3fa9c0"']   # a protected person's alerts to their team
+//	    - matchers: ['target="tgt-3fa9c0d2e1b4a587"']   # a protected person's alerts to their team
 //	      receivers: [team-sec]
 //	  default_receivers: [team-sec]
 //

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/threatwatch/threatwatch/classifiers"
@@ -53,12 +54,23 @@ func fallbackRedact(s string) string {
 // aggregator's contract, free of personal data (target is a hashed ref).
 // They are kept as they are so routing, silences and fingerprints still
 // work; every other label value is redacted.
-var identityLabels = map[string]bool{"alertname": true, "site": true, "signal": true, "severity": true, "target": true}
+var identityLabels = map[string]bool{"alertname": true, "site": true, "signal": true, "severity": true, "target": true, "rule": true}
 
 // Redact returns a deep copy of a with every free-text field redacted:
 // annotations, evidence snippets, thread titles and URLs, and labels other
 // than the identity labels. The input is not modified.
 func Redact(a *msg.Alert) *msg.Alert {
+	// The texts quote the alert's own identity ("target tgt-0123456789ab"),
+	// and a hashed ref can look like a phone number. Those quotes are kept
+	// out of the redactor's sight and put back after.
+	var keep []string
+	for k, v := range a.Labels {
+		if identityLabels[k] && len(v) >= 6 {
+			keep = append(keep, v)
+		}
+	}
+	sort.Slice(keep, func(i, j int) bool { return len(keep[i]) > len(keep[j]) })
+	redactText := func(s string) string { return redactKeeping(s, keep) }
 	c := *a
 	c.Labels = make(map[string]string, len(a.Labels))
 	for k, v := range a.Labels {
@@ -84,7 +96,7 @@ func Redact(a *msg.Alert) *msg.Alert {
 		for i, e := range a.Evidence {
 			e.Snippet = redactText(e.Snippet)
 			e.Thread = redactText(e.Thread)
-			e.URL = redactURL(e.URL)
+			e.URL = redactURL(e.URL, keep)
 			if e.Scores != nil {
 				sc := make(map[msg.Signal]float64, len(e.Scores))
 				for k, v := range e.Scores {
@@ -95,17 +107,38 @@ func Redact(a *msg.Alert) *msg.Alert {
 			c.Evidence[i] = e
 		}
 	}
-	c.GeneratorURL = redactURL(a.GeneratorURL)
+	c.GeneratorURL = redactURL(a.GeneratorURL, keep)
 	return &c
 }
 
 // redactURL redacts personal data a URL may carry in its path or query
 // (forum slugs often repeat a thread title), keeping it a usable link
 // where nothing was found.
-func redactURL(u string) string {
-	r := redactText(u)
+func redactURL(u string, keep []string) string {
+	r := redactKeeping(u, keep)
 	if r == u {
 		return u
 	}
 	return strings.NewReplacer("[", "%5B", "]", "%5D").Replace(r)
+}
+
+// redactKeeping redacts s except for the occurrences of keep, which are
+// swapped for letter-only markers no rule matches, then restored.
+func redactKeeping(s string, keep []string) string {
+	if len(keep) == 0 || s == "" {
+		return redactText(s)
+	}
+	var pairs, back []string
+	for i, k := range keep {
+		if !strings.Contains(s, k) {
+			continue
+		}
+		m := "QQKEEP" + string(rune('A'+i%26)) + string(rune('A'+i/26%26)) + "QQ"
+		pairs = append(pairs, k, m)
+		back = append(back, m, k)
+	}
+	if len(pairs) == 0 {
+		return redactText(s)
+	}
+	return strings.NewReplacer(back...).Replace(redactText(strings.NewReplacer(pairs...).Replace(s)))
 }

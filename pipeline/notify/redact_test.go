@@ -81,3 +81,13 @@ func BenchmarkRedact(b *testing.B) {
 		_ = Redact(a)
 	}
 }
+
+func TestRedactKeepsTheAlertsOwnIdentityInTexts(t *testing.T) {
+	a := notifytest.Alert("forum-a")
+	a.Labels["target"] = "tgt-0123456789abcdef" // ten digits in a row
+	a.Annotations["summary"] = "Threat level severe for target tgt-0123456789abcdef: call 555-867-5309"
+	out := Redact(a)
+	if want := "Threat level severe for target tgt-0123456789abcdef: call [PHONE]"; out.Annotations["summary"] != want {
+		t.Fatalf("summary %q, want %q", out.Annotations["summary"], want)
+	}
+}
