@@ -25,28 +25,44 @@ const (
 	ActionExport alertstate.Action = "export"
 )
 
+// route is one API endpoint and the least role allowed to call it.
+type route struct {
+	method, pattern, role string
+	h                     func(w http.ResponseWriter, r *http.Request) error
+}
+
+// routeTable lists every API endpoint; docs/openapi.yaml documents each
+// (a test checks).
+func (s *Server) routeTable() []route {
+	v, rs, an := config.RoleViewer, config.RoleResponder, config.RoleAnalyst
+	return []route{
+		{"GET", "/api/v1/me", v, s.handleMe},
+		{"GET", "/api/v1/sites", v, s.handleSites},
+		{"GET", "/api/v1/sites/{site}", v, s.handleSite},
+		{"GET", "/api/v1/levels", v, s.handleLevels},
+		{"GET", "/api/v1/alerts", v, s.handleAlerts},
+		{"GET", "/api/v1/alerts/{fp}", v, s.handleAlert},
+		{"GET", "/api/v1/alerts/{fp}/evidence", an, s.handleEvidence},
+		{"GET", "/api/v1/alerts/{fp}/notifications", v, s.handleNotifications},
+		{"POST", "/api/v1/alerts/{fp}/ack", rs, s.handleAck},
+		{"DELETE", "/api/v1/alerts/{fp}/ack", rs, s.handleUnack},
+		{"POST", "/api/v1/alerts/{fp}/resolve", rs, s.handleResolve},
+		{"GET", "/api/v1/silences", v, s.handleSilences},
+		{"POST", "/api/v1/silences", rs, s.handleCreateSilence},
+		{"DELETE", "/api/v1/silences/{id}", rs, s.handleExpireSilence},
+		{"GET", "/api/v1/audit", rs, s.handleAudit},
+		{"GET", "/api/v1/targets", v, s.handleTargets},
+		{"GET", "/api/v1/targets/{id}", v, s.handleTarget},
+		{"GET", "/api/v1/export/alerts", an, s.handleExport},
+		{"GET", "/api/v1/events", v, s.handleEvents},
+	}
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	v, rs, an := config.RoleViewer, config.RoleResponder, config.RoleAnalyst
-	mux.Handle("GET /api/v1/me", s.api(v, s.handleMe))
-	mux.Handle("GET /api/v1/sites", s.api(v, s.handleSites))
-	mux.Handle("GET /api/v1/sites/{site}", s.api(v, s.handleSite))
-	mux.Handle("GET /api/v1/levels", s.api(v, s.handleLevels))
-	mux.Handle("GET /api/v1/alerts", s.api(v, s.handleAlerts))
-	mux.Handle("GET /api/v1/alerts/{fp}", s.api(v, s.handleAlert))
-	mux.Handle("GET /api/v1/alerts/{fp}/evidence", s.api(an, s.handleEvidence))
-	mux.Handle("GET /api/v1/alerts/{fp}/notifications", s.api(v, s.handleNotifications))
-	mux.Handle("POST /api/v1/alerts/{fp}/ack", s.api(rs, s.handleAck))
-	mux.Handle("DELETE /api/v1/alerts/{fp}/ack", s.api(rs, s.handleUnack))
-	mux.Handle("POST /api/v1/alerts/{fp}/resolve", s.api(rs, s.handleResolve))
-	mux.Handle("GET /api/v1/silences", s.api(v, s.handleSilences))
-	mux.Handle("POST /api/v1/silences", s.api(rs, s.handleCreateSilence))
-	mux.Handle("DELETE /api/v1/silences/{id}", s.api(rs, s.handleExpireSilence))
-	mux.Handle("GET /api/v1/audit", s.api(rs, s.handleAudit))
-	mux.Handle("GET /api/v1/targets", s.api(v, s.handleTargets))
-	mux.Handle("GET /api/v1/targets/{id}", s.api(v, s.handleTarget))
-	mux.Handle("GET /api/v1/export/alerts", s.api(an, s.handleExport))
-	mux.Handle("GET /api/v1/events", s.api(v, s.handleEvents))
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.method+" "+rt.pattern, s.api(rt.role, rt.h))
+	}
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	}))
