@@ -181,6 +181,20 @@ func (s *Stage) Close() error {
 func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) ([]pipeline.Output, error) {
 	now := s.now()
 	a := Redact(in)
+	if a.Replay && !s.wantsReplay(a) {
+		// Nobody takes replays: record the decision and keep no state, so
+		// a long replay does not fill Redis with episodes nobody will close.
+		for _, name := range s.router.Match(a.Labels) {
+			if r, ok := s.receivers[name]; ok {
+				s.record(ctx, alertstate.AuditEntry{
+					Action: alertstate.ActionNotify, Fingerprint: a.Fingerprint, Labels: a.Labels, Status: a.Status,
+					Receiver: r.Name, Sink: r.Type, Result: alertstate.ResultReplay,
+				})
+				s.m.notifications.WithLabelValues(r.Name, alertstate.ResultReplay).Inc()
+			}
+		}
+		return nil, nil
+	}
 	tr, err := s.state.Tracked(ctx, a.Fingerprint)
 	switch {
 	case errors.Is(err, alertstate.ErrNotFound):
@@ -214,6 +228,16 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 		return nil, err
 	}
 	return nil, nil
+}
+
+// wantsReplay reports whether any receiver a routes to takes replays.
+func (s *Stage) wantsReplay(a *msg.Alert) bool {
+	for _, name := range s.router.Match(a.Labels) {
+		if r, ok := s.receivers[name]; ok && r.SendReplay {
+			return true
+		}
+	}
+	return false
 }
 
 // env is what one round of decisions needs besides the alert.
@@ -469,7 +493,10 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 				settled = false
 			}
 		}
-		if tr.Alert.Status == msg.StatusResolved && settled {
+		if settled && (tr.Alert.Status == msg.StatusResolved || tr.Alert.Replay) {
+			// Replay episodes are not repeated, and may never see their
+			// resolution (the replay ended): like resolved ones, they are
+			// only remembered for the retention.
 			if now.Sub(tr.UpdatedAt) > s.cfg.ResolvedRetention {
 				forget = append(forget, tr.Alert.Fingerprint)
 			}

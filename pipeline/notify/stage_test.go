@@ -481,3 +481,19 @@ func BenchmarkHandle(b *testing.B) {
 		i++
 	}
 }
+
+func TestReplayAlertsNobodyTakesLeaveNoState(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	a := notifytest.Alert("forum-a")
+	a.Replay = true
+	h.handle(a)
+	if n := len(h.recs["oncall"].Calls()); n != 0 {
+		t.Fatalf("oncall paged %d times for a replay", n)
+	}
+	if all, _ := h.state.AllTracked(context.Background()); len(all) != 0 {
+		t.Fatalf("%d episodes tracked for a replay nobody takes", len(all))
+	}
+	if got := h.results(); fmt.Sprint(got) != "[oncall:firing:replay]" {
+		t.Fatalf("audit %v", got)
+	}
+}
