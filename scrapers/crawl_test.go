@@ -375,3 +375,13 @@ func TestValidateEngines(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestEditedPostsPassDownstreamDedup(t *testing.T) {
+	p := msg.Post{Site: "s", SitePostID: "1", Text: "a"}
+	p.Normalize()
+	e := msg.Post{Site: "s", SitePostID: "1", Text: "b", Edited: true}
+	e.Normalize()
+	if p.DedupID() == e.DedupID() || p.ID != e.ID {
+		t.Fatalf("an edit must keep the post id (%s, %s) but not the dedup id (%s, %s)", p.ID, e.ID, p.DedupID(), e.DedupID())
+	}
+}

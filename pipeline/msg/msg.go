@@ -123,8 +123,14 @@ type Post struct {
 	Lang string `json:"lang,omitempty"`
 }
 
-// DedupID is the post's id.
-func (p *Post) DedupID() string { return p.ID }
+// DedupID is the post's id. An edited re-emission adds its content hash:
+// it is new input to score, not a redelivery to drop.
+func (p *Post) DedupID() string {
+	if p.Edited && p.ContentHash != "" {
+		return p.ID + "@" + p.ContentHash
+	}
+	return p.ID
+}
 
 // QuotedText joins the quoted blocks for scoring and hashing.
 func (p *Post) QuotedText() string { return strings.Join(p.Quoted, "\n") }
@@ -235,8 +241,9 @@ type Scored struct {
 	ScoredAt   time.Time `json:"scored_at,omitempty"`
 }
 
-// DedupID is the scored message's id: the post's, as scoring is a function of it.
-func (s *Scored) DedupID() string { return s.Post.ID }
+// DedupID is the scored message's id: the post's, as scoring is a function
+// of it (an edit's included).
+func (s *Scored) DedupID() string { return s.Post.DedupID() }
 
 // Key keeps the site's order on the scored topic.
 func (s *Scored) Key() string { return s.Post.Site }
