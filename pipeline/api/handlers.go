@@ -210,18 +210,49 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleSites answers from a body encoded at most SitesCacheTTL ago for
+// the same window and redaction (every wall screen asks the same
+// question), unless this replica applied an update since.
 func (s *Server) handleSites(w http.ResponseWriter, r *http.Request) error {
 	spark, err := durParam(r, "spark", 14*24*time.Hour)
 	if err != nil {
 		return err
 	}
-	sites, err := s.model.Sites(r.Context(), SiteOptions{Spark: spark})
-	if err != nil {
-		return err
+	mode := redactionFor(principalOf(r).Role)
+	key := mode + "|" + spark.String()
+	gen := s.model.cache.generation()
+	s.bodyMu.Lock()
+	c, ok := s.bodies[key]
+	s.bodyMu.Unlock()
+	if !ok || c.gen != gen || s.now().Sub(c.at) >= SitesCacheTTL {
+		at := s.now()
+		sites, err := s.model.Sites(r.Context(), SiteOptions{Spark: spark})
+		if err != nil {
+			return err
+		}
+		s.addScraperHealth(r.Context(), sites, mode)
+		b, err := json.Marshal(map[string]any{"sites": sites, "time": at.UTC()})
+		if err != nil {
+			return err
+		}
+		c = cachedBody{at: at, gen: gen, body: append(b, '\n')}
+		s.bodyMu.Lock()
+		if s.bodies == nil {
+			s.bodies = map[string]cachedBody{}
+		}
+		s.bodies[key] = c
+		s.bodyMu.Unlock()
 	}
-	s.addScraperHealth(r.Context(), sites, redactionFor(principalOf(r).Role))
-	writeJSON(w, http.StatusOK, map[string]any{"sites": sites, "time": s.now().UTC()})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(c.body)
 	return nil
+}
+
+// cachedBody is an encoded answer shared by requests for a moment.
+type cachedBody struct {
+	at   time.Time
+	gen  uint64
+	body []byte
 }
 
 func (s *Server) addScraperHealth(ctx context.Context, sites []SiteSummary, mode string) {

@@ -378,6 +378,12 @@ type cachedSites struct {
 	sites []SiteSummary
 }
 
+func (c *sitesCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
 func (c *sitesCache) invalidate() {
 	c.mu.Lock()
 	c.gen++

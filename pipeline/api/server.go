@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,8 @@ type Server struct {
 	handler http.Handler
 	now     func() time.Time
 	metrics *apiMetrics
+	bodyMu  sync.Mutex
+	bodies  map[string]cachedBody
 }
 
 type apiMetrics struct {
