@@ -157,7 +157,7 @@ func (c *Aggregate) setDefaults() {
 	setDefault(&s.MinExcess, 5)
 	setDefault(&s.ResolveScore, 3)
 	setDefault(&s.ResolveAfter, time.Hour)
-	setDefault(&s.Cooldown, 6*time.Hour)
+	setDefault(&s.Cooldown, 24*time.Hour)
 	setDefault(&s.RepeatInterval, 4*time.Hour)
 	setDefault(&s.SevereScore, 12)
 	setDefault(&s.ElevatedScore, 3)

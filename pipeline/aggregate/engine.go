@@ -62,6 +62,8 @@ type keyState struct {
 	L      *level.State                `json:"level"`
 	Spike  alert.Lifecycle             `json:"spike"`
 	Over   map[string]*alert.Lifecycle `json:"over,omitempty"`
+
+	name string // keyName, kept to avoid building it per post
 }
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
@@ -78,7 +80,9 @@ type Engine struct {
 	sites   bool
 	targets bool
 	replay  bool
-	keys    map[string]*keyState
+	keys     map[string]*keyState
+	bySite   map[string]*keyState
+	byTarget map[string]*keyState
 	sorted  []string // sorted key names; nil when stale
 	dirty   map[string]bool
 	clock   time.Time
@@ -109,13 +113,13 @@ func NewEngine(cfg config.Aggregate) (*Engine, error) {
 		sigSlot: map[msg.Signal]int{},
 		sites:   true,
 		targets: cfg.Targets.On(),
-		keys:    map[string]*keyState{},
 		dirty:   map[string]bool{},
 		nextDue: math.MinInt64,
 	}
 	for i, s := range msg.Signals {
 		e.sigSlot[s] = i
 	}
+	e.setKeys(map[string]*keyState{})
 	return e, nil
 }
 
@@ -254,19 +258,39 @@ func keyName(kind, site, target string) string {
 	return "t:" + target
 }
 
+// setKeys installs a key set and its lookup indexes.
+func (e *Engine) setKeys(m map[string]*keyState) {
+	e.keys = m
+	e.bySite, e.byTarget = map[string]*keyState{}, map[string]*keyState{}
+	for name, k := range m {
+		k.name = name
+		if k.Kind == kindSite {
+			e.bySite[k.Site] = k
+		} else {
+			e.byTarget[k.Target] = k
+		}
+	}
+	e.sorted, e.nextDue, e.dirty = nil, math.MinInt64, map[string]bool{}
+}
+
 // key returns the key's state, creating it (nil when max_keys is reached).
 func (e *Engine) key(kind, site, target string) *keyState {
-	name := keyName(kind, site, target)
-	if k, ok := e.keys[name]; ok {
+	idx, id := e.bySite, site
+	if kind == kindTarget {
+		idx, id = e.byTarget, target
+	}
+	if k, ok := idx[id]; ok {
 		return k
 	}
 	if len(e.keys) >= e.cfg.MaxKeys {
 		e.stats.KeysDropped++
 		return nil
 	}
-	k := &keyState{Kind: kind, Site: site, Target: target,
+	name := keyName(kind, site, target)
+	k := &keyState{Kind: kind, Site: site, Target: target, name: name,
 		L: level.NewState(e.n, e.cfg.Baseline.Days*24)}
 	e.keys[name] = k
+	idx[id] = k
 	e.sorted = nil
 	e.dirty[name] = true
 	return k
@@ -274,8 +298,7 @@ func (e *Engine) key(kind, site, target string) *keyState {
 
 func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs window.Bucket) {
 	st := k.L
-	name := keyName(k.Kind, k.Site, k.Target)
-	e.dirty[name] = true
+	e.dirty[k.name] = true
 	if !st.Win.Started() {
 		st.Watermark = t
 		st.Win.Advance(e.bucket(t))
@@ -304,7 +327,9 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 	st.Posts++
 	st.LastPost = t
 	st.EmittedZero = false
-	st.AddContributor(contributor(s, t, w), e.cfg.Evidence)
+	if st.Admits(w, t, e.cfg.Evidence) {
+		st.AddContributor(contributor(s, t, w), e.cfg.Evidence)
+	}
 	if k.Kind == kindTarget {
 		if st.Sites == nil {
 			st.Sites = map[string]time.Time{}
@@ -397,6 +422,7 @@ func (e *Engine) Advance(now time.Time) []Output {
 		}
 	}
 	for _, name := range evict {
+		delete(e.byTarget, e.keys[name].Target)
 		delete(e.keys, name)
 		e.dirty[name] = true
 		e.stats.Evicted++
@@ -468,7 +494,7 @@ func (e *Engine) boundary(k *keyState, tb time.Time) {
 			}
 			continue
 		}
-		if ev := o.Step(tb, false, true, e.policy); ev == alert.Resolve {
+		if ev := o.Step(tb, false, true, 0, e.policy); ev == alert.Resolve {
 			e.emitAlert(k, o, msg.StatusResolved, tb, lv, o.Labels["rule"], nil)
 		}
 	}
@@ -479,12 +505,17 @@ func (e *Engine) boundary(k *keyState, tb time.Time) {
 	}
 }
 
-// judge scores key k's live level at event time at, steps its spike
-// lifecycle and returns the level. closing says at is a step boundary
-// (the window is complete; only then may an alert resolve).
-func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
+// assessment is a key's live level judged against its baseline.
+type assessment struct {
+	live, baseline, score float64
+	ready, fires, clear   bool
+	names                 level.Thresholds
+}
+
+// assess scores key k's live level at event time at. closing says at is a
+// step boundary: the window just completed lies in the hour before it.
+func (e *Engine) assess(k *keyState, at time.Time, closing bool) assessment {
 	st := k.L
-	// The window ending at a boundary lies in the hour before it.
 	h := hourOf(at)
 	if closing {
 		h = hourOf(at.Add(-time.Nanosecond))
@@ -497,34 +528,52 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 		}
 		st.EstHour = h
 	}
-	live := st.Win.Sum.Live
-	baseline, score := spike.Score(live, st.Est, e.factor, e.cfg.Baseline.MinScale)
+	a := assessment{live: st.Win.Sum.Live, ready: st.Est.Ready, names: e.names}
+	a.baseline, a.score = spike.Score(a.live, st.Est, e.factor, e.cfg.Baseline.MinScale)
 	fireScore, minExcess := e.cfg.Spike.FireScore, e.cfg.Spike.MinExcess
 	if k.Kind == kindTarget {
 		fireScore, minExcess = e.cfg.Targets.FireScore, e.cfg.Targets.MinExcess
+		a.names.High = fireScore
+		a.names.Severe = max(e.cfg.Spike.SevereScore*fireScore/e.cfg.Spike.FireScore, fireScore)
+		a.names.Elevated = min(a.names.Elevated, fireScore)
 	}
-	ready := st.Est.Ready
-	fires := ready && score >= fireScore && live >= e.cfg.Spike.FireRatio*baseline && live-baseline >= minExcess
-	clear := !ready || score < e.cfg.Spike.ResolveScore || live-baseline < minExcess/2
-	names := e.names
-	names.High = fireScore
-	names.Severe = max(e.cfg.Spike.SevereScore*fireScore/e.cfg.Spike.FireScore, fireScore)
-	names.Elevated = min(names.Elevated, fireScore)
-	lv := &msg.Level{
+	a.fires = a.ready && a.score >= fireScore && a.live >= e.cfg.Spike.FireRatio*a.baseline && a.live-a.baseline >= minExcess
+	a.clear = !a.ready || a.score < e.cfg.Spike.ResolveScore || a.live-a.baseline < minExcess/2
+	return a
+}
+
+// levelOf builds the Level message of an assessment.
+func (e *Engine) levelOf(k *keyState, at time.Time, a assessment) *msg.Level {
+	st := k.L
+	return &msg.Level{
 		Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
-		Level: round3(live), Baseline: round3(baseline), Score: round3(score),
-		Name: names.Name(score, ready, fires), Signals: e.signals(&st.Win.Sum),
+		Level: round3(a.live), Baseline: round3(a.baseline), Score: round3(a.score),
+		Name: a.names.Name(a.score, a.ready, a.fires), Signals: e.signals(&st.Win.Sum),
 		Posts: int(st.Win.Sum.Posts), Contributors: slices.Clone(st.Top),
 	}
-	if !closing && !fires {
-		// Between boundaries only a rise matters; resolution waits for a
-		// complete window.
+}
+
+// judge assesses key k at event time at and steps its spike lifecycle.
+// Between boundaries (a post just arrived) only a rise is acted on:
+// resolution waits for a complete window. It returns the level when one
+// was built (at boundaries, or for an alert), else nil.
+func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
+	a := e.assess(k, at, closing)
+	if !closing && !a.fires {
+		return nil
+	}
+	var lv *msg.Level
+	if closing {
+		lv = e.levelOf(k, at, a)
+	}
+	ev := k.Spike.Step(at, a.fires, a.clear, a.score, e.policy)
+	if ev == alert.None {
 		return lv
 	}
-	if k.Spike.Phase == alert.Firing {
-		k.Spike.Peak = max(k.Spike.Peak, score)
+	if lv == nil {
+		lv = e.levelOf(k, at, a)
 	}
-	switch k.Spike.Step(at, fires, clear, e.policy) {
+	switch ev {
 	case alert.Fire:
 		name := alert.NameSiteSpike
 		if k.Kind == kindTarget {
@@ -534,7 +583,6 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 		if lv.Name == level.Severe {
 			sev = alert.SeverityCritical
 		}
-		k.Spike.Peak = score
 		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, sev, alert.Dominant(lv.Signals)})
 	case alert.Repeat:
 		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", nil)
@@ -617,11 +665,11 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 			l = &alert.Lifecycle{}
 			k.Over[id] = l
 		}
-		ev := l.Step(at, true, false, alert.Policy{ResolveAfter: e.policy.ResolveAfter, Cooldown: e.policy.Cooldown, RepeatInterval: e.policy.RepeatInterval})
+		ev := l.Step(at, true, false, 0, alert.Policy{ResolveAfter: e.policy.ResolveAfter, Cooldown: e.policy.Cooldown, RepeatInterval: e.policy.RepeatInterval})
 		if ev == alert.None {
 			continue
 		}
-		lv := e.levelNow(k, at)
+		lv := e.levelOf(k, at, e.assess(k, at, false))
 		sig := dominantRule(r, s)
 		kk := *k
 		if target != "" && kk.Target == "" {
@@ -633,14 +681,6 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 			e.emitAlert(&kk, l, msg.StatusFiring, at, lv, r.Name, nil)
 		}
 	}
-}
-
-func (e *Engine) levelNow(k *keyState, at time.Time) *msg.Level {
-	st := k.L
-	baseline, score := spike.Score(st.Win.Sum.Live, st.Est, e.factor, e.cfg.Baseline.MinScale)
-	return &msg.Level{Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
-		Level: round3(st.Win.Sum.Live), Baseline: round3(baseline), Score: round3(score),
-		Name: level.Severe, Signals: e.signals(&st.Win.Sum), Posts: int(st.Win.Sum.Posts)}
 }
 
 func scoresMet(want map[string]float64, got func(msg.Signal) float64) bool {
@@ -739,11 +779,11 @@ func (e *Engine) Restore(b []byte) error {
 			return err
 		}
 	}
-	e.keys, e.clock = c.Keys, c.Clock
-	if e.keys == nil {
-		e.keys = map[string]*keyState{}
+	if c.Keys == nil {
+		c.Keys = map[string]*keyState{}
 	}
-	e.sorted, e.nextDue, e.dirty = nil, math.MinInt64, map[string]bool{}
+	e.setKeys(c.Keys)
+	e.clock = c.Clock
 	return nil
 }
 
@@ -805,7 +845,7 @@ func (e *Engine) RestoreKeys(keys map[string][]byte, clock time.Time) error {
 		}
 		m[name] = &k
 	}
-	e.keys, e.clock = m, clock
-	e.sorted, e.nextDue, e.dirty = nil, math.MinInt64, map[string]bool{}
+	e.setKeys(m)
+	e.clock = clock
 	return nil
 }

@@ -52,7 +52,9 @@ type Policy struct {
 	// ResolveAfter is how long the clear condition must hold before a
 	// firing alert resolves.
 	ResolveAfter time.Duration
-	// Cooldown keeps a resolved alert from firing again this long.
+	// Cooldown keeps a resolved alert from starting a new episode this
+	// long, unless the new one is an escalation: its score beats the peak
+	// of the episode that was paged.
 	Cooldown time.Duration
 	// RepeatInterval re-notifies a firing alert this often (0: never).
 	RepeatInterval time.Duration
@@ -81,15 +83,17 @@ type Lifecycle struct {
 
 // Step observes the alert condition at event time now. fire: the condition
 // to start (or keep) an episode holds; clear: the condition to end one
-// holds. A condition neither firing nor clear (between the two bars) keeps
-// a firing alert firing: that gap is the hysteresis.
-//
-// Time never runs backwards for a lifecycle: a now before the last
-// transition is treated as that transition's time.
-func (l *Lifecycle) Step(now time.Time, fire, clear bool, p Policy) Event {
+// holds; score: how strong the condition is (the episode's peak is kept;
+// in cooldown only a score above the last peak starts a new episode). A
+// condition neither firing nor clear (between the two bars) keeps a firing
+// alert firing: that gap is the hysteresis.
+func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, p Policy) Event {
+	if l.Phase == Firing {
+		l.Peak = max(l.Peak, score)
+	}
 	switch l.Phase {
 	case Inactive:
-		if !fire || now.Before(l.CooldownUntil) {
+		if !fire || (now.Before(l.CooldownUntil) && !(score > l.Peak)) {
 			return None
 		}
 		l.PendingSince = now
@@ -97,14 +101,14 @@ func (l *Lifecycle) Step(now time.Time, fire, clear bool, p Policy) Event {
 			l.Phase = Pending
 			return None
 		}
-		return l.fire(now)
+		return l.fire(now, score)
 	case Pending:
 		if !fire {
 			l.Phase, l.PendingSince = Inactive, time.Time{}
 			return None
 		}
 		if now.Sub(l.PendingSince) >= p.Pending {
-			return l.fire(now)
+			return l.fire(now, score)
 		}
 		return None
 	case Firing:
@@ -128,9 +132,9 @@ func (l *Lifecycle) Step(now time.Time, fire, clear bool, p Policy) Event {
 	return None
 }
 
-func (l *Lifecycle) fire(now time.Time) Event {
+func (l *Lifecycle) fire(now time.Time, score float64) Event {
 	l.Phase = Firing
-	l.StartsAt, l.LastSent, l.ClearSince, l.Peak = now, now, time.Time{}, 0
+	l.StartsAt, l.LastSent, l.ClearSince, l.Peak = now, now, time.Time{}, score
 	// Labels and fingerprint are set by the caller, who knows them.
 	l.Labels, l.Fingerprint = nil, ""
 	return Fire

@@ -92,6 +92,19 @@ func NewState(n, hours int) *State {
 	return &State{Win: window.NewSliding(n), Hist: window.NewHourly(hours), EstHour: -1 << 62, LastEmitted: -1 << 62}
 }
 
+// Admits reports whether a post of weight w at t would enter the top k,
+// so the caller builds its evidence entry only then.
+func (s *State) Admits(w float64, t time.Time, k int) bool {
+	if k <= 0 {
+		return false
+	}
+	if len(s.Top) < k {
+		return true
+	}
+	last := s.Top[len(s.Top)-1]
+	return w > last.Weight || (w == last.Weight && !t.Before(last.At))
+}
+
 // AddContributor keeps c among the k strongest posts in the window.
 func (s *State) AddContributor(c msg.Contributor, k int) {
 	if k <= 0 {

@@ -51,10 +51,18 @@ type Detector interface {
 //     two weekend days, so a quiet weekend never makes a weekday look like a
 //     spike. With fewer than MinSeasonalDays days it is the median of all
 //     hours seen.
-//   - Scale: 1.4826 x the median absolute deviation of every past hour from
-//     its hour-of-day median (the robust standard deviation of what is left
-//     once the rhythm is taken out), floored at the Poisson spread
-//     sqrt(Baseline) (a count cannot be steadier than that) and at MinScale.
+//   - Scale: the spread of every past hour around its hour-of-day median
+//     (what is left once the rhythm is taken out), estimated twice, each
+//     estimate consistent with the standard deviation were the residuals
+//     normal: 1.4826 x their median absolute deviation, and their 98th
+//     percentile / 2.054. Threat and mention volumes are bursty (heavy
+//     tailed): the MAD sees only the calm middle and would call every
+//     ordinary burst a spike, while the 98th percentile learns how far the
+//     key's recurring bursts go (a burst seen in more than 2% of the hours,
+//     about 3 hours a week, is part of normal) yet is not moved by a single
+//     incident of an hour or two. The larger of the two is used, floored at
+//     the Poisson spread sqrt(Baseline) (a count cannot be steadier than
+//     that) and at MinScale.
 //
 // A hostile normal is just a high baseline with its own spread: only a rise
 // well outside the key's own variation scores high.
@@ -135,7 +143,9 @@ func (d *Seasonal) Estimate(hist *window.Hourly, h int64) Estimate {
 		v, _ := hist.At(j)
 		d.resid = append(d.resid, math.Abs(v-d.profile[mod(j, 24)]))
 	}
-	e.Scale = max(1.4826*median(d.resid), math.Sqrt(max(e.Baseline, 0)), d.MinScale)
+	mad := median(d.resid) // sorts resid
+	q98 := d.resid[(len(d.resid)-1)*98/100]
+	e.Scale = max(1.4826*mad, q98/2.054, math.Sqrt(max(e.Baseline, 0)), d.MinScale)
 	return e
 }
 

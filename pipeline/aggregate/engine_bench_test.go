@@ -1,0 +1,85 @@
+package aggregate
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// benchPosts makes n scored posts over sites, one every 10 ms of event
+// time (100 posts/s): one in ten threatening and naming one of targets
+// targets, the rest benign. Steady, so few alerts: the step is measured,
+// not alert building.
+func benchPosts(n, sites, targets int) []*msg.Scored {
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	out := make([]*msg.Scored, n)
+	for i := range out {
+		s := &msg.Scored{
+			Schema: msg.SchemaScored,
+			Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprintf("p%d", i), Site: fmt.Sprintf("site-%d", i%sites),
+				Published: t0.Add(time.Duration(i) * 10 * time.Millisecond)},
+			Scores: map[msg.Signal]float64{msg.SignalDoxxing: 0.1, msg.SignalSwatting: 0.05, msg.SignalThreat: 0.2},
+		}
+		if i%10 == 0 {
+			s.Scores[msg.SignalThreat] = 0.8
+			s.Entities = []msg.Entity{{Kind: msg.EntityPerson, Name: "x", Ref: fmt.Sprintf("person %d", (i/10)%targets), Target: true}}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// BenchmarkEngineAdd measures the level and spike step alone: Add plus
+// the per-post Advance a live stage or replay does, on one goroutine.
+func BenchmarkEngineAdd(b *testing.B) {
+	for _, tc := range []struct{ sites, targets int }{{50, 1000}, {500, 20000}} {
+		b.Run(fmt.Sprintf("sites=%d/targets=%d", tc.sites, tc.targets), func(b *testing.B) {
+			posts := benchPosts(200000, tc.sites, tc.targets)
+			e, err := NewEngine(config.Default().Aggregate)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := posts[i%len(posts)]
+				if i >= len(posts) {
+					// Later laps move on in event time.
+					q := *p
+					q.Post.Published = p.Post.Published.Add(time.Duration(i/len(posts)) * 2000 * time.Second)
+					p = &q
+				}
+				e.Advance(p.Post.Published)
+				e.Add(p)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+		})
+	}
+}
+
+// BenchmarkMemoryPerKey reports the heap held per tracked site and target.
+func BenchmarkMemoryPerKey(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		e, _ := NewEngine(config.Default().Aggregate)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		posts := benchPosts(60000, 1000, 20000)
+		for _, p := range posts {
+			e.Add(p)
+		}
+		posts = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		sites, targets := e.Keys()
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(sites+targets), "B/key")
+		b.ReportMetric(float64(sites), "sites")
+		b.ReportMetric(float64(targets), "targets")
+		runtime.KeepAlive(e)
+	}
+}
