@@ -18,7 +18,7 @@ func (s *Server) ScrapeSites(poll time.Duration) []config.Site {
 			AllowPrivate: true, PollInterval: poll, Backfill: backfill, RateLimit: rate},
 		{Name: SiteBoard, Engine: "imageboard", URL: s.URL(SiteBoard), Entries: []string{"b"},
 			AllowPrivate: true, PollInterval: poll, Backfill: backfill, RateLimit: rate},
-		{Name: SiteChannel, Engine: "telegram", URL: s.URL(SiteChannel), Entries: []string{"furnace"},
+		{Name: SiteChannel, Engine: "telegram", URL: s.URL(SiteChannel), Entries: []string{Channel},
 			AllowPrivate: true, PollInterval: poll, Backfill: backfill, RateLimit: rate},
 	}
 }

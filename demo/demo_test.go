@@ -54,8 +54,8 @@ func TestTimeline(t *testing.T) {
 				t.Errorf("%s (%v) does not come before %s (%v)", story[i-1], first[story[i-1]], story[i], first[story[i]])
 			}
 		}
-		if !sites[PhaseTarget][SiteForum] || !sites[PhaseSpread][SiteBoard] {
-			t.Errorf("the campaign should start on %s and spread to %s: %v", SiteForum, SiteBoard, sites)
+		if !sites[PhaseTarget][SiteForum] || !sites[PhaseSpread][SiteChannel] {
+			t.Errorf("the campaign should start on %s and spread to %s: %v", SiteForum, SiteChannel, sites)
 		}
 		if !sites[PhaseNews][SiteForum] || !sites[PhaseGaming][SiteForum] {
 			t.Error("the hard negatives (news, gaming) are missing")
@@ -80,7 +80,7 @@ func TestTimeline(t *testing.T) {
 		lastAt := map[string]time.Time{}
 		for _, p := range a.Posts {
 			at, _ := sched.At(p)
-			if p.No <= last[p.Site] || (p.Clock != History && at.Before(lastAt[p.Site]) && p.Site != SiteChannel) {
+			if p.No <= last[p.Site] || (p.Clock != History && at.Before(lastAt[p.Site])) {
 				t.Fatalf("%s post %d out of order", p.Site, p.No)
 			}
 			last[p.Site], lastAt[p.Site] = p.No, at
@@ -112,7 +112,7 @@ func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 // and later rounds the campaign's posts as they appear (as new posts),
 // with the texts, quotes, authors and times the timeline has.
 func TestScrapersReadTheSites(t *testing.T) {
-	tl := Build(1, Options{History: 26 * time.Hour, ChannelPerHour: 12})
+	tl := Build(1, Options{History: 26 * time.Hour, SteadyPerHour: 12})
 	origin := time.Now().UTC().Truncate(time.Second)
 	clk := &clock{t: origin}
 	srv := NewServer(tl, origin, 60, clk.now, nil)
@@ -209,11 +209,11 @@ func TestScrapersReadTheSites(t *testing.T) {
 		}
 		check(t, func(p Post) bool { return p.Clock == History })
 		phases := map[Phase]bool{}
-		for _, p := range srv.posts(SiteBoard, "") {
+		for _, p := range srv.posts(SiteChannel, "") {
 			phases[p.Phase] = true
 		}
 		if !phases[PhaseSpread] {
-			t.Error("the spread to the imageboard never appeared")
+			t.Error("the spread to the channel never appeared")
 		}
 	})
 }
@@ -223,7 +223,7 @@ func sitePostID(v visible) string {
 	case SiteBoard:
 		return "b/" + itoa(v.No)
 	case SiteChannel:
-		return "furnace/" + itoa(v.No)
+		return Channel + "/" + itoa(v.No)
 	}
 	return itoa(v.No)
 }

@@ -117,7 +117,7 @@ func (s *Server) Handler(site string) http.Handler {
 		mux.HandleFunc("GET /b/threads.json", s.ibThreads)
 		mux.HandleFunc("GET /b/thread/{file}", s.ibThread)
 	case SiteChannel:
-		mux.HandleFunc("GET /s/furnace", s.tgChannel)
+		mux.HandleFunc("GET /s/"+Channel, s.tgChannel)
 	}
 	return mux
 }
@@ -403,7 +403,7 @@ func ibCom(p Post) string {
 // --- Telegram channel preview (t.me/s/<channel>) ------------------------------
 
 func (s *Server) tgChannel(w http.ResponseWriter, r *http.Request) {
-	all := s.posts(SiteChannel, "furnace")
+	all := s.posts(SiteChannel, Channel)
 	end := len(all)
 	if b := r.URL.Query().Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
@@ -417,29 +417,37 @@ func (s *Server) tgChannel(w http.ResponseWriter, r *http.Request) {
 	page := all[start:end]
 	var b strings.Builder
 	b.WriteString(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>The Furnace – Telegram</title>
-<meta property="og:title" content="The Furnace">`)
+<html><head><meta charset="utf-8"><title>Leakwire – Telegram</title>
+<meta property="og:title" content="Leakwire">`)
 	if start > 0 {
-		fmt.Fprintf(&b, `<link rel="prev" href="/s/furnace?before=%d">`, page[0].No)
+		fmt.Fprintf(&b, `<link rel="prev" href="/s/%s?before=%d">`, Channel, page[0].No)
 	}
 	b.WriteString(`</head>
 <body class="widget_frame_base tgme_webpage_body"><main class="tgme_main">
-<section class="tgme_right_column"><div class="tgme_channel_info"><div class="tgme_channel_info_header"><div class="tgme_channel_info_header_title"><span dir="auto">The Furnace</span></div><div class="tgme_channel_info_header_username"><a href="/furnace">@furnace</a></div></div></div></section>
+<section class="tgme_right_column"><div class="tgme_channel_info"><div class="tgme_channel_info_header"><div class="tgme_channel_info_header_title"><span dir="auto">Leakwire</span></div><div class="tgme_channel_info_header_username"><a href="/` + Channel + `">@` + Channel + `</a></div></div></div></section>
 <section class="tgme_channel_history js-message_history">
 `)
 	if start > 0 {
-		fmt.Fprintf(&b, `<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/furnace?before=%d" class="tme_messages_more js-messages_more" data-before="%d"></a></div>`, page[0].No, page[0].No)
+		fmt.Fprintf(&b, `<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/%s?before=%d" class="tme_messages_more js-messages_more" data-before="%d"></a></div>`, Channel, page[0].No, page[0].No)
 	}
 	for _, p := range page {
-		fmt.Fprintf(&b, `<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="furnace/%d">
+		fmt.Fprintf(&b, `<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="%s/%d">
   <div class="tgme_widget_message_bubble">
-    <div class="tgme_widget_message_author accent_color"><a class="tgme_widget_message_owner_name" href="/furnace"><span dir="auto">%s</span></a></div>
-    <div class="tgme_widget_message_text js-message_text" dir="auto">%s</div>
-    <div class="tgme_widget_message_footer compact js-message_footer"><div class="tgme_widget_message_info short js-message_info"><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="/furnace/%d"><time datetime="%s" class="time">%s</time></a></span></div></div>
+    <div class="tgme_widget_message_author accent_color"><a class="tgme_widget_message_owner_name" href="/%s"><span dir="auto">%s</span></a></div>
+    <div class="tgme_widget_message_text js-message_text" dir="auto">%s%s</div>
+    <div class="tgme_widget_message_footer compact js-message_footer"><div class="tgme_widget_message_info short js-message_info"><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="/%s/%d"><time datetime="%s" class="time">%s</time></a></span></div></div>
   </div>
 </div></div>
-`, p.No, esc(p.Author), strings.ReplaceAll(esc(p.Text), "\n", "<br/>"), p.No, p.At.Format(time.RFC3339), p.At.Format("15:04"))
+`, Channel, p.No, Channel, esc(p.Author), tgQuote(p.Post), strings.ReplaceAll(esc(p.Text), "\n", "<br/>"), Channel, p.No, p.At.Format(time.RFC3339), p.At.Format("15:04"))
 	}
 	b.WriteString("</section></main></body></html>\n")
 	writeHTML(w, b.String())
+}
+
+// tgQuote renders quoted text as a channel post's blockquote.
+func tgQuote(p Post) string {
+	if p.Quote == "" {
+		return ""
+	}
+	return "<blockquote>" + esc(p.Quote) + "</blockquote>"
 }

@@ -14,14 +14,14 @@ var regulars = []string{"Moth", "Raven", "kestrel_88", "GrimLantern", "sodapop",
 
 var gamers = []string{"NoScopeNed", "healbot9000", "Vex", "sodapop", "TankMommy", "kestrel_88"}
 
-var furnaceVoices = []string{"The Furnace", "The Furnace", "The Furnace", "Cinder (admin)"}
+var channelVoices = []string{"Leakwire", "Leakwire", "Leakwire (admin)"}
 
 func author(r *rand.Rand, ph Phase) string {
 	switch ph {
 	case PhaseGaming:
 		return pick(r, gamers)
 	case PhaseHostile:
-		return pick(r, furnaceVoices)
+		return "Anonymous"
 	}
 	return pick(r, regulars)
 }
@@ -93,7 +93,22 @@ var hostileLines = []string{
 	"These people are vermin and they should be treated like it.",
 }
 
-var hostileTags = []string{"", " #wakeup", " Share this.", " 🔥", " Stay angry."}
+var hostileTags = []string{"", "", " Wake up.", " Stay angry."}
+
+var channelLines = []string{
+	"Streamer drama roundup: two big accounts unfollowed each other again",
+	"Rumour: the convention is moving to a bigger venue next year",
+	"Leaked patch notes for the next game update, take with salt",
+	"Someone found the old forum archive, it's hilarious",
+	"Poll: best meme of the week? vote below",
+	"The art contest results are out, congrats to the winners",
+	"Server maintenance tonight, expect downtime",
+	"Throwback to the great keyboard war of last summer",
+}
+
+func channelTalk(r *rand.Rand) (string, string) {
+	return pick(r, channelLines), ""
+}
 
 func hostile(r *rand.Rand) (string, string) {
 	return pick(r, hostileLines) + pick(r, hostileTags), ""
@@ -136,12 +151,12 @@ var threats = []line{
 	{who: "kestrel_88", text: "I'm going to kill her. I mean it this time."},
 }
 
-var spreadBoard = []line{
-	{who: "Anonymous", text: "Dana Whitlock thread. 1427 Larkspur Lane, Millbrook. (541) 555-0142. You know what to do.", quote: "she reported the server"},
-	{who: "Anonymous", text: "call it in as a hostage situation, armed man inside, SWAT will be there in ten minutes"},
-	{who: "Anonymous", text: "someone swat Dana Whitlock tonight, tell the cops she has a gun and hostages"},
-	{who: "Anonymous", text: "I'm going to find her and make her bleed"},
-	{who: "Anonymous", text: "her mom is on Alder Court too, hit both houses"},
+var spreadChannel = []line{
+	{who: "Leakwire", text: "Dana Whitlock thread. 1427 Larkspur Lane, Millbrook. (541) 555-0142. You know what to do.", quote: "she reported the server", quoteWho: "grudgeboard"},
+	{who: "Leakwire", text: "call it in as a hostage situation, armed man inside, SWAT will be there in ten minutes"},
+	{who: "Leakwire (admin)", text: "someone swat Dana Whitlock tonight, tell the cops she has a gun and hostages"},
+	{who: "Leakwire", text: "I'm going to find her and make her bleed"},
+	{who: "Leakwire", text: "her mom is on Alder Court too, hit both houses"},
 }
 
 var aftermath = []line{

@@ -6,11 +6,11 @@
 //     and a news thread about a swatting sentence (hard negatives), then the
 //     campaign: a target is named, her address and phone are posted, people
 //     call for her to be swatted, then threaten her.
-//   - chanboard, an imageboard with a 4chan-style JSON API: chatter, until
-//     the campaign spreads there.
-//   - the-furnace, a Telegram-style channel preview (t.me/s/<channel>): a
-//     hostile channel that posts violent rhetoric all day, every day, at a
-//     steady rate. It must not page: its normal is hostile.
+//   - leakwire, a Telegram-style channel preview (t.me/s/<channel>) of
+//     gossip and "leaks", until the campaign spreads there.
+//   - chanboard, an imageboard with a 4chan-style JSON API whose general
+//     thread posts violent rhetoric all day, every day, at a steady rate.
+//     It must not page: its normal is hostile.
 //
 // Every person, address and phone number is fictional: phone numbers are in
 // the reserved 555-01xx range, streets and towns are made up.
@@ -18,8 +18,8 @@
 // The sites have days of history before the demo starts (the scrapers'
 // first crawl backfills it, which is what the baselines learn from). The
 // campaign then runs on its own clock, --speed times faster than real time;
-// the steady channel keeps posting at its real rate on the wall clock,
-// because a faster hostile channel would be a real spike. The timeline is a
+// the steady board keeps posting at its real rate on the wall clock,
+// because a faster hostile board would be a real spike. The timeline is a
 // pure function of a seed: the same seed gives the same posts.
 //
 // Nothing here knows about the pipeline: the demo command points the real
@@ -37,12 +37,15 @@ import (
 // Site names, as in the scrape config and every post's site field.
 const (
 	SiteForum   = "grudgeboard"
+	SiteChannel = "leakwire"
 	SiteBoard   = "chanboard"
-	SiteChannel = "the-furnace"
 )
 
 // Sites lists the demo sites in display order.
-var Sites = []string{SiteForum, SiteBoard, SiteChannel}
+var Sites = []string{SiteForum, SiteChannel, SiteBoard}
+
+// Channel is the Telegram channel's name.
+const Channel = "leakwire"
 
 // Clock says which clock a post's Offset is on.
 type Clock int
@@ -123,9 +126,9 @@ type Options struct {
 	// History is how far back the history reaches; the baselines need a
 	// day of it before they may page. Default 30h.
 	History time.Duration
-	// ChannelPerHour is the steady channel's posting rate. Default 30.
-	ChannelPerHour float64
-	// Background is how long the steady channel keeps posting after the
+	// SteadyPerHour is the hostile board's posting rate. Default 30.
+	SteadyPerHour float64
+	// Background is how long the hostile board keeps posting after the
 	// origin. Default 2h.
 	Background time.Duration
 }
@@ -134,8 +137,8 @@ func (o *Options) defaults() {
 	if o.History <= 0 {
 		o.History = 30 * time.Hour
 	}
-	if o.ChannelPerHour <= 0 {
-		o.ChannelPerHour = 30
+	if o.SteadyPerHour <= 0 {
+		o.SteadyPerHour = 30
 	}
 	if o.Background <= 0 {
 		o.Background = 2 * time.Hour
@@ -153,32 +156,31 @@ func Build(seed uint64, o Options) *Timeline {
 	gaming := b.thread(SiteForum, "2", "Raid night: Ashfall citadel, who's in?")
 	news := b.thread(SiteForum, "3", "Man sentenced for swatting calls")
 	campaign := b.thread(SiteForum, "4", "Remember the artist who got our server nuked?")
-	boardGeneral := b.thread(SiteBoard, "1000", "/b/ general: nothing ever happens")
-	boardCampaign := b.thread(SiteBoard, "2000", "")
-	b.thread(SiteChannel, "furnace", "The Furnace")
+	channel := b.thread(SiteChannel, Channel, "Leakwire")
+	board := b.thread(SiteBoard, "1000", "/b/ general: burn it all down")
 
-	// History: the forum's general thread reaches furthest back, so the
-	// first post the pipeline sees of each site is its oldest (a baseline
-	// is counted from the first hour it sees).
+	// History. Each site's first post in crawl order is its oldest (the
+	// forum's general thread is listed first and read from page 1, the
+	// board's general thread from its opening post), because a baseline is
+	// counted from the first hour the pipeline sees of a site.
 	b.spread(general, History, -o.History, -5*time.Minute, 10*time.Minute, PhaseChatter, chatter)
 	b.spread(gaming, History, -o.History+6*time.Hour, -20*time.Minute, 40*time.Minute, PhaseGaming, gamingTalk)
-	b.spread(boardGeneral, History, -o.History, -3*time.Minute, 14*time.Minute, PhaseChatter, chatter)
-	channel := Thread{Site: SiteChannel, ID: "furnace"}
-	every := time.Duration(float64(time.Hour) / o.ChannelPerHour)
-	b.spread(channel, History, -o.History+2*time.Hour, -time.Second, every, PhaseHostile, hostile)
-	b.spread(channel, Background, every/2, o.Background, every, PhaseHostile, hostile)
+	b.spread(channel, History, -o.History+2*time.Hour, -10*time.Minute, 25*time.Minute, PhaseChatter, channelTalk)
+	every := time.Duration(float64(time.Hour) / o.SteadyPerHour)
+	b.spread(board, History, -o.History, -time.Second, every, PhaseHostile, hostile)
+	b.spread(board, Background, every/2, o.Background, every, PhaseHostile, hostile)
 
 	// The campaign, on its own clock (campaign minutes).
 	m := func(x float64) time.Duration { return time.Duration(x * float64(time.Minute)) }
 	b.spread(general, Campaign, 0, tl.CampaignLength, 6*time.Minute, PhaseChatter, chatter)
 	b.spread(gaming, Campaign, m(3), m(120), 9*time.Minute, PhaseGaming, gamingTalk)
-	b.spread(boardGeneral, Campaign, m(1), tl.CampaignLength, 8*time.Minute, PhaseChatter, chatter)
+	b.spread(channel, Campaign, m(4), tl.CampaignLength, 20*time.Minute, PhaseChatter, channelTalk)
 	b.script(news, m(15), 5, PhaseNews, newsThread)
 	b.script(campaign, m(35), 4, PhaseTarget, targetNamed)
 	b.script(campaign, m(55), 3, PhaseDox, doxxing)
 	b.script(campaign, m(75), 3, PhaseSwat, swatCalls)
 	b.script(campaign, m(95), 3, PhaseThreat, threats)
-	b.script(boardCampaign, m(110), 3, PhaseSpread, spreadBoard)
+	b.script(channel, m(110), 3, PhaseSpread, spreadChannel)
 	b.script(campaign, m(150), 8, PhaseAftermath, aftermath)
 
 	b.number()
@@ -260,7 +262,7 @@ func (b *builder) number() {
 		}
 		return p.Offset < q.Offset
 	})
-	next := map[string]int64{SiteForum: 5001, SiteBoard: 1000, SiteChannel: 1}
+	next := map[string]int64{SiteForum: 5001, SiteBoard: 90000, SiteChannel: 1}
 	for i := range b.tl.Posts {
 		p := &b.tl.Posts[i]
 		p.No = next[p.Site]

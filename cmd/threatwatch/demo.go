@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -158,8 +159,8 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		if missing[need] {
 			_ = stopAll()
 			fmt.Fprintf(e.stderr, "\nthreatwatch demo: this build lacks pipeline stages the demo needs: %s.\n", strings.Join(absent, ", "))
-			fmt.Fprintf(e.stderr, "The simulated sites were up at %s, %s and %s, but nothing can crawl, score or aggregate them yet.\n",
-				srv.URL(demo.SiteForum), srv.URL(demo.SiteBoard), srv.URL(demo.SiteChannel))
+			fmt.Fprintf(e.stderr, "The simulated sites were up at %s, %s and %s, but the pipeline cannot run without those stages.\n",
+				srv.URL(demo.SiteForum), srv.URL(demo.SiteChannel), srv.URL(demo.SiteBoard))
 			return notBuilt("the demo (missing stages: " + strings.Join(absent, ", ") + ")")
 		}
 	}
@@ -485,27 +486,27 @@ func rank(name string) int {
 	return 0
 }
 
-// story returns the latest scripted phase published on each site.
+// storyOrder ranks the scripted phases; the view shows the furthest one
+// published so far.
+var storyOrder = []demo.Phase{demo.PhaseNews, demo.PhaseTarget, demo.PhaseDox, demo.PhaseSwat, demo.PhaseThreat, demo.PhaseSpread, demo.PhaseAftermath}
+
+// story says how far the campaign has got.
 func (w *demoWatch) story(now time.Time) string {
 	sched := w.srv.Schedule()
 	if sched.CampaignStart.IsZero() {
 		return "not started"
 	}
-	var last demo.Post
-	var lastAt time.Time
+	best := -1
 	for _, p := range w.tl.Posts {
-		if p.Clock != demo.Campaign {
+		i := slices.Index(storyOrder, p.Phase)
+		if p.Clock != demo.Campaign || i <= best {
 			continue
 		}
-		switch p.Phase {
-		case demo.PhaseChatter, demo.PhaseGaming:
-			continue
-		}
-		if at, ok := sched.At(p); ok && !at.After(now) && !at.Before(lastAt) {
-			last, lastAt = p, at
+		if at, ok := sched.At(p); ok && !at.After(now) {
+			best = i
 		}
 	}
-	if lastAt.IsZero() {
+	if best < 0 {
 		return "ordinary chatter"
 	}
 	return map[demo.Phase]string{
@@ -514,9 +515,9 @@ func (w *demoWatch) story(now time.Time) string {
 		demo.PhaseDox:       "her address and phone number are posted on " + demo.SiteForum,
 		demo.PhaseSwat:      "calls to swat her on " + demo.SiteForum,
 		demo.PhaseThreat:    "threats against her on " + demo.SiteForum,
-		demo.PhaseSpread:    "the campaign spreads to " + demo.SiteBoard,
+		demo.PhaseSpread:    "the campaign spreads to " + demo.SiteChannel,
 		demo.PhaseAftermath: "the thread winds down",
-	}[last.Phase]
+	}[storyOrder[best]]
 }
 
 func (w *demoWatch) render(out io.Writer, mode string, now time.Time, c demoCounts) {
@@ -646,10 +647,10 @@ func engineOf(site string) string {
 	switch site {
 	case demo.SiteForum:
 		return "xenforo"
-	case demo.SiteBoard:
-		return "imageboard"
+	case demo.SiteChannel:
+		return "telegram"
 	}
-	return "telegram"
+	return "imageboard"
 }
 
 func clock(d time.Duration) string {
