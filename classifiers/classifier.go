@@ -30,6 +30,9 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
+// maxEvidence caps the evidence spans of one scored post, strongest first.
+const maxEvidence = 40
+
 // Name is the classifier name written into every Scored message.
 const Name = "threatwatch-linear"
 
@@ -197,6 +200,9 @@ func (c *Classifier) Score(ctx context.Context, p *msg.Post) (*msg.Scored, error
 		s.Scores[k] = clamp(v)
 	}
 	sort.SliceStable(s.Evidence, func(i, j int) bool { return s.Evidence[i].Weight > s.Evidence[j].Weight })
+	if len(s.Evidence) > maxEvidence {
+		s.Evidence = s.Evidence[:maxEvidence]
+	}
 	return s, nil
 }
 

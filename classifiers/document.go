@@ -53,12 +53,6 @@ func (c *Classifier) prepare(d *Document, text, field string) {
 			slices.SortStableFunc(d.hits, func(a, b hit) int { return int(a.from - b.from) })
 		}
 	}
-	for i := range d.byCue {
-		d.byCue[i] = d.byCue[i][:0]
-	}
-	for i, h := range d.hits {
-		d.byCue[h.c] = append(d.byCue[h.c], int32(i))
-	}
 	d.pii = findPII(text, &d.norm, d.toks, d.pii[:0])
 	d.dollar = strings.Contains(text, "$") && hasDigit(text)
 	nsent := 0
@@ -69,6 +63,24 @@ func (c *Classifier) prepare(d *Document, text, field string) {
 	d.quoted = resize(d.quoted, nsent)
 	d.all = 0
 	d.counts = [numCues]uint16{}
+	kept := d.hits[:0]
+	for _, h := range d.hits {
+		t := d.toks[h.from]
+		// A harm word written as a name mid-sentence ("Bob Lynch", "Kill
+		// Bill") is a name, not a verb.
+		if (h.c == cHarmStrong || h.c == cHarm || h.c == cInciteStrong) && h.to-h.from == 1 && t.flags&tokCap != 0 &&
+			h.from > 0 && d.toks[h.from-1].sent == t.sent && d.toks[h.from-1].flags&tokCap != 0 {
+			continue
+		}
+		kept = append(kept, h)
+	}
+	d.hits = kept
+	for i := range d.byCue {
+		d.byCue[i] = d.byCue[i][:0]
+	}
+	for i, h := range d.hits {
+		d.byCue[h.c] = append(d.byCue[h.c], int32(i))
+	}
 	for _, h := range d.hits {
 		t := d.toks[h.from]
 		if t.flags&tokQuoted != 0 {
@@ -297,14 +309,13 @@ func (d *Document) sentSpan(cs ...cue) (int, int) {
 }
 
 func (d *Document) sentenceRange(si int32) (int, int) {
+	k := sort.Search(len(d.toks), func(i int) bool { return d.toks[i].sent >= si })
 	a, b := -1, -1
-	for _, t := range d.toks {
-		if t.sent == si {
-			if a < 0 {
-				a = d.norm.orig(int(t.start))
-			}
-			b = d.norm.orig(int(t.end))
+	for ; k < len(d.toks) && d.toks[k].sent == si; k++ {
+		if a < 0 {
+			a = d.norm.orig(int(d.toks[k].start))
 		}
+		b = d.norm.orig(int(d.toks[k].end))
 	}
 	return a, b
 }

@@ -16,6 +16,10 @@ const (
 	KindPrivateOther = "private_detail"
 )
 
+// maxPIIEvidence caps the personal-data spans one post reports as
+// evidence (a paste of thousands of numbers needs a few, not all).
+const maxPIIEvidence = 25
+
 // doxScorer is the doxxing signal: a linear model over personal data and
 // its context, plus every piece of personal data as evidence when the
 // post scores.
@@ -31,7 +35,10 @@ func (s doxScorer) Score(d *Document) (float64, []msg.Span) {
 	if p < 0.3 {
 		return p, ev
 	}
-	for _, x := range d.pii {
+	for i, x := range d.pii {
+		if i == maxPIIEvidence {
+			break
+		}
 		w := 0.5
 		if x.kind == KindStreetName || x.kind == KindPostalCode {
 			w = 0.25

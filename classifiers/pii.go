@@ -214,13 +214,14 @@ func luhn(d []byte) bool {
 
 // phoneRegions are tried, in order, for numbers written without a country
 // code.
-var phoneRegions = []string{"US", "GB", "DE", "FR", "AU", "CA", "IE", "NL", "ES", "IT"}
+var phoneRegions = []string{"US", "GB", "DE", "FR", "AU", "NL", "IT"}
 
 // findPhones finds runs of digits and phone punctuation and keeps those
 // the phone-number library accepts as valid numbers. A bare run of digits
 // with no separators counts only after a word like "phone" or "call".
 func findPhones(text string, out []pii) []pii {
-	for i := 0; i < len(text); i++ {
+	budget := maxPhoneParses
+	for i := 0; i < len(text) && budget > 0; i++ {
 		c := text[i]
 		if !(c >= '0' && c <= '9' || c == '+' || c == '(') {
 			continue
@@ -271,12 +272,44 @@ func findPhones(text string, out []pii) []pii {
 			i = j
 			continue
 		}
+		if sameDigitRun(cand, 6) {
+			i = j
+			continue
+		}
+		budget--
 		if validPhone(cand) {
 			out = append(out, pii{KindPhone, i, j})
 		}
 		i = j
 	}
 	return out
+}
+
+// maxPhoneParses bounds the candidates one text gives the phone-number
+// library (each costs microseconds per region tried): a paste of hundreds
+// of numbers is flagged long before the last one is parsed.
+const maxPhoneParses = 32
+
+// sameDigitRun reports n or more equal digits in a row ("0000000"), which
+// no real number has.
+func sameDigitRun(s string, n int) bool {
+	run := 0
+	var last byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isDigit(c) {
+			continue
+		}
+		if c == last {
+			run++
+		} else {
+			run, last = 1, c
+		}
+		if run >= n {
+			return true
+		}
+	}
+	return false
 }
 
 func validPhone(cand string) bool {
@@ -288,13 +321,59 @@ func validPhone(cand string) bool {
 	if strings.Count(cand, ".") > 0 && strings.Count(cand, ".") != 2 {
 		return false
 	}
-	for _, r := range phoneRegions {
-		n, err := phonenumbers.Parse(cand, r)
-		if err == nil && phonenumbers.IsValidNumber(n) {
-			return true
+	groups := digitGroups(cand)
+	if cand[0] == '0' {
+		// A national number: try the countries whose numbers start with a
+		// trunk prefix.
+		for _, r := range phoneRegions[1:] {
+			n, err := phonenumbers.Parse(cand, r)
+			if err == nil && phonenumbers.IsValidNumber(n) {
+				return true
+			}
+		}
+		return false
+	}
+	// North American numbers are written 3-3-4 (or 1-3-3-4, or run
+	// together); "2026 1993 11" is not a phone number.
+	if !nanpShape(groups) {
+		return false
+	}
+	n, err := phonenumbers.Parse(cand, "US")
+	return err == nil && phonenumbers.IsValidNumber(n)
+}
+
+func digitGroups(s string) []int {
+	var g []int
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			run++
+			continue
+		}
+		if run > 0 {
+			g = append(g, run)
+			run = 0
 		}
 	}
-	return false
+	if run > 0 {
+		g = append(g, run)
+	}
+	return g
+}
+
+func nanpShape(g []int) bool {
+	eq := func(want ...int) bool {
+		if len(g) != len(want) {
+			return false
+		}
+		for i := range g {
+			if g[i] != want[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(3, 3, 4) || eq(1, 3, 3, 4) || eq(10) || eq(11) || eq(3, 7)
 }
 
 func findIPs(text string, out []pii) []pii {
@@ -655,7 +734,7 @@ var commonCapital = map[string]bool{
 	"i": true, "main": false, "and": true, "to": true, "of": true, "off": true, "by": true, "near": true,
 }
 
-var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:apt|apartment|unit|suite|ste|#|flat)\.?\s*#?\s*[A-Za-z0-9-]{1,5})?(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+[A-Z]{2})?(?:,?\s+\d{5}(?:-\d{4})?)?`)
+var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:apt|apartment|unit|suite|ste|#|flat)\.?\s*#?\s*[A-Za-z0-9-]{1,5})?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?)?(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
 
 // extendAddress takes in a unit, town, state and ZIP after a street.
 func extendAddress(text string, e int) int {

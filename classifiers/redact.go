@@ -50,10 +50,12 @@ type replacement struct {
 // replaceSpans returns text[a:b] with the personal data in ps and the
 // extra replacements substituted.
 func replaceSpans(text string, ps []pii, a, b int, extra []replacement) string {
-	rs := make([]replacement, 0, len(ps)+len(extra))
-	for _, p := range ps {
-		if p.end <= a || p.start >= b {
-			continue
+	rs := make([]replacement, 0, len(extra)+8)
+	// ps is sorted and non-overlapping: start at the first span ending
+	// after a.
+	for _, p := range ps[sort.Search(len(ps), func(i int) bool { return ps[i].end > a }):] {
+		if p.start >= b {
+			break
 		}
 		rs = append(rs, replacement{max(p.start, a), min(p.end, b), placeholders[p.kind]})
 	}

@@ -141,7 +141,8 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 			t.flags |= tokLineStart
 			lineStart = false
 		}
-		if o := n.orig(i); o < len(orig) && 'A' <= orig[o] && orig[o] <= 'Z' {
+		// Capitalized, not shouted: "Dana", not "WATCH".
+		if o := n.orig(i); o < len(orig) && 'A' <= orig[o] && orig[o] <= 'Z' && (o+1 >= len(orig) || !('A' <= orig[o+1] && orig[o+1] <= 'Z')) {
 			t.flags |= tokCap
 		}
 		if allDigits(t.s) {

@@ -173,7 +173,8 @@ type Entry struct {
 	// N is the number of words of a word-sequence entry (names,
 	// addresses, relatives, workplaces); 1 for the rest.
 	N uint8
-	// Tag is the prefilter tag of the entry's first word (N >= 2 only).
+	// Tag is the prefilter tag of the entry's first word (word entries
+	// only: names, handles, addresses, relatives, workplaces).
 	Tag uint32
 }
 
@@ -208,11 +209,7 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 		rec.Entries = append(rec.Entries, e)
 	}
 	wordsEntry := func(k Kind, w []string) Entry {
-		e := Entry{Digest: h.words(w), Kind: k, N: uint8(len(w))}
-		if len(w) >= 2 {
-			e.Tag = h.words(w[:1]).tag()
-		}
-		return e
+		return Entry{Digest: h.words(w), Kind: k, N: uint8(len(w)), Tag: h.tagString(w[0])}
 	}
 	var errs []error
 	bad := func(field string, i int, why string) {
@@ -253,7 +250,7 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 			bad("handles", i, "has no letters or digits")
 			continue
 		}
-		add(Entry{Digest: h.sum(domWords, []byte(n)), Kind: KindHandle, N: 1})
+		add(Entry{Digest: h.sum(domWords, []byte(n)), Kind: KindHandle, N: 1, Tag: h.tagString(n)})
 		rec.Counts[KindHandle]++
 	}
 	for i, v := range p.Addresses {

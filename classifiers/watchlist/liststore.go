@@ -24,7 +24,8 @@ import (
 //	keyids               SET of key ids whose hashes are live (two during a rotation)
 //	check:<kid>          the key's check value: detects a wrong secret for an id
 //	persons:<kid>        SET of person ids hashed under <kid>
-//	p:<kid>:<person>     HASH: <digest hex> -> "<kind>" or "<kind> <words> <tag hex>",
+//	p:<kid>:<person>     HASH: <digest hex> -> "<kind> <words> <tag hex>" for word
+//	                     entries (names, handles, addresses, ...), "<kind>" for the rest,
 //	                     and "_n:<kind>" -> number of details of that kind given
 //	lock                 held while a CLI command changes the list
 type ListStore struct {
@@ -140,7 +141,7 @@ func (l *ListStore) Put(ctx context.Context, kid string, rec Record) error {
 	fields := make([]any, 0, 2*(len(rec.Entries)+len(rec.Counts)))
 	for _, e := range rec.Entries {
 		v := e.Kind.String()
-		if e.N >= 2 {
+		if e.Kind.domain() == domWords {
 			v += " " + strconv.Itoa(int(e.N)) + " " + strconv.FormatUint(uint64(e.Tag), 16)
 		}
 		fields = append(fields, e.Digest.String(), v)
@@ -249,7 +250,7 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 		if len(parts) == 3 {
 			n, err1 := strconv.Atoi(parts[1])
 			tag, err2 := strconv.ParseUint(parts[2], 16, 24)
-			if err1 != nil || err2 != nil || n < 2 || n > maxWords {
+			if err1 != nil || err2 != nil || n < 1 || n > maxWords {
 				bad++
 				continue
 			}

@@ -25,11 +25,11 @@ type keySet struct {
 	h    *Hasher
 	full map[uint64]int32 // digest hi -> first posting
 	post []posting
-	// tagF and tagC map the tag of a multi-word entry's first word to the
-	// set of word counts (bit n) of entries starting with it: F for the
-	// folded stream (names, relatives, workplaces), C for the canonical
-	// one (addresses).
-	tagF, tagC                   map[uint32]uint16
+	// tags maps the prefilter tag of a word entry's first word to the
+	// word counts of the entries starting with it: bit n of the low half
+	// for the folded stream (names, handles, relatives, workplaces), of
+	// the high half for the canonical one (addresses).
+	tags map[uint32]uint32
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
 	entries                      int
@@ -53,7 +53,7 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 		if !ok {
 			continue
 		}
-		ks := &keySet{h: h, full: map[uint64]int32{}, tagF: map[uint32]uint16{}, tagC: map[uint32]uint16{}}
+		ks := &keySet{h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
 		for _, r := range rs {
 			pi, ok := personIdx[r.Person]
 			if !ok {
@@ -68,11 +68,11 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				}
 				ks.full[e.Digest.hi()] = int32(len(ks.post))
 				ks.post = append(ks.post, posting{lo: e.Digest.lo(), person: pi, kind: e.Kind, next: head})
-				if e.N >= 2 {
+				if e.Kind.domain() == domWords && e.N >= 1 && e.N <= maxWords {
 					if e.Kind.canonical() {
-						ks.tagC[e.Tag] |= 1 << e.N
+						ks.tags[e.Tag] |= 1 << (16 + e.N)
 					} else {
-						ks.tagF[e.Tag] |= 1 << e.N
+						ks.tags[e.Tag] |= 1 << e.N
 					}
 				}
 				switch e.Kind {
@@ -137,7 +137,8 @@ type scratch struct {
 	in      []byte
 	sum     [sha256.Size]byte
 	macs    map[*Hasher]hash.Hash
-	dF, dC  []Digest
+	tF, tC  []uint32
+	blk     [16]byte
 	fIdx    []int
 	found   []match
 	seenCnd map[string]struct{}
@@ -226,33 +227,33 @@ func (s *snapshot) scan(sc *scratch, text string) {
 	}
 }
 
-// scanWords hashes every word once, checks single-word entries and the
-// prefilter tags, and hashes longer word sequences only where a tag hits.
+// scanWords tags every word with the cheap keyed PRF and hashes with HMAC
+// only the word sequences, starting at a word whose tag is listed, whose
+// length some listed entry starting with that tag has.
 func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	tz := &sc.tz
-	if cap(sc.dF) < len(toks) {
-		sc.dF = make([]Digest, len(toks))
-		sc.dC = make([]Digest, len(toks))
+	if cap(sc.tF) < len(toks) {
+		sc.tF = make([]uint32, len(toks))
+		sc.tC = make([]uint32, len(toks))
 	}
-	dF, dC := sc.dF[:len(toks)], sc.dC[:len(toks)]
+	tF, tC := sc.tF[:len(toks)], sc.tC[:len(toks)]
 	for i := range toks {
 		tk := &toks[i]
 		if !tk.canonOnly {
-			dF[i] = sc.digest(m, domWords, tz.folded(tk))
+			tF[i] = ks.h.tag(tz.folded(tk), &sc.blk)
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			dC[i] = sc.digest(m, domWords, tz.canonical(tk))
+			tC[i] = ks.h.tag(tz.canonical(tk), &sc.blk)
 		} else {
-			dC[i] = dF[i]
+			tC[i] = tF[i]
 		}
 	}
-	// Folded stream: names, relatives, workplaces, single-word handles.
+	// Folded stream: names, handles, relatives, workplaces.
 	fi := sc.fIdx
 	for j, i := range fi {
-		ks.lookup(sc, dF[i], streamFolded, 1, toks[i].start, toks[i].end)
-		mask := ks.tagF[dF[i].tag()]
+		mask := ks.tags[tF[i]] & 0xffff
 		for mask != 0 {
-			n := bits.TrailingZeros16(mask)
+			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
 			if j+n > len(fi) {
 				continue
@@ -269,13 +270,10 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 		}
 	}
 	// Canonical stream: addresses.
-	if len(ks.tagC) == 0 {
-		return
-	}
 	for i := range toks {
-		mask := ks.tagC[dC[i].tag()]
+		mask := ks.tags[tC[i]] >> 16
 		for mask != 0 {
-			n := bits.TrailingZeros16(mask)
+			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
 			if i+n > len(toks) {
 				continue
@@ -326,6 +324,9 @@ func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
 				}
 				sc.in = append(sc.in, b)
 			}
+		}
+		if ks.tags[ks.h.tag(sc.in[2:], &sc.blk)]&(1<<1) == 0 {
+			continue
 		}
 		d := digestWith(m, sc.in, sc.sum[:0])
 		ks.lookup(sc, d, streamHandle, 1, start, end)

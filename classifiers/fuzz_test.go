@@ -1,0 +1,47 @@
+package classifiers
+
+import (
+	"context"
+	"testing"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// FuzzScore feeds arbitrary text and quotes to Score and Redact: no panic,
+// every score in [0,1], every span inside its field.
+func FuzzScore(f *testing.F) {
+	for _, s := range []string{
+		"", "I will k1ll you", "k i l l", "15 Millrace Ln, Pruitt Hollow OH 45371", "(719) 555-0108",
+		"\xff\xfe\x00", "\u200bki\u200dll", "🍕🔫🚓", "<b>&amp;&#39;</b>", "SSN 923-55-0412 DOB 07/30/1993",
+		"> quoted\n>>123 reply", "\"said \"kill\"", "45.52345, -122.67621", "Lindenstraße 14, 10115 Berlin",
+	} {
+		f.Add(s, s)
+	}
+	c, err := New(testConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, text, quoted string) {
+		p := &msg.Post{ID: "f", Text: text}
+		if quoted != "" {
+			p.Quoted = []string{quoted}
+		}
+		s, err := c.Score(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range s.Evidence {
+			src := text
+			if e.Field == "quoted" {
+				src = quoted
+			}
+			if e.Start < 0 || e.End > len(src) || e.Start > e.End {
+				t.Fatalf("span %+v outside %q", e, src)
+			}
+		}
+		_ = Redact(text)
+	})
+}
