@@ -41,6 +41,8 @@ var commands = []command{
 	{"config", "check a config file or print the example (config check FILE)", cmdConfig},
 	{"demo", "run a simulated harassment campaign through the real pipeline", cmdDemo},
 	{"bench", "measure whole-pipeline throughput", cmdBench},
+	{"nab-convert", "turn NAB series into scored posts (alert-quality evaluation)", cmdNABConvert},
+	{"nab-score", "turn alerts into NAB detection CSVs for nabscore.py", cmdNABScore},
 }
 
 // errNotBuilt marks a subcommand whose issue is not done yet.

@@ -68,27 +68,27 @@ type keyState struct {
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
 type Engine struct {
-	cfg     config.Aggregate
-	step    time.Duration
-	n       int
-	factor  float64
-	siteDet spike.Detector
-	tgtDet  spike.Detector
-	names   level.Thresholds
-	policy  alert.Policy
-	sigSlot map[msg.Signal]int
-	sites   bool
-	targets bool
-	replay  bool
+	cfg      config.Aggregate
+	step     time.Duration
+	n        int
+	factor   float64
+	siteDet  spike.Detector
+	tgtDet   spike.Detector
+	names    level.Thresholds
+	policy   alert.Policy
+	sigSlot  map[msg.Signal]int
+	sites    bool
+	targets  bool
+	replay   bool
 	keys     map[string]*keyState
 	bySite   map[string]*keyState
 	byTarget map[string]*keyState
-	sorted  []string // sorted key names; nil when stale
-	dirty   map[string]bool
-	clock   time.Time
-	nextDue int64
-	stats   Stats
-	outs    []Output
+	sorted   []string // sorted key names; nil when stale
+	dirty    map[string]bool
+	clock    time.Time
+	nextDue  int64
+	stats    Stats
+	outs     []Output
 }
 
 // NewEngine returns an engine for cfg (defaults filled in and validated

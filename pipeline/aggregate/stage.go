@@ -1,0 +1,443 @@
+package aggregate
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// TargetPost is a scored post re-keyed by one of its targets, on the
+// repartition topic between the site stage and the target stage: a
+// target's posts arrive on every partition of the scored topic, and its
+// state must live in one consumer, so the site stage re-publishes each
+// threatening post once per target, keyed by the target.
+type TargetPost struct {
+	msg.Scored
+	// TargetKey is the hashed target (alert.TargetLabel of its ref).
+	TargetKey string `json:"target_key"`
+}
+
+// DedupID is the post's id and the target: one post names several targets.
+func (t *TargetPost) DedupID() string { return t.Post.ID + "|" + t.TargetKey }
+
+// Key sends every post about one target to one partition.
+func (t *TargetPost) Key() string { return "target:" + t.TargetKey }
+
+// Validate checks the embedded scored post and the key.
+func (t *TargetPost) Validate() error {
+	if err := t.Scored.Validate(); err != nil {
+		return err
+	}
+	if t.TargetKey == "" || len(t.Targets()) != 1 {
+		return fmt.Errorf("%w: target post needs exactly one target and its key", msg.ErrInvalid)
+	}
+	return nil
+}
+
+// Scope says which levels a stage keeps.
+type Scope int
+
+// The scopes.
+const (
+	// Sites: levels and alerts per site, from the scored topic; threatening
+	// posts with targets are re-published to the repartition topic.
+	Sites Scope = iota
+	// Targets: levels and alerts per target, from the repartition topic.
+	Targets
+)
+
+// StageOptions configure a Stage.
+type StageOptions struct {
+	// Name is the stage's name: its consumer group and its Redis namespace.
+	Name  string
+	Scope Scope
+	// Levels, Alerts and Repartition are full topic names.
+	Levels, Alerts, Repartition string
+	Store                       *store.Store
+	Log                         *slog.Logger
+	Registerer                  prometheus.Registerer
+}
+
+// Stage is the aggregate stage handler for the pipeline runner: one Engine
+// per input partition (a site's posts are all on one partition, so its
+// state is in one engine), checkpointed to Redis with the partition's
+// offset. It implements pipeline.Handler, pipeline.Ticker and
+// pipeline.Checkpointer.
+//
+// Redis holds, per stage and partition, one hash: "_offset" (the last
+// input offset applied to the state), "_clock" and one field per key.
+// Checkpoint writes the changed keys and the offset in one script that
+// refuses to move the offset backwards, so:
+//   - a redelivered message at or below the saved offset is skipped (the
+//     state already holds it), and a killed aggregator resumes with the
+//     exact state of its last commit;
+//   - when a partition moves to another aggregator (a rebalance), the new
+//     owner loads the state at its first message; the old owner notices the
+//     hand-over when its next checkpoint of that partition is refused (the
+//     new owner went further) or when its offsets jump (a gap: someone else
+//     consumed in between), and reloads or drops that partition.
+type Stage struct {
+	cfg   config.Aggregate
+	o     StageOptions
+	parts map[int]*partition
+	met   *stageMetrics
+	log   *slog.Logger
+}
+
+type partition struct {
+	eng *Engine
+	// last is the offset of the last input applied; -1: none.
+	last int64
+	// pending says ticks changed state not yet saved.
+	pending bool
+	stats   Stats
+}
+
+// NewStage returns the handler of an aggregate stage.
+func NewStage(cfg config.Aggregate, o StageOptions) (*Stage, error) {
+	if o.Store == nil {
+		return nil, errors.New("aggregate stage needs a store")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := NewEngine(cfg); err != nil {
+		return nil, err
+	}
+	s := &Stage{cfg: cfg, o: o, parts: map[int]*partition{}, met: newStageMetrics(o.Registerer), log: o.Log.With("stage", o.Name)}
+	return s, nil
+}
+
+var (
+	_ pipeline.Handler[*msg.Scored] = (*Stage)(nil)
+	_ pipeline.Handler[*TargetPost] = TargetStage{}
+	_ pipeline.Checkpointer         = (*Stage)(nil)
+	_ pipeline.Ticker               = TargetStage{}
+)
+
+// TargetStage is the stage's handler for the target scope: the same
+// stage reading target posts from the repartition topic.
+type TargetStage struct{ *Stage }
+
+// Handle implements pipeline.Handler for the target scope.
+func (t TargetStage) Handle(ctx context.Context, in *TargetPost, meta pipeline.Meta) ([]pipeline.Output, error) {
+	return t.handle(ctx, &in.Scored, meta)
+}
+
+// Handle implements pipeline.Handler for the site scope.
+func (s *Stage) Handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) ([]pipeline.Output, error) {
+	return s.handle(ctx, in, meta)
+}
+
+func (s *Stage) handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) ([]pipeline.Output, error) {
+	p := s.parts[meta.Partition]
+	if p == nil || meta.Offset != p.last+1 {
+		// First message, a gap (someone else consumed in between) or a
+		// rewind (a redelivery after a failed batch): what is in Redis is
+		// the truth.
+		var err error
+		if p, err = s.load(ctx, meta.Partition); err != nil {
+			return nil, err
+		}
+		if s.parts[meta.Partition] != nil {
+			s.met.reloads.WithLabelValues(s.o.Name).Inc()
+		}
+		s.parts[meta.Partition] = p
+	}
+	if meta.Offset <= p.last {
+		s.met.skipped.WithLabelValues(s.o.Name).Inc()
+		return nil, nil
+	}
+	outs := p.eng.Add(in)
+	p.last = meta.Offset
+	s.count(p)
+	res := s.outputs(outs)
+	if s.o.Scope == Sites && s.o.Repartition != "" && s.cfg.Targets.On() && !in.Post.Backfill {
+		res = append(res, s.repartition(in)...)
+	}
+	return res, nil
+}
+
+// repartition re-publishes a threatening post once per target.
+func (s *Stage) repartition(in *msg.Scored) []pipeline.Output {
+	if in.MaxScore() < s.cfg.MinScore || in.MaxScore() == 0 {
+		return nil
+	}
+	var out []pipeline.Output
+	for _, ref := range targetRefs(in) {
+		tp := &TargetPost{Scored: *in, TargetKey: alert.TargetLabel(ref)}
+		tp.Schema = msg.SchemaScored
+		tp.Entities = nil
+		for _, en := range in.Entities {
+			r := en.Ref
+			if r == "" {
+				r = msg.TargetRef(en.Name)
+			}
+			if en.Target && r == ref {
+				en.Ref = ref
+				tp.Entities = append(tp.Entities, en)
+				break
+			}
+		}
+		out = append(out, pipeline.Output{Topic: s.o.Repartition, Msg: tp})
+	}
+	return out
+}
+
+func (s *Stage) outputs(outs []Output) []pipeline.Output {
+	res := make([]pipeline.Output, 0, len(outs))
+	for _, o := range outs {
+		switch {
+		case o.Alert != nil:
+			s.met.alerts.WithLabelValues(s.o.Name, o.Alert.Status).Inc()
+			res = append(res, pipeline.Output{Topic: s.o.Alerts, Msg: o.Alert})
+		case o.Level != nil:
+			res = append(res, pipeline.Output{Topic: s.o.Levels, Msg: o.Level})
+		}
+	}
+	return res
+}
+
+func (s *Stage) count(p *partition) {
+	st := p.eng.Stats()
+	d := func(now, before int64) float64 { return float64(now - before) }
+	s.met.posts.WithLabelValues(s.o.Name).Add(d(st.Posts, p.stats.Posts))
+	for reason, v := range map[string]float64{
+		"late": d(st.Late, p.stats.Late), "backfill": d(st.Backfill, p.stats.Backfill),
+		"invalid": d(st.Invalid, p.stats.Invalid), "no_time": d(st.NoTime, p.stats.NoTime),
+		"max_keys": d(st.KeysDropped, p.stats.KeysDropped),
+	} {
+		if v > 0 {
+			s.met.notLive.WithLabelValues(s.o.Name, reason).Add(v)
+		}
+	}
+	if v := d(st.Future, p.stats.Future); v > 0 {
+		s.met.clamped.WithLabelValues(s.o.Name).Add(v)
+	}
+	p.stats = st
+}
+
+// Tick implements pipeline.Ticker: windows advance on the wall clock, so a
+// silent site decays and its alert resolves. The state a tick changes is
+// saved at the next tick, once the runner has written this tick's outputs:
+// a crash in between repeats a tick's notifications (same ids, which the
+// notify stage deduplicates) but never loses one.
+func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, error) {
+	for _, id := range slices.Sorted(maps.Keys(s.parts)) {
+		p := s.parts[id]
+		if !p.pending {
+			continue
+		}
+		if err := s.save(ctx, id, p, true); err != nil {
+			return nil, err
+		}
+	}
+	var res []pipeline.Output
+	for _, id := range slices.Sorted(maps.Keys(s.parts)) {
+		p := s.parts[id]
+		outs := p.eng.Advance(now)
+		p.pending = p.pending || len(p.eng.dirty) > 0
+		res = append(res, s.outputs(outs)...)
+	}
+	s.gauge()
+	return res, nil
+}
+
+// Checkpoint implements pipeline.Checkpointer: the changed keys and the
+// offset of each partition go to Redis in one atomic step.
+func (s *Stage) Checkpoint(ctx context.Context, offsets map[int]int64) error {
+	for _, id := range slices.Sorted(maps.Keys(offsets)) {
+		p := s.parts[id]
+		if p == nil || p.last < offsets[id] {
+			// Every message of the batch was skipped or the partition was
+			// dropped: nothing of ours to save.
+			continue
+		}
+		if err := s.save(ctx, id, p, false); err != nil {
+			return err
+		}
+	}
+	s.gauge()
+	return nil
+}
+
+func (s *Stage) gauge() {
+	var sites, targets int
+	for _, p := range s.parts {
+		a, b := p.eng.Keys()
+		sites, targets = sites+a, targets+b
+	}
+	s.met.keys.WithLabelValues(s.o.Name, "site").Set(float64(sites))
+	s.met.keys.WithLabelValues(s.o.Name, "target").Set(float64(targets))
+}
+
+// checkpointScript writes a partition's changed keys and offset unless the
+// saved offset is already further (another owner went on): then it
+// returns 0 and changes nothing. Saving again at the same offset (a
+// tick's changes) is allowed.
+var checkpointScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], '_offset')
+local new = tonumber(ARGV[1])
+if cur then
+  cur = tonumber(cur)
+  if cur > new then return 0 end
+end
+redis.call('HSET', KEYS[1], '_offset', ARGV[1], '_clock', ARGV[2])
+local nset = tonumber(ARGV[3])
+local i = 4
+for j = 1, nset do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local ndel = tonumber(ARGV[i])
+i = i + 1
+for j = 1, ndel do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+  i = i + 1
+end
+return 1
+`)
+
+func (s *Stage) hashKey(partition int) string {
+	return s.o.Store.Key("agg", s.o.Name, "p"+strconv.Itoa(partition))
+}
+
+// ErrStateCorrupt reports a checkpoint that cannot be decoded: the
+// partition cannot go on without an operator (the state is kept as is).
+var ErrStateCorrupt = errors.New("aggregate checkpoint cannot be decoded")
+
+func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error {
+	dirty := p.eng.Dirty()
+	args := []any{p.last, p.eng.Clock().Format(time.RFC3339Nano), 0}
+	var set, del []any
+	for _, name := range dirty {
+		b, ok, err := p.eng.KeyState(name)
+		if err != nil {
+			return pipeline.Permanent("encode", err)
+		}
+		if ok {
+			set = append(set, "k:"+name, b)
+		} else {
+			del = append(del, "k:"+name)
+		}
+	}
+	args[2] = len(set) / 2
+	args = append(args, set...)
+	args = append(args, len(del))
+	args = append(args, del...)
+	if len(dirty) == 0 && tick {
+		p.pending = false
+		return nil
+	}
+	n, err := checkpointScript.Run(ctx, s.o.Store, []string{s.hashKey(id)}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("cannot checkpoint partition %d: %w", id, err)
+	}
+	if n == 0 {
+		// Another aggregator owns this partition now and went further.
+		s.log.Warn("partition handed over to another aggregator; dropping its state", "partition", id, "offset", p.last)
+		s.met.handovers.WithLabelValues(s.o.Name).Inc()
+		delete(s.parts, id)
+		return nil
+	}
+	p.eng.ClearDirty()
+	p.pending = false
+	return nil
+}
+
+// load reads a partition's checkpoint into a fresh engine.
+func (s *Stage) load(ctx context.Context, id int) (*partition, error) {
+	eng, err := NewEngine(s.cfg)
+	if err != nil {
+		return nil, pipeline.Permanent("config", err)
+	}
+	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)
+	p := &partition{eng: eng, last: -1}
+	h, err := s.o.Store.HGetAll(ctx, s.hashKey(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot load checkpoint of partition %d: %w", id, err)
+	}
+	if len(h) == 0 {
+		return p, nil
+	}
+	if p.last, err = strconv.ParseInt(h["_offset"], 10, 64); err != nil {
+		return nil, fmt.Errorf("%w: partition %d: bad offset %q", ErrStateCorrupt, id, h["_offset"])
+	}
+	var clock time.Time
+	if c := h["_clock"]; c != "" {
+		if clock, err = time.Parse(time.RFC3339Nano, c); err != nil {
+			return nil, fmt.Errorf("%w: partition %d: bad clock: %w", ErrStateCorrupt, id, err)
+		}
+	}
+	keys := map[string][]byte{}
+	for f, v := range h {
+		if name, ok := strings.CutPrefix(f, "k:"); ok {
+			keys[name] = []byte(v)
+		}
+	}
+	if err := eng.RestoreKeys(keys, clock); err != nil {
+		return nil, fmt.Errorf("%w: partition %d: %w", ErrStateCorrupt, id, err)
+	}
+	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)
+	s.log.Info("state loaded", "partition", id, "offset", p.last, "keys", len(keys))
+	return p, nil
+}
+
+type stageMetrics struct {
+	posts, skipped, reloads, handovers, clamped *prometheus.CounterVec
+	notLive, alerts                             *prometheus.CounterVec
+	keys                                        *prometheus.GaugeVec
+}
+
+func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
+	c := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "threatwatch_aggregate_" + name, Help: help}, append([]string{"stage"}, labels...))
+	}
+	m := &stageMetrics{
+		posts:     c("posts_total", "Scored posts added to the levels."),
+		skipped:   c("redelivered_total", "Redelivered messages skipped because the checkpointed state already holds them."),
+		reloads:   c("state_reloads_total", "Partition states reloaded from Redis after an offset gap or rewind."),
+		handovers: c("handovers_total", "Partitions dropped because another aggregator took them over."),
+		clamped:   c("future_posts_total", "Posts stamped too far in the future, counted at the clock."),
+		notLive:   c("not_live_posts_total", "Posts counted toward the baseline only or not at all, by reason.", "reason"),
+		alerts:    c("alerts_total", "Alert notifications emitted, by status.", "status"),
+		keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "threatwatch_aggregate_tracked_keys",
+			Help: "Sites and targets with state in this process."}, []string{"stage", "kind"}),
+	}
+	if reg != nil {
+		// The site and target stages of one process share the metrics.
+		for _, col := range []**prometheus.CounterVec{&m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
+			*col = registerOrReuse(reg, *col)
+		}
+		m.keys = registerOrReuse(reg, m.keys)
+	}
+	return m
+}
+
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
+}
