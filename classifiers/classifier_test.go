@@ -348,6 +348,7 @@ func TestPhonesNeedARealNumber(t *testing.T) {
 	f("from 1990-2020 the price rose", 0)
 	f("ssn 923-55-0412", 0)
 	f("tel 4155550166", 1)
+	f(strings.Repeat("call (719) 555-0108 ", 100), 100)
 	f("id 4155550166", 0)
 }
 

@@ -30,6 +30,9 @@ type Document struct {
 	counts      [numCues]uint16
 	byCue       [numCues][]int32 // indices into hits, in text order
 	dollar      bool             // a price like "$150"
+	// piiCapped says the phone budget ran out: snippets are then redacted
+	// again from scratch, so no number past the budget can leak.
+	piiCapped bool
 }
 
 var docPool = sync.Pool{New: func() any { return &Document{} }}
@@ -53,7 +56,7 @@ func (c *Classifier) prepare(d *Document, text, field string) {
 			slices.SortStableFunc(d.hits, func(a, b hit) int { return int(a.from - b.from) })
 		}
 	}
-	d.pii = findPII(text, &d.norm, d.toks, d.pii[:0])
+	d.pii, d.piiCapped = findPIIBudget(text, &d.norm, d.toks, d.pii[:0], maxPhoneParses)
 	d.dollar = strings.Contains(text, "$") && hasDigit(text)
 	nsent := 0
 	if len(d.toks) > 0 {

@@ -51,6 +51,13 @@ func hasDigit(s string) bool {
 // findPII returns the personal data in text, sorted and non-overlapping.
 // toks (tokens of the normalized text) are used for street addresses.
 func findPII(text string, n *normalized, toks []token, out []pii) []pii {
+	out, _ = findPIIBudget(text, n, toks, out, -1)
+	return out
+}
+
+// findPIIBudget is findPII with at most phoneBudget phone candidates parsed
+// (negative: no limit); capped reports that the budget ran out.
+func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBudget int) (_ []pii, capped bool) {
 	digits := hasDigit(text)
 	if strings.IndexByte(text, '@') >= 0 {
 		out = findEmails(text, out)
@@ -60,7 +67,7 @@ func findPII(text string, n *normalized, toks []token, out []pii) []pii {
 		if countDigits(text) >= 13 {
 			out = findCards(text, out)
 		}
-		out = findPhones(text, out)
+		out, capped = findPhones(text, out, phoneBudget)
 		out = findIPs(text, out)
 		out = findNear(text, coordTriggers(text), 24, 24, reCoords, KindCoordinates, validCoords, out)
 		if strings.Contains(text, "°") {
@@ -75,7 +82,7 @@ func findPII(text string, n *normalized, toks []token, out []pii) []pii {
 		out = findNear(text, zipTriggers(text), 4, 12, reZipUS, KindPostalCode, nil, out)
 	}
 	out = findStreets(text, n, toks, digits, out)
-	return dedupPII(out)
+	return dedupPII(out), capped
 }
 
 // dedupPII sorts spans and drops those overlapping an earlier, longer one.
@@ -219,9 +226,11 @@ var phoneRegions = []string{"US", "GB", "DE", "FR", "AU", "NL", "IT"}
 // findPhones finds runs of digits and phone punctuation and keeps those
 // the phone-number library accepts as valid numbers. A bare run of digits
 // with no separators counts only after a word like "phone" or "call".
-func findPhones(text string, out []pii) []pii {
-	budget := maxPhoneParses
-	for i := 0; i < len(text) && budget > 0; i++ {
+func findPhones(text string, out []pii, budget int) ([]pii, bool) {
+	for i := 0; i < len(text); i++ {
+		if budget == 0 {
+			return out, true
+		}
 		c := text[i]
 		if !(c >= '0' && c <= '9' || c == '+' || c == '(') {
 			continue
@@ -282,7 +291,7 @@ func findPhones(text string, out []pii) []pii {
 		}
 		i = j
 	}
-	return out
+	return out, false
 }
 
 // maxPhoneParses bounds the candidates one text gives the phone-number

@@ -128,7 +128,11 @@ func (c *Classifier) redactSnippets(s *msg.Scored, own, quoted *Document) {
 		for k, n := range names {
 			extra = appendOccurrences(extra, d.Text[a:b], a, n, kinds[k])
 		}
-		ev.Snippet = strings.TrimSpace(strings.Join(strings.Fields(replaceSpans(d.Text, d.pii, a, b, extra)), " "))
+		snip := replaceSpans(d.Text, d.pii, a, b, extra)
+		if d.piiCapped {
+			snip = Redact(snip)
+		}
+		ev.Snippet = strings.TrimSpace(strings.Join(strings.Fields(snip), " "))
 		if a > 0 {
 			ev.Snippet = "…" + ev.Snippet
 		}

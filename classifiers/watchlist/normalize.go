@@ -108,50 +108,87 @@ func foldRune(dst []byte, r rune) []byte {
 	return dst
 }
 
-// tokenize splits text into tokens, replacing t.toks.
+// ASCII classes for the tokenizer's fast path.
+const (
+	clsOther uint8 = iota
+	clsLower
+	clsUpper
+	clsDigit
+)
+
+var asciiClass = func() (t [128]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = clsLower
+		t[c-'a'+'A'] = clsUpper
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = clsDigit
+	}
+	return t
+}()
+
+// tokenize splits text into tokens, replacing t.toks. ASCII takes a
+// table-driven fast path; other runes are folded through Unicode
+// decomposition.
 func (t *tokenizer) tokenize(text string) []token {
 	t.arena = t.arena[:0]
 	t.toks = t.toks[:0]
 	i := 0
 	for i < len(text) && len(t.toks) < maxTokens {
-		r, size := rune(text[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(text[i:])
-		}
-		if r == '#' && i+1 < len(text) && text[i+1] >= '0' && text[i+1] <= '9' {
-			s := len(t.arena)
-			t.arena = append(t.arena, "apt"...)
-			t.toks = append(t.toks, token{start: i, end: i + 1, cs: s, ce: len(t.arena), canonOnly: true})
-			i++
-			continue
-		}
-		if !isWordRune(r) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if asciiClass[c] == clsOther {
+				if c == '#' && i+1 < len(text) && asciiClass[text[i+1]&0x7f] == clsDigit && text[i+1] < utf8.RuneSelf {
+					s := len(t.arena)
+					t.arena = append(t.arena, "apt"...)
+					t.toks = append(t.toks, token{start: i, end: i + 1, cs: s, ce: len(t.arena), canonOnly: true})
+				}
+				i++
+				continue
+			}
+		} else if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r) {
 			i += size
 			continue
 		}
 		tk := token{start: i, upper: true}
 		fs := len(t.arena)
 		for i < len(text) {
-			r, size = rune(text[i]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(text[i:])
-			}
-			if isApostrophe(r) {
-				// Inside a word ("O'Brien") the apostrophe is dropped.
-				nr, _ := utf8.DecodeRuneInString(text[i+size:])
-				if i+size < len(text) && unicode.IsLetter(nr) && len(t.arena) > fs {
-					i += size
+			c := text[i]
+			if c < utf8.RuneSelf {
+				switch asciiClass[c] {
+				case clsLower:
+					t.arena = append(t.arena, c)
+					tk.hasLetter, tk.upper = true, false
+					i++
+					continue
+				case clsUpper:
+					t.arena = append(t.arena, c+'a'-'A')
+					tk.hasLetter = true
+					i++
+					continue
+				case clsDigit:
+					t.arena = append(t.arena, c)
+					tk.hasDigit = true
+					i++
+					continue
+				}
+				if (c == '\'' || c == '`') && t.apostropheInWord(text, i, 1, fs) {
+					i++
 					continue
 				}
 				break
 			}
+			r, size := utf8.DecodeRuneInString(text[i:])
+			if isApostrophe(r) && t.apostropheInWord(text, i, size, fs) {
+				i += size
+				continue
+			}
 			if !isWordRune(r) {
 				break
 			}
-			switch {
-			case r >= '0' && r <= '9':
+			if unicode.IsDigit(r) {
 				tk.hasDigit = true
-			case unicode.IsLetter(r):
+			} else if unicode.IsLetter(r) {
 				tk.hasLetter = true
 				if !unicode.IsUpper(r) {
 					tk.upper = false
@@ -163,11 +200,13 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.end = i
 		tk.fs, tk.fe = fs, len(t.arena)
 		tk.cs, tk.ce = tk.fs, tk.fe
-		if c, ok := canon[string(t.arena[fs:])]; ok {
-			tk.cs = len(t.arena)
-			t.arena = append(t.arena, c...)
-			tk.ce = len(t.arena)
-		} else if w := t.arena[fs:]; len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
+		if w := t.arena[fs:]; len(w) >= 2 && len(w) <= 10 && !tk.hasDigit {
+			if c, ok := canon[string(w)]; ok {
+				tk.cs = len(t.arena)
+				t.arena = append(t.arena, c...)
+				tk.ce = len(t.arena)
+			}
+		} else if len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
 			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
 			tk.cs = len(t.arena)
 			t.arena = append(t.arena, w[:len(w)-4]...)
@@ -179,6 +218,16 @@ func (t *tokenizer) tokenize(text string) []token {
 		t.toks = append(t.toks, tk)
 	}
 	return t.toks
+}
+
+// apostropheInWord reports whether the apostrophe at text[i:i+size] sits
+// inside a word ("O'Brien"), where it is dropped rather than splitting.
+func (t *tokenizer) apostropheInWord(text string, i, size, fs int) bool {
+	if len(t.arena) == fs || i+size >= len(text) {
+		return false
+	}
+	nr, _ := utf8.DecodeRuneInString(text[i+size:])
+	return unicode.IsLetter(nr)
 }
 
 func (t *tokenizer) folded(tk *token) []byte { return t.arena[tk.fs:tk.fe] }
