@@ -3,7 +3,9 @@ package scrapers
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/threatwatch/threatwatch/config"
@@ -11,8 +13,9 @@ import (
 )
 
 // discourse reads Discourse's JSON API: /posts.json (the latest posts of
-// the whole site, newest first, older pages with ?before=<post id>) and
-// /t/<id>.json (one topic's post stream). Quotes are aside.quote blocks in
+// the whole site, newest first, older pages with ?before=<post id>), or
+// /latest.json (topics with last_posted_at) read through /t/<slug>/<id>.json
+// (a topic's post stream, 20 posts a page, ?page=N). Quotes are aside.quote blocks in
 // the rendered ("cooked") HTML.
 type discourse struct{ entries []string }
 
@@ -48,15 +51,54 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 		PostStream  *struct {
 			Posts []discoursePost `json:"posts"`
 		} `json:"post_stream"`
-		ID    int64  `json:"id"`
-		Title string `json:"title"`
-		Slug  string `json:"slug"`
+		TopicList *struct {
+			Topics []struct {
+				ID           int64     `json:"id"`
+				Title        string    `json:"title"`
+				Slug         string    `json:"slug"`
+				PostsCount   int       `json:"posts_count"`
+				LastPostedAt time.Time `json:"last_posted_at"`
+			} `json:"topics"`
+			MoreTopicsURL string `json:"more_topics_url"`
+		} `json:"topic_list"`
+		ID         int64  `json:"id"`
+		Title      string `json:"title"`
+		Slug       string `json:"slug"`
+		PostsCount int    `json:"posts_count"`
 	}
 	if err := json.Unmarshal(in.Body, &doc); err != nil {
 		return nil, fmt.Errorf("%w: not Discourse JSON: %w", ErrBadPage, err)
 	}
 	var posts []discoursePost
 	pg := &Page{}
+	if tl := doc.TopicList; tl != nil {
+		// latest.json: topics, read through /t/<slug>/<id>.json pages.
+		for _, t := range tl.Topics {
+			if t.ID == 0 {
+				continue
+			}
+			id := strconv.FormatInt(t.ID, 10)
+			slug := t.Slug
+			if slug == "" {
+				slug = "-"
+			}
+			pg.Threads = append(pg.Threads, ThreadRef{
+				ID: id, URL: resolve(in.URL, "/t/"+slug+"/"+id+".json"), Title: t.Title,
+				Marker: t.LastPostedAt.UTC().Format(time.RFC3339Nano) + "/" + strconv.Itoa(t.PostsCount), Latest: t.LastPostedAt.UTC(),
+			})
+		}
+		if tl.MoreTopicsURL != "" {
+			// more_topics_url names the HTML page; its JSON sits at the same
+			// path with .json.
+			if u, err := url.Parse(resolve(in.URL, tl.MoreTopicsURL)); err == nil {
+				if !strings.HasSuffix(u.Path, ".json") {
+					u.Path += ".json"
+				}
+				pg.Next = u.String()
+			}
+		}
+		return pg, nil
+	}
 	switch {
 	case doc.LatestPosts != nil:
 		posts = *doc.LatestPosts
@@ -101,6 +143,19 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 			continue
 		}
 		pg.Posts = append(pg.Posts, p)
+	}
+	if doc.PostStream != nil && len(posts) > 0 {
+		// A topic's JSON holds 20 posts a page; ?page=N reads on.
+		page, _ := strconv.Atoi(in.URL.Query().Get("page"))
+		page = max(page, 1)
+		last := posts[len(posts)-1].PostNumber
+		if doc.PostsCount > 0 && last < doc.PostsCount && len(posts) >= 20 {
+			u := *in.URL
+			q := u.Query()
+			q.Set("page", strconv.Itoa(page+1))
+			u.RawQuery = q.Encode()
+			pg.Next = u.String()
+		}
 	}
 	if doc.LatestPosts != nil && oldest > 1 && len(posts) > 0 {
 		u := *in.URL

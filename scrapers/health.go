@@ -54,9 +54,10 @@ func (h Health) Level() *msg.Level {
 }
 
 type healthTracker struct {
-	c    *Crawler
-	sink HealthSink
-	cur  Health
+	c      *Crawler
+	sink   HealthSink
+	cur    Health
+	loaded bool
 }
 
 func newHealthTracker(c *Crawler, sink HealthSink) *healthTracker {
@@ -69,6 +70,16 @@ func newHealthTracker(c *Crawler, sink HealthSink) *healthTracker {
 func (c *Crawler) Health() Health { return c.health.cur }
 
 func (h *healthTracker) observe(ctx context.Context, r *round) {
+	if !h.loaded {
+		// Continue from the health another process (or this one before a
+		// restart) recorded, so a site dark for hours is not "ok" again for
+		// stale_after after each restart.
+		h.loaded = true
+		if prev, ok, err := ReadHealth(ctx, h.c.st.s, h.c.site.Name); err == nil && ok && prev.Site == h.cur.Site {
+			h.cur = prev
+			h.setGauges()
+		}
+	}
 	now := h.c.now()
 	next := h.cur
 	next.At = now

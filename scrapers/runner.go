@@ -155,17 +155,26 @@ func (r *Runner) holdSite(ctx context.Context, c *Crawler, lease *Lease) {
 			}
 		}
 	}()
+	failures := 0
 	for hctx.Err() == nil {
 		stats, err := c.Round(hctx)
 		if r.OnRound != nil {
 			r.OnRound(c.site.Name, stats, err)
 		}
 		if err != nil && hctx.Err() == nil {
-			lvl := slog.LevelWarn
+			failures++
+			// A dark site fails every round: warn on the first failure and
+			// every tenth, the health metrics carry the rest.
+			lvl := slog.LevelDebug
+			if failures == 1 || failures%10 == 0 {
+				lvl = slog.LevelWarn
+			}
 			if errors.Is(err, errSink) || errors.Is(err, errState) {
 				lvl = slog.LevelError
 			}
-			c.log.Log(hctx, lvl, "round failed", "err", err)
+			c.log.Log(hctx, lvl, "round failed", "failures", failures, "err", err)
+		} else if err == nil {
+			failures = 0
 		}
 		if !sleep(hctx, wait(c.site.PollInterval, r.cfg.Jitter)) {
 			return
