@@ -56,7 +56,9 @@ type CrawlResult struct {
 }
 
 // RequestsPerPost is requests / new posts, idle 304 polls included.
-func (r CrawlResult) RequestsPerPost() float64 { return float64(r.Requests) / float64(max(r.NewPosts, 1)) }
+func (r CrawlResult) RequestsPerPost() float64 {
+	return float64(r.Requests) / float64(max(r.NewPosts, 1))
+}
 
 // FullRequestsPerPost leaves out the 304 answers of idle polls.
 func (r CrawlResult) FullRequestsPerPost() float64 {
