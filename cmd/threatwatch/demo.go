@@ -188,15 +188,20 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		}()
 	}
 
-	// Let the first crawl backfill the sites' history before the story
-	// starts: the baselines learn from it.
+	// Let the first crawl backfill the sites' history, and the pipeline
+	// score and aggregate it, before the story starts: the baselines learn
+	// from it.
 	fmt.Fprintf(e.stderr, "threatwatch demo: crawling %d hours of the sites' history (the baselines learn from it)...\n", int(tl.History.Hours()))
 	deadline := time.Now().Add(*backfillWait)
-	for !p.crawled(demo.Sites) && time.Now().Before(deadline) && ctx.Err() == nil && gctx.Err() == nil {
+	ready := func() bool { return p.crawled(demo.Sites) && p.counts().caughtUp() }
+	for !ready() && time.Now().Before(deadline) && ctx.Err() == nil && gctx.Err() == nil {
 		time.Sleep(250 * time.Millisecond)
 	}
-	if !p.crawled(demo.Sites) && ctx.Err() == nil {
-		fmt.Fprintf(e.stderr, "warning: the first crawl did not finish within %v; starting the campaign anyway\n", *backfillWait)
+	if c := p.counts(); !ready() && ctx.Err() == nil {
+		fmt.Fprintf(e.stderr, "warning: the history was not processed within %v (%.0f posts scraped, %.0f scored, %.0f aggregated); starting the campaign anyway\n",
+			*backfillWait, c.scraped, c.scored, c.aggregated)
+	} else {
+		fmt.Fprintf(e.stderr, "threatwatch demo: %.0f posts of history scraped, scored and aggregated; the campaign starts now\n", c.scraped)
 	}
 	start := time.Now()
 	srv.StartCampaign(start)
@@ -226,6 +231,14 @@ loop:
 				break loop
 			}
 		}
+	}
+	// Let the pipeline finish what the sites published last.
+	drain := time.Now().Add(30 * time.Second)
+	for ctx.Err() == nil && gctx.Err() == nil && !p.counts().caughtUp() && time.Now().Before(drain) {
+		time.Sleep(250 * time.Millisecond)
+	}
+	if ctx.Err() == nil && gctx.Err() == nil {
+		time.Sleep(2 * cfg.Aggregate.TickEvery) // the last levels and alerts reach the view
 	}
 	if mode != "none" {
 		w.render(e.stdout, mode, time.Now(), p.counts())
@@ -376,12 +389,20 @@ func (p *process) counts() demoCounts {
 		}
 	}
 	for _, m := range p.gather("threatwatch_stage_consumer_lag_messages") {
-		c.lag += m.GetGauge().GetValue()
+		if st := label(m, "stage"); st == "classify" || st == "aggregate" {
+			c.lag += m.GetGauge().GetValue()
+		}
 	}
 	return c
 }
 
 type demoCounts struct{ scraped, scored, aggregated, lag float64 }
+
+// caughtUp reports whether every scraped post has been scored and
+// aggregated.
+func (c demoCounts) caughtUp() bool {
+	return c.scraped > 0 && c.scored >= c.scraped && c.aggregated >= c.scraped
+}
 
 func (p *process) gather(name string) []*dto.Metric {
 	mfs, err := p.obs.Registry.Gather()
@@ -537,7 +558,7 @@ func (w *demoWatch) render(out io.Writer, mode string, now time.Time, c demoCoun
 	b.WriteString("\x1b[H\x1b[2J")
 	fmt.Fprintf(&b, "ThreatWatch demo   campaign clock %s of %s (speed %g×)\n", clock(campaign), clock(w.tl.CampaignLength), sched.Speed)
 	fmt.Fprintf(&b, "story: %s\n", w.story(now))
-	fmt.Fprintf(&b, "pipeline: %.0f posts scraped, %.0f scored, %.0f aggregated, lag %.0f\n", c.scraped, c.scored, c.aggregated, c.lag)
+	fmt.Fprintf(&b, "pipeline: %.0f posts scraped, %.0f scored, %.0f aggregated (consumer lag %.0f)\n", c.scraped, c.scored, c.aggregated, c.lag)
 	if !w.noServe {
 		fmt.Fprintf(&b, "dashboard: %s/  (sign in with token %s)\n", w.dashURL, w.token)
 	}
