@@ -224,8 +224,8 @@ func TestSitesCarryLevelTrendHealthAndSparkline(t *testing.T) {
 	if a.Site != "forum-a" || a.Level != 14 || a.Name != "severe" || a.Trend != "rising" || a.Firing != 1 || a.Health.Stale || a.Health.LastLive.IsZero() {
 		t.Fatalf("forum-a: %+v", a)
 	}
-	if len(a.Spark) < 2 || a.Spark[len(a.Spark)-1].Level != 14 {
-		t.Fatalf("forum-a sparkline: %+v", a.Spark)
+	if len(a.Spark) != 49 || a.Spark[len(a.Spark)-1] == nil || *a.Spark[len(a.Spark)-1] != 14 || a.Spark[0] != nil || a.SparkFrom.IsZero() {
+		t.Fatalf("forum-a sparkline: %+v from %v", a.Spark, a.SparkFrom)
 	}
 	if !b.Health.Stale || b.Health.StaleSince.IsZero() || b.Firing != 0 {
 		t.Fatalf("forum-b should be stale with no firing alert: %+v", b)

@@ -37,15 +37,11 @@ type SiteSummary struct {
 	Trend  string `json:"trend,omitempty"`
 	Firing int    `json:"firing"`
 	Health Health `json:"health"`
-	// Spark is the hourly maximum level over the requested window, oldest
-	// first (only with ?spark=).
-	Spark []SparkPoint `json:"spark,omitempty"`
-}
-
-// SparkPoint is one bucket of a sparkline.
-type SparkPoint struct {
-	T     time.Time `json:"t"`
-	Level float64   `json:"l"`
+	// Spark is the hourly maximum level over the requested window, one
+	// value per hour from SparkFrom, null for an hour with no level (only
+	// with ?spark=). Compact on purpose: a wall of 1,000 sites asks for it.
+	Spark     []*float64 `json:"spark,omitempty"`
+	SparkFrom time.Time  `json:"spark_from,omitzero"`
 }
 
 // Health is what the console knows of a site's scraper.

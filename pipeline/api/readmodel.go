@@ -501,9 +501,16 @@ func (m *ReadModel) enrich(ctx context.Context, sites []SiteSummary, o SiteOptio
 			}
 		}
 		if spark[i] != nil {
+			from := now.Add(-o.Spark).Truncate(time.Hour)
+			n := int(now.Sub(from)/time.Hour) + 1
+			sites[i].SparkFrom, sites[i].Spark = from.UTC(), make([]*float64, n)
+			vals := make([]float64, n)
 			for _, v := range spark[i].Val() {
 				if p, ok := parseHourly(v); ok {
-					sites[i].Spark = append(sites[i].Spark, SparkPoint{T: p.T, Level: p.Max})
+					if k := int(p.T.Sub(from) / time.Hour); k >= 0 && k < n {
+						vals[k] = p.Max
+						sites[i].Spark[k] = &vals[k]
+					}
 				}
 			}
 		}

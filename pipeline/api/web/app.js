@@ -244,6 +244,11 @@
     if (my !== viewToken) return;
     const firing = new Map(); // fingerprint -> alert
     for (const a of alertsRes.alerts) firing.set(a.fingerprint, a);
+    // The API sends one value per hour from spark_from (null: no level).
+    for (const s of sitesRes.sites) {
+      const t0 = new Date(s.spark_from || 0).getTime();
+      s.spark = (s.spark || []).map((l, i) => (l === null ? null : { t: new Date(t0 + i * 3600e3).toISOString(), l })).filter(Boolean);
+    }
     const sites = new Map(sitesRes.sites.map((s) => [s.site, s]));
     const list = el("ul", { class: "tiles", "aria-label": "Sites" });
     const tiles = new Map();
