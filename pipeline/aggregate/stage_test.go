@@ -1,0 +1,337 @@
+package aggregate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
+	"github.com/threatwatch/threatwatch/pipeline/store"
+)
+
+// stageEnv is a cluster, a Redis and the scenario for stage tests.
+type stageEnv struct {
+	c     *kafkatest.Cluster
+	st    *store.Store
+	cfg   config.Aggregate
+	posts []*msg.Scored
+}
+
+func newStageEnv(t *testing.T) *stageEnv {
+	t.Helper()
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 3})
+	c.Config.Runner.BatchSize = 40
+	c.Config.Runner.ShutdownTimeout = 200 * time.Millisecond
+	cfg := defaults()
+	off := false
+	cfg.Targets.Enabled = &off // sites only: their order per partition is exact
+	s := newStream(21)
+	for _, site := range []string{"alpha", "bravo", "charlie", "delta"} {
+		s.feed(site, 0, 2*day+12*time.Hour, 6, 0.8, true, nil)
+	}
+	s.feed("alpha", day+9*time.Hour, day+10*time.Hour, 120, 0.9, false, nil)
+	s.feed("charlie", 2*day+2*time.Hour, 2*day+3*time.Hour, 90, 0.9, false, nil)
+	s.feed("delta", day+20*time.Hour, day+21*time.Hour, 100, 0.9, false, nil)
+	return &stageEnv{c: c, st: redistest.New(t), cfg: cfg, posts: s.sorted()}
+}
+
+// reference runs the posts through one engine in order: what the stage
+// must produce, whatever crashes and rebalances happen.
+func (e *stageEnv) reference(t *testing.T) (alerts map[string][]byte, state map[string][]byte) {
+	t.Helper()
+	eng, err := NewEngine(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts = map[string][]byte{}
+	for _, p := range e.posts {
+		for _, o := range eng.Add(p) {
+			if o.Alert != nil {
+				b, _ := msg.Encode(o.Alert)
+				alerts[o.Alert.DedupID()] = b
+			}
+		}
+	}
+	state = map[string][]byte{}
+	for name := range eng.keys {
+		b, _, _ := eng.KeyState(name)
+		state[name] = b
+	}
+	return alerts, state
+}
+
+func (e *stageEnv) produce(t *testing.T, posts []*msg.Scored) {
+	t.Helper()
+	prod := pipeline.NewProducer(e.c.Bus, "test", nil, slog.New(slog.DiscardHandler))
+	defer prod.Close()
+	topic := e.c.Topic(e.c.Config.Topics.Scored)
+	for i := 0; i < len(posts); i += 500 {
+		var outs []pipeline.Output
+		for _, p := range posts[i:min(i+500, len(posts))] {
+			outs = append(outs, pipeline.Output{Topic: topic, Msg: p})
+		}
+		if err := prod.Send(context.Background(), outs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// run starts one aggregator (a stage handler under the runner) and returns
+// its stop function.
+func (e *stageEnv) run(t *testing.T, h pipeline.Handler[*msg.Scored]) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d := pipeline.Deps{Bus: e.c.Bus, Store: e.st, Log: slog.New(slog.DiscardHandler), Config: e.c.Config.Runner, Topics: e.c.Config.Topics}
+		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored), Handler: h})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func (e *stageEnv) newStage(t *testing.T) *Stage {
+	t.Helper()
+	s, err := NewStage(e.cfg, StageOptions{Name: "aggregate", Scope: Sites, Store: e.st,
+		Levels: e.c.Topic(e.c.Config.Topics.Levels), Alerts: e.c.Topic(e.c.Config.Topics.Alerts)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// readTopic reads every message of a topic (all partitions) written so far.
+func (e *stageEnv) readTopic(t *testing.T, topic string) []kafka.Message {
+	t.Helper()
+	parts, err := e.c.Bus.Partitions(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		r := e.c.Bus.PartitionReader(topic, p)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			out = append(out, m)
+		}
+		r.Close()
+	}
+	return out
+}
+
+// waitApplied waits until the checkpoints hold every input message.
+func (e *stageEnv) waitApplied(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) {
+		total := 0
+		for p := 0; p < 3; p++ {
+			v, err := e.st.HGet(context.Background(), e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p)), "_offset").Result()
+			if err == nil {
+				o, _ := strconv.Atoi(v)
+				total += o + 1
+			}
+		}
+		if total >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the stage did not apply %d messages in time", n)
+}
+
+// check compares what the stage wrote and saved with the reference.
+func (e *stageEnv) check(t *testing.T) {
+	t.Helper()
+	wantAlerts, wantState := e.reference(t)
+	if len(wantAlerts) < 4 {
+		t.Fatalf("scenario too tame: %d reference alerts", len(wantAlerts))
+	}
+	got := map[string][]byte{}
+	dups := 0
+	for _, m := range e.readTopic(t, e.c.Topic(e.c.Config.Topics.Alerts)) {
+		a, err := msg.Decode[msg.Alert](m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := a.DedupID()
+		if prev, ok := got[id]; ok {
+			dups++
+			if !bytes.Equal(prev, m.Value) {
+				t.Errorf("alert %s written twice with different content", id)
+			}
+		}
+		got[id] = m.Value
+	}
+	for id, b := range wantAlerts {
+		if g, ok := got[id]; !ok {
+			t.Errorf("alert lost: %s", id)
+		} else if !bytes.Equal(g, b) {
+			t.Errorf("alert %s differs:\n got %s\nwant %s", id, g, b)
+		}
+	}
+	for id := range got {
+		if _, ok := wantAlerts[id]; !ok {
+			t.Errorf("alert not in the reference: %s", id)
+		}
+	}
+	t.Logf("%d alerts as in the reference; %d identical redeliveries (deduplicated downstream by id)", len(wantAlerts), dups)
+	// The saved levels are the reference's, key by key.
+	saved := map[string][]byte{}
+	for p := 0; p < 3; p++ {
+		h, err := e.st.HGetAll(context.Background(), e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p))).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, v := range h {
+			if name, ok := strings.CutPrefix(f, "k:"); ok {
+				saved[name] = []byte(v)
+			}
+		}
+	}
+	for name, b := range wantState {
+		if !bytes.Equal(saved[name], b) {
+			t.Errorf("saved state of %s differs from the reference", name)
+		}
+	}
+	if len(saved) != len(wantState) {
+		t.Errorf("saved %d keys, want %d", len(saved), len(wantState))
+	}
+}
+
+// crashing is a stage whose process dies after a number of checkpoints:
+// outputs of the batch in hand are written, its state and offsets are not.
+type crashing struct {
+	*Stage
+	after int
+	n     int
+	crash func()
+}
+
+func (c *crashing) Checkpoint(ctx context.Context, offsets map[int]int64) error {
+	if c.n++; c.n > c.after {
+		c.crash()
+		return errors.New("simulated crash")
+	}
+	return c.Stage.Checkpoint(ctx, offsets)
+}
+
+func TestStageCrashAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	e := newStageEnv(t)
+	e.produce(t, e.posts)
+	for round, after := range []int{6, 10, 8} {
+		c := &crashing{Stage: e.newStage(t), after: after}
+		stop := e.run(t, c)
+		c.crash = func() { go stop() }
+		deadline := time.Now().Add(30 * time.Second)
+		for c.n <= c.after && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+		if c.n <= c.after {
+			t.Fatalf("round %d: no crash happened", round)
+		}
+	}
+	// A fresh aggregator resumes from Redis and the committed offsets.
+	e.run(t, e.newStage(t))
+	e.waitApplied(t, len(e.posts))
+	e.check(t)
+}
+
+func TestStageRebalanceBetweenTwoAggregators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	e := newStageEnv(t)
+	third := len(e.posts) / 3
+	e.produce(t, e.posts[:third])
+	stopA := e.run(t, e.newStage(t))
+	e.waitApplied(t, third)
+
+	// B joins: the partitions are split between A and B.
+	e.run(t, e.newStage(t))
+	e.produce(t, e.posts[third:2*third])
+	e.waitApplied(t, 2*third)
+
+	// A leaves: B takes over A's partitions from Redis.
+	stopA()
+	e.produce(t, e.posts[2*third:])
+	e.waitApplied(t, len(e.posts))
+	e.check(t)
+}
+
+func TestStageSkipsRedeliveredMessages(t *testing.T) {
+	st := redistest.New(t)
+	cfg := defaults()
+	s, err := NewStage(cfg, StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	post := func(i int) *msg.Scored {
+		return &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(i), Site: "s", Published: at(time.Duration(i) * time.Minute)},
+			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := s.Handle(ctx, post(i), pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Checkpoint(ctx, map[int]int64{0: 4}); err != nil {
+		t.Fatal(err)
+	}
+	// A new process sees offsets 3..6 again (3 and 4 were applied).
+	s2, _ := NewStage(cfg, StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"})
+	for i := 3; i < 7; i++ {
+		if _, err := s2.Handle(ctx, post(i), pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s2.parts[0].eng.bySite["s"].L.Posts; got != 7 {
+		t.Errorf("counted %d posts, want 7 (3 and 4 not twice)", got)
+	}
+	// The old process checkpointing later is refused and drops the partition.
+	if err := s2.Checkpoint(ctx, map[int]int64{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	s.parts[0].last = 5
+	if err := s.Checkpoint(ctx, map[int]int64{0: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.parts[0]; ok {
+		t.Error("a stale owner kept a partition another aggregator moved on")
+	}
+	off, _ := st.HGet(ctx, st.Key("agg", "agg", "p0"), "_offset").Result()
+	if off != "6" {
+		t.Errorf("saved offset %s, want 6", off)
+	}
+}
