@@ -246,6 +246,10 @@ type env struct {
 	silences []alertstate.Silence
 	acks     map[string]alertstate.Ack
 	closed   bool
+	// down holds receivers that failed retryably during this tick; the
+	// tick tries nothing more on them until the next one, so a dead
+	// receiver costs one timeout per tick, not one per pending alert.
+	down *sync.Map
 }
 
 func (s *Stage) loadEnv(ctx context.Context, now time.Time, fps ...string) (*env, error) {
@@ -404,6 +408,11 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	if a.Status == msg.StatusResolved && a.EndsAt.IsZero() {
 		a.EndsAt = e.now
 	}
+	if tick && e.down != nil {
+		if _, down := e.down.Load(r.Name); down {
+			return d
+		}
+	}
 	rs := s.retry
 	if tick || r.failing.Load() {
 		// The tick is itself the retry loop: one call per delivery.
@@ -417,6 +426,9 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		s.m.retries.WithLabelValues(r.Name).Add(float64(attempts - 1))
 	}
 	r.failing.Store(err != nil && retry)
+	if err != nil && retry && tick && e.down != nil {
+		e.down.Store(r.Name, true)
+	}
 	if err == nil {
 		d = alertstate.Delivery{Status: a.Status, SentAt: e.now}
 		entry.Result = alertstate.ResultSent
@@ -484,6 +496,7 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 	if err != nil {
 		return nil, err
 	}
+	e.down = &sync.Map{}
 	var forget []string
 	pending := 0
 	for _, tr := range all {

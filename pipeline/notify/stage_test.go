@@ -339,8 +339,9 @@ notify:
 		h.clock.add(time.Second)
 		h.tick()
 	}
-	// Tick 1: both pending deliveries fail (calls 5, 6); tick 2: both
-	// succeed (7, 8); tick 3: nothing left to do.
+	// Ticks 1 and 2: the first pending delivery fails (calls 5, 6) and the
+	// receiver is left alone for the rest of the tick; tick 3: both pending
+	// deliveries succeed (7, 8).
 	if got := h.recs["down"].Calls(); len(got) != 8 {
 		t.Errorf("down after ticks: %d calls, want 8", len(got))
 	}
