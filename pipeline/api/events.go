@@ -121,6 +121,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer s.hub.Unsubscribe(sub)
+	// The server's ReadTimeout would otherwise fire mid-stream and cancel
+	// the request: a stream reads nothing after its headers.
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
