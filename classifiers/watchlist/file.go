@@ -173,8 +173,8 @@ type Entry struct {
 	// N is the number of words of a word-sequence entry (names,
 	// addresses, relatives, workplaces); 1 for the rest.
 	N uint8
-	// Tag is the prefilter tag of the entry's first word (word entries
-	// only: names, handles, addresses, relatives, workplaces).
+	// Tag is the prefilter tag of the entry's first word (word entries:
+	// names, handles, addresses, relatives, workplaces) or of the plate.
 	Tag uint32
 }
 
@@ -299,7 +299,7 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 			bad("plates", i, "want 2 to 10 letters and digits")
 			continue
 		}
-		add(Entry{Digest: h.sum(domPlate, []byte(n)), Kind: KindPlate, N: 1})
+		add(Entry{Digest: h.sum(domPlate, []byte(n)), Kind: KindPlate, N: 1, Tag: h.tagString(n)})
 		rec.Counts[KindPlate]++
 	}
 	if err := errors.Join(errs...); err != nil {

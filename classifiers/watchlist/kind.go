@@ -112,6 +112,10 @@ func (k Kind) domain() byte {
 	return domWords
 }
 
+// tagged reports whether entries of k carry a prefilter tag: kinds
+// checked on every word of a post.
+func (k Kind) tagged() bool { return k.domain() == domWords || k == KindPlate }
+
 // canonical reports whether k is compared on the canonical token stream
 // (street abbreviations folded) rather than the plain folded one. Only
 // addresses are: folding "West" to "w" in a relative's name would let

@@ -25,7 +25,8 @@ import (
 //	check:<kid>          the key's check value: detects a wrong secret for an id
 //	persons:<kid>        SET of person ids hashed under <kid>
 //	p:<kid>:<person>     HASH: <digest hex> -> "<kind> <words> <tag hex>" for word
-//	                     entries (names, handles, addresses, ...), "<kind>" for the rest,
+//	                     entries (names, handles, addresses, ...) and plates,
+//	                     "<kind>" for phones and emails,
 //	                     and "_n:<kind>" -> number of details of that kind given
 //	lock                 held while a CLI command changes the list
 type ListStore struct {
@@ -141,7 +142,7 @@ func (l *ListStore) Put(ctx context.Context, kid string, rec Record) error {
 	fields := make([]any, 0, 2*(len(rec.Entries)+len(rec.Counts)))
 	for _, e := range rec.Entries {
 		v := e.Kind.String()
-		if e.Kind.domain() == domWords {
+		if e.Kind.tagged() {
 			v += " " + strconv.Itoa(int(e.N)) + " " + strconv.FormatUint(uint64(e.Tag), 16)
 		}
 		fields = append(fields, e.Digest.String(), v)

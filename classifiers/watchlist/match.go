@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -28,8 +29,9 @@ type keySet struct {
 	// tags maps the prefilter tag of a word entry's first word to the
 	// word counts of the entries starting with it: bit n of the low half
 	// for the folded stream (names, handles, relatives, workplaces), of
-	// the high half for the canonical one (addresses).
-	tags map[uint32]uint32
+	// the high half for the canonical one (addresses). Bit 0 marks the
+	// tag of a plate.
+	tags                         map[uint32]uint32
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
 	entries                      int
@@ -68,7 +70,9 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				}
 				ks.full[e.Digest.hi()] = int32(len(ks.post))
 				ks.post = append(ks.post, posting{lo: e.Digest.lo(), person: pi, kind: e.Kind, next: head})
-				if e.Kind.domain() == domWords && e.N >= 1 && e.N <= maxWords {
+				if e.Kind == KindPlate {
+					ks.tags[e.Tag] |= 1
+				} else if e.Kind.tagged() && e.N >= 1 && e.N <= maxWords {
 					if e.Kind.canonical() {
 						ks.tags[e.Tag] |= 1 << (16 + e.N)
 					} else {
@@ -236,22 +240,25 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 		sc.tF = make([]uint32, len(toks))
 		sc.tC = make([]uint32, len(toks))
 	}
+	// One tag and one table lookup per word (two where the canonical
+	// form differs); tF and tC keep the word-count masks found.
 	tF, tC := sc.tF[:len(toks)], sc.tC[:len(toks)]
 	for i := range toks {
 		tk := &toks[i]
+		var v uint32
 		if !tk.canonOnly {
-			tF[i] = ks.h.tag(tz.folded(tk), &sc.blk)
+			v = ks.tags[ks.h.tag(tz.folded(tk), &sc.blk)]
+			tF[i] = v & 0xfffe
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			tC[i] = ks.h.tag(tz.canonical(tk), &sc.blk)
-		} else {
-			tC[i] = tF[i]
+			v = ks.tags[ks.h.tag(tz.canonical(tk), &sc.blk)]
 		}
+		tC[i] = v >> 16
 	}
 	// Folded stream: names, handles, relatives, workplaces.
 	fi := sc.fIdx
 	for j, i := range fi {
-		mask := ks.tags[tF[i]] & 0xffff
+		mask := tF[i]
 		for mask != 0 {
 			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
@@ -271,7 +278,7 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	}
 	// Canonical stream: addresses.
 	for i := range toks {
-		mask := ks.tags[tC[i]] >> 16
+		mask := tC[i]
 		for mask != 0 {
 			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
@@ -296,33 +303,39 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
 	i := 0
 	for i < len(text) {
-		c := text[i]
-		if c >= 0x80 || !isHandleRune(rune(c)) || c == '.' || c == '-' || c == '_' {
+		// Skip to a run of ASCII letters and digits.
+		for i < len(text) && (text[i] >= utf8.RuneSelf || asciiClass[text[i]] == clsOther) {
 			i++
-			continue
 		}
 		start := i
 		sep := false
-		for i < len(text) && text[i] < 0x80 && isHandleRune(rune(text[i])) {
-			if text[i] == '.' || text[i] == '-' || text[i] == '_' {
+		for i < len(text) && text[i] < utf8.RuneSelf {
+			c := text[i]
+			if asciiClass[c] == clsOther {
+				if c != '.' && c != '-' && c != '_' {
+					break
+				}
 				sep = true
 			}
 			i++
 		}
 		end := i
-		for end > start && (text[end-1] == '.' || text[end-1] == '-' || text[end-1] == '_') {
+		for end > start && asciiClass[text[end-1]&0x7f] == clsOther {
 			end--
 		}
-		if !sep || !strings.ContainsAny(text[start:end], "._-") {
+		if !sep || end-start < 3 || !strings.ContainsAny(text[start:end], "._-") {
+			if i == start {
+				i++
+			}
 			continue
 		}
 		sc.in = append(sc.in[:0], domWords, 0)
 		for k := start; k < end; k++ {
-			if b := text[k]; b != '.' && b != '-' && b != '_' {
-				if b >= 'A' && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				sc.in = append(sc.in, b)
+			switch c := text[k]; asciiClass[c] {
+			case clsUpper:
+				sc.in = append(sc.in, c+'a'-'A')
+			case clsLower, clsDigit:
+				sc.in = append(sc.in, c)
 			}
 		}
 		if ks.tags[ks.h.tag(sc.in[2:], &sc.blk)]&(1<<1) == 0 {
@@ -479,8 +492,12 @@ func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []strin
 // or be written in capitals, so plain words never count as plates.
 func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token) {
 	tz := &sc.tz
+	plateish := func(tk *token) bool { return tk.hasDigit || (tk.upper && tk.hasLetter) }
 	for i := range toks {
-		if toks[i].canonOnly {
+		// Most words of prose hold no digit and are not in capitals: skip
+		// starts with no such word within reach.
+		if toks[i].canonOnly || !(plateish(&toks[i]) ||
+			i+1 < len(toks) && plateish(&toks[i+1]) || i+2 < len(toks) && plateish(&toks[i+2])) {
 			continue
 		}
 		sc.in = append(sc.in[:0], domPlate, 0)
@@ -513,6 +530,9 @@ func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token
 			}
 			if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
 				sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
+			}
+			if ks.tags[ks.h.tag(sc.in[2:], &sc.blk)]&1 == 0 {
+				continue
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
 			ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)

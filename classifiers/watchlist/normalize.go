@@ -200,13 +200,15 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.end = i
 		tk.fs, tk.fe = fs, len(t.arena)
 		tk.cs, tk.ce = tk.fs, tk.fe
-		if w := t.arena[fs:]; len(w) >= 2 && len(w) <= 10 && !tk.hasDigit {
+		w := t.arena[fs:]
+		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit {
 			if c, ok := canon[string(w)]; ok {
 				tk.cs = len(t.arena)
 				t.arena = append(t.arena, c...)
 				tk.ce = len(t.arena)
 			}
-		} else if len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
+		}
+		if tk.cs == tk.fs && len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
 			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
 			tk.cs = len(t.arena)
 			t.arena = append(t.arena, w[:len(w)-4]...)
