@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/threatwatch/threatwatch/config"
@@ -496,5 +498,31 @@ func TestReplayAlertsNobodyTakesLeaveNoState(t *testing.T) {
 	}
 	if got := h.results(); fmt.Sprint(got) != "[oncall:firing:replay]" {
 		t.Fatalf("audit %v", got)
+	}
+}
+
+func TestMetricsAreRegisteredAndCount(t *testing.T) {
+	cfg, err := config.Parse([]byte(twoReceivers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := notify.New(cfg.Notify, recorderFactory(map[string]*notifytest.Recorder{}), alertstate.New(redistest.New(t)), notify.Options{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handle(context.Background(), notifytest.Alert("forum-a"), pipeline.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP threatwatch_notify_notifications_total Notification decisions per receiver, by result: sent, failed, silenced, acked, replay, closed, deduped.
+# TYPE threatwatch_notify_notifications_total counter
+threatwatch_notify_notifications_total{receiver="oncall",result="sent"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "threatwatch_notify_notifications_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "threatwatch_notify_send_duration_seconds"); err != nil || n != 1 {
+		t.Fatalf("send duration series: %d, %v", n, err)
 	}
 }
