@@ -21,6 +21,8 @@ type Estimate struct {
 	Baseline float64
 	// Scale is the robust spread of the hourly level around Baseline.
 	Scale float64
+	// Rel is the relative spread: Scale = Rel x Baseline (floored).
+	Rel float64
 	// Ready is false while the key has less history than the detector
 	// needs to page on it.
 	Ready bool
@@ -51,16 +53,17 @@ type Detector interface {
 //     two weekend days, so a quiet weekend never makes a weekday look like a
 //     spike. With fewer than MinSeasonalDays days it is the median of all
 //     hours seen.
-//   - Scale: the spread of every past hour around its hour-of-day median
-//     (what is left once the rhythm is taken out), estimated twice, each
-//     estimate consistent with the standard deviation were the residuals
-//     normal: 1.4826 x their median absolute deviation, and their 98th
-//     percentile / 2.054. Threat and mention volumes are bursty (heavy
-//     tailed): the MAD sees only the calm middle and would call every
-//     ordinary burst a spike, while the 98th percentile learns how far the
-//     key's recurring bursts go (a burst seen in more than 2% of the hours,
-//     about 3 hours a week, is part of normal) yet is not moved by a single
-//     incident of an hour or two. The larger of the two is used, floored at
+//   - Scale: volumes vary by ratios (a busy hour bursts by more posts than
+//     a quiet one), so the spread is measured relative to normal: for every
+//     past hour, |hour - its hour-of-day median| / that median, and the
+//     relative spread Rel is estimated twice, each estimate consistent with
+//     a standard deviation were the residuals normal: 1.4826 x their median,
+//     and their 98th percentile / 2.054. Threat and mention volumes are
+//     bursty (heavy tailed): the median sees only the calm middle and would
+//     call every ordinary burst a spike, while the 98th percentile learns
+//     how far the key's recurring bursts go (a burst seen in more than 2% of
+//     the hours, about 3 hours a week, is part of normal) yet is not moved
+//     by one incident of an hour or two. Scale = Rel x Baseline, floored at
 //     the Poisson spread sqrt(Baseline) (a count cannot be steadier than
 //     that) and at MinScale.
 //
@@ -137,15 +140,17 @@ func (d *Seasonal) Estimate(hist *window.Hourly, h int64) Estimate {
 		e.Baseline = d.profile[0]
 	}
 
-	// Robust scale of the residuals once the rhythm is removed.
+	// Robust relative scale of the residuals once the rhythm is removed.
 	d.resid = d.resid[:0]
 	for j := lo; j <= hi; j++ {
 		v, _ := hist.At(j)
-		d.resid = append(d.resid, math.Abs(v-d.profile[mod(j, 24)]))
+		p := d.profile[mod(j, 24)]
+		d.resid = append(d.resid, math.Abs(v-p)/max(p, d.MinScale))
 	}
 	mad := median(d.resid) // sorts resid
 	q98 := d.resid[(len(d.resid)-1)*98/100]
-	e.Scale = max(1.4826*mad, q98/2.054, math.Sqrt(max(e.Baseline, 0)), d.MinScale)
+	e.Rel = max(1.4826*mad, q98/2.054)
+	e.Scale = max(e.Rel*e.Baseline, math.Sqrt(max(e.Baseline, 0)), d.MinScale)
 	return e
 }
 
