@@ -208,6 +208,10 @@ func (s *Stage) outputs(outs []Output) []pipeline.Output {
 			s.met.alerts.WithLabelValues(s.o.Name, o.Alert.Status).Inc()
 			res = append(res, pipeline.Output{Topic: s.o.Alerts, Msg: o.Alert})
 		case o.Level != nil:
+			if o.Level.Target == "" && o.Level.Site != "" {
+				s.met.siteLevel.WithLabelValues(o.Level.Site, "level").Set(o.Level.Level)
+				s.met.siteLevel.WithLabelValues(o.Level.Site, "baseline").Set(o.Level.Baseline)
+			}
 			res = append(res, pipeline.Output{Topic: s.o.Levels, Msg: o.Level})
 		}
 	}
@@ -403,6 +407,7 @@ type stageMetrics struct {
 	posts, skipped, reloads, handovers, clamped *prometheus.CounterVec
 	notLive, alerts                             *prometheus.CounterVec
 	keys                                        *prometheus.GaugeVec
+	siteLevel                                   *prometheus.GaugeVec
 }
 
 func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
@@ -419,6 +424,9 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 		alerts:    c("alerts_total", "Alert notifications emitted, by status.", "status"),
 		keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "threatwatch_aggregate_tracked_keys",
 			Help: "Sites and targets with state in this process."}, []string{"stage", "kind"}),
+		// Per site only: targets are not metric labels (cardinality, privacy).
+		siteLevel: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "threatwatch_aggregate_site_level",
+			Help: "The last threat level (value=level) and baseline (value=baseline) emitted for a site by this process; max by site across replicas."}, []string{"site", "value"}),
 	}
 	if reg != nil {
 		// The site and target stages of one process share the metrics.
@@ -426,6 +434,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 			*col = registerOrReuse(reg, *col)
 		}
 		m.keys = registerOrReuse(reg, m.keys)
+		m.siteLevel = registerOrReuse(reg, m.siteLevel)
 	}
 	return m
 }
