@@ -80,7 +80,8 @@ type AggregateSpike struct {
 	// Cooldown is how long after a resolution the same alert cannot fire
 	// again: one page per episode.
 	Cooldown time.Duration `yaml:"cooldown"`
-	// RepeatInterval re-notifies a still-firing alert this often.
+	// RepeatInterval re-notifies a still-firing alert this often (0, the
+	// default: never here, as the notify stage re-sends firing alerts).
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
 	// SevereScore marks a spike severe (severity critical) instead of high.
 	SevereScore float64 `yaml:"severe_score"`
@@ -158,7 +159,8 @@ func (c *Aggregate) setDefaults() {
 	setDefault(&s.ResolveScore, 3)
 	setDefault(&s.ResolveAfter, time.Hour)
 	setDefault(&s.Cooldown, 24*time.Hour)
-	setDefault(&s.RepeatInterval, 4*time.Hour)
+	// Re-sending a firing alert is the notify stage's job (notify.repeat_interval);
+	// a notification repeated here would carry the same dedup id anyway.
 	setDefault(&s.SevereScore, 12)
 	setDefault(&s.ElevatedScore, 3)
 	t := &c.Targets
