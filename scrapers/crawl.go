@@ -260,7 +260,7 @@ func (r *round) parse(resp *Response, kind Kind, t *ThreadRef) (*Page, error) {
 		}
 		r.stats.Errors++
 		r.c.m.Drops.WithLabelValues(r.c.site.Name, reason).Inc()
-		r.c.log.Warn("cannot parse page", "kind", kind.String(), "url", resp.URL.Redacted(), "err", err)
+		r.c.log.Warn("cannot parse page", "kind", kind.String(), "url", RedactURL(resp.URL.String()), "err", err)
 		return nil, err
 	}
 	return pg, nil
@@ -337,6 +337,8 @@ func (r *round) listing(ctx context.Context, entry string) error {
 				if errors.Is(err, errSink) || errors.Is(err, errState) || ctx.Err() != nil {
 					return err
 				}
+				// The thread id is left out: a generic engine's is its URL.
+				r.c.log.Warn("cannot read thread; retrying next round", "err", err)
 				clean = false
 				continue
 			}

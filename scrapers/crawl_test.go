@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -384,4 +385,46 @@ func TestEditedPostsPassDownstreamDedup(t *testing.T) {
 	if p.DedupID() == e.DedupID() || p.ID != e.ID {
 		t.Fatalf("an edit must keep the post id (%s, %s) but not the dedup id (%s, %s)", p.ID, e.ID, p.DedupID(), e.DedupID())
 	}
+}
+
+func TestLogsCarryNoPostTextOrNames(t *testing.T) {
+	ts := newTestSite(t, "xenforo")
+	ts.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "where-does-he-live") {
+			http.Error(w, "boom", http.StatusBadGateway)
+			return true
+		}
+		return false
+	}
+	ts.set("/threads/stream-tonight.12/", []byte("<html><body>not xenforo: Elm Street</body></html>"))
+	var buf strings.Builder
+	var mu sync.Mutex
+	h := newHarness(t, "xenforo", ts, nil)
+	c, err := NewCrawler(h.cfg, h.cfg.Sites[0], h.store, h.sink, Options{Log: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Round(context.Background())
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "cannot parse page") || !strings.Contains(out, "cannot read thread") || !strings.Contains(out, "[path:") {
+		t.Fatalf("expected warnings in the log, got %q", out)
+	}
+	for _, bad := range []string{"where-does-he-live", "stream-tonight", "Elm Street", "Raven", "Moth", "Anyone know"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("log carries %q:\n%s", bad, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

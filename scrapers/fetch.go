@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -36,11 +38,29 @@ type FetchError struct {
 	Err        error
 }
 
+// Error names the page by its host and a hash of its path: thread URLs on
+// these sites often carry a victim's name, and errors end up in logs.
 func (e *FetchError) Error() string {
 	if e.Status != 0 {
-		return fmt.Sprintf("cannot fetch %s: %s (HTTP %d)", e.URL, e.Reason, e.Status)
+		return fmt.Sprintf("cannot fetch %s: %s (HTTP %d)", RedactURL(e.URL), e.Reason, e.Status)
 	}
-	return fmt.Sprintf("cannot fetch %s: %s: %v", e.URL, e.Reason, e.Err)
+	return fmt.Sprintf("cannot fetch %s: %s: %v", RedactURL(e.URL), e.Reason, e.Err)
+}
+
+// RedactURL keeps a URL's scheme and host and replaces its path and query
+// with a short hash: enough to tell pages apart in logs, without the names
+// a thread's slug can carry.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "[url]"
+	}
+	rest := u.RequestURI()
+	if rest == "/" || rest == "" {
+		return u.Scheme + "://" + u.Host + "/"
+	}
+	h := sha256.Sum256([]byte(rest))
+	return u.Scheme + "://" + u.Host + "/[path:" + hex.EncodeToString(h[:4]) + "]"
 }
 
 func (e *FetchError) Unwrap() error { return e.Err }
@@ -436,6 +456,12 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 func (f *Fetcher) Count() int64 { return f.Requests.Load() }
 
 func classifyFetchErr(u string, err error) *FetchError {
+	// A *url.Error repeats the full URL (the robots.txt one, a redirect
+	// target) in its message; keep only what went wrong.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s %s: %w", ue.Op, RedactURL(ue.URL), ue.Err)
+	}
 	fe := &FetchError{Reason: "unreachable", URL: u, Err: err}
 	switch {
 	case errors.Is(err, ErrForbiddenAddress):
