@@ -19,9 +19,10 @@ import (
 //	    - id: k2026a
 //	      secret: {file: /run/secrets/watchlist-k2026a}
 //	  phone_regions: [US]
-//	  routes:
-//	    - persons: [wl-0001]
-//	      sinks: [pagerduty-exec]
+//
+// A person's alerts are routed by the notify stage on the alert's target
+// label (`threatwatch watchlist list` prints each person's), so no personal
+// data is needed in the notify config either.
 type Watchlist struct {
 	// Keys are the HMAC-SHA256 keys, each at least 32 bytes, named by an id
 	// stored beside the hashes it made. A list never written is hashed with
@@ -35,12 +36,6 @@ type Watchlist struct {
 	Refresh time.Duration `yaml:"refresh"`
 	// Namespace is the Redis key namespace under redis.key_prefix.
 	Namespace string `yaml:"namespace"`
-	// Routes send a person's alerts to named notify sinks (by the alert's
-	// target label, which is the person's opaque id).
-	Routes []WatchlistRoute `yaml:"routes"`
-	// DefaultSinks receive alerts of persons no route names (empty: the
-	// notify stage's normal routing).
-	DefaultSinks []string `yaml:"default_sinks"`
 }
 
 // WatchlistKey is one HMAC key.
@@ -51,37 +46,12 @@ type WatchlistKey struct {
 	Secret Secret `yaml:"secret"`
 }
 
-// WatchlistRoute names the sinks for some persons.
-type WatchlistRoute struct {
-	Persons []string `yaml:"persons"`
-	Sinks   []string `yaml:"sinks"`
-}
-
 // Enabled reports whether a watchlist is configured.
 func (c Watchlist) Enabled() bool { return len(c.Keys) > 0 }
 
-// SinksFor returns the sinks a person's alerts go to: those of every route
-// naming the person, else DefaultSinks.
-func (c Watchlist) SinksFor(person string) []string {
-	var out []string
-	for _, r := range c.Routes {
-		for _, p := range r.Persons {
-			if p == person {
-				out = append(out, r.Sinks...)
-				break
-			}
-		}
-	}
-	if len(out) == 0 {
-		return c.DefaultSinks
-	}
-	return out
-}
-
 var (
-	watchlistKeyID    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	watchlistPersonID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
-	watchlistNS       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	watchlistKeyID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	watchlistNS    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 )
 
 func (c *Watchlist) setDefaults() {
@@ -124,30 +94,6 @@ func (c *Watchlist) validate(path string) error {
 	}
 	if !watchlistNS.MatchString(c.Namespace) {
 		p.Addf(path+".namespace", ErrInvalidEnum, "%q, want 1-32 of A-Z, a-z, 0-9, '_' and '-'", c.Namespace)
-	}
-	for i, r := range c.Routes {
-		rp := fmt.Sprintf("%s.routes[%d]", path, i)
-		if len(r.Persons) == 0 {
-			p.Add(rp+".persons", ErrRequired, "")
-		}
-		for j, id := range r.Persons {
-			if !watchlistPersonID.MatchString(id) {
-				p.Addf(fmt.Sprintf("%s.persons[%d]", rp, j), ErrInvalidEnum, "%q is not a person id", id)
-			}
-		}
-		if len(r.Sinks) == 0 {
-			p.Add(rp+".sinks", ErrRequired, "")
-		}
-		for j, s := range r.Sinks {
-			if strings.TrimSpace(s) == "" {
-				p.Add(fmt.Sprintf("%s.sinks[%d]", rp, j), ErrRequired, "a sink name")
-			}
-		}
-	}
-	for j, s := range c.DefaultSinks {
-		if strings.TrimSpace(s) == "" {
-			p.Add(fmt.Sprintf("%s.default_sinks[%d]", path, j), ErrRequired, "a sink name")
-		}
 	}
 	return p.Err()
 }

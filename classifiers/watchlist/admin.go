@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
@@ -245,8 +246,11 @@ type KeyListing struct {
 
 // PersonListing counts one person's details by kind.
 type PersonListing struct {
-	ID     string         `json:"id"`
-	Counts map[string]int `json:"counts"`
+	ID string `json:"id"`
+	// TargetLabel is the target label of the person's alerts, for notify
+	// routes (target="tgt-...").
+	TargetLabel string         `json:"target_label"`
+	Counts      map[string]int `json:"counts"`
 }
 
 // List describes the list. Counts are taken from the first live key.
@@ -275,7 +279,7 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 		}
 		sort.Slice(recs, func(x, y int) bool { return recs[x].Person < recs[y].Person })
 		for _, r := range recs {
-			pl := PersonListing{ID: r.Person, Counts: map[string]int{}}
+			pl := PersonListing{ID: r.Person, TargetLabel: alert.TargetLabel(r.Person), Counts: map[string]int{}}
 			for k, n := range r.Counts {
 				pl.Counts[k.String()] = n
 			}

@@ -189,13 +189,13 @@ func printListing(w io.Writer, l watchlist.Listing) {
 		fmt.Fprintf(w, "key %s: %d persons, %d hashes%s\n", k.ID, k.Persons, k.Hashes, note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "person\t")
+	fmt.Fprint(tw, "person\ttarget label\t")
 	for _, k := range watchlist.Kinds {
 		fmt.Fprintf(tw, "%s\t", k)
 	}
 	fmt.Fprintln(tw)
 	for _, p := range l.Persons {
-		fmt.Fprintf(tw, "%s\t", p.ID)
+		fmt.Fprintf(tw, "%s\t%s\t", p.ID, p.TargetLabel)
 		for _, k := range watchlist.Kinds {
 			fmt.Fprintf(tw, "%d\t", p.Counts[k.String()])
 		}

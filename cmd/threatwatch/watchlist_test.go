@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
@@ -79,7 +80,7 @@ func TestWatchlistCommands(t *testing.T) {
 		t.Fatalf("add: exit %d, %q %q", code, out, errOut)
 	}
 	code, out, _ = wl("", "list", "--config", cfg)
-	if code != 0 || !strings.Contains(out, "key k1: 2 persons") || !strings.Contains(out, "wl-0001") {
+	if code != 0 || !strings.Contains(out, "key k1: 2 persons") || !strings.Contains(out, "wl-0001") || !strings.Contains(out, alert.TargetLabel("wl-0001")) {
 		t.Fatalf("list: exit %d, %q", code, out)
 	}
 	code, out, _ = wl("", "list", "--config", cfg, "--json")
