@@ -805,6 +805,29 @@ func registeredMetrics(t *testing.T) map[string]bool {
 			if err != nil {
 				return nil // someone's half-written file; it cannot register anything yet
 			}
+			// Names built as "threatwatch_<subsystem>_" + name, with the
+			// names as string literals in the same file.
+			var prefixes, lits []string
+			ast.Inspect(f, func(n ast.Node) bool {
+				if b, ok := n.(*ast.BinaryExpr); ok && b.Op == token.ADD {
+					if l, ok := b.X.(*ast.BasicLit); ok && l.Kind == token.STRING {
+						if s, err := strconv.Unquote(l.Value); err == nil && strings.HasPrefix(s, "threatwatch_") && strings.HasSuffix(s, "_") {
+							prefixes = append(prefixes, s)
+						}
+					}
+				}
+				if l, ok := n.(*ast.BasicLit); ok && l.Kind == token.STRING {
+					if s, err := strconv.Unquote(l.Value); err == nil && suffixRE.MatchString(s) {
+						lits = append(lits, s)
+					}
+				}
+				return true
+			})
+			for _, p := range prefixes {
+				for _, l := range lits {
+					metricsSet[p+l] = true
+				}
+			}
 			ast.Inspect(f, func(n ast.Node) bool {
 				switch x := n.(type) {
 				case *ast.BasicLit:
@@ -842,6 +865,8 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	}
 	return metricsSet
 }
+
+var suffixRE = regexp.MustCompile(`^[a-z][a-z0-9_]*_(total|seconds|bytes|messages|keys|ratio|info|bool|sites|clients)$`)
 
 var metricRef = regexp.MustCompile(`\bthreatwatch_[a-z0-9_]+`)
 
@@ -989,4 +1014,4 @@ func TestGrafanaDashboard(t *testing.T) {
 }
 
 // levelMetric is the gauge of a site's current threat level.
-const levelMetric = "threatwatch_level_site_level"
+const levelMetric = "threatwatch_aggregate_site_level"
