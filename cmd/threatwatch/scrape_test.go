@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
 const tgPage = `<!DOCTYPE html><html><head><title>Chan</title></head><body><main class="tgme_main">
@@ -55,5 +63,91 @@ func TestScrapeOnceWritesPostsWithoutKafka(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "scrape", "--config", cfg, "--once", "--site", "nope"); code != 2 {
 		t.Errorf("unknown site: exit %d", code)
+	}
+}
+
+// readTopic reads every message of a topic until want arrived or the
+// deadline passed.
+func readTopic(t *testing.T, kc *kafkatest.Cluster, topic string, want int, within time.Duration) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	parts, err := kc.Bus.Partitions(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out []string
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := kc.Bus.PartitionReader(topic, p)
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				out = append(out, string(m.Value))
+				n := len(out)
+				mu.Unlock()
+				if n >= want {
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func TestScrapeStageWritesPostsAndSiteHealth(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/s/chan" && r.URL.Query().Get("before") == "" {
+			_, _ = w.Write([]byte(tgPage))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	kc := kafkatest.New(t, kafkatest.Options{})
+	cfg := kc.Config
+	cfg.Redis.URL = config.NewSecret(redistest.Start(t).URL)
+	cfg.Redis.KeyPrefix = "stage-test:"
+	cfg.HTTP.Listen = ""
+	cfg.Log.Level = "error"
+	cfg.Scrape.PollInterval = time.Second
+	cfg.Scrape.StaleAfter = time.Millisecond
+	cfg.Scrape.RateLimit.Delay = time.Millisecond
+	cfg.Scrape.Backfill.MaxAge = 100 * 365 * 24 * time.Hour
+	cfg.Scrape.Sites = []config.Site{
+		{Name: "tg", Engine: "telegram", URL: srv.URL + "/", Entries: []string{"chan"}, AllowPrivate: true},
+		{Name: "dark", Engine: "telegram", URL: "http://127.0.0.1:1/", Entries: []string{"chan"}, AllowPrivate: true},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	p, err := openProcess(ctx, &env{stderr: &stderr, stdout: &stderr, getenv: func(string) string { return "" }}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	done := make(chan error, 1)
+	go func() { done <- runScrapeStage(ctx, p) }()
+	posts := readTopic(t, kc, kc.Topic(cfg.Topics.Posts), 2, 20*time.Second)
+	if len(posts) != 2 || !strings.Contains(strings.Join(posts, "\n"), `"site_post_id":"chan/8"`) {
+		t.Fatalf("posts topic: %q", posts)
+	}
+	levels := readTopic(t, kc, kc.Topic(cfg.Topics.Levels), 1, 20*time.Second)
+	if len(levels) == 0 || !strings.Contains(levels[0], `"site":"dark"`) || !strings.Contains(levels[0], `"stale":true`) || !strings.Contains(levels[0], `"name":"scraper_unreachable"`) {
+		t.Fatalf("levels topic: %q", levels)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stage: %v", err)
 	}
 }
