@@ -28,6 +28,7 @@ var benchmarks = []benchmark{
 	{"scrape", "steady-state crawl of local fixture sites: requests per new post, appearance-to-topic delay", benchScrapeCrawl},
 	{"classify", "scoring a realistic post mix, alone and as the posts->scored stage", benchClassify},
 	{"e2e", "latency from the posts topic to the alerts topic at 1,000 posts/s (classify + aggregate)", benchE2E},
+	{"aggregate", "aggregation throughput: the level and spike step alone, and the scored->levels stage with checkpoints", benchAggregate},
 	{"replay", "replay from a file: re-aggregating pre-scored posts end to end, and rescoring raw posts", benchReplay},
 }
 
