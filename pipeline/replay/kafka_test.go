@@ -73,7 +73,10 @@ func replayTopic(t *testing.T, c *kafkatest.Cluster, topic string, tr TopicRange
 func TestKafkaTopicSource(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 3})
 	topic := c.Topic(c.Config.Topics.Scored)
-	names := []string{"campaign", "late", "dupes"}
+	// No scenario with posts later than the grace period here: an export
+	// places such a post where the replay of the topic saw it, and a replay
+	// of the export sorts it up to one grace period earlier (docs/replay.md).
+	names := []string{"campaign", "quiet", "dupes"}
 	n := produceScenarios(t, c, topic, names...)
 	var files []string
 	for _, name := range names {

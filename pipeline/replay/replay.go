@@ -285,19 +285,21 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 	}
 
 	// Stage 3 (this goroutine): drive the engines in replay order.
+	// Stage 4 (a goroutine per lane): hand the outputs to the sinks, in
+	// order, so encoding and writing run beside the engine.
 	d := &driver{lanes: lanes, step: o.Step}
-	observers := make([][]PostObserver, len(lanes))
-	for k, l := range lanes {
-		for _, s := range l.Sinks {
-			if po, ok := s.(PostObserver); ok {
-				observers[k] = append(observers[k], po)
-			}
-		}
+	for _, l := range lanes {
+		d.ds = append(d.ds, startDispatch(l))
 	}
+	defer d.stop()
 	var sinkErr error
 	for b := range ordered {
 		<-b.done
 		if ctx.Err() != nil {
+			break
+		}
+		if err := d.flush(); err != nil {
+			sinkErr = err
 			break
 		}
 		for _, le := range b.bad {
@@ -326,13 +328,8 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 					sinkErr = fmt.Errorf("lane %s: %s:%d: %w", l.Name, src.nameOf(rec.src), rec.seq, ErrNoScorer)
 					break
 				}
-				for _, po := range observers[k] {
-					po.Post(s)
-				}
-				if err := d.emit(l, l.Engine.Add(s)); err != nil {
-					sinkErr = err
-					break
-				}
+				d.ds[k].post(s)
+				d.emit(k, l.Engine.Add(s))
 			}
 			if sinkErr != nil {
 				break
@@ -380,6 +377,9 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 		end = end.Add(o.Tail)
 	}
 	if err := d.advanceTo(end); err != nil {
+		return st, err
+	}
+	if err := d.stop(); err != nil {
 		return st, err
 	}
 	st.End = end
@@ -439,6 +439,7 @@ func scoreBatch(ctx context.Context, b *batch, src *Source, lanes []*Lane, score
 // driver feeds the engines and moves their clock on event time.
 type driver struct {
 	lanes []*Lane
+	ds    []*dispatch
 	step  time.Duration
 	clock time.Time
 }
@@ -456,8 +457,119 @@ func (d *driver) advanceTo(t time.Time) error {
 	}
 	for d.clock.Before(b) {
 		d.clock = d.clock.Add(d.step)
-		for _, l := range d.lanes {
-			if err := d.emit(l, l.Engine.Advance(d.clock)); err != nil {
+		for k, l := range d.lanes {
+			d.emit(k, l.Engine.Advance(d.clock))
+		}
+	}
+	return d.flush()
+}
+
+func (d *driver) emit(k int, outs []Output) {
+	l, ds := d.lanes[k], d.ds[k]
+	for _, o := range outs {
+		switch {
+		case o.Alert != nil:
+			o.Alert.Replay = true
+			l.Alerts++
+			ds.pending = append(ds.pending, item{alert: o.Alert})
+		case o.Level != nil:
+			l.Levels++
+			ds.pending = append(ds.pending, item{level: o.Level})
+		}
+	}
+}
+
+// flush hands what the lanes emitted so far to their sinks and reports a
+// sink that failed.
+func (d *driver) flush() error {
+	for _, ds := range d.ds {
+		if err := ds.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop flushes, waits for the sinks and returns the first sink error.
+func (d *driver) stop() error {
+	var first error
+	for _, ds := range d.ds {
+		if err := ds.stop(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// item is one output (or observed post) on its way to a lane's sinks.
+type item struct {
+	level *msg.Level
+	alert *msg.Alert
+	post  *msg.Scored
+}
+
+// dispatch calls a lane's sinks on its own goroutine, in emission order.
+// The engine never touches an output again once it returned it, so handing
+// it to another goroutine is safe.
+type dispatch struct {
+	lane      *Lane
+	observers []PostObserver
+	pending   []item
+	ch        chan []item
+	done      chan struct{}
+	failed    atomic.Bool
+	err       error
+	stopped   bool
+}
+
+func startDispatch(l *Lane) *dispatch {
+	ds := &dispatch{lane: l, ch: make(chan []item, 8), done: make(chan struct{})}
+	for _, s := range l.Sinks {
+		if po, ok := s.(PostObserver); ok {
+			ds.observers = append(ds.observers, po)
+		}
+	}
+	go ds.run()
+	return ds
+}
+
+func (ds *dispatch) post(s *msg.Scored) {
+	if len(ds.observers) > 0 {
+		ds.pending = append(ds.pending, item{post: s})
+	}
+}
+
+func (ds *dispatch) run() {
+	defer close(ds.done)
+	for items := range ds.ch {
+		if ds.err != nil {
+			continue // drain
+		}
+		for _, it := range items {
+			if err := ds.deliver(it); err != nil {
+				ds.err = err
+				ds.failed.Store(true)
+				break
+			}
+		}
+	}
+}
+
+func (ds *dispatch) deliver(it item) error {
+	switch {
+	case it.post != nil:
+		for _, po := range ds.observers {
+			po.Post(it.post)
+		}
+	case it.alert != nil:
+		for _, s := range ds.lane.Sinks {
+			if err := s.Alert(it.alert); err != nil {
+				return err
+			}
+		}
+	case it.level != nil:
+		for _, s := range ds.lane.Sinks {
+			if err := s.Level(it.level); err != nil {
 				return err
 			}
 		}
@@ -465,25 +577,26 @@ func (d *driver) advanceTo(t time.Time) error {
 	return nil
 }
 
-func (d *driver) emit(l *Lane, outs []Output) error {
-	for _, o := range outs {
-		switch {
-		case o.Alert != nil:
-			o.Alert.Replay = true
-			l.Alerts++
-			for _, s := range l.Sinks {
-				if err := s.Alert(o.Alert); err != nil {
-					return err
-				}
-			}
-		case o.Level != nil:
-			l.Levels++
-			for _, s := range l.Sinks {
-				if err := s.Level(o.Level); err != nil {
-					return err
-				}
-			}
-		}
+func (ds *dispatch) flush() error {
+	if ds.failed.Load() {
+		return ds.stop()
+	}
+	if len(ds.pending) > 0 && !ds.stopped {
+		ds.ch <- ds.pending
+		ds.pending = make([]item, 0, cap(ds.pending))
 	}
 	return nil
+}
+
+func (ds *dispatch) stop() error {
+	if !ds.stopped {
+		if len(ds.pending) > 0 && !ds.failed.Load() {
+			ds.ch <- ds.pending
+			ds.pending = nil
+		}
+		ds.stopped = true
+		close(ds.ch)
+		<-ds.done
+	}
+	return ds.err
 }
