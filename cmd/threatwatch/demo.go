@@ -214,6 +214,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 			mode = "redraw"
 		}
 	}
+	if mode == "lines" && !missing["serve"] {
+		fmt.Fprintf(e.stdout, "dashboard: %s/  (sign in with token %s)\n", cfg.Serve.PublicURL, token)
+	}
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	var runErr error
