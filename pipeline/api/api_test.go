@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/alertstate"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
 // endpoint is one API call and the least role allowed to make it.
@@ -591,5 +594,40 @@ func TestAScraperHealthSignalMarksTheSiteWithoutChangingItsLevel(t *testing.T) {
 	h.getJSON("/api/v1/sites", config.RoleViewer, &res)
 	if s := res.Sites[1]; s.Health.Stale || s.Level != 7 || s.Health.Scraper != nil {
 		t.Fatalf("after a live level: %+v", s)
+	}
+}
+
+// The embedded default runs on the in-process Redis (miniredis): the read
+// model's scripts and commands must work there too.
+func TestTheReadModelWorksOnTheEmbeddedStore(t *testing.T) {
+	st, err := store.Open(config.Redis{KeyPrefix: "emb:"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := New(Options{Config: testServeConfig(), Store: st, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	h := &harness{t: t, srv: srv, ts: ts, store: st, state: alertstate.New(st), now: time.Now().UTC().Truncate(time.Minute)}
+	firing, _ := h.seed()
+	var res struct{ Sites []SiteSummary }
+	h.getJSON("/api/v1/sites?spark=48h", config.RoleViewer, &res)
+	if len(res.Sites) != 2 || res.Sites[0].Level != 14 || res.Sites[0].Firing != 1 {
+		t.Fatalf("sites: %+v", res.Sites)
+	}
+	var ser Series
+	h.getJSON("/api/v1/levels?site=forum-a&step=1h&from=48h", config.RoleViewer, &ser)
+	if len(ser.Points) < 2 {
+		t.Fatalf("hourly series: %+v", ser)
+	}
+	var v AlertView
+	h.getJSON("/api/v1/alerts/"+firing, config.RoleViewer, &v)
+	var tg struct{ Targets []Target }
+	h.getJSON("/api/v1/targets", config.RoleViewer, &tg)
+	if v.Fingerprint != firing || len(tg.Targets) != 1 {
+		t.Fatalf("alert %+v, targets %+v", v, tg)
 	}
 }
