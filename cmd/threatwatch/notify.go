@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
@@ -13,6 +15,9 @@ import (
 )
 
 func cmdNotify(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "test" {
+		return cmdNotifyTest(ctx, e, args[1:])
+	}
 	return stageCommand("notify")(ctx, e, args)
 }
 
@@ -43,4 +48,68 @@ func runNotifyStage(ctx context.Context, p *process) error {
 // cannot decode: each sink package owns its settings) with field paths.
 func checkNotify(cfg *config.Config) error {
 	return notify.Check(cfg.Notify, sinks.All())
+}
+
+// cmdNotifyTest sends a test alert, then its resolution, to receivers
+// directly (no Kafka, no Redis, no silences), so an operator can check
+// keys and URLs before the first real page.
+func cmdNotifyTest(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "notify test", "[--config FILE] [--receiver NAME] [--no-resolve]")
+	only := fs.String("receiver", "", "send to this receiver only (default: every receiver)")
+	noResolve := fs.Bool("no-resolve", false, "leave the test alert firing (do not send its resolution)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := notify.New(cfg.Notify, sinks.All(), nil, notify.Options{Stdout: e.stdout, Log: newLogger(e, cfg.Log)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	labels := map[string]string{"alertname": "ThreatWatchTest", "severity": "info", "site": "threatwatch-test"}
+	a := &msg.Alert{
+		Schema: msg.SchemaAlert, Labels: labels, Fingerprint: msg.Fingerprint(labels, now),
+		Annotations: map[string]string{
+			"summary":     "ThreatWatch test notification",
+			"description": "Sent by `threatwatch notify test` to check this receiver. No action needed.",
+		},
+		Status: msg.StatusFiring, StartsAt: now, EventTime: now,
+	}
+	retry := notify.NewRetry(cfg.Notify.Retry)
+	sent, failed := 0, 0
+	for _, r := range st.Receivers() {
+		if *only != "" && r.Name != *only {
+			continue
+		}
+		sent++
+		statuses := []string{msg.StatusFiring, msg.StatusResolved}
+		if *noResolve {
+			statuses = statuses[:1]
+		}
+		for _, status := range statuses {
+			c := *a
+			c.Status = status
+			if status == msg.StatusResolved {
+				c.EndsAt = time.Now().UTC()
+			}
+			attempts, _, err := retry.Send(ctx, r.Sink, &c)
+			if err != nil {
+				failed++
+				fmt.Fprintf(e.stdout, "%-20s %-12s %-8s FAILED after %d attempt(s): %v\n", r.Name, r.Type, status, attempts, err)
+				break
+			}
+			fmt.Fprintf(e.stdout, "%-20s %-12s %-8s ok\n", r.Name, r.Type, status)
+		}
+	}
+	switch {
+	case sent == 0 && *only != "":
+		return fmt.Errorf("%w: no receiver named %q", errUsage, *only)
+	case failed > 0:
+		return errors.New("some receivers failed")
+	}
+	return nil
 }
