@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/threatwatch/threatwatch/classifiers"
@@ -27,6 +28,8 @@ func benchReplay(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	}
 	defer os.RemoveAll(dir)
 	cfg := b.proc.cfg
+	old := debug.SetGCPercent(400) // as threatwatch replay does
+	defer debug.SetGCPercent(old)
 
 	scored := filepath.Join(dir, "scored.jsonl")
 	if err := writeBenchFile(scored, func(w *bufio.Writer) error { return replay.SyntheticScored(w, b.n, 200, 1) }); err != nil {
