@@ -125,7 +125,11 @@ func (c *Classifier) prepare(d *Document, text, field string) {
 	// posts that score.
 	for i, t := range d.toks {
 		first := i == 0 || d.toks[i-1].sent != t.sent
-		if t.flags&tokCap == 0 || t.flags&tokQuoted != 0 || len(t.s) < 3 || first && !strings.HasSuffix(t.s, "'s") {
+		// At a sentence start only a possessive ("Dana's") or a full name
+		// ("Cassidy Ruelas") is taken for a person.
+		fullName := i+1 < len(d.toks) && d.toks[i+1].sent == t.sent && d.toks[i+1].flags&tokCap != 0 &&
+			!notName[d.toks[i+1].s] && !streetSuffixes[d.toks[i+1].s] && d.toks[i+1].start-t.end == 1
+		if t.flags&tokCap == 0 || t.flags&tokQuoted != 0 || len(t.s) < 3 || first && !strings.HasSuffix(t.s, "'s") && !fullName {
 			continue
 		}
 		if d.inPII(d.norm.orig(int(t.start))) {

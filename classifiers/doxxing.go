@@ -188,6 +188,12 @@ var doxxingFeatures = []feature{
 	}},
 	{"self_count", "", func(d *Document) (float64, int, int) { return capped(d.count(cSelf), 6) }},
 	{"selling", "", func(d *Document) (float64, int, int) { return b2f(d.has(cSelling) || d.dollar) }},
+	{"selling_pii", "", func(d *Document) (float64, int, int) {
+		return b2f((d.has(cSelling) || d.dollar) && (d.has(cPIIPhone) || d.has(cPIIAddress) || d.has(cPIIEmail)))
+	}},
+	{"business_pii", "", func(d *Document) (float64, int, int) {
+		return b2f(d.coAny(cBusiness, cPIIPhone, cPIIAddress, cPIIEmail, cPIIStreet))
+	}},
 	{"business", "", func(d *Document) (float64, int, int) { return capped(d.count(cBusiness), 3) }},
 	{"public_role", "", func(d *Document) (float64, int, int) { return b2f(d.has(cPublicRole)) }},
 	{"privacy_meta", "", func(d *Document) (float64, int, int) { return capped(d.count(cPrivacyMeta), 2) }},

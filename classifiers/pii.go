@@ -624,8 +624,7 @@ var streetSuffixes = map[string]bool{
 	"pl": true, "place": true, "ter": true, "terrace": true, "cir": true, "circle": true, "pkwy": true, "parkway": true,
 	"hwy": true, "highway": true, "trl": true, "trail": true, "sq": true, "square": true, "crescent": true, "cres": true,
 	"close": true, "grove": true, "gardens": true, "row": true, "mews": true, "walk": true, "pike": true, "alley": true,
-	"crossing": true, "commons": true, "heights": true, "run": true, "path": true, "cove": true, "pt": true,
-	"point": true, "bend": true, "hollow": false, "wynd": true, "rise": true, "parade": true, "esplanade": true,
+	"crossing": true, "commons": true, "heights": true, "run": true, "path": true, "cove": true, "bend": true, "hollow": false, "wynd": true, "rise": true, "parade": true, "esplanade": true,
 }
 
 // streetLead start a street name in French, Spanish, Italian, Portuguese.
