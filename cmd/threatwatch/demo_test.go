@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,17 +26,46 @@ func TestDemo(t *testing.T) {
 		t.Skip("the demo runs the whole pipeline for about a minute")
 	}
 	out := t.TempDir()
-	var o, e bytes.Buffer
+	var o, e syncBuffer
 	en := &env{stdin: strings.NewReader(""), stdout: &o, stderr: &e, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	code := runMain(ctx, en, []string{"demo", "--speed", "600", "--seed", "1", "--out", out, "--view", "lines", "--tail", "10s"})
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, en, []string{"demo", "--speed", "600", "--seed", "1", "--out", out, "--view", "lines", "--tail", "10s"})
+	}()
+	// While it runs, the dashboard's API answers the printed token.
+	dash := regexp.MustCompile(`dashboard: (http://\S+)/\s+\(sign in with token (\S+)\)`)
+	sawSites := false
+	var code int
+wait:
+	for {
+		select {
+		case code = <-done:
+			break wait
+		case <-time.After(time.Second):
+		}
+		m := dash.FindStringSubmatch(o.String())
+		if m == nil || sawSites {
+			continue
+		}
+		req, _ := http.NewRequest("GET", m[1]+"/api/v1/sites", nil)
+		req.Header.Set("Authorization", "Bearer "+m[2])
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			sawSites = resp.StatusCode == 200 && bytes.Contains(body, []byte(demo.SiteForum))
+		}
+	}
 	if code == 3 {
 		t.Skipf("the demo cannot run in this build yet:\n%s", e.String())
 	}
 	if code != 0 {
 		log, _ := os.ReadFile(filepath.Join(out, "demo.log"))
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s\nlog tail:\n%s", code, o.String(), e.String(), tail(string(log), 40))
+	}
+	if !sawSites {
+		t.Errorf("the dashboard API never listed %s with the printed token", demo.SiteForum)
 	}
 	f, err := os.Open(filepath.Join(out, "alerts.jsonl"))
 	if err != nil {
@@ -84,6 +116,24 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the demo writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func tail(s string, n int) string {
