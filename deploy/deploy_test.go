@@ -721,7 +721,10 @@ func TestKubernetes(t *testing.T) {
 		for _, e := range asList(get(j, "spec", "template", "spec", "containers", 0, "env")) {
 			env[str(get(e, "name"))] = str(get(e, "value"))
 		}
-		if got, want := strings.Fields(env["TOPICS"]), cfg.Topics.All(); !reflect.DeepEqual(got, want) {
+		// The aggregate stage adds its repartition topic, <scored>-by-target
+		// (cmd/threatwatch/aggregate.go).
+		want := append(cfg.Topics.All(), cfg.Topics.Name(cfg.Topics.Scored+"-by-target"))
+		if got := strings.Fields(env["TOPICS"]); !reflect.DeepEqual(got, want) {
 			t.Errorf("TOPICS %v, config topics %v", got, want)
 		}
 		if env["PARTITIONS"] != strconv.Itoa(cfg.Kafka.Partitions) {

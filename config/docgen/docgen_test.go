@@ -36,10 +36,10 @@ func TestReferenceIsCurrent(t *testing.T) {
 	}
 	want, err := os.ReadFile(reference)
 	if err != nil {
-		t.Fatalf("cannot read the committed reference: %v (run: go test ./config/docgen -run TestReferenceIsCurrent -update)", err)
+		t.Fatalf("cannot read the committed reference: %v (run: go generate ./config/docgen)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("docs/config.md is stale: the config structs or their comments changed.\nRun: go test ./config/docgen -run TestReferenceIsCurrent -update\nfirst difference near: %q", firstDiff(got, want))
+		t.Fatalf("docs/config.md is stale: the config structs or their comments changed.\nRun: go generate ./config/docgen\nfirst difference near: %q", firstDiff(got, want))
 	}
 }
 
