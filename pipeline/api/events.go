@@ -107,6 +107,9 @@ func (s *Server) RelayActions(ctx context.Context) error {
 			if json.Unmarshal([]byte(m.Payload), &e) != nil || e.Origin == s.cfg.ReplicaID {
 				continue
 			}
+			if e.Action == "silence" || e.Action == "unsilence" {
+				s.forgetSilences()
+			}
 			s.publishActionLocal(e)
 		}
 	}

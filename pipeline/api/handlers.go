@@ -187,7 +187,7 @@ func (s *Server) decorate(ctx context.Context, views []AlertView, mode string) e
 	if err != nil {
 		return err
 	}
-	sils, err := s.state.Silences(ctx, false)
+	sils, err := s.activeSilences(ctx)
 	if err != nil {
 		return err
 	}
@@ -200,6 +200,29 @@ func (s *Server) decorate(ctx context.Context, views []AlertView, mode string) e
 		views[i].Silenced = alertstate.SilencedBy(sils, views[i].rawLabels, now)
 	}
 	return nil
+}
+
+// activeSilences reads the silences at most once a second: every alert
+// list needs them. This replica's own changes take effect at once; other
+// replicas' within the second.
+func (s *Server) activeSilences(ctx context.Context) ([]alertstate.Silence, error) {
+	s.silMu.Lock()
+	defer s.silMu.Unlock()
+	if s.sils != nil && s.now().Sub(s.silAt) < SitesCacheTTL {
+		return s.sils, nil
+	}
+	sils, err := s.state.Silences(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	s.sils, s.silAt = sils, s.now()
+	return sils, nil
+}
+
+func (s *Server) forgetSilences() {
+	s.silMu.Lock()
+	s.sils = nil
+	s.silMu.Unlock()
 }
 
 // ---- handlers ----
@@ -625,6 +648,7 @@ func (s *Server) handleCreateSilence(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	s.forgetSilences()
 	s.log.Info("silence created", "silence", sl.ID, "by", p.Name, "ends", sl.EndsAt)
 	s.publishAction(r.Context(), ActionEvent{Action: "silence", SilenceID: sl.ID, By: p.Name, At: sl.CreatedAt})
 	writeJSON(w, http.StatusCreated, s.silenceView(sl, redactionFor(p.Role)))
@@ -637,6 +661,7 @@ func (s *Server) handleExpireSilence(w http.ResponseWriter, r *http.Request) err
 	if err := s.state.ExpireSilence(r.Context(), id, p.Name); err != nil {
 		return err
 	}
+	s.forgetSilences()
 	s.log.Info("silence expired", "silence", id, "by", p.Name)
 	s.publishAction(r.Context(), ActionEvent{Action: "unsilence", SilenceID: id, By: p.Name, At: s.now().UTC()})
 	w.WriteHeader(http.StatusNoContent)

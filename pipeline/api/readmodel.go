@@ -351,6 +351,20 @@ func (m *ReadModel) siteSummary(ctx context.Context, site string) (*SiteSummary,
 	return &s, nil
 }
 
+// pageScript reads a page of an alert index, newest first, and the
+// summary of each alert: flat triples of fingerprint, score, summary (false
+// when missing). KEYS[1] index; ARGV max, min, offset, count, summary key prefix.
+var pageScript = redis.NewScript(`
+local z = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
+local out = {}
+for i = 1, #z, 2 do
+  out[#out + 1] = z[i]
+  out[#out + 1] = string.format('%d', tonumber(z[i + 1]))
+  out[#out + 1] = redis.call('GET', ARGV[5] .. z[i])
+end
+return out
+`)
+
 // ErrNotFound reports an unknown site, alert or target.
 var ErrNotFound = errors.New("not found")
 
@@ -689,42 +703,37 @@ func (m *ReadModel) Alerts(ctx context.Context, f AlertFilter) (*AlertPage, erro
 		}
 	}
 	page := &AlertPage{Alerts: []AlertRecord{}}
-	batch := int64(max(f.Limit*2, 200))
+	// Only filters the index does not cover need more than a page read.
+	batch := int64(f.Limit + 1)
+	if f.Signal != "" || f.Severity != "" || f.Status == msg.StatusResolved || (f.TargetID != "" && f.Site != "") {
+		batch = int64(max(f.Limit*4, 200))
+	}
 	var offset int64
 	scanned := 0
 	var lastScore int64
 	lastFP := ""
 	for scanned < maxScan {
-		zs, err := m.s.ZRevRangeByScoreWithScores(ctx, idx, &redis.ZRangeBy{Max: maxS, Min: minS, Offset: offset, Count: batch}).Result()
+		// One round trip: the index range and the summaries it names.
+		res, err := pageScript.Run(ctx, m.s, []string{idx}, maxS, minS, offset, batch, m.k("alertsum", "")).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("cannot list alerts: %w", err)
 		}
-		if len(zs) == 0 {
+		if len(res) == 0 {
 			return page, nil
 		}
-		offset += int64(len(zs))
-		scanned += len(zs)
-		keys := make([]string, 0, len(zs))
-		fps := make([]string, 0, len(zs))
-		scores := make([]int64, 0, len(zs))
-		for _, z := range zs {
-			fp, _ := z.Member.(string)
-			sc := int64(z.Score)
+		n := len(res) / 3
+		offset += int64(n)
+		scanned += n
+		for i := 0; i < n; i++ {
+			fp, _ := res[3*i].(string)
+			scS, _ := res[3*i+1].(string)
+			sc, _ := strconv.ParseInt(scS, 10, 64)
 			if sc == skipScore && fp >= skipFP {
 				continue
 			}
-			keys = append(keys, m.k("alertsum", fp))
-			fps = append(fps, fp)
-			scores = append(scores, sc)
-		}
-		if len(keys) > 0 {
-			vals, err := m.s.MGet(ctx, keys...).Result()
-			if err != nil {
-				return nil, fmt.Errorf("cannot read alerts: %w", err)
-			}
-			for i, v := range vals {
-				lastScore, lastFP = scores[i], fps[i]
-				s, ok := v.(string)
+			lastScore, lastFP = sc, fp
+			{
+				s, ok := res[3*i+2].(string)
 				if !ok {
 					continue
 				}
@@ -734,12 +743,15 @@ func (m *ReadModel) Alerts(ctx context.Context, f AlertFilter) (*AlertPage, erro
 				}
 				page.Alerts = append(page.Alerts, rec)
 				if len(page.Alerts) == f.Limit {
+					if i == n-1 && int64(n) < batch {
+						return page, nil // nothing after it
+					}
 					page.NextCursor = fmt.Sprintf("%d:%s", lastScore, lastFP)
 					return page, nil
 				}
 			}
 		}
-		if int64(len(zs)) < batch {
+		if int64(n) < batch {
 			return page, nil
 		}
 	}

@@ -69,6 +69,9 @@ type Server struct {
 	metrics *apiMetrics
 	bodyMu  sync.Mutex
 	bodies  map[string]cachedBody
+	silMu   sync.Mutex
+	silAt   time.Time
+	sils    []alertstate.Silence
 }
 
 type apiMetrics struct {
