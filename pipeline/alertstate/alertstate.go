@@ -463,6 +463,9 @@ type Delivery struct {
 	// replay, closed), so the audit log records a suppression once, not at
 	// every tick.
 	Suppressed string `json:"suppressed,omitempty"`
+	// AckSent is set once an operator's acknowledgement was passed on to a
+	// receiver that has acknowledgements of its own (PagerDuty).
+	AckSent bool `json:"ackSent,omitempty"`
 }
 
 // Tracked is an alert the notify stage has seen, with its deliveries per

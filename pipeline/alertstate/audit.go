@@ -34,6 +34,9 @@ const (
 	ResultAcked    = "acked"    // a repeat of an acknowledged alert
 	ResultReplay   = "replay"   // alert from a replay, never paged
 	ResultClosed   = "closed"   // firing again after an operator resolved the episode
+	// ResultAckSent records an acknowledgement passed on to a receiver
+	// (Status is "acknowledged").
+	ResultAckSent = "ack_sent"
 )
 
 // AuditEntry is one line of the audit log. It carries ids, labels (with a

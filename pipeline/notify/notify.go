@@ -65,6 +65,14 @@ type KeepAliver interface {
 	KeepAlive() time.Duration
 }
 
+// Acknowledger is implemented by sinks whose receiving system has its own
+// acknowledgement (PagerDuty). When an operator acknowledges a firing alert
+// in ThreatWatch, the stage calls Acknowledge once for each such receiver
+// that was sent the firing, with the same contract as Notify.
+type Acknowledger interface {
+	Acknowledge(ctx context.Context, alerts ...*msg.Alert) (retry bool, err error)
+}
+
 // Deps are what the stage gives a sink's constructor.
 type Deps struct {
 	// Receiver is the receiver's configured name.
@@ -110,6 +118,9 @@ func (f Factory) Build(settings *yaml.Node, d Deps) (Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := s.(Acknowledger); ok {
+		return redactingAck{redacting{s}}, nil
+	}
 	return redacting{s}, nil
 }
 
@@ -123,6 +134,17 @@ func (r redacting) Notify(ctx context.Context, alerts ...*msg.Alert) (bool, erro
 		red[i] = Redact(a)
 	}
 	return r.Sink.Notify(ctx, red...)
+}
+
+// redactingAck is redacting for sinks that also acknowledge.
+type redactingAck struct{ redacting }
+
+func (r redactingAck) Acknowledge(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+	red := make([]*msg.Alert, len(alerts))
+	for i, a := range alerts {
+		red[i] = Redact(a)
+	}
+	return r.Sink.(Acknowledger).Acknowledge(ctx, red...)
 }
 
 // KeepAlive passes the wrapped sink's interval through.

@@ -44,13 +44,18 @@ func (r Retry) Backoff(n int) time.Duration {
 // Send calls s until it succeeds, fails for good, or the attempts are
 // spent. It returns how many calls were made and the last outcome.
 func (r Retry) Send(ctx context.Context, s Sink, alerts ...*msg.Alert) (attempts int, retry bool, err error) {
+	return r.Do(ctx, s.Notify, alerts...)
+}
+
+// Do is Send for any call with Notify's contract (Acknowledge).
+func (r Retry) Do(ctx context.Context, call func(context.Context, ...*msg.Alert) (bool, error), alerts ...*msg.Alert) (attempts int, retry bool, err error) {
 	sleep := r.sleep
 	if sleep == nil {
 		sleep = sleepCtx
 	}
 	n := max(r.Attempts, 1)
 	for attempts = 1; ; attempts++ {
-		retry, err = s.Notify(ctx, alerts...)
+		retry, err = call(ctx, alerts...)
 		if err == nil || !retry || attempts >= n || ctx.Err() != nil {
 			return attempts, retry, err
 		}

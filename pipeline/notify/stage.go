@@ -303,7 +303,8 @@ func (s *Stage) deliverAll(ctx context.Context, tr *alertstate.Tracked, e *env, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out <- result{r.Name, s.deliver(ctx, tr.Alert, r, d, e, tick)}
+			d := s.deliver(ctx, tr.Alert, r, d, e, tick)
+			out <- result{r.Name, s.passAck(ctx, tr.Alert, r, d, e)}
 		}()
 	}
 	wg.Wait()
@@ -456,6 +457,42 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	s.m.notifications.WithLabelValues(r.Name, alertstate.ResultFailed).Inc()
 	s.log.Warn("notification failed", "receiver", r.Name, "sink", r.Type, "fingerprint", a.Fingerprint,
 		"status", a.Status, "attempts", attempts, "retry", d.Pending != "", "err", err)
+	return d
+}
+
+// passAck passes an operator's acknowledgement of a firing alert on to a
+// receiver that has acknowledgements of its own and was sent the firing,
+// once. A failure is audited and tried again at the next tick.
+func (s *Stage) passAck(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) alertstate.Delivery {
+	ack, acked := e.acks[a.Fingerprint]
+	ak, can := r.Sink.(Acknowledger)
+	if !acked || !can || d.AckSent || a.Status != msg.StatusFiring || d.Status != msg.StatusFiring {
+		return d
+	}
+	if e.down != nil {
+		if _, down := e.down.Load(r.Name); down {
+			return d
+		}
+	}
+	rs := s.retry
+	rs.Attempts = 1 // the tick retries
+	attempts, retry, err := rs.Do(ctx, ak.Acknowledge, &a)
+	entry := alertstate.AuditEntry{
+		Action: alertstate.ActionNotify, Fingerprint: a.Fingerprint, Labels: a.Labels, Status: "acknowledged",
+		Receiver: r.Name, Sink: r.Type, Actor: ack.By, Attempts: attempts, Result: alertstate.ResultAckSent,
+	}
+	if err != nil {
+		entry.Result, entry.Error = alertstate.ResultFailed, err.Error()
+		if !retry {
+			// The receiving system refuses it: do not try again.
+			d.AckSent = true
+			entry.Note = "not retryable"
+		}
+	} else {
+		d.AckSent = true
+	}
+	s.record(ctx, entry)
+	s.m.notifications.WithLabelValues(r.Name, entry.Result).Inc()
 	return d
 }
 

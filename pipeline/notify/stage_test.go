@@ -67,7 +67,26 @@ func recorderFactory(recs map[string]*notifytest.Recorder) []notify.Factory {
 				return r, nil
 			}}
 	}
-	return []notify.Factory{mk("rec", false), mk("keepalive", true)}
+	ack := notify.Factory{Type: "ackrec", Doc: "test", Settings: func() any { return &struct{}{} },
+		New: func(_ *yaml.Node, d notify.Deps) (notify.Sink, error) {
+			r := &notifytest.Recorder{}
+			recs[d.Receiver] = r
+			acks := &notifytest.Recorder{}
+			recs[d.Receiver+"/acks"] = acks
+			return ackRecorder{r, acks}, nil
+		}}
+	return []notify.Factory{mk("rec", false), mk("keepalive", true), ack}
+}
+
+// ackRecorder is a Recorder whose receiving system has acknowledgements
+// (like PagerDuty); they are recorded apart.
+type ackRecorder struct {
+	*notifytest.Recorder
+	acks *notifytest.Recorder
+}
+
+func (a ackRecorder) Acknowledge(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+	return a.acks.Notify(ctx, alerts...)
 }
 
 func newHarness(t *testing.T, yml string) *harness {
@@ -524,5 +543,52 @@ threatwatch_notify_notifications_total{receiver="oncall",result="sent"} 1
 	}
 	if n, err := testutil.GatherAndCount(reg, "threatwatch_notify_send_duration_seconds"); err != nil || n != 1 {
 		t.Fatalf("send duration series: %d, %v", n, err)
+	}
+}
+
+func TestAcknowledgementsArePassedOnOnce(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  receivers:
+    - {name: pd, type: ackrec}
+    - {name: chat, type: rec}
+  routes:
+    - receivers: [pd, chat]
+`)
+	ctx := context.Background()
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	h.recs["pd/acks"].Fail = func(n int) (bool, error) {
+		if n == 1 {
+			return true, notifytest.ErrDown
+		}
+		return false, nil
+	}
+	if _, err := h.state.Acknowledge(ctx, a.Fingerprint, "ana", "mine"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.clock.add(time.Second)
+		h.tick()
+	}
+	h.handle(a)
+	if n := len(h.recs["pd/acks"].Calls()); n != 2 {
+		t.Fatalf("pd acknowledge calls: %d, want 2 (one failure, one success, then never again)", n)
+	}
+	if got := h.recs["pd/acks"].Calls()[1].Alerts[0].Fingerprint; got != a.Fingerprint {
+		t.Fatalf("acknowledged %s", got)
+	}
+	got := fmt.Sprint(h.results())
+	if !strings.Contains(got, "pd:acknowledged:failed") || !strings.Contains(got, "pd:acknowledged:ack_sent") || strings.Contains(got, "chat:acknowledged") {
+		t.Fatalf("audit %s", got)
+	}
+	// A second episode acknowledged before it was ever sent: nothing to pass on.
+	b := notifytest.Alert("forum-b")
+	if _, err := h.state.Acknowledge(ctx, b.Fingerprint, "ana", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.handle(b)
+	if n := len(h.recs["pd/acks"].Calls()); n != 2 {
+		t.Fatalf("acknowledged an alert the receiver never got: %d calls", n)
 	}
 }

@@ -10,7 +10,8 @@
 // A firing alert is a "trigger" event and its resolution a "resolve"
 // event, both with dedup_key = the alert's fingerprint, so PagerDuty keeps
 // one incident per alert episode: a repeated trigger updates it instead of
-// opening another. payload.severity maps the alert's severity label to
+// opening another. An acknowledgement made in ThreatWatch is passed on as
+// an "acknowledge" event. payload.severity maps the alert's severity label to
 // PagerDuty's critical, error, warning or info (unknown: warning).
 // PagerDuty answers 202; 400 is not retried; 429 and 5xx are.
 package pagerduty
@@ -187,6 +188,22 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// Acknowledge sends an "acknowledge" event per alert, so an
+// acknowledgement made in ThreatWatch shows on the PagerDuty incident.
+func (s *Sink) Acknowledge(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+	for _, a := range alerts {
+		body, err := json.Marshal(Event{RoutingKey: s.s.RoutingKey.Value(), EventAction: "acknowledge", DedupKey: DedupKey(a)})
+		if err != nil {
+			return false, fmt.Errorf("cannot encode pagerduty event: %w", err)
+		}
+		retry, err := notify.Do(ctx, s.d.Client, notify.Request{URL: s.s.URL, Body: body, Secrets: []string{s.s.RoutingKey.Value()}})
+		if err != nil {
+			return retry, err
+		}
+	}
+	return false, nil
 }
 
 // Notify sends one event per alert, in order, and stops at the first

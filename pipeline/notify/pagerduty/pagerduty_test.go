@@ -198,3 +198,21 @@ func TestSettingsAreChecked(t *testing.T) {
 	f("routing_key: "+key+"\nurl: ftp://x\n", "settings.url")
 	f("routing_key: "+key+"\nseverity: {high: loud}\n", "settings.severity.high")
 }
+
+func TestAcknowledgeEvent(t *testing.T) {
+	api := &eventsAPI{t: t}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	s := newSink(t, srv.URL, "")
+	ak, ok := s.(notify.Acknowledger)
+	if !ok {
+		t.Fatal("the built PagerDuty sink does not acknowledge")
+	}
+	a := notifytest.Alert("forum-a")
+	if _, err := ak.Acknowledge(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.events) != 1 || api.events[0]["event_action"] != "acknowledge" || api.events[0]["dedup_key"] != pagerduty.DedupKey(a) {
+		t.Fatalf("events %v", api.events)
+	}
+}
