@@ -621,7 +621,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "threatwatch_notify_notifications_total",
-			Help: "Notification decisions per receiver, by result: sent, failed, silenced, acked, replay, closed, deduped.",
+			Help: "Notification decisions per receiver, by result: sent, failed, silenced, acked, replay, closed, deduped, ack_sent.",
 		}, []string{"receiver", "result"}),
 		sendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "threatwatch_notify_send_duration_seconds",

@@ -534,7 +534,7 @@ func TestMetricsAreRegisteredAndCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `
-# HELP threatwatch_notify_notifications_total Notification decisions per receiver, by result: sent, failed, silenced, acked, replay, closed, deduped.
+# HELP threatwatch_notify_notifications_total Notification decisions per receiver, by result: sent, failed, silenced, acked, replay, closed, deduped, ack_sent.
 # TYPE threatwatch_notify_notifications_total counter
 threatwatch_notify_notifications_total{receiver="oncall",result="sent"} 1
 `
