@@ -494,7 +494,7 @@ func (e *Engine) boundary(k *keyState, tb time.Time) {
 			}
 			continue
 		}
-		if ev := o.Step(tb, false, true, 0, e.policy); ev == alert.Resolve {
+		if ev := o.Step(tb, false, true, 0, 0, e.policy); ev == alert.Resolve {
 			e.emitAlert(k, o, msg.StatusResolved, tb, lv, o.Labels["rule"], nil)
 		}
 	}
@@ -542,6 +542,14 @@ func (e *Engine) assess(k *keyState, at time.Time, closing bool) assessment {
 	return a
 }
 
+// severity maps an assessment's named level to an alert severity.
+func (e *Engine) severity(a assessment) string {
+	if a.names.Name(a.score, a.ready, a.fires) == level.Severe {
+		return alert.SeverityCritical
+	}
+	return alert.SeverityWarning
+}
+
 // levelOf builds the Level message of an assessment.
 func (e *Engine) levelOf(k *keyState, at time.Time, a assessment) *msg.Level {
 	st := k.L
@@ -566,7 +574,7 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 	if closing {
 		lv = e.levelOf(k, at, a)
 	}
-	ev := k.Spike.Step(at, a.fires, a.clear, a.score, e.policy)
+	ev := k.Spike.Step(at, a.fires, a.clear, a.score, alert.SeverityRank(e.severity(a)), e.policy)
 	if ev == alert.None {
 		return lv
 	}
@@ -579,11 +587,7 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 		if k.Kind == kindTarget {
 			name = alert.NameTargetSpike
 		}
-		sev := alert.SeverityWarning
-		if lv.Name == level.Severe {
-			sev = alert.SeverityCritical
-		}
-		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, sev, alert.Dominant(lv.Signals)})
+		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, e.severity(a), alert.Dominant(lv.Signals)})
 	case alert.Repeat:
 		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", nil)
 	case alert.Resolve:
@@ -665,7 +669,7 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 			l = &alert.Lifecycle{}
 			k.Over[id] = l
 		}
-		ev := l.Step(at, true, false, 0, alert.Policy{ResolveAfter: e.policy.ResolveAfter, Cooldown: e.policy.Cooldown, RepeatInterval: e.policy.RepeatInterval})
+		ev := l.Step(at, true, false, 0, alert.SeverityRank(r.Severity), alert.Policy{ResolveAfter: e.policy.ResolveAfter, Cooldown: e.policy.Cooldown, RepeatInterval: e.policy.RepeatInterval})
 		if ev == alert.None {
 			continue
 		}

@@ -53,8 +53,8 @@ type Policy struct {
 	// firing alert resolves.
 	ResolveAfter time.Duration
 	// Cooldown keeps a resolved alert from starting a new episode this
-	// long, unless the new one is an escalation: its score beats the peak
-	// of the episode that was paged.
+	// long, unless the new one is an escalation: a higher severity than the
+	// episode that was paged.
 	Cooldown time.Duration
 	// RepeatInterval re-notifies a firing alert this often (0: never).
 	RepeatInterval time.Duration
@@ -79,21 +79,24 @@ type Lifecycle struct {
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	// Peak is the highest score seen in the episode.
 	Peak float64 `json:"peak,omitempty"`
+	// Rank is the highest severity rank the last episode reached.
+	Rank int `json:"rank,omitempty"`
 }
 
 // Step observes the alert condition at event time now. fire: the condition
 // to start (or keep) an episode holds; clear: the condition to end one
-// holds; score: how strong the condition is (the episode's peak is kept;
-// in cooldown only a score above the last peak starts a new episode). A
-// condition neither firing nor clear (between the two bars) keeps a firing
-// alert firing: that gap is the hysteresis.
-func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, p Policy) Event {
-	if l.Phase == Firing {
-		l.Peak = max(l.Peak, score)
+// holds; score: how strong it is (the episode's peak is kept); rank: the
+// severity a new episode would page with (in cooldown only a rank above
+// the last episode's starts a new one). A condition neither firing nor
+// clear (between the two bars) keeps a firing alert firing: that gap is
+// the hysteresis.
+func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, rank int, p Policy) Event {
+	if l.Phase == Firing && fire {
+		l.Peak, l.Rank = max(l.Peak, score), max(l.Rank, rank)
 	}
 	switch l.Phase {
 	case Inactive:
-		if !fire || (now.Before(l.CooldownUntil) && !(score > l.Peak)) {
+		if !fire || (now.Before(l.CooldownUntil) && rank <= l.Rank) {
 			return None
 		}
 		l.PendingSince = now
@@ -101,14 +104,14 @@ func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, p Polic
 			l.Phase = Pending
 			return None
 		}
-		return l.fire(now, score)
+		return l.fire(now, score, rank)
 	case Pending:
 		if !fire {
 			l.Phase, l.PendingSince = Inactive, time.Time{}
 			return None
 		}
 		if now.Sub(l.PendingSince) >= p.Pending {
-			return l.fire(now, score)
+			return l.fire(now, score, rank)
 		}
 		return None
 	case Firing:
@@ -132,9 +135,9 @@ func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, p Polic
 	return None
 }
 
-func (l *Lifecycle) fire(now time.Time, score float64) Event {
+func (l *Lifecycle) fire(now time.Time, score float64, rank int) Event {
 	l.Phase = Firing
-	l.StartsAt, l.LastSent, l.ClearSince, l.Peak = now, now, time.Time{}, score
+	l.StartsAt, l.LastSent, l.ClearSince, l.Peak, l.Rank = now, now, time.Time{}, score, rank
 	// Labels and fingerprint are set by the caller, who knows them.
 	l.Labels, l.Fingerprint = nil, ""
 	return Fire
@@ -147,4 +150,17 @@ func (l *Lifecycle) Active() bool { return l.Phase == Firing }
 // (inactive and out of cooldown), so its key may be forgotten.
 func (l *Lifecycle) Idle(now time.Time) bool {
 	return l.Phase == Inactive && !now.Before(l.CooldownUntil)
+}
+
+// SeverityRank orders severities: info < warning < critical.
+func SeverityRank(severity string) int {
+	switch severity {
+	case SeverityInfo:
+		return 1
+	case SeverityWarning:
+		return 2
+	case SeverityCritical:
+		return 3
+	}
+	return 0
 }
