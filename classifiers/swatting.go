@@ -68,6 +68,16 @@ var swattingFeatures = []feature{
 		return 0, -1, -1
 	}},
 	{"swat_word", "", func(d *Document) (float64, int, int) { return b2f(d.has(cSwat)) }},
+	{"swat_discussed", "", func(d *Document) (float64, int, int) {
+		// Swatting or hoax calls in a sentence of news, condemnation,
+		// advice, history, fiction or games: talk about swatting.
+		for _, c := range []cue{cSwat, cFalseReport, cSwatted} {
+			if d.coAny(c, cNews, cCondemn, cMeta, cAdvice, cHistory, cFiction, cGame) {
+				return 1, -1, -1
+			}
+		}
+		return 0, -1, -1
+	}},
 	{"swat_named", KindSwatRequest, func(d *Document) (float64, int, int) {
 		if d.coAny(cNamed, cSwat, cEmergency) && (d.has(cPolice) || d.has(cSwat)) {
 			a, b := d.sentSpan(cNamed, cSwat)

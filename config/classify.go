@@ -46,8 +46,8 @@ func (t Thresholds) Of(signal string) float64 {
 const (
 	DefaultThreshold       = 0.5
 	DefaultQuotedWeight    = 0.35
-	DefaultNERMinScore     = 0.35
-	DefaultNERMaxSentences = 3
+	DefaultNERMinScore     = 0.5
+	DefaultNERMaxSentences = 2
 )
 
 func (c *Classify) setDefaults() {
