@@ -86,6 +86,18 @@ func TestTimeline(t *testing.T) {
 			last[p.Site], lastAt[p.Site] = p.No, at
 		}
 	})
+	t.Run("the doxxing posts carry the target's fictional address and phone", func(t *testing.T) {
+		var addr, phone bool
+		for _, p := range a.Posts {
+			if p.Phase == PhaseDox || p.Phase == PhaseSpread {
+				addr = addr || strings.Contains(p.Text, TargetAddress)
+				phone = phone || strings.Contains(p.Text, TargetPhone)
+			}
+		}
+		if !addr || !phone {
+			t.Errorf("address posted: %v, phone posted: %v", addr, phone)
+		}
+	})
 	t.Run("personal data is fictional", func(t *testing.T) {
 		phone := regexp.MustCompile(`\(?\d{3}\)?[ -]?\d{3}-\d{4}`)
 		for _, p := range a.Posts {

@@ -302,16 +302,6 @@ func siteIndex(s string) int {
 	return len(Sites)
 }
 
-// ThreadOf returns a post's thread.
-func (tl *Timeline) ThreadOf(p Post) Thread {
-	for _, t := range tl.Threads {
-		if t.Site == p.Site && t.ID == p.Thread {
-			return t
-		}
-	}
-	return Thread{Site: p.Site, ID: p.Thread}
-}
-
 // Schedule maps the timeline's clocks to the wall clock.
 type Schedule struct {
 	// Origin is when the demo world started: history lies before it,

@@ -110,7 +110,7 @@ wait:
 		}
 	}
 	for where, text := range files {
-		for _, pii := range []string{"1427 Larkspur", "555-0142", "555-0187", "18 Alder Court", demo.TargetName} {
+		for _, pii := range []string{demo.TargetAddress, "1427 Larkspur", demo.TargetPhone, "555-0142", "555-0187", "18 Alder Court", demo.TargetName, demo.TargetHandle} {
 			if strings.Contains(text, pii) {
 				t.Errorf("%s contains %q: personal data must be redacted", where, pii)
 			}
