@@ -335,3 +335,65 @@ func TestStageSkipsRedeliveredMessages(t *testing.T) {
 		t.Errorf("saved offset %s, want 6", off)
 	}
 }
+
+func TestStageRepartitionsTargetsToTheTargetStage(t *testing.T) {
+	st := redistest.New(t)
+	cfg := defaults()
+	ctx := context.Background()
+	sites, _ := NewStage(cfg, StageOptions{Name: "agg", Scope: Sites, Store: st, Levels: "levels", Alerts: "alerts", Repartition: "by-target"})
+	targets, _ := NewStage(cfg, StageOptions{Name: "agg-targets", Scope: Targets, Store: st, Levels: "levels", Alerts: "alerts"})
+	var fired []*msg.Alert
+	for i := 0; i < 5; i++ {
+		in := &msg.Scored{Schema: msg.SchemaScored,
+			Post:   msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(i), Site: fmt.Sprintf("site%d", i%2), Published: at(time.Duration(i) * 5 * time.Minute)},
+			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9},
+			Entities: []msg.Entity{
+				{Kind: msg.EntityPerson, Name: "Jane Roe", Target: true},
+				{Kind: msg.EntityPlace, Name: "Springfield"},
+			},
+		}
+		outs, err := sites.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reparted []*TargetPost
+		for _, o := range outs {
+			if tp, ok := o.Msg.(*TargetPost); ok && o.Topic == "by-target" {
+				reparted = append(reparted, tp)
+			}
+		}
+		if len(reparted) != 1 {
+			t.Fatalf("post %d: %d target posts, want 1", i, len(reparted))
+		}
+		// Through the codec, as on the topic.
+		b, err := msg.Encode(reparted[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, err := msg.Decode[TargetPost](b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(tp.Key(), "target:tgt-") || len(tp.Entities) != 1 {
+			t.Fatalf("target post key %q entities %v", tp.Key(), tp.Entities)
+		}
+		touts, err := TargetStage{targets}.Handle(ctx, tp, pipeline.Meta{Partition: 1, Offset: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range touts {
+			if a, ok := o.Msg.(*msg.Alert); ok {
+				fired = append(fired, a)
+			}
+		}
+	}
+	if len(fired) != 1 || fired[0].Labels["alertname"] != "TargetThreatSpike" {
+		t.Fatalf("want one target spike from the target stage, got %d", len(fired))
+	}
+	if err := targets.Checkpoint(ctx, map[int]int64{1: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.HLen(ctx, st.Key("agg", "agg-targets", "p1")).Result(); n != 3 {
+		t.Errorf("target checkpoint has %d fields, want _offset, _clock and one key", n)
+	}
+}
