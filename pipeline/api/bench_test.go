@@ -9,7 +9,8 @@ package api
 // Each op of BenchmarkAPILatency is one load run (TW_BENCH_REQUESTS
 // requests, default 20,000, at TW_BENCH_CONCURRENCY, default 16) per
 // endpoint; each op of BenchmarkSSEFanout is TW_BENCH_EVENTS events
-// (default 200) fanned out to TW_BENCH_CLIENTS streams (default 1,000).
+// (default 200, one every TW_BENCH_INTERVAL_MS, default 2) fanned out to
+// TW_BENCH_CLIENTS streams (default 1,000).
 
 import (
 	"bufio"
@@ -329,6 +330,9 @@ func BenchmarkAPILatency(b *testing.B) {
 // process and reports the delivery latency (publish to read).
 func BenchmarkSSEFanout(b *testing.B) {
 	clients, events := envInt("TW_BENCH_CLIENTS", 1000), envInt("TW_BENCH_EVENTS", 200)
+	// The default, 2 ms between events (500 events/s), is a busy incident
+	// far above normal; TW_BENCH_INTERVAL_MS sets another pace.
+	interval := time.Duration(envInt("TW_BENCH_INTERVAL_MS", 2)) * time.Millisecond
 	h := newHarness(b, func(c *config.Serve) { c.SSE.MaxClients = clients + 10; c.SSE.ClientBuffer = 1024 })
 	base := loopbackServer(b, h.srv.Handler())
 	var r clientResult
@@ -346,7 +350,7 @@ func BenchmarkSSEFanout(b *testing.B) {
 			if err := h.srv.hub.Publish("bench", json.RawMessage(`{"bench":`+strconv.FormatInt(time.Now().UnixNano(), 10)+`}`), nil, nil); err != nil {
 				b.Fatal(err)
 			}
-			time.Sleep(2 * time.Millisecond) // 500 events/s: a busy incident, far above normal
+			time.Sleep(interval)
 		}
 		pubTime += time.Since(start)
 		r = lastResult(b, cmd, sc)
