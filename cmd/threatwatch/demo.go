@@ -40,7 +40,8 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := newFlags(e, "demo", "[--speed N] [--seed N] [--out DIR]\n\n"+
 		"Runs a simulated harassment campaign through the real pipeline: three local sites (a forum, an\n"+
 		"imageboard, a Telegram-style channel) served on loopback, crawled, scored and aggregated live.\n"+
-		"With --config, the demo runs on that config's Kafka and Redis instead of the embedded ones.")
+		"With --config, the demo runs on that config's Kafka and Redis instead of the embedded ones (its topics,\n"+
+		"consumer groups and Redis keys get a demo- prefix there), which makes it a smoke test of a deployment.")
 	speed := fs.Float64("speed", 60, "campaign clock speed: campaign minutes per real minute (the campaign lasts 180 campaign minutes)")
 	seed := fs.Uint64("seed", 1, "seed of the simulated world (the same seed tells the same story)")
 	out := fs.String("out", "threatwatch-demo", "`DIR` for the replay report, the alerts, the notifications, the config and the log")
@@ -289,6 +290,15 @@ loop:
 // dashboard on a loopback port with a fresh responder token (redacted evidence), and a file
 // receiver for notifications. It returns the dashboard token.
 func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (string, error) {
+	// On a real cluster or Redis (--config), keep the demo's posts, alerts
+	// and state apart from anything else there.
+	if len(cfg.Kafka.Brokers) > 0 {
+		cfg.Topics.Prefix = "demo-" + cfg.Topics.Prefix
+		cfg.Kafka.GroupPrefix = "demo-" + cfg.Kafka.GroupPrefix
+	}
+	if cfg.Redis.URL.IsSet() {
+		cfg.Redis.KeyPrefix += "demo:"
+	}
 	cfg.Scrape.Sites = srv.ScrapeSites(demoPoll)
 	cfg.Scrape.PollInterval = demoPoll
 	cfg.Scrape.Jitter = 0.1
