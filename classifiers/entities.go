@@ -3,6 +3,7 @@ package classifiers
 import (
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/jdkato/prose/v2"
 
@@ -62,16 +63,6 @@ func (c *Classifier) entities(d *Document, s *msg.Scored) {
 	var ms []entityMention
 	ms = findHandles(d.Text, ms)
 	ms = c.capitalizedNames(d, ms)
-	top := 0.0
-	for _, v := range s.Scores {
-		top = max(top, v)
-	}
-	if c.ner != nil && top >= c.cfg.NERMinScore {
-		ms = c.nerMentions(d, s, ms)
-	}
-	if len(ms) == 0 {
-		return
-	}
 	// Sentences holding evidence of a signal at or above NERMinScore.
 	var hot [][2]int
 	for _, ev := range s.Evidence {
@@ -85,18 +76,39 @@ func (c *Classifier) entities(d *Document, s *msg.Scored) {
 		a, b := d.sentenceRange(si)
 		hot = append(hot, [2]int{min(a, ev.Start), max(b, ev.End)})
 	}
+	inHot := func(m entityMention) bool {
+		for _, h := range hot {
+			if m.start >= h[0] && m.end <= h[1] {
+				return true
+			}
+		}
+		return false
+	}
+	// prose's NER (about a millisecond a sentence) runs only when the cheap
+	// pass found nobody in the sentences that scored.
+	if c.ner != nil && len(hot) > 0 {
+		found := false
+		for _, m := range ms {
+			if (m.e.Kind == msg.EntityPerson || m.e.Kind == msg.EntityHandle) && inHot(m) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			ms = c.nerMentions(d, s, ms)
+		}
+	}
+	if len(ms) == 0 {
+		return
+	}
 	seen := map[string]int{}
 	for _, m := range ms {
 		m.e.Ref = msg.TargetRef(m.e.Name)
 		if m.e.Ref == "" {
 			continue
 		}
-		if m.e.Kind == msg.EntityPerson || m.e.Kind == msg.EntityHandle {
-			for _, h := range hot {
-				if m.start >= h[0] && m.end <= h[1] {
-					m.e.Target = true
-				}
-			}
+		if (m.e.Kind == msg.EntityPerson || m.e.Kind == msg.EntityHandle) && inHot(m) {
+			m.e.Target = true
 		}
 		key := string(m.e.Kind) + "\x00" + m.e.Ref
 		if i, ok := seen[key]; ok {
@@ -207,8 +219,16 @@ func (c *Classifier) nerMentions(d *Document, s *msg.Scored, ms []entityMention)
 		if a < 0 || b > len(d.Text) {
 			continue
 		}
-		if b-a > 600 {
-			b = a + 600
+		if b-a > 300 {
+			// Keep NER cheap: the names of a target sit close to the evidence.
+			a = max(a, ev.Start-150)
+			b = min(b, a+300)
+			for a < len(d.Text) && !utf8.RuneStart(d.Text[a]) {
+				a++
+			}
+			for b < len(d.Text) && !utf8.RuneStart(d.Text[b]) {
+				b++
+			}
 		}
 		sentence := d.Text[a:b]
 		for _, e := range c.ner.entities(sentence) {

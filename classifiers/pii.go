@@ -693,7 +693,10 @@ func findStreets(text string, n *normalized, toks []token, digits bool, out []pi
 		if !isWordTok(t) {
 			continue
 		}
-		if streetLead[t.s] && t.flags&tokCap != 0 && digits {
+		if t.flags&tokCap == 0 {
+			continue // every street form below starts with a capital
+		}
+		if digits && streetLead[t.s] {
 			// Calle Mayor 5 / Via Roma 12
 			for k := i + 1; k < len(toks) && k <= i+5 && toks[k].sent == t.sent; k++ {
 				if houseNumber(toks[k]) {
@@ -709,14 +712,14 @@ func findStreets(text string, n *normalized, toks []token, digits bool, out []pi
 			}
 			continue
 		}
-		if t.flags&tokCap != 0 && i+1 < len(toks) && digits && houseNumber(toks[i+1]) && toks[i+1].sent == t.sent && germanStreet(t.s) {
+		if digits && i+1 < len(toks) && houseNumber(toks[i+1]) && toks[i+1].sent == t.sent && germanStreet(t.s) {
 			span(KindStreetAddress, i, i+1)
 			i++
 			continue
 		}
 		// Water St / Shoreham Rd: a capitalized name and a suffix, no number.
-		if streetSuffixes[t.s] && t.flags&tokCap != 0 && i > 0 && toks[i-1].sent == t.sent && isWordTok(toks[i-1]) &&
-			toks[i-1].flags&tokCap != 0 && !commonCapital[toks[i-1].s] {
+		if i > 0 && toks[i-1].flags&tokCap != 0 && toks[i-1].sent == t.sent && isWordTok(toks[i-1]) &&
+			streetSuffixes[t.s] && !commonCapital[toks[i-1].s] {
 			a := i - 1
 			if a > 0 && toks[a-1].sent == t.sent && isWordTok(toks[a-1]) && toks[a-1].flags&tokCap != 0 && !commonCapital[toks[a-1].s] {
 				a--

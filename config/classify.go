@@ -47,7 +47,7 @@ const (
 	DefaultThreshold       = 0.5
 	DefaultQuotedWeight    = 0.35
 	DefaultNERMinScore     = 0.5
-	DefaultNERMaxSentences = 2
+	DefaultNERMaxSentences = 1
 )
 
 func (c *Classify) setDefaults() {
