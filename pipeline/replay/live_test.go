@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
@@ -40,6 +41,28 @@ func TestLiveAndReplayFireTheSameAlerts(t *testing.T) {
 	scored := c.Topic(c.Config.Topics.Scored)
 	alertsTopic := c.Topic(c.Config.Topics.Alerts)
 	n := produceScenarios(t, c, scored, names...)
+
+	// A site with three bursts, for alerts that fire and resolve.
+	g := newScenarioGen(77)
+	day := 24 * time.Hour
+	g.background("bursty.example", scenarioStart, scenarioStart.Add(5*day), 10, 0.05)
+	for _, at := range []time.Duration{day + 33*time.Hour, 3*day + 2*time.Hour, 3*day + 20*time.Hour} {
+		for range 70 {
+			g.post("bursty.example", scenarioStart.Add(at+time.Duration(g.rng.Int64N(int64(time.Hour)))).Truncate(time.Second), hostile, "")
+		}
+	}
+	bursty := writeTemp(t, "bursty.jsonl", bytes.SplitAfter(encodeLines(t, g.sorted()), []byte("\n")))
+	w := c.Bus.Writer(scored, busWriterOptions())
+	var kms []kafka.Message
+	for _, s := range g.sorted() {
+		b, _ := msg.Encode(s)
+		kms = append(kms, kafka.Message{Key: []byte(s.Key()), Value: b, Time: s.Post.Fetched})
+	}
+	if err := w.WriteMessages(context.Background(), kms...); err != nil {
+		t.Fatal(err)
+	}
+	n += len(kms)
+	w.Close()
 
 	// Live: the aggregate stage, no wall-clock ticks (event time only).
 	stage, err := aggregate.NewStage(cfg.Aggregate, aggregate.StageOptions{Name: "aggregate", Scope: aggregate.Sites, Store: st,
@@ -80,6 +103,11 @@ func TestLiveAndReplayFireTheSameAlerts(t *testing.T) {
 			}
 		}
 	}
+	for _, s := range g.posts {
+		if s.Post.EventTime().After(lastPost[s.Post.Site]) {
+			lastPost[s.Post.Site] = s.Post.EventTime()
+		}
+	}
 	// Replay advances a site's clock past its last post (live needs a tick
 	// for that), so compare what was decided while every site was posting.
 	var horizon time.Time
@@ -100,7 +128,7 @@ func TestLiveAndReplayFireTheSameAlerts(t *testing.T) {
 	}
 
 	// Replay: the same posts from the files.
-	var files []string
+	files := []string{bursty}
 	for _, name := range names {
 		files = append(files, scenario(name))
 	}
