@@ -259,11 +259,11 @@ func (s *snapshot) find(sc *scratch, text string) []match {
 // Enrich matches the post against the list and records what it finds in s:
 // a private detail raises doxxing to 1 and adds evidence
 // "watchlist:<kind>"; any match names the person (by opaque id) as a
-// target. Snippets are redacted: the matched value is never copied. It
-// also keeps the person's details out of what other scorers wrote: an
-// entity naming a listed person becomes the protected entity, and listed
-// details in earlier snippets are replaced by placeholders. It returns an
-// error only if ctx is done.
+// target. Snippets are redacted: the matched value is never copied. When
+// the post matches, it also keeps the person's details out of what other
+// scorers wrote: an entity naming a listed person becomes the protected
+// entity, and listed details in earlier snippets are replaced by
+// placeholders. It returns an error only if ctx is done.
 func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -296,6 +296,12 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 			}
 		}
 	}
+	if len(targets) == 0 {
+		// Other scorers' snippets and entities come from this same text:
+		// with nothing listed in it, there is nothing of the list in them.
+		m.met.posts.WithLabelValues("none").Inc()
+		return nil
+	}
 	// Earlier scorers' evidence and entities may carry the person's details.
 	for i := range s.Evidence {
 		s.Evidence[i].Snippet = snap.scrub(sc, s.Evidence[i].Snippet)
@@ -312,10 +318,6 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 		kept = append(kept, e)
 	}
 	s.Entities = kept
-	if len(targets) == 0 {
-		m.met.posts.WithLabelValues("none").Inc()
-		return nil
-	}
 	s.Evidence = append(s.Evidence, spans...)
 	if private {
 		if s.Scores == nil {

@@ -51,6 +51,15 @@ var canon = map[string]string{
 	"sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
 }
 
+// canonMay[len][first letter] is set when some canon key has that length
+// and first letter: most words skip the map lookup.
+var canonMay = func() (t [11][26]bool) {
+	for k := range canon {
+		t[len(k)][k[0]-'a'] = true
+	}
+	return t
+}()
+
 // unitWords are canonical unit designators: what follows them is a unit,
 // not part of the street line.
 func isUnit(s string) bool { return s == "apt" }
@@ -201,7 +210,7 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.fs, tk.fe = fs, len(t.arena)
 		tk.cs, tk.ce = tk.fs, tk.fe
 		w := t.arena[fs:]
-		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit {
+		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit && w[0] >= 'a' && w[0] <= 'z' && canonMay[len(w)][w[0]-'a'] {
 			if c, ok := canon[string(w)]; ok {
 				tk.cs = len(t.arena)
 				t.arena = append(t.arena, c...)
