@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/threatwatch/threatwatch/classifiers"
 	"io"
 	"net"
 	"strconv"
@@ -80,6 +81,9 @@ func runServeStage(ctx context.Context, p *process) error {
 		Config: c, Store: p.store, State: alertstate.New(p.store),
 		Registerer: p.obs.Registry, Log: p.log.With("stage", "serve"),
 		Ops: p.obs.Mux(), Scraper: scraperHealth{st: p.store},
+		// The classifiers' redactor knows names and addresses; the API's
+		// own patterns run after it as a second net.
+		Redact: func(s string) string { return api.FallbackRedact(classifiers.Redact(s)) },
 	})
 	if err != nil {
 		return err
