@@ -24,6 +24,7 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/api"
 	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/replay"
 )
 
 // The demo runs the real stages (the stages table) in this process against
@@ -40,8 +41,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := newFlags(e, "demo", "[--speed N] [--seed N] [--out DIR]\n\n"+
 		"Runs a simulated harassment campaign through the real pipeline: three local sites (a forum, an\n"+
 		"imageboard, a Telegram-style channel) served on loopback, crawled, scored and aggregated live.\n"+
-		"With --config, the demo runs on that config's Kafka and Redis instead of the embedded ones (its topics,\n"+
-		"consumer groups and Redis keys get a demo- prefix there), which makes it a smoke test of a deployment.")
+		"With --config, the demo runs on that config's Kafka and Redis instead of the embedded ones, which makes\n"+
+		"it a smoke test of a deployment: its topics, consumer groups and Redis keys get a demo-<time> prefix\n"+
+		"there, and are left in place afterwards (delete them by that prefix).")
 	speed := fs.Float64("speed", 60, "campaign clock speed: campaign minutes per real minute (the campaign lasts 180 campaign minutes)")
 	seed := fs.Uint64("seed", 1, "seed of the simulated world (the same seed tells the same story)")
 	out := fs.String("out", "threatwatch-demo", "`DIR` for the replay report, the alerts, the notifications, the config and the log")
@@ -257,17 +259,11 @@ loop:
 		return runErr
 	}
 
-	// The replay report of what just happened: the real replay command over
-	// the scored topic, while the embedded broker still holds it.
+	// The replay report of what just happened: the scored topic, read back
+	// from the broker through the replay code (the engine threatwatch
+	// replay runs), while this process still holds the connection.
 	fmt.Fprintln(e.stdout)
 	w.summary(e.stdout)
-	report := filepath.Join(*out, "report.html")
-	rcfg := *cfg
-	rcfg.Kafka.Brokers = p.bus.Brokers
-	rcfgPath := filepath.Join(*out, "replay-config.yaml")
-	if err := writeConfigFile(rcfgPath, &rcfg); err != nil {
-		return err
-	}
 	rctx := ctx
 	if ctx.Err() != nil {
 		// Interrupted: still write the report of what happened so far.
@@ -275,14 +271,64 @@ loop:
 		rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 	}
-	fmt.Fprintf(e.stdout, "\nReplaying the scored topic through the aggregate and alert code (threatwatch replay)...\n")
-	if err := cmdReplay(rctx, e, []string{"--config", rcfgPath, "--topic", cfg.Topics.Scored, "--progress", "never",
-		"--report", report, "--alerts", filepath.Join(*out, "replay-alerts.jsonl")}); err != nil {
+	fmt.Fprintf(e.stdout, "\nReplaying the scored topic through the aggregate and alert code...\n")
+	if err := demoReplay(rctx, e, p, cfg, *out); err != nil {
 		return fmt.Errorf("cannot write the replay report: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "\nWritten to %s/: report.html (the replay report), alerts.jsonl (alerts as they fired live),\n"+
-		"notifications.jsonl (what the notify stage delivered), replay-alerts.jsonl, demo-config.yaml, demo.log\n", *out)
+		"notifications.jsonl (what the notify stage delivered), replay-alerts.jsonl (the replay's alerts), demo-config.yaml, demo.log\n", *out)
 	return nil
+}
+
+// demoReplay replays the scored topic with the live aggregate config and
+// writes the report and the replay's alerts into out.
+func demoReplay(ctx context.Context, e *env, p *process, cfg *config.Config, out string) error {
+	topic := cfg.Topics.Name(cfg.Topics.Scored)
+	src, err := replay.Topic(ctx, p.bus, topic, replay.TopicRange{})
+	if err != nil {
+		return err
+	}
+	eng, err := replay.NewAggregateEngine(cfg.Aggregate)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	af, err := os.Create(filepath.Join(out, "replay-alerts.jsonl"))
+	if err != nil {
+		src.Close()
+		return err
+	}
+	defer af.Close()
+	aw := replay.NewAlertWriter(af)
+	coll := replay.NewCollector()
+	lane := &replay.Lane{Name: "demo", Engine: eng, Sinks: []replay.Sink{aw, coll}}
+	o := replay.Options{}
+	o.FromAggregate(cfg.Aggregate)
+	st, err := replay.Run(ctx, src, o, lane)
+	if err != nil {
+		return err
+	}
+	if err := aw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "replayed %d posts from %s, event time %s to %s: %d alerts, %d level points\n",
+		st.Records, topic, fmtT(st.First), fmtT(st.Last), lane.Alerts, lane.Levels)
+	rep := &replay.Report{
+		Title: "ThreatWatch demo: replay of the campaign", Inputs: []string{"topic " + topic},
+		Config: configSummary("demo", cfg), Stats: st, Data: coll, Redact: replayRedact,
+	}
+	f, err := os.Create(filepath.Join(out, "report.html"))
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteHTML(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return af.Close()
 }
 
 // demoConfig adds the demo to cfg: the simulated sites, a short aggregate
@@ -290,14 +336,16 @@ loop:
 // dashboard on a loopback port with a fresh responder token (redacted evidence), and a file
 // receiver for notifications. It returns the dashboard token.
 func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (string, error) {
-	// On a real cluster or Redis (--config), keep the demo's posts, alerts
-	// and state apart from anything else there.
+	// On a real cluster or Redis (--config), keep each run's posts, alerts
+	// and state apart from anything else there, earlier runs included
+	// (their crawl state would make this run's posts look seen).
+	run := fmt.Sprintf("demo-%d", time.Now().Unix())
 	if len(cfg.Kafka.Brokers) > 0 {
-		cfg.Topics.Prefix = "demo-" + cfg.Topics.Prefix
-		cfg.Kafka.GroupPrefix = "demo-" + cfg.Kafka.GroupPrefix
+		cfg.Topics.Prefix = run + "-" + cfg.Topics.Prefix
+		cfg.Kafka.GroupPrefix = run + "-" + cfg.Kafka.GroupPrefix
 	}
 	if cfg.Redis.URL.IsSet() {
-		cfg.Redis.KeyPrefix += "demo:"
+		cfg.Redis.KeyPrefix += run + ":"
 	}
 	cfg.Scrape.Sites = srv.ScrapeSites(demoPoll)
 	cfg.Scrape.PollInterval = demoPoll
