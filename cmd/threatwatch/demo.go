@@ -719,6 +719,8 @@ func (w *demoWatch) summary(out io.Writer) {
 		verdict := "did not page"
 		if paged[s] > 0 {
 			verdict = fmt.Sprintf("PAGED (%d firing notifications)", paged[s])
+		} else if l := w.peak[s]; l != nil && l.Name == "learning" {
+			verdict += " (still learning its baseline: site spikes page only after aggregate.baseline.learning of history; target and override alerts do not wait)"
 		}
 		fmt.Fprintf(out, "  %-12s %-14s %s\n", s, peak, verdict)
 	}
