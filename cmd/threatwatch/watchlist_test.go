@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/threatwatch/threatwatch/classifiers/watchlist"
+	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/alert"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
@@ -187,4 +191,49 @@ func TestWatchlistRefusesBadSetups(t *testing.T) {
 		t.Fatalf("bad file: exit %d %q", code, errOut)
 	}
 	noPlain(t, "error", errOut)
+}
+
+func TestClassifyStageLoadsTheWatchlistWhenConfigured(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	st := redistest.Connect(t, srv)
+	cfg, err := config.Load(watchlistEnv(t, srv, "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cfg: cfg, log: slog.New(slog.DiscardHandler), store: st}
+	a, err := watchlist.NewAdmin(cfg.Watchlist, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := watchlist.ParseFile(strings.NewReader(watchlistFile), "persons.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Import(ctx, f, false); err != nil {
+		t.Fatal(err)
+	}
+	en, err := watchlistEnricher(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := &msg.Post{ID: "s:1", Text: "she lives at 123 main ave"}
+	s := &msg.Scored{Post: *post}
+	if err := en.Enrich(ctx, post, s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Scores[msg.SignalDoxxing] != 1 || len(s.Targets()) != 1 || s.Targets()[0].Ref != "wl-0001" {
+		t.Fatalf("enriched: %+v", s)
+	}
+	// Without keys the stage runs with a no-op.
+	p.cfg = config.Default()
+	en, err = watchlistEnricher(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = &msg.Scored{Post: *post}
+	if err := en.Enrich(ctx, post, s); err != nil || len(s.Evidence) != 0 {
+		t.Fatalf("no-op enricher changed %+v (%v)", s, err)
+	}
 }
