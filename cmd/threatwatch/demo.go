@@ -50,7 +50,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	tail := fs.Duration("tail", 15*time.Second, "keep watching this long after the campaign ends")
 	dashboard := fs.String("dashboard", "127.0.0.1:0", "address of the dashboard (port 0: a free one)")
 	view := fs.String("view", "auto", "live view: auto (redraw on a terminal, else lines), lines, or none")
-	backfillWait := fs.Duration("backfill-timeout", 2*time.Minute, "how long to wait for the first crawl of the sites before the campaign starts anyway")
+	backfillWait := fs.Duration("backfill-timeout", 2*time.Minute, "how long to wait for the sites' history to be crawled, scored and aggregated before the campaign starts anyway")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
