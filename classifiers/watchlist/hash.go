@@ -1,8 +1,6 @@
 package watchlist
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -54,9 +52,9 @@ type Hasher struct {
 	id    string
 	pool  sync.Pool
 	check string
-	// prf makes prefilter tags: AES-128 under a subkey derived from the
-	// HMAC key.
-	prf cipher.Block
+	// prf makes prefilter tags: SipHash-2-4 under a subkey derived from
+	// the HMAC key.
+	prf sipKey
 }
 
 // NewHasher returns a hasher for the key named id. The key bytes are
@@ -75,11 +73,7 @@ func NewHasher(id string, key []byte) (*Hasher, error) {
 	// the key the stored hashes were made with, without revealing the key.
 	h.check = h.sum(domCheck, []byte("threatwatch watchlist key check")).String()
 	sub := h.sum(domPrefilter, []byte("threatwatch watchlist prefilter"))
-	b, err := aes.NewCipher(sub[:])
-	if err != nil {
-		return nil, fmt.Errorf("cannot derive the prefilter key: %w", err)
-	}
-	h.prf = b
+	h.prf = newSipKey(sub[:])
 	return h, nil
 }
 
@@ -92,24 +86,13 @@ const (
 const tagBits = 24
 
 // tag is the prefilter tag of one word: 24 bits of a keyed PRF
-// (length-prefixed AES-CBC-MAC, about 30 ns for a word against about
-// 250 ns for HMAC-SHA256). Each word of a post is tagged, and only words
-// whose tag starts some listed entry are hashed with HMAC, with the word
-// counts that entry has. 24 bits collide for unrelated words often enough
-// that a tag alone says little; without the key it says nothing.
-func (h *Hasher) tag(w []byte, x *[16]byte) uint32 {
-	*x = [16]byte{}
-	x[0], x[1] = byte(len(w)>>8), byte(len(w))
-	n := copy(x[2:], w)
-	h.prf.Encrypt(x[:], x[:])
-	for w = w[n:]; len(w) > 0; {
-		for i := 0; i < 16 && i < len(w); i++ {
-			x[i] ^= w[i]
-		}
-		w = w[min(16, len(w)):]
-		h.prf.Encrypt(x[:], x[:])
-	}
-	return uint32(x[0])<<16 | uint32(x[1])<<8 | uint32(x[2])
+// (SipHash-2-4, about 15 ns for a word against about 250 ns for
+// HMAC-SHA256). Each word of a post is tagged, and only words whose tag
+// starts some listed entry are hashed with HMAC, with the word counts that
+// entry has. 24 bits collide for unrelated words often enough that a tag
+// alone says little; without the key it says nothing.
+func (h *Hasher) tag(w []byte, _ *[16]byte) uint32 {
+	return uint32(h.prf.sum64(w) >> (64 - tagBits))
 }
 
 func (h *Hasher) tagString(w string) uint32 {

@@ -1,0 +1,62 @@
+package watchlist
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// sipKey is a SipHash-2-4 key (Aumasson and Bernstein, 2012): a keyed PRF
+// built for short inputs, used for the prefilter tags because a post's every
+// word is tagged.
+type sipKey struct{ k0, k1 uint64 }
+
+func newSipKey(k []byte) sipKey {
+	return sipKey{binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint64(k[8:16])}
+}
+
+// sum64 is SipHash-2-4 of m.
+func (k sipKey) sum64(m []byte) uint64 {
+	v0 := k.k0 ^ 0x736f6d6570736575
+	v1 := k.k1 ^ 0x646f72616e646f6d
+	v2 := k.k0 ^ 0x6c7967656e657261
+	v3 := k.k1 ^ 0x7465646279746573
+	round := func() {
+		v0 += v1
+		v1 = bits.RotateLeft64(v1, 13)
+		v1 ^= v0
+		v0 = bits.RotateLeft64(v0, 32)
+		v2 += v3
+		v3 = bits.RotateLeft64(v3, 16)
+		v3 ^= v2
+		v0 += v3
+		v3 = bits.RotateLeft64(v3, 21)
+		v3 ^= v0
+		v2 += v1
+		v1 = bits.RotateLeft64(v1, 17)
+		v1 ^= v2
+		v2 = bits.RotateLeft64(v2, 32)
+	}
+	n := len(m)
+	for len(m) >= 8 {
+		w := binary.LittleEndian.Uint64(m)
+		v3 ^= w
+		round()
+		round()
+		v0 ^= w
+		m = m[8:]
+	}
+	last := uint64(n) << 56
+	for i := len(m) - 1; i >= 0; i-- {
+		last |= uint64(m[i]) << (8 * uint(i))
+	}
+	v3 ^= last
+	round()
+	round()
+	v0 ^= last
+	v2 ^= 0xff
+	round()
+	round()
+	round()
+	round()
+	return v0 ^ v1 ^ v2 ^ v3
+}
