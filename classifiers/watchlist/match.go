@@ -31,10 +31,25 @@ type keySet struct {
 	// for the folded stream (names, handles, relatives, workplaces), of
 	// the high half for the canonical one (addresses). Bit 0 marks the
 	// tag of a plate.
-	tags                         map[uint32]uint32
+	tags map[uint32]uint32
+	// tagBits has bit (tag mod 2^20) set for every key of tags: 128 KiB
+	// that stay in cache, so most words of a post are turned away without
+	// touching the (much larger) map.
+	tagBits                      []uint64
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
 	entries                      int
+}
+
+// tagFilterSize is the number of bits of keySet.tagBits.
+const tagFilterSize = 1 << 20
+
+// tagMask returns the word-count masks listed for tag t.
+func (ks *keySet) tagMask(t uint32) uint32 {
+	if ks.tagBits[(t%tagFilterSize)/64]&(1<<(t%64)) == 0 {
+		return 0
+	}
+	return ks.tags[t]
 }
 
 // snapshot is an immutable loaded list; a reload swaps in a new one.
@@ -92,6 +107,10 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				ks.entries++
 				s.byKind[e.Kind]++
 			}
+		}
+		ks.tagBits = make([]uint64, tagFilterSize/64)
+		for t := range ks.tags {
+			ks.tagBits[(t%tagFilterSize)/64] |= 1 << (t % 64)
 		}
 		s.entries += ks.entries
 		s.keys = append(s.keys, ks)
@@ -247,11 +266,11 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 		tk := &toks[i]
 		var v uint32
 		if !tk.canonOnly {
-			v = ks.tags[ks.h.tag(tz.folded(tk), &sc.blk)]
+			v = ks.tagMask(ks.h.tag(tz.folded(tk), &sc.blk))
 			tF[i] = v & 0xfffe
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			v = ks.tags[ks.h.tag(tz.canonical(tk), &sc.blk)]
+			v = ks.tagMask(ks.h.tag(tz.canonical(tk), &sc.blk))
 		}
 		tC[i] = v >> 16
 	}
@@ -338,7 +357,7 @@ func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
 				sc.in = append(sc.in, c)
 			}
 		}
-		if ks.tags[ks.h.tag(sc.in[2:], &sc.blk)]&(1<<1) == 0 {
+		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
 			continue
 		}
 		d := digestWith(m, sc.in, sc.sum[:0])
@@ -531,7 +550,7 @@ func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token
 			if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
 				sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
 			}
-			if ks.tags[ks.h.tag(sc.in[2:], &sc.blk)]&1 == 0 {
+			if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
 				continue
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
