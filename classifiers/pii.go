@@ -227,6 +227,11 @@ var phoneRegions = []string{"US", "GB", "DE", "FR", "AU", "NL", "IT"}
 // the phone-number library accepts as valid numbers. A bare run of digits
 // with no separators counts only after a word like "phone" or "call".
 func findPhones(text string, out []pii, budget int) ([]pii, bool) {
+	return findPhonesWith(text, out, budget, validPhone)
+}
+
+// findPhonesWith is findPhones with its own test of a candidate.
+func findPhonesWith(text string, out []pii, budget int, accept func(string) bool) ([]pii, bool) {
 	for i := 0; i < len(text); i++ {
 		if budget == 0 {
 			return out, true
@@ -286,7 +291,7 @@ func findPhones(text string, out []pii, budget int) ([]pii, bool) {
 			continue
 		}
 		budget--
-		if validPhone(cand) {
+		if accept(cand) {
 			out = append(out, pii{KindPhone, i, j})
 		}
 		i = j
@@ -757,4 +762,32 @@ func extendAddress(text string, e int) int {
 		return e
 	}
 	return e + m[1]
+}
+
+// reDateShaped matches digit groups that read as a date, which a phone
+// number written with separators can look like.
+var reDateShaped = regexp.MustCompile(`^(\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4})$`)
+
+// phoneShaped accepts what a person would read as a phone number even when
+// the phone-number library does not (fictional 555 numbers, a mistyped
+// exchange, a local number without its area code). Redaction uses it: a
+// leaked digit is worse than a redacted date, so it errs towards hiding.
+func phoneShaped(cand string) bool {
+	if reDateShaped.MatchString(cand) {
+		return false
+	}
+	if dots := strings.Count(cand, "."); dots > 0 && dots != 2 {
+		return false
+	}
+	return true
+}
+
+// findRedactablePhones adds the phone-shaped runs that findPhones, which
+// scores and so wants valid numbers only, leaves out.
+func findRedactablePhones(text string, out []pii) []pii {
+	if !hasDigit(text) {
+		return out
+	}
+	out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
+	return dedupPII(out)
 }

@@ -35,6 +35,7 @@ func Redact(text string) string {
 	d.norm = normalize(text)
 	d.toks = tokenize(&d.norm, text, d.toks[:0])
 	d.pii = findPII(text, &d.norm, d.toks, d.pii[:0])
+	d.pii = findRedactablePhones(text, d.pii)
 	if len(d.pii) == 0 {
 		return text
 	}
@@ -113,6 +114,15 @@ func (c *Classifier) redactSnippets(s *msg.Scored, own, quoted *Document) {
 			}
 		}
 	}
+	// Snippets are redacted with the phone-shaped runs too, which scoring
+	// leaves out; computed once per document, and only for posts with
+	// evidence.
+	spans := map[*Document][]pii{}
+	for _, d := range []*Document{own, quoted} {
+		if d != nil && len(s.Evidence) > 0 {
+			spans[d] = findRedactablePhones(d.Text, append([]pii(nil), d.pii...))
+		}
+	}
 	for i := range s.Evidence {
 		ev := &s.Evidence[i]
 		d := own
@@ -128,7 +138,7 @@ func (c *Classifier) redactSnippets(s *msg.Scored, own, quoted *Document) {
 		for k, n := range names {
 			extra = appendOccurrences(extra, d.Text[a:b], a, n, kinds[k])
 		}
-		snip := replaceSpans(d.Text, d.pii, a, b, extra)
+		snip := replaceSpans(d.Text, spans[d], a, b, extra)
 		if d.piiCapped {
 			snip = Redact(snip)
 		}
