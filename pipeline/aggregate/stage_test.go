@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,14 +230,15 @@ func (e *stageEnv) check(t *testing.T) {
 // outputs of the batch in hand are written, its state and offsets are not.
 type crashing struct {
 	*Stage
-	after int
-	n     int
-	crash func()
+	after   int32
+	n       atomic.Int32
+	crashed chan struct{}
+	once    sync.Once
 }
 
 func (c *crashing) Checkpoint(ctx context.Context, offsets map[int]int64) error {
-	if c.n++; c.n > c.after {
-		c.crash()
+	if c.n.Add(1) > c.after {
+		c.once.Do(func() { close(c.crashed) })
 		return errors.New("simulated crash")
 	}
 	return c.Stage.Checkpoint(ctx, offsets)
@@ -248,18 +250,15 @@ func TestStageCrashAndResume(t *testing.T) {
 	}
 	e := newStageEnv(t)
 	e.produce(t, e.posts)
-	for round, after := range []int{6, 10, 8} {
-		c := &crashing{Stage: e.newStage(t), after: after}
+	for round, after := range []int32{6, 10, 8} {
+		c := &crashing{Stage: e.newStage(t), after: after, crashed: make(chan struct{})}
 		stop := e.run(t, c)
-		c.crash = func() { go stop() }
-		deadline := time.Now().Add(30 * time.Second)
-		for c.n <= c.after && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		stop()
-		if c.n <= c.after {
+		select {
+		case <-c.crashed:
+		case <-time.After(30 * time.Second):
 			t.Fatalf("round %d: no crash happened", round)
 		}
+		stop()
 	}
 	// A fresh aggregator resumes from Redis and the committed offsets.
 	e.run(t, e.newStage(t))
