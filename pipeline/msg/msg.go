@@ -238,7 +238,7 @@ type Scored struct {
 	// replay can tell old scores from new.
 	Classifier string    `json:"classifier"`
 	Version    string    `json:"version"`
-	ScoredAt   time.Time `json:"scored_at,omitempty"`
+	ScoredAt   time.Time `json:"scored_at,omitzero"`
 }
 
 // DedupID is the scored message's id: the post's, as scoring is a function
@@ -371,7 +371,7 @@ type Alert struct {
 	Fingerprint string    `json:"fingerprint"`
 	Status      string    `json:"status"`
 	StartsAt    time.Time `json:"startsAt"`
-	EndsAt      time.Time `json:"endsAt,omitempty"`
+	EndsAt      time.Time `json:"endsAt,omitzero"`
 	// EventTime is the event time at which this notification was decided
 	// (the firing onset, a re-notification, the resolution).
 	EventTime    time.Time          `json:"eventTime"`
