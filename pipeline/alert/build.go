@@ -198,6 +198,11 @@ var redactions = []struct {
 // Redact replaces e-mail addresses, IP addresses, street addresses and
 // phone numbers with typed placeholders.
 func Redact(s string) string {
+	// Every pattern needs a digit, but e-mail, which needs an @: most
+	// snippets (already redacted upstream) have neither, so skip the scan.
+	if !strings.ContainsAny(s, "0123456789@") {
+		return s
+	}
 	for _, r := range redactions {
 		s = r.re.ReplaceAllStringFunc(s, func(m string) string {
 			if r.with == "[PHONE]" && countDigits(m) < 7 {
@@ -219,19 +224,51 @@ func countDigits(s string) int {
 	return n
 }
 
-// RedactNames replaces each of names (case-insensitively) with [TARGET]:
-// a target's own name must not ride along in a snippet.
+// RedactNames replaces each of names (case-insensitively, with an @ in
+// front if there is one) with [TARGET]: a target's own name must not ride
+// along in a snippet. It runs for every post that enters a level's top
+// contributors, so it searches without compiling a pattern per name.
 func RedactNames(s string, names []string) string {
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if len(n) < 3 {
 			continue
 		}
-		re, err := regexp.Compile(`(?i)@?` + regexp.QuoteMeta(n))
-		if err != nil {
-			continue
-		}
-		s = re.ReplaceAllString(s, "[TARGET]")
+		s = replaceFold(s, n, "[TARGET]")
 	}
 	return s
+}
+
+// replaceFold replaces every case-insensitive occurrence of old in s, and
+// an @ right before it, with repl.
+func replaceFold(s, old, repl string) string {
+	ls, lo := strings.ToLower(s), strings.ToLower(old)
+	if len(ls) != len(s) || len(lo) != len(old) {
+		// Lower-casing changed byte lengths (some non-ASCII letters):
+		// offsets in ls would not be offsets in s.
+		re, err := regexp.Compile(`(?i)@?` + regexp.QuoteMeta(old))
+		if err != nil {
+			return s
+		}
+		return re.ReplaceAllString(s, repl)
+	}
+	i := strings.Index(ls, lo)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	at := 0
+	for i >= 0 {
+		start := at + i
+		cut := start
+		if cut > 0 && s[cut-1] == '@' && cut-1 >= at {
+			cut--
+		}
+		b.WriteString(s[at:cut])
+		b.WriteString(repl)
+		at = start + len(old)
+		i = strings.Index(ls[at:], lo)
+	}
+	b.WriteString(s[at:])
+	return b.String()
 }
