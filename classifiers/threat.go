@@ -96,6 +96,18 @@ var threatFeatures = []feature{
 		ok, a, b := d.followed(cHarmStrong, cAllOf, 4)
 		return at(ok, a, b)
 	}},
+	{"intent_harm_person", KindIntentToHarm, func(d *Document) (float64, int, int) {
+		ok, a, b := d.harmAgainst(objPerson, true, cHarmStrong, cHarm)
+		return at(ok && !d.has(cFigSelf), a, b)
+	}},
+	{"harm_strong_person", KindHarmAgainstPerson, func(d *Document) (float64, int, int) {
+		ok, a, b := d.harmAgainst(objPerson, false, cHarmStrong)
+		return at(ok && !d.has(cFigSelf), a, b)
+	}},
+	{"harm_thing", "", func(d *Document) (float64, int, int) {
+		ok, _, _ := d.harmAgainst(objThing, false, cHarmStrong, cHarm)
+		return b2f(ok)
+	}},
 	{"harm_strong", "", func(d *Document) (float64, int, int) { return capped(d.count(cHarmStrong), 2) }},
 	{"harm_weak", "", func(d *Document) (float64, int, int) { return capped(d.count(cHarm), 3) }},
 	{"weapon", "", func(d *Document) (float64, int, int) { return b2f(d.has(cWeapon)) }},
@@ -137,8 +149,39 @@ var threatFeatures = []feature{
 	{"advice", "", func(d *Document) (float64, int, int) {
 		return capped(d.countOutside(cAdvice, cInciteStrong, cVeiled, cIntent), 2)
 	}},
-	{"hunting", "", func(d *Document) (float64, int, int) { return capped(d.count(cHunting), 2) }},
+	{"hunting", "", func(d *Document) (float64, int, int) { return capped(d.huntingContext(), 2) }},
 	{"tech", "", func(d *Document) (float64, int, int) { return capped(d.count(cTech), 2) }},
 	{"insult", "", func(d *Document) (float64, int, int) { return capped(d.count(cInsult), 3) }},
 	{"death_wish", "", func(d *Document) (float64, int, int) { return b2f(d.has(cDieWish)) }},
+}
+
+// huntingAnchors are hunting words with no everyday second meaning; the
+// rest of the hunting cue ("range", "tag", "bow", "buck", "Doe", "hunt
+// her down") counts only beside another hunting word.
+var huntingAnchors = map[string]bool{
+	"hunting": true, "hunter": true, "hunters": true, "deer": true, "pheasant": true, "elk": true, "geese": true,
+	"turkey": true, "bagged": true, "limit": true, "archery": true, "skeet": true, "clays": true, "trout": true,
+	"warden": true, "season": true, "fishing": true, "sight": true,
+}
+
+// huntingContext counts the hunting cues of the author's own words, or 0
+// when none of them is unambiguous and there is only one.
+func (d *Document) huntingContext() float64 {
+	n, anchored := 0, false
+	for _, ih := range d.byCue[cHunting] {
+		h := d.hits[ih]
+		if d.toks[h.from].flags&tokQuoted != 0 {
+			continue
+		}
+		n++
+		for k := h.from; k < h.to; k++ {
+			if t := d.toks[k]; huntingAnchors[t.s] && t.flags&tokCap == 0 {
+				anchored = true
+			}
+		}
+	}
+	if !anchored && n < 2 {
+		return 0
+	}
+	return float64(n)
 }
