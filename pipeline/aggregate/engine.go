@@ -310,8 +310,13 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 	if !live && !s.Post.Backfill {
 		e.stats.Late++
 	}
-	if w > 0 {
-		st.Hist.Add(hourOf(t), w)
+	// Every post extends how far back the history reaches, even one with
+	// no weight: a site read newest-first (Telegram, feeds) learns its
+	// normal from backfill that is mostly quiet.
+	if st.Hist.Add(hourOf(t), w) && !live {
+		// History behind the watermark changed: the cached baseline of the
+		// current hour is stale.
+		st.EstHour = staleEstimate
 	}
 	if w == 0 {
 		return
@@ -504,6 +509,9 @@ func (e *Engine) boundary(k *keyState, tb time.Time) {
 		st.EmittedZero = st.Win.Sum.Total == 0
 	}
 }
+
+// staleEstimate marks a key's cached baseline as needing a new estimate.
+const staleEstimate = math.MinInt64
 
 // assessment is a key's live level judged against its baseline.
 type assessment struct {
