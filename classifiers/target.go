@@ -149,6 +149,9 @@ func (d *Document) handleAt(t token) bool {
 // hitNegated reports a negation ending at most two tokens before hit h, in
 // its sentence and with no comma between ("I would never hurt her").
 func (d *Document) hitNegated(h hit) bool {
+	if sent := d.toks[h.from].sent; d.own[sent]&(1<<cNegation) == 0 && d.quoted[sent]&(1<<cNegation) == 0 {
+		return false
+	}
 	for _, in := range d.byCue[cNegation] {
 		n := d.hits[in]
 		if n.from >= h.from {
@@ -168,7 +171,8 @@ func (d *Document) harmAgainst(obj harmObject, intent bool, cs ...cue) (bool, in
 	for _, c := range cs {
 		for _, ih := range d.byCue[c] {
 			h := d.hits[ih]
-			if d.toks[h.from].flags&tokQuoted != 0 || d.hitNegated(h) || d.objectOf(h) != obj {
+			t := d.toks[h.from]
+			if t.flags&tokQuoted != 0 || intent && d.own[t.sent]&(1<<cIntent) == 0 || d.hitNegated(h) || d.objectOf(h) != obj {
 				continue
 			}
 			a := d.norm.orig(int(d.toks[h.from].start))
