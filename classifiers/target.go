@@ -96,6 +96,12 @@ func (d *Document) objectOf(h hit) harmObject {
 			}
 			return objPerson
 		}
+		if personPronouns[w] && d.has(cGame) {
+			// "the raid boss keeps wiping us, we'll kill him tonight": in a
+			// post about a game a bare pronoun may be a character; leave it
+			// to the model, which weighs the game context.
+			return objUnknown
+		}
 		if personPronouns[w] || personNouns[w] {
 			return objPerson
 		}
