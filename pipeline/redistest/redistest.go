@@ -54,12 +54,21 @@ func Connect(t testing.TB, srv *Server) *store.Store {
 		t.Fatalf("redistest: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redistest: cannot reach %s: %v", srv.Addr, err)
+	// A loaded CI machine can take seconds to answer a fresh server's first
+	// command: keep asking for a while before calling it broken.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: cannot reach %s: %v", srv.Addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
 }
 
 // Start starts (or, with REDIS_URL, names) a Redis server.
