@@ -183,7 +183,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&t.Alerts, "alerts")
 	setDefault(&t.DeadLetter, "dead-letter")
 	r := &c.Runner
-	setDefault(&r.BatchSize, 500)
+	setDefault(&r.BatchSize, 1000)
 	setDefault(&r.BatchLinger, 5*time.Millisecond)
 	setDefault(&r.RetryMin, 100*time.Millisecond)
 	setDefault(&r.RetryMax, 30*time.Second)
