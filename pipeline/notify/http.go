@@ -168,3 +168,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// IsHTTPURL reports whether s is an absolute http or https URL with a
+// host: what every HTTP sink's settings check asks of its URL.
+func IsHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -54,7 +53,7 @@ var Factory = notify.Factory{
 		var p notify.Problems
 		if s.URL == "" {
 			p.Add(d.Path+".url", notify.ErrRequired, "Alertmanager's base URL")
-		} else if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		} else if !notify.IsHTTPURL(s.URL) {
 			p.Addf(d.Path+".url", notify.ErrInvalidEnum, "%q is not an http(s) URL", s.URL)
 		}
 		if s.ResendInterval < time.Second {

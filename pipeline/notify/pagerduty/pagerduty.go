@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -67,7 +66,7 @@ var Factory = notify.Factory{
 		} else if len(s.RoutingKey.Value()) != 32 {
 			p.Add(d.Path+".routing_key", notify.ErrInvalidEnum, "a routing key is 32 characters")
 		}
-		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !notify.IsHTTPURL(s.URL) {
 			p.Addf(d.Path+".url", notify.ErrInvalidEnum, "%q is not an http(s) URL", s.URL)
 		}
 		for k, v := range s.Severity {

@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -50,7 +49,7 @@ var Factory = notify.Factory{
 		var p notify.Problems
 		if !s.URL.IsSet() {
 			p.Add(d.Path+".url", notify.ErrRequired, "the incoming webhook URL")
-		} else if u, err := url.Parse(s.URL.Value()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		} else if !notify.IsHTTPURL(s.URL.Value()) {
 			p.Add(d.Path+".url", notify.ErrInvalidEnum, "want an http(s) URL")
 		}
 		if s.MaxEvidence < 0 || s.MaxEvidence > 20 {

@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -62,7 +61,7 @@ var Factory = notify.Factory{
 		var p notify.Problems
 		if !s.URL.IsSet() {
 			p.Add(d.Path+".url", notify.ErrRequired, "")
-		} else if u, err := url.Parse(s.URL.Value()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		} else if !notify.IsHTTPURL(s.URL.Value()) {
 			p.Add(d.Path+".url", notify.ErrInvalidEnum, "want an http(s) URL")
 		}
 		if !s.Secret.IsSet() {
