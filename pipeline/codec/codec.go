@@ -28,6 +28,21 @@ func Decode[T any, P msg.Constraint[T]](b []byte) (P, error) {
 	return p, nil
 }
 
+// DecodeLenient is msg.DecodeLenient on the fast decoder: derived fields
+// (schema, post id, content hash) are filled in before validating.
+func DecodeLenient[T any, P msg.Constraint[T]](b []byte) (P, error) {
+	var v T
+	p := P(&v)
+	if err := json.Unmarshal(b, p); err != nil {
+		return nil, fmt.Errorf("%w: %w", msg.ErrInvalid, err)
+	}
+	msg.Prepare(p)
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // Encode is msg.Encode: segmentio's encoder measured no faster than
 // encoding/json, and it ignores the omitzero option the messages use, so
 // encoding stays with the standard library.

@@ -51,6 +51,24 @@ func TestCodecMatchesTheStandardLibraryOnTheGoldenMessages(t *testing.T) {
 	check(lines[4], s5, f5, e1, e2)
 }
 
+func TestDecodeLenientFillsDerivedFieldsLikeMsg(t *testing.T) {
+	in := []byte(`{"post":{"site":"s","site_post_id":"7","text":"t"},"scores":{"threat":0.2}}`)
+	want, err := msg.DecodeLenient[msg.Scored](in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeLenient[msg.Scored](in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(want, got) || got.Post.ID != msg.PostID("s", "7") {
+		t.Fatalf("lenient decoders disagree:\nstd  %+v\nfast %+v", want, got)
+	}
+	if _, err := Decode[msg.Scored](in); err == nil {
+		t.Fatal("the strict decoder accepted a message without schema")
+	}
+}
+
 func TestCodecErrorsArePermanent(t *testing.T) {
 	for _, in := range []string{`{`, `{"schema":"post/3","id":"x"}`, `{"schema":"post/1"}`, `"str"`} {
 		_, err := Decode[msg.Post]([]byte(in))

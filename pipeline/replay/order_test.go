@@ -233,6 +233,8 @@ func TestFastDecoderAgreesWithStandardDecoder(t *testing.T) {
 		[]byte(`{"schema":"scored/1","post":{"schema":"post/1","id":"s:1","site":"s","published":"2026-03-02T01:02:03.123456789+02:00","fetched":"2026-03-02T00:00:00Z","text":"quote \" backslash \\ tab \t unicode \u00e9 \ud83d\ude00 <>&","quoted":["a","b\nc"],"backfill":true,"unknown":{"x":[1,2,{"y":null}]}},"scores":{"doxxing":1e-1,"threat":0.75,"swatting":0},"evidence":[{"signal":"threat","kind":"intent_to_harm","start":1,"end":5,"snippet":"[NAME] x","weight":0.5}],"entities":[{"kind":"person","name":"N","ref":"n","target":true}],"classifier":"c","version":"v","scored_at":"2026-03-02T00:00:00Z","extra":null}`),
 		[]byte(`{"schema":"scored/1","classifier":null,"scores":{"threat":1},"post":{"published":"2026-03-02T00:00:00Z","site":"s","site_post_id":"9","id":"s:9"}}`),
 		[]byte(`{"schema":"scored/1" , "post" : { "id" : "s:3" , "site":"s", "fetched":"2026-03-02T00:00:00Z" } , "scores" : { } }`),
+		// No post id: derived from site and site_post_id, as the lenient decoder does.
+		[]byte(`{"schema":"scored/1","post":{"site":"s","site_post_id":"7","published":"2026-03-02T00:00:00Z","text":"t"},"scores":{"threat":0.2}}`),
 	)
 	for i, l := range lines {
 		l = bytes.TrimSpace(l)
