@@ -201,3 +201,65 @@ func (h *Hourly) slot(i int64) int {
 	}
 	return int(m)
 }
+
+// Flags is a ring of one bit per hour, for hours the caller marks (the
+// aggregator marks the hours in which a key's spike condition held, so the
+// detector can leave them out of what it learns as normal). An hour that
+// left the ring, or was never marked, reads false.
+type Flags struct {
+	Head int64    `json:"head"`
+	N    int      `json:"n"`
+	Bits []uint64 `json:"bits"`
+}
+
+// NewFlags returns a ring of n hours, all clear.
+func NewFlags(n int) *Flags {
+	if n < 1 {
+		n = 1
+	}
+	return &Flags{Head: math.MinInt64, N: n, Bits: make([]uint64, (n+63)/64)}
+}
+
+// Advance moves the newest hour to idx, clearing hours that enter the ring.
+func (f *Flags) Advance(idx int64) {
+	if f.Head == math.MinInt64 || idx-f.Head >= int64(f.N) {
+		clear(f.Bits)
+		f.Head = idx
+		return
+	}
+	for i := f.Head + 1; i <= idx; i++ {
+		s := f.slot(i)
+		f.Bits[s/64] &^= 1 << (s % 64)
+	}
+	f.Head = max(f.Head, idx)
+}
+
+// Set marks hour idx (advancing the ring when idx is ahead; an hour already
+// out of the ring is ignored).
+func (f *Flags) Set(idx int64) {
+	if f.Head == math.MinInt64 || idx > f.Head {
+		f.Advance(idx)
+	}
+	if idx <= f.Head-int64(f.N) {
+		return
+	}
+	s := f.slot(idx)
+	f.Bits[s/64] |= 1 << (s % 64)
+}
+
+// Has reports whether hour idx is marked.
+func (f *Flags) Has(idx int64) bool {
+	if f == nil || f.Head == math.MinInt64 || idx > f.Head || idx <= f.Head-int64(f.N) {
+		return false
+	}
+	s := f.slot(idx)
+	return f.Bits[s/64]&(1<<(s%64)) != 0
+}
+
+func (f *Flags) slot(i int64) int {
+	m := i % int64(f.N)
+	if m < 0 {
+		m += int64(f.N)
+	}
+	return int(m)
+}

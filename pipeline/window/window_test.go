@@ -66,3 +66,35 @@ func TestHourly(t *testing.T) {
 		t.Fatalf("observed %d, want the ring's 24", h.Observed(130))
 	}
 }
+
+func TestFlags(t *testing.T) {
+	f := NewFlags(100) // two words: bits past the first word must work too
+	if f.Has(5) {
+		t.Fatal("an empty ring has a mark")
+	}
+	f.Set(1000)
+	f.Set(1070) // slot 70: the second word
+	if !f.Has(1000) || !f.Has(1070) || f.Has(1001) || f.Head != 1070 {
+		t.Fatalf("marks lost or invented: head %d", f.Head)
+	}
+	f.Set(900) // already out of the ring
+	if f.Has(900) {
+		t.Fatal("an hour out of the ring was marked")
+	}
+	f.Advance(1099) // 1000 is the oldest hour still in the ring
+	if !f.Has(1000) {
+		t.Fatal("a mark still in the ring was dropped")
+	}
+	f.Advance(1100) // 1000 leaves; its slot is reused by 1100, cleared
+	if f.Has(1000) || f.Has(1100) || !f.Has(1070) {
+		t.Fatalf("advance: has(1000)=%v has(1100)=%v has(1070)=%v", f.Has(1000), f.Has(1100), f.Has(1070))
+	}
+	f.Advance(5000) // a long gap clears everything
+	if f.Has(1070) || f.Head != 5000 {
+		t.Fatal("a long gap kept old marks")
+	}
+	var none *Flags
+	if none.Has(1) {
+		t.Fatal("a nil ring has a mark")
+	}
+}
