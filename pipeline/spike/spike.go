@@ -30,16 +30,23 @@ type Estimate struct {
 	Seasonal bool
 	// Hours is how many hours of history the estimate used.
 	Hours int
+	// DailyPeak is the key's typical daily peak: the median, over the
+	// complete days (UTC) of the history, of each day's busiest hour. A
+	// level the key reaches on a typical day is not a spike, whatever the
+	// hour; 0 when no complete day is known.
+	DailyPeak float64
 }
 
 // Detector estimates normal from a key's history.
 //
-// Estimate is called with the hourly history and the hour h the current
-// level's window ends in; it must use only hours before h (the current hour
-// is the one being judged), must not retain hist, and must be
-// deterministic. It is called once per key per hour, not per post.
+// Estimate is called with the hourly history, the hours in which the key's
+// spike condition held (nil: learn from every hour), and the hour h the
+// current level's window ends in; it must use only hours before h (the
+// current hour is the one being judged), must not retain its arguments,
+// and must be deterministic. It is called once per key per hour, not per
+// post.
 type Detector interface {
-	Estimate(hist *window.Hourly, h int64) Estimate
+	Estimate(hist *window.Hourly, spikes *window.Flags, h int64) Estimate
 }
 
 // Seasonal is the default detector: a seasonal median with a robust scale.
@@ -66,6 +73,18 @@ type Detector interface {
 //     by one incident of an hour or two. Scale = Rel x Baseline, floored at
 //     the Poisson spread sqrt(Baseline) (a count cannot be steadier than
 //     that) and at MinScale.
+//   - Incidents are not normal: hours in which the key's spike condition
+//     held (the spikes flags the aggregator keeps) are left out of the
+//     spread. Without this, an incident of several bursts in a day (more
+//     than 2% of a week's hours) would teach the detector that such bursts
+//     are ordinary, and the next wave of the same campaign would not page.
+//     What does recur is caught by the daily peak instead.
+//   - DailyPeak: the median over the past days of each day's busiest hour.
+//     The aggregator never pages on a level the key reaches on a typical
+//     day, whatever the hour: a level that is ordinary at the evening peak
+//     is a shift in timing at 6 am, not a new campaign, and bursts that
+//     come back most days are the key's normal even when the hours they
+//     fall in vary.
 //
 // A hostile normal is just a high baseline with its own spread: only a rise
 // well outside the key's own variation scores high.
@@ -82,6 +101,7 @@ type Seasonal struct {
 
 	scratch []float64
 	resid   []float64
+	days    []float64
 	profile [24]float64
 }
 
@@ -91,7 +111,7 @@ func NewSeasonal(days int, learningHours int64, minScale float64) *Seasonal {
 }
 
 // Estimate implements Detector.
-func (d *Seasonal) Estimate(hist *window.Hourly, h int64) Estimate {
+func (d *Seasonal) Estimate(hist *window.Hourly, spikes *window.Flags, h int64) Estimate {
 	hi := min(h-1, hist.Head)
 	lo := max(hist.Since, hist.Head-int64(hist.Len())+1, h-int64(d.Days)*24)
 	if !hist.Started() || hi < lo {
@@ -140,18 +160,44 @@ func (d *Seasonal) Estimate(hist *window.Hourly, h int64) Estimate {
 		e.Baseline = d.profile[0]
 	}
 
-	// Robust relative scale of the residuals once the rhythm is removed.
+	e.DailyPeak = d.dailyPeak(hist, lo, hi)
+
+	// Robust relative scale of the residuals once the rhythm is removed,
+	// over the hours that were not spikes.
 	d.resid = d.resid[:0]
 	for j := lo; j <= hi; j++ {
+		if spikes.Has(j) {
+			continue
+		}
 		v, _ := hist.At(j)
 		p := d.profile[mod(j, 24)]
 		d.resid = append(d.resid, math.Abs(v-p)/max(p, d.MinScale))
+	}
+	if len(d.resid) == 0 {
+		// Every hour was a spike: nothing calm to learn a spread from.
+		e.Scale = max(math.Sqrt(max(e.Baseline, 0)), d.MinScale)
+		return e
 	}
 	mad := median(d.resid) // sorts resid
 	q98 := d.resid[(len(d.resid)-1)*98/100]
 	e.Rel = max(1.4826*mad, q98/2.054)
 	e.Scale = max(e.Rel*e.Baseline, math.Sqrt(max(e.Baseline, 0)), d.MinScale)
 	return e
+}
+
+// dailyPeak is the median, over the complete days (UTC) in hours lo..hi,
+// of each day's largest hourly total.
+func (d *Seasonal) dailyPeak(hist *window.Hourly, lo, hi int64) float64 {
+	d.days = d.days[:0]
+	for day := floorDiv(lo+23, 24); day*24+23 <= hi; day++ {
+		peak := 0.0
+		for j := day * 24; j < day*24+24; j++ {
+			v, _ := hist.At(j)
+			peak = max(peak, v)
+		}
+		d.days = append(d.days, peak)
+	}
+	return median(d.days)
 }
 
 // Score is how far level stands above the estimate, in robust standard
@@ -161,6 +207,14 @@ func Score(level float64, e Estimate, factor float64, minScale float64) (baselin
 	b := e.Baseline * factor
 	s := max(e.Scale*factor, math.Sqrt(max(b, 0)), minScale)
 	return b, (level - b) / s
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 func mod(a, m int64) int64 {
