@@ -55,6 +55,10 @@ type AggregateBaseline struct {
 	// MinScale floors the robust scale (in level units) so that a key with
 	// a flat history does not page on noise.
 	MinScale float64 `yaml:"min_scale"`
+	// LearnSpikes lets hours in which the key's spike condition held count
+	// toward its spread. Off by default: an incident is not normal, and a
+	// day of bursts must not keep the next wave of a campaign from paging.
+	LearnSpikes bool `yaml:"learn_spikes"`
 }
 
 // AggregateSpike configures spike detection and the alert lifecycle.
@@ -69,11 +73,17 @@ type AggregateSpike struct {
 	// MinExcess is the least the level must stand above the baseline, in
 	// post-equivalents, so that two posts on a quiet site do not page.
 	MinExcess float64 `yaml:"min_excess"`
+	// DailyPeakRatio requires the level to exceed this multiple of the
+	// key's typical daily peak (the median over baseline.days of each
+	// day's busiest hour): a level the key reaches on a typical day is not
+	// a spike, whatever the hour. 0 turns the check off.
+	DailyPeakRatio *float64 `yaml:"daily_peak_ratio"`
 	// ResolveScore is the z-score below which a firing alert may resolve
 	// (hysteresis: lower than FireScore so alerts do not flap).
 	ResolveScore float64 `yaml:"resolve_score"`
-	// Pending is how long the fire condition must hold before it pages.
-	Pending time.Duration `yaml:"pending"`
+	// Pending is how long the fire condition must hold before it pages
+	// (0s: at once).
+	Pending *time.Duration `yaml:"pending"`
 	// ResolveAfter is how long the level must stay below ResolveScore
 	// before the alert resolves.
 	ResolveAfter time.Duration `yaml:"resolve_after"`
@@ -89,6 +99,22 @@ type AggregateSpike struct {
 	ElevatedScore float64 `yaml:"elevated_score"`
 }
 
+// PendingOr0 is Pending, or 0 when unset.
+func (s AggregateSpike) PendingOr0() time.Duration {
+	if s.Pending == nil {
+		return 0
+	}
+	return *s.Pending
+}
+
+// DailyPeakRatioOr0 is DailyPeakRatio, or 0 (off) when unset.
+func (s AggregateSpike) DailyPeakRatioOr0() float64 {
+	if s.DailyPeakRatio == nil {
+		return 0
+	}
+	return *s.DailyPeakRatio
+}
+
 // AggregateTargets configures per-target levels (a person or handle across sites).
 type AggregateTargets struct {
 	// Enabled turns per-target levels and alerts on.
@@ -99,6 +125,10 @@ type AggregateTargets struct {
 	FireScore float64 `yaml:"fire_score"`
 	// MinExcess replaces spike.min_excess for targets.
 	MinExcess float64 `yaml:"min_excess"`
+	// Pending replaces spike.pending for targets. A person named in
+	// several threatening posts within the hour is already specific
+	// enough: by default target spikes page at once.
+	Pending *time.Duration `yaml:"pending"`
 	// IdleTTL forgets a target with no posts for this long (and no alert
 	// firing).
 	IdleTTL time.Duration `yaml:"idle_ttl"`
@@ -156,6 +186,16 @@ func (c *Aggregate) setDefaults() {
 	setDefault(&s.FireScore, 6)
 	setDefault(&s.FireRatio, 2)
 	setDefault(&s.MinExcess, 5)
+	if s.DailyPeakRatio == nil {
+		one := 1.0
+		s.DailyPeakRatio = &one
+	}
+	if s.Pending == nil {
+		// A spike must hold for three steps: one burst within a single
+		// step is not yet a campaign.
+		d := 15 * time.Minute
+		s.Pending = &d
+	}
 	setDefault(&s.ResolveScore, 3)
 	setDefault(&s.ResolveAfter, time.Hour)
 	setDefault(&s.Cooldown, 24*time.Hour)
@@ -167,6 +207,10 @@ func (c *Aggregate) setDefaults() {
 	setDefault(&t.FireScore, 3)
 	setDefault(&t.MinExcess, 3)
 	setDefault(&t.IdleTTL, 14*24*time.Hour)
+	if t.Pending == nil {
+		var zero time.Duration
+		t.Pending = &zero
+	}
 	if c.Overrides == nil {
 		c.Overrides = DefaultOverrideRules()
 	}
@@ -228,13 +272,19 @@ func (c *Aggregate) validate(path string) error {
 	if !(s.FireRatio >= 1) {
 		p.Addf(f("spike.fire_ratio"), ErrOutOfRange, "%v, want >= 1", s.FireRatio)
 	}
+	if r := s.DailyPeakRatio; r != nil && !(*r >= 0 && *r <= 100) {
+		p.Addf(f("spike.daily_peak_ratio"), ErrOutOfRange, "%v, want 0..100 (0: off)", *r)
+	}
 	if !(s.MinExcess >= 0) {
 		p.Addf(f("spike.min_excess"), ErrOutOfRange, "%v, want >= 0", s.MinExcess)
 	}
-	for name, d := range map[string]time.Duration{"pending": s.Pending, "resolve_after": s.ResolveAfter, "cooldown": s.Cooldown, "repeat_interval": s.RepeatInterval} {
+	for name, d := range map[string]time.Duration{"pending": s.PendingOr0(), "resolve_after": s.ResolveAfter, "cooldown": s.Cooldown, "repeat_interval": s.RepeatInterval} {
 		if d < 0 {
 			p.Addf(f("spike."+name), ErrOutOfRange, "%v, want >= 0", d)
 		}
+	}
+	if c.Targets.Pending != nil && *c.Targets.Pending < 0 {
+		p.Addf(f("targets.pending"), ErrOutOfRange, "%v, want >= 0", *c.Targets.Pending)
 	}
 	if !(c.Targets.FireScore > 0) {
 		p.Addf(f("targets.fire_score"), ErrOutOfRange, "%v, want > 0", c.Targets.FireScore)

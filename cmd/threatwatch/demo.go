@@ -350,7 +350,15 @@ func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (st
 	cfg.Scrape.Sites = srv.ScrapeSites(demoPoll)
 	cfg.Scrape.PollInterval = demoPoll
 	cfg.Scrape.Jitter = 0.1
-	cfg.Aggregate.Step = 5 * time.Second
+	// The campaign runs at --speed, so a pending period of real minutes
+	// would outlast it: keep the number of steps a spike must hold, as on
+	// a real site, with the demo's shorter step.
+	const demoStep = 5 * time.Second
+	if p := cfg.Aggregate.Spike.Pending; p != nil && cfg.Aggregate.Step > 0 {
+		scaled := time.Duration(int64(*p) / int64(cfg.Aggregate.Step) * int64(demoStep))
+		cfg.Aggregate.Spike.Pending = &scaled
+	}
+	cfg.Aggregate.Step = demoStep
 	cfg.Aggregate.TickEvery = 2 * time.Second
 	if cfg.HTTP.Listen != "" {
 		addr, err := freeAddr("127.0.0.1:0")

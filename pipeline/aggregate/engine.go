@@ -68,27 +68,28 @@ type keyState struct {
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
 type Engine struct {
-	cfg      config.Aggregate
-	step     time.Duration
-	n        int
-	factor   float64
-	siteDet  spike.Detector
-	tgtDet   spike.Detector
-	names    level.Thresholds
-	policy   alert.Policy
-	sigSlot  map[msg.Signal]int
-	sites    bool
-	targets  bool
-	replay   bool
-	keys     map[string]*keyState
-	bySite   map[string]*keyState
-	byTarget map[string]*keyState
-	sorted   []string // sorted key names; nil when stale
-	dirty    map[string]bool
-	clock    time.Time
-	nextDue  int64
-	stats    Stats
-	outs     []Output
+	cfg       config.Aggregate
+	step      time.Duration
+	n         int
+	factor    float64
+	peakRatio float64
+	siteDet   spike.Detector
+	tgtDet    spike.Detector
+	names     level.Thresholds
+	policy    alert.Policy
+	sigSlot   map[msg.Signal]int
+	sites     bool
+	targets   bool
+	replay    bool
+	keys      map[string]*keyState
+	bySite    map[string]*keyState
+	byTarget  map[string]*keyState
+	sorted    []string // sorted key names; nil when stale
+	dirty     map[string]bool
+	clock     time.Time
+	nextDue   int64
+	stats     Stats
+	outs      []Output
 }
 
 // NewEngine returns an engine for cfg (defaults filled in and validated
@@ -101,14 +102,15 @@ func NewEngine(cfg config.Aggregate) (*Engine, error) {
 		return nil, fmt.Errorf("%d signals exceed the %d slots of a window bucket", len(msg.Signals), window.NumSignals)
 	}
 	e := &Engine{
-		cfg:     cfg,
-		step:    cfg.Step,
-		n:       int(cfg.Window / cfg.Step),
-		factor:  float64(cfg.Window) / float64(time.Hour),
-		siteDet: spike.NewSeasonal(cfg.Baseline.Days, int64(cfg.Baseline.Learning/time.Hour), cfg.Baseline.MinScale),
-		tgtDet:  spike.NewSeasonal(cfg.Baseline.Days, 0, cfg.Baseline.MinScale),
-		names:   level.Thresholds{Elevated: cfg.Spike.ElevatedScore, High: cfg.Spike.FireScore, Severe: cfg.Spike.SevereScore},
-		policy: alert.Policy{Pending: cfg.Spike.Pending, ResolveAfter: cfg.Spike.ResolveAfter,
+		cfg:       cfg,
+		step:      cfg.Step,
+		n:         int(cfg.Window / cfg.Step),
+		factor:    float64(cfg.Window) / float64(time.Hour),
+		peakRatio: cfg.Spike.DailyPeakRatioOr0(),
+		siteDet:   spike.NewSeasonal(cfg.Baseline.Days, int64(cfg.Baseline.Learning/time.Hour), cfg.Baseline.MinScale),
+		tgtDet:    spike.NewSeasonal(cfg.Baseline.Days, 0, cfg.Baseline.MinScale),
+		names:     level.Thresholds{Elevated: cfg.Spike.ElevatedScore, High: cfg.Spike.FireScore, Severe: cfg.Spike.SevereScore},
+		policy: alert.Policy{Pending: cfg.Spike.PendingOr0(), ResolveAfter: cfg.Spike.ResolveAfter,
 			Cooldown: cfg.Spike.Cooldown, RepeatInterval: cfg.Spike.RepeatInterval},
 		sigSlot: map[msg.Signal]int{},
 		sites:   true,
@@ -458,6 +460,7 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 		e.boundary(k, tb)
 		st.Win.Advance(b)
 		st.Hist.Advance(hourOf(tb))
+		st.Spikes.Advance(hourOf(tb))
 		st.Prune(tb.Add(-e.cfg.Window))
 		if b < to && e.quiet(k) {
 			// Nothing in the window and nothing to resolve: skip the
@@ -515,6 +518,7 @@ const staleEstimate = math.MinInt64
 
 // assessment is a key's live level judged against its baseline.
 type assessment struct {
+	hour                  int64 // the hour the judged window ends in
 	live, baseline, score float64
 	ready, fires, clear   bool
 	names                 level.Thresholds
@@ -529,10 +533,14 @@ func (e *Engine) assess(k *keyState, at time.Time, closing bool) assessment {
 		h = hourOf(at.Add(-time.Nanosecond))
 	}
 	if st.EstHour != h {
+		spikes := st.Spikes
+		if e.cfg.Baseline.LearnSpikes {
+			spikes = nil
+		}
 		if k.Kind == kindTarget {
-			st.Est = e.tgtDet.Estimate(st.Hist, h)
+			st.Est = e.tgtDet.Estimate(st.Hist, spikes, h)
 		} else {
-			st.Est = e.siteDet.Estimate(st.Hist, h)
+			st.Est = e.siteDet.Estimate(st.Hist, spikes, h)
 		}
 		st.EstHour = h
 	}
@@ -545,7 +553,9 @@ func (e *Engine) assess(k *keyState, at time.Time, closing bool) assessment {
 		a.names.Severe = max(e.cfg.Spike.SevereScore*fireScore/e.cfg.Spike.FireScore, fireScore)
 		a.names.Elevated = min(a.names.Elevated, fireScore)
 	}
-	a.fires = a.ready && a.score >= fireScore && a.live >= e.cfg.Spike.FireRatio*a.baseline && a.live-a.baseline >= minExcess
+	a.fires = a.ready && a.score >= fireScore && a.live >= e.cfg.Spike.FireRatio*a.baseline && a.live-a.baseline >= minExcess &&
+		a.live > e.peakRatio*st.Est.DailyPeak*e.factor
+	a.hour = h
 	a.clear = !a.ready || a.score < e.cfg.Spike.ResolveScore || a.live-a.baseline < minExcess/2
 	return a
 }
@@ -575,6 +585,9 @@ func (e *Engine) levelOf(k *keyState, at time.Time, a assessment) *msg.Level {
 // was built (at boundaries, or for an alert), else nil.
 func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 	a := e.assess(k, at, closing)
+	if a.fires {
+		k.L.Spikes.Set(a.hour)
+	}
 	if !closing && !a.fires {
 		return nil
 	}
@@ -582,7 +595,11 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 	if closing {
 		lv = e.levelOf(k, at, a)
 	}
-	ev := k.Spike.Step(at, a.fires, a.clear, a.score, alert.SeverityRank(e.severity(a)), e.policy)
+	policy := e.policy
+	if k.Kind == kindTarget && e.cfg.Targets.Pending != nil {
+		policy.Pending = *e.cfg.Targets.Pending
+	}
+	ev := k.Spike.Step(at, a.fires, a.clear, a.score, alert.SeverityRank(e.severity(a)), policy)
 	if ev == alert.None {
 		return lv
 	}
@@ -805,6 +822,11 @@ func (e *Engine) checkKey(name string, k *keyState) error {
 	}
 	if k.L.Win.N != e.n || len(k.L.Win.Buckets) != e.n {
 		return fmt.Errorf("engine state: key %q has a window of %d steps, config says %d (changed step or window?)", name, k.L.Win.N, e.n)
+	}
+	if k.L.Spikes == nil || k.L.Spikes.N != e.cfg.Baseline.Days*24 {
+		// A checkpoint from before spike hours were kept, or with another
+		// history length: start marking afresh.
+		k.L.Spikes = window.NewFlags(e.cfg.Baseline.Days * 24)
 	}
 	if k.L.Hist.Len() != e.cfg.Baseline.Days*24 {
 		// A changed history length keeps what fits.

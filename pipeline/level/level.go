@@ -57,6 +57,9 @@ func (t Thresholds) Name(score float64, ready, fires bool) string {
 type State struct {
 	Win  *window.Sliding `json:"win"`
 	Hist *window.Hourly  `json:"hist"`
+	// Spikes marks the hours in which the key's spike condition held: the
+	// detector leaves them out of what it learns as normal.
+	Spikes *window.Flags `json:"spikes,omitempty"`
 	// Watermark is the key's event-time clock: the latest event time seen
 	// or advanced to.
 	Watermark time.Time `json:"wm"`
@@ -89,7 +92,7 @@ type ScoreAt struct {
 
 // NewState returns an empty state for a window of n buckets and hist hours.
 func NewState(n, hours int) *State {
-	return &State{Win: window.NewSliding(n), Hist: window.NewHourly(hours), EstHour: -1 << 62, LastEmitted: -1 << 62}
+	return &State{Win: window.NewSliding(n), Hist: window.NewHourly(hours), Spikes: window.NewFlags(hours), EstHour: -1 << 62, LastEmitted: -1 << 62}
 }
 
 // Admits reports whether a post of weight w at t would enter the top k,
