@@ -370,32 +370,116 @@ func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
 var emailRE = regexp.MustCompile(`(?i)([a-z0-9][a-z0-9._%+-]*)(?:@|\s*[\[\(\{]\s*at\s*[\]\)\}]\s*)([a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)+)`)
 var dotRE = regexp.MustCompile(`(?i)\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*`)
 
+// mayHaveEmail reports whether text holds an '@' or a closing bracket
+// after "at" ("[at]"): every email match holds one. IndexByte is
+// vectorized, and prose seldom holds brackets.
 func mayHaveEmail(text string) bool {
 	if strings.IndexByte(text, '@') >= 0 {
 		return true
 	}
-	for i := 2; i < len(text); i++ {
-		if c := text[i]; (c == ']' || c == ')' || c == '}') && (text[i-1]|0x20) == 't' && (text[i-2]|0x20) == 'a' {
-			return true
+	for _, c := range []byte("])}") {
+		for i := 0; ; {
+			j := strings.IndexByte(text[i:], c)
+			if j < 0 {
+				break
+			}
+			i += j + 1
+			if k := i - 1; k >= 2 && (text[k-1]|0x20) == 't' && (text[k-2]|0x20) == 'a' {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// emailByte marks the ASCII bytes emailRE can match: letters, digits,
+// "._%+-@" and brackets. Whitespace is handled apart.
+var emailByte = func() (t [128]bool) {
+	for c := range t {
+		t[c] = asciiClass[c] != clsOther
+	}
+	for _, c := range "._%+-@[](){}" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isBracket(c byte) bool {
+	return c == '[' || c == ']' || c == '(' || c == ')' || c == '{' || c == '}'
+}
+
+func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// emailSegments calls f with the pieces of text an email match may lie
+// in, in order. A match never holds a byte emailRE cannot match, nor a
+// run of whitespace that does not touch a bracket (its whitespace only
+// surrounds "[at]" and "[dot]"); emailRE has no anchors or look-around,
+// so matching each piece alone finds what matching the whole text finds.
+// Pieces without an '@' or a bracket cannot hold a match and are skipped:
+// the regexp then runs on a few words instead of the whole post.
+func emailSegments(text string, f func(off int, seg string) bool) {
+	start, anchor := 0, false
+	flush := func(end int) bool {
+		ok := true
+		if anchor && end > start {
+			ok = f(start, text[start:end])
+		}
+		anchor = false
+		return ok
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		switch {
+		case c >= utf8.RuneSelf || emailByte[c]:
+			// Non-ASCII: (?i) folds "K" and "ſ" into [a-z]; keep every
+			// non-ASCII byte, which only makes a piece longer.
+			if c == '@' || isBracket(c) {
+				anchor = true
+			}
+			i++
+		case isRESpace(c):
+			j := i
+			for j < len(text) && isRESpace(text[j]) {
+				j++
+			}
+			if (i > 0 && isBracket(text[i-1])) || (j < len(text) && isBracket(text[j])) {
+				i = j
+				continue
+			}
+			if !flush(i) {
+				return
+			}
+			i, start = j, j
+		default:
+			if !flush(i) {
+				return
+			}
+			i++
+			start = i
+		}
+	}
+	flush(len(text))
 }
 
 func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
 	if !mayHaveEmail(text) {
 		return
 	}
-	for _, loc := range emailRE.FindAllStringSubmatchIndex(text, 64) {
-		local, domain := text[loc[2]:loc[3]], text[loc[4]:loc[5]]
-		domain = dotRE.ReplaceAllString(domain, ".")
-		n, ok := normalizeEmail(local + "@" + domain)
-		if !ok {
-			continue
+	left := 64 // as many as FindAll(text, 64) would return
+	emailSegments(text, func(off int, seg string) bool {
+		for _, loc := range emailRE.FindAllStringSubmatchIndex(seg, left) {
+			left--
+			local, domain := seg[loc[2]:loc[3]], seg[loc[4]:loc[5]]
+			domain = dotRE.ReplaceAllString(domain, ".")
+			n, ok := normalizeEmail(local + "@" + domain)
+			if !ok {
+				continue
+			}
+			d := sc.digest(m, domEmail, []byte(n))
+			ks.lookup(sc, d, streamEmail, 1, off+loc[0], off+loc[1])
 		}
-		d := sc.digest(m, domEmail, []byte(n))
-		ks.lookup(sc, d, streamEmail, 1, loc[0], loc[1])
-	}
+		return left > 0
+	})
 }
 
 // phone candidates: runs of digit groups joined by single separators.

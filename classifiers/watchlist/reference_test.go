@@ -73,7 +73,10 @@ func refTokenize(text string) []refTok {
 	return out
 }
 
-var refHandleRE = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9._-]*`)
+var (
+	refHandleRE = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9._-]*`)
+	refAtRE     = regexp.MustCompile(`(?i)at[\]\)\}]`)
+)
 
 // refFind is the reference matcher: every candidate hashed, every posting
 // of its digest checked.
@@ -129,7 +132,13 @@ func refFind(s *snapshot, text string) []match {
 			}, run)
 			lookup(domWords, form, streamHandle, 1, loc[0], loc[0]+len(run))
 		}
-		for _, loc := range emailRE.FindAllStringSubmatchIndex(text, 64) {
+		// The matcher looks for emails only where an '@' or "at]" shows
+		// (so "[at ]" with a space is not looked for: a known gap).
+		emails := text
+		if !strings.Contains(text, "@") && !refAtRE.MatchString(text) {
+			emails = ""
+		}
+		for _, loc := range emailRE.FindAllStringSubmatchIndex(emails, 64) {
 			addr := text[loc[2]:loc[3]] + "@" + dotRE.ReplaceAllString(text[loc[4]:loc[5]], ".")
 			if n, ok := normalizeEmail(addr); ok {
 				lookup(domEmail, n, streamEmail, 1, loc[0], loc[1])
@@ -203,7 +212,9 @@ var agreementTexts = []string{
 	"she works at Canter Point Logistics", "Acme Corporation hires", "Acme Corp. and acme co", "clara sorrenti is at it again",
 	"Clára Sorrénti", "CLARA SORRENTI", "clara  sorrenti", "clara-sorrenti", "keffals posted again", "formerly Clara Whitlock",
 	"look at @claras_99 lol", "ping ines.d about it", "ClaraS-99", "@claras_98", "ines.d.", "..ines.d..", "clara said",
-	"O'Brien and Clara Sorrenti’s car", "Clara Sorrenti's", "‘Clara’ Sorrenti", "Clara\u0301 Sorrenti", "ines.dalgaard",
+	"O'Brien and Clara Sorrenti’s car", "Clara Sorrenti's", "‘Clara’ Sorrenti", "Clara\u0301 Sorrenti", "ines.dalgaard", "clara [at] sorrenti [dot] example", "clara (at)sorrenti(dot)example",
+	"x clara { at }  sorrenti [ dot ] example, y", "clara [at ] sorrenti [dot] example", "a@b.c@d.e ines+x@dalgaard.example",
+	"mail: Clara.Sorrenti@GMail.com; or clara @ sorrenti.example", "\u212aeffals@x.example clara\tat\tsorrenti",
 	"#4 123 Main Ave", "123 main ave #4", "##1#", "\xff\xfeClara Sorrenti\xff", "Ínes Dálgaard", "INES DALGAARD",
 	"clara sorrenti clara sorrenti 123 main avenue 123 main avenue", strings.Repeat("clara ", 40) + "sorrenti",
 }
