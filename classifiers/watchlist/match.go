@@ -5,6 +5,7 @@ import (
 	"hash"
 	"math/bits"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -163,6 +164,7 @@ type scratch struct {
 	tF, tC  []uint32
 	blk     [16]byte
 	fIdx    []int
+	hIdx    []int
 	found   []match
 	seenCnd map[string]struct{}
 }
@@ -319,50 +321,83 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 
 // scanHandles checks runs like "@Clara_S99" or "clara.s" that the word
 // tokenizer splits: plain single words were checked as words already.
+// A run is a longest stretch of ASCII letters, digits and ".-_", from its
+// first letter or digit, without separators at its end; it is a
+// candidate only if a separator remains inside, that is where a letter or
+// digit is followed by separators and then a letter or digit again.
+// IndexByte finds those few places, so the rest of the post is not read.
 func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
-	i := 0
-	for i < len(text) {
-		// Skip to a run of ASCII letters and digits.
-		for i < len(text) && (text[i] >= utf8.RuneSelf || asciiClass[text[i]] == clsOther) {
-			i++
-		}
-		start := i
-		sep := false
-		for i < len(text) && text[i] < utf8.RuneSelf {
-			c := text[i]
-			if asciiClass[c] == clsOther {
-				if c != '.' && c != '-' && c != '_' {
-					break
+	sc.hIdx = sc.hIdx[:0]
+	for _, c := range []byte("._-") {
+		for k := 0; ; {
+			j := strings.IndexByte(text[k:], c)
+			if j < 0 {
+				break
+			}
+			k += j
+			if k > 0 && isASCIIAlnum(text[k-1]) {
+				e := k + 1
+				for e < len(text) && isHandleSep(text[e]) {
+					e++
 				}
-				sep = true
+				if e < len(text) && isASCIIAlnum(text[e]) {
+					sc.hIdx = append(sc.hIdx, k)
+				}
 			}
-			i++
+			k++
 		}
-		end := i
-		for end > start && asciiClass[text[end-1]&0x7f] == clsOther {
-			end--
-		}
-		if !sep || end-start < 3 || !strings.ContainsAny(text[start:end], "._-") {
-			if i == start {
-				i++
-			}
-			continue
-		}
-		sc.in = append(sc.in[:0], domWords, 0)
-		for k := start; k < end; k++ {
-			switch c := text[k]; asciiClass[c] {
-			case clsUpper:
-				sc.in = append(sc.in, c+'a'-'A')
-			case clsLower, clsDigit:
-				sc.in = append(sc.in, c)
-			}
-		}
-		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
-			continue
-		}
-		d := digestWith(m, sc.in, sc.sum[:0])
-		ks.lookup(sc, d, streamHandle, 1, start, end)
 	}
+	if len(sc.hIdx) == 0 {
+		return
+	}
+	slices.Sort(sc.hIdx)
+	done := 0
+	for _, k := range sc.hIdx {
+		if k < done {
+			continue // in a run already checked
+		}
+		a, b := k, k
+		for a > 0 && isHandleByte(text[a-1]) {
+			a--
+		}
+		for b < len(text) && isHandleByte(text[b]) {
+			b++
+		}
+		done = b
+		ks.handleRun(sc, m, text, a, b)
+	}
+}
+
+func isASCIIAlnum(c byte) bool { return c < utf8.RuneSelf && asciiClass[c] != clsOther }
+func isHandleSep(c byte) bool  { return c == '.' || c == '-' || c == '_' }
+func isHandleByte(c byte) bool { return isASCIIAlnum(c) || isHandleSep(c) }
+
+// handleRun checks the run text[a:b] of handle bytes.
+func (ks *keySet) handleRun(sc *scratch, m hash.Hash, text string, a, b int) {
+	start, end := a, b
+	for start < end && !isASCIIAlnum(text[start]) {
+		start++
+	}
+	for end > start && !isASCIIAlnum(text[end-1]) {
+		end--
+	}
+	if end-start < 3 || !strings.ContainsAny(text[start:end], "._-") {
+		return
+	}
+	sc.in = append(sc.in[:0], domWords, 0)
+	for k := start; k < end; k++ {
+		switch c := text[k]; asciiClass[c&0x7f] {
+		case clsUpper:
+			sc.in = append(sc.in, c+'a'-'A')
+		case clsLower, clsDigit:
+			sc.in = append(sc.in, c)
+		}
+	}
+	if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
+		return
+	}
+	d := digestWith(m, sc.in, sc.sum[:0])
+	ks.lookup(sc, d, streamHandle, 1, start, end)
 }
 
 // emailRE finds addresses, including the common obfuscations "name [at]

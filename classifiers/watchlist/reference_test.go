@@ -212,7 +212,7 @@ var agreementTexts = []string{
 	"she works at Canter Point Logistics", "Acme Corporation hires", "Acme Corp. and acme co", "clara sorrenti is at it again",
 	"Clára Sorrénti", "CLARA SORRENTI", "clara  sorrenti", "clara-sorrenti", "keffals posted again", "formerly Clara Whitlock",
 	"look at @claras_99 lol", "ping ines.d about it", "ClaraS-99", "@claras_98", "ines.d.", "..ines.d..", "clara said",
-	"O'Brien and Clara Sorrenti’s car", "Clara Sorrenti's", "‘Clara’ Sorrenti", "Clara\u0301 Sorrenti", "ines.dalgaard", "clara [at] sorrenti [dot] example", "clara (at)sorrenti(dot)example",
+	"O'Brien and Clara Sorrenti’s car", "Clara Sorrenti's", "‘Clara’ Sorrenti", "Clara\u0301 Sorrenti", "ines.dalgaard", "__ines.d__", "x.ines.d", "ines..d", "-claras-99-", "ab-", "a-b", "I.N.E.S.D", "off-topic ines-d. ok", "clara [at] sorrenti [dot] example", "clara (at)sorrenti(dot)example",
 	"x clara { at }  sorrenti [ dot ] example, y", "clara [at ] sorrenti [dot] example", "a@b.c@d.e ines+x@dalgaard.example",
 	"mail: Clara.Sorrenti@GMail.com; or clara @ sorrenti.example", "\u212aeffals@x.example clara\tat\tsorrenti",
 	"#4 123 Main Ave", "123 main ave #4", "##1#", "\xff\xfeClara Sorrenti\xff", "Ínes Dálgaard", "INES DALGAARD",
