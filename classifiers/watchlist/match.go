@@ -244,7 +244,7 @@ func (s *snapshot) scan(sc *scratch, text string) {
 			ks.scanEmails(sc, m, text)
 		}
 		if ks.hasPhone {
-			ks.scanPhones(sc, m, text, s.regions)
+			ks.scanPhones(sc, m, text, toks, s.regions)
 		}
 		if ks.hasPlate {
 			ks.scanPlates(sc, m, text, toks)
@@ -524,17 +524,15 @@ func isPhoneSep(c byte) bool {
 	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/'
 }
 
-func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []string) {
+func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token, regions []string) {
 	clear(sc.seenCnd)
 	tries := 0
 	type group struct{ start, end, digits int }
 	var groups [12]group
-	i := 0
-	for i < len(text) && tries < maxPhoneTries {
-		c := text[i]
-		if !(c >= '0' && c <= '9') {
-			i++
-			continue
+	i, ti := 0, 0
+	for tries < maxPhoneTries {
+		if i = nextDigit(text, i, toks, &ti); i >= len(text) {
+			break
 		}
 		// A run must not continue a word ("A1234567") or a longer token.
 		if i > 0 && isWordRune(rune(text[i-1])) {
@@ -599,6 +597,34 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []st
 	}
 }
 
+// nextDigit returns the position of the first ASCII digit of text at or
+// after i, or len(text). Every ASCII digit is inside a token, so it skips
+// from one token holding a digit to the next instead of reading every
+// byte; *ti is the token to look at first, and only moves forward. Text
+// past the last token of a capped tokenization is read byte by byte.
+func nextDigit(text string, i int, toks []token, ti *int) int {
+	for ; *ti < len(toks); *ti++ {
+		tk := &toks[*ti]
+		if tk.end <= i || !tk.hasDigit {
+			continue
+		}
+		for j := max(i, tk.start); j < tk.end; j++ {
+			if text[j] >= '0' && text[j] <= '9' {
+				return j
+			}
+		}
+	}
+	if len(toks) >= maxTokens {
+		i = max(i, toks[len(toks)-1].end)
+	} else {
+		return len(text)
+	}
+	for i < len(text) && !(text[i] >= '0' && text[i] <= '9') {
+		i++
+	}
+	return i
+}
+
 func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []string, start, end int) int {
 	if _, dup := sc.seenCnd[num]; dup {
 		return 0
@@ -629,51 +655,60 @@ func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []strin
 // dot ("ABC 1234", "abc-1234", "7XYZ123"). A candidate must hold a digit
 // or be written in capitals, so plain words never count as plates.
 func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token) {
-	tz := &sc.tz
-	plateish := func(tk *token) bool { return tk.hasDigit || (tk.upper && tk.hasLetter) }
-	for i := range toks {
-		// Most words of prose hold no digit and are not in capitals: skip
-		// starts with no such word within reach.
-		if toks[i].canonOnly || !(plateish(&toks[i]) ||
-			i+1 < len(toks) && plateish(&toks[i+1]) || i+2 < len(toks) && plateish(&toks[i+2])) {
+	// Most words of prose hold no digit and are not in capitals: a
+	// candidate starts at most two words before such a word.
+	next := 0
+	for j := range toks {
+		if tk := &toks[j]; !(tk.hasDigit || (tk.upper && tk.hasLetter)) {
 			continue
 		}
-		sc.in = append(sc.in[:0], domPlate, 0)
-		digit, upper := false, true
-		for k := 0; k < 3 && i+k < len(toks); k++ {
-			tk := &toks[i+k]
-			if tk.canonOnly {
-				break
+		for i := max(next, j-2); i <= j; i++ {
+			if !toks[i].canonOnly {
+				ks.plateAt(sc, m, text, toks, i)
 			}
-			if k > 0 {
-				gap := text[toks[i+k-1].end:tk.start]
-				if len(gap) != 1 || (gap[0] != ' ' && gap[0] != '-' && gap[0] != '.') {
-					break
-				}
-			}
-			for _, b := range tz.folded(tk) {
-				if b >= 'a' && b <= 'z' {
-					b -= 'a' - 'A'
-				}
-				sc.in = append(sc.in, b)
-			}
-			n := len(sc.in) - 2
-			if n > 10 {
-				break
-			}
-			digit = digit || tk.hasDigit
-			upper = upper && (tk.upper || !tk.hasLetter)
-			if n < 2 || !(digit || (upper && n >= 4)) {
-				continue
-			}
-			if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
-				sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
-			}
-			if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
-				continue
-			}
-			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)
 		}
+		next = j + 1
+	}
+}
+
+// plateAt checks the plate candidates starting at token i.
+func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i int) {
+	tz := &sc.tz
+	sc.in = append(sc.in[:0], domPlate, 0)
+	digit, upper := false, true
+	for k := 0; k < 3 && i+k < len(toks); k++ {
+		tk := &toks[i+k]
+		if tk.canonOnly {
+			break
+		}
+		if k > 0 {
+			gap := text[toks[i+k-1].end:tk.start]
+			if len(gap) != 1 || (gap[0] != ' ' && gap[0] != '-' && gap[0] != '.') {
+				break
+			}
+		}
+		for _, b := range tz.folded(tk) {
+			if b >= 'a' && b <= 'z' {
+				b -= 'a' - 'A'
+			}
+			sc.in = append(sc.in, b)
+		}
+		n := len(sc.in) - 2
+		if n > 10 {
+			break
+		}
+		digit = digit || tk.hasDigit
+		upper = upper && (tk.upper || !tk.hasLetter)
+		if n < 2 || !(digit || (upper && n >= 4)) {
+			continue
+		}
+		if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
+			sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
+		}
+		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
+			continue
+		}
+		d := digestWith(m, sc.in, sc.sum[:0])
+		ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)
 	}
 }
