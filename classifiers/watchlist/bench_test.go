@@ -135,7 +135,7 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
-func benchMatcher(b *testing.B, f *File, keys int) *Matcher {
+func benchMatcher(b testing.TB, f *File, keys int) *Matcher {
 	b.Helper()
 	var hs []*Hasher
 	recs := map[string][]Record{}

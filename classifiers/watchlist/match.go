@@ -5,6 +5,7 @@ import (
 	"hash"
 	"math/bits"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -163,6 +164,7 @@ type scratch struct {
 	tF, tC  []uint32
 	blk     [16]byte
 	fIdx    []int
+	hIdx    []int
 	found   []match
 	seenCnd map[string]struct{}
 }
@@ -242,7 +244,7 @@ func (s *snapshot) scan(sc *scratch, text string) {
 			ks.scanEmails(sc, m, text)
 		}
 		if ks.hasPhone {
-			ks.scanPhones(sc, m, text, s.regions)
+			ks.scanPhones(sc, m, text, toks, s.regions)
 		}
 		if ks.hasPlate {
 			ks.scanPlates(sc, m, text, toks)
@@ -319,50 +321,83 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 
 // scanHandles checks runs like "@Clara_S99" or "clara.s" that the word
 // tokenizer splits: plain single words were checked as words already.
+// A run is a longest stretch of ASCII letters, digits and ".-_", from its
+// first letter or digit, without separators at its end; it is a
+// candidate only if a separator remains inside, that is where a letter or
+// digit is followed by separators and then a letter or digit again.
+// IndexByte finds those few places, so the rest of the post is not read.
 func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
-	i := 0
-	for i < len(text) {
-		// Skip to a run of ASCII letters and digits.
-		for i < len(text) && (text[i] >= utf8.RuneSelf || asciiClass[text[i]] == clsOther) {
-			i++
-		}
-		start := i
-		sep := false
-		for i < len(text) && text[i] < utf8.RuneSelf {
-			c := text[i]
-			if asciiClass[c] == clsOther {
-				if c != '.' && c != '-' && c != '_' {
-					break
+	sc.hIdx = sc.hIdx[:0]
+	for _, c := range []byte("._-") {
+		for k := 0; ; {
+			j := strings.IndexByte(text[k:], c)
+			if j < 0 {
+				break
+			}
+			k += j
+			if k > 0 && isASCIIAlnum(text[k-1]) {
+				e := k + 1
+				for e < len(text) && isHandleSep(text[e]) {
+					e++
 				}
-				sep = true
+				if e < len(text) && isASCIIAlnum(text[e]) {
+					sc.hIdx = append(sc.hIdx, k)
+				}
 			}
-			i++
+			k++
 		}
-		end := i
-		for end > start && asciiClass[text[end-1]&0x7f] == clsOther {
-			end--
-		}
-		if !sep || end-start < 3 || !strings.ContainsAny(text[start:end], "._-") {
-			if i == start {
-				i++
-			}
-			continue
-		}
-		sc.in = append(sc.in[:0], domWords, 0)
-		for k := start; k < end; k++ {
-			switch c := text[k]; asciiClass[c] {
-			case clsUpper:
-				sc.in = append(sc.in, c+'a'-'A')
-			case clsLower, clsDigit:
-				sc.in = append(sc.in, c)
-			}
-		}
-		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
-			continue
-		}
-		d := digestWith(m, sc.in, sc.sum[:0])
-		ks.lookup(sc, d, streamHandle, 1, start, end)
 	}
+	if len(sc.hIdx) == 0 {
+		return
+	}
+	slices.Sort(sc.hIdx)
+	done := 0
+	for _, k := range sc.hIdx {
+		if k < done {
+			continue // in a run already checked
+		}
+		a, b := k, k
+		for a > 0 && isHandleByte(text[a-1]) {
+			a--
+		}
+		for b < len(text) && isHandleByte(text[b]) {
+			b++
+		}
+		done = b
+		ks.handleRun(sc, m, text, a, b)
+	}
+}
+
+func isASCIIAlnum(c byte) bool { return c < utf8.RuneSelf && asciiClass[c] != clsOther }
+func isHandleSep(c byte) bool  { return c == '.' || c == '-' || c == '_' }
+func isHandleByte(c byte) bool { return isASCIIAlnum(c) || isHandleSep(c) }
+
+// handleRun checks the run text[a:b] of handle bytes.
+func (ks *keySet) handleRun(sc *scratch, m hash.Hash, text string, a, b int) {
+	start, end := a, b
+	for start < end && !isASCIIAlnum(text[start]) {
+		start++
+	}
+	for end > start && !isASCIIAlnum(text[end-1]) {
+		end--
+	}
+	if end-start < 3 || !strings.ContainsAny(text[start:end], "._-") {
+		return
+	}
+	sc.in = append(sc.in[:0], domWords, 0)
+	for k := start; k < end; k++ {
+		switch c := text[k]; asciiClass[c&0x7f] {
+		case clsUpper:
+			sc.in = append(sc.in, c+'a'-'A')
+		case clsLower, clsDigit:
+			sc.in = append(sc.in, c)
+		}
+	}
+	if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
+		return
+	}
+	d := digestWith(m, sc.in, sc.sum[:0])
+	ks.lookup(sc, d, streamHandle, 1, start, end)
 }
 
 // emailRE finds addresses, including the common obfuscations "name [at]
@@ -370,32 +405,116 @@ func (ks *keySet) scanHandles(sc *scratch, m hash.Hash, text string) {
 var emailRE = regexp.MustCompile(`(?i)([a-z0-9][a-z0-9._%+-]*)(?:@|\s*[\[\(\{]\s*at\s*[\]\)\}]\s*)([a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)+)`)
 var dotRE = regexp.MustCompile(`(?i)\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*`)
 
+// mayHaveEmail reports whether text holds an '@' or a closing bracket
+// after "at" ("[at]"): every email match holds one. IndexByte is
+// vectorized, and prose seldom holds brackets.
 func mayHaveEmail(text string) bool {
 	if strings.IndexByte(text, '@') >= 0 {
 		return true
 	}
-	for i := 2; i < len(text); i++ {
-		if c := text[i]; (c == ']' || c == ')' || c == '}') && (text[i-1]|0x20) == 't' && (text[i-2]|0x20) == 'a' {
-			return true
+	for _, c := range []byte("])}") {
+		for i := 0; ; {
+			j := strings.IndexByte(text[i:], c)
+			if j < 0 {
+				break
+			}
+			i += j + 1
+			if k := i - 1; k >= 2 && (text[k-1]|0x20) == 't' && (text[k-2]|0x20) == 'a' {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// emailByte marks the ASCII bytes emailRE can match: letters, digits,
+// "._%+-@" and brackets. Whitespace is handled apart.
+var emailByte = func() (t [128]bool) {
+	for c := range t {
+		t[c] = asciiClass[c] != clsOther
+	}
+	for _, c := range "._%+-@[](){}" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isBracket(c byte) bool {
+	return c == '[' || c == ']' || c == '(' || c == ')' || c == '{' || c == '}'
+}
+
+func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// emailSegments calls f with the pieces of text an email match may lie
+// in, in order. A match never holds a byte emailRE cannot match, nor a
+// run of whitespace that does not touch a bracket (its whitespace only
+// surrounds "[at]" and "[dot]"); emailRE has no anchors or look-around,
+// so matching each piece alone finds what matching the whole text finds.
+// Pieces without an '@' or a bracket cannot hold a match and are skipped:
+// the regexp then runs on a few words instead of the whole post.
+func emailSegments(text string, f func(off int, seg string) bool) {
+	start, anchor := 0, false
+	flush := func(end int) bool {
+		ok := true
+		if anchor && end > start {
+			ok = f(start, text[start:end])
+		}
+		anchor = false
+		return ok
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		switch {
+		case c >= utf8.RuneSelf || emailByte[c]:
+			// Non-ASCII: (?i) folds "K" and "ſ" into [a-z]; keep every
+			// non-ASCII byte, which only makes a piece longer.
+			if c == '@' || isBracket(c) {
+				anchor = true
+			}
+			i++
+		case isRESpace(c):
+			j := i
+			for j < len(text) && isRESpace(text[j]) {
+				j++
+			}
+			if (i > 0 && isBracket(text[i-1])) || (j < len(text) && isBracket(text[j])) {
+				i = j
+				continue
+			}
+			if !flush(i) {
+				return
+			}
+			i, start = j, j
+		default:
+			if !flush(i) {
+				return
+			}
+			i++
+			start = i
+		}
+	}
+	flush(len(text))
 }
 
 func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
 	if !mayHaveEmail(text) {
 		return
 	}
-	for _, loc := range emailRE.FindAllStringSubmatchIndex(text, 64) {
-		local, domain := text[loc[2]:loc[3]], text[loc[4]:loc[5]]
-		domain = dotRE.ReplaceAllString(domain, ".")
-		n, ok := normalizeEmail(local + "@" + domain)
-		if !ok {
-			continue
+	left := 64 // as many as FindAll(text, 64) would return
+	emailSegments(text, func(off int, seg string) bool {
+		for _, loc := range emailRE.FindAllStringSubmatchIndex(seg, left) {
+			left--
+			local, domain := seg[loc[2]:loc[3]], seg[loc[4]:loc[5]]
+			domain = dotRE.ReplaceAllString(domain, ".")
+			n, ok := normalizeEmail(local + "@" + domain)
+			if !ok {
+				continue
+			}
+			d := sc.digest(m, domEmail, []byte(n))
+			ks.lookup(sc, d, streamEmail, 1, off+loc[0], off+loc[1])
 		}
-		d := sc.digest(m, domEmail, []byte(n))
-		ks.lookup(sc, d, streamEmail, 1, loc[0], loc[1])
-	}
+		return left > 0
+	})
 }
 
 // phone candidates: runs of digit groups joined by single separators.
@@ -405,17 +524,15 @@ func isPhoneSep(c byte) bool {
 	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/'
 }
 
-func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []string) {
+func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token, regions []string) {
 	clear(sc.seenCnd)
 	tries := 0
 	type group struct{ start, end, digits int }
 	var groups [12]group
-	i := 0
-	for i < len(text) && tries < maxPhoneTries {
-		c := text[i]
-		if !(c >= '0' && c <= '9') {
-			i++
-			continue
+	i, ti := 0, 0
+	for tries < maxPhoneTries {
+		if i = nextDigit(text, i, toks, &ti); i >= len(text) {
+			break
 		}
 		// A run must not continue a word ("A1234567") or a longer token.
 		if i > 0 && isWordRune(rune(text[i-1])) {
@@ -480,6 +597,34 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, regions []st
 	}
 }
 
+// nextDigit returns the position of the first ASCII digit of text at or
+// after i, or len(text). Every ASCII digit is inside a token, so it skips
+// from one token holding a digit to the next instead of reading every
+// byte; *ti is the token to look at first, and only moves forward. Text
+// past the last token of a capped tokenization is read byte by byte.
+func nextDigit(text string, i int, toks []token, ti *int) int {
+	for ; *ti < len(toks); *ti++ {
+		tk := &toks[*ti]
+		if tk.end <= i || !tk.hasDigit {
+			continue
+		}
+		for j := max(i, tk.start); j < tk.end; j++ {
+			if text[j] >= '0' && text[j] <= '9' {
+				return j
+			}
+		}
+	}
+	if len(toks) >= maxTokens {
+		i = max(i, toks[len(toks)-1].end)
+	} else {
+		return len(text)
+	}
+	for i < len(text) && !(text[i] >= '0' && text[i] <= '9') {
+		i++
+	}
+	return i
+}
+
 func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []string, start, end int) int {
 	if _, dup := sc.seenCnd[num]; dup {
 		return 0
@@ -510,51 +655,60 @@ func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []strin
 // dot ("ABC 1234", "abc-1234", "7XYZ123"). A candidate must hold a digit
 // or be written in capitals, so plain words never count as plates.
 func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token) {
-	tz := &sc.tz
-	plateish := func(tk *token) bool { return tk.hasDigit || (tk.upper && tk.hasLetter) }
-	for i := range toks {
-		// Most words of prose hold no digit and are not in capitals: skip
-		// starts with no such word within reach.
-		if toks[i].canonOnly || !(plateish(&toks[i]) ||
-			i+1 < len(toks) && plateish(&toks[i+1]) || i+2 < len(toks) && plateish(&toks[i+2])) {
+	// Most words of prose hold no digit and are not in capitals: a
+	// candidate starts at most two words before such a word.
+	next := 0
+	for j := range toks {
+		if tk := &toks[j]; !(tk.hasDigit || (tk.upper && tk.hasLetter)) {
 			continue
 		}
-		sc.in = append(sc.in[:0], domPlate, 0)
-		digit, upper := false, true
-		for k := 0; k < 3 && i+k < len(toks); k++ {
-			tk := &toks[i+k]
-			if tk.canonOnly {
-				break
+		for i := max(next, j-2); i <= j; i++ {
+			if !toks[i].canonOnly {
+				ks.plateAt(sc, m, text, toks, i)
 			}
-			if k > 0 {
-				gap := text[toks[i+k-1].end:tk.start]
-				if len(gap) != 1 || (gap[0] != ' ' && gap[0] != '-' && gap[0] != '.') {
-					break
-				}
-			}
-			for _, b := range tz.folded(tk) {
-				if b >= 'a' && b <= 'z' {
-					b -= 'a' - 'A'
-				}
-				sc.in = append(sc.in, b)
-			}
-			n := len(sc.in) - 2
-			if n > 10 {
-				break
-			}
-			digit = digit || tk.hasDigit
-			upper = upper && (tk.upper || !tk.hasLetter)
-			if n < 2 || !(digit || (upper && n >= 4)) {
-				continue
-			}
-			if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
-				sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
-			}
-			if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
-				continue
-			}
-			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)
 		}
+		next = j + 1
+	}
+}
+
+// plateAt checks the plate candidates starting at token i.
+func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i int) {
+	tz := &sc.tz
+	sc.in = append(sc.in[:0], domPlate, 0)
+	digit, upper := false, true
+	for k := 0; k < 3 && i+k < len(toks); k++ {
+		tk := &toks[i+k]
+		if tk.canonOnly {
+			break
+		}
+		if k > 0 {
+			gap := text[toks[i+k-1].end:tk.start]
+			if len(gap) != 1 || (gap[0] != ' ' && gap[0] != '-' && gap[0] != '.') {
+				break
+			}
+		}
+		for _, b := range tz.folded(tk) {
+			if b >= 'a' && b <= 'z' {
+				b -= 'a' - 'A'
+			}
+			sc.in = append(sc.in, b)
+		}
+		n := len(sc.in) - 2
+		if n > 10 {
+			break
+		}
+		digit = digit || tk.hasDigit
+		upper = upper && (tk.upper || !tk.hasLetter)
+		if n < 2 || !(digit || (upper && n >= 4)) {
+			continue
+		}
+		if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
+			sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
+		}
+		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
+			continue
+		}
+		d := digestWith(m, sc.in, sc.sum[:0])
+		ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)
 	}
 }

@@ -226,7 +226,12 @@ func (s *snapshot) find(sc *scratch, text string) []match {
 	if len(sc.found) == 0 {
 		return nil
 	}
-	ms := append([]match(nil), sc.found...)
+	return tidy(append([]match(nil), sc.found...))
+}
+
+// tidy sorts matches by position and drops duplicates and matches nested
+// in a longer one of the same person and kind. It reuses ms.
+func tidy(ms []match) []match {
 	sort.Slice(ms, func(i, j int) bool {
 		a, b := ms[i], ms[j]
 		if a.start != b.start {

@@ -51,11 +51,13 @@ var canon = map[string]string{
 	"sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
 }
 
-// canonMay[len][first letter] is set when some canon key has that length
-// and first letter: most words skip the map lookup.
-var canonMay = func() (t [11][26]bool) {
+// canonMay[len][first letter] has bit (last letter) set when some canon
+// key has that length, first and last letter: most words skip the map
+// lookup (with the first letter alone, prose words like "the" and "some"
+// did not).
+var canonMay = func() (t [11][26]uint32) {
 	for k := range canon {
-		t[len(k)][k[0]-'a'] = true
+		t[len(k)][k[0]-'a'] |= 1 << (k[len(k)-1] - 'a')
 	}
 	return t
 }()
@@ -210,7 +212,8 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.fs, tk.fe = fs, len(t.arena)
 		tk.cs, tk.ce = tk.fs, tk.fe
 		w := t.arena[fs:]
-		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit && w[0] >= 'a' && w[0] <= 'z' && canonMay[len(w)][w[0]-'a'] {
+		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit && w[0] >= 'a' && w[0] <= 'z' && w[len(w)-1] >= 'a' && w[len(w)-1] <= 'z' &&
+			canonMay[len(w)][w[0]-'a']&(1<<(w[len(w)-1]-'a')) != 0 {
 			if c, ok := canon[string(w)]; ok {
 				tk.cs = len(t.arena)
 				t.arena = append(t.arena, c...)

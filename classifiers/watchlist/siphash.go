@@ -45,9 +45,28 @@ func (k sipKey) sum64(m []byte) uint64 {
 		v0 ^= w
 		m = m[8:]
 	}
+	// Most words are shorter than a block: load the tail without a loop.
 	last := uint64(n) << 56
-	for i := len(m) - 1; i >= 0; i-- {
-		last |= uint64(m[i]) << (8 * uint(i))
+	switch len(m) {
+	case 7:
+		last |= uint64(m[6]) << 48
+		fallthrough
+	case 6:
+		last |= uint64(m[5]) << 40
+		fallthrough
+	case 5:
+		last |= uint64(m[4]) << 32
+		fallthrough
+	case 4:
+		last |= uint64(binary.LittleEndian.Uint32(m))
+	case 3:
+		last |= uint64(m[2]) << 16
+		fallthrough
+	case 2:
+		last |= uint64(m[1]) << 8
+		fallthrough
+	case 1:
+		last |= uint64(m[0])
 	}
 	v3 ^= last
 	round()

@@ -33,7 +33,7 @@ func BenchmarkMatchStages(b *testing.B) {
 				case "emails":
 					ks.scanEmails(sc, mac, text)
 				case "phones":
-					ks.scanPhones(sc, mac, text, s.regions)
+					ks.scanPhones(sc, mac, text, toks, s.regions)
 				case "plates":
 					ks.scanPlates(sc, mac, text, toks)
 				}

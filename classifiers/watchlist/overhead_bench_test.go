@@ -1,0 +1,102 @@
+package watchlist
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/threatwatch/threatwatch/classifiers"
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// generatedPosts are the classifiers' benchmark posts with, in one post of
+// every 50, a sentence that gives a listed person's details the way a dox
+// would write them (other case, other separators, abbreviations): without
+// them the matcher would never leave its fast path.
+func generatedPosts(f *File) []*msg.Post {
+	posts := benchPosts()
+	out := make([]*msg.Post, len(posts))
+	for i, p := range posts {
+		q := *p
+		if i%50 == 7 {
+			pe := &f.Persons[(i*37)%len(f.Persons)]
+			addr := strings.NewReplacer("Street", "st.", "Avenue", "ave", "Road", "rd", ", Apt", " apartment").Replace(pe.Addresses[0])
+			phone := strings.NewReplacer("(", "", ")", "", "-", ".", " ", ".").Replace(pe.Phones[1])
+			plate := strings.ReplaceAll(strings.ToLower(pe.Plates[0]), "-", " ")
+			q.Text = fmt.Sprintf("%s %s lives at %s, call %s, her car is %s and her mail is %s.", p.Text,
+				strings.ToLower(pe.Names[0]), addr, phone, plate, strings.ToUpper(pe.Emails[0]))
+		}
+		out[i] = &q
+	}
+	return out
+}
+
+// BenchmarkWatchlistOverhead scores the same posts with the production
+// classifier (default settings) without and with the matcher of 10,000
+// persons: with/without is what the watchlist adds to scoring. Posts are
+// generated ones and, when ../shared/data is present, real comments.
+func BenchmarkWatchlistOverhead(b *testing.B) {
+	f := syntheticFile(10000, 1)
+	m := benchMatcher(b, f, 1)
+	without, err := classifiers.New(config.Default().Classify)
+	if err != nil {
+		b.Fatal(err)
+	}
+	with, err := classifiers.New(config.Default().Classify, classifiers.WithEnrichers(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		posts func(*testing.B) []*msg.Post
+	}{
+		{"posts=generated", func(*testing.B) []*msg.Post { return generatedPosts(f) }},
+		{"posts=jigsaw", jigsawPosts},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			posts := tc.posts(b)
+			b.Run("without", func(b *testing.B) { scoreLoop(b, without, posts) })
+			b.Run("with", func(b *testing.B) { scoreLoop(b, with, posts) })
+		})
+	}
+}
+
+// scoreLoop keeps the measured loop on one thread with a stack that will
+// not move: callgrind (--toggle-collect='*watchlist.scorePosts') tracks
+// calls per thread and by stack address, and a goroutine that changes
+// thread or has its stack copied inside the toggled function loses the
+// collection state, so the instruction count comes out wrong. Run callgrind
+// with GODEBUG=gcshrinkstackoff=1 so that the GC does not shrink it back.
+func scoreLoop(b *testing.B, c *classifiers.Classifier, posts []*msg.Post) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	growStack(512)
+	scorePosts(b, c, posts)
+}
+
+//go:noinline
+func growStack(n int) byte {
+	var pad [1024]byte
+	if n > 0 {
+		pad[n%len(pad)] = growStack(n - 1)
+	}
+	return pad[0]
+}
+
+// scorePosts is the measured loop.
+func scorePosts(b *testing.B, c *classifiers.Classifier, posts []*msg.Post) {
+	ctx := context.Background()
+	b.SetBytes(avgSize(posts))
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := cpuTime()
+	for i := 0; b.Loop(); i++ {
+		if _, err := c.Score(ctx, posts[i%len(posts)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, c0)
+}
