@@ -332,11 +332,17 @@ func (e *Engine) key(kind, site, target string) *keyState {
 		e.stats.KeysDropped++
 		return nil
 	}
+	// Kept for the key's life: copied, as in contributor.
+	site, target = strings.Clone(site), strings.Clone(target)
 	name := keyName(kind, site, target)
 	k := &keyState{Kind: kind, Site: site, Target: target, name: name,
 		L: level.NewState(e.n, e.cfg.Baseline.Days*24)}
 	e.keys[name] = k
-	idx[id] = k
+	if kind == kindTarget {
+		idx[target] = k
+	} else {
+		idx[site] = k
+	}
 	e.fresh = append(e.fresh, k)
 	e.touch(k)
 	return k
@@ -393,7 +399,10 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 // contributor is the evidence entry for a post: ids, permalink, scores and
 // a redacted snippet. Thread titles are left out: they often name victims.
 func contributor(s *msg.Scored, t time.Time, w float64) msg.Contributor {
-	c := msg.Contributor{PostID: s.Post.ID, URL: s.Post.URL, ThreadID: s.Post.ThreadID, At: t, Weight: w}
+	// The strings are copied: evidence outlives the post, and a decoder
+	// may hand out strings that share memory with its whole input line.
+	c := msg.Contributor{PostID: strings.Clone(s.Post.ID), URL: strings.Clone(s.Post.URL),
+		ThreadID: strings.Clone(s.Post.ThreadID), At: t, Weight: w}
 	if len(s.Scores) > 0 {
 		c.Scores = make(map[msg.Signal]float64, len(s.Scores))
 		for k, v := range s.Scores {
@@ -418,6 +427,8 @@ func contributor(s *msg.Scored, t time.Time, w float64) msg.Contributor {
 		c.Snippet = alert.RedactNames(alert.Redact(c.Snippet), names)
 		if len(c.Snippet) > 280 {
 			c.Snippet = truncateUTF8(c.Snippet, 280) + "…"
+		} else {
+			c.Snippet = strings.Clone(c.Snippet)
 		}
 	}
 	return c

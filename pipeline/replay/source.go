@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -63,9 +64,9 @@ func (c *chunk) add(b []byte, seq int64) {
 	c.lines = append(c.lines, rawLine{b: c.buf[start:len(c.buf):len(c.buf)], seq: seq})
 }
 
-// decode turns the chunk's lines into records; a bad line becomes a
-// LineError and the rest go on.
-func (c *chunk) decode() {
+// decode turns the chunk's lines into records with dec; a bad line becomes
+// a LineError and the rest go on.
+func (c *chunk) decode(dec *codec.ScoredDecoder) {
 	c.recs = make([]*Record, 0, len(c.lines))
 	for _, l := range c.lines {
 		if l.err != nil {
@@ -76,7 +77,7 @@ func (c *chunk) decode() {
 		if len(b) == 0 {
 			continue
 		}
-		r, err := decodeRecord(b)
+		r, err := decodeRecordWith(dec, b)
 		if err != nil {
 			c.bad = append(c.bad, &msg.LineError{Name: c.name, Line: int(l.seq), Err: err})
 			continue
@@ -106,8 +107,9 @@ func newDecoderPool(workers int) *decoderPool {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
+			dec := codec.NewScoredDecoder()
 			for c := range p.work {
-				c.decode()
+				c.decode(dec)
 			}
 		}()
 	}
