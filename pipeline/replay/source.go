@@ -50,7 +50,8 @@ type chunk struct {
 	src   int
 	name  string
 	lines []rawLine
-	buf   []byte
+	buf   []byte   // where add copies lines; from linePool
+	full  [][]byte // earlier bufs, still holding lines of this chunk
 	recs  []*Record
 	bad   []*msg.LineError
 	err   error // the read error that ended the source, after lines
@@ -58,10 +59,42 @@ type chunk struct {
 	keep  bool // keep raw bytes in records
 }
 
+// lineBufSize is the size of the buffers lines are copied into: a chunk of
+// the default 512 lines of about 650 bytes fits in one.
+const lineBufSize = 512 << 10
+
+// linePool recycles line buffers: the decoder copies what it keeps, so a
+// chunk's buffers are free again once it is decoded (unless raw lines are
+// kept). Without it a replay allocated and cleared about 4 KB per post.
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, lineBufSize); return &b }}
+
 func (c *chunk) add(b []byte, seq int64) {
+	if len(c.buf)+len(b) > cap(c.buf) {
+		// Never grow in place: earlier lines point into the buffer. Start
+		// another one.
+		if c.buf != nil {
+			c.full = append(c.full, c.buf)
+		}
+		if len(b) > lineBufSize || c.keep {
+			c.buf = make([]byte, 0, max(len(b), lineBufSize))
+		} else {
+			c.buf = (*linePool.Get().(*[]byte))[:0]
+		}
+	}
 	start := len(c.buf)
 	c.buf = append(c.buf, b...)
 	c.lines = append(c.lines, rawLine{b: c.buf[start:len(c.buf):len(c.buf)], seq: seq})
+}
+
+// release hands the chunk's line buffers back to linePool.
+func (c *chunk) release() {
+	for _, b := range append(c.full, c.buf) {
+		if cap(b) == lineBufSize {
+			b = b[:0]
+			linePool.Put(&b)
+		}
+	}
+	c.buf, c.full, c.lines = nil, nil, nil
 }
 
 // decode turns the chunk's lines into records with dec; a bad line becomes
@@ -90,7 +123,7 @@ func (c *chunk) decode(dec *codec.ScoredDecoder) {
 	}
 	if !c.keep {
 		// The records hold their own strings; the line bytes can go.
-		c.buf, c.lines = nil, nil
+		c.release()
 	}
 	close(c.done)
 }
