@@ -22,6 +22,7 @@ import (
 // A ScoredDecoder is not safe for concurrent use: give each goroutine one.
 type ScoredDecoder struct {
 	intern map[string]string
+	recent [256]string
 	// line is the current line as a string: unescaped string values are
 	// slices of it, so a line costs one allocation for all of them.
 	line string
@@ -184,15 +185,15 @@ func (d *ScoredDecoder) post(p *msg.Post) bool {
 func (d *ScoredDecoder) scores(s *msg.Scored) bool {
 	s.Scores = make(map[msg.Signal]float64, len(msg.Signals))
 	return d.objectAnyKeys(func(key string) bool {
-		if _, dup := s.Scores[msg.Signal(key)]; dup {
-			return false
-		}
 		var v float64
 		if !d.float(&v) {
 			return false
 		}
+		n := len(s.Scores)
 		s.Scores[msg.Signal(key)] = v
-		return true
+		// A repeated key did not grow the map: the general decoder's
+		// answer for that may differ, so leave it to it.
+		return len(s.Scores) > n
 	})
 }
 
@@ -430,14 +431,26 @@ func (d *ScoredDecoder) str(v *string, intern bool) bool {
 }
 
 func (d *ScoredDecoder) interned(start, end int) string {
-	if s, ok := d.intern[string(d.b[start:end])]; ok {
-		return s
+	b := d.b[start:end]
+	// A direct-mapped cache in front of the map, on a cheap hash of the
+	// bytes: cheaper than the map's lookup for these short strings.
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
 	}
-	// A fresh copy: the map outlives the line.
-	s := string(d.b[start:end])
-	if len(d.intern) < maxInterned {
-		d.intern[s] = s
+	slot := &d.recent[h%uint32(len(d.recent))]
+	if *slot == string(b) {
+		return *slot
 	}
+	s, ok := d.intern[string(b)]
+	if !ok {
+		// A fresh copy: the map outlives the line.
+		s = string(b)
+		if len(d.intern) < maxInterned {
+			d.intern[s] = s
+		}
+	}
+	*slot = s
 	return s
 }
 
