@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -16,9 +17,14 @@ import (
 // encoding/json was the largest cost after decoding. Anything it is not
 // sure to write identically (a time outside years 0-9999, NaN) goes
 // through encoding/json.
-func appendLevel(b []byte, l *msg.Level) ([]byte, error) {
+func appendLevel(b []byte, l *msg.Level) ([]byte, error) { return appendLevelCached(b, l, nil) }
+
+// appendLevelCached is appendLevel taking the evidence's JSON from cache
+// (nil: none) when the level carries the same evidence list as the last
+// level of its key written.
+func appendLevelCached(b []byte, l *msg.Level, cache *evidenceCache) ([]byte, error) {
 	mark := len(b)
-	e := levelEncoder{b: b}
+	e := levelEncoder{b: b, cache: cache}
 	e.level(l)
 	if e.bad {
 		j, err := msg.Encode(l)
@@ -31,9 +37,27 @@ func appendLevel(b []byte, l *msg.Level) ([]byte, error) {
 // write as encoding/json would, and the caller then starts over with it.
 // Checking while writing saves a pass over every map of the level.
 type levelEncoder struct {
-	b   []byte
-	bad bool
+	b     []byte
+	bad   bool
+	cache *evidenceCache
 }
+
+// evidenceCache holds the JSON of the last evidence list written per key
+// (a slot per hash of site and target). A level's evidence rarely changes
+// from one step to the next, and the engine hands out the same list, never
+// changed once returned (the replay Engine contract: outputs are not
+// touched again), so a list at the same address and length is the same
+// evidence. A slot keeps its list alive, so the address cannot be reused
+// by another while cached.
+type evidenceCache struct {
+	seed  maphash.Seed
+	slots [1024]struct {
+		list []msg.Contributor
+		json []byte
+	}
+}
+
+func newEvidenceCache() *evidenceCache { return &evidenceCache{seed: maphash.MakeSeed()} }
 
 func (e *levelEncoder) level(l *msg.Level) {
 	if l.Schema == "" {
@@ -72,12 +96,7 @@ func (e *levelEncoder) level(l *msg.Level) {
 	}
 	if len(l.Contributors) > 0 {
 		e.b = append(e.b, `,"contributors":[`...)
-		for i := range l.Contributors {
-			if i > 0 {
-				e.b = append(e.b, ',')
-			}
-			e.contributor(&l.Contributors[i])
-		}
+		e.evidence(l)
 		e.b = append(e.b, ']')
 	}
 	if l.Stale {
@@ -100,6 +119,41 @@ func (e *levelEncoder) float(f float64) {
 		return
 	}
 	e.b = appendJSONFloat(e.b, f)
+}
+
+// evidence writes the level's contributors, from the cache when it holds
+// this very list.
+func (e *levelEncoder) evidence(l *msg.Level) {
+	list := l.Contributors
+	if e.cache == nil {
+		e.contributors(list)
+		return
+	}
+	var h maphash.Hash
+	h.SetSeed(e.cache.seed)
+	h.WriteString(l.Site)
+	h.WriteByte(0)
+	h.WriteString(l.Target)
+	slot := &e.cache.slots[h.Sum64()%uint64(len(e.cache.slots))]
+	if len(slot.list) == len(list) && &slot.list[0] == &list[0] {
+		e.b = append(e.b, slot.json...)
+		return
+	}
+	start := len(e.b)
+	e.contributors(list)
+	if !e.bad {
+		slot.list = list
+		slot.json = append(slot.json[:0], e.b[start:]...)
+	}
+}
+
+func (e *levelEncoder) contributors(list []msg.Contributor) {
+	for i := range list {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.contributor(&list[i])
+	}
 }
 
 func (e *levelEncoder) contributor(c *msg.Contributor) {
