@@ -63,7 +63,9 @@ type keyState struct {
 	Spike  alert.Lifecycle             `json:"spike"`
 	Over   map[string]*alert.Lifecycle `json:"over,omitempty"`
 
-	name string // keyName, kept to avoid building it per post
+	name    string // keyName, kept to avoid building it per post
+	ref     string // a target's ref (the byRef index), "" for a site
+	changed bool   // in Engine.changed: its checkpoint is stale
 }
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
@@ -77,19 +79,29 @@ type Engine struct {
 	tgtDet    spike.Detector
 	names     level.Thresholds
 	policy    alert.Policy
-	sigSlot   map[msg.Signal]int
 	sites     bool
 	targets   bool
 	replay    bool
 	keys      map[string]*keyState
 	bySite    map[string]*keyState
 	byTarget  map[string]*keyState
-	sorted    []string // sorted key names; nil when stale
-	dirty     map[string]bool
-	clock     time.Time
-	nextDue   int64
-	stats     Stats
-	outs      []Output
+	// byRef finds a target key by its ref, so a post's targets cost a
+	// map lookup rather than a hash and three strings each.
+	byRef map[string]*keyState
+	// sorted holds the keys in name order for Advance; keys created since
+	// it was built wait in fresh and are merged in at the next Advance, so
+	// a new target costs a sort of the new keys only, not of all of them.
+	sorted []*keyState
+	fresh  []*keyState
+	// changed lists the keys whose checkpoint is stale (each flagged by
+	// keyState.changed, so a post costs a flag test, not a map write);
+	// gone names keys evicted since the last ClearDirty.
+	changed []*keyState
+	gone    []string
+	clock   time.Time
+	nextDue int64
+	stats   Stats
+	outs    []Output
 }
 
 // NewEngine returns an engine for cfg (defaults filled in and validated
@@ -112,14 +124,9 @@ func NewEngine(cfg config.Aggregate) (*Engine, error) {
 		names:     level.Thresholds{Elevated: cfg.Spike.ElevatedScore, High: cfg.Spike.FireScore, Severe: cfg.Spike.SevereScore},
 		policy: alert.Policy{Pending: cfg.Spike.PendingOr0(), ResolveAfter: cfg.Spike.ResolveAfter,
 			Cooldown: cfg.Spike.Cooldown, RepeatInterval: cfg.Spike.RepeatInterval},
-		sigSlot: map[msg.Signal]int{},
 		sites:   true,
 		targets: cfg.Targets.On(),
-		dirty:   map[string]bool{},
 		nextDue: math.MinInt64,
-	}
-	for i, s := range msg.Signals {
-		e.sigSlot[s] = i
 	}
 	e.setKeys(map[string]*keyState{})
 	return e, nil
@@ -173,10 +180,14 @@ func floorDiv(a, b int64) int64 {
 func (e *Engine) weigh(s *msg.Scored) (float64, window.Bucket) {
 	var b window.Bucket
 	w := 0.0
-	for _, sig := range msg.Signals {
+	if len(s.Scores) == 0 {
+		return 0, b
+	}
+	// A bucket's slot i holds signal msg.Signals[i].
+	for i, sig := range msg.Signals {
 		v := s.Scores[sig]
 		if v >= e.cfg.MinScore && v > 0 {
-			b.Signals[e.sigSlot[sig]] = v
+			b.Signals[i] = v
 			w = max(w, v)
 		}
 	}
@@ -218,13 +229,29 @@ func (e *Engine) Add(s *msg.Scored) []Output {
 		}
 	}
 	if e.targets && w > 0 {
-		for _, ref := range targetRefs(s) {
-			if k := e.key(kindTarget, "", alert.TargetLabel(ref)); k != nil {
+		var buf [4]string
+		for _, ref := range appendTargetRefs(buf[:0], s) {
+			if k := e.targetKey(ref); k != nil {
 				e.addTo(k, s, t, w, sigs)
 			}
 		}
 	}
 	return e.result()
+}
+
+// targetKey returns the key of the target with ref, creating it (nil when
+// max_keys is reached).
+func (e *Engine) targetKey(ref string) *keyState {
+	if k, ok := e.byRef[ref]; ok {
+		return k
+	}
+	k := e.key(kindTarget, "", alert.TargetLabel(ref))
+	if k != nil && k.ref == "" {
+		// Cloned: ref may point into a decoder's buffer.
+		k.ref = strings.Clone(ref)
+		e.byRef[k.ref] = k
+	}
+	return k
 }
 
 func (e *Engine) result() []Output {
@@ -235,8 +262,11 @@ func (e *Engine) result() []Output {
 }
 
 // targetRefs returns the distinct refs of the post's targets, sorted.
-func targetRefs(s *msg.Scored) []string {
-	var refs []string
+func targetRefs(s *msg.Scored) []string { return appendTargetRefs(nil, s) }
+
+// appendTargetRefs appends the distinct refs of the post's targets to refs
+// (empty), sorted.
+func appendTargetRefs(refs []string, s *msg.Scored) []string {
 	for _, en := range s.Entities {
 		if !en.Target {
 			continue
@@ -249,7 +279,9 @@ func targetRefs(s *msg.Scored) []string {
 			refs = append(refs, ref)
 		}
 	}
-	sort.Strings(refs)
+	if len(refs) > 1 {
+		sort.Strings(refs)
+	}
 	return refs
 }
 
@@ -263,16 +295,28 @@ func keyName(kind, site, target string) string {
 // setKeys installs a key set and its lookup indexes.
 func (e *Engine) setKeys(m map[string]*keyState) {
 	e.keys = m
-	e.bySite, e.byTarget = map[string]*keyState{}, map[string]*keyState{}
+	e.bySite, e.byTarget, e.byRef = map[string]*keyState{}, map[string]*keyState{}, map[string]*keyState{}
+	e.sorted, e.fresh, e.changed, e.gone = nil, nil, nil, nil
 	for name, k := range m {
 		k.name = name
 		if k.Kind == kindSite {
 			e.bySite[k.Site] = k
 		} else {
+			// A restored target's ref is not checkpointed: its first post
+			// finds it by label and fills the ref index in.
 			e.byTarget[k.Target] = k
 		}
+		e.fresh = append(e.fresh, k)
 	}
-	e.sorted, e.nextDue, e.dirty = nil, math.MinInt64, map[string]bool{}
+	e.nextDue = math.MinInt64
+}
+
+// touch marks key k's checkpoint stale.
+func (e *Engine) touch(k *keyState) {
+	if !k.changed {
+		k.changed = true
+		e.changed = append(e.changed, k)
+	}
 }
 
 // key returns the key's state, creating it (nil when max_keys is reached).
@@ -288,19 +332,25 @@ func (e *Engine) key(kind, site, target string) *keyState {
 		e.stats.KeysDropped++
 		return nil
 	}
+	// Kept for the key's life: copied, as in contributor.
+	site, target = strings.Clone(site), strings.Clone(target)
 	name := keyName(kind, site, target)
 	k := &keyState{Kind: kind, Site: site, Target: target, name: name,
 		L: level.NewState(e.n, e.cfg.Baseline.Days*24)}
 	e.keys[name] = k
-	idx[id] = k
-	e.sorted = nil
-	e.dirty[name] = true
+	if kind == kindTarget {
+		idx[target] = k
+	} else {
+		idx[site] = k
+	}
+	e.fresh = append(e.fresh, k)
+	e.touch(k)
 	return k
 }
 
 func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs window.Bucket) {
 	st := k.L
-	e.dirty[k.name] = true
+	e.touch(k)
 	if !st.Win.Started() {
 		st.Watermark = t
 		st.Win.Advance(e.bucket(t))
@@ -338,20 +388,8 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 		st.AddContributor(contributor(s, t, w), e.cfg.Evidence)
 	}
 	if k.Kind == kindTarget {
-		if st.Sites == nil {
-			st.Sites = map[string]time.Time{}
-		}
-		if s.Post.Site != "" {
-			st.Sites[s.Post.Site] = t
-		}
-		if st.MaxScores == nil {
-			st.MaxScores = map[msg.Signal]level.ScoreAt{}
-		}
-		for sig, v := range s.Scores {
-			if cur, ok := st.MaxScores[sig]; !ok || v >= cur.Score {
-				st.MaxScores[sig] = level.ScoreAt{Score: v, At: t}
-			}
-		}
+		st.AddSite(s.Post.Site, t)
+		st.AddScores(s.Scores, t)
 	}
 	// A live post may fire a spike at once: no waiting for the step.
 	e.judge(k, st.Watermark, false)
@@ -361,7 +399,10 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 // contributor is the evidence entry for a post: ids, permalink, scores and
 // a redacted snippet. Thread titles are left out: they often name victims.
 func contributor(s *msg.Scored, t time.Time, w float64) msg.Contributor {
-	c := msg.Contributor{PostID: s.Post.ID, URL: s.Post.URL, ThreadID: s.Post.ThreadID, At: t, Weight: w}
+	// The strings are copied: evidence outlives the post, and a decoder
+	// may hand out strings that share memory with its whole input line.
+	c := msg.Contributor{PostID: strings.Clone(s.Post.ID), URL: strings.Clone(s.Post.URL),
+		ThreadID: strings.Clone(s.Post.ThreadID), At: t, Weight: w}
 	if len(s.Scores) > 0 {
 		c.Scores = make(map[msg.Signal]float64, len(s.Scores))
 		for k, v := range s.Scores {
@@ -386,6 +427,8 @@ func contributor(s *msg.Scored, t time.Time, w float64) msg.Contributor {
 		c.Snippet = alert.RedactNames(alert.Redact(c.Snippet), names)
 		if len(c.Snippet) > 280 {
 			c.Snippet = truncateUTF8(c.Snippet, 280) + "…"
+		} else {
+			c.Snippet = strings.Clone(c.Snippet)
 		}
 	}
 	return c
@@ -414,28 +457,62 @@ func (e *Engine) Advance(now time.Time) []Output {
 		return nil
 	}
 	e.nextDue = b + 1
-	if e.sorted == nil {
-		e.sorted = slices.Sorted(maps.Keys(e.keys))
-	}
-	var evict []string
-	for _, name := range e.sorted {
-		k := e.keys[name]
+	e.mergeFresh()
+	evicted := false
+	for _, k := range e.sorted {
 		if now.After(k.L.Watermark) {
 			e.roll(k, now)
-			e.dirty[name] = true
+			e.touch(k)
 		}
 		if k.Kind == kindTarget && e.idle(k, now) {
-			evict = append(evict, name)
+			e.evict(k)
+			evicted = true
 		}
 	}
-	for _, name := range evict {
-		delete(e.byTarget, e.keys[name].Target)
-		delete(e.keys, name)
-		e.dirty[name] = true
-		e.stats.Evicted++
-		e.sorted = nil
+	if evicted {
+		e.sorted = slices.DeleteFunc(e.sorted, func(k *keyState) bool { return e.keys[k.name] != k })
 	}
 	return e.result()
+}
+
+// mergeFresh merges the keys created since the last Advance into sorted.
+func (e *Engine) mergeFresh() {
+	if len(e.fresh) == 0 {
+		return
+	}
+	byName := func(a, b *keyState) int { return strings.Compare(a.name, b.name) }
+	slices.SortFunc(e.fresh, byName)
+	if len(e.sorted) == 0 {
+		e.sorted, e.fresh = e.fresh, nil
+		return
+	}
+	merged := make([]*keyState, 0, len(e.sorted)+len(e.fresh))
+	i, j := 0, 0
+	for i < len(e.sorted) && j < len(e.fresh) {
+		if byName(e.sorted[i], e.fresh[j]) <= 0 {
+			merged = append(merged, e.sorted[i])
+			i++
+		} else {
+			merged = append(merged, e.fresh[j])
+			j++
+		}
+	}
+	merged = append(merged, e.sorted[i:]...)
+	merged = append(merged, e.fresh[j:]...)
+	e.sorted = merged
+	clear(e.fresh)
+	e.fresh = e.fresh[:0]
+}
+
+// evict forgets target key k.
+func (e *Engine) evict(k *keyState) {
+	delete(e.byTarget, k.Target)
+	if k.ref != "" {
+		delete(e.byRef, k.ref)
+	}
+	delete(e.keys, k.name)
+	e.gone = append(e.gone, k.name)
+	e.stats.Evicted++
 }
 
 func (e *Engine) idle(k *keyState, now time.Time) bool {
@@ -494,16 +571,20 @@ func (e *Engine) boundary(k *keyState, tb time.Time) {
 	}
 	lv := e.judge(k, tb, true)
 	// Override episodes end once no post has matched for resolve_after.
-	for _, id := range slices.Sorted(maps.Keys(k.Over)) {
-		o := k.Over[id]
-		if o.Phase == alert.Inactive {
-			if o.Idle(tb) {
-				delete(k.Over, id)
+	// In id order, so resolutions come out in the same order every time;
+	// with no episodes (nearly every key) there is nothing to sort.
+	if len(k.Over) > 0 {
+		for _, id := range slices.Sorted(maps.Keys(k.Over)) {
+			o := k.Over[id]
+			if o.Phase == alert.Inactive {
+				if o.Idle(tb) {
+					delete(k.Over, id)
+				}
+				continue
 			}
-			continue
-		}
-		if ev := o.Step(tb, false, true, 0, 0, e.policy); ev == alert.Resolve {
-			e.emitAlert(k, o, msg.StatusResolved, tb, lv, o.Labels["rule"], nil)
+			if ev := o.Step(tb, false, true, 0, 0, e.policy); ev == alert.Resolve {
+				e.emitAlert(k, o, msg.StatusResolved, tb, lv, o.Labels["rule"], nil)
+			}
 		}
 	}
 	if st.Win.Sum.Total > 0 || !st.EmittedZero {
@@ -575,7 +656,7 @@ func (e *Engine) levelOf(k *keyState, at time.Time, a assessment) *msg.Level {
 		Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
 		Level: round3(a.live), Baseline: round3(a.baseline), Score: round3(a.score),
 		Name: a.names.Name(a.score, a.ready, a.fires), Signals: e.signals(&st.Win.Sum),
-		Posts: int(st.Win.Sum.Posts), Contributors: slices.Clone(st.Top),
+		Posts: int(st.Win.Sum.Posts), Contributors: st.SharedTop(),
 	}
 }
 
@@ -623,8 +704,8 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 
 func (e *Engine) signals(b *window.Bucket) map[msg.Signal]float64 {
 	var m map[msg.Signal]float64
-	for _, s := range msg.Signals {
-		if v := b.Signals[e.sigSlot[s]]; v > 1e-9 {
+	for i, s := range msg.Signals {
+		if v := b.Signals[i]; v > 1e-9 {
 			if m == nil {
 				m = make(map[msg.Signal]float64, len(msg.Signals))
 			}
@@ -846,10 +927,26 @@ func (e *Engine) checkKey(name string, k *keyState) error {
 }
 
 // Dirty returns the keys changed since the last ClearDirty, sorted.
-func (e *Engine) Dirty() []string { return slices.Sorted(maps.Keys(e.dirty)) }
+func (e *Engine) Dirty() []string {
+	names := make([]string, 0, len(e.changed)+len(e.gone))
+	for _, k := range e.changed {
+		names = append(names, k.name)
+	}
+	names = append(names, e.gone...)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
 
 // ClearDirty forgets which keys changed.
-func (e *Engine) ClearDirty() { clear(e.dirty) }
+func (e *Engine) ClearDirty() {
+	for _, k := range e.changed {
+		k.changed = false
+	}
+	clear(e.changed)
+	e.changed = e.changed[:0]
+	clear(e.gone)
+	e.gone = e.gone[:0]
+}
 
 // KeyState returns one key's checkpoint, or false if the key is gone
 // (evicted: its checkpoint should be deleted).
@@ -883,3 +980,6 @@ func (e *Engine) RestoreKeys(keys map[string][]byte, clock time.Time) error {
 	e.clock = clock
 	return nil
 }
+
+// hasDirty reports whether any key changed since the last ClearDirty.
+func (e *Engine) hasDirty() bool { return len(e.changed) > 0 || len(e.gone) > 0 }

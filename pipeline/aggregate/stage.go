@@ -256,7 +256,7 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 	for _, id := range slices.Sorted(maps.Keys(s.parts)) {
 		p := s.parts[id]
 		outs := p.eng.Advance(now)
-		p.pending = p.pending || len(p.eng.dirty) > 0
+		p.pending = p.pending || p.eng.hasDirty()
 		res = append(res, s.outputs(outs)...)
 	}
 	s.gauge()

@@ -82,6 +82,35 @@ type State struct {
 	Evicted     bool    `json:"-"`
 	Posts       int64   `json:"posts"`
 	Peak        float64 `json:"-"`
+
+	// oldest is no later than the oldest time in Top, Sites and
+	// MaxScores when oldestKnown: Prune then skips a state with nothing to
+	// drop without walking its maps (it runs for every key at every step).
+	// Not checkpointed: a restored state walks once and learns it.
+	oldest      time.Time
+	oldestKnown bool
+	// topShared says Top's array was handed out by SharedTop: the next
+	// change copies it first (copy on write), so a level per step costs no
+	// copy of the evidence while it does not change.
+	topShared bool
+}
+
+// SharedTop returns Top for a message that keeps it. The state never
+// changes the returned slice afterwards.
+func (s *State) SharedTop() []msg.Contributor {
+	if len(s.Top) == 0 {
+		return nil
+	}
+	s.topShared = true
+	return slices.Clip(s.Top)
+}
+
+// ownTop copies Top before a change if it was handed out.
+func (s *State) ownTop() {
+	if s.topShared {
+		s.Top = slices.Clone(s.Top)
+		s.topShared = false
+	}
 }
 
 // ScoreAt is a score and when it was seen.
@@ -122,6 +151,8 @@ func (s *State) AddContributor(c msg.Contributor, k int) {
 	if i >= k {
 		return
 	}
+	s.seen(c.At)
+	s.ownTop()
 	s.Top = slices.Insert(s.Top, i, c)
 	if len(s.Top) > k {
 		s.Top = s.Top[:k]
@@ -150,17 +181,76 @@ func stronger(a, b msg.Contributor) int {
 	return 0
 }
 
+// AddSite notes that a post of the key came from site at t (targets).
+func (s *State) AddSite(site string, t time.Time) {
+	if s.Sites == nil {
+		s.Sites = map[string]time.Time{}
+	}
+	if site != "" {
+		s.seen(t)
+		s.Sites[site] = t
+	}
+}
+
+// AddScores keeps, per signal, the highest score of a post in the window
+// and its time (targets). The first call makes the map; later ones only
+// update it.
+func (s *State) AddScores(scores map[msg.Signal]float64, t time.Time) {
+	if s.MaxScores == nil {
+		s.MaxScores = make(map[msg.Signal]ScoreAt, len(scores))
+	}
+	for sig, v := range scores {
+		if cur, ok := s.MaxScores[sig]; !ok || v >= cur.Score {
+			s.seen(t)
+			s.MaxScores[sig] = ScoreAt{Score: v, At: t}
+		}
+	}
+}
+
+// seen lowers the oldest-entry bound to t.
+func (s *State) seen(t time.Time) {
+	if s.oldestKnown && t.Before(s.oldest) {
+		s.oldest = t
+	}
+}
+
 // Prune drops contributors, sites and max scores older than since.
 func (s *State) Prune(since time.Time) {
-	s.Top = slices.DeleteFunc(s.Top, func(c msg.Contributor) bool { return c.At.Before(since) })
+	if s.oldestKnown && !s.oldest.Before(since) {
+		return
+	}
+	old := func(c msg.Contributor) bool { return c.At.Before(since) }
+	if slices.ContainsFunc(s.Top, old) {
+		s.ownTop()
+		s.Top = slices.DeleteFunc(s.Top, old)
+	}
+	oldest := maxTime
+	for _, c := range s.Top {
+		oldest = minTime(oldest, c.At)
+	}
 	for site, t := range s.Sites {
 		if t.Before(since) {
 			delete(s.Sites, site)
+		} else {
+			oldest = minTime(oldest, t)
 		}
 	}
 	for sig, v := range s.MaxScores {
 		if v.At.Before(since) {
 			delete(s.MaxScores, sig)
+		} else {
+			oldest = minTime(oldest, v.At)
 		}
 	}
+	s.oldest, s.oldestKnown = oldest, true
+}
+
+// maxTime is later than any event time.
+var maxTime = time.Unix(1<<62, 0)
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -79,8 +80,9 @@ func BenchmarkDecodeScored(b *testing.B) {
 	b.SetBytes(int64(buf.Len() / len(lines)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	dec := codec.NewScoredDecoder()
 	for i := range b.N {
-		if _, err := decodeRecord(lines[i%len(lines)]); err != nil {
+		if _, err := decodeRecordWith(dec, lines[i%len(lines)]); err != nil {
 			b.Fatal(err)
 		}
 	}

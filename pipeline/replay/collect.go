@@ -24,7 +24,7 @@ type Collector struct {
 	// the rest are counted.
 	MaxAlerts int
 
-	series  map[string]*Series
+	series  map[seriesKey]*Series
 	sites   map[string]*siteCount
 	alerts  []*msg.Alert
 	dropped int
@@ -35,9 +35,13 @@ type Collector struct {
 
 type siteCount struct{ posts, threatening int64 }
 
+// seriesKey names a series: a struct, not a joined string, so looking up
+// the series of each level point builds nothing.
+type seriesKey struct{ site, target string }
+
 // NewCollector returns an empty collector.
 func NewCollector() *Collector {
-	return &Collector{MaxPoints: 720, MaxAlerts: 2000, series: map[string]*Series{}, sites: map[string]*siteCount{}, onsets: map[string]bool{}}
+	return &Collector{MaxPoints: 720, MaxAlerts: 2000, series: map[seriesKey]*Series{}, sites: map[string]*siteCount{}, onsets: map[string]bool{}}
 }
 
 // Series is one key's level over time, downsampled into equal buckets.
@@ -95,7 +99,7 @@ func (c *Collector) Post(s *msg.Scored) {
 
 // Level adds one level point.
 func (c *Collector) Level(l *msg.Level) error {
-	k := l.Site + "\x00" + l.Target
+	k := seriesKey{l.Site, l.Target}
 	s := c.series[k]
 	if s == nil {
 		s = &Series{Site: l.Site, Target: l.Target, origin: l.Time, width: time.Minute}
@@ -177,7 +181,7 @@ func (p *Point) merge(q Point) {
 func (c *Collector) Alert(a *msg.Alert) error {
 	onset := a.Status == msg.StatusFiring && !c.onsets[a.Fingerprint]
 	if onset || a.Status == msg.StatusResolved {
-		k := a.Labels["site"] + "\x00" + a.Labels["target"]
+		k := seriesKey{a.Labels["site"], a.Labels["target"]}
 		s := c.series[k]
 		if s == nil {
 			s = &Series{Site: a.Labels["site"], Target: a.Labels["target"], origin: a.EventTime, width: time.Minute}

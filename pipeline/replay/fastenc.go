@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -16,18 +17,54 @@ import (
 // encoding/json was the largest cost after decoding. Anything it is not
 // sure to write identically (a time outside years 0-9999, NaN) goes
 // through encoding/json.
-func appendLevel(b []byte, l *msg.Level) ([]byte, error) {
-	if !levelFast(l) {
+func appendLevel(b []byte, l *msg.Level) ([]byte, error) { return appendLevelCached(b, l, nil) }
+
+// appendLevelCached is appendLevel taking the evidence's JSON from cache
+// (nil: none) when the level carries the same evidence list as the last
+// level of its key written.
+func appendLevelCached(b []byte, l *msg.Level, cache *evidenceCache) ([]byte, error) {
+	mark := len(b)
+	e := levelEncoder{b: b, cache: cache}
+	e.level(l)
+	if e.bad {
 		j, err := msg.Encode(l)
-		return append(b, j...), err
+		return append(b[:mark], j...), err
 	}
-	schema := l.Schema
-	if schema == "" {
-		schema = msg.SchemaLevel
-		l.Schema = schema
+	return e.b, nil
+}
+
+// levelEncoder appends JSON; bad is set by any value it is not sure to
+// write as encoding/json would, and the caller then starts over with it.
+// Checking while writing saves a pass over every map of the level.
+type levelEncoder struct {
+	b     []byte
+	bad   bool
+	cache *evidenceCache
+}
+
+// evidenceCache holds the JSON of the last evidence list written per key
+// (a slot per hash of site and target). A level's evidence rarely changes
+// from one step to the next, and the engine hands out the same list, never
+// changed once returned (the replay Engine contract: outputs are not
+// touched again), so a list at the same address and length is the same
+// evidence. A slot keeps its list alive, so the address cannot be reused
+// by another while cached.
+type evidenceCache struct {
+	seed  maphash.Seed
+	slots [1024]struct {
+		list []msg.Contributor
+		json []byte
 	}
-	b = append(b, `{"schema":`...)
-	b = appendJSONString(b, schema)
+}
+
+func newEvidenceCache() *evidenceCache { return &evidenceCache{seed: maphash.MakeSeed()} }
+
+func (e *levelEncoder) level(l *msg.Level) {
+	if l.Schema == "" {
+		l.Schema = msg.SchemaLevel
+	}
+	b := append(e.b, `{"schema":`...)
+	b = appendJSONString(b, l.Schema)
 	b = append(b, `,"site":`...)
 	b = appendJSONString(b, l.Site)
 	if l.Target != "" {
@@ -35,69 +72,92 @@ func appendLevel(b []byte, l *msg.Level) ([]byte, error) {
 		b = appendJSONString(b, l.Target)
 	}
 	b = append(b, `,"time":`...)
-	b = appendJSONTime(b, l.Time)
-	b = append(b, `,"level":`...)
-	b = appendJSONFloat(b, l.Level)
-	b = append(b, `,"baseline":`...)
-	b = appendJSONFloat(b, l.Baseline)
+	e.b = b
+	e.time(l.Time)
+	e.b = append(e.b, `,"level":`...)
+	e.float(l.Level)
+	e.b = append(e.b, `,"baseline":`...)
+	e.float(l.Baseline)
 	if l.Score != 0 {
-		b = append(b, `,"score":`...)
-		b = appendJSONFloat(b, l.Score)
+		e.b = append(e.b, `,"score":`...)
+		e.float(l.Score)
 	}
 	if l.Name != "" {
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, l.Name)
+		e.b = append(e.b, `,"name":`...)
+		e.b = appendJSONString(e.b, l.Name)
 	}
 	if len(l.Signals) > 0 {
-		b = append(b, `,"signals":`...)
-		b = appendSignals(b, l.Signals)
+		e.b = append(e.b, `,"signals":`...)
+		e.signals(l.Signals)
 	}
 	if l.Posts != 0 {
-		b = append(b, `,"posts":`...)
-		b = strconv.AppendInt(b, int64(l.Posts), 10)
+		e.b = append(e.b, `,"posts":`...)
+		e.b = strconv.AppendInt(e.b, int64(l.Posts), 10)
 	}
 	if len(l.Contributors) > 0 {
-		b = append(b, `,"contributors":[`...)
-		for i := range l.Contributors {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendContributor(b, &l.Contributors[i])
-		}
-		b = append(b, ']')
+		e.b = append(e.b, `,"contributors":[`...)
+		e.evidence(l)
+		e.b = append(e.b, ']')
 	}
 	if l.Stale {
-		b = append(b, `,"stale":true`...)
+		e.b = append(e.b, `,"stale":true`...)
 	}
-	return append(b, '}'), nil
+	e.b = append(e.b, '}')
 }
 
-func levelFast(l *msg.Level) bool {
-	ok := func(t time.Time) bool { y := t.Year(); return y >= 0 && y <= 9999 }
-	fin := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if !ok(l.Time) || !fin(l.Level) || !fin(l.Baseline) || !fin(l.Score) {
-		return false
+func (e *levelEncoder) time(t time.Time) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		e.bad = true
+		return
 	}
-	for _, v := range l.Signals {
-		if !fin(v) {
-			return false
-		}
-	}
-	for _, c := range l.Contributors {
-		if !ok(c.At) || !fin(c.Weight) {
-			return false
-		}
-		for _, v := range c.Scores {
-			if !fin(v) {
-				return false
-			}
-		}
-	}
-	return true
+	e.b = appendJSONTime(e.b, t)
 }
 
-func appendContributor(b []byte, c *msg.Contributor) []byte {
-	b = append(b, `{"post_id":`...)
+func (e *levelEncoder) float(f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.bad = true
+		return
+	}
+	e.b = appendJSONFloat(e.b, f)
+}
+
+// evidence writes the level's contributors, from the cache when it holds
+// this very list.
+func (e *levelEncoder) evidence(l *msg.Level) {
+	list := l.Contributors
+	if e.cache == nil {
+		e.contributors(list)
+		return
+	}
+	var h maphash.Hash
+	h.SetSeed(e.cache.seed)
+	h.WriteString(l.Site)
+	h.WriteByte(0)
+	h.WriteString(l.Target)
+	slot := &e.cache.slots[h.Sum64()%uint64(len(e.cache.slots))]
+	if len(slot.list) == len(list) && &slot.list[0] == &list[0] {
+		e.b = append(e.b, slot.json...)
+		return
+	}
+	start := len(e.b)
+	e.contributors(list)
+	if !e.bad {
+		slot.list = list
+		slot.json = append(slot.json[:0], e.b[start:]...)
+	}
+}
+
+func (e *levelEncoder) contributors(list []msg.Contributor) {
+	for i := range list {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.contributor(&list[i])
+	}
+}
+
+func (e *levelEncoder) contributor(c *msg.Contributor) {
+	b := append(e.b, `{"post_id":`...)
 	b = appendJSONString(b, c.PostID)
 	if c.URL != "" {
 		b = append(b, `,"url":`...)
@@ -111,41 +171,79 @@ func appendContributor(b []byte, c *msg.Contributor) []byte {
 		b = append(b, `,"thread_title":`...)
 		b = appendJSONString(b, c.Thread)
 	}
+	e.b = b
 	if len(c.Scores) > 0 {
-		b = append(b, `,"scores":`...)
-		b = appendSignals(b, c.Scores)
+		e.b = append(e.b, `,"scores":`...)
+		e.signals(c.Scores)
 	}
 	if c.Snippet != "" {
-		b = append(b, `,"snippet":`...)
-		b = appendJSONString(b, c.Snippet)
+		e.b = append(e.b, `,"snippet":`...)
+		e.b = appendJSONString(e.b, c.Snippet)
 	}
-	b = append(b, `,"at":`...)
-	b = appendJSONTime(b, c.At)
+	e.b = append(e.b, `,"at":`...)
+	e.time(c.At)
 	if c.Weight != 0 {
-		b = append(b, `,"weight":`...)
-		b = appendJSONFloat(b, c.Weight)
+		e.b = append(e.b, `,"weight":`...)
+		e.float(c.Weight)
 	}
-	return append(b, '}')
+	e.b = append(e.b, '}')
 }
 
-// appendSignals writes a signal map with its keys sorted, as encoding/json does.
-func appendSignals(b []byte, m map[msg.Signal]float64) []byte {
+// sortedSignals are the known signals in the order encoding/json writes
+// map keys (sorted), each with its key as written.
+var sortedSignals = func() (out []struct {
+	sig msg.Signal
+	key string
+}) {
+	sigs := slices.Clone(msg.Signals)
+	slices.Sort(sigs)
+	for _, s := range sigs {
+		out = append(out, struct {
+			sig msg.Signal
+			key string
+		}{s, string(appendJSONString(nil, string(s))) + ":"})
+	}
+	return out
+}()
+
+// signals writes a signal map with its keys sorted, as encoding/json does:
+// by looking up the known signals in order, and when the map holds others,
+// by sorting its keys.
+func (e *levelEncoder) signals(m map[msg.Signal]float64) {
+	start := len(e.b)
+	e.b = append(e.b, '{')
+	n := 0
+	for _, s := range sortedSignals {
+		if v, ok := m[s.sig]; ok {
+			if n > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, s.key...)
+			e.float(v)
+			n++
+		}
+	}
+	if n == len(m) {
+		e.b = append(e.b, '}')
+		return
+	}
+	e.b = e.b[:start]
 	var arr [8]msg.Signal
 	keys := arr[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	b = append(b, '{')
+	e.b = append(e.b, '{')
 	for i, k := range keys {
 		if i > 0 {
-			b = append(b, ',')
+			e.b = append(e.b, ',')
 		}
-		b = appendJSONString(b, string(k))
-		b = append(b, ':')
-		b = appendJSONFloat(b, m[k])
+		e.b = appendJSONString(e.b, string(k))
+		e.b = append(e.b, ':')
+		e.float(m[k])
 	}
-	return append(b, '}')
+	e.b = append(e.b, '}')
 }
 
 func appendJSONTime(b []byte, t time.Time) []byte {

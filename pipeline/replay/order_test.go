@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -329,4 +331,56 @@ func (keywordScorer) Score(ctx context.Context, p *msg.Post) (*msg.Scored, error
 		s.Scores[msg.SignalThreat] = 0.8
 	}
 	return s, nil
+}
+
+// TestDedupMatchesAMapOfIDs drives the hashed dedup set and a plain map of
+// ids with the same random stream (repeats near and far apart, times a
+// little out of order) and expects the same verdicts and sizes.
+func TestDedupMatchesAMapOfIDs(t *testing.T) {
+	type ref struct {
+		seen map[string]time.Time
+		fifo []struct {
+			id string
+			t  time.Time
+		}
+	}
+	window := time.Hour
+	r := &ref{seen: map[string]time.Time{}}
+	dup := func(id string, at time.Time) bool {
+		cut := at.Add(-window)
+		for len(r.fifo) > 0 && r.fifo[0].t.Before(cut) {
+			if st, ok := r.seen[r.fifo[0].id]; ok && st.Equal(r.fifo[0].t) {
+				delete(r.seen, r.fifo[0].id)
+			}
+			r.fifo = r.fifo[1:]
+		}
+		if st, ok := r.seen[id]; ok {
+			diff := at.Sub(st)
+			if diff < 0 {
+				diff = -diff
+			}
+			if diff <= window {
+				return true
+			}
+		}
+		r.seen[id] = at
+		r.fifo = append(r.fifo, struct {
+			id string
+			t  time.Time
+		}{id, at})
+		return false
+	}
+	d := newDedup(window)
+	rng := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 200000 {
+		at := t0.Add(time.Duration(i)*time.Second - time.Duration(rng.IntN(600))*time.Second)
+		id := fmt.Sprintf("site:%d", rng.IntN(20000))
+		if got, want := d.duplicate(id, at), dup(id, at); got != want {
+			t.Fatalf("post %d (%s at %v): duplicate %v, want %v", i, id, at, got, want)
+		}
+		if d.size() != len(r.seen) {
+			t.Fatalf("post %d: %d ids held, want %d", i, d.size(), len(r.seen))
+		}
+	}
 }

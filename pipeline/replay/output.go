@@ -32,18 +32,19 @@ func (a *AlertWriter) Flush() error { return a.w.Flush() }
 // level point in emission order: grep or jq by site and target for one
 // series. Alerts are ignored.
 type LevelWriter struct {
-	w   *bufio.Writer
-	buf []byte
+	w        *bufio.Writer
+	buf      []byte
+	evidence *evidenceCache
 }
 
 // NewLevelWriter writes levels to w; call Flush at the end.
 func NewLevelWriter(w io.Writer) *LevelWriter {
-	return &LevelWriter{w: bufio.NewWriterSize(w, 256<<10)}
+	return &LevelWriter{w: bufio.NewWriterSize(w, 256<<10), evidence: newEvidenceCache()}
 }
 
 // Level writes one level line.
 func (l *LevelWriter) Level(lv *msg.Level) error {
-	b, err := appendLevel(l.buf[:0], lv)
+	b, err := appendLevelCached(l.buf[:0], lv, l.evidence)
 	if err != nil {
 		return err
 	}

@@ -309,10 +309,7 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 			if b.scored != nil && b.scored[i] == nil {
 				continue // refused by the classifiers; reported above
 			}
-			if err := d.advanceTo(rec.Time); err != nil {
-				sinkErr = err
-				break
-			}
+			d.advanceTo(rec.Time)
 			if st.First.IsZero() {
 				st.First = rec.Time
 			}
@@ -376,9 +373,7 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 	if !end.IsZero() {
 		end = end.Add(o.Tail)
 	}
-	if err := d.advanceTo(end); err != nil {
-		return st, err
-	}
+	d.advanceTo(end)
 	if err := d.stop(); err != nil {
 		return st, err
 	}
@@ -445,15 +440,18 @@ type driver struct {
 }
 
 // advanceTo calls Advance at every step boundary after the clock up to t.
-// The first post sets the clock; a late post never moves it back.
-func (d *driver) advanceTo(t time.Time) error {
+// The first post sets the clock; a late post never moves it back. What the
+// engines emit waits in the lanes' pending lists for the next flush (once
+// a batch): handing it over per post cost a channel send and a new list
+// per post when a sink observes posts (the report's collector).
+func (d *driver) advanceTo(t time.Time) {
 	if d.step <= 0 || t.IsZero() {
-		return nil
+		return
 	}
 	b := t.Truncate(d.step)
 	if d.clock.IsZero() {
 		d.clock = b
-		return nil
+		return
 	}
 	for d.clock.Before(b) {
 		d.clock = d.clock.Add(d.step)
@@ -461,7 +459,6 @@ func (d *driver) advanceTo(t time.Time) error {
 			d.emit(k, l.Engine.Advance(d.clock))
 		}
 	}
-	return d.flush()
 }
 
 func (d *driver) emit(k int, outs []Output) {

@@ -121,7 +121,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	// Sites with posts but no level point yet still belong in the table.
 	var quiet []string
 	for name := range r.Data.sites {
-		if r.Data.series[name+"\x00"] == nil {
+		if r.Data.series[seriesKey{site: name}] == nil {
 			quiet = append(quiet, name)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -49,7 +50,8 @@ type chunk struct {
 	src   int
 	name  string
 	lines []rawLine
-	buf   []byte
+	buf   []byte   // where add copies lines; from linePool
+	full  [][]byte // earlier bufs, still holding lines of this chunk
 	recs  []*Record
 	bad   []*msg.LineError
 	err   error // the read error that ended the source, after lines
@@ -57,15 +59,47 @@ type chunk struct {
 	keep  bool // keep raw bytes in records
 }
 
+// lineBufSize is the size of the buffers lines are copied into: a chunk of
+// the default 512 lines of about 650 bytes fits in one.
+const lineBufSize = 512 << 10
+
+// linePool recycles line buffers: the decoder copies what it keeps, so a
+// chunk's buffers are free again once it is decoded (unless raw lines are
+// kept). Without it a replay allocated and cleared about 4 KB per post.
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, lineBufSize); return &b }}
+
 func (c *chunk) add(b []byte, seq int64) {
+	if len(c.buf)+len(b) > cap(c.buf) {
+		// Never grow in place: earlier lines point into the buffer. Start
+		// another one.
+		if c.buf != nil {
+			c.full = append(c.full, c.buf)
+		}
+		if len(b) > lineBufSize || c.keep {
+			c.buf = make([]byte, 0, max(len(b), lineBufSize))
+		} else {
+			c.buf = (*linePool.Get().(*[]byte))[:0]
+		}
+	}
 	start := len(c.buf)
 	c.buf = append(c.buf, b...)
 	c.lines = append(c.lines, rawLine{b: c.buf[start:len(c.buf):len(c.buf)], seq: seq})
 }
 
-// decode turns the chunk's lines into records; a bad line becomes a
-// LineError and the rest go on.
-func (c *chunk) decode() {
+// release hands the chunk's line buffers back to linePool.
+func (c *chunk) release() {
+	for _, b := range append(c.full, c.buf) {
+		if cap(b) == lineBufSize {
+			b = b[:0]
+			linePool.Put(&b)
+		}
+	}
+	c.buf, c.full, c.lines = nil, nil, nil
+}
+
+// decode turns the chunk's lines into records with dec; a bad line becomes
+// a LineError and the rest go on.
+func (c *chunk) decode(dec *codec.ScoredDecoder) {
 	c.recs = make([]*Record, 0, len(c.lines))
 	for _, l := range c.lines {
 		if l.err != nil {
@@ -76,7 +110,7 @@ func (c *chunk) decode() {
 		if len(b) == 0 {
 			continue
 		}
-		r, err := decodeRecord(b)
+		r, err := decodeRecordWith(dec, b)
 		if err != nil {
 			c.bad = append(c.bad, &msg.LineError{Name: c.name, Line: int(l.seq), Err: err})
 			continue
@@ -89,7 +123,7 @@ func (c *chunk) decode() {
 	}
 	if !c.keep {
 		// The records hold their own strings; the line bytes can go.
-		c.buf, c.lines = nil, nil
+		c.release()
 	}
 	close(c.done)
 }
@@ -106,8 +140,9 @@ func newDecoderPool(workers int) *decoderPool {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
+			dec := codec.NewScoredDecoder()
 			for c := range p.work {
-				c.decode()
+				c.decode(dec)
 			}
 		}()
 	}

@@ -110,3 +110,18 @@ func TestSeasonal(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkEstimate is one estimate over a full week of history: the
+// aggregator makes one per key per hour of event time.
+func BenchmarkEstimate(b *testing.B) {
+	d := NewSeasonal(7, 24, 1)
+	h := window.NewHourly(168)
+	last := fill(h, 8, 40)
+	f := window.NewFlags(168)
+	f.Set(last - 30)
+	f.Set(last - 29)
+	b.ReportAllocs()
+	for i := range b.N {
+		_ = d.Estimate(h, f, last+1-int64(i%2))
+	}
+}
