@@ -177,17 +177,7 @@ func BenchmarkScoreWithWatchlist(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				ctx := context.Background()
-				b.SetBytes(avgSize(posts))
-				b.ReportAllocs()
-				b.ResetTimer()
-				c0 := cpuTime()
-				for i := 0; b.Loop(); i++ {
-					if _, err := c.Score(ctx, posts[i%len(posts)]); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportCPU(b, c0)
+				scorePosts(b, c, posts)
 			})
 		}
 	}
