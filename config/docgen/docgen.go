@@ -362,8 +362,15 @@ func typeName(t reflect.Type) string {
 	return t.Kind().String()
 }
 
-// defaultOf renders a default value; zero values show as empty.
+// defaultOf renders a default value; zero values show as empty, except
+// behind a pointer the defaults set (an explicit 0 there is a choice, not
+// "unset").
 func defaultOf(v reflect.Value) string {
+	if v.IsValid() && v.Kind() == reflect.Pointer && !v.IsNil() {
+		if e := v.Elem(); e.IsZero() && (e.Type() == durationType || e.Kind() == reflect.Float64 || e.Kind() == reflect.Int) {
+			return "`" + fmt.Sprint(e.Interface()) + "`"
+		}
+	}
 	if !v.IsValid() || v.IsZero() {
 		return ""
 	}
