@@ -101,19 +101,18 @@ func foldRune(dst []byte, r rune) []byte {
 	}
 	var buf [utf8.UTFMax]byte
 	n := utf8.EncodeRune(buf[:], r)
-	var it norm.Iter
-	it.Init(norm.NFKD, buf[:n])
-	for !it.Done() {
-		seg := it.Next()
-		for len(seg) > 0 {
-			c, size := utf8.DecodeRune(seg)
-			seg = seg[size:]
-			if unicode.Is(unicode.Mn, c) {
-				continue
-			}
-			if c < utf8.RuneSelf || unicode.IsLetter(c) || unicode.IsDigit(c) {
-				dst = utf8.AppendRune(dst, unicode.ToLower(c))
-			}
+	// One rune's decomposition fits a small stack buffer (a norm.Iter
+	// would escape to the heap on every non-ASCII rune of every post).
+	var dec [64]byte
+	seg := norm.NFKD.Append(dec[:0], buf[:n]...)
+	for len(seg) > 0 {
+		c, size := utf8.DecodeRune(seg)
+		seg = seg[size:]
+		if unicode.Is(unicode.Mn, c) {
+			continue
+		}
+		if c < utf8.RuneSelf || unicode.IsLetter(c) || unicode.IsDigit(c) {
+			dst = utf8.AppendRune(dst, unicode.ToLower(c))
 		}
 	}
 	return dst
