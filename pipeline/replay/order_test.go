@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -238,10 +239,13 @@ func TestFastDecoderAgreesWithStandardDecoder(t *testing.T) {
 		// No post id: derived from site and site_post_id, as the lenient decoder does.
 		[]byte(`{"schema":"scored/1","post":{"site":"s","site_post_id":"7","published":"2026-03-02T00:00:00Z","text":"t"},"scores":{"threat":0.2}}`),
 	)
+	// One decoder for all lines, as replay uses it: strings interned from
+	// earlier lines must not leak into later ones.
+	dec := codec.NewScoredDecoder()
 	for i, l := range lines {
 		l = bytes.TrimSpace(l)
 		want, werr := msg.DecodeLenient[msg.Scored](l)
-		got, gerr := decodeScoredFast(l)
+		got, gerr := dec.Decode(l)
 		if (werr != nil) != (gerr != nil) {
 			t.Fatalf("line %d: standard error %v, fast error %v", i+1, werr, gerr)
 		}
@@ -262,7 +266,7 @@ func TestFastDecoderAgreesWithStandardDecoder(t *testing.T) {
 		`{"schema":"scored/1","post":{"id":1,"site":"s"}}`,
 		`{"schema":"scored/1","post":{"id":"s:1","site":"s\x"}}`,
 	} {
-		if _, err := decodeScoredFast([]byte(bad)); err == nil {
+		if _, err := dec.Decode([]byte(bad)); err == nil {
 			t.Errorf("fast decoder accepted %s", bad)
 		} else if !errors.Is(err, msg.ErrInvalid) {
 			t.Errorf("fast decoder error for %s is not ErrInvalid: %v", bad, err)
@@ -384,3 +388,6 @@ func TestDedupMatchesAMapOfIDs(t *testing.T) {
 		}
 	}
 }
+
+// decodeRecord decodes one line as replay does, with a decoder of its own.
+func decodeRecord(b []byte) (*Record, error) { return decodeRecordWith(codec.NewScoredDecoder(), b) }

@@ -62,9 +62,6 @@ var (
 	keyPostSchema   = []byte(`"schema":"post/1"`)
 )
 
-// decodeRecord decodes one JSON line with a decoder of its own.
-func decodeRecord(b []byte) (*Record, error) { return decodeRecordWith(codec.NewScoredDecoder(), b) }
-
 // decodeRecordWith decodes one JSON line: a scored post, or a raw post.
 // Scored lines take the fast path, dec (they are what re-aggregation reads
 // by the million); anything else goes through the standard, lenient
@@ -120,12 +117,4 @@ func decodeRecordWith(dec *codec.ScoredDecoder, b []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: %w", msg.ErrInvalid, ErrNoEventTime)
 	}
 	return r, nil
-}
-
-// decodeScoredFast decodes a scored post with the pipeline's hot-path
-// decoder (codec.ScoredDecoder, which falls back to segmentio/encoding). It
-// must give exactly what msg.Decode gives:
-// TestFastDecoderAgreesWithStandardDecoder holds it to that.
-func decodeScoredFast(b []byte) (*msg.Scored, error) {
-	return codec.NewScoredDecoder().Decode(b)
 }
