@@ -11,17 +11,14 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
-// appendLevel appends the JSON of a level exactly as msg.Encode writes it
-// (the test TestFastLevelEncoderMatchesEncodingJSON holds it to that),
+// appendLevelCached appends the JSON of a level exactly as msg.Encode
+// writes it (TestFastLevelEncoderMatchesEncodingJSON holds it to that),
 // without reflection: a replay writes a level per key per step, and
 // encoding/json was the largest cost after decoding. Anything it is not
 // sure to write identically (a time outside years 0-9999, NaN) goes
-// through encoding/json.
-func appendLevel(b []byte, l *msg.Level) ([]byte, error) { return appendLevelCached(b, l, nil) }
-
-// appendLevelCached is appendLevel taking the evidence's JSON from cache
-// (nil: none) when the level carries the same evidence list as the last
-// level of its key written.
+// through encoding/json. The evidence's JSON comes from cache (nil: none)
+// when the level carries the same evidence list as the last level of its
+// key written.
 func appendLevelCached(b []byte, l *msg.Level, cache *evidenceCache) ([]byte, error) {
 	mark := len(b)
 	e := levelEncoder{b: b, cache: cache}

@@ -39,7 +39,7 @@ func TestFastLevelEncoderMatchesEncodingJSON(t *testing.T) {
 		c := *l
 		want, werr := msg.Encode(&c)
 		c2 := *l
-		got, gerr := appendLevel(nil, &c2)
+		got, gerr := appendLevelCached(nil, &c2, nil)
 		if (werr != nil) != (gerr != nil) {
 			t.Fatalf("level %d: encoding/json error %v, fast error %v", i, werr, gerr)
 		}
