@@ -79,6 +79,7 @@ type Engine struct {
 	tgtDet    spike.Detector
 	names     level.Thresholds
 	policy    alert.Policy
+	tgtPolicy alert.Policy // policy with targets.pending
 	sites     bool
 	targets   bool
 	replay    bool
@@ -127,6 +128,10 @@ func NewEngine(cfg config.Aggregate) (*Engine, error) {
 		sites:   true,
 		targets: cfg.Targets.On(),
 		nextDue: math.MinInt64,
+	}
+	e.tgtPolicy = e.policy
+	if p := cfg.Targets.Pending; p != nil {
+		e.tgtPolicy.Pending = *p
 	}
 	e.setKeys(map[string]*keyState{})
 	return e, nil
@@ -677,8 +682,8 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 		lv = e.levelOf(k, at, a)
 	}
 	policy := e.policy
-	if k.Kind == kindTarget && e.cfg.Targets.Pending != nil {
-		policy.Pending = *e.cfg.Targets.Pending
+	if k.Kind == kindTarget {
+		policy = e.tgtPolicy
 	}
 	ev := k.Spike.Step(at, a.fires, a.clear, a.score, alert.SeverityRank(e.severity(a)), policy)
 	if ev == alert.None {
