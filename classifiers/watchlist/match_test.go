@@ -267,3 +267,20 @@ func TestParseFileRejectsBadInputWithoutEchoingIt(t *testing.T) {
 	f("mapping where a person goes", "persons:\n  - 999 Hidden\n", "…")
 	f("bad region", "region: QQ\npersons: []\n", "region")
 }
+
+// TestCanonKeysPassThePrefilter keeps the canon table and its prefilter in
+// step: a key the prefilter cannot see (too long, or not starting and
+// ending in a-z) would silently never be canonicalized.
+func TestCanonKeysPassThePrefilter(t *testing.T) {
+	for k, v := range canon {
+		var tok tokenizer
+		toks := tok.tokenize(k)
+		if len(toks) != 1 {
+			t.Errorf("canon key %q is %d tokens, want 1", k, len(toks))
+			continue
+		}
+		if got := string(tok.arena[toks[0].cs:toks[0].ce]); got != v {
+			t.Errorf("%q canonicalizes to %q, want %q", k, got, v)
+		}
+	}
+}
