@@ -76,22 +76,6 @@ const (
 	numCues
 )
 
-var cueNames = [numCues]string{
-	cIntent: "intent", cHarmStrong: "harm_strong", cHarm: "harm", cWeapon: "weapon", cIncite: "incitement",
-	cInciteStrong: "incitement", cVeiled: "veiled_threat", cIf: "conditional", cTimePlace: "time_place", cYou: "second_person",
-	cThird: "third_person", cAllOf: "group", cNegation: "negation", cCondemn: "condemnation", cMeta: "meta_talk",
-	cFiction: "fiction", cGame: "game", cSport: "sport", cFigurative: "figurative", cFigSelf: "figurative",
-	cNews: "news", cHistory: "history", cAdvice: "advice", cHunting: "hunting", cTech: "technical", cInsult: "insult",
-	cDieWish: "death_wish", cSwat: "swat_mention", cLiteralSwat: "literal_swat", cFalseReport: "false_report",
-	cEmergency: "emergency", cPolice: "police", cCoded: "coded_swat", cSwatted: "swat_report", cHypothetical: "hypothetical",
-	cRelativeJob: "relative_job", cBombThreat: "bomb_threat", cLives: "residence", cWork: "workplace", cRoutine: "routine",
-	cFamily: "family", cVehicle: "vehicle", cRequest: "dox_request", cFound: "dox_found", cHarass: "harassment_call",
-	cBusiness: "business", cSelling: "selling", cSelf: "self_disclosure", cPrivacyMeta: "privacy_meta",
-	cPublicRole: "public_role", cPraise: "praise", cDropLabel: "dox_drop",
-	cPIIAddress: "street_address", cPIIStreet: "street_name", cPIIPhone: "phone", cPIIEmail: "email", cPIIOther: "pii",
-	cPIIStrong: "pii", cNamed: "person",
-}
-
 // lexiconDefs lists the phrases of each cue. A phrase is words separated by
 // spaces, phrases by "|"; "a/b" in a slot is an alternative, "*" any one
 // word, a leading "?" makes the slot optional. A one-word phrase ending in

@@ -14,8 +14,6 @@ var regulars = []string{"Moth", "Raven", "kestrel_88", "GrimLantern", "sodapop",
 
 var gamers = []string{"NoScopeNed", "healbot9000", "Vex", "sodapop", "TankMommy", "kestrel_88"}
 
-var channelVoices = []string{"Leakwire", "Leakwire", "Leakwire (admin)"}
-
 func author(r *rand.Rand, ph Phase) string {
 	switch ph {
 	case PhaseGaming:

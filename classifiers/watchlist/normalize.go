@@ -29,7 +29,6 @@ type token struct {
 type tokenizer struct {
 	arena []byte
 	toks  []token
-	tmp   []byte
 }
 
 // maxTokens caps the words considered per text field, so a pathological
@@ -281,11 +280,6 @@ func normalizeHandle(s string) string {
 		}
 	}
 	return string(b)
-}
-
-// isHandleRune reports runes that may appear inside a handle.
-func isHandleRune(r rune) bool {
-	return isWordRune(r) || r == '_' || r == '.' || r == '-'
 }
 
 // normalizeEmail folds an address: lower case, a +tag dropped, and for

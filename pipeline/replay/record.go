@@ -57,11 +57,6 @@ var ErrNotPost = errors.New("not a post or a scored post")
 // replay cannot place it in event time.
 var ErrNoEventTime = errors.New("post has neither published nor fetched time")
 
-var (
-	keyScoredSchema = []byte(`"schema":"scored/1"`)
-	keyPostSchema   = []byte(`"schema":"post/1"`)
-)
-
 // decodeRecordWith decodes one JSON line: a scored post, or a raw post.
 // Scored lines take the fast path, dec (they are what re-aggregation reads
 // by the million); anything else goes through the standard, lenient

@@ -165,7 +165,6 @@ type stream struct {
 	onBad  func(*msg.LineError)
 	cancel context.CancelFunc
 	done   chan struct{}
-	err    error
 }
 
 type streamOptions struct {
