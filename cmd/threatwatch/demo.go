@@ -360,17 +360,18 @@ func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (st
 	}
 	cfg.Aggregate.Step = demoStep
 	cfg.Aggregate.TickEvery = 2 * time.Second
+	want := []string{dashboard}
 	if cfg.HTTP.Listen != "" {
-		addr, err := freeAddr("127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		cfg.HTTP.Listen = addr
+		want = append(want, "127.0.0.1:0")
 	}
-	addr, err := freeAddr(dashboard)
+	addrs, err := freeAddrs(want...)
 	if err != nil {
 		return "", err
 	}
+	if len(addrs) > 1 {
+		cfg.HTTP.Listen = addrs[1]
+	}
+	addr := addrs[0]
 	cfg.Serve.Listen = addr
 	cfg.Serve.PublicURL = "http://" + addr
 	token, err := api.NewToken()
@@ -403,15 +404,26 @@ func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (st
 	return token, nil
 }
 
-// freeAddr resolves port 0 in addr to a free port.
-func freeAddr(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("cannot listen on %s: %w", addr, err)
+// freeAddrs resolves port 0 in each addr to a free port, all different.
+func freeAddrs(addrs ...string) ([]string, error) {
+	// Hold every listener until all are chosen: closed one by one, two
+	// ":0" requests could be handed the same port.
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	out := make([]string, 0, len(addrs))
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
 	}
-	a := ln.Addr().String()
-	ln.Close()
-	return a, nil
+	return out, nil
 }
 
 func writeConfigFile(path string, c *config.Config) error {
