@@ -136,18 +136,44 @@ var asciiClass = func() (t [128]uint8) {
 	return t
 }()
 
-// tokenize splits text into tokens, replacing t.toks. ASCII takes a
-// table-driven fast path; other runes are folded through Unicode
-// decomposition.
+// wordFlags has flagLower, flagUpper or flagDigit for an ASCII letter or
+// digit, and 0 for any other byte (non-ASCII bytes too).
+var wordFlags = func() (t [256]uint8) {
+	for c, cls := range asciiClass {
+		switch cls {
+		case clsLower:
+			t[c] = flagLower
+		case clsUpper:
+			t[c] = flagUpper
+		case clsDigit:
+			t[c] = flagDigit
+		}
+	}
+	return t
+}()
+
+const (
+	flagLower uint8 = 1 << iota
+	flagUpper
+	flagDigit
+)
+
+// tokenize splits text into tokens, replacing t.toks.
+//
+// The arena starts with a copy of the text: a word of ASCII letters and
+// digits alone (most words) is folded in place, at its own offsets, so
+// that it costs one table lookup a byte and no copy of its own. A word
+// that goes on with an apostrophe or a non-ASCII rune is folded rune by
+// rune at the end of the arena, through Unicode decomposition.
 func (t *tokenizer) tokenize(text string) []token {
-	t.arena = t.arena[:0]
+	t.arena = append(t.arena[:0], text...)
 	t.toks = t.toks[:0]
 	i := 0
 	for i < len(text) && len(t.toks) < maxTokens {
 		c := text[i]
-		if c < utf8.RuneSelf {
-			if asciiClass[c] == clsOther {
-				if c == '#' && i+1 < len(text) && asciiClass[text[i+1]&0x7f] == clsDigit && text[i+1] < utf8.RuneSelf {
+		if wordFlags[c] == 0 {
+			if c < utf8.RuneSelf {
+				if c == '#' && i+1 < len(text) && wordFlags[text[i+1]] == flagDigit {
 					s := len(t.arena)
 					t.arena = append(t.arena, "apt"...)
 					t.toks = append(t.toks, token{start: i, end: i + 1, cs: s, ce: len(t.arena), canonOnly: true})
@@ -155,61 +181,43 @@ func (t *tokenizer) tokenize(text string) []token {
 				i++
 				continue
 			}
-		} else if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r) {
-			i += size
-			continue
-		}
-		tk := token{start: i, upper: true}
-		fs := len(t.arena)
-		for i < len(text) {
-			c := text[i]
-			if c < utf8.RuneSelf {
-				switch asciiClass[c] {
-				case clsLower:
-					t.arena = append(t.arena, c)
-					tk.hasLetter, tk.upper = true, false
-					i++
-					continue
-				case clsUpper:
-					t.arena = append(t.arena, c+'a'-'A')
-					tk.hasLetter = true
-					i++
-					continue
-				case clsDigit:
-					t.arena = append(t.arena, c)
-					tk.hasDigit = true
-					i++
-					continue
-				}
-				if (c == '\'' || c == '`') && t.apostropheInWord(text, i, 1, fs) {
-					i++
-					continue
-				}
-				break
-			}
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if isApostrophe(r) && t.apostropheInWord(text, i, size, fs) {
+			if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r) {
 				i += size
 				continue
 			}
-			if !isWordRune(r) {
+		}
+		tk := token{start: i, upper: true}
+		j := i
+		var seen uint8
+		for j < len(text) {
+			f := wordFlags[text[j]]
+			if f == 0 {
 				break
 			}
-			if unicode.IsDigit(r) {
-				tk.hasDigit = true
-			} else if unicode.IsLetter(r) {
-				tk.hasLetter = true
-				if !unicode.IsUpper(r) {
-					tk.upper = false
+			seen |= f
+			j++
+		}
+		if seen&flagUpper != 0 {
+			for k := i; k < j; k++ {
+				if c := t.arena[k]; c >= 'A' && c <= 'Z' {
+					t.arena[k] = c + 'a' - 'A'
 				}
 			}
-			t.arena = foldRune(t.arena, r)
-			i += size
+		}
+		tk.hasLetter = seen&(flagLower|flagUpper) != 0
+		tk.upper = seen&flagLower == 0
+		tk.hasDigit = seen&flagDigit != 0
+		tk.fs, tk.fe = i, j
+		i = j
+		if i < len(text) && (text[i] >= utf8.RuneSelf || text[i] == '\'' || text[i] == '`') {
+			tk.fs = len(t.arena)
+			t.arena = append(t.arena, t.arena[tk.start:j]...)
+			i = t.foldRest(text, i, tk.fs, &tk)
+			tk.fe = len(t.arena)
 		}
 		tk.end = i
-		tk.fs, tk.fe = fs, len(t.arena)
 		tk.cs, tk.ce = tk.fs, tk.fe
-		w := t.arena[fs:]
+		w := t.arena[tk.fs:tk.fe]
 		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit && w[0] >= 'a' && w[0] <= 'z' && w[len(w)-1] >= 'a' && w[len(w)-1] <= 'z' &&
 			canonMay[len(w)][w[0]-'a']&(1<<(w[len(w)-1]-'a')) != 0 {
 			if c, ok := canon[string(w)]; ok {
@@ -230,6 +238,57 @@ func (t *tokenizer) tokenize(text string) []token {
 		t.toks = append(t.toks, tk)
 	}
 	return t.toks
+}
+
+// foldRest folds the rest of a word from text[i:], appending to the arena
+// (whose word so far starts at fs), and returns where the word ends.
+func (t *tokenizer) foldRest(text string, i, fs int, tk *token) int {
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			switch wordFlags[c] {
+			case flagLower:
+				t.arena = append(t.arena, c)
+				tk.hasLetter, tk.upper = true, false
+				i++
+				continue
+			case flagUpper:
+				t.arena = append(t.arena, c+'a'-'A')
+				tk.hasLetter = true
+				i++
+				continue
+			case flagDigit:
+				t.arena = append(t.arena, c)
+				tk.hasDigit = true
+				i++
+				continue
+			}
+			if (c == '\'' || c == '`') && t.apostropheInWord(text, i, 1, fs) {
+				i++
+				continue
+			}
+			return i
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if isApostrophe(r) && t.apostropheInWord(text, i, size, fs) {
+			i += size
+			continue
+		}
+		if !isWordRune(r) {
+			return i
+		}
+		if unicode.IsDigit(r) {
+			tk.hasDigit = true
+		} else if unicode.IsLetter(r) {
+			tk.hasLetter = true
+			if !unicode.IsUpper(r) {
+				tk.upper = false
+			}
+		}
+		t.arena = foldRune(t.arena, r)
+		i += size
+	}
+	return i
 }
 
 // apostropheInWord reports whether the apostrophe at text[i:i+size] sits
