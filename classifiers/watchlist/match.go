@@ -2,12 +2,14 @@ package watchlist
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"hash"
 	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -24,6 +26,8 @@ type posting struct {
 
 // keySet is the list as hashed under one key, ready for matching.
 type keySet struct {
+	// id is unique to this key set in the process (caches check it).
+	id   uint64
 	h    *Hasher
 	full map[uint64]int32 // digest hi -> first posting
 	post []posting
@@ -41,6 +45,9 @@ type keySet struct {
 	hasHandle                    bool
 	entries                      int
 }
+
+// keySetIDs numbers key sets; 0 is never used, so a new cache matches none.
+var keySetIDs atomic.Uint64
 
 // tagFilterSize is the number of bits of keySet.tagBits.
 const tagFilterSize = 1 << 20
@@ -71,7 +78,7 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 		if !ok {
 			continue
 		}
-		ks := &keySet{h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
+		ks := &keySet{id: keySetIDs.Add(1), h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
 		for _, r := range rs {
 			pi, ok := personIdx[r.Person]
 			if !ok {
@@ -155,8 +162,80 @@ func kindInStream(k Kind, stream int, n int) bool {
 	return stream&streamFolded != 0
 }
 
+// wordCacheSize is the number of entries of a negative word cache: 32 KiB
+// that hold the common words of a language, which make up most of any
+// post.
+const wordCacheSize = 2048
+
+// wordCache remembers words whose prefilter tag is not listed under one
+// key set, so that the common words of every post skip SipHash and the
+// tag tables. An entry is a word of 1 to 15 bytes packed into two words,
+// its length in the top byte (so an empty entry matches no word). Only
+// words of posts are kept, and only those known not to start any listed
+// entry: the cache says nothing of what the list holds. It lives in a
+// pooled scratch, in memory only.
+type wordCache struct {
+	// id is the key set's: a pointer would keep a replaced list alive in
+	// every pooled scratch.
+	id  uint64
+	ent [wordCacheSize][2]uint64
+}
+
+// packWord packs w for the cache; ok is false when w does not fit.
+func packWord(w []byte) (w0, w1 uint64, ok bool) {
+	if len(w) == 0 || len(w) > 15 {
+		return 0, 0, false
+	}
+	var b [16]byte
+	copy(b[:], w)
+	b[15] = byte(len(w))
+	return binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:]), true
+}
+
+func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 {
+	h := (w0 ^ w1*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	return &c.ent[h>>(64-11)]
+}
+
+// wordCache returns the cache for ks, taking over the one least recently
+// set up when neither is for ks (two key sets match during a rotation).
+func (sc *scratch) wordCache(ks *keySet) *wordCache {
+	for _, c := range sc.wc {
+		if c != nil && c.id == ks.id {
+			return c
+		}
+	}
+	c := sc.wc[1]
+	if c == nil {
+		c = new(wordCache)
+	} else {
+		clear(c.ent[:])
+	}
+	c.id = ks.id
+	sc.wc[0], sc.wc[1] = c, sc.wc[0]
+	return c
+}
+
+// maskOf is ks.tagMask(ks.h.tag(w)), through the negative cache c.
+func (ks *keySet) maskOf(c *wordCache, w []byte) uint32 {
+	w0, w1, ok := packWord(w)
+	if !ok {
+		return ks.tagMask(ks.h.tag(w, nil))
+	}
+	e := c.slot(w0, w1)
+	if e[0] == w0 && e[1] == w1 {
+		return 0
+	}
+	m := ks.tagMask(ks.h.tag(w, nil))
+	if m == 0 {
+		e[0], e[1] = w0, w1
+	}
+	return m
+}
+
 // scratch is per-call working memory, pooled.
 type scratch struct {
+	wc      [2]*wordCache
 	tz      tokenizer
 	in      []byte
 	sum     [sha256.Size]byte
@@ -264,15 +343,16 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	// One tag and one table lookup per word (two where the canonical
 	// form differs); tF and tC keep the word-count masks found.
 	tF, tC := sc.tF[:len(toks)], sc.tC[:len(toks)]
+	wc := sc.wordCache(ks)
 	for i := range toks {
 		tk := &toks[i]
 		var v uint32
 		if !tk.canonOnly {
-			v = ks.tagMask(ks.h.tag(tz.folded(tk), &sc.blk))
+			v = ks.maskOf(wc, tz.folded(tk))
 			tF[i] = v & 0xfffe
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			v = ks.tagMask(ks.h.tag(tz.canonical(tk), &sc.blk))
+			v = ks.maskOf(wc, tz.canonical(tk))
 		}
 		tC[i] = v >> 16
 	}
@@ -393,7 +473,7 @@ func (ks *keySet) handleRun(sc *scratch, m hash.Hash, text string, a, b int) {
 			sc.in = append(sc.in, c)
 		}
 	}
-	if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
+	if ks.maskOf(sc.wordCache(ks), sc.in[2:])&(1<<1) == 0 {
 		return
 	}
 	d := digestWith(m, sc.in, sc.sum[:0])
@@ -705,7 +785,7 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 		if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
 			sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
 		}
-		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
+		if ks.maskOf(sc.wordCache(ks), sc.in[2:])&1 == 0 {
 			continue
 		}
 		d := digestWith(m, sc.in, sc.sum[:0])

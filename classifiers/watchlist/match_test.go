@@ -284,3 +284,49 @@ func TestCanonKeysPassThePrefilter(t *testing.T) {
 		}
 	}
 }
+
+// TestWordCacheAnswersAsTheTags holds the negative word cache to the
+// tags it stands for: on first sight and from the cache, under two key
+// sets at once (a rotation), and after a reload that lists a word the
+// cache had seen as unlisted.
+func TestWordCacheAnswersAsTheTags(t *testing.T) {
+	f := syntheticFile(300, 7)
+	two := benchMatcher(t, f, 2).snap.Load()
+	small := staticMatcher(t, &File{Region: "US", Persons: f.Persons[:1]}).snap.Load()
+	big := staticMatcher(t, &File{Region: "US", Persons: f.Persons[:200]}).snap.Load()
+	var ws [][]byte
+	for _, p := range f.Persons {
+		for _, s := range append(append(append(p.Names, p.Relatives...), p.Addresses...), p.Workplace...) {
+			for _, w := range words(s, false) {
+				ws = append(ws, []byte(w))
+			}
+			for _, w := range words(s, true) {
+				ws = append(ws, []byte(w))
+			}
+		}
+		ws = append(ws, []byte(normalizePlate(p.Plates[0])), []byte(normalizeHandle(p.Handles[0])))
+	}
+	for _, text := range agreementTexts {
+		for _, w := range words(text, false) {
+			ws = append(ws, []byte(w))
+		}
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	check := func(ks *keySet) {
+		t.Helper()
+		for _, w := range ws {
+			want := ks.tagMask(ks.h.tag(w, nil))
+			if got := ks.maskOf(sc.wordCache(ks), w); got != want {
+				t.Fatalf("mask of %q is %#x, want %#x", w, got, want)
+			}
+		}
+	}
+	for round := 0; round < 2; round++ {
+		check(two.keys[0])
+		check(two.keys[1])
+	}
+	check(small.keys[0])
+	check(big.keys[0])
+	check(small.keys[0])
+}
