@@ -181,15 +181,23 @@ type wordCache struct {
 	ent [wordCacheSize][2]uint64
 }
 
-// packWord packs w for the cache; ok is false when w does not fit.
+// packWord packs w for the cache; ok is false when w does not fit. It
+// loads the bytes as SipHash loads a tail, without a copy.
 func packWord(w []byte) (w0, w1 uint64, ok bool) {
-	if len(w) == 0 || len(w) > 15 {
+	n := len(w)
+	switch {
+	case n == 0 || n > 15:
 		return 0, 0, false
+	case n >= 8:
+		w0 = binary.LittleEndian.Uint64(w)
+		w1 = binary.LittleEndian.Uint64(w[n-8:]) >> (8 * (16 - n))
+	case n >= 4:
+		// Two loads that overlap in the middle bytes, which agree.
+		w0 = uint64(binary.LittleEndian.Uint32(w)) | uint64(binary.LittleEndian.Uint32(w[n-4:]))<<(8*(n-4))
+	default:
+		w0 = uint64(w[0]) | uint64(w[n/2])<<(8*(n/2)) | uint64(w[n-1])<<(8*(n-1))
 	}
-	var b [16]byte
-	copy(b[:], w)
-	b[15] = byte(len(w))
-	return binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:]), true
+	return w0, w1 | uint64(n)<<56, true
 }
 
 func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 {
@@ -240,7 +248,7 @@ type scratch struct {
 	in      []byte
 	sum     [sha256.Size]byte
 	macs    map[*Hasher]hash.Hash
-	tF, tC  []uint32
+	cands   []wordCand
 	blk     [16]byte
 	fIdx    []int
 	hIdx    []int
@@ -307,12 +315,6 @@ func (s *snapshot) scan(sc *scratch, text string) {
 		return
 	}
 	toks := sc.tz.tokenize(text)
-	sc.fIdx = sc.fIdx[:0]
-	for i := range toks {
-		if !toks[i].canonOnly {
-			sc.fIdx = append(sc.fIdx, i)
-		}
-	}
 	for _, ks := range s.keys {
 		m := sc.mac(ks.h)
 		ks.scanWords(sc, m, toks)
@@ -331,39 +333,68 @@ func (s *snapshot) scan(sc *scratch, text string) {
 	}
 }
 
+// wordCand is a word whose tag some listed entry starts with: its token,
+// its index in the folded stream (which leaves out canonOnly tokens), and
+// the word counts of the entries of each stream.
+type wordCand struct {
+	i, j int
+	f, c uint32
+}
+
 // scanWords tags every word with the cheap keyed PRF and hashes with HMAC
 // only the word sequences, starting at a word whose tag is listed, whose
 // length some listed entry starting with that tag has.
 func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	tz := &sc.tz
-	if cap(sc.tF) < len(toks) {
-		sc.tF = make([]uint32, len(toks))
-		sc.tC = make([]uint32, len(toks))
-	}
-	// One tag and one table lookup per word (two where the canonical
-	// form differs); tF and tC keep the word-count masks found.
-	tF, tC := sc.tF[:len(toks)], sc.tC[:len(toks)]
 	wc := sc.wordCache(ks)
+	// One tag and one table lookup per word (two where the canonical
+	// form differs); the few words with a listed tag are kept.
+	cands := sc.cands[:0]
+	nf := 0
 	for i := range toks {
 		tk := &toks[i]
-		var v uint32
+		var v, f uint32
 		if !tk.canonOnly {
 			v = ks.maskOf(wc, tz.folded(tk))
-			tF[i] = v & 0xfffe
+			f = v & 0xfffe
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
 			v = ks.maskOf(wc, tz.canonical(tk))
 		}
-		tC[i] = v >> 16
+		if c := v >> 16; f|c != 0 {
+			cands = append(cands, wordCand{i: i, j: nf, f: f, c: c})
+		}
+		if !tk.canonOnly {
+			nf++
+		}
 	}
-	// Folded stream: names, handles, relatives, workplaces.
-	fi := sc.fIdx
-	for j, i := range fi {
-		mask := tF[i]
-		for mask != 0 {
+	sc.cands = cands
+	if len(cands) == 0 {
+		return
+	}
+	// Folded stream: names, handles, relatives, workplaces. fi maps a
+	// folded index to its token; nil when every token is in the stream.
+	var fi []int
+	if nf < len(toks) {
+		fi = sc.fIdx[:0]
+		for i := range toks {
+			if !toks[i].canonOnly {
+				fi = append(fi, i)
+			}
+		}
+		sc.fIdx = fi
+	}
+	tokAt := func(k int) *token {
+		if fi == nil {
+			return &toks[k]
+		}
+		return &toks[fi[k]]
+	}
+	for _, cd := range cands {
+		for mask := cd.f; mask != 0; {
 			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
-			if j+n > len(fi) {
+			if cd.j+n > nf {
 				continue
 			}
 			sc.in = append(sc.in[:0], domWords, 0)
@@ -371,16 +402,16 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				if k > 0 {
 					sc.in = append(sc.in, ' ')
 				}
-				sc.in = append(sc.in, tz.folded(&toks[fi[j+k]])...)
+				sc.in = append(sc.in, tz.folded(tokAt(cd.j+k))...)
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamFolded, n, toks[i].start, toks[fi[j+n-1]].end)
+			ks.lookup(sc, d, streamFolded, n, toks[cd.i].start, tokAt(cd.j+n-1).end)
 		}
 	}
 	// Canonical stream: addresses.
-	for i := range toks {
-		mask := tC[i]
-		for mask != 0 {
+	for _, cd := range cands {
+		i := cd.i
+		for mask := cd.c; mask != 0; {
 			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
 			if i+n > len(toks) {
@@ -751,6 +782,15 @@ func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token
 	}
 }
 
+func nonASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
 // plateAt checks the plate candidates starting at token i.
 func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i int) {
 	tz := &sc.tz
@@ -782,7 +822,7 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 		if n < 2 || !(digit || (upper && n >= 4)) {
 			continue
 		}
-		if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
+		if nonASCII(sc.in[2:]) {
 			sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
 		}
 		if ks.maskOf(sc.wordCache(ks), sc.in[2:])&1 == 0 {
