@@ -218,15 +218,16 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.end = i
 		tk.cs, tk.ce = tk.fs, tk.fe
 		w := t.arena[tk.fs:tk.fe]
-		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit && w[0] >= 'a' && w[0] <= 'z' && w[len(w)-1] >= 'a' && w[len(w)-1] <= 'z' &&
-			canonMay[len(w)][w[0]-'a']&(1<<(w[len(w)-1]-'a')) != 0 {
-			if c, ok := canon[string(w)]; ok {
-				tk.cs = len(t.arena)
-				t.arena = append(t.arena, c...)
-				tk.ce = len(t.arena)
+		if n := len(w); n >= 2 && n <= 10 && !tk.hasDigit {
+			if a, z := w[0]-'a', w[n-1]-'a'; a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
+				if c, ok := canon[string(w)]; ok {
+					tk.cs = len(t.arena)
+					t.arena = append(t.arena, c...)
+					tk.ce = len(t.arena)
+				}
 			}
 		}
-		if tk.cs == tk.fs && len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
+		if len(w) > 7 && tk.cs == tk.fs && string(w[len(w)-7:]) == "strasse" {
 			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
 			tk.cs = len(t.arena)
 			t.arena = append(t.arena, w[:len(w)-4]...)
