@@ -186,8 +186,9 @@ func (t *tokenizer) tokenize(text string) []token {
 				continue
 			}
 		}
-		tk := token{start: i, upper: true}
-		j := i
+		// The word's facts live in locals until the token is appended: a
+		// token whose address is taken is built field by field in memory.
+		start, j := i, i
 		var seen uint8
 		for j < len(text) {
 			f := wordFlags[text[j]]
@@ -204,63 +205,69 @@ func (t *tokenizer) tokenize(text string) []token {
 				}
 			}
 		}
-		tk.hasLetter = seen&(flagLower|flagUpper) != 0
-		tk.upper = seen&flagLower == 0
-		tk.hasDigit = seen&flagDigit != 0
-		tk.fs, tk.fe = i, j
+		fs, fe := i, j
 		i = j
 		if i < len(text) && (text[i] >= utf8.RuneSelf || text[i] == '\'' || text[i] == '`') {
-			tk.fs = len(t.arena)
-			t.arena = append(t.arena, t.arena[tk.start:j]...)
-			i = t.foldRest(text, i, tk.fs, &tk)
-			tk.fe = len(t.arena)
+			fs = len(t.arena)
+			t.arena = append(t.arena, t.arena[start:j]...)
+			i, seen = t.foldRest(text, i, fs, seen)
+			fe = len(t.arena)
+			if fe == fs {
+				continue // only combining marks
+			}
 		}
-		tk.end = i
-		tk.cs, tk.ce = tk.fs, tk.fe
-		w := t.arena[tk.fs:tk.fe]
-		if n := len(w); n >= 2 && n <= 10 && !tk.hasDigit {
-			if a, z := w[0]-'a', w[n-1]-'a'; a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
-				if c, ok := canon[string(w)]; ok {
-					tk.cs = len(t.arena)
+		hasDigit := seen&flagDigit != 0
+		cs, ce := fs, fe
+		if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
+			// A word folded in place is ASCII letters alone: its first and
+			// last letter are read from the text, the arena left alone
+			// unless the word may be abbreviated.
+			var a, z byte
+			if fs == start {
+				a, z = text[start]|0x20-'a', text[i-1]|0x20-'a'
+			} else {
+				a, z = t.arena[fs]-'a', t.arena[fe-1]-'a'
+			}
+			if a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
+				if c, ok := canon[string(t.arena[fs:fe])]; ok {
+					cs = len(t.arena)
 					t.arena = append(t.arena, c...)
-					tk.ce = len(t.arena)
+					ce = len(t.arena)
 				}
 			}
 		}
-		if len(w) > 7 && tk.cs == tk.fs && string(w[len(w)-7:]) == "strasse" {
+		if n := fe - fs; n > 7 && cs == fs && string(t.arena[fe-7:fe]) == "strasse" {
 			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
-			tk.cs = len(t.arena)
-			t.arena = append(t.arena, w[:len(w)-4]...)
-			tk.ce = len(t.arena)
+			cs = len(t.arena)
+			t.arena = append(t.arena, t.arena[fs:fe-4]...)
+			ce = len(t.arena)
 		}
-		if tk.fe == tk.fs {
-			continue // only combining marks
+		n := len(t.toks)
+		if n == cap(t.toks) {
+			t.toks = append(t.toks, token{})
 		}
-		t.toks = append(t.toks, tk)
+		t.toks = t.toks[:n+1]
+		tk := &t.toks[n]
+		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = start, i, fs, fe, cs, ce
+		tk.canonOnly, tk.hasDigit, tk.hasLetter, tk.upper = false, hasDigit, seen&(flagLower|flagUpper) != 0, seen&flagLower == 0
 	}
 	return t.toks
 }
 
 // foldRest folds the rest of a word from text[i:], appending to the arena
-// (whose word so far starts at fs), and returns where the word ends.
-func (t *tokenizer) foldRest(text string, i, fs int, tk *token) int {
+// (whose word so far starts at fs), and returns where the word ends and
+// what it has seen (flagLower, flagUpper, flagDigit: a non-ASCII letter
+// that is not upper case counts as lower).
+func (t *tokenizer) foldRest(text string, i, fs int, seen uint8) (int, uint8) {
 	for i < len(text) {
 		c := text[i]
 		if c < utf8.RuneSelf {
-			switch wordFlags[c] {
-			case flagLower:
+			if f := wordFlags[c]; f != 0 {
+				if f == flagUpper {
+					c += 'a' - 'A'
+				}
 				t.arena = append(t.arena, c)
-				tk.hasLetter, tk.upper = true, false
-				i++
-				continue
-			case flagUpper:
-				t.arena = append(t.arena, c+'a'-'A')
-				tk.hasLetter = true
-				i++
-				continue
-			case flagDigit:
-				t.arena = append(t.arena, c)
-				tk.hasDigit = true
+				seen |= f
 				i++
 				continue
 			}
@@ -268,7 +275,7 @@ func (t *tokenizer) foldRest(text string, i, fs int, tk *token) int {
 				i++
 				continue
 			}
-			return i
+			return i, seen
 		}
 		r, size := utf8.DecodeRuneInString(text[i:])
 		if isApostrophe(r) && t.apostropheInWord(text, i, size, fs) {
@@ -276,20 +283,21 @@ func (t *tokenizer) foldRest(text string, i, fs int, tk *token) int {
 			continue
 		}
 		if !isWordRune(r) {
-			return i
+			return i, seen
 		}
 		if unicode.IsDigit(r) {
-			tk.hasDigit = true
+			seen |= flagDigit
 		} else if unicode.IsLetter(r) {
-			tk.hasLetter = true
-			if !unicode.IsUpper(r) {
-				tk.upper = false
+			if unicode.IsUpper(r) {
+				seen |= flagUpper
+			} else {
+				seen |= flagLower
 			}
 		}
 		t.arena = foldRune(t.arena, r)
 		i += size
 	}
-	return i
+	return i, seen
 }
 
 // apostropheInWord reports whether the apostrophe at text[i:i+size] sits
