@@ -247,7 +247,7 @@ type scratch struct {
 	tz      tokenizer
 	in      []byte
 	sum     [sha256.Size]byte
-	macs    map[*Hasher]hash.Hash
+	macs    [2]macSlot
 	cands   []wordCand
 	blk     [16]byte
 	fIdx    []int
@@ -257,29 +257,40 @@ type scratch struct {
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{macs: map[*Hasher]hash.Hash{}, seenCnd: map[string]struct{}{}}
+	return &scratch{seenCnd: map[string]struct{}{}}
 }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(sc *scratch) {
-	for h, m := range sc.macs {
-		h.pool.Put(m)
-		delete(sc.macs, h)
-	}
 	if cap(sc.tz.arena) > 1<<20 {
 		sc.tz = tokenizer{}
 	}
 	scratchPool.Put(sc)
 }
 
+// macSlot is a MAC a scratch keeps for one hasher.
+type macSlot struct {
+	h *Hasher
+	m hash.Hash
+}
+
+// mac returns a MAC for h. A scratch keeps the MACs of the last two
+// hashers it used (two during a rotation) from post to post: taking them
+// from the hashers' pools and back on every post cost more than a post's
+// lookups.
 func (sc *scratch) mac(h *Hasher) hash.Hash {
-	m, ok := sc.macs[h]
-	if !ok {
-		m = h.pool.Get().(hash.Hash)
-		sc.macs[h] = m
+	for i := range sc.macs {
+		if sc.macs[i].h == h {
+			return sc.macs[i].m
+		}
 	}
-	return m
+	if old := sc.macs[1]; old.h != nil {
+		old.h.pool.Put(old.m)
+	}
+	sc.macs[1] = sc.macs[0]
+	sc.macs[0] = macSlot{h, h.pool.Get().(hash.Hash)}
+	return sc.macs[0].m
 }
 
 // digest hashes dom||0||parts joined by spaces.
