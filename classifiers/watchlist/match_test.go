@@ -332,24 +332,27 @@ func TestWordCacheAnswersAsTheTags(t *testing.T) {
 	check(small.keys[0])
 }
 
-// TestPackWordIsTheBytesAndLength holds packWord's overlapping loads to a
-// plain copy of the bytes with the length in the top byte.
+// TestPackWordIsTheBytesAndLength holds packWord's masked and overlapping
+// loads to a plain copy of the bytes with the length in the top byte.
 func TestPackWordIsTheBytesAndLength(t *testing.T) {
 	src := []byte("\x80abcdefghijklmnopqrs\xff")
 	for n := 0; n <= 17; n++ {
-		w := src[1 : 1+n]
-		w0, w1, ok := packWord(w)
-		if ok != (n >= 1 && n <= 15) {
-			t.Fatalf("packWord of %d bytes: ok %v", n, ok)
-		}
-		if !ok {
-			continue
-		}
-		var b [16]byte
-		copy(b[:], w)
-		b[15] = byte(n)
-		if w0 != binary.LittleEndian.Uint64(b[:8]) || w1 != binary.LittleEndian.Uint64(b[8:]) {
-			t.Errorf("packWord(%q) = %#x %#x, want the bytes of %q", w, w0, w1, b)
+		// With room past the word (bytes that must be masked off) and
+		// without.
+		for _, w := range [][]byte{src[1 : 1+n], src[1 : 1+n : 1+n]} {
+			w0, w1, ok := packWord(w)
+			if ok != (n >= 1 && n <= 15) {
+				t.Fatalf("packWord of %d bytes: ok %v", n, ok)
+			}
+			if !ok {
+				continue
+			}
+			var b [16]byte
+			copy(b[:], w)
+			b[15] = byte(n)
+			if w0 != binary.LittleEndian.Uint64(b[:8]) || w1 != binary.LittleEndian.Uint64(b[8:]) {
+				t.Errorf("packWord(%q, cap %d) = %#x %#x, want the bytes of %q", w, cap(w), w0, w1, b)
+			}
 		}
 	}
 }

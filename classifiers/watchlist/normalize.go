@@ -1,6 +1,7 @@
 package watchlist
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -251,6 +252,8 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = start, i, fs, fe, cs, ce
 		tk.canonOnly, tk.hasDigit, tk.hasLetter, tk.upper = false, hasDigit, seen&(flagLower|flagUpper) != 0, seen&flagLower == 0
 	}
+	// Room for packWord to load 16 bytes from any word of the arena.
+	t.arena = slices.Grow(t.arena, 16)
 	return t.toks
 }
 
