@@ -2,12 +2,14 @@ package watchlist
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"hash"
 	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -24,6 +26,8 @@ type posting struct {
 
 // keySet is the list as hashed under one key, ready for matching.
 type keySet struct {
+	// id is unique to this key set in the process (caches check it).
+	id   uint64
 	h    *Hasher
 	full map[uint64]int32 // digest hi -> first posting
 	post []posting
@@ -41,6 +45,9 @@ type keySet struct {
 	hasHandle                    bool
 	entries                      int
 }
+
+// keySetIDs numbers key sets; 0 is never used, so a new cache matches none.
+var keySetIDs atomic.Uint64
 
 // tagFilterSize is the number of bits of keySet.tagBits.
 const tagFilterSize = 1 << 20
@@ -71,7 +78,7 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 		if !ok {
 			continue
 		}
-		ks := &keySet{h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
+		ks := &keySet{id: keySetIDs.Add(1), h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
 		for _, r := range rs {
 			pi, ok := personIdx[r.Person]
 			if !ok {
@@ -155,13 +162,102 @@ func kindInStream(k Kind, stream int, n int) bool {
 	return stream&streamFolded != 0
 }
 
+// wordCacheSize is the number of entries of a negative word cache: 32 KiB
+// that hold the common words of a language, which make up most of any
+// post.
+const wordCacheSize = 2048
+
+// wordCache remembers words whose prefilter tag is not listed under one
+// key set, so that the common words of every post skip SipHash and the
+// tag tables. An entry is a word of 1 to 15 bytes packed into two words,
+// its length in the top byte (so an empty entry matches no word). Only
+// words of posts are kept, and only those known not to start any listed
+// entry: the cache says nothing of what the list holds. It lives in a
+// pooled scratch, in memory only.
+type wordCache struct {
+	// id is the key set's: a pointer would keep a replaced list alive in
+	// every pooled scratch.
+	id  uint64
+	ent [wordCacheSize][2]uint64
+}
+
+// packWord packs w for the cache; ok is false when w does not fit. When
+// w's slice has room for 16 bytes (the tokenizer leaves that much past its
+// arena), it loads two words and masks off what lies past w, without a
+// branch on the length that the processor would mispredict; otherwise it
+// loads the bytes as SipHash loads a tail.
+func packWord(w []byte) (w0, w1 uint64, ok bool) {
+	n := len(w)
+	switch {
+	case n == 0 || n > 15:
+		return 0, 0, false
+	case cap(w) >= 16:
+		w0 = binary.LittleEndian.Uint64(w[:8])
+		w1 = binary.LittleEndian.Uint64(w[8:16])
+		// A shift by 64 gives 0 in Go: w1 is cleared for n <= 8.
+		w0 &= ^uint64(0) >> (64 - 8*uint(min(n, 8)))
+		w1 &= ^uint64(0) >> (64 - 8*uint(max(n-8, 0)))
+	case n >= 8:
+		w0 = binary.LittleEndian.Uint64(w)
+		w1 = binary.LittleEndian.Uint64(w[n-8:]) >> (8 * (16 - n))
+	case n >= 4:
+		// Two loads that overlap in the middle bytes, which agree.
+		w0 = uint64(binary.LittleEndian.Uint32(w)) | uint64(binary.LittleEndian.Uint32(w[n-4:]))<<(8*(n-4))
+	default:
+		w0 = uint64(w[0]) | uint64(w[n/2])<<(8*(n/2)) | uint64(w[n-1])<<(8*(n-1))
+	}
+	return w0, w1 | uint64(n)<<56, true
+}
+
+func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 {
+	h := (w0 ^ w1*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	return &c.ent[h>>(64-11)]
+}
+
+// wordCache returns the cache for ks, taking over the one least recently
+// set up when neither is for ks (two key sets match during a rotation).
+func (sc *scratch) wordCache(ks *keySet) *wordCache {
+	for _, c := range sc.wc {
+		if c != nil && c.id == ks.id {
+			return c
+		}
+	}
+	c := sc.wc[1]
+	if c == nil {
+		c = new(wordCache)
+	} else {
+		clear(c.ent[:])
+	}
+	c.id = ks.id
+	sc.wc[0], sc.wc[1] = c, sc.wc[0]
+	return c
+}
+
+// maskOf is ks.tagMask(ks.h.tag(w)), through the negative cache c.
+func (ks *keySet) maskOf(c *wordCache, w []byte) uint32 {
+	w0, w1, ok := packWord(w)
+	if !ok {
+		return ks.tagMask(ks.h.tag(w, nil))
+	}
+	e := c.slot(w0, w1)
+	if e[0] == w0 && e[1] == w1 {
+		return 0
+	}
+	m := ks.tagMask(ks.h.tag(w, nil))
+	if m == 0 {
+		e[0], e[1] = w0, w1
+	}
+	return m
+}
+
 // scratch is per-call working memory, pooled.
 type scratch struct {
+	wc      [2]*wordCache
 	tz      tokenizer
 	in      []byte
 	sum     [sha256.Size]byte
-	macs    map[*Hasher]hash.Hash
-	tF, tC  []uint32
+	macs    [2]macSlot
+	cands   []wordCand
 	blk     [16]byte
 	fIdx    []int
 	hIdx    []int
@@ -170,29 +266,40 @@ type scratch struct {
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{macs: map[*Hasher]hash.Hash{}, seenCnd: map[string]struct{}{}}
+	return &scratch{seenCnd: map[string]struct{}{}}
 }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(sc *scratch) {
-	for h, m := range sc.macs {
-		h.pool.Put(m)
-		delete(sc.macs, h)
-	}
 	if cap(sc.tz.arena) > 1<<20 {
 		sc.tz = tokenizer{}
 	}
 	scratchPool.Put(sc)
 }
 
+// macSlot is a MAC a scratch keeps for one hasher.
+type macSlot struct {
+	h *Hasher
+	m hash.Hash
+}
+
+// mac returns a MAC for h. A scratch keeps the MACs of the last two
+// hashers it used (two during a rotation) from post to post: taking them
+// from the hashers' pools and back on every post cost more than a post's
+// lookups.
 func (sc *scratch) mac(h *Hasher) hash.Hash {
-	m, ok := sc.macs[h]
-	if !ok {
-		m = h.pool.Get().(hash.Hash)
-		sc.macs[h] = m
+	for i := range sc.macs {
+		if sc.macs[i].h == h {
+			return sc.macs[i].m
+		}
 	}
-	return m
+	if old := sc.macs[1]; old.h != nil {
+		old.h.pool.Put(old.m)
+	}
+	sc.macs[1] = sc.macs[0]
+	sc.macs[0] = macSlot{h, h.pool.Get().(hash.Hash)}
+	return sc.macs[0].m
 }
 
 // digest hashes dom||0||parts joined by spaces.
@@ -228,12 +335,6 @@ func (s *snapshot) scan(sc *scratch, text string) {
 		return
 	}
 	toks := sc.tz.tokenize(text)
-	sc.fIdx = sc.fIdx[:0]
-	for i := range toks {
-		if !toks[i].canonOnly {
-			sc.fIdx = append(sc.fIdx, i)
-		}
-	}
 	for _, ks := range s.keys {
 		m := sc.mac(ks.h)
 		ks.scanWords(sc, m, toks)
@@ -252,38 +353,68 @@ func (s *snapshot) scan(sc *scratch, text string) {
 	}
 }
 
+// wordCand is a word whose tag some listed entry starts with: its token,
+// its index in the folded stream (which leaves out canonOnly tokens), and
+// the word counts of the entries of each stream.
+type wordCand struct {
+	i, j int
+	f, c uint32
+}
+
 // scanWords tags every word with the cheap keyed PRF and hashes with HMAC
 // only the word sequences, starting at a word whose tag is listed, whose
 // length some listed entry starting with that tag has.
 func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	tz := &sc.tz
-	if cap(sc.tF) < len(toks) {
-		sc.tF = make([]uint32, len(toks))
-		sc.tC = make([]uint32, len(toks))
-	}
+	wc := sc.wordCache(ks)
 	// One tag and one table lookup per word (two where the canonical
-	// form differs); tF and tC keep the word-count masks found.
-	tF, tC := sc.tF[:len(toks)], sc.tC[:len(toks)]
+	// form differs); the few words with a listed tag are kept.
+	cands := sc.cands[:0]
+	nf := 0
 	for i := range toks {
 		tk := &toks[i]
-		var v uint32
+		var v, f uint32
 		if !tk.canonOnly {
-			v = ks.tagMask(ks.h.tag(tz.folded(tk), &sc.blk))
-			tF[i] = v & 0xfffe
+			v = ks.maskOf(wc, tz.folded(tk))
+			f = v & 0xfffe
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			v = ks.tagMask(ks.h.tag(tz.canonical(tk), &sc.blk))
+			v = ks.maskOf(wc, tz.canonical(tk))
 		}
-		tC[i] = v >> 16
+		if c := v >> 16; f|c != 0 {
+			cands = append(cands, wordCand{i: i, j: nf, f: f, c: c})
+		}
+		if !tk.canonOnly {
+			nf++
+		}
 	}
-	// Folded stream: names, handles, relatives, workplaces.
-	fi := sc.fIdx
-	for j, i := range fi {
-		mask := tF[i]
-		for mask != 0 {
+	sc.cands = cands
+	if len(cands) == 0 {
+		return
+	}
+	// Folded stream: names, handles, relatives, workplaces. fi maps a
+	// folded index to its token; nil when every token is in the stream.
+	var fi []int
+	if nf < len(toks) {
+		fi = sc.fIdx[:0]
+		for i := range toks {
+			if !toks[i].canonOnly {
+				fi = append(fi, i)
+			}
+		}
+		sc.fIdx = fi
+	}
+	tokAt := func(k int) *token {
+		if fi == nil {
+			return &toks[k]
+		}
+		return &toks[fi[k]]
+	}
+	for _, cd := range cands {
+		for mask := cd.f; mask != 0; {
 			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
-			if j+n > len(fi) {
+			if cd.j+n > nf {
 				continue
 			}
 			sc.in = append(sc.in[:0], domWords, 0)
@@ -291,16 +422,16 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				if k > 0 {
 					sc.in = append(sc.in, ' ')
 				}
-				sc.in = append(sc.in, tz.folded(&toks[fi[j+k]])...)
+				sc.in = append(sc.in, tz.folded(tokAt(cd.j+k))...)
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamFolded, n, toks[i].start, toks[fi[j+n-1]].end)
+			ks.lookup(sc, d, streamFolded, n, toks[cd.i].start, tokAt(cd.j+n-1).end)
 		}
 	}
 	// Canonical stream: addresses.
-	for i := range toks {
-		mask := tC[i]
-		for mask != 0 {
+	for _, cd := range cands {
+		i := cd.i
+		for mask := cd.c; mask != 0; {
 			n := bits.TrailingZeros32(mask)
 			mask &^= 1 << n
 			if i+n > len(toks) {
@@ -393,7 +524,7 @@ func (ks *keySet) handleRun(sc *scratch, m hash.Hash, text string, a, b int) {
 			sc.in = append(sc.in, c)
 		}
 	}
-	if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&(1<<1) == 0 {
+	if ks.maskOf(sc.wordCache(ks), sc.in[2:])&(1<<1) == 0 {
 		return
 	}
 	d := digestWith(m, sc.in, sc.sum[:0])
@@ -671,6 +802,15 @@ func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token
 	}
 }
 
+func nonASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
 // plateAt checks the plate candidates starting at token i.
 func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i int) {
 	tz := &sc.tz
@@ -702,10 +842,10 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 		if n < 2 || !(digit || (upper && n >= 4)) {
 			continue
 		}
-		if strings.ContainsFunc(string(sc.in[2:]), func(r rune) bool { return r >= 0x80 }) {
+		if nonASCII(sc.in[2:]) {
 			sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)
 		}
-		if ks.tagMask(ks.h.tag(sc.in[2:], &sc.blk))&1 == 0 {
+		if ks.maskOf(sc.wordCache(ks), sc.in[2:])&1 == 0 {
 			continue
 		}
 		d := digestWith(m, sc.in, sc.sum[:0])

@@ -2,6 +2,7 @@ package watchlist
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"strings"
 	"testing"
@@ -281,6 +282,77 @@ func TestCanonKeysPassThePrefilter(t *testing.T) {
 		}
 		if got := string(tok.arena[toks[0].cs:toks[0].ce]); got != v {
 			t.Errorf("%q canonicalizes to %q, want %q", k, got, v)
+		}
+	}
+}
+
+// TestWordCacheAnswersAsTheTags holds the negative word cache to the
+// tags it stands for: on first sight and from the cache, under two key
+// sets at once (a rotation), and after a reload that lists a word the
+// cache had seen as unlisted.
+func TestWordCacheAnswersAsTheTags(t *testing.T) {
+	f := syntheticFile(300, 7)
+	two := benchMatcher(t, f, 2).snap.Load()
+	small := staticMatcher(t, &File{Region: "US", Persons: f.Persons[:1]}).snap.Load()
+	big := staticMatcher(t, &File{Region: "US", Persons: f.Persons[:200]}).snap.Load()
+	var ws [][]byte
+	for _, p := range f.Persons {
+		for _, s := range append(append(append(p.Names, p.Relatives...), p.Addresses...), p.Workplace...) {
+			for _, w := range words(s, false) {
+				ws = append(ws, []byte(w))
+			}
+			for _, w := range words(s, true) {
+				ws = append(ws, []byte(w))
+			}
+		}
+		ws = append(ws, []byte(normalizePlate(p.Plates[0])), []byte(normalizeHandle(p.Handles[0])))
+	}
+	for _, text := range agreementTexts {
+		for _, w := range words(text, false) {
+			ws = append(ws, []byte(w))
+		}
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	check := func(ks *keySet) {
+		t.Helper()
+		for _, w := range ws {
+			want := ks.tagMask(ks.h.tag(w, nil))
+			if got := ks.maskOf(sc.wordCache(ks), w); got != want {
+				t.Fatalf("mask of %q is %#x, want %#x", w, got, want)
+			}
+		}
+	}
+	for round := 0; round < 2; round++ {
+		check(two.keys[0])
+		check(two.keys[1])
+	}
+	check(small.keys[0])
+	check(big.keys[0])
+	check(small.keys[0])
+}
+
+// TestPackWordIsTheBytesAndLength holds packWord's masked and overlapping
+// loads to a plain copy of the bytes with the length in the top byte.
+func TestPackWordIsTheBytesAndLength(t *testing.T) {
+	src := []byte("\x80abcdefghijklmnopqrs\xff")
+	for n := 0; n <= 17; n++ {
+		// With room past the word (bytes that must be masked off) and
+		// without.
+		for _, w := range [][]byte{src[1 : 1+n], src[1 : 1+n : 1+n]} {
+			w0, w1, ok := packWord(w)
+			if ok != (n >= 1 && n <= 15) {
+				t.Fatalf("packWord of %d bytes: ok %v", n, ok)
+			}
+			if !ok {
+				continue
+			}
+			var b [16]byte
+			copy(b[:], w)
+			b[15] = byte(n)
+			if w0 != binary.LittleEndian.Uint64(b[:8]) || w1 != binary.LittleEndian.Uint64(b[8:]) {
+				t.Errorf("packWord(%q, cap %d) = %#x %#x, want the bytes of %q", w, cap(w), w0, w1, b)
+			}
 		}
 	}
 }

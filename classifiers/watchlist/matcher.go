@@ -280,14 +280,31 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 	sc := getScratch()
 	defer putScratch(sc)
 
+	// Most posts match nothing: scan the fields before allocating
+	// anything for a match.
+	tms := snap.find(sc, p.Text)
+	var quoted string
+	var qms []match
+	if len(p.Quoted) > 0 {
+		quoted = p.QuotedText()
+		qms = snap.find(sc, quoted)
+	}
+	if len(tms) == 0 && len(qms) == 0 {
+		// Other scorers' snippets and entities come from this same text:
+		// with nothing listed in it, there is nothing of the list in them.
+		m.met.postsNone.Inc()
+		return nil
+	}
 	targets := map[uint32]bool{}
 	private := false
 	var spans []msg.Span
-	for _, f := range fieldsOf(p) {
-		ms := snap.find(sc, f.text)
-		for _, x := range ms {
+	for _, f := range []struct {
+		name, text string
+		ms         []match
+	}{{"text", p.Text, tms}, {"quoted", quoted, qms}} {
+		for _, x := range f.ms {
 			targets[x.person] = true
-			m.met.matches.WithLabelValues(x.kind.String()).Inc()
+			m.met.matchesOf(x.kind).Inc()
 			w := 0.0
 			if x.kind.Private() {
 				private = true
@@ -296,16 +313,10 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 			if len(spans) < m.maxEvidence {
 				spans = append(spans, msg.Span{
 					Signal: msg.SignalDoxxing, Kind: x.kind.EvidenceKind(), Field: f.name,
-					Start: x.start, End: x.end, Snippet: redactedSnippet(f.text, ms, x), Weight: w,
+					Start: x.start, End: x.end, Snippet: redactedSnippet(f.text, f.ms, x), Weight: w,
 				})
 			}
 		}
-	}
-	if len(targets) == 0 {
-		// Other scorers' snippets and entities come from this same text:
-		// with nothing listed in it, there is nothing of the list in them.
-		m.met.posts.WithLabelValues("none").Inc()
-		return nil
 	}
 	// Earlier scorers' evidence and entities may carry the person's details.
 	for i := range s.Evidence {
@@ -329,9 +340,9 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 			s.Scores = map[msg.Signal]float64{}
 		}
 		s.Scores[msg.SignalDoxxing] = 1
-		m.met.posts.WithLabelValues("private").Inc()
+		m.met.postsPrivate.Inc()
 	} else {
-		m.met.posts.WithLabelValues("identity").Inc()
+		m.met.postsIdentity.Inc()
 	}
 	ids := make([]string, 0, len(targets))
 	for pi := range targets {
@@ -484,14 +495,18 @@ func redactWords(s string) []string {
 }
 
 type metrics struct {
-	matches  *prometheus.CounterVec
-	posts    *prometheus.CounterVec
-	reloads  *prometheus.CounterVec
-	scrubbed prometheus.Counter
-	hashes   prometheus.Gauge
-	persons  prometheus.Gauge
-	keys     prometheus.Gauge
-	gen      prometheus.Gauge
+	matches *prometheus.CounterVec
+	posts   *prometheus.CounterVec
+	// Every post counts one outcome: resolving the label on each would
+	// hash it again, so the children are looked up once.
+	postsNone, postsPrivate, postsIdentity prometheus.Counter
+	byKind                                 [kindEnd]prometheus.Counter
+	reloads                                *prometheus.CounterVec
+	scrubbed                               prometheus.Counter
+	hashes                                 prometheus.Gauge
+	persons                                prometheus.Gauge
+	keys                                   prometheus.Gauge
+	gen                                    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -516,7 +531,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.matches, m.posts, m.reloads, m.scrubbed, m.hashes, m.persons, m.keys, m.gen)
 	}
+	m.postsNone = m.posts.WithLabelValues("none")
+	m.postsPrivate = m.posts.WithLabelValues("private")
+	m.postsIdentity = m.posts.WithLabelValues("identity")
+	for _, k := range Kinds {
+		m.byKind[k] = m.matches.WithLabelValues(k.String())
+	}
 	return m
+}
+
+// matchesOf is the match counter of kind k.
+func (m *metrics) matchesOf(k Kind) prometheus.Counter {
+	if int(k) < len(m.byKind) && m.byKind[k] != nil {
+		return m.byKind[k]
+	}
+	return m.matches.WithLabelValues(k.String())
 }
 
 func (m *metrics) set(s *snapshot) {

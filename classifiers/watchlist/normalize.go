@@ -1,6 +1,7 @@
 package watchlist
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -136,18 +137,44 @@ var asciiClass = func() (t [128]uint8) {
 	return t
 }()
 
-// tokenize splits text into tokens, replacing t.toks. ASCII takes a
-// table-driven fast path; other runes are folded through Unicode
-// decomposition.
+// wordFlags has flagLower, flagUpper or flagDigit for an ASCII letter or
+// digit, and 0 for any other byte (non-ASCII bytes too).
+var wordFlags = func() (t [256]uint8) {
+	for c, cls := range asciiClass {
+		switch cls {
+		case clsLower:
+			t[c] = flagLower
+		case clsUpper:
+			t[c] = flagUpper
+		case clsDigit:
+			t[c] = flagDigit
+		}
+	}
+	return t
+}()
+
+const (
+	flagLower uint8 = 1 << iota
+	flagUpper
+	flagDigit
+)
+
+// tokenize splits text into tokens, replacing t.toks.
+//
+// The arena starts with a copy of the text: a word of ASCII letters and
+// digits alone (most words) is folded in place, at its own offsets, so
+// that it costs one table lookup a byte and no copy of its own. A word
+// that goes on with an apostrophe or a non-ASCII rune is folded rune by
+// rune at the end of the arena, through Unicode decomposition.
 func (t *tokenizer) tokenize(text string) []token {
-	t.arena = t.arena[:0]
+	t.arena = append(t.arena[:0], text...)
 	t.toks = t.toks[:0]
 	i := 0
 	for i < len(text) && len(t.toks) < maxTokens {
 		c := text[i]
-		if c < utf8.RuneSelf {
-			if asciiClass[c] == clsOther {
-				if c == '#' && i+1 < len(text) && asciiClass[text[i+1]&0x7f] == clsDigit && text[i+1] < utf8.RuneSelf {
+		if wordFlags[c] == 0 {
+			if c < utf8.RuneSelf {
+				if c == '#' && i+1 < len(text) && wordFlags[text[i+1]] == flagDigit {
 					s := len(t.arena)
 					t.arena = append(t.arena, "apt"...)
 					t.toks = append(t.toks, token{start: i, end: i + 1, cs: s, ce: len(t.arena), canonOnly: true})
@@ -155,81 +182,125 @@ func (t *tokenizer) tokenize(text string) []token {
 				i++
 				continue
 			}
-		} else if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r) {
-			i += size
-			continue
-		}
-		tk := token{start: i, upper: true}
-		fs := len(t.arena)
-		for i < len(text) {
-			c := text[i]
-			if c < utf8.RuneSelf {
-				switch asciiClass[c] {
-				case clsLower:
-					t.arena = append(t.arena, c)
-					tk.hasLetter, tk.upper = true, false
-					i++
-					continue
-				case clsUpper:
-					t.arena = append(t.arena, c+'a'-'A')
-					tk.hasLetter = true
-					i++
-					continue
-				case clsDigit:
-					t.arena = append(t.arena, c)
-					tk.hasDigit = true
-					i++
-					continue
-				}
-				if (c == '\'' || c == '`') && t.apostropheInWord(text, i, 1, fs) {
-					i++
-					continue
-				}
-				break
-			}
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if isApostrophe(r) && t.apostropheInWord(text, i, size, fs) {
+			if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r) {
 				i += size
 				continue
 			}
-			if !isWordRune(r) {
+		}
+		// The word's facts live in locals until the token is appended: a
+		// token whose address is taken is built field by field in memory.
+		start, j := i, i
+		var seen uint8
+		for j < len(text) {
+			f := wordFlags[text[j]]
+			if f == 0 {
 				break
 			}
-			if unicode.IsDigit(r) {
-				tk.hasDigit = true
-			} else if unicode.IsLetter(r) {
-				tk.hasLetter = true
-				if !unicode.IsUpper(r) {
-					tk.upper = false
+			seen |= f
+			j++
+		}
+		if seen&flagUpper != 0 {
+			for k := i; k < j; k++ {
+				if c := t.arena[k]; c >= 'A' && c <= 'Z' {
+					t.arena[k] = c + 'a' - 'A'
 				}
 			}
-			t.arena = foldRune(t.arena, r)
-			i += size
 		}
-		tk.end = i
-		tk.fs, tk.fe = fs, len(t.arena)
-		tk.cs, tk.ce = tk.fs, tk.fe
-		w := t.arena[fs:]
-		if len(w) >= 2 && len(w) <= 10 && !tk.hasDigit && w[0] >= 'a' && w[0] <= 'z' && w[len(w)-1] >= 'a' && w[len(w)-1] <= 'z' &&
-			canonMay[len(w)][w[0]-'a']&(1<<(w[len(w)-1]-'a')) != 0 {
-			if c, ok := canon[string(w)]; ok {
-				tk.cs = len(t.arena)
-				t.arena = append(t.arena, c...)
-				tk.ce = len(t.arena)
+		fs, fe := i, j
+		i = j
+		if i < len(text) && (text[i] >= utf8.RuneSelf || text[i] == '\'' || text[i] == '`') {
+			fs = len(t.arena)
+			t.arena = append(t.arena, t.arena[start:j]...)
+			i, seen = t.foldRest(text, i, fs, seen)
+			fe = len(t.arena)
+			if fe == fs {
+				continue // only combining marks
 			}
 		}
-		if tk.cs == tk.fs && len(w) > 7 && string(w[len(w)-7:]) == "strasse" {
+		hasDigit := seen&flagDigit != 0
+		cs, ce := fs, fe
+		if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
+			// A word folded in place is ASCII letters alone: its first and
+			// last letter are read from the text, the arena left alone
+			// unless the word may be abbreviated.
+			var a, z byte
+			if fs == start {
+				a, z = text[start]|0x20-'a', text[i-1]|0x20-'a'
+			} else {
+				a, z = t.arena[fs]-'a', t.arena[fe-1]-'a'
+			}
+			if a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
+				if c, ok := canon[string(t.arena[fs:fe])]; ok {
+					cs = len(t.arena)
+					t.arena = append(t.arena, c...)
+					ce = len(t.arena)
+				}
+			}
+		}
+		if n := fe - fs; n > 7 && cs == fs && string(t.arena[fe-7:fe]) == "strasse" {
 			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
-			tk.cs = len(t.arena)
-			t.arena = append(t.arena, w[:len(w)-4]...)
-			tk.ce = len(t.arena)
+			cs = len(t.arena)
+			t.arena = append(t.arena, t.arena[fs:fe-4]...)
+			ce = len(t.arena)
 		}
-		if tk.fe == tk.fs {
-			continue // only combining marks
+		n := len(t.toks)
+		if n == cap(t.toks) {
+			t.toks = append(t.toks, token{})
 		}
-		t.toks = append(t.toks, tk)
+		t.toks = t.toks[:n+1]
+		tk := &t.toks[n]
+		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = start, i, fs, fe, cs, ce
+		tk.canonOnly, tk.hasDigit, tk.hasLetter, tk.upper = false, hasDigit, seen&(flagLower|flagUpper) != 0, seen&flagLower == 0
 	}
+	// Room for packWord to load 16 bytes from any word of the arena.
+	t.arena = slices.Grow(t.arena, 16)
 	return t.toks
+}
+
+// foldRest folds the rest of a word from text[i:], appending to the arena
+// (whose word so far starts at fs), and returns where the word ends and
+// what it has seen (flagLower, flagUpper, flagDigit: a non-ASCII letter
+// that is not upper case counts as lower).
+func (t *tokenizer) foldRest(text string, i, fs int, seen uint8) (int, uint8) {
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if f := wordFlags[c]; f != 0 {
+				if f == flagUpper {
+					c += 'a' - 'A'
+				}
+				t.arena = append(t.arena, c)
+				seen |= f
+				i++
+				continue
+			}
+			if (c == '\'' || c == '`') && t.apostropheInWord(text, i, 1, fs) {
+				i++
+				continue
+			}
+			return i, seen
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if isApostrophe(r) && t.apostropheInWord(text, i, size, fs) {
+			i += size
+			continue
+		}
+		if !isWordRune(r) {
+			return i, seen
+		}
+		if unicode.IsDigit(r) {
+			seen |= flagDigit
+		} else if unicode.IsLetter(r) {
+			if unicode.IsUpper(r) {
+				seen |= flagUpper
+			} else {
+				seen |= flagLower
+			}
+		}
+		t.arena = foldRune(t.arena, r)
+		i += size
+	}
+	return i, seen
 }
 
 // apostropheInWord reports whether the apostrophe at text[i:i+size] sits

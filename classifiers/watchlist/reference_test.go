@@ -353,3 +353,44 @@ func FuzzMatchAgreesWithReference(f *testing.F) {
 		agree(t, s, text)
 	})
 }
+
+// FuzzTokenizerAgreesWithReference holds the tokenizer's fast path (ASCII
+// words found with a table and folded in place) to the reference's
+// rune-by-rune tokenizer, token by token: offsets, both forms and the
+// plate facts.
+func FuzzTokenizerAgreesWithReference(f *testing.F) {
+	for _, s := range agreementTexts {
+		f.Add(s)
+	}
+	for _, s := range []string{
+		"abcdefghijklmnop qrstuvwxyz", "abcdefgH abcdefg1 abcdefg' abcdefgé abcdefgh'ijk", "ABCDEFGHIJ abcdefghijklmnopq`rs",
+		"Straße hauptstrasse HAUPTSTRASSE strasse", "apartment, Suite #12 #a ＃1", "o'brien O’BRIEN don't 'quote' x'", "ǅemal İstanbul ﬁne",
+		"a\u0301\u0301 \u0301\u0301 e\u0301tude", "\xffabc\xfe def\x80ghijklmn", "{|}~`@[\\]^_ 0a9z AZ",
+		// Each byte next to the ranges of letters and digits, inside a word.
+		"ab`cdefghij ab{cdefghij ab@cdefghij abZcdefghij ab[cdefghij ab\x80cdefghi ab\xe1cdefghi ab9cdefghij ab/cdefghij ab:cdefghi",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if len(text) > 4096 {
+			return
+		}
+		var tz tokenizer
+		got := tz.tokenize(text)
+		want := refTokenize(text)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d tokens, reference %d", text, len(got), len(want))
+		}
+		for i, w := range want {
+			g := &got[i]
+			folded := ""
+			if !g.canonOnly {
+				folded = string(tz.folded(g))
+			}
+			if g.start != w.start || g.end != w.end || g.canonOnly != w.canonOnly || folded != w.folded ||
+				string(tz.canonical(g)) != w.canon || !g.canonOnly && (g.hasDigit != w.hasDigit || g.hasLetter != w.hasLetter || g.upper != w.upper) {
+				t.Fatalf("%q: token %d is %+v (%q, %q), reference %+v", text, i, *g, folded, tz.canonical(g), w)
+			}
+		}
+	})
+}

@@ -18,12 +18,6 @@ func BenchmarkMatchStages(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				text := posts[i%len(posts)].Text
 				toks := sc.tz.tokenize(text)
-				sc.fIdx = sc.fIdx[:0]
-				for i := range toks {
-					if !toks[i].canonOnly {
-						sc.fIdx = append(sc.fIdx, i)
-					}
-				}
 				sc.found = sc.found[:0]
 				switch stage {
 				case "words":
