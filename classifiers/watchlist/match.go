@@ -699,6 +699,9 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' {
 			continue // digits glued to letters: not a phone number
 		}
+		if isDottedQuad(text[runStart:groups[g-1].end]) {
+			continue
+		}
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'
 		// Try the longest digit spans first; sub-spans catch a number
@@ -726,6 +729,38 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 			}
 		}
 	}
+}
+
+// isDottedQuad reports whether s is written as an IPv4 address: four
+// dot-separated numbers of 0 to 255 without leading zeros. Forums quote
+// such addresses often (Wikipedia talk pages sign edits with them), and
+// each of their digit spans would otherwise go through libphonenumber's
+// Parse, the dearest step of the matcher. No phone is lost that people
+// write: national formats with dots either keep a trunk prefix's leading
+// zero ("02.123.45.67"), or have a group of four digits or one above 255
+// ("212.555.0147"), or more groups than four.
+func isDottedQuad(s string) bool {
+	for part := range 4 {
+		n, v := 0, 0
+		for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+			v = v*10 + int(s[n]-'0')
+			n++
+			if n > 3 {
+				return false
+			}
+		}
+		if n == 0 || v > 255 || (n > 1 && s[0] == '0') {
+			return false
+		}
+		s = s[n:]
+		if part < 3 {
+			if len(s) == 0 || s[0] != '.' {
+				return false
+			}
+			s = s[1:]
+		}
+	}
+	return len(s) == 0
 }
 
 // nextDigit returns the position of the first ASCII digit of text at or

@@ -356,3 +356,45 @@ func TestPackWordIsTheBytesAndLength(t *testing.T) {
 		}
 	}
 }
+
+func TestDottedQuadsAreIPv4AddressesOnly(t *testing.T) {
+	f := func(s string, want bool) {
+		t.Helper()
+		if got := isDottedQuad(s); got != want {
+			t.Errorf("isDottedQuad(%q) = %v, want %v", s, got, want)
+		}
+	}
+	f("70.100.229.154", true)
+	f("10.0.0.1", true)
+	f("255.255.255.255", true)
+	f("0.0.0.0", true)
+	f("256.1.1.1", false)        // above 255
+	f("70.100.229", false)       // three groups
+	f("70.100.229.154.1", false) // five groups
+	f("02.123.45.67", false)     // a trunk prefix's leading zero: Belgian style phone
+	f("212.555.0147", false)     // a group of four digits
+	f("70..100.229.154", false)  // two dots
+	f("70-100-229-154", false)   // other separators
+	f("+70.100.229.154", false)  // an international prefix
+	f("70.100.229.1544", false)  // a group of four digits
+	f("", false)
+}
+
+func TestAnIPv4AddressIsNotAPhoneNumber(t *testing.T) {
+	// 701 002 2915 written as a dotted quad has the digits of a listed
+	// phone; written as a phone it still matches.
+	m := staticMatcher(t, &File{Persons: []Person{{ID: "wl-0100", Phones: StringList{"+1 701 002 2915"}}}})
+	for text, want := range map[string]bool{
+		"edit by 70.100.229.15 (talk)": false,
+		"call 701.002.2915":            true,
+		"call 701-002-2915":            true,
+	} {
+		got := false
+		for _, g := range m.Find(&msg.Post{Text: text}) {
+			got = got || g.Kind == KindPhone
+		}
+		if got != want {
+			t.Errorf("%q: phone match %v, want %v", text, got, want)
+		}
+	}
+}

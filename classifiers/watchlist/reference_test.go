@@ -246,6 +246,9 @@ func refPhones(text string, try func(num string, start, end int) int) {
 		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' {
 			continue // digits glued to letters: not a phone number
 		}
+		if isDottedQuad(text[runStart:groups[g-1].end]) {
+			continue // an IPv4 address
+		}
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'
 		// Try the longest digit spans first; sub-spans catch a number
