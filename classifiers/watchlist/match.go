@@ -40,7 +40,12 @@ type keySet struct {
 	// tagBits has bit (tag mod 2^20) set for every key of tags: 128 KiB
 	// that stay in cache, so most words of a post are turned away without
 	// touching the (much larger) map.
-	tagBits                      []uint64
+	tagBits []uint64
+	// fullBits has bit (digest hi mod 2^21) set for every key of full:
+	// 256 KiB in front of the map, whose probes miss the caches (it holds
+	// every entry's digest), so that the HMACs of word sequences that are
+	// not listed, nearly all of them, cost no map probe.
+	fullBits                     []uint64
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
 	entries                      int
@@ -51,6 +56,9 @@ var keySetIDs atomic.Uint64
 
 // tagFilterSize is the number of bits of keySet.tagBits.
 const tagFilterSize = 1 << 20
+
+// fullFilterSize is the number of bits of keySet.fullBits.
+const fullFilterSize = 1 << 21
 
 // tagMask returns the word-count masks listed for tag t.
 func (ks *keySet) tagMask(t uint32) uint32 {
@@ -119,6 +127,10 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 		ks.tagBits = make([]uint64, tagFilterSize/64)
 		for t := range ks.tags {
 			ks.tagBits[(t%tagFilterSize)/64] |= 1 << (t % 64)
+		}
+		ks.fullBits = make([]uint64, fullFilterSize/64)
+		for hi := range ks.full {
+			ks.fullBits[(hi%fullFilterSize)/64] |= 1 << (hi % 64)
 		}
 		s.entries += ks.entries
 		s.keys = append(s.keys, ks)
@@ -316,7 +328,11 @@ func (sc *scratch) digest(m hash.Hash, dom byte, parts ...[]byte) Digest {
 
 // lookup appends the matches of d to sc.found.
 func (ks *keySet) lookup(sc *scratch, d Digest, stream, n, start, end int) {
-	i, ok := ks.full[d.hi()]
+	hi := d.hi()
+	if ks.fullBits[(hi%fullFilterSize)/64]&(1<<(hi%64)) == 0 {
+		return
+	}
+	i, ok := ks.full[hi]
 	if !ok {
 		return
 	}
