@@ -716,7 +716,7 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 			continue // digits glued to letters: not a phone number
 		}
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
-			continue
+			continue // an IPv4 address, not a phone number
 		}
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'

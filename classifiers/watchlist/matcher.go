@@ -199,7 +199,8 @@ func (m *Matcher) Find(p *msg.Post) []Match {
 	sc := getScratch()
 	defer putScratch(sc)
 	var out []Match
-	for _, f := range fieldsOf(p) {
+	fs, n := fieldsOf(p)
+	for _, f := range fs[:n] {
 		for _, x := range s.find(sc, f.text) {
 			out = append(out, Match{Field: f.name, Start: x.start, End: x.end, Person: s.persons[x.person], Kind: x.kind})
 		}
@@ -209,12 +210,15 @@ func (m *Matcher) Find(p *msg.Post) []Match {
 
 type field struct{ name, text string }
 
-func fieldsOf(p *msg.Post) []field {
-	fs := []field{{"text", p.Text}}
+// fieldsOf returns the fields of p the watchlist scans (fs[:n]), without
+// allocating: Enrich calls it for every post.
+func fieldsOf(p *msg.Post) (fs [2]field, n int) {
+	fs[0] = field{"text", p.Text}
 	if len(p.Quoted) > 0 {
-		fs = append(fs, field{"quoted", p.QuotedText()})
+		fs[1] = field{"quoted", p.QuotedText()}
+		return fs, 2
 	}
-	return fs
+	return fs, 1
 }
 
 // find scans text and returns its matches sorted, without duplicates
@@ -282,14 +286,14 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 
 	// Most posts match nothing: scan the fields before allocating
 	// anything for a match.
-	tms := snap.find(sc, p.Text)
-	var quoted string
-	var qms []match
-	if len(p.Quoted) > 0 {
-		quoted = p.QuotedText()
-		qms = snap.find(sc, quoted)
+	fs, nf := fieldsOf(p)
+	var found [len(fs)][]match
+	matched := false
+	for i, f := range fs[:nf] {
+		found[i] = snap.find(sc, f.text)
+		matched = matched || len(found[i]) > 0
 	}
-	if len(tms) == 0 && len(qms) == 0 {
+	if !matched {
 		// Other scorers' snippets and entities come from this same text:
 		// with nothing listed in it, there is nothing of the list in them.
 		m.met.postsNone.Inc()
@@ -298,11 +302,9 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 	targets := map[uint32]bool{}
 	private := false
 	var spans []msg.Span
-	for _, f := range []struct {
-		name, text string
-		ms         []match
-	}{{"text", p.Text, tms}, {"quoted", quoted, qms}} {
-		for _, x := range f.ms {
+	for i, f := range fs[:nf] {
+		ms := found[i]
+		for _, x := range ms {
 			targets[x.person] = true
 			m.met.matchesOf(x.kind).Inc()
 			w := 0.0
@@ -313,7 +315,7 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 			if len(spans) < m.maxEvidence {
 				spans = append(spans, msg.Span{
 					Signal: msg.SignalDoxxing, Kind: x.kind.EvidenceKind(), Field: f.name,
-					Start: x.start, End: x.end, Snippet: redactedSnippet(f.text, f.ms, x), Weight: w,
+					Start: x.start, End: x.end, Snippet: redactedSnippet(f.text, ms, x), Weight: w,
 				})
 			}
 		}
