@@ -674,8 +674,7 @@ func isPhoneSep(c byte) bool {
 func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token, regions []string) {
 	clear(sc.seenCnd)
 	tries := 0
-	type group struct{ start, end, digits int }
-	var groups [12]group
+	var groups [12]digitGroup
 	i, ti := 0, 0
 	for tries < maxPhoneTries {
 		if i = nextDigit(text, i, toks, &ti); i >= len(text) {
@@ -700,7 +699,7 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 			for i < len(text) && text[i] >= '0' && text[i] <= '9' {
 				i++
 			}
-			groups[g] = group{s, i, i - s}
+			groups[g] = digitGroup{s, i, i - s}
 			g++
 			// Up to two separators between groups ("555) 867", " - ").
 			j := i
@@ -718,13 +717,15 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
 			continue // an IPv4 address, not a phone number
 		}
+		ip := ipv4Groups(text, groups[:g])
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'
 		// Try the longest digit spans first; sub-spans catch a number
 		// written right after another figure ("since 2019 555 867 5309").
+		// No span takes in a group of an IPv4 address.
 		for a := 0; a < g && tries < maxPhoneTries; a++ {
 			digits := 0
-			for b := a; b < g && tries < maxPhoneTries; b++ {
+			for b := a; b < g && tries < maxPhoneTries && ip&(1<<b) == 0; b++ {
 				digits += groups[b].digits
 				if digits < 7 || digits > 15 {
 					continue
@@ -745,6 +746,31 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 			}
 		}
 	}
+}
+
+// digitGroup is a run of ASCII digits in a phone candidate.
+type digitGroup struct{ start, end, digits int }
+
+// ipv4Groups returns a mask of the groups (bit k for groups[k]) that are
+// part of an IPv4 address inside a longer run of digit groups, such as
+// "70.100.229.154  04:28" in a signature: four groups joined by single
+// dots that isDottedQuad accepts, not themselves joined by a dot to a
+// fifth group. Such a run would otherwise give phone candidates made of
+// an address's last groups and the figures after it.
+func ipv4Groups(text string, groups []digitGroup) uint32 {
+	var mask uint32
+	dotted := func(k int) bool { // groups[k] and groups[k+1] are joined by one dot
+		return groups[k+1].start == groups[k].end+1 && text[groups[k].end] == '.'
+	}
+	for k := 0; k+3 < len(groups); k++ {
+		if !isDottedQuad(text[groups[k].start:groups[k+3].end]) ||
+			k > 0 && dotted(k-1) || k+4 < len(groups) && dotted(k+3) {
+			continue
+		}
+		mask |= 0xf << k
+		k += 3
+	}
+	return mask
 }
 
 // isDottedQuad reports whether s is written as an IPv4 address: four
@@ -862,11 +888,13 @@ func nonASCII(b []byte) bool {
 	return false
 }
 
-// plateAt checks the plate candidates starting at token i.
+// plateAt checks the plate candidates starting at token i. A candidate's
+// bytes are written only once it qualifies: most candidates around an "I"
+// or a number in prose do not.
 func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i int) {
 	tz := &sc.tz
-	sc.in = append(sc.in[:0], domPlate, 0)
 	digit, upper := false, true
+	n := 0
 	for k := 0; k < 3 && i+k < len(toks); k++ {
 		tk := &toks[i+k]
 		if tk.canonOnly {
@@ -878,20 +906,22 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 				break
 			}
 		}
-		for _, b := range tz.folded(tk) {
-			if b >= 'a' && b <= 'z' {
-				b -= 'a' - 'A'
-			}
-			sc.in = append(sc.in, b)
-		}
-		n := len(sc.in) - 2
-		if n > 10 {
+		if n += tk.fe - tk.fs; n > 10 {
 			break
 		}
 		digit = digit || tk.hasDigit
 		upper = upper && (tk.upper || !tk.hasLetter)
 		if n < 2 || !(digit || (upper && n >= 4)) {
 			continue
+		}
+		sc.in = append(sc.in[:0], domPlate, 0)
+		for q := i; q <= i+k; q++ {
+			for _, b := range tz.folded(&toks[q]) {
+				if b >= 'a' && b <= 'z' {
+					b -= 'a' - 'A'
+				}
+				sc.in = append(sc.in, b)
+			}
 		}
 		if nonASCII(sc.in[2:]) {
 			sc.in = append(sc.in[:2], strings.ToUpper(string(sc.in[2:]))...)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
@@ -386,8 +387,13 @@ func TestAnIPv4AddressIsNotAPhoneNumber(t *testing.T) {
 	m := staticMatcher(t, &File{Persons: []Person{{ID: "wl-0100", Phones: StringList{"+1 701 002 2915"}}}})
 	for text, want := range map[string]bool{
 		"edit by 70.100.229.15 (talk)": false,
-		"call 701.002.2915":            true,
-		"call 701-002-2915":            true,
+		// A signature: the address and then the time, in one run of
+		// digit groups.
+		"edit by 70.100.229.15  17:50, 7 May": false,
+		"call 701.002.2915":                   true,
+		"call 701-002-2915":                   true,
+		"from 10.0.0.1 / 701 002 2915":        true,
+		"70.100.229.15.17 is no address":      true,
 	} {
 		got := false
 		for _, g := range m.Find(&msg.Post{Text: text}) {
@@ -395,6 +401,59 @@ func TestAnIPv4AddressIsNotAPhoneNumber(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%q: phone match %v, want %v", text, got, want)
+		}
+	}
+}
+
+// The table of folded runes is an optimization only: every rune it holds
+// folds as decomposition folds it.
+func TestFoldTableIsTheSlowFold(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r < foldTableSize; r++ {
+		if got, want := string(foldRune(nil, r)), string(foldRuneSlow(nil, r)); got != want {
+			t.Fatalf("%U folds to %q, decomposition gives %q", r, got, want)
+		}
+	}
+	for _, c := range []struct {
+		r    rune
+		want string
+	}{{'É', "e"}, {'ß', "ss"}, {'Ł', "l"}, {'ﬁ', "fi"}, {'Ω', "ω"}, {'\u0301', ""}} {
+		if got := string(foldRune(nil, c.r)); got != c.want {
+			t.Errorf("%U folds to %q, want %q", c.r, got, c.want)
+		}
+	}
+}
+
+func TestIPv4GroupsInsideALongerRun(t *testing.T) {
+	groupsOf := func(s string) []digitGroup {
+		var gs []digitGroup
+		for i := 0; i < len(s); {
+			if s[i] < '0' || s[i] > '9' {
+				i++
+				continue
+			}
+			j := i
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			gs = append(gs, digitGroup{i, j, j - i})
+			i = j
+		}
+		return gs
+	}
+	for _, c := range []struct {
+		run  string
+		want uint32
+	}{
+		{"70.100.229.154  04 28", 0b001111},
+		{"555 10.0.0.1", 0b11110},
+		{"1.2.3.4 5.6.7.8", 0b11111111},
+		{"1.2.3.4.5", 0},         // five dotted groups: a version, not an address
+		{"70.100.229.1544 1", 0}, // a group of four digits
+		{"212.555.0147 12", 0},
+		{"555 867 5309", 0},
+	} {
+		if got := ipv4Groups(c.run, groupsOf(c.run)); got != c.want {
+			t.Errorf("ipv4Groups(%q) = %b, want %b", c.run, got, c.want)
 		}
 	}
 }

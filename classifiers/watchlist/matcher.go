@@ -80,6 +80,7 @@ func newMatcher(hs []*Hasher, regions []string, log *slog.Logger, reg prometheus
 	}
 	m := &Matcher{hashers: hs, regions: up, log: log.With("stage", "classify", "engine", "watchlist"), met: newMetrics(reg), maxEvidence: 32}
 	m.snap.Store(newSnapshot(0, up, hs, nil))
+	foldTable() // built here, not while the first post waits
 	return m
 }
 

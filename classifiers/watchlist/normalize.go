@@ -3,6 +3,7 @@ package watchlist
 import (
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -95,6 +96,40 @@ func foldRune(dst []byte, r rune) []byte {
 		}
 		return append(dst, byte(r))
 	}
+	if r < foldTableSize {
+		ft := foldTable()
+		return append(dst, ft.blob[ft.off[r]:ft.off[r+1]]...)
+	}
+	return foldRuneSlow(dst, r)
+}
+
+// foldTableSize bounds the runes whose folded forms are kept in a table:
+// the alphabets of Europe, the Middle East and India, where a post's
+// non-ASCII letters mostly come from. Decomposing a rune on every use cost
+// more than the rest of tokenizing its word.
+const foldTableSize = 0x3000
+
+type foldTab struct {
+	off  [foldTableSize + 1]uint32
+	blob []byte
+}
+
+// foldTable is built on first use (about a millisecond) from foldRuneSlow
+// itself, so the two cannot disagree.
+var foldTable = sync.OnceValue(func() *foldTab {
+	ft := new(foldTab)
+	for r := rune(0); r < foldTableSize; r++ {
+		ft.off[r] = uint32(len(ft.blob))
+		if r >= utf8.RuneSelf {
+			ft.blob = foldRuneSlow(ft.blob, r)
+		}
+	}
+	ft.off[foldTableSize] = uint32(len(ft.blob))
+	return ft
+})
+
+// foldRuneSlow folds a non-ASCII rune through Unicode decomposition.
+func foldRuneSlow(dst []byte, r rune) []byte {
 	r = unicode.ToLower(r)
 	if s, ok := special[r]; ok {
 		return append(dst, s...)
@@ -189,28 +224,39 @@ func (t *tokenizer) tokenize(text string) []token {
 		}
 		// The word's facts live in locals until the token is appended: a
 		// token whose address is taken is built field by field in memory.
-		start, j := i, i
+		// An ASCII word is folded in place as it is read (a capital is
+		// lowered by or-ing its flag, shifted onto 0x20: no branch on the
+		// word's case, which the processor mispredicted); an apostrophe
+		// between ASCII letters ("don't") is dropped by writing the rest
+		// of the word one byte back.
+		start, j, w := i, i, i
 		var seen uint8
-		for j < len(text) {
-			f := wordFlags[text[j]]
-			if f == 0 {
-				break
-			}
-			seen |= f
-			j++
-		}
-		if seen&flagUpper != 0 {
-			for k := i; k < j; k++ {
-				if c := t.arena[k]; c >= 'A' && c <= 'Z' {
-					t.arena[k] = c + 'a' - 'A'
+		for {
+			for j < len(text) {
+				c := text[j]
+				f := wordFlags[c]
+				if f == 0 {
+					break
 				}
+				seen |= f
+				t.arena[w] = c | (f&flagUpper)<<4
+				w++
+				j++
 			}
+			if w > start && j+1 < len(text) && (text[j] == '\'' || text[j] == '`') && wordFlags[text[j+1]]&(flagLower|flagUpper) != 0 {
+				j++
+				continue
+			}
+			break
 		}
-		fs, fe := i, j
+		fs, fe := start, w
 		i = j
-		if i < len(text) && (text[i] >= utf8.RuneSelf || text[i] == '\'' || text[i] == '`') {
+		// The rest is folded rune by rune only where it may go on: a
+		// non-ASCII rune, or an apostrophe before one ("l'été").
+		if i < len(text) && (text[i] >= utf8.RuneSelf ||
+			(text[i] == '\'' || text[i] == '`') && i+1 < len(text) && text[i+1] >= utf8.RuneSelf) {
 			fs = len(t.arena)
-			t.arena = append(t.arena, t.arena[start:j]...)
+			t.arena = append(t.arena, t.arena[start:w]...)
 			i, seen = t.foldRest(text, i, fs, seen)
 			fe = len(t.arena)
 			if fe == fs {
@@ -220,15 +266,7 @@ func (t *tokenizer) tokenize(text string) []token {
 		hasDigit := seen&flagDigit != 0
 		cs, ce := fs, fe
 		if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
-			// A word folded in place is ASCII letters alone: its first and
-			// last letter are read from the text, the arena left alone
-			// unless the word may be abbreviated.
-			var a, z byte
-			if fs == start {
-				a, z = text[start]|0x20-'a', text[i-1]|0x20-'a'
-			} else {
-				a, z = t.arena[fs]-'a', t.arena[fe-1]-'a'
-			}
+			a, z := t.arena[fs]-'a', t.arena[fe-1]-'a'
 			if a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
 				if c, ok := canon[string(t.arena[fs:fe])]; ok {
 					cs = len(t.arena)

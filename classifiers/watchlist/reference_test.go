@@ -203,8 +203,7 @@ func refFind(s *snapshot, text string) []match {
 func refPhones(text string, try func(num string, start, end int) int) {
 	seen := map[string]bool{}
 	tries := 0
-	type group struct{ start, end, digits int }
-	var groups [12]group
+	var groups [12]digitGroup
 	i := 0
 	for i < len(text) && tries < maxPhoneTries {
 		c := text[i]
@@ -231,7 +230,7 @@ func refPhones(text string, try func(num string, start, end int) int) {
 			for i < len(text) && text[i] >= '0' && text[i] <= '9' {
 				i++
 			}
-			groups[g] = group{s, i, i - s}
+			groups[g] = digitGroup{s, i, i - s}
 			g++
 			// Up to two separators between groups ("555) 867", " - ").
 			j := i
@@ -249,13 +248,14 @@ func refPhones(text string, try func(num string, start, end int) int) {
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
 			continue // an IPv4 address
 		}
+		ip := ipv4Groups(text, groups[:g])
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'
 		// Try the longest digit spans first; sub-spans catch a number
 		// written right after another figure ("since 2019 555 867 5309").
 		for a := 0; a < g && tries < maxPhoneTries; a++ {
 			digits := 0
-			for b := a; b < g && tries < maxPhoneTries; b++ {
+			for b := a; b < g && tries < maxPhoneTries && ip&(1<<b) == 0; b++ {
 				digits += groups[b].digits
 				if digits < 7 || digits > 15 {
 					continue
