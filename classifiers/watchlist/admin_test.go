@@ -3,6 +3,8 @@ package watchlist
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,5 +347,100 @@ func TestRotationKeepsMatchingThroughout(t *testing.T) {
 	}
 	if _, err := a.Retire(ctx, "k2"); !errors.Is(err, ErrRotation) {
 		t.Fatalf("retiring the last key: err = %v", err)
+	}
+}
+
+// Sequence tags are stored with the list and filter the HMACs; a list
+// stored before they existed (no fourth field) loads and matches the same.
+func TestSequenceTagsAreStoredAndOldListsStillMatch(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	h, err := NewHasher("k1", []byte(secretK1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Admin{hashers: []*Hasher{h}, region: "US"}
+	recs, _, err := a.hashAll(parse(t, twoPersons), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := map[string]int{
+		"she is at 123 main ave, apt 4": 1, "ask clara sorrenti": 1,
+		"124 main ave": 0, "123 maine ave": 0, "clara sorrent": 0,
+	}
+	for _, old := range []bool{false, true} {
+		ls := NewListStore(st, fmt.Sprintf("seq-old-%v", old))
+		for _, r := range recs {
+			if old {
+				r.Entries = slices.Clone(r.Entries)
+				for i := range r.Entries {
+					r.Entries[i].Seq, r.Entries[i].HasSeq = 0, false
+				}
+			}
+			if err := ls.Put(ctx, "k1", r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		loaded, bad, err := ls.Load(ctx, "k1")
+		if err != nil || bad != 0 {
+			t.Fatalf("load: %d bad fields, %v", bad, err)
+		}
+		seqs := 0
+		for _, r := range loaded {
+			for _, e := range r.Entries {
+				if e.HasSeq {
+					seqs++
+					if e.N < 2 {
+						t.Errorf("a sequence tag on an entry of %d word", e.N)
+					}
+				}
+			}
+		}
+		if old != (seqs == 0) {
+			t.Fatalf("old list %v: %d sequence tags loaded", old, seqs)
+		}
+		m := newMatcher([]*Hasher{h}, []string{"US"}, nil, nil)
+		s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": loaded})
+		m.snap.Store(s)
+		if filtered := s.keys[0].seqBits != nil; filtered == old {
+			t.Fatalf("old list %v: sequence filter in use %v", old, filtered)
+		}
+		for text, want := range posts {
+			if got := len(m.Find(&msg.Post{Text: text})); got != want {
+				t.Errorf("old list %v: %q found %d, want %d", old, text, got, want)
+			}
+		}
+	}
+}
+
+// The sequence filter turns away most unlisted sequences whose first word
+// is listed, and never a listed one.
+func TestSequenceFilterPassesListedSequencesOnly(t *testing.T) {
+	f := syntheticFile(2000, 7)
+	s := benchMatcher(t, f, 1).snap.Load()
+	ks := s.keys[0]
+	if ks.seqBits == nil {
+		t.Fatal("no sequence filter for a freshly hashed list")
+	}
+	in := func(w ...string) []byte {
+		return append([]byte{domWords, 0}, strings.Join(w, " ")...)
+	}
+	for _, p := range f.Persons[:200] {
+		for _, name := range append(p.Names, p.Relatives...) {
+			w := words(name, false)
+			if !ks.seqListed(in(w...), len(w)) {
+				t.Fatalf("listed name %q turned away", name)
+			}
+		}
+	}
+	passed := 0
+	const tries = 10000
+	for i := range tries {
+		if ks.seqListed(in("mary", fmt.Sprintf("x%dy", i)), 2) {
+			passed++
+		}
+	}
+	if passed > tries/10 {
+		t.Errorf("%d of %d unlisted sequences passed the filter", passed, tries)
 	}
 }

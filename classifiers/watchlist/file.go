@@ -176,6 +176,12 @@ type Entry struct {
 	// Tag is the prefilter tag of the entry's first word (word entries:
 	// names, handles, addresses, relatives, workplaces) or of the plate.
 	Tag uint32
+	// Seq is the prefilter tag of the whole word sequence of an entry of
+	// two words or more (HasSeq): a post's word sequence is hashed with
+	// HMAC only when its Seq is listed. Lists stored before Seq existed
+	// have none; they match the same, only slower.
+	Seq    uint32
+	HasSeq bool
 }
 
 // Record is everything stored for one person under one key: hashes, and
@@ -209,7 +215,11 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 		rec.Entries = append(rec.Entries, e)
 	}
 	wordsEntry := func(k Kind, w []string) Entry {
-		return Entry{Digest: h.words(w), Kind: k, N: uint8(len(w)), Tag: h.tagString(w[0])}
+		e := Entry{Digest: h.words(w), Kind: k, N: uint8(len(w)), Tag: h.tagString(w[0])}
+		if len(w) >= 2 {
+			e.Seq, e.HasSeq = h.wordsSeqTag(w), true
+		}
+		return e
 	}
 	var errs []error
 	bad := func(field string, i int, why string) {

@@ -128,6 +128,10 @@ func digestWith(m hash.Hash, in []byte, scratch []byte) Digest {
 
 // Words hashes a word sequence joined by single spaces.
 func (h *Hasher) words(w []string) Digest {
+	return h.sum(domWords, joinWords(w))
+}
+
+func joinWords(w []string) []byte {
 	var b []byte
 	for i, x := range w {
 		if i > 0 {
@@ -135,5 +139,18 @@ func (h *Hasher) words(w []string) Digest {
 		}
 		b = append(b, x...)
 	}
-	return h.sum(domWords, b)
+	return b
+}
+
+// seqTag is the prefilter tag of a whole word sequence, taken over the
+// bytes its HMAC is taken over (domain byte, 0, words joined by spaces):
+// the zero byte keeps it apart from the tag of a single word, which holds
+// none. Like the word tags it is 24 bits of the keyed PRF: without the
+// key it says nothing, and with the key the HMACs say more.
+func (h *Hasher) seqTag(in []byte) uint32 {
+	return uint32(h.prf.sum64(in) >> (64 - tagBits))
+}
+
+func (h *Hasher) wordsSeqTag(w []string) uint32 {
+	return h.seqTag(append([]byte{domWords, 0}, joinWords(w)...))
 }

@@ -144,6 +144,9 @@ func (l *ListStore) Put(ctx context.Context, kid string, rec Record) error {
 		v := e.Kind.String()
 		if e.Kind.tagged() {
 			v += " " + strconv.Itoa(int(e.N)) + " " + strconv.FormatUint(uint64(e.Tag), 16)
+			if e.HasSeq {
+				v += " " + strconv.FormatUint(uint64(e.Seq), 16)
+			}
 		}
 		fields = append(fields, e.Digest.String(), v)
 	}
@@ -238,7 +241,9 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 			continue
 		}
 		parts := strings.Fields(v)
-		if len(parts) != 1 && len(parts) != 3 {
+		// "kind", "kind n tag", or "kind n tag seq" (lists stored
+		// before sequence tags have none).
+		if len(parts) != 1 && len(parts) != 3 && len(parts) != 4 {
 			bad++
 			continue
 		}
@@ -248,7 +253,7 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 			continue
 		}
 		e := Entry{Digest: d, Kind: kind, N: 1}
-		if len(parts) == 3 {
+		if len(parts) >= 3 {
 			n, err1 := strconv.Atoi(parts[1])
 			tag, err2 := strconv.ParseUint(parts[2], 16, 24)
 			if err1 != nil || err2 != nil || n < 1 || n > maxWords {
@@ -256,6 +261,14 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 				continue
 			}
 			e.N, e.Tag = uint8(n), uint32(tag)
+		}
+		if len(parts) == 4 {
+			seq, err := strconv.ParseUint(parts[3], 16, 24)
+			if err != nil || e.N < 2 {
+				bad++
+				continue
+			}
+			e.Seq, e.HasSeq = uint32(seq), true
 		}
 		rec.Entries = append(rec.Entries, e)
 	}

@@ -153,6 +153,11 @@ func (m *Matcher) Reload(ctx context.Context) error {
 		m.log.Warn("skipped malformed watchlist fields in Redis", "fields", badFields)
 	}
 	m.log.Info("watchlist loaded", "generation", gen, "keys", len(s.keys), "persons", len(s.persons), "hashes", s.entries)
+	for _, ks := range s.keys {
+		if ks.seqBits == nil {
+			m.log.Warn("watchlist stored without sequence tags: it matches the same but costs more per post; import the file again to add them", "key", ks.h.ID())
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		m.met.reloads.WithLabelValues("partial").Inc()
 		return err
