@@ -752,9 +752,9 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
 			continue // an IPv4 address, not a phone number
 		}
-		ip := ipv4Groups(text, groups[:g])
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'
+		ip := ipv4Groups(text, groups[:g], intl)
 		// Try the longest digit spans first; sub-spans catch a number
 		// written right after another figure ("since 2019 555 867 5309").
 		// No span takes in a group of an IPv4 address.
@@ -791,14 +791,16 @@ type digitGroup struct{ start, end, digits int }
 // "70.100.229.154  04:28" in a signature: four groups joined by single
 // dots that isDottedQuad accepts, not themselves joined by a dot to a
 // fifth group. Such a run would otherwise give phone candidates made of
-// an address's last groups and the figures after it.
-func ipv4Groups(text string, groups []digitGroup) uint32 {
+// an address's last groups and the figures after it. As for isDottedQuad,
+// groups right after a "+" (plus) are an international number, not an
+// address.
+func ipv4Groups(text string, groups []digitGroup, plus bool) uint32 {
 	var mask uint32
 	dotted := func(k int) bool { // groups[k] and groups[k+1] are joined by one dot
 		return groups[k+1].start == groups[k].end+1 && text[groups[k].end] == '.'
 	}
 	for k := 0; k+3 < len(groups); k++ {
-		if !isDottedQuad(text[groups[k].start:groups[k+3].end]) ||
+		if k == 0 && plus || !isDottedQuad(text[groups[k].start:groups[k+3].end]) ||
 			k > 0 && dotted(k-1) || k+4 < len(groups) && dotted(k+3) {
 			continue
 		}

@@ -451,8 +451,10 @@ func TestIPv4GroupsInsideALongerRun(t *testing.T) {
 		{"70.100.229.1544 1", 0}, // a group of four digits
 		{"212.555.0147 12", 0},
 		{"555 867 5309", 0},
+		{"+32.2.123.45 6", 0}, // an international number
+		{"+32 1.2.3.4", 0b11110},
 	} {
-		if got := ipv4Groups(c.run, groupsOf(c.run)); got != c.want {
+		if got := ipv4Groups(c.run, groupsOf(c.run), strings.HasPrefix(c.run, "+")); got != c.want {
 			t.Errorf("ipv4Groups(%q) = %b, want %b", c.run, got, c.want)
 		}
 	}

@@ -248,9 +248,9 @@ func refPhones(text string, try func(num string, start, end int) int) {
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
 			continue // an IPv4 address
 		}
-		ip := ipv4Groups(text, groups[:g])
 		// "00" international prefixes are handled by tryPhone.
 		intl := text[runStart] == '+'
+		ip := ipv4Groups(text, groups[:g], intl)
 		// Try the longest digit spans first; sub-spans catch a number
 		// written right after another figure ("since 2019 555 867 5309").
 		for a := 0; a < g && tries < maxPhoneTries; a++ {
