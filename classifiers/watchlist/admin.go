@@ -242,6 +242,10 @@ type KeyListing struct {
 	Configured bool   `json:"configured"`
 	Persons    int    `json:"persons"`
 	Hashes     int    `json:"hashes"`
+	// WithoutSeqTags counts the entries of two words or more stored
+	// without a sequence tag (by a version before them): matching works,
+	// but costs more until the file is imported again.
+	WithoutSeqTags int `json:"without_sequence_tags"`
 }
 
 // PersonListing counts one person's details by kind.
@@ -272,6 +276,11 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 		kl := KeyListing{ID: kid, Configured: a.hasher(kid) != nil, Persons: len(recs)}
 		for _, r := range recs {
 			kl.Hashes += len(r.Entries)
+			for _, e := range r.Entries {
+				if e.Kind.tagged() && e.N >= 2 && !e.HasSeq {
+					kl.WithoutSeqTags++
+				}
+			}
 		}
 		l.Keys = append(l.Keys, kl)
 		if i > 0 {

@@ -381,6 +381,9 @@ func TestSequenceTagsAreStoredAndOldListsStillMatch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := ls.Activate(ctx, "k1"); err != nil {
+			t.Fatal(err)
+		}
 		loaded, bad, err := ls.Load(ctx, "k1")
 		if err != nil || bad != 0 {
 			t.Fatalf("load: %d bad fields, %v", bad, err)
@@ -398,6 +401,14 @@ func TestSequenceTagsAreStoredAndOldListsStillMatch(t *testing.T) {
 		}
 		if old != (seqs == 0) {
 			t.Fatalf("old list %v: %d sequence tags loaded", old, seqs)
+		}
+		// `watchlist list` says which keys lack them.
+		l, err := (&Admin{list: ls, hashers: []*Hasher{h}}).List(ctx)
+		if err != nil || len(l.Keys) != 1 {
+			t.Fatalf("list: %+v, %v", l, err)
+		}
+		if without := l.Keys[0].WithoutSeqTags; old && without == 0 || !old && without != 0 {
+			t.Errorf("old list %v: listing counts %d entries without sequence tags", old, without)
 		}
 		m := newMatcher([]*Hasher{h}, []string{"US"}, nil, nil)
 		s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": loaded})

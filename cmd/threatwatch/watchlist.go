@@ -186,6 +186,9 @@ func printListing(w io.Writer, l watchlist.Listing) {
 		if !k.Configured {
 			note = " (NOT in watchlist.keys: matchers cannot use it)"
 		}
+		if k.WithoutSeqTags > 0 {
+			note += fmt.Sprintf(" (%d stored without sequence tags: import the file again to match faster)", k.WithoutSeqTags)
+		}
 		fmt.Fprintf(w, "key %s: %d persons, %d hashes%s\n", k.ID, k.Persons, k.Hashes, note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
