@@ -114,8 +114,8 @@ type foldTab struct {
 	blob []byte
 }
 
-// foldTable is built on first use (about a millisecond) from foldRuneSlow
-// itself, so the two cannot disagree.
+// foldTable is built from foldRuneSlow itself, so the two cannot
+// disagree: about 4 ms, when a matcher is made (or on first use).
 var foldTable = sync.OnceValue(func() *foldTab {
 	ft := new(foldTab)
 	for r := rune(0); r < foldTableSize; r++ {
@@ -197,10 +197,11 @@ const (
 // tokenize splits text into tokens, replacing t.toks.
 //
 // The arena starts with a copy of the text: a word of ASCII letters and
-// digits alone (most words) is folded in place, at its own offsets, so
-// that it costs one table lookup a byte and no copy of its own. A word
-// that goes on with an apostrophe or a non-ASCII rune is folded rune by
-// rune at the end of the arena, through Unicode decomposition.
+// digits (most words), with apostrophes between its letters, is folded in
+// place, at its own offsets, so that it costs one table lookup a byte and
+// no copy of its own. A word that goes on with a non-ASCII rune is folded
+// rune by rune at the end of the arena (through the fold table, or
+// Unicode decomposition above it).
 func (t *tokenizer) tokenize(text string) []token {
 	t.arena = append(t.arena[:0], text...)
 	t.toks = t.toks[:0]
@@ -225,10 +226,10 @@ func (t *tokenizer) tokenize(text string) []token {
 		// The word's facts live in locals until the token is appended: a
 		// token whose address is taken is built field by field in memory.
 		// An ASCII word is folded in place as it is read (a capital is
-		// lowered by or-ing its flag, shifted onto 0x20: no branch on the
-		// word's case, which the processor mispredicted); an apostrophe
-		// between ASCII letters ("don't") is dropped by writing the rest
-		// of the word one byte back.
+		// lowered by or-ing its flag, shifted onto 0x20: no second pass
+		// over the word for its capitals); an apostrophe between ASCII
+		// letters ("don't") is dropped by writing the rest of the word
+		// one byte back.
 		start, j, w := i, i, i
 		var seen uint8
 		for {
