@@ -277,7 +277,7 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 		for _, r := range recs {
 			kl.Hashes += len(r.Entries)
 			for _, e := range r.Entries {
-				if e.Kind.tagged() && e.N >= 2 && !e.HasSeq {
+				if e.needsSeq() && !e.HasSeq {
 					kl.WithoutSeqTags++
 				}
 			}

@@ -184,6 +184,10 @@ type Entry struct {
 	HasSeq bool
 }
 
+// needsSeq reports whether e is a word sequence that a sequence tag
+// filters: one of two words or more.
+func (e Entry) needsSeq() bool { return e.Kind.tagged() && e.N >= 2 }
+
 // Record is everything stored for one person under one key: hashes, and
 // how many details of each kind were given (for `list`).
 type Record struct {

@@ -131,13 +131,13 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 					} else {
 						ks.tags[e.Tag] |= 1 << e.N
 					}
-					switch {
-					case e.N < 2:
-					case e.HasSeq && ks.seqBits != nil:
-						ks.seqBits[(e.Seq%seqFilterSize)/64] |= 1 << (e.Seq % 64)
-					default:
-						ks.seqBits = nil
-					}
+				}
+				switch {
+				case !e.needsSeq() || ks.seqBits == nil:
+				case e.HasSeq:
+					ks.seqBits[(e.Seq%seqFilterSize)/64] |= 1 << (e.Seq % 64)
+				default:
+					ks.seqBits = nil
 				}
 				switch e.Kind {
 				case KindPhone:
