@@ -100,9 +100,15 @@ type Engine struct {
 	changed []*keyState
 	gone    []string
 	clock   time.Time
-	nextDue int64
-	stats   Stats
-	outs    []Output
+	// rolled is the time the last Advance that crossed a step moved the
+	// keys to. Keys that were quiet are not saved for such a move: a
+	// restore moves them there again (RestoreKeys). rolledMoved says it
+	// changed since the last ClearDirty.
+	rolled      time.Time
+	rolledMoved bool
+	nextDue     int64
+	stats       Stats
+	outs        []Output
 }
 
 // NewEngine returns an engine for cfg (defaults filled in and validated
@@ -462,12 +468,18 @@ func (e *Engine) Advance(now time.Time) []Output {
 		return nil
 	}
 	e.nextDue = b + 1
+	e.rolled, e.rolledMoved = now, true
 	e.mergeFresh()
 	evicted := false
 	for _, k := range e.sorted {
 		if now.After(k.L.Watermark) {
+			// A quiet key's move changes nothing a restore cannot redo
+			// from e.rolled alone: saving it at every step would rewrite
+			// every key the engine tracks at every step.
+			if !e.quietAlone(k) {
+				e.touch(k)
+			}
 			e.roll(k, now)
-			e.touch(k)
 		}
 		if k.Kind == kindTarget && e.idle(k, now) {
 			e.evict(k)
@@ -553,7 +565,17 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 	}
 	st.Watermark = t
 	st.Hist.Advance(hourOf(t))
+	// Also past steps skipped as quiet: the state is then the same however
+	// the time got to t, in one move or many (a restore moves quiet keys
+	// in one).
+	st.Spikes.Advance(hourOf(t))
 }
+
+// quietAlone reports whether moving key k forward in time emits nothing
+// and changes it only as a function of the time it is moved to: nothing
+// in its window, its zero level emitted, no alert of any kind open or
+// waiting to be forgotten.
+func (e *Engine) quietAlone(k *keyState) bool { return len(k.Over) == 0 && e.quiet(k) }
 
 func (e *Engine) quiet(k *keyState) bool {
 	if k.L.Win.Sum.Total != 0 || !k.L.EmittedZero || k.Spike.Phase != alert.Inactive {
@@ -951,6 +973,7 @@ func (e *Engine) ClearDirty() {
 	e.changed = e.changed[:0]
 	clear(e.gone)
 	e.gone = e.gone[:0]
+	e.rolledMoved = false
 }
 
 // KeyState returns one key's checkpoint, or false if the key is gone
@@ -968,8 +991,10 @@ func (e *Engine) KeyState(name string) ([]byte, bool, error) {
 }
 
 // RestoreKeys replaces the engine's state with per-key checkpoints and the
-// clock (as saved by the stage).
-func (e *Engine) RestoreKeys(keys map[string][]byte, clock time.Time) error {
+// clock, and moves the keys that were quiet on to rolled (Rolled when the
+// checkpoint was taken; zero if unknown), where the engine had moved them
+// without saving them.
+func (e *Engine) RestoreKeys(keys map[string][]byte, clock, rolled time.Time) error {
 	m := make(map[string]*keyState, len(keys))
 	for name, b := range keys {
 		var k keyState
@@ -983,8 +1008,23 @@ func (e *Engine) RestoreKeys(keys map[string][]byte, clock time.Time) error {
 	}
 	e.setKeys(m)
 	e.clock = clock
+	if rolled.IsZero() {
+		return nil
+	}
+	e.rolled = rolled.UTC()
+	e.nextDue = e.bucket(e.rolled) + 1
+	for _, k := range m {
+		if e.rolled.After(k.L.Watermark) && e.quietAlone(k) {
+			e.roll(k, e.rolled)
+		}
+	}
+	// A quiet key's steps emit nothing; nothing is left to hand out.
+	e.outs = e.outs[:0]
 	return nil
 }
 
+// Rolled is the time the engine last moved every key to (see RestoreKeys).
+func (e *Engine) Rolled() time.Time { return e.rolled }
+
 // hasDirty reports whether any key changed since the last ClearDirty.
-func (e *Engine) hasDirty() bool { return len(e.changed) > 0 || len(e.gone) > 0 }
+func (e *Engine) hasDirty() bool { return len(e.changed) > 0 || len(e.gone) > 0 || e.rolledMoved }

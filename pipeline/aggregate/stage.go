@@ -302,9 +302,9 @@ if cur then
   cur = tonumber(cur)
   if cur > new then return 0 end
 end
-redis.call('HSET', KEYS[1], '_offset', ARGV[1], '_clock', ARGV[2])
-local nset = tonumber(ARGV[3])
-local i = 4
+redis.call('HSET', KEYS[1], '_offset', ARGV[1], '_clock', ARGV[2], '_rolled', ARGV[3])
+local nset = tonumber(ARGV[4])
+local i = 5
 for j = 1, nset do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -328,7 +328,7 @@ var ErrStateCorrupt = errors.New("aggregate checkpoint cannot be decoded")
 
 func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error {
 	dirty := p.eng.Dirty()
-	args := []any{p.last, p.eng.Clock().Format(time.RFC3339Nano), 0}
+	args := []any{p.last, p.eng.Clock().Format(time.RFC3339Nano), p.eng.Rolled().Format(time.RFC3339Nano), 0}
 	var set, del []any
 	for _, name := range dirty {
 		b, ok, err := p.eng.KeyState(name)
@@ -341,11 +341,11 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 			del = append(del, "k:"+name)
 		}
 	}
-	args[2] = len(set) / 2
+	args[3] = len(set) / 2
 	args = append(args, set...)
 	args = append(args, len(del))
 	args = append(args, del...)
-	if len(dirty) == 0 && tick {
+	if len(dirty) == 0 && tick && !p.eng.rolledMoved {
 		p.pending = false
 		return nil
 	}
@@ -389,13 +389,21 @@ func (s *Stage) load(ctx context.Context, id int) (*partition, error) {
 			return nil, fmt.Errorf("%w: partition %d: bad clock: %w", ErrStateCorrupt, id, err)
 		}
 	}
+	// Checkpoints from before "_rolled" existed saved every key at every
+	// step: there is nothing to move on.
+	var rolled time.Time
+	if c := h["_rolled"]; c != "" {
+		if rolled, err = time.Parse(time.RFC3339Nano, c); err != nil {
+			return nil, fmt.Errorf("%w: partition %d: bad rolled time: %w", ErrStateCorrupt, id, err)
+		}
+	}
 	keys := map[string][]byte{}
 	for f, v := range h {
 		if name, ok := strings.CutPrefix(f, "k:"); ok {
 			keys[name] = []byte(v)
 		}
 	}
-	if err := eng.RestoreKeys(keys, clock); err != nil {
+	if err := eng.RestoreKeys(keys, clock, rolled); err != nil {
 		return nil, fmt.Errorf("%w: partition %d: %w", ErrStateCorrupt, id, err)
 	}
 	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)

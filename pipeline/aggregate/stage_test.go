@@ -392,7 +392,85 @@ func TestStageRepartitionsTargetsToTheTargetStage(t *testing.T) {
 	if err := targets.Checkpoint(ctx, map[int]int64{1: 4}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.HLen(ctx, st.Key("agg", "agg-targets", "p1")).Result(); n != 3 {
-		t.Errorf("target checkpoint has %d fields, want _offset, _clock and one key", n)
+	if n, _ := st.HLen(ctx, st.Key("agg", "agg-targets", "p1")).Result(); n != 4 {
+		t.Errorf("target checkpoint has %d fields, want _offset, _clock, _rolled and one key", n)
+	}
+}
+
+// TestStageTicksDoNotRewriteQuietSites: a tick moves every site forward in
+// time, but only the sites something happened to are written to Redis; a
+// site that went quiet keeps its saved state, the partition saves how far
+// it moved everything, and a new process that loads the partition holds
+// the same state as the one that kept running.
+func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
+	st := redistest.New(t)
+	cfg := defaults()
+	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
+	s, err := NewStage(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	post := func(i int, site string, d time.Duration) *msg.Scored {
+		return &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(i), Site: site, Published: at(d)},
+			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := s.Handle(ctx, post(i, "quiet", time.Duration(i)*time.Minute), pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ticks for three hours: the quiet site's window empties and its zero
+	// level goes out within the first, then nothing happens to it.
+	tick := func(d time.Duration) {
+		t.Helper()
+		if _, err := s.Tick(ctx, at(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d := 20 * time.Minute; d <= 90*time.Minute; d += cfg.Step {
+		tick(d)
+	}
+	tick(95 * time.Minute) // saves what the last tick changed
+	hash := st.Key("agg", "agg", "p0")
+	field := "k:" + keyName(kindSite, "quiet", "")
+	before, err := st.HGet(ctx, hash, field).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := 100 * time.Minute; d <= 3*time.Hour; d += cfg.Step {
+		tick(d)
+	}
+	tick(3*time.Hour + time.Second)
+	after, _ := st.HGet(ctx, hash, field).Result()
+	if after != before {
+		t.Error("a quiet site was written again by ticks that changed nothing of it")
+	}
+	rolled, _ := st.HGet(ctx, hash, "_rolled").Result()
+	if want := at(3 * time.Hour).Format(time.RFC3339Nano); rolled != want {
+		t.Errorf("saved rolled time %q, want %q", rolled, want)
+	}
+	// A new process loads the partition: the quiet site is where the
+	// running one has it.
+	s2, _ := NewStage(cfg, opts)
+	p, err := s2.load(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := p.eng.KeyState(keyName(kindSite, "quiet", ""))
+	want, _, _ := s.parts[0].eng.KeyState(keyName(kindSite, "quiet", ""))
+	if !bytes.Equal(got, want) {
+		t.Errorf("loaded state differs from the running one:\n got %s\nwant %s", got, want)
+	}
+	// A checkpoint from before "_rolled" existed loads as it was saved.
+	if err := st.HDel(ctx, hash, "_rolled").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p, err = s2.load(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := p.eng.KeyState(keyName(kindSite, "quiet", "")); string(got) != before {
+		t.Errorf("a checkpoint without _rolled did not load as saved:\n got %s\nwant %s", got, before)
 	}
 }
