@@ -345,7 +345,7 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 	args = append(args, set...)
 	args = append(args, len(del))
 	args = append(args, del...)
-	if len(dirty) == 0 && tick && !p.eng.rolledMoved {
+	if tick && !p.eng.hasDirty() {
 		p.pending = false
 		return nil
 	}
