@@ -91,14 +91,11 @@ const tagBits = 24
 // starts some listed entry are hashed with HMAC, with the word counts that
 // entry has. 24 bits collide for unrelated words often enough that a tag
 // alone says little; without the key it says nothing.
-func (h *Hasher) tag(w []byte, _ *[16]byte) uint32 {
+func (h *Hasher) tag(w []byte) uint32 {
 	return uint32(h.prf.sum64(w) >> (64 - tagBits))
 }
 
-func (h *Hasher) tagString(w string) uint32 {
-	var x [16]byte
-	return h.tag([]byte(w), &x)
-}
+func (h *Hasher) tagString(w string) uint32 { return h.tag([]byte(w)) }
 
 // ID names the key; it is stored beside the hashes it made.
 func (h *Hasher) ID() string { return h.id }
@@ -147,9 +144,7 @@ func joinWords(w []string) []byte {
 // the zero byte keeps it apart from the tag of a single word, which holds
 // none. Like the word tags it is 24 bits of the keyed PRF: without the
 // key it says nothing, and with the key the HMACs say more.
-func (h *Hasher) seqTag(in []byte) uint32 {
-	return uint32(h.prf.sum64(in) >> (64 - tagBits))
-}
+func (h *Hasher) seqTag(in []byte) uint32 { return h.tag(in) }
 
 func (h *Hasher) wordsSeqTag(w []string) uint32 {
 	return h.seqTag(append([]byte{domWords, 0}, joinWords(w)...))

@@ -278,13 +278,13 @@ func (sc *scratch) wordCache(ks *keySet) *wordCache {
 func (ks *keySet) maskOf(c *wordCache, w []byte) uint32 {
 	w0, w1, ok := packWord(w)
 	if !ok {
-		return ks.tagMask(ks.h.tag(w, nil))
+		return ks.tagMask(ks.h.tag(w))
 	}
 	e := c.slot(w0, w1)
 	if e[0] == w0 && e[1] == w1 {
 		return 0
 	}
-	m := ks.tagMask(ks.h.tag(w, nil))
+	m := ks.tagMask(ks.h.tag(w))
 	if m == 0 {
 		e[0], e[1] = w0, w1
 	}

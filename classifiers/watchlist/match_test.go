@@ -318,7 +318,7 @@ func TestWordCacheAnswersAsTheTags(t *testing.T) {
 	check := func(ks *keySet) {
 		t.Helper()
 		for _, w := range ws {
-			want := ks.tagMask(ks.h.tag(w, nil))
+			want := ks.tagMask(ks.h.tag(w))
 			if got := ks.maskOf(sc.wordCache(ks), w); got != want {
 				t.Fatalf("mask of %q is %#x, want %#x", w, got, want)
 			}
