@@ -590,19 +590,8 @@ func TestCheckpointsOfQuietKeys(t *testing.T) {
 	}
 	tail := append([]*msg.Scored{late("fades", 2*day-2*time.Hour), late("busy", 2*day-3*time.Hour)}, posts[cut:]...)
 
-	step := func(e *Engine, p *msg.Scored) []Output {
-		out := slices.Clone(e.Advance(p.Post.Published))
-		return append(out, e.Add(p)...)
-	}
 	want, _ := NewEngine(defaults())
-	var wantOut []Output
-	for _, p := range posts[:cut] {
-		wantOut = append(wantOut, step(want, p)...)
-	}
-	for _, p := range tail {
-		wantOut = append(wantOut, step(want, p)...)
-	}
-	wantOut = append(wantOut, want.Advance(at(3*day))...)
+	wantOut := drive(want, append(slices.Clone(posts[:cut]), tail...), 3*day)
 
 	saved := map[string][]byte{}
 	var clock, rolled time.Time
@@ -628,17 +617,15 @@ func TestCheckpointsOfQuietKeys(t *testing.T) {
 	e1, _ := NewEngine(defaults())
 	var got []Output
 	for _, p := range posts[:cut] {
-		got = append(got, step(e1, p)...)
+		got = append(got, e1.Advance(p.Post.Published)...)
+		got = append(got, e1.Add(p)...)
 		save(e1)
 	}
 	e2, _ := NewEngine(defaults())
 	if err := e2.RestoreKeys(saved, clock, rolled); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range tail {
-		got = append(got, step(e2, p)...)
-	}
-	got = append(got, e2.Advance(at(3*day))...)
+	got = append(got, drive(e2, tail, 3*day)...)
 	if a, b := fmt.Sprint(flatten(got)), fmt.Sprint(flatten(wantOut)); a != b {
 		t.Errorf("the run restored from per-key saves differs from the uninterrupted one:\n got %.600s\nwant %.600s", a, b)
 	}
