@@ -291,6 +291,36 @@ func (ks *keySet) maskOf(c *wordCache, w []byte) uint32 {
 	return m
 }
 
+// wordProbe is a word of a post that the word cache did not answer: its
+// tag, and what the lookup needs afterwards.
+type wordProbe struct {
+	bits   uint64     // the tag filter's word for t
+	slot   *[2]uint64 // the cache entry to fill if the tag is not listed; nil when the word does not fit
+	w0, w1 uint64     // the packed word
+	t      uint32
+	tok, j int32 // token index, and its index in the folded stream
+	role   uint8 // roleFolded, roleCanon: which masks the tag's entry gives
+}
+
+const (
+	roleFolded uint8 = 1 << iota
+	roleCanon
+)
+
+// probe looks w up in the cache c and, when the cache does not answer,
+// appends the word's tag to ps.
+func (ks *keySet) probe(c *wordCache, ps []wordProbe, w []byte, tok, j int, role uint8) []wordProbe {
+	w0, w1, ok := packWord(w)
+	var e *[2]uint64
+	if ok {
+		e = c.slot(w0, w1)
+		if e[0] == w0 && e[1] == w1 {
+			return ps
+		}
+	}
+	return append(ps, wordProbe{slot: e, w0: w0, w1: w1, t: ks.h.tag(w), tok: int32(tok), j: int32(j), role: role})
+}
+
 // scratch is per-call working memory, pooled.
 type scratch struct {
 	wc      [2]*wordCache
@@ -299,6 +329,7 @@ type scratch struct {
 	sum     [sha256.Size]byte
 	macs    [2]macSlot
 	cands   []wordCand
+	probes  []wordProbe
 	blk     [16]byte
 	fIdx    []int
 	hIdx    []int
@@ -412,27 +443,67 @@ type wordCand struct {
 func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	tz := &sc.tz
 	wc := sc.wordCache(ks)
-	// One tag and one table lookup per word (two where the canonical
-	// form differs); the few words with a listed tag are kept.
-	cands := sc.cands[:0]
+	// Each word's tag is looked up in three passes. The first looks each
+	// word up in the cache and computes the tag of those it misses; the
+	// second reads the tag filter's word for each; the third decides. The
+	// filter is larger than the caches that the classifier's own data
+	// leaves it, so a read is a miss to memory; read one word at a time,
+	// as each tag was computed, the misses came one after the other
+	// (they lie a few hundred instructions apart, past what the processor
+	// looks ahead), while the second pass has them all under way at once.
+	probes := sc.probes[:0]
 	nf := 0
 	for i := range toks {
 		tk := &toks[i]
-		var v, f uint32
 		if !tk.canonOnly {
-			v = ks.maskOf(wc, tz.folded(tk))
-			f = v & 0xfffe
+			role := roleFolded
+			if tk.cs == tk.fs {
+				role |= roleCanon
+			}
+			probes = ks.probe(wc, probes, tz.folded(tk), i, nf, role)
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			v = ks.maskOf(wc, tz.canonical(tk))
-		}
-		if c := v >> 16; f|c != 0 {
-			cands = append(cands, wordCand{i: i, j: nf, f: f, c: c})
+			probes = ks.probe(wc, probes, tz.canonical(tk), i, nf, roleCanon)
 		}
 		if !tk.canonOnly {
 			nf++
 		}
 	}
+	for k := range probes {
+		p := &probes[k]
+		p.bits = ks.tagBits[(p.t%tagFilterSize)/64]
+	}
+	cands := sc.cands[:0]
+	for k := range probes {
+		p := &probes[k]
+		var m uint32
+		if p.bits&(1<<(p.t%64)) != 0 {
+			m = ks.tags[p.t]
+		}
+		if m == 0 {
+			if p.slot != nil {
+				p.slot[0], p.slot[1] = p.w0, p.w1
+			}
+			continue
+		}
+		var f, c uint32
+		if p.role&roleFolded != 0 {
+			f = m & 0xfffe
+		}
+		if p.role&roleCanon != 0 {
+			c = m >> 16
+		}
+		if f|c == 0 {
+			continue
+		}
+		if n := len(cands); n > 0 && cands[n-1].i == int(p.tok) {
+			cands[n-1].f |= f
+			cands[n-1].c |= c
+			continue
+		}
+		cands = append(cands, wordCand{i: int(p.tok), j: int(p.j), f: f, c: c})
+	}
+	sc.probes = probes
 	sc.cands = cands
 	if len(cands) == 0 {
 		return
