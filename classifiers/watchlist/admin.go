@@ -246,6 +246,9 @@ type KeyListing struct {
 	// without a sequence tag (by a version before them): matching works,
 	// but costs more until the file is imported again.
 	WithoutSeqTags int `json:"without_sequence_tags"`
+	// WithoutTailTags counts the phones stored without a tail tag, the
+	// same way.
+	WithoutTailTags int `json:"without_phone_tail_tags"`
 }
 
 // PersonListing counts one person's details by kind.
@@ -279,6 +282,9 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 			for _, e := range r.Entries {
 				if e.needsSeq() && !e.HasSeq {
 					kl.WithoutSeqTags++
+				}
+				if e.Kind == KindPhone && !e.HasTail {
+					kl.WithoutTailTags++
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -453,5 +454,139 @@ func TestSequenceFilterPassesListedSequencesOnly(t *testing.T) {
 	}
 	if passed > tries/10 {
 		t.Errorf("%d of %d unlisted sequences passed the filter", passed, tries)
+	}
+}
+
+// Phones carry tail tags; a list stored before them has none and matches
+// the same, with every digit run parsed.
+func TestPhoneTailTagsAreStoredAndOldListsStillMatch(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	h, err := NewHasher("k1", []byte(secretK1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Admin{hashers: []*Hasher{h}, region: "US"}
+	// A Falklands number has a national number of five digits: its tail
+	// covers those five.
+	recs, _, err := a.hashAll(parse(t, `
+persons:
+  - id: p-1
+    names: [Clara Sorrenti]
+    phones: ["+1 555 010 4477", "+500 31245"]
+`), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := map[string]int{
+		"call (555) 010-4477 now": 1, "call 1-555-010-4477": 1, "+1 555 010 4477": 1, "001 555 010 4477": 1,
+		"555.010.4477": 1, "+500 31245": 1, "00500 31245": 1,
+		"call (555) 010-4478 now": 0, "+500 31246": 0, "555 010 4470": 0,
+	}
+	for _, old := range []bool{false, true} {
+		ls := NewListStore(st, fmt.Sprintf("tail-old-%v", old))
+		for _, r := range recs {
+			if old {
+				r.Entries = slices.Clone(r.Entries)
+				for i, e := range r.Entries {
+					if e.Kind == KindPhone {
+						r.Entries[i].N, r.Entries[i].Tail, r.Entries[i].HasTail = 1, 0, false
+					}
+				}
+			}
+			if err := ls.Put(ctx, "k1", r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ls.Activate(ctx, "k1"); err != nil {
+			t.Fatal(err)
+		}
+		loaded, bad, err := ls.Load(ctx, "k1")
+		if err != nil || bad != 0 {
+			t.Fatalf("load: %d bad fields, %v", bad, err)
+		}
+		var lens []int
+		for _, r := range loaded {
+			for _, e := range r.Entries {
+				if e.HasTail {
+					lens = append(lens, int(e.N))
+				}
+			}
+		}
+		slices.Sort(lens)
+		if want := []int{5, 6}; !old && !slices.Equal(lens, want) || old && len(lens) != 0 {
+			t.Fatalf("old list %v: tails of %v digits loaded", old, lens)
+		}
+		l, err := (&Admin{list: ls, hashers: []*Hasher{h}}).List(ctx)
+		if err != nil || len(l.Keys) != 1 {
+			t.Fatalf("list: %+v, %v", l, err)
+		}
+		if without := l.Keys[0].WithoutTailTags; old && without != 2 || !old && without != 0 {
+			t.Errorf("old list %v: listing counts %d phones without tail tags", old, without)
+		}
+		m := newMatcher([]*Hasher{h}, []string{"US"}, nil, nil)
+		s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": loaded})
+		m.snap.Store(s)
+		if filtered := s.keys[0].tailBits != nil; filtered == old {
+			t.Fatalf("old list %v: tail filter in use %v", old, filtered)
+		}
+		for text, want := range posts {
+			got := 0
+			for _, mt := range m.Find(&msg.Post{Text: text}) {
+				if mt.Kind == KindPhone {
+					got++
+				}
+			}
+			if got != want {
+				t.Errorf("old list %v: %q found %d phones, want %d", old, text, got, want)
+			}
+		}
+	}
+}
+
+// The tail filter passes every listed phone in the forms a post writes it
+// and turns away nearly every other number, which is what saves the
+// parses.
+func TestTailFilterPassesListedPhonesOnly(t *testing.T) {
+	f := syntheticFile(2000, 7)
+	m := benchMatcher(t, f, 1)
+	ks := m.snap.Load().keys[0]
+	if ks.tailBits == nil {
+		t.Fatal("no tail filter")
+	}
+	digits := func(s string) string {
+		var b strings.Builder
+		for _, c := range s {
+			if c >= '0' && c <= '9' {
+				b.WriteRune(c)
+			}
+		}
+		return b.String()
+	}
+	listed := 0
+	for _, p := range f.Persons {
+		for _, ph := range p.Phones {
+			d := digits(ph)
+			for _, form := range []string{d, "+" + d, "00" + d, d[1:]} {
+				if !ks.tailListed(form) {
+					t.Fatalf("listed phone %q turned away as %q", ph, form)
+				}
+			}
+			listed++
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	passed := 0
+	const tries = 20000
+	for range tries {
+		if ks.tailListed(fmt.Sprintf("%010d", rng.Int64N(1e10))) {
+			passed++
+		}
+	}
+	// A random number passes when its tail's tag hits a set bit (about
+	// listed/2^20) or its last six digits are a listed phone's (about
+	// listed/10^6): under 1% here.
+	if passed > tries/33 {
+		t.Errorf("%d of %d random numbers passed the tail filter (%d phones listed)", passed, tries, listed)
 	}
 }

@@ -182,6 +182,13 @@ type Entry struct {
 	// have none; they match the same, only slower.
 	Seq    uint32
 	HasSeq bool
+	// Tail is the tail tag of a phone (HasTail): the tag of its last N
+	// digits (maxTailDigits, or all of a shorter national number). A digit
+	// run in a post is parsed as a phone only when its own tail is listed.
+	// Lists stored before tails existed have none; they match the same,
+	// only slower.
+	Tail    uint32
+	HasTail bool
 }
 
 // needsSeq reports whether e is a word sequence that a sequence tag
@@ -290,12 +297,14 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 		rec.Counts[KindAddress]++
 	}
 	for i, v := range p.Phones {
-		e164, ok := parsePhone(v, region)
+		e164, nsn, ok := parsePhone(v, region)
 		if !ok {
 			bad("phones", i, "is not a possible phone number (give +country code, or set region)")
 			continue
 		}
-		add(Entry{Digest: h.sum(domPhone, []byte(e164)), Kind: KindPhone, N: 1})
+		k := min(maxTailDigits, nsn)
+		add(Entry{Digest: h.sum(domPhone, []byte(e164)), Kind: KindPhone, N: uint8(k),
+			Tail: h.tailTag([]byte(e164[len(e164)-k:])), HasTail: true})
 		rec.Counts[KindPhone]++
 	}
 	for i, v := range p.Emails {
@@ -322,15 +331,21 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 	return rec, nil
 }
 
-// parsePhone parses a number as written in a watchlist file into E.164.
-func parsePhone(s, region string) (string, bool) {
+// parsePhone parses a number as written in a watchlist file into E.164,
+// and says how many digits its national number has.
+func parsePhone(s, region string) (e164 string, nsn int, ok bool) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]
 	}
 	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
-		return "", false
+		return "", 0, false
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	e164 = phonenumbers.Format(num, phonenumbers.E164)
+	nsn = len(phonenumbers.GetNationalSignificantNumber(num))
+	if nsn < 1 || nsn >= len(e164) {
+		return "", 0, false
+	}
+	return e164, nsn, true
 }

@@ -142,11 +142,16 @@ func (l *ListStore) Put(ctx context.Context, kid string, rec Record) error {
 	fields := make([]any, 0, 2*(len(rec.Entries)+len(rec.Counts)))
 	for _, e := range rec.Entries {
 		v := e.Kind.String()
-		if e.Kind.tagged() {
+		switch {
+		case e.Kind.tagged():
 			v += " " + strconv.Itoa(int(e.N)) + " " + strconv.FormatUint(uint64(e.Tag), 16)
 			if e.HasSeq {
 				v += " " + strconv.FormatUint(uint64(e.Seq), 16)
 			}
+		case e.HasTail:
+			// "phone n tail": versions before tail tags read the tag and
+			// leave it unused.
+			v += " " + strconv.Itoa(int(e.N)) + " " + strconv.FormatUint(uint64(e.Tail), 16)
 		}
 		fields = append(fields, e.Digest.String(), v)
 	}
@@ -242,7 +247,8 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 		}
 		parts := strings.Fields(v)
 		// "kind", "kind n tag", or "kind n tag seq" (lists stored
-		// before sequence tags have none).
+		// before sequence tags have none); a phone's tag is its tail tag
+		// (lists stored before those have none).
 		if len(parts) != 1 && len(parts) != 3 && len(parts) != 4 {
 			bad++
 			continue
@@ -261,6 +267,13 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 				continue
 			}
 			e.N, e.Tag = uint8(n), uint32(tag)
+			if kind == KindPhone {
+				if n > maxTailDigits || len(parts) == 4 {
+					bad++
+					continue
+				}
+				e.Tag, e.Tail, e.HasTail = 0, uint32(tag), true
+			}
 		}
 		if len(parts) == 4 {
 			seq, err := strconv.ParseUint(parts[3], 16, 24)

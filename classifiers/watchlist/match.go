@@ -53,7 +53,14 @@ type keySet struct {
 	// sequence whose first word is listed. Nil when some entry has no
 	// sequence tag (a list stored before they existed): then every such
 	// sequence is hashed.
-	seqBits                      []uint64
+	seqBits []uint64
+	// tailBits has bit (tail mod 2^20) set for the tail tag of every
+	// phone, and tailLens bit n when some phone's tail covers n digits: a
+	// digit run is parsed with libphonenumber only when the tag of its
+	// own last n digits is set, for some n. Nil when some phone has no
+	// tail tag (a list stored before them): then every run is parsed.
+	tailBits                     []uint64
+	tailLens                     uint8
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
 	entries                      int
@@ -76,6 +83,27 @@ func (ks *keySet) seqListed(in []byte, n int) bool {
 	}
 	t := ks.h.seqTag(in)
 	return ks.seqBits[(t%seqFilterSize)/64]&(1<<(t%64)) != 0
+}
+
+// tailFilterSize is the number of bits of keySet.tailBits.
+const tailFilterSize = 1 << 20
+
+// tailListed reports whether the phone candidate num (digits, perhaps
+// after a "+") may be a listed phone, by the tail tags of its last digits.
+func (ks *keySet) tailListed(num string) bool {
+	if ks.tailBits == nil {
+		return true
+	}
+	for n := 1; n <= maxTailDigits && n <= len(num); n++ {
+		if ks.tailLens&(1<<n) == 0 || num[len(num)-n] == '+' {
+			continue
+		}
+		t := ks.h.tailTag([]byte(num[len(num)-n:]))
+		if ks.tailBits[(t%tailFilterSize)/64]&(1<<(t%64)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // fullFilterSize is the number of bits of keySet.fullBits.
@@ -109,6 +137,7 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 		}
 		ks := &keySet{id: keySetIDs.Add(1), h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
 		ks.seqBits = make([]uint64, seqFilterSize/64)
+		tailless := false
 		for _, r := range rs {
 			pi, ok := personIdx[r.Person]
 			if !ok {
@@ -142,6 +171,17 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				switch e.Kind {
 				case KindPhone:
 					ks.hasPhone = true
+					switch {
+					case tailless:
+					case e.HasTail && e.N >= 1 && e.N <= maxTailDigits:
+						if ks.tailBits == nil {
+							ks.tailBits = make([]uint64, tailFilterSize/64)
+						}
+						ks.tailBits[(e.Tail%tailFilterSize)/64] |= 1 << (e.Tail % 64)
+						ks.tailLens |= 1 << e.N
+					default:
+						tailless, ks.tailBits, ks.tailLens = true, nil, 0
+					}
 				case KindEmail:
 					ks.hasEmail = true
 				case KindPlate:
@@ -946,6 +986,14 @@ func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []strin
 		return 0
 	}
 	sc.seenCnd[num] = struct{}{}
+	if !ks.tailListed(num) {
+		// No listed phone ends with these digits: counted as the parses
+		// it saves, so that a post is read as far as before.
+		if num[0] == '+' {
+			return 1
+		}
+		return len(regions)
+	}
 	if strings.HasPrefix(num, "00") {
 		num = "+" + num[2:]
 	}

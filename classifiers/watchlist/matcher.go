@@ -157,6 +157,9 @@ func (m *Matcher) Reload(ctx context.Context) error {
 		if ks.seqBits == nil {
 			m.log.Warn("watchlist stored without sequence tags: it matches the same but costs more per post; import the file again to add them", "key", ks.h.ID())
 		}
+		if ks.hasPhone && ks.tailBits == nil {
+			m.log.Warn("watchlist phones stored without tail tags: they match the same but every number in a post is parsed; import the file again to add them", "key", ks.h.ID())
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		m.met.reloads.WithLabelValues("partial").Inc()

@@ -189,6 +189,9 @@ func printListing(w io.Writer, l watchlist.Listing) {
 		if k.WithoutSeqTags > 0 {
 			note += fmt.Sprintf(" (%d stored without sequence tags: import the file again to match faster)", k.WithoutSeqTags)
 		}
+		if k.WithoutTailTags > 0 {
+			note += fmt.Sprintf(" (%d phones stored without tail tags: import the file again to match faster)", k.WithoutTailTags)
+		}
 		fmt.Fprintf(w, "key %s: %d persons, %d hashes%s\n", k.ID, k.Persons, k.Hashes, note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
