@@ -232,6 +232,9 @@ func (t *tokenizer) tokenize(text string) []token {
 		// one byte back.
 		start, j, w := i, i, i
 		var seen uint8
+		// The arena in a local: written through t, its slice header would
+		// be loaded again for every byte (the write might change it).
+		arena := t.arena
 		for {
 			for j < len(text) {
 				c := text[j]
@@ -240,7 +243,7 @@ func (t *tokenizer) tokenize(text string) []token {
 					break
 				}
 				seen |= f
-				t.arena[w] = c | (f&flagUpper)<<4
+				arena[w] = c | (f&flagUpper)<<4
 				w++
 				j++
 			}
