@@ -268,16 +268,20 @@ type wordCache struct {
 // branch on the length that the processor would mispredict; otherwise it
 // loads the bytes as SipHash loads a tail.
 func packWord(w []byte) (w0, w1 uint64, ok bool) {
+	if n := len(w); uint(n-1) < 15 && cap(w) >= 16 {
+		w = w[:16]
+		m := &packMasks[n]
+		return binary.LittleEndian.Uint64(w) & m[0], binary.LittleEndian.Uint64(w[8:])&m[1] | uint64(n)<<56, true
+	}
+	return packTail(w)
+}
+
+// packTail is packWord for a word without room for 16 bytes after it.
+func packTail(w []byte) (w0, w1 uint64, ok bool) {
 	n := len(w)
 	switch {
 	case n == 0 || n > 15:
 		return 0, 0, false
-	case cap(w) >= 16:
-		w0 = binary.LittleEndian.Uint64(w[:8])
-		w1 = binary.LittleEndian.Uint64(w[8:16])
-		// A shift by 64 gives 0 in Go: w1 is cleared for n <= 8.
-		w0 &= ^uint64(0) >> (64 - 8*uint(min(n, 8)))
-		w1 &= ^uint64(0) >> (64 - 8*uint(max(n-8, 0)))
 	case n >= 8:
 		w0 = binary.LittleEndian.Uint64(w)
 		w1 = binary.LittleEndian.Uint64(w[n-8:]) >> (8 * (16 - n))
@@ -289,6 +293,16 @@ func packWord(w []byte) (w0, w1 uint64, ok bool) {
 	}
 	return w0, w1 | uint64(n)<<56, true
 }
+
+// packMasks[n] keeps the first n bytes of two little-endian words.
+var packMasks = func() (m [16][2]uint64) {
+	for n := range m {
+		// A shift by 64 gives 0 in Go: the second word is cleared for n <= 8.
+		m[n][0] = ^uint64(0) >> (64 - 8*uint(min(n, 8)))
+		m[n][1] = ^uint64(0) >> (64 - 8*uint(max(n-8, 0)))
+	}
+	return m
+}()
 
 func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 {
 	h := (w0 ^ w1*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
@@ -347,17 +361,27 @@ const (
 	roleCanon
 )
 
-// probe looks w up in the cache c and, when the cache does not answer,
-// appends the word's tag to ps.
-func (ks *keySet) probe(c *wordCache, ps []wordProbe, w []byte, tok, j int, role uint8) []wordProbe {
-	w0, w1, ok := packWord(w)
-	var e *[2]uint64
-	if ok {
-		e = c.slot(w0, w1)
-		if e[0] == w0 && e[1] == w1 {
-			return ps
+// find returns the cache entry for w, w packed, and whether the entry
+// holds w (e is nil when w does not fit the cache).
+func (c *wordCache) find(w []byte) (e *[2]uint64, w0, w1 uint64, hit bool) {
+	// packWord's usual case, written out: one call a word, not two.
+	if n := len(w); uint(n-1) < 15 && cap(w) >= 16 {
+		w = w[:16]
+		m := &packMasks[n]
+		w0 = binary.LittleEndian.Uint64(w) & m[0]
+		w1 = binary.LittleEndian.Uint64(w[8:])&m[1] | uint64(n)<<56
+	} else {
+		var ok bool
+		if w0, w1, ok = packWord(w); !ok {
+			return nil, 0, 0, false
 		}
 	}
+	e = c.slot(w0, w1)
+	return e, w0, w1, e[0] == w0 && e[1] == w1
+}
+
+// probe appends the tag of w, a word the cache did not answer, to ps.
+func (ks *keySet) probe(ps []wordProbe, w []byte, e *[2]uint64, w0, w1 uint64, tok, j int, role uint8) []wordProbe {
 	return append(ps, wordProbe{slot: e, w0: w0, w1: w1, t: ks.h.tag(w), tok: int32(tok), j: int32(j), role: role})
 }
 
@@ -500,10 +524,16 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 			if tk.cs == tk.fs {
 				role |= roleCanon
 			}
-			probes = ks.probe(wc, probes, tz.folded(tk), i, nf, role)
+			w := tz.folded(tk)
+			if e, w0, w1, hit := wc.find(w); !hit {
+				probes = ks.probe(probes, w, e, w0, w1, i, nf, role)
+			}
 		}
 		if tk.canonOnly || tk.cs != tk.fs {
-			probes = ks.probe(wc, probes, tz.canonical(tk), i, nf, roleCanon)
+			w := tz.canonical(tk)
+			if e, w0, w1, hit := wc.find(w); !hit {
+				probes = ks.probe(probes, w, e, w0, w1, i, nf, roleCanon)
+			}
 		}
 		if !tk.canonOnly {
 			nf++
