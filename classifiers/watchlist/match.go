@@ -546,11 +546,11 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	cands := sc.cands[:0]
 	for k := range probes {
 		p := &probes[k]
-		var m uint32
+		var mask uint32
 		if p.bits&(1<<(p.t%64)) != 0 {
-			m = ks.tags[p.t]
+			mask = ks.tags[p.t]
 		}
-		if m == 0 {
+		if mask == 0 {
 			if p.slot != nil {
 				p.slot[0], p.slot[1] = p.w0, p.w1
 			}
@@ -558,10 +558,10 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 		}
 		var f, c uint32
 		if p.role&roleFolded != 0 {
-			f = m & 0xfffe
+			f = mask & 0xfffe
 		}
 		if p.role&roleCanon != 0 {
-			c = m >> 16
+			c = mask >> 16
 		}
 		if f|c == 0 {
 			continue
