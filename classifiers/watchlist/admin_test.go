@@ -354,41 +354,18 @@ func TestRotationKeepsMatchingThroughout(t *testing.T) {
 // Sequence tags are stored with the list and filter the HMACs; a list
 // stored before they existed (no fourth field) loads and matches the same.
 func TestSequenceTagsAreStoredAndOldListsStillMatch(t *testing.T) {
-	ctx := context.Background()
 	st := redistest.New(t)
-	h, err := NewHasher("k1", []byte(secretK1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &Admin{hashers: []*Hasher{h}, region: "US"}
-	recs, _, err := a.hashAll(parse(t, twoPersons), h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, recs := hashedK1(t, twoPersons)
 	posts := map[string]int{
 		"she is at 123 main ave, apt 4": 1, "ask clara sorrenti": 1,
 		"124 main ave": 0, "123 maine ave": 0, "clara sorrent": 0,
 	}
 	for _, old := range []bool{false, true} {
-		ls := NewListStore(st, fmt.Sprintf("seq-old-%v", old))
-		for _, r := range recs {
+		ls, loaded := storeAndLoad(t, st, fmt.Sprintf("seq-old-%v", old), recs, func(e *Entry) {
 			if old {
-				r.Entries = slices.Clone(r.Entries)
-				for i := range r.Entries {
-					r.Entries[i].Seq, r.Entries[i].HasSeq = 0, false
-				}
+				e.Seq, e.HasSeq = 0, false
 			}
-			if err := ls.Put(ctx, "k1", r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := ls.Activate(ctx, "k1"); err != nil {
-			t.Fatal(err)
-		}
-		loaded, bad, err := ls.Load(ctx, "k1")
-		if err != nil || bad != 0 {
-			t.Fatalf("load: %d bad fields, %v", bad, err)
-		}
+		})
 		seqs := 0
 		for _, r := range loaded {
 			for _, e := range r.Entries {
@@ -404,16 +381,10 @@ func TestSequenceTagsAreStoredAndOldListsStillMatch(t *testing.T) {
 			t.Fatalf("old list %v: %d sequence tags loaded", old, seqs)
 		}
 		// `watchlist list` says which keys lack them.
-		l, err := (&Admin{list: ls, hashers: []*Hasher{h}}).List(ctx)
-		if err != nil || len(l.Keys) != 1 {
-			t.Fatalf("list: %+v, %v", l, err)
-		}
-		if without := l.Keys[0].WithoutSeqTags; old && without == 0 || !old && without != 0 {
+		if without := keyListing(t, ls, h).WithoutSeqTags; old && without == 0 || !old && without != 0 {
 			t.Errorf("old list %v: listing counts %d entries without sequence tags", old, without)
 		}
-		m := newMatcher([]*Hasher{h}, []string{"US"}, nil, nil)
-		s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": loaded})
-		m.snap.Store(s)
+		m, s := loadedMatcher(h, loaded)
 		if filtered := s.keys[0].seqBits != nil; filtered == old {
 			t.Fatalf("old list %v: sequence filter in use %v", old, filtered)
 		}
@@ -457,54 +428,87 @@ func TestSequenceFilterPassesListedSequencesOnly(t *testing.T) {
 	}
 }
 
-// Phones carry tail tags; a list stored before them has none and matches
-// the same, with every digit run parsed.
-func TestPhoneTailTagsAreStoredAndOldListsStillMatch(t *testing.T) {
-	ctx := context.Background()
-	st := redistest.New(t)
+// hashedK1 hashes the persons of a watchlist file under key k1.
+func hashedK1(t *testing.T, file string) (*Hasher, []Record) {
+	t.Helper()
 	h, err := NewHasher("k1", []byte(secretK1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Admin{hashers: []*Hasher{h}, region: "US"}
+	recs, _, err := (&Admin{hashers: []*Hasher{h}, region: "US"}).hashAll(parse(t, file), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, recs
+}
+
+// storeAndLoad stores recs under key k1 with the given prefix, each entry
+// first changed by edit (a list as an earlier version stored it), and
+// loads them back as the matcher would.
+func storeAndLoad(t *testing.T, st *store.Store, prefix string, recs []Record, edit func(*Entry)) (*ListStore, []Record) {
+	t.Helper()
+	ctx := context.Background()
+	ls := NewListStore(st, prefix)
+	for _, r := range recs {
+		r.Entries = slices.Clone(r.Entries)
+		for i := range r.Entries {
+			edit(&r.Entries[i])
+		}
+		if err := ls.Put(ctx, "k1", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ls.Activate(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	loaded, bad, err := ls.Load(ctx, "k1")
+	if err != nil || bad != 0 {
+		t.Fatalf("load: %d bad fields, %v", bad, err)
+	}
+	return ls, loaded
+}
+
+// keyListing is what `watchlist list` says of the one key of ls.
+func keyListing(t *testing.T, ls *ListStore, h *Hasher) KeyListing {
+	t.Helper()
+	l, err := (&Admin{list: ls, hashers: []*Hasher{h}}).List(context.Background())
+	if err != nil || len(l.Keys) != 1 {
+		t.Fatalf("list: %+v, %v", l, err)
+	}
+	return l.Keys[0]
+}
+
+// loadedMatcher is a matcher of the records loaded under key k1.
+func loadedMatcher(h *Hasher, loaded []Record) (*Matcher, *snapshot) {
+	m := newMatcher([]*Hasher{h}, []string{"US"}, nil, nil)
+	s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": loaded})
+	m.snap.Store(s)
+	return m, s
+}
+
+// Phones carry tail tags; a list stored before them has none and matches
+// the same, with every digit run parsed.
+func TestPhoneTailTagsAreStoredAndOldListsStillMatch(t *testing.T) {
+	st := redistest.New(t)
 	// A Falklands number has a national number of five digits: its tail
 	// covers those five.
-	recs, _, err := a.hashAll(parse(t, `
+	h, recs := hashedK1(t, `
 persons:
   - id: p-1
     names: [Clara Sorrenti]
     phones: ["+1 555 010 4477", "+500 31245"]
-`), h)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	posts := map[string]int{
 		"call (555) 010-4477 now": 1, "call 1-555-010-4477": 1, "+1 555 010 4477": 1, "001 555 010 4477": 1,
 		"555.010.4477": 1, "+500 31245": 1, "00500 31245": 1,
 		"call (555) 010-4478 now": 0, "+500 31246": 0, "555 010 4470": 0,
 	}
 	for _, old := range []bool{false, true} {
-		ls := NewListStore(st, fmt.Sprintf("tail-old-%v", old))
-		for _, r := range recs {
-			if old {
-				r.Entries = slices.Clone(r.Entries)
-				for i, e := range r.Entries {
-					if e.Kind == KindPhone {
-						r.Entries[i].N, r.Entries[i].Tail, r.Entries[i].HasTail = 1, 0, false
-					}
-				}
+		ls, loaded := storeAndLoad(t, st, fmt.Sprintf("tail-old-%v", old), recs, func(e *Entry) {
+			if old && e.Kind == KindPhone {
+				e.N, e.Tail, e.HasTail = 1, 0, false
 			}
-			if err := ls.Put(ctx, "k1", r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := ls.Activate(ctx, "k1"); err != nil {
-			t.Fatal(err)
-		}
-		loaded, bad, err := ls.Load(ctx, "k1")
-		if err != nil || bad != 0 {
-			t.Fatalf("load: %d bad fields, %v", bad, err)
-		}
+		})
 		var lens []int
 		for _, r := range loaded {
 			for _, e := range r.Entries {
@@ -517,16 +521,10 @@ persons:
 		if want := []int{5, 6}; !old && !slices.Equal(lens, want) || old && len(lens) != 0 {
 			t.Fatalf("old list %v: tails of %v digits loaded", old, lens)
 		}
-		l, err := (&Admin{list: ls, hashers: []*Hasher{h}}).List(ctx)
-		if err != nil || len(l.Keys) != 1 {
-			t.Fatalf("list: %+v, %v", l, err)
-		}
-		if without := l.Keys[0].WithoutTailTags; old && without != 2 || !old && without != 0 {
+		if without := keyListing(t, ls, h).WithoutTailTags; old && without != 2 || !old && without != 0 {
 			t.Errorf("old list %v: listing counts %d phones without tail tags", old, without)
 		}
-		m := newMatcher([]*Hasher{h}, []string{"US"}, nil, nil)
-		s := newSnapshot(1, m.regions, m.hashers, map[string][]Record{"k1": loaded})
-		m.snap.Store(s)
+		m, s := loadedMatcher(h, loaded)
 		if filtered := s.keys[0].tailBits != nil; filtered == old {
 			t.Fatalf("old list %v: tail filter in use %v", old, filtered)
 		}
