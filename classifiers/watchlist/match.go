@@ -268,12 +268,22 @@ type wordCache struct {
 // branch on the length that the processor would mispredict; otherwise it
 // loads the bytes as SipHash loads a tail.
 func packWord(w []byte) (w0, w1 uint64, ok bool) {
-	if n := len(w); uint(n-1) < 15 && cap(w) >= 16 {
-		w = w[:16]
-		m := &packMasks[n]
-		return binary.LittleEndian.Uint64(w) & m[0], binary.LittleEndian.Uint64(w[8:])&m[1] | uint64(n)<<56, true
+	if fits(w) {
+		w0, w1 = packRoomy(w)
+		return w0, w1, true
 	}
 	return packTail(w)
+}
+
+// fits reports whether w takes packWord's usual case: 1 to 15 bytes, with
+// room for 16 after its start.
+func fits(w []byte) bool { return uint(len(w)-1) < 15 && cap(w) >= 16 }
+
+// packRoomy is packWord's usual case (fits): two loads, masked.
+func packRoomy(w []byte) (w0, w1 uint64) {
+	n := len(w)
+	w = w[:16]
+	return binary.LittleEndian.Uint64(w) & packMasks[n&15][0], binary.LittleEndian.Uint64(w[8:])&packMasks[n&15][1] | uint64(n)<<56
 }
 
 // packTail is packWord for a word without room for 16 bytes after it.
@@ -364,12 +374,9 @@ const (
 // find returns the cache entry for w, w packed, and whether the entry
 // holds w (e is nil when w does not fit the cache).
 func (c *wordCache) find(w []byte) (e *[2]uint64, w0, w1 uint64, hit bool) {
-	// packWord's usual case, written out: one call a word, not two.
-	if n := len(w); uint(n-1) < 15 && cap(w) >= 16 {
-		w = w[:16]
-		m := &packMasks[n]
-		w0 = binary.LittleEndian.Uint64(w) & m[0]
-		w1 = binary.LittleEndian.Uint64(w[8:])&m[1] | uint64(n)<<56
+	// packWord's usual case inlined: one call a word, not two.
+	if fits(w) {
+		w0, w1 = packRoomy(w)
 	} else {
 		var ok bool
 		if w0, w1, ok = packWord(w); !ok {
