@@ -40,12 +40,12 @@ type keySet struct {
 	// tagBits has bit (tag mod 2^20) set for every key of tags: 128 KiB
 	// that stay in cache, so most words of a post are turned away without
 	// touching the (much larger) map.
-	tagBits []uint64
+	tagBits bitFilter
 	// fullBits has bit (digest hi mod 2^21) set for every key of full:
 	// 256 KiB in front of the map, whose probes miss the caches (it holds
 	// every entry's digest), so that the HMACs of word sequences that are
 	// not listed, nearly all of them, cost no map probe.
-	fullBits []uint64
+	fullBits bitFilter
 	// seqBits has bit (seq mod 2^21) set for the sequence tag of every
 	// entry of two words or more: a post's word sequence is hashed with
 	// HMAC (about 180 ns) only when its sequence tag (SipHash, about 20)
@@ -53,13 +53,13 @@ type keySet struct {
 	// sequence whose first word is listed. Nil when some entry has no
 	// sequence tag (a list stored before they existed): then every such
 	// sequence is hashed.
-	seqBits []uint64
+	seqBits bitFilter
 	// tailBits has bit (tail mod 2^20) set for the tail tag of every
 	// phone, and tailLens bit n when some phone's tail covers n digits: a
 	// digit run is parsed with libphonenumber only when the tag of its
 	// own last n digits is set, for some n. Nil when some phone has no
 	// tail tag (a list stored before them): then every run is parsed.
-	tailBits                     []uint64
+	tailBits                     bitFilter
 	tailLens                     uint8
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
@@ -72,6 +72,23 @@ var keySetIDs atomic.Uint64
 // tagFilterSize is the number of bits of keySet.tagBits.
 const tagFilterSize = 1 << 20
 
+// bitFilter is a set of bits, a power of two of them: x is in it when
+// bit x mod its size is set. Its users keep a filter small enough to stay
+// in the caches in front of a larger table.
+type bitFilter []uint64
+
+func newBitFilter(size int) bitFilter { return make(bitFilter, size/64) }
+
+func (f bitFilter) set(x uint64) { f[f.index(x)] |= 1 << (x % 64) }
+
+func (f bitFilter) has(x uint64) bool { return f.word(x)&(1<<(x%64)) != 0 }
+
+// word is the 64 bits that hold x's bit, for a caller that reads many
+// before it tests any.
+func (f bitFilter) word(x uint64) uint64 { return f[f.index(x)] }
+
+func (f bitFilter) index(x uint64) uint64 { return (x / 64) & uint64(len(f)-1) }
+
 // seqFilterSize is the number of bits of keySet.seqBits.
 const seqFilterSize = 1 << 21
 
@@ -82,7 +99,7 @@ func (ks *keySet) seqListed(in []byte, n int) bool {
 		return true
 	}
 	t := ks.h.seqTag(in)
-	return ks.seqBits[(t%seqFilterSize)/64]&(1<<(t%64)) != 0
+	return ks.seqBits.has(uint64(t))
 }
 
 // tailFilterSize is the number of bits of keySet.tailBits.
@@ -99,7 +116,7 @@ func (ks *keySet) tailListed(num string) bool {
 			continue
 		}
 		t := ks.h.tailTag([]byte(num[len(num)-n:]))
-		if ks.tailBits[(t%tailFilterSize)/64]&(1<<(t%64)) != 0 {
+		if ks.tailBits.has(uint64(t)) {
 			return true
 		}
 	}
@@ -111,7 +128,7 @@ const fullFilterSize = 1 << 21
 
 // tagMask returns the word-count masks listed for tag t.
 func (ks *keySet) tagMask(t uint32) uint32 {
-	if ks.tagBits[(t%tagFilterSize)/64]&(1<<(t%64)) == 0 {
+	if !ks.tagBits.has(uint64(t)) {
 		return 0
 	}
 	return ks.tags[t]
@@ -136,7 +153,7 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 			continue
 		}
 		ks := &keySet{id: keySetIDs.Add(1), h: h, full: map[uint64]int32{}, tags: map[uint32]uint32{}}
-		ks.seqBits = make([]uint64, seqFilterSize/64)
+		ks.seqBits = newBitFilter(seqFilterSize)
 		tailless := false
 		for _, r := range rs {
 			pi, ok := personIdx[r.Person]
@@ -164,7 +181,7 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				switch {
 				case !e.needsSeq() || ks.seqBits == nil:
 				case e.HasSeq:
-					ks.seqBits[(e.Seq%seqFilterSize)/64] |= 1 << (e.Seq % 64)
+					ks.seqBits.set(uint64(e.Seq))
 				default:
 					ks.seqBits = nil
 				}
@@ -175,9 +192,9 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 					case tailless:
 					case e.HasTail && e.N >= 1 && e.N <= maxTailDigits:
 						if ks.tailBits == nil {
-							ks.tailBits = make([]uint64, tailFilterSize/64)
+							ks.tailBits = newBitFilter(tailFilterSize)
 						}
-						ks.tailBits[(e.Tail%tailFilterSize)/64] |= 1 << (e.Tail % 64)
+						ks.tailBits.set(uint64(e.Tail))
 						ks.tailLens |= 1 << e.N
 					default:
 						tailless, ks.tailBits, ks.tailLens = true, nil, 0
@@ -193,13 +210,13 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				s.byKind[e.Kind]++
 			}
 		}
-		ks.tagBits = make([]uint64, tagFilterSize/64)
+		ks.tagBits = newBitFilter(tagFilterSize)
 		for t := range ks.tags {
-			ks.tagBits[(t%tagFilterSize)/64] |= 1 << (t % 64)
+			ks.tagBits.set(uint64(t))
 		}
-		ks.fullBits = make([]uint64, fullFilterSize/64)
+		ks.fullBits = newBitFilter(fullFilterSize)
 		for hi := range ks.full {
-			ks.fullBits[(hi%fullFilterSize)/64] |= 1 << (hi % 64)
+			ks.fullBits.set(hi)
 		}
 		s.entries += ks.entries
 		s.keys = append(s.keys, ks)
@@ -379,7 +396,7 @@ func (c *wordCache) find(w []byte) (e *[2]uint64, w0, w1 uint64, hit bool) {
 		w0, w1 = packRoomy(w)
 	} else {
 		var ok bool
-		if w0, w1, ok = packWord(w); !ok {
+		if w0, w1, ok = packTail(w); !ok {
 			return nil, 0, 0, false
 		}
 	}
@@ -460,7 +477,7 @@ func (sc *scratch) digest(m hash.Hash, dom byte, parts ...[]byte) Digest {
 // lookup appends the matches of d to sc.found.
 func (ks *keySet) lookup(sc *scratch, d Digest, stream, n, start, end int) {
 	hi := d.hi()
-	if ks.fullBits[(hi%fullFilterSize)/64]&(1<<(hi%64)) == 0 {
+	if !ks.fullBits.has(hi) {
 		return
 	}
 	i, ok := ks.full[hi]
@@ -548,7 +565,7 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	}
 	for k := range probes {
 		p := &probes[k]
-		p.bits = ks.tagBits[(p.t%tagFilterSize)/64]
+		p.bits = ks.tagBits.word(uint64(p.t))
 	}
 	cands := sc.cands[:0]
 	for k := range probes {
