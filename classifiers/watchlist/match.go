@@ -277,7 +277,17 @@ type wordCache struct {
 	// every pooled scratch.
 	id  uint64
 	ent [wordCacheSize][2]uint64
+	// pend[k] is the probe of the post being scanned that ent[k] is
+	// pending for (see pendingBit).
+	pend [wordCacheSize]int32
 }
+
+// pendingBit, set in an entry's length byte (at most 15 otherwise), marks
+// a word whose tag the post being scanned computes already: its repeats
+// in the post take that tag instead of computing it again. No packed word
+// equals a pending entry, and scanWords clears or settles every pending
+// entry before it returns.
+const pendingBit = 1 << 63
 
 // packWord packs w for the cache; ok is false when w does not fit. When
 // w's slice has room for 16 bytes (the tokenizer leaves that much past its
@@ -331,9 +341,10 @@ var packMasks = func() (m [16][2]uint64) {
 	return m
 }()
 
-func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 {
-	h := (w0 ^ w1*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
-	return &c.ent[h>>(64-11)]
+func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 { return &c.ent[slotIndex(w0, w1)] }
+
+func slotIndex(w0, w1 uint64) uint64 {
+	return (w0 ^ w1*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9 >> (64 - 11)
 }
 
 // wordCache returns the cache for ks, taking over the one least recently
@@ -407,6 +418,29 @@ func (c *wordCache) find(w []byte) (e *[2]uint64, w0, w1 uint64, hit bool) {
 // probe appends the tag of w, a word the cache did not answer, to ps.
 func (ks *keySet) probe(ps []wordProbe, w []byte, e *[2]uint64, w0, w1 uint64, tok, j int, role uint8) []wordProbe {
 	return append(ps, wordProbe{slot: e, w0: w0, w1: w1, t: ks.h.tag(w), tok: int32(tok), j: int32(j), role: role})
+}
+
+// probeToken is scanWords' first pass for a token that is not plain:
+// one that exists only in the canonical stream, has a canonical form of
+// its own, or was not packed by the tokenizer.
+func (ks *keySet) probeToken(probes []wordProbe, wc *wordCache, tz *tokenizer, tk *token, i, nf int) []wordProbe {
+	if !tk.canonOnly {
+		role := roleFolded
+		if tk.cs == tk.fs {
+			role |= roleCanon
+		}
+		w := tz.folded(tk)
+		if e, w0, w1, hit := wc.find(w); !hit {
+			probes = ks.probe(probes, w, e, w0, w1, i, nf, role)
+		}
+	}
+	if tk.canonOnly || tk.cs != tk.fs {
+		w := tz.canonical(tk)
+		if e, w0, w1, hit := wc.find(w); !hit {
+			probes = ks.probe(probes, w, e, w0, w1, i, nf, roleCanon)
+		}
+	}
+	return probes
 }
 
 // scratch is per-call working memory, pooled.
@@ -543,22 +577,29 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 	nf := 0
 	for i := range toks {
 		tk := &toks[i]
-		if !tk.canonOnly {
-			role := roleFolded
-			if tk.cs == tk.fs {
-				role |= roleCanon
+		if tk.plain {
+			k := slotIndex(tk.w0, tk.w1)
+			e := &wc.ent[k]
+			switch q := int(wc.pend[k]); {
+			case e[0] == tk.w0 && e[1] == tk.w1:
+			case e[0] == tk.w0 && e[1] == tk.w1|pendingBit && q < len(probes) && probes[q].slot == e &&
+				probes[q].w0 == tk.w0 && probes[q].w1 == tk.w1:
+				// A repeat within the post: the first probe's tag; the
+				// first probe settles the entry. (The checks make an
+				// entry left pending by a post that did not finish
+				// harmless.)
+				p := probes[q]
+				p.slot, p.tok, p.j = nil, int32(i), int32(nf)
+				probes = append(probes, p)
+			default:
+				probes = ks.probe(probes, tz.folded(tk), e, tk.w0, tk.w1, i, nf, roleFolded|roleCanon)
+				e[0], e[1] = tk.w0, tk.w1|pendingBit
+				wc.pend[k] = int32(len(probes) - 1)
 			}
-			w := tz.folded(tk)
-			if e, w0, w1, hit := wc.find(w); !hit {
-				probes = ks.probe(probes, w, e, w0, w1, i, nf, role)
-			}
+			nf++
+			continue
 		}
-		if tk.canonOnly || tk.cs != tk.fs {
-			w := tz.canonical(tk)
-			if e, w0, w1, hit := wc.find(w); !hit {
-				probes = ks.probe(probes, w, e, w0, w1, i, nf, roleCanon)
-			}
-		}
+		probes = ks.probeToken(probes, wc, tz, tk, i, nf)
 		if !tk.canonOnly {
 			nf++
 		}
@@ -579,6 +620,9 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				p.slot[0], p.slot[1] = p.w0, p.w1
 			}
 			continue
+		}
+		if p.slot != nil && p.slot[0] == p.w0 && p.slot[1] == p.w1|pendingBit {
+			p.slot[0], p.slot[1] = 0, 0
 		}
 		var f, c uint32
 		if p.role&roleFolded != 0 {
@@ -638,7 +682,7 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				continue
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamFolded, n, toks[cd.i].start, tokAt(cd.j+n-1).end)
+			ks.lookup(sc, d, streamFolded, n, int(toks[cd.i].start), int(tokAt(cd.j+n-1).end))
 		}
 	}
 	// Canonical stream: addresses.
@@ -661,7 +705,7 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				continue
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
-			ks.lookup(sc, d, streamCanon, n, toks[i].start, toks[i+n-1].end)
+			ks.lookup(sc, d, streamCanon, n, int(toks[i].start), int(toks[i+n-1].end))
 		}
 	}
 }
@@ -1015,17 +1059,17 @@ func isDottedQuad(s string) bool {
 func nextDigit(text string, i int, toks []token, ti *int) int {
 	for ; *ti < len(toks); *ti++ {
 		tk := &toks[*ti]
-		if tk.end <= i || !tk.hasDigit {
+		if int(tk.end) <= i || !tk.hasDigit {
 			continue
 		}
-		for j := max(i, tk.start); j < tk.end; j++ {
+		for j := max(i, int(tk.start)); j < int(tk.end); j++ {
 			if text[j] >= '0' && text[j] <= '9' {
 				return j
 			}
 		}
 	}
 	if len(toks) >= maxTokens {
-		i = max(i, toks[len(toks)-1].end)
+		i = max(i, int(toks[len(toks)-1].end))
 	} else {
 		return len(text)
 	}
@@ -1074,12 +1118,11 @@ func (ks *keySet) tryPhone(sc *scratch, m hash.Hash, num string, regions []strin
 // or be written in capitals, so plain words never count as plates.
 func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token) {
 	// Most words of prose hold no digit and are not in capitals: a
-	// candidate starts at most two words before such a word.
+	// candidate starts at most two words before such a word, which the
+	// tokenizer marked.
 	next := 0
-	for j := range toks {
-		if tk := &toks[j]; !(tk.hasDigit || (tk.upper && tk.hasLetter)) {
-			continue
-		}
+	for _, j := range sc.tz.marked {
+		j := int(j)
 		for i := max(next, j-2); i <= j; i++ {
 			if !toks[i].canonOnly {
 				ks.plateAt(sc, m, text, toks, i)
@@ -1116,7 +1159,7 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 				break
 			}
 		}
-		if n += tk.fe - tk.fs; n > 10 {
+		if n += int(tk.fe - tk.fs); n > 10 {
 			break
 		}
 		digit = digit || tk.hasDigit
@@ -1140,6 +1183,6 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 			continue
 		}
 		d := digestWith(m, sc.in, sc.sum[:0])
-		ks.lookup(sc, d, streamPlate, 1, toks[i].start, tk.end)
+		ks.lookup(sc, d, streamPlate, 1, int(toks[i].start), int(tk.end))
 	}
 }

@@ -459,3 +459,47 @@ func TestIPv4GroupsInsideALongerRun(t *testing.T) {
 		}
 	}
 }
+
+// A word that recurs in a post takes the tag its first occurrence
+// computed (see pendingBit): every occurrence must still start its
+// matches, and no pending entry may outlive the post.
+func TestRepeatedWordsInAPostAllMatch(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	count := func(text string, kind Kind) int {
+		n := 0
+		for _, g := range m.Find(&msg.Post{Text: text}) {
+			if g.Person == "wl-0001" && g.Kind == kind {
+				n++
+			}
+		}
+		return n
+	}
+	for range 2 { // the second round finds the word cache filled by the first
+		text := "Clara Sorrenti, yes clara sorrenti, CLARA SORRENTI. clara said clara clara. Clara Sorrenti"
+		if got := count(text, KindName); got != 4 {
+			t.Fatalf("%d name matches in %q, want 4", got, text)
+		}
+		text = "123 main ave and 123 main ave, 123 Main Avenue, 124 main ave"
+		if got := count(text, KindAddress); got != 3 {
+			t.Fatalf("%d address matches in %q, want 3", got, text)
+		}
+		if got := count("clara clara clara", KindName); got != 0 {
+			t.Fatalf("first name alone matched %d times", got)
+		}
+		if got := count("then Clara Sorrenti again", KindName); got != 1 {
+			t.Fatalf("name after the repeats: %d matches, want 1", got)
+		}
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	for _, c := range sc.wc {
+		if c == nil {
+			continue
+		}
+		for k, e := range c.ent {
+			if e[1]&pendingBit != 0 {
+				t.Fatalf("entry %d is still pending after the posts", k)
+			}
+		}
+	}
+}

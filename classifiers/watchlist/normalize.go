@@ -1,6 +1,7 @@
 package watchlist
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
@@ -14,16 +15,22 @@ import (
 // normalized forms, stored as ranges of the tokenizer's arena so that a post
 // is tokenized without an allocation per word.
 type token struct {
-	start, end int
+	// w0, w1 are the folded form packed for the word cache (as packWord
+	// packs it), when plain is set: the tokenizer has the word in
+	// registers already.
+	w0, w1     uint64
+	start, end int32
 	// folded: lower case, accents removed, apostrophes dropped.
-	fs, fe int
+	fs, fe int32
 	// canon: folded, then street/unit/direction words abbreviated.
-	cs, ce int
+	cs, ce int32
 	// canonOnly marks tokens that exist only in the canonical stream ("#"
 	// before a unit number reads as "apt").
 	canonOnly bool
 	// raw facts for plate candidates.
 	hasDigit, hasLetter, upper bool
+	// plain: packed (w0, w1), and its own canonical form; most words.
+	plain bool
 }
 
 // tokenizer splits texts into tokens. It is reused; not safe for
@@ -31,11 +38,18 @@ type token struct {
 type tokenizer struct {
 	arena []byte
 	toks  []token
+	// marked holds the indices of the tokens with a digit or written in
+	// capitals, in order: where plate candidates are.
+	marked []int32
 }
 
 // maxTokens caps the words considered per text field, so a pathological
 // post costs bounded time. Longer texts are matched on their first part.
 const maxTokens = 50000
+
+// maxScanBytes caps the bytes of one text that are matched: token offsets
+// are 32-bit.
+const maxScanBytes = 1 << 30
 
 // canon maps a folded word to its canonical abbreviation, so "123 Main
 // Street, Apartment 4" and "123 main st apt 4" become the same tokens.
@@ -196,15 +210,22 @@ const (
 
 // tokenize splits text into tokens, replacing t.toks.
 //
-// The arena starts with a copy of the text: a word of ASCII letters and
-// digits (most words), with apostrophes between its letters, is folded in
-// place, at its own offsets, so that it costs one table lookup a byte and
-// no copy of its own. A word that goes on with a non-ASCII rune is folded
-// rune by rune at the end of the arena (through the fold table, or
-// Unicode decomposition above it).
+// The arena starts with a copy of the text. Most words are ASCII letters
+// and digits that end at a space or punctuation: such a word is found by
+// one table lookup a byte, and folded in place only if it holds a capital
+// (one OR over at most two 8-byte words: every ASCII letter and digit
+// folds by setting bit 0x20). A word that goes on with an apostrophe or a
+// non-ASCII byte takes slowWord. (One loop: split into a loop that finds
+// words and functions that add them, it took 40% more instructions.)
 func (t *tokenizer) tokenize(text string) []token {
+	if len(text) > maxScanBytes {
+		text = text[:maxScanBytes]
+	}
 	t.arena = append(t.arena[:0], text...)
+	// Room for 16-byte loads and stores from any word of the arena.
+	t.arena = slices.Grow(t.arena, 16)
 	t.toks = t.toks[:0]
+	t.marked = t.marked[:0]
 	i := 0
 	for i < len(text) && len(t.toks) < maxTokens {
 		c := text[i]
@@ -213,7 +234,7 @@ func (t *tokenizer) tokenize(text string) []token {
 				if c == '#' && i+1 < len(text) && wordFlags[text[i+1]] == flagDigit {
 					s := len(t.arena)
 					t.arena = append(t.arena, "apt"...)
-					t.toks = append(t.toks, token{start: i, end: i + 1, cs: s, ce: len(t.arena), canonOnly: true})
+					t.toks = append(t.toks, token{start: int32(i), end: int32(i + 1), cs: int32(s), ce: int32(len(t.arena)), canonOnly: true})
 				}
 				i++
 				continue
@@ -223,50 +244,45 @@ func (t *tokenizer) tokenize(text string) []token {
 				continue
 			}
 		}
-		// The word's facts live in locals until the token is appended: a
-		// token whose address is taken is built field by field in memory.
-		// An ASCII word is folded in place as it is read (a capital is
-		// lowered by or-ing its flag, shifted onto 0x20: no second pass
-		// over the word for its capitals); an apostrophe between ASCII
-		// letters ("don't") is dropped by writing the rest of the word
-		// one byte back.
-		start, j, w := i, i, i
+		start, j := i, i
 		var seen uint8
-		// The arena in a local: written through t, its slice header would
-		// be loaded again for every byte (the write might change it).
-		arena := t.arena
-		for {
-			for j < len(text) {
-				c := text[j]
-				f := wordFlags[c]
-				if f == 0 {
-					break
-				}
-				seen |= f
-				arena[w] = c | (f&flagUpper)<<4
-				w++
-				j++
+		for j < len(text) {
+			f := wordFlags[text[j]]
+			if f == 0 {
+				break
 			}
-			if w > start && j+1 < len(text) && (text[j] == '\'' || text[j] == '`') && wordFlags[text[j+1]]&(flagLower|flagUpper) != 0 {
-				j++
-				continue
-			}
-			break
+			seen |= f
+			j++
 		}
-		fs, fe := start, w
-		i = j
-		// The rest is folded rune by rune only where it may go on: a
-		// non-ASCII rune, or an apostrophe before one ("l'été").
-		if i < len(text) && (text[i] >= utf8.RuneSelf ||
-			(text[i] == '\'' || text[i] == '`') && i+1 < len(text) && text[i+1] >= utf8.RuneSelf) {
-			fs = len(t.arena)
-			t.arena = append(t.arena, t.arena[start:w]...)
-			i, seen = t.foldRest(text, i, fs, seen)
-			fe = len(t.arena)
-			if fe == fs {
+		fs, fe := start, j
+		var w0, w1 uint64
+		packed := false
+		if j < len(text) && wordGoesOn[text[j]] || j == start {
+			var ok bool
+			if fs, fe, j, seen, ok = t.slowWord(text, start); !ok {
+				i = j
 				continue // only combining marks
 			}
+		} else if n := fe - fs; n < 16 {
+			// Folded (when it has a capital) and packed for the word
+			// cache in two 8-byte words, masked to the word: the arena
+			// has room for 16 bytes past any word of the text's copy.
+			a := t.arena[fs : fs+16 : fs+16]
+			o0, o1 := binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(a[8:])
+			m := &packMasks[n]
+			if seen&flagUpper != 0 {
+				o0 |= 0x2020202020202020 & m[0]
+				o1 |= 0x2020202020202020 & m[1]
+				binary.LittleEndian.PutUint64(a, o0)
+				binary.LittleEndian.PutUint64(a[8:], o1)
+			}
+			w0, w1, packed = o0&m[0], o1&m[1]|uint64(n)<<56, true
+		} else if seen&flagUpper != 0 {
+			for k := fs; k < fe; k++ {
+				t.arena[k] |= 0x20
+			}
 		}
+		i = j
 		hasDigit := seen&flagDigit != 0
 		cs, ce := fs, fe
 		if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
@@ -291,12 +307,69 @@ func (t *tokenizer) tokenize(text string) []token {
 		}
 		t.toks = t.toks[:n+1]
 		tk := &t.toks[n]
-		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = start, i, fs, fe, cs, ce
+		tk.w0, tk.w1, tk.plain = w0, w1, packed && cs == fs
+		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = int32(start), int32(i), int32(fs), int32(fe), int32(cs), int32(ce)
 		tk.canonOnly, tk.hasDigit, tk.hasLetter, tk.upper = false, hasDigit, seen&(flagLower|flagUpper) != 0, seen&flagLower == 0
+		if hasDigit || seen&flagLower == 0 && seen&flagUpper != 0 {
+			t.marked = append(t.marked, int32(n))
+		}
 	}
 	// Room for packWord to load 16 bytes from any word of the arena.
 	t.arena = slices.Grow(t.arena, 16)
 	return t.toks
+}
+
+// wordGoesOn marks the bytes after a run of ASCII letters and digits where
+// the word may go on: an apostrophe ("don't", "l'été") or a non-ASCII rune.
+var wordGoesOn = func() (t [256]bool) {
+	t['\''], t['`'] = true, true
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// slowWord reads the word at text[start:] rune by rune where it may go
+// on past its ASCII letters and digits: an apostrophe between ASCII
+// letters ("don't") is dropped by writing the rest of the word one byte
+// back in place; a word that goes on with a non-ASCII rune, or an
+// apostrophe before one ("l'été"), is folded at the end of the arena. It
+// returns the folded form's range, where the word ends and what it has
+// seen; ok is false when it folds to nothing (only combining marks).
+func (t *tokenizer) slowWord(text string, start int) (fs, fe, i int, seen uint8, ok bool) {
+	j, w := start, start
+	arena := t.arena
+	for {
+		for j < len(text) {
+			c := text[j]
+			f := wordFlags[c]
+			if f == 0 {
+				break
+			}
+			seen |= f
+			arena[w] = c | (f&flagUpper)<<4
+			w++
+			j++
+		}
+		if w > start && j+1 < len(text) && (text[j] == '\'' || text[j] == '`') && wordFlags[text[j+1]]&(flagLower|flagUpper) != 0 {
+			j++
+			continue
+		}
+		break
+	}
+	fs, fe = start, w
+	i = j
+	if i < len(text) && (text[i] >= utf8.RuneSelf ||
+		(text[i] == '\'' || text[i] == '`') && i+1 < len(text) && text[i+1] >= utf8.RuneSelf) {
+		fs = len(t.arena)
+		t.arena = append(t.arena, t.arena[start:w]...)
+		i, seen = t.foldRest(text, i, fs, seen)
+		fe = len(t.arena)
+		if fe == fs {
+			return 0, 0, i, seen, false
+		}
+	}
+	return fs, fe, i, seen, true
 }
 
 // foldRest folds the rest of a word from text[i:], appending to the arena

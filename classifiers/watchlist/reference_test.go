@@ -390,9 +390,17 @@ func FuzzTokenizerAgreesWithReference(f *testing.F) {
 			if !g.canonOnly {
 				folded = string(tz.folded(g))
 			}
-			if g.start != w.start || g.end != w.end || g.canonOnly != w.canonOnly || folded != w.folded ||
+			if int(g.start) != w.start || int(g.end) != w.end || g.canonOnly != w.canonOnly || folded != w.folded ||
 				string(tz.canonical(g)) != w.canon || !g.canonOnly && (g.hasDigit != w.hasDigit || g.hasLetter != w.hasLetter || g.upper != w.upper) {
 				t.Fatalf("%q: token %d is %+v (%q, %q), reference %+v", text, i, *g, folded, tz.canonical(g), w)
+			}
+			if marked := !g.canonOnly && (w.hasDigit || w.upper && w.hasLetter); marked != slices.Contains(tz.marked, int32(i)) {
+				t.Fatalf("%q: token %d (%+v) marked for plates: %v, want %v", text, i, w, !marked, marked)
+			}
+			if g.plain {
+				if w0, w1, ok := packWord([]byte(w.folded)); !ok || w0 != g.w0 || w1 != g.w1 {
+					t.Fatalf("%q: token %d (%q) packed as %x %x, packWord gives %x %x (%v)", text, i, w.folded, g.w0, g.w1, w0, w1, ok)
+				}
 			}
 		}
 	})
