@@ -95,6 +95,11 @@ func (h *Hasher) tag(w []byte) uint32 {
 	return uint32(h.prf.sum64(w) >> (64 - tagBits))
 }
 
+// tagPacked is tag of a word packed by packWord.
+func (h *Hasher) tagPacked(w0, w1 uint64) uint32 {
+	return uint32(h.prf.sum64Packed(w0, w1) >> (64 - tagBits))
+}
+
 func (h *Hasher) tagString(w string) uint32 { return h.tag([]byte(w)) }
 
 // ID names the key; it is stored beside the hashes it made.

@@ -376,7 +376,7 @@ func (ks *keySet) maskOf(c *wordCache, w []byte) uint32 {
 	if e[0] == w0 && e[1] == w1 {
 		return 0
 	}
-	m := ks.tagMask(ks.h.tag(w))
+	m := ks.tagMask(ks.h.tagPacked(w0, w1))
 	if m == 0 {
 		e[0], e[1] = w0, w1
 	}
@@ -592,7 +592,7 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				p.slot, p.tok, p.j = nil, int32(i), int32(nf)
 				probes = append(probes, p)
 			default:
-				probes = ks.probe(probes, tz.folded(tk), e, tk.w0, tk.w1, i, nf, roleFolded|roleCanon)
+				probes = append(probes, wordProbe{slot: e, w0: tk.w0, w1: tk.w1, t: ks.h.tagPacked(tk.w0, tk.w1), tok: int32(i), j: int32(nf), role: roleFolded | roleCanon})
 				e[0], e[1] = tk.w0, tk.w1|pendingBit
 				wc.pend[k] = int32(len(probes) - 1)
 			}

@@ -77,6 +77,47 @@ var canonMay = func() (t [11][26]uint32) {
 	return t
 }()
 
+// canonPacked holds the keys of canon packed as the tokenizer packs a word
+// (packWord), each in a slot of its own: one load and compare tells
+// whether a packed word has a canonical form.
+var canonPacked = func() (t struct {
+	ent  [canonSlots]canonEntry
+	mult uint64
+}) {
+	// A multiplier under which no two keys share a slot; the search is
+	// deterministic, and the test TestCanonPackedHoldsEveryKey checks it.
+	for mult := uint64(0x9e3779b97f4a7c15); ; mult += 2 {
+		clear(t.ent[:])
+		t.mult = mult
+		ok := true
+		for k, v := range canon {
+			w0, w1, _ := packWord([]byte(k))
+			e := &t.ent[canonSlotWith(mult, w0, w1)]
+			if e.w1 != 0 {
+				ok = false
+				break
+			}
+			*e = canonEntry{w0, w1, v}
+		}
+		if ok {
+			return t
+		}
+	}
+}()
+
+const canonSlots = 256
+
+type canonEntry struct {
+	w0, w1 uint64 // 0 in an empty slot: a packed word's length is at least 1
+	to     string
+}
+
+func canonSlot(w0, w1 uint64) uint64 { return canonSlotWith(canonPacked.mult, w0, w1) }
+
+func canonSlotWith(mult, w0, w1 uint64) uint64 {
+	return ((w0 ^ w1>>3) * mult) >> (64 - 8)
+}
+
 // unitWords are canonical unit designators: what follows them is a unit,
 // not part of the street line.
 func isUnit(s string) bool { return s == "apt" }
@@ -285,7 +326,15 @@ func (t *tokenizer) tokenize(text string) []token {
 		i = j
 		hasDigit := seen&flagDigit != 0
 		cs, ce := fs, fe
-		if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
+		if packed {
+			// Canon keys have no digits; the packed table answers for
+			// every packed word in one probe.
+			if e := &canonPacked.ent[canonSlot(w0, w1)]; e.w0 == w0 && e.w1 == w1 && !hasDigit {
+				cs = len(t.arena)
+				t.arena = append(t.arena, e.to...)
+				ce = len(t.arena)
+			}
+		} else if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
 			a, z := t.arena[fs]-'a', t.arena[fe-1]-'a'
 			if a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
 				if c, ok := canon[string(t.arena[fs:fe])]; ok {

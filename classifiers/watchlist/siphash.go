@@ -79,3 +79,47 @@ func (k sipKey) sum64(m []byte) uint64 {
 	round()
 	return v0 ^ v1 ^ v2 ^ v3
 }
+
+// sum64Packed is sum64 of a word of 1 to 15 bytes packed as packWord packs
+// it: that packing is SipHash's own block layout (bytes little-endian, the
+// length in the top byte of the last block), so the word is not read again.
+func (k sipKey) sum64Packed(w0, w1 uint64) uint64 {
+	v0 := k.k0 ^ 0x736f6d6570736575
+	v1 := k.k1 ^ 0x646f72616e646f6d
+	v2 := k.k0 ^ 0x6c7967656e657261
+	v3 := k.k1 ^ 0x7465646279746573
+	round := func() {
+		v0 += v1
+		v1 = bits.RotateLeft64(v1, 13)
+		v1 ^= v0
+		v0 = bits.RotateLeft64(v0, 32)
+		v2 += v3
+		v3 = bits.RotateLeft64(v3, 16)
+		v3 ^= v2
+		v0 += v3
+		v3 = bits.RotateLeft64(v3, 21)
+		v3 ^= v0
+		v2 += v1
+		v1 = bits.RotateLeft64(v1, 17)
+		v1 ^= v2
+		v2 = bits.RotateLeft64(v2, 32)
+	}
+	last := w0 | w1 // under 8 bytes: w1 is the length alone
+	if w1>>56 >= 8 {
+		v3 ^= w0
+		round()
+		round()
+		v0 ^= w0
+		last = w1
+	}
+	v3 ^= last
+	round()
+	round()
+	v0 ^= last
+	v2 ^= 0xff
+	round()
+	round()
+	round()
+	round()
+	return v0 ^ v1 ^ v2 ^ v3
+}

@@ -73,3 +73,22 @@ func TestSipHashAgreesWithAPlainVersionAtEveryLength(t *testing.T) {
 		}
 	}
 }
+
+func TestSipHashOfAPackedWordIsSipHashOfTheWord(t *testing.T) {
+	k := sipKey{0x0706050403020100, 0x0f0e0d0c0b0a0908}
+	for n := 1; n <= 15; n++ {
+		for seed := range 20 {
+			m := make([]byte, n)
+			for i := range m {
+				m[i] = byte(i*31 + seed*17 + 1)
+			}
+			w0, w1, ok := packWord(m)
+			if !ok {
+				t.Fatalf("len %d does not pack", n)
+			}
+			if got, want := k.sum64Packed(w0, w1), sipRef(k, m); got != want {
+				t.Errorf("len %d: %#x, want %#x", n, got, want)
+			}
+		}
+	}
+}
