@@ -1059,7 +1059,7 @@ func isDottedQuad(s string) bool {
 func nextDigit(text string, i int, toks []token, ti *int) int {
 	for ; *ti < len(toks); *ti++ {
 		tk := &toks[*ti]
-		if int(tk.end) <= i || !tk.hasDigit {
+		if int(tk.end) <= i || !tk.hasDigit() {
 			continue
 		}
 		for j := max(i, int(tk.start)); j < int(tk.end); j++ {
@@ -1162,8 +1162,8 @@ func (ks *keySet) plateAt(sc *scratch, m hash.Hash, text string, toks []token, i
 		if n += int(tk.fe - tk.fs); n > 10 {
 			break
 		}
-		digit = digit || tk.hasDigit
-		upper = upper && (tk.upper || !tk.hasLetter)
+		digit = digit || tk.hasDigit()
+		upper = upper && (tk.upper() || !tk.hasLetter())
 		if n < 2 || !(digit || (upper && n >= 4)) {
 			continue
 		}

@@ -527,3 +527,20 @@ func TestCanonPackedHoldsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// Past the token cap the tokenizer stops reading, so it cannot say which
+// punctuation the rest holds: the email and handle scans still read the
+// whole text.
+func TestEmailsAndHandlesPastTheTokenCapStillMatch(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	text := strings.Repeat("a ", maxTokens+10) + "mail clara.sorrenti@gmail.com or @ClaraS_99"
+	kinds := map[Kind]bool{}
+	for _, g := range m.Find(&msg.Post{Text: text}) {
+		if g.Person == "wl-0001" {
+			kinds[g.Kind] = true
+		}
+	}
+	if !kinds[KindEmail] || !kinds[KindHandle] {
+		t.Fatalf("past the token cap: matched %v, want the email and the handle", kinds)
+	}
+}

@@ -27,11 +27,19 @@ type token struct {
 	// canonOnly marks tokens that exist only in the canonical stream ("#"
 	// before a unit number reads as "apt").
 	canonOnly bool
+	// seen has flagLower, flagUpper and flagDigit for what the word holds
+	// (a non-ASCII letter that is not upper case counts as lower): the
 	// raw facts for plate candidates.
-	hasDigit, hasLetter, upper bool
+	seen uint8
 	// plain: packed (w0, w1), and its own canonical form; most words.
 	plain bool
 }
+
+func (tk *token) hasDigit() bool  { return tk.seen&flagDigit != 0 }
+func (tk *token) hasLetter() bool { return tk.seen&(flagLower|flagUpper) != 0 }
+
+// upper reports a word without lower-case letters.
+func (tk *token) upper() bool { return tk.seen&flagLower == 0 }
 
 // tokenizer splits texts into tokens. It is reused; not safe for
 // concurrent use.
@@ -295,77 +303,102 @@ func (t *tokenizer) tokenize(text string) []token {
 			seen |= f
 			j++
 		}
-		fs, fe := start, j
-		var w0, w1 uint64
-		packed := false
-		if j < len(text) && wordGoesOn[text[j]] || j == start {
-			var ok bool
-			if fs, fe, j, seen, ok = t.slowWord(text, start); !ok {
-				i = j
-				continue // only combining marks
-			}
-		} else if n := fe - fs; n < 16 {
-			// Folded (when it has a capital) and packed for the word
-			// cache in two 8-byte words, masked to the word: the arena
-			// has room for 16 bytes past any word of the text's copy.
-			a := t.arena[fs : fs+16 : fs+16]
-			o0, o1 := binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(a[8:])
-			m := &packMasks[n]
-			if seen&flagUpper != 0 {
-				o0 |= 0x2020202020202020 & m[0]
-				o1 |= 0x2020202020202020 & m[1]
-				binary.LittleEndian.PutUint64(a, o0)
-				binary.LittleEndian.PutUint64(a[8:], o1)
-			}
-			w0, w1, packed = o0&m[0], o1&m[1]|uint64(n)<<56, true
-		} else if seen&flagUpper != 0 {
-			for k := fs; k < fe; k++ {
-				t.arena[k] |= 0x20
-			}
+		// The usual word: ASCII letters and digits, under 16 bytes, that
+		// ends at a separator and has no canonical form of its own. Its
+		// token is written here; every other word takes t.word. (Kept
+		// apart, the usual path holds fewer values across calls, which
+		// the compiler otherwise spills and reloads for every word.)
+		n := j - start
+		if n == 0 || n >= 16 || j < len(text) && wordGoesOn[text[j]] {
+			i = t.word(text, start, j, seen)
+			continue
 		}
-		i = j
-		hasDigit := seen&flagDigit != 0
-		cs, ce := fs, fe
-		if packed {
-			// Canon keys have no digits; the packed table answers for
-			// every packed word in one probe.
-			if e := &canonPacked.ent[canonSlot(w0, w1)]; e.w0 == w0 && e.w1 == w1 && !hasDigit {
-				cs = len(t.arena)
-				t.arena = append(t.arena, e.to...)
-				ce = len(t.arena)
-			}
-		} else if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
-			a, z := t.arena[fs]-'a', t.arena[fe-1]-'a'
-			if a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
-				if c, ok := canon[string(t.arena[fs:fe])]; ok {
-					cs = len(t.arena)
-					t.arena = append(t.arena, c...)
-					ce = len(t.arena)
-				}
-			}
+		// Folded (when it has a capital) and packed for the word cache in
+		// two 8-byte words, masked to the word: the arena has room for 16
+		// bytes past any word of the text's copy.
+		a := t.arena[start : start+16 : start+16]
+		o0, o1 := binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(a[8:])
+		m := &packMasks[n]
+		if seen&flagUpper != 0 {
+			o0 |= 0x2020202020202020 & m[0]
+			o1 |= 0x2020202020202020 & m[1]
+			binary.LittleEndian.PutUint64(a, o0)
+			binary.LittleEndian.PutUint64(a[8:], o1)
 		}
-		if n := fe - fs; n > 7 && cs == fs && string(t.arena[fe-7:fe]) == "strasse" {
-			// German compounds: "Hauptstraße" and "Hauptstr." are one street.
-			cs = len(t.arena)
-			t.arena = append(t.arena, t.arena[fs:fe-4]...)
-			ce = len(t.arena)
+		w0, w1 := o0&m[0], o1&m[1]|uint64(n)<<56
+		// Canon keys have no digits; the packed table answers for every
+		// packed word in one probe.
+		if e := &canonPacked.ent[canonSlot(w0, w1)]; e.w0 == w0 && e.w1 == w1 ||
+			n > 7 && string(a[n-7:n]) == "strasse" {
+			i = t.word(text, start, j, seen)
+			continue
 		}
-		n := len(t.toks)
-		if n == cap(t.toks) {
+		k := len(t.toks)
+		if k == cap(t.toks) {
 			t.toks = append(t.toks, token{})
 		}
-		t.toks = t.toks[:n+1]
-		tk := &t.toks[n]
-		tk.w0, tk.w1, tk.plain = w0, w1, packed && cs == fs
-		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = int32(start), int32(i), int32(fs), int32(fe), int32(cs), int32(ce)
-		tk.canonOnly, tk.hasDigit, tk.hasLetter, tk.upper = false, hasDigit, seen&(flagLower|flagUpper) != 0, seen&flagLower == 0
-		if hasDigit || seen&flagLower == 0 && seen&flagUpper != 0 {
-			t.marked = append(t.marked, int32(n))
+		t.toks = t.toks[:k+1]
+		tk := &t.toks[k]
+		tk.w0, tk.w1, tk.plain = w0, w1, true
+		tk.start, tk.end, tk.fs, tk.fe, tk.cs, tk.ce = int32(start), int32(j), int32(start), int32(j), int32(start), int32(j)
+		tk.canonOnly, tk.seen = false, seen
+		if seen&flagDigit != 0 || seen&flagLower == 0 && seen&flagUpper != 0 {
+			t.marked = append(t.marked, int32(k))
 		}
+		i = j
 	}
 	// Room for packWord to load 16 bytes from any word of the arena.
 	t.arena = slices.Grow(t.arena, 16)
 	return t.toks
+}
+
+// word adds the token of any word but tokenize's usual one: a word that
+// starts with a non-ASCII rune or goes on with one or with an apostrophe
+// (slowWord), one of 16 bytes or more, one with a canonical form. The
+// word's ASCII letters and digits run from start to j, with seen their
+// flags; it returns where the word ends.
+func (t *tokenizer) word(text string, start, j int, seen uint8) int {
+	fs, fe := start, j
+	var w0, w1 uint64
+	packed := false
+	if j < len(text) && wordGoesOn[text[j]] || j == start {
+		var ok bool
+		if fs, fe, j, seen, ok = t.slowWord(text, start); !ok {
+			return j // only combining marks
+		}
+	} else if n := fe - fs; n < 16 {
+		// A canon key or a German compound, folded in place by tokenize.
+		w0, w1, packed = packWord(t.arena[fs:fe])
+	} else if seen&flagUpper != 0 {
+		for k := fs; k < fe; k++ {
+			t.arena[k] |= 0x20
+		}
+	}
+	hasDigit := seen&flagDigit != 0
+	cs, ce := fs, fe
+	if n := fe - fs; n >= 2 && n <= 10 && !hasDigit {
+		a, z := t.arena[fs]-'a', t.arena[fe-1]-'a'
+		if a < 26 && z < 26 && canonMay[n][a]&(1<<z) != 0 {
+			if c, ok := canon[string(t.arena[fs:fe])]; ok {
+				cs = len(t.arena)
+				t.arena = append(t.arena, c...)
+				ce = len(t.arena)
+			}
+		}
+	}
+	if n := fe - fs; n > 7 && cs == fs && string(t.arena[fe-7:fe]) == "strasse" {
+		// German compounds: "Hauptstraße" and "Hauptstr." are one street.
+		cs = len(t.arena)
+		t.arena = append(t.arena, t.arena[fs:fe-4]...)
+		ce = len(t.arena)
+	}
+	t.toks = append(t.toks, token{w0: w0, w1: w1, plain: packed && cs == fs,
+		start: int32(start), end: int32(j), fs: int32(fs), fe: int32(fe), cs: int32(cs), ce: int32(ce),
+		seen: seen})
+	if hasDigit || seen&flagLower == 0 && seen&flagUpper != 0 {
+		t.marked = append(t.marked, int32(len(t.toks)-1))
+	}
+	return j
 }
 
 // wordGoesOn marks the bytes after a run of ASCII letters and digits where

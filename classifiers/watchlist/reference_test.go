@@ -391,7 +391,7 @@ func FuzzTokenizerAgreesWithReference(f *testing.F) {
 				folded = string(tz.folded(g))
 			}
 			if int(g.start) != w.start || int(g.end) != w.end || g.canonOnly != w.canonOnly || folded != w.folded ||
-				string(tz.canonical(g)) != w.canon || !g.canonOnly && (g.hasDigit != w.hasDigit || g.hasLetter != w.hasLetter || g.upper != w.upper) {
+				string(tz.canonical(g)) != w.canon || !g.canonOnly && (g.hasDigit() != w.hasDigit || g.hasLetter() != w.hasLetter || g.upper() != w.upper) {
 				t.Fatalf("%q: token %d is %+v (%q, %q), reference %+v", text, i, *g, folded, tz.canonical(g), w)
 			}
 			if marked := !g.canonOnly && (w.hasDigit || w.upper && w.hasLetter); marked != slices.Contains(tz.marked, int32(i)) {
