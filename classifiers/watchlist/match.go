@@ -343,6 +343,14 @@ var packMasks = func() (m [16][2]uint64) {
 
 func (c *wordCache) slot(w0, w1 uint64) *[2]uint64 { return &c.ent[slotIndex(w0, w1)] }
 
+// pendingFor reports whether the probe that entry k (e) is pending for is
+// one of probes, for the word e holds: an entry left pending by a post
+// that did not finish then does no harm.
+func (c *wordCache) pendingFor(probes []wordProbe, k uint64, e *[2]uint64) bool {
+	q := int(c.pend[k])
+	return q < len(probes) && probes[q].slot == e && probes[q].w0 == e[0] && probes[q].w1 == e[1]&^pendingBit
+}
+
 func slotIndex(w0, w1 uint64) uint64 {
 	return (w0 ^ w1*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9 >> (64 - 11)
 }
@@ -580,14 +588,12 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 		if tk.plain {
 			k := slotIndex(tk.w0, tk.w1)
 			e := &wc.ent[k]
-			switch q := int(wc.pend[k]); {
+			switch {
 			case e[0] == tk.w0 && e[1] == tk.w1:
-			case e[0] == tk.w0 && e[1] == tk.w1|pendingBit && q < len(probes) && probes[q].slot == e &&
-				probes[q].w0 == tk.w0 && probes[q].w1 == tk.w1:
+			case e[0] == tk.w0 && e[1] == tk.w1|pendingBit && wc.pendingFor(probes, k, e):
+				q := wc.pend[k]
 				// A repeat within the post: the first probe's tag; the
-				// first probe settles the entry. (The checks make an
-				// entry left pending by a post that did not finish
-				// harmless.)
+				// first probe settles the entry.
 				p := probes[q]
 				p.slot, p.tok, p.j = nil, int32(i), int32(nf)
 				probes = append(probes, p)
