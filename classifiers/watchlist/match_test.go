@@ -544,3 +544,18 @@ func TestEmailsAndHandlesPastTheTokenCapStillMatch(t *testing.T) {
 		t.Fatalf("past the token cap: matched %v, want the email and the handle", kinds)
 	}
 }
+
+// The tokenizer stops at maxTokens, whichever kind of token reaches it.
+func TestTokenizerStopsAtTheCap(t *testing.T) {
+	for _, unit := range []string{"a ", "Don't ", "#1 ", "straße ", "abcdefghijklmnopq "} {
+		var tz tokenizer
+		text := strings.Repeat(unit, maxTokens+3)
+		toks := tz.tokenize(text)
+		if len(toks) != maxTokens {
+			t.Fatalf("%q: %d tokens, want %d", unit, len(toks), maxTokens)
+		}
+		if last := toks[len(toks)-1]; int(last.end) > len(text) || int(last.start) < len(text)/3 {
+			t.Fatalf("%q: last token at %d..%d of %d bytes", unit, last.start, last.end, len(text))
+		}
+	}
+}

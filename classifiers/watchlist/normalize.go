@@ -276,7 +276,7 @@ func (t *tokenizer) tokenize(text string) []token {
 	t.toks = t.toks[:0]
 	t.marked = t.marked[:0]
 	i := 0
-	for i < len(text) && len(t.toks) < maxTokens {
+	for i < len(text) {
 		c := text[i]
 		if wordFlags[c] == 0 {
 			if c < utf8.RuneSelf {
@@ -284,6 +284,9 @@ func (t *tokenizer) tokenize(text string) []token {
 					s := len(t.arena)
 					t.arena = append(t.arena, "apt"...)
 					t.toks = append(t.toks, token{start: int32(i), end: int32(i + 1), cs: int32(s), ce: int32(len(t.arena)), canonOnly: true})
+					if len(t.toks) == maxTokens {
+						break
+					}
 				}
 				i++
 				continue
@@ -310,7 +313,9 @@ func (t *tokenizer) tokenize(text string) []token {
 		// the compiler otherwise spills and reloads for every word.)
 		n := j - start
 		if n == 0 || n >= 16 || j < len(text) && wordGoesOn[text[j]] {
-			i = t.word(text, start, j, seen)
+			if i = t.word(text, start, j, seen); len(t.toks) == maxTokens {
+				break
+			}
 			continue
 		}
 		// Folded (when it has a capital) and packed for the word cache in
@@ -330,7 +335,9 @@ func (t *tokenizer) tokenize(text string) []token {
 		// packed word in one probe.
 		if e := &canonPacked.ent[canonSlot(w0, w1)]; e.w0 == w0 && e.w1 == w1 ||
 			n > 7 && string(a[n-7:n]) == "strasse" {
-			i = t.word(text, start, j, seen)
+			if i = t.word(text, start, j, seen); len(t.toks) == maxTokens {
+				break
+			}
 			continue
 		}
 		k := len(t.toks)
@@ -346,6 +353,9 @@ func (t *tokenizer) tokenize(text string) []token {
 			t.marked = append(t.marked, int32(k))
 		}
 		i = j
+		if k+1 == maxTokens {
+			break
+		}
 	}
 	// Room for packWord to load 16 bytes from any word of the arena.
 	t.arena = slices.Grow(t.arena, 16)
