@@ -1130,12 +1130,25 @@ func (ks *keySet) scanPlates(sc *scratch, m hash.Hash, text string, toks []token
 	for _, j := range sc.tz.marked {
 		j := int(j)
 		for i := max(next, j-2); i <= j; i++ {
-			if !toks[i].canonOnly {
+			// A candidate from a word with a lower-case letter is never
+			// in capitals: it needs a digit within its three words.
+			if tk := &toks[i]; !tk.canonOnly && (i == j || tk.seen&flagLower == 0 || digitWithin(toks, i, 3)) {
 				ks.plateAt(sc, m, text, toks, i)
 			}
 		}
 		next = j + 1
 	}
+}
+
+// digitWithin reports whether one of the n tokens from toks[i] holds a
+// digit.
+func digitWithin(toks []token, i, n int) bool {
+	for k := i; k < min(i+n, len(toks)); k++ {
+		if toks[k].hasDigit() {
+			return true
+		}
+	}
+	return false
 }
 
 func nonASCII(b []byte) bool {
