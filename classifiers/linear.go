@@ -115,7 +115,8 @@ func (s *linearScorer) Score(d *Document) (float64, []msg.Span) {
 	var xb [64]float64
 	var lb [64][2]int
 	n := len(s.features)
-	x, locs := xb[:0], lb[:0]
+	var x []float64
+	var locs [][2]int
 	if n <= len(xb) {
 		x, locs = xb[:n], lb[:n]
 	} else {

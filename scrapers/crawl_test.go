@@ -22,7 +22,7 @@ import (
 func xfAddPost(t *testing.T, page []byte, like, id int, text string, at time.Time) []byte {
 	t.Helper()
 	s := string(page)
-	start := strings.Index(s, fmt.Sprintf(`<article class="message message--post js-post js-inlineModContainer  " data-author`))
+	start := strings.Index(s, `<article class="message message--post js-post js-inlineModContainer  " data-author`)
 	for start >= 0 && !strings.Contains(s[start:start+200], fmt.Sprintf(`data-content="post-%d"`, like)) {
 		n := strings.Index(s[start+1:], `<article class="message message--post`)
 		if n < 0 {

@@ -460,7 +460,6 @@ type scratch struct {
 	macs    [2]macSlot
 	cands   []wordCand
 	probes  []wordProbe
-	blk     [16]byte
 	fIdx    []int
 	hIdx    []int
 	found   []match

@@ -127,7 +127,7 @@ func TestWatchlistCommands(t *testing.T) {
 		t.Fatalf("rotate --to: exit %d, %q %q", code, out, errOut)
 	}
 	code, out, _ = wl("", "list", "--config", both)
-	if !strings.Contains(out, "key k1: 2 persons") || !strings.Contains(out, "key k2: 2 persons") {
+	if code != 0 || !strings.Contains(out, "key k1: 2 persons") || !strings.Contains(out, "key k2: 2 persons") {
 		t.Fatalf("list during rotation: %q", out)
 	}
 	code, out, errOut = wl("", "rotate", "--config", both, "--retire", "k1")

@@ -507,14 +507,18 @@ func (s *Stage) record(ctx context.Context, e alertstate.AuditEntry) {
 // in Redis): repeats that are due, retries of pending deliveries, resolve
 // requests from operators, and forgetting resolved alerts after the
 // retention. It writes no output topic.
-func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, error) {
+//
+// The runner's wall-clock time is not used: the stage's own clock
+// (Options.Now) decides what is due, so that every decision of the stage
+// reads one clock.
+func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error) {
 	if s.cfg.Tick > 0 {
 		ok, err := s.state.Lease(ctx, "notify-tick", s.holder, 3*s.cfg.Tick)
 		if err != nil || !ok {
 			return nil, err
 		}
 	}
-	now = s.now()
+	now := s.now()
 	if _, err := s.state.GCSilences(ctx); err != nil {
 		return nil, err
 	}
