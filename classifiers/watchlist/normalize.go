@@ -98,14 +98,14 @@ var canonPacked = func() (t struct {
 		clear(t.ent[:])
 		t.mult = mult
 		ok := true
-		for k, v := range canon {
+		for k := range canon {
 			w0, w1, _ := packWord([]byte(k))
 			e := &t.ent[canonSlotWith(mult, w0, w1)]
 			if e.w1 != 0 {
 				ok = false
 				break
 			}
-			*e = canonEntry{w0, w1, v}
+			*e = canonEntry{w0, w1}
 		}
 		if ok {
 			return t
@@ -115,9 +115,11 @@ var canonPacked = func() (t struct {
 
 const canonSlots = 256
 
+// canonEntry is a canon key, packed. The tokenizer only asks whether a
+// word is a key (t.word then reads its abbreviation from canon), so the
+// abbreviation is not kept here and the table takes 4 KiB.
 type canonEntry struct {
 	w0, w1 uint64 // 0 in an empty slot: a packed word's length is at least 1
-	to     string
 }
 
 func canonSlot(w0, w1 uint64) uint64 { return canonSlotWith(canonPacked.mult, w0, w1) }
