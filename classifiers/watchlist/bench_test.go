@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"strings"
@@ -19,43 +18,9 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
-// syntheticFile makes n fictional persons with every kind of detail:
-// common first names (so posts often hit the prefilter), two addresses,
-// two phones, two relatives each.
-func syntheticFile(n int, seed uint64) *File {
-	r := rand.New(rand.NewPCG(seed, seed+1))
-	first := []string{"James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David", "Sarah",
-		"Chris", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark", "Emily", "Paul", "Anna",
-		"Steven", "Laura", "Andrew", "Kim", "Josh", "Amy", "Kevin", "Ruth", "Brian", "Olivia", "Ines", "Clara", "Marco"}
-	last := make([]string, 400)
-	syl := []string{"son", "ber", "ley", "mar", "tin", "dal", "gaard", "ro", "wick", "ston", "ford", "vel", "ka", "ri", "no"}
-	for i := range last {
-		last[i] = strings.ToUpper(syl[i%15][:1]) + syl[i%15][1:] + syl[(i/15)%15] + syl[(i/7)%15]
-	}
-	streets := []string{"Main", "Oak", "Maple", "Cedar", "Pine", "Elm", "Washington", "Lake", "Hill", "Park", "Juniper", "Aspen"}
-	types := []string{"Street", "Avenue", "Road", "Lane", "Drive", "Court"}
-	f := &File{Region: "US"}
-	for i := 0; i < n; i++ {
-		fn, ln := first[r.IntN(len(first))], last[r.IntN(len(last))]
-		p := Person{
-			ID:          fmt.Sprintf("wl-%05d", i),
-			Names:       StringList{fn + " " + ln},
-			Handles:     StringList{fmt.Sprintf("@%s_%s%d", strings.ToLower(fn), strings.ToLower(ln[:3]), r.IntN(1000))},
-			Aliases:     StringList{fmt.Sprintf("%s%d", ln, r.IntN(100))},
-			FormerNames: StringList{fn + " " + last[r.IntN(len(last))]},
-			Emails:      StringList{fmt.Sprintf("%s.%s%d@gmail.com", strings.ToLower(fn), strings.ToLower(ln), i)},
-			Plates:      StringList{fmt.Sprintf("%c%c%c-%04d", 'A'+r.IntN(26), 'A'+r.IntN(26), 'A'+r.IntN(26), r.IntN(10000))},
-			Relatives:   StringList{first[r.IntN(len(first))] + " " + ln, first[r.IntN(len(first))] + " " + ln},
-			Workplace:   StringList{fmt.Sprintf("%s %s Logistics", last[r.IntN(len(last))], streets[r.IntN(len(streets))])},
-		}
-		for k := 0; k < 2; k++ {
-			p.Addresses = append(p.Addresses, fmt.Sprintf("%d %s %s, Apt %d", 1+r.IntN(9999), streets[r.IntN(len(streets))], types[r.IntN(len(types))], 1+r.IntN(40)))
-			p.Phones = append(p.Phones, fmt.Sprintf("(555) %03d-%04d", r.IntN(1000), r.IntN(10000)))
-		}
-		f.Persons = append(f.Persons, p)
-	}
-	return f
-}
+// syntheticFile is Synthetic, the persons every benchmark and the large
+// tests use.
+func syntheticFile(n int, seed uint64) *File { return Synthetic(n, seed) }
 
 // benchPosts are the classifiers' benchmark posts (the same BenchmarkScore
 // uses), so the two can be compared.

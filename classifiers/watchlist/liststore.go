@@ -332,3 +332,38 @@ func (l *ListStore) Deactivate(ctx context.Context, kid string) error {
 	}
 	return nil
 }
+
+// Purge deletes every key of the list under this namespace: its keys,
+// persons, hashes, generation and lock. It is for lists made only to be
+// measured or tested (`threatwatch bench watchlist`); a real list is
+// changed with the admin commands.
+func (l *ListStore) Purge(ctx context.Context) error {
+	pattern := globEscape(l.key()) + ":*"
+	var cursor uint64
+	for {
+		keys, next, err := l.st.Scan(ctx, cursor, pattern, 500).Result()
+		if err != nil {
+			return fmt.Errorf("cannot list the keys of watchlist namespace %s: %w", l.ns, err)
+		}
+		if len(keys) > 0 {
+			if err := l.st.Del(ctx, keys...).Err(); err != nil {
+				return fmt.Errorf("cannot delete the keys of watchlist namespace %s: %w", l.ns, err)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// globEscape quotes the characters Redis's SCAN MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\^`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -2,10 +2,8 @@ package watchlist
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,25 +14,8 @@ import (
 
 // generatedPosts are the classifiers' benchmark posts with, in one post of
 // every 50, a sentence that gives a listed person's details the way a dox
-// would write them (other case, other separators, abbreviations): without
-// them the matcher would never leave its fast path.
-func generatedPosts(f *File) []*msg.Post {
-	posts := benchPosts()
-	out := make([]*msg.Post, len(posts))
-	for i, p := range posts {
-		q := *p
-		if i%50 == 7 {
-			pe := &f.Persons[(i*37)%len(f.Persons)]
-			addr := strings.NewReplacer("Street", "st.", "Avenue", "ave", "Road", "rd", ", Apt", " apartment").Replace(pe.Addresses[0])
-			phone := strings.NewReplacer("(", "", ")", "", "-", ".", " ", ".").Replace(pe.Phones[1])
-			plate := strings.ReplaceAll(strings.ToLower(pe.Plates[0]), "-", " ")
-			q.Text = fmt.Sprintf("%s %s lives at %s, call %s, her car is %s and her mail is %s.", p.Text,
-				strings.ToLower(pe.Names[0]), addr, phone, plate, strings.ToUpper(pe.Emails[0]))
-		}
-		out[i] = &q
-	}
-	return out
-}
+// would write them (WithDoxes).
+func generatedPosts(f *File) []*msg.Post { return WithDoxes(f, benchPosts(), 50) }
 
 // BenchmarkWatchlistOverhead scores the same posts with the production
 // classifier (default settings) without and with the matcher of 10,000

@@ -21,15 +21,25 @@ import (
 // topic, then the classify stage runs until all n scored posts are
 // committed. It also reports scoring alone, without the broker.
 func benchClassify(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
-	cfg := b.proc.cfg
-	n := min(b.n, 50000)
-	posts := classifiers.SamplePosts(n, 3, 7)
-	c, err := classifiers.New(cfg.Classify)
+	posts := classifiers.SamplePosts(min(b.n, 50000), 3, 7)
+	c, err := classifiers.New(b.proc.cfg.Classify)
 	if err != nil {
 		return nil, err
 	}
 
-	// Scoring alone, one goroutine.
+	alone, err := scoreAlone(ctx, posts, c, "classify score (1 goroutine)")
+	if err != nil {
+		return nil, err
+	}
+	stage, err := classifyStage(ctx, b, posts, c, "classify stage posts->scored")
+	if err != nil {
+		return nil, err
+	}
+	return []bench.Result{alone, stage}, nil
+}
+
+// scoreAlone scores posts with c on one goroutine, without the broker.
+func scoreAlone(ctx context.Context, posts []*msg.Post, c *classifiers.Classifier, name string) (bench.Result, error) {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
@@ -37,27 +47,37 @@ func benchClassify(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	start := time.Now()
 	for _, p := range posts {
 		if _, err := c.Score(ctx, p); err != nil {
-			return nil, err
+			return bench.Result{}, err
 		}
 	}
-	alone := bench.Result{Name: "classify score (1 goroutine)", Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
+	n := len(posts)
+	r := bench.Result{Name: name, Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
 	runtime.ReadMemStats(&ms1)
-	alone.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
-	alone.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
+	r.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
+	r.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
+	return r, nil
+}
 
-	// The stage, through the broker.
+// classifyStage writes posts to the posts topic, then runs the classify
+// stage with c until every scored post is committed. Each call uses topics
+// of its own, so that runs do not read each other's posts.
+func classifyStage(ctx context.Context, b *benchEnv, posts []*msg.Post, c *classifiers.Classifier, name string) (bench.Result, error) {
+	cfg := *b.proc.cfg
+	b.runs++
+	cfg.Topics.Prefix = fmt.Sprintf("%sc%d-", cfg.Topics.Prefix, b.runs)
+	n := len(posts)
 	in, out := cfg.Topics.Name(cfg.Topics.Posts), cfg.Topics.Name(cfg.Topics.Scored)
 	if err := b.proc.bus.EnsureTopics(ctx, in, out, cfg.Topics.Name(cfg.Topics.DeadLetter)); err != nil {
-		return nil, err
+		return bench.Result{}, err
 	}
 	prod := pipeline.NewProducer(b.proc.bus, "bench", nil, slog.New(slog.DiscardHandler))
-	for i := 0; i < len(posts); i += 1000 {
+	for i := 0; i < n; i += 1000 {
 		batch := make([]pipeline.Output, 0, 1000)
-		for _, p := range posts[i:min(i+1000, len(posts))] {
+		for _, p := range posts[i:min(i+1000, n)] {
 			batch = append(batch, pipeline.Output{Topic: in, Msg: p})
 		}
 		if err := prod.Send(ctx, batch...); err != nil {
-			return nil, err
+			return bench.Result{}, err
 		}
 	}
 	_ = prod.Close()
@@ -67,10 +87,11 @@ func benchClassify(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	h := &classifyHandler{c: c, out: out, m: newClassifyMetrics(nil)}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cpu0 = bench.CPUTime()
-	start = time.Now()
+	cpu0 := bench.CPUTime()
+	start := time.Now()
 	done := make(chan error, 1)
 	go func() {
 		done <- pipeline.Run(rctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "bench-classify", Input: in, Handler: h})
@@ -78,17 +99,17 @@ func benchClassify(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	for int(testutil.ToFloat64(m.Out.WithLabelValues("bench-classify", out))) < n {
 		select {
 		case err := <-done:
-			return nil, fmt.Errorf("classify stage stopped early: %v", err)
+			return bench.Result{}, fmt.Errorf("classify stage stopped early: %v", err)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return bench.Result{}, ctx.Err()
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	stage := bench.Result{Name: "classify stage posts->scored", Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
+	stage := bench.Result{Name: name, Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
 	runtime.ReadMemStats(&ms1)
 	stage.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
 	stage.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
 	cancel()
 	<-done
-	return []bench.Result{alone, stage}, nil
+	return stage, nil
 }

@@ -31,14 +31,20 @@ type Result struct {
 	// included when it is embedded): unlike throughput it holds up when
 	// the machine is shared.
 	CPUPerOp time.Duration
+	// Note is printed after the figures: a comparison with another result.
+	Note string
 }
 
 // PerSecond is the throughput.
 func (r Result) PerSecond() float64 { return float64(r.Messages) / r.Elapsed.Seconds() }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%-28s %9d msgs  %8.3fs  %10.0f msgs/s  %7.1f allocs/msg  %8.0f B/msg  %6.1f µs CPU/msg",
+	s := fmt.Sprintf("%-28s %9d msgs  %8.3fs  %10.0f msgs/s  %7.1f allocs/msg  %8.0f B/msg  %6.1f µs CPU/msg",
 		r.Name, r.Messages, r.Elapsed.Seconds(), r.PerSecond(), r.AllocsPerOp, r.BytesPerOp, float64(r.CPUPerOp.Nanoseconds())/1e3)
+	if r.Note != "" {
+		s += "  " + r.Note
+	}
+	return s
 }
 
 // Posts makes n posts of about size bytes of JSON each, spread over sites.
