@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline/bench"
@@ -44,6 +45,14 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	n := fs.Int("n", 200000, "messages per benchmark")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *n < 1 {
+		return fmt.Errorf("%w: --n must be at least 1", errUsage)
+	}
+	for _, name := range fs.Args() {
+		if !slices.ContainsFunc(benchmarks, func(b benchmark) bool { return b.name == name }) {
+			return fmt.Errorf("%w: no benchmark %q", errUsage, name)
+		}
 	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {

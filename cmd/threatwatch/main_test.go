@@ -39,6 +39,22 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 	}
 }
 
+// bench refuses what it cannot measure before it starts a broker.
+func TestBenchRefusesBadArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--n", "0"}, "--n must be at least 1"},
+		{[]string{"bench", "--n", "10", "classify", "nosuch"}, `no benchmark "nosuch"`},
+	} {
+		code, _, stderr := run(t, "", tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
