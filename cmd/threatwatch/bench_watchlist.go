@@ -54,30 +54,34 @@ func benchWatchlistN(ctx context.Context, b *benchEnv, persons int) (res []bench
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	sum, err := admin.Import(ctx, f, false)
+	var sum watchlist.Summary
+	imp, err := measure("watchlist import", persons, func() (err error) {
+		sum, err = admin.Import(ctx, f, false)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot import the synthetic list: %w", err)
 	}
-	imp := bench.Result{Name: "watchlist import", Messages: persons, Elapsed: time.Since(start),
-		Note: fmt.Sprintf("(%d persons, %d hashes written to Redis)", sum.Persons, sum.Hashes)}
+	imp.Note = fmt.Sprintf("(%d persons, %d hashes written to Redis; a msg is a person)", sum.Persons, sum.Hashes)
 
-	var m0, m1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
-	start = time.Now()
-	m, err := watchlist.Open(lctx, wl, b.proc.store, slog.New(slog.DiscardHandler), nil)
+	var m *watchlist.Matcher
+	var heap0, heap1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&heap0)
+	load, err := measure("watchlist load", persons, func() (err error) {
+		m, err = watchlist.Open(lctx, wl, b.proc.store, slog.New(slog.DiscardHandler), nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot load the synthetic list: %w", err)
 	}
-	loaded := time.Since(start)
 	runtime.GC()
-	runtime.ReadMemStats(&m1)
+	runtime.ReadMemStats(&heap1)
 	st := m.Stats()
-	load := bench.Result{Name: "watchlist load", Messages: persons, Elapsed: loaded,
-		Note: fmt.Sprintf("(%d persons, %d hashes; heap %.1f MB)", st.Persons, st.Hashes, float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/1e6)}
+	load.Note = fmt.Sprintf("(%d persons, %d hashes; the loaded list holds %.1f MB of heap)", st.Persons, st.Hashes,
+		float64(int64(heap1.HeapAlloc)-int64(heap0.HeapAlloc))/1e6)
 
 	posts := watchlist.WithDoxes(f, classifiers.SamplePosts(min(b.n, 50000), 3, 7), 50)
 	without, err := classifiers.New(b.proc.cfg.Classify)
@@ -100,6 +104,22 @@ func benchWatchlistN(ctx context.Context, b *benchEnv, persons int) (res []bench
 	return []bench.Result{imp, load, aloneWithout, aloneWith, stageWithout, stageWith}, nil
 }
 
+// measure runs f once and reports it as n messages: time, CPU and
+// allocations per message.
+func measure(name string, n int, f func() error) (bench.Result, error) {
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0, start := bench.CPUTime(), time.Now()
+	if err := f(); err != nil {
+		return bench.Result{}, err
+	}
+	r := bench.Result{Name: name, Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
+	runtime.ReadMemStats(&ms1)
+	r.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
+	r.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
+	return r, nil
+}
+
 // scorePaired scores posts alone (one goroutine, no broker) without and
 // with the watchlist, in alternating blocks of 1,024 posts: separate runs
 // seconds apart differ by more than the watchlist costs on a shared
@@ -107,11 +127,14 @@ func benchWatchlistN(ctx context.Context, b *benchEnv, persons int) (res []bench
 func scorePaired(ctx context.Context, posts []*msg.Post, without, with *classifiers.Classifier) (bench.Result, bench.Result, error) {
 	const block = 1024
 	var wall, cpu [2]time.Duration
+	var mallocs, bytes [2]uint64
 	var ratios []float64
+	var ms0, ms1 runtime.MemStats
 	for i := 0; i < len(posts); i += block {
 		part := posts[i:min(i+block, len(posts))]
 		var w [2]time.Duration
 		for k, c := range []*classifiers.Classifier{without, with} {
+			runtime.ReadMemStats(&ms0)
 			c0, t0 := bench.CPUTime(), time.Now()
 			for _, p := range part {
 				if _, err := c.Score(ctx, p); err != nil {
@@ -121,16 +144,22 @@ func scorePaired(ctx context.Context, posts []*msg.Post, without, with *classifi
 			w[k] = time.Since(t0)
 			wall[k] += w[k]
 			cpu[k] += bench.CPUTime() - c0
+			runtime.ReadMemStats(&ms1)
+			mallocs[k] += ms1.Mallocs - ms0.Mallocs
+			bytes[k] += ms1.TotalAlloc - ms0.TotalAlloc
 		}
 		if len(part) == block {
 			ratios = append(ratios, float64(w[1])/float64(w[0]))
 		}
 	}
 	n := len(posts)
-	a := bench.Result{Name: "score alone, no watchlist", Messages: n, Elapsed: wall[0], CPUPerOp: cpu[0] / time.Duration(n)}
-	b := bench.Result{Name: "score alone, watchlist", Messages: n, Elapsed: wall[1], CPUPerOp: cpu[1] / time.Duration(n)}
-	b.Note = addedNote(b, a, ratios)
-	return a, b, nil
+	var r [2]bench.Result
+	for k, name := range []string{"score alone, no watchlist", "score alone, watchlist"} {
+		r[k] = bench.Result{Name: name, Messages: n, Elapsed: wall[k], CPUPerOp: cpu[k] / time.Duration(n),
+			AllocsPerOp: float64(mallocs[k]) / float64(n), BytesPerOp: float64(bytes[k]) / float64(n)}
+	}
+	r[1].Note = addedNote(r[1], r[0], ratios)
+	return r[0], r[1], nil
 }
 
 // stagePaired runs the classify stage without and then with the watchlist
