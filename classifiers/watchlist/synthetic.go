@@ -50,9 +50,9 @@ func Synthetic(n int, seed uint64) *File {
 }
 
 // WithDoxes copies posts, adding to one post in every `every` (index i
-// with i%every == 7%every) a sentence that gives a listed person's name, address, phone, plate and
-// email the way a dox would write them: other case, other separators,
-// abbreviations. Without such posts a benchmark would never see the
+// with i%every == 7%every) a sentence that gives a listed person's name,
+// address, phone, plate and email the way a dox would write them: other
+// case, other separators, abbreviations. Without such posts a benchmark would never see the
 // matcher leave its fast path.
 func WithDoxes(f *File, posts []*msg.Post, every int) []*msg.Post {
 	out := make([]*msg.Post, len(posts))

@@ -40,17 +40,26 @@ func benchClassify(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 
 // scoreAlone scores posts with c on one goroutine, without the broker.
 func scoreAlone(ctx context.Context, posts []*msg.Post, c *classifiers.Classifier, name string) (bench.Result, error) {
-	var ms0, ms1 runtime.MemStats
 	runtime.GC()
-	runtime.ReadMemStats(&ms0)
-	cpu0 := bench.CPUTime()
-	start := time.Now()
-	for _, p := range posts {
-		if _, err := c.Score(ctx, p); err != nil {
-			return bench.Result{}, err
+	return measure(name, len(posts), func() error {
+		for _, p := range posts {
+			if _, err := c.Score(ctx, p); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+}
+
+// measure runs f once and reports it as n messages: time, CPU and
+// allocations per message.
+func measure(name string, n int, f func() error) (bench.Result, error) {
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0, start := bench.CPUTime(), time.Now()
+	if err := f(); err != nil {
+		return bench.Result{}, err
 	}
-	n := len(posts)
 	r := bench.Result{Name: name, Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
 	runtime.ReadMemStats(&ms1)
 	r.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)

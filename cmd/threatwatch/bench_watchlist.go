@@ -104,22 +104,6 @@ func benchWatchlistN(ctx context.Context, b *benchEnv, persons int) (res []bench
 	return []bench.Result{imp, load, aloneWithout, aloneWith, stageWithout, stageWith}, nil
 }
 
-// measure runs f once and reports it as n messages: time, CPU and
-// allocations per message.
-func measure(name string, n int, f func() error) (bench.Result, error) {
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	cpu0, start := bench.CPUTime(), time.Now()
-	if err := f(); err != nil {
-		return bench.Result{}, err
-	}
-	r := bench.Result{Name: name, Messages: n, Elapsed: time.Since(start), CPUPerOp: (bench.CPUTime() - cpu0) / time.Duration(n)}
-	runtime.ReadMemStats(&ms1)
-	r.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
-	r.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)
-	return r, nil
-}
-
 // scorePaired scores posts alone (one goroutine, no broker) without and
 // with the watchlist, in alternating blocks of 1,024 posts: separate runs
 // seconds apart differ by more than the watchlist costs on a shared
@@ -163,14 +147,15 @@ func scorePaired(ctx context.Context, posts []*msg.Post, without, with *classifi
 }
 
 // stagePaired runs the classify stage without and then with the watchlist
-// on each quarter of posts in turn (topics of its own each time) and adds
+// on each eighth of posts in turn (topics of its own each time) and adds
 // up the runs: like scorePaired, so that a change in the machine's speed
 // hits both alike.
 func stagePaired(ctx context.Context, b *benchEnv, posts []*msg.Post, without, with *classifiers.Classifier) (bench.Result, bench.Result, error) {
 	const rounds = 8
 	var ratios []float64
-	sum := [2]bench.Result{{Name: "classify stage, no watchlist"}, {Name: "classify stage, watchlist"}}
 	var cpu [2]time.Duration
+	var mallocs, bytes [2]float64
+	sum := [2]bench.Result{{Name: "classify stage, no watchlist"}, {Name: "classify stage, watchlist"}}
 	step := (len(posts) + rounds - 1) / rounds
 	for i := 0; i < len(posts); i += step {
 		part := posts[i:min(i+step, len(posts))]
@@ -180,12 +165,11 @@ func stagePaired(ctx context.Context, b *benchEnv, posts []*msg.Post, without, w
 			if err != nil {
 				return bench.Result{}, bench.Result{}, err
 			}
-			n := float64(sum[k].Messages + r.Messages)
-			sum[k].AllocsPerOp = (sum[k].AllocsPerOp*float64(sum[k].Messages) + r.AllocsPerOp*float64(r.Messages)) / n
-			sum[k].BytesPerOp = (sum[k].BytesPerOp*float64(sum[k].Messages) + r.BytesPerOp*float64(r.Messages)) / n
 			sum[k].Messages += r.Messages
 			sum[k].Elapsed += r.Elapsed
 			cpu[k] += r.CPUPerOp * time.Duration(r.Messages)
+			mallocs[k] += r.AllocsPerOp * float64(r.Messages)
+			bytes[k] += r.BytesPerOp * float64(r.Messages)
 			per[k] = r.CPUPerOp
 		}
 		if per[0] > 0 {
@@ -193,7 +177,10 @@ func stagePaired(ctx context.Context, b *benchEnv, posts []*msg.Post, without, w
 		}
 	}
 	for k := range sum {
-		sum[k].CPUPerOp = cpu[k] / time.Duration(max(sum[k].Messages, 1))
+		n := max(sum[k].Messages, 1)
+		sum[k].CPUPerOp = cpu[k] / time.Duration(n)
+		sum[k].AllocsPerOp = mallocs[k] / float64(n)
+		sum[k].BytesPerOp = bytes[k] / float64(n)
 	}
 	sum[1].Note = addedNote(sum[1], sum[0], ratios)
 	return sum[0], sum[1], nil
