@@ -44,6 +44,7 @@ func BenchmarkWatchlistOverhead(b *testing.B) {
 			b.Run("without", func(b *testing.B) { scoreLoop(b, without, posts) })
 			b.Run("with", func(b *testing.B) { scoreLoop(b, with, posts) })
 			b.Run("paired", func(b *testing.B) { pairedLoop(b, without, with, posts) })
+			b.Run("attributed", func(b *testing.B) { attributedLoop(b, m, posts) })
 		})
 	}
 }
@@ -93,13 +94,60 @@ func scorePosts(b *testing.B, c *classifiers.Classifier, posts []*msg.Post) {
 // +15.8%, of 256 +16.4% and of 1024 +16.5%.
 const pairedBlock = 1024
 
-// pairedLoop scores each block of posts without and then with the
-// watchlist and reports the overhead of each pair: on a shared machine
-// whose speed drifts, separate runs of "without" and "with" minutes apart
-// differ by more than the watchlist costs, while the two halves of a pair
-// run within milliseconds. overhead-% is the median over the pairs; an
-// operation is one post scored both ways.
+// pairedLoop scores each block of posts without and with the watchlist
+// and reports the overhead of each pair: on a shared machine whose speed
+// drifts, separate runs of "without" and "with" minutes apart differ by
+// more than the watchlist costs, while the two halves of a pair run within
+// milliseconds. overhead-% is the median over the pairs; an operation is
+// one post scored both ways.
 func pairedLoop(b *testing.B, without, with *classifiers.Classifier, posts []*msg.Post) {
+	r := pairedRuns(b, posts, nil, without, with)
+	b.ReportMetric(r.perPost(0), "without-ns/post")
+	b.ReportMetric(r.perPost(1), "with-ns/post")
+	b.ReportMetric(r.medianOverhead(1, nil), "overhead-%")
+}
+
+// attributedLoop splits what pairedLoop measures: with the matcher's
+// Enrich timed inside scoring (enrich-%), the rest of scoring's change
+// (rest-%: the classifier's own code slowed by the matcher's use of the
+// caches and branch predictors), and a classifier with an enricher that
+// does nothing (noop-%: what calling an enricher costs, and a check that
+// the pairing itself is unbiased: it should be about 0).
+func attributedLoop(b *testing.B, m *Matcher, posts []*msg.Post) {
+	te := &timedEnricher{m: m}
+	cs := make([]*classifiers.Classifier, 3)
+	for i, o := range [][]classifiers.Option{nil, {classifiers.WithEnrichers(noopEnricher{})}, {classifiers.WithEnrichers(te)}} {
+		c, err := classifiers.New(config.Default().Classify, o...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs[i] = c
+	}
+	r := pairedRuns(b, posts, te.block, cs...)
+	b.ReportMetric(r.perPost(0), "without-ns/post")
+	b.ReportMetric(r.medianOverhead(1, nil), "noop-%")
+	b.ReportMetric(r.medianOverhead(2, nil), "overhead-%")
+	b.ReportMetric(r.medianOverhead(2, te.spent), "rest-%")
+	var enrich []float64
+	for k, d := range te.spent {
+		enrich = append(enrich, float64(d)/float64(r.times[k][0])*100)
+	}
+	b.ReportMetric(median(enrich), "enrich-%")
+}
+
+// pairs holds, for each block of posts, the time each classifier took to
+// score it.
+type pairs struct {
+	times [][]time.Duration // [block][classifier]
+}
+
+// pairedRuns scores each block of pairedBlock posts with every classifier
+// in turn. The order rotates from one block to the next, so that no
+// classifier always runs first after the switch: the one that runs right
+// after another has to load its code and tables again, and a fixed order
+// would charge that to one side only. done, when given, is called after
+// each block, with whether the block was full (and kept).
+func pairedRuns(b *testing.B, posts []*msg.Post, done func(full bool), cs ...*classifiers.Classifier) pairs {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ctx := context.Background()
@@ -112,22 +160,80 @@ func pairedLoop(b *testing.B, without, with *classifiers.Classifier, posts []*ms
 		}
 		return time.Since(t0)
 	}
-	var ratios []float64
-	var sumWithout, sumWith time.Duration
+	var p pairs
 	b.ResetTimer()
-	for i := 0; i < b.N; i += pairedBlock {
+	for i, blk := 0, 0; i < b.N; i, blk = i+pairedBlock, blk+1 {
 		n := min(pairedBlock, b.N-i)
-		tw, tm := score(without, i, n), score(with, i, n)
-		sumWithout += tw
-		sumWith += tm
+		ts := make([]time.Duration, len(cs))
+		for k := range cs {
+			c := (blk + k) % len(cs)
+			ts[c] = score(cs[c], i, n)
+		}
 		if n == pairedBlock {
-			ratios = append(ratios, float64(tm)/float64(tw))
+			p.times = append(p.times, ts)
+		}
+		if done != nil {
+			done(n == pairedBlock)
 		}
 	}
-	b.ReportMetric(float64(sumWithout)/float64(b.N), "without-ns/post")
-	b.ReportMetric(float64(sumWith)/float64(b.N), "with-ns/post")
-	if len(ratios) > 0 {
-		slices.Sort(ratios)
-		b.ReportMetric((ratios[len(ratios)/2]-1)*100, "overhead-%")
+	return p
+}
+
+func (p pairs) perPost(c int) float64 {
+	var sum time.Duration
+	for _, ts := range p.times {
+		sum += ts[c]
 	}
+	return float64(sum) / float64(len(p.times)*pairedBlock)
+}
+
+// medianOverhead is the median over the blocks of how much longer
+// classifier c took than classifier 0, in percent; less[k], when given,
+// is taken off c's time of block k first.
+func (p pairs) medianOverhead(c int, less []time.Duration) float64 {
+	var rs []float64
+	for k, ts := range p.times {
+		t := ts[c]
+		if less != nil {
+			t -= less[k]
+		}
+		rs = append(rs, (float64(t)/float64(ts[0])-1)*100)
+	}
+	return median(rs)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+type noopEnricher struct{}
+
+func (noopEnricher) Enrich(context.Context, *msg.Post, *msg.Scored) error { return nil }
+
+// timedEnricher times the matcher's Enrich inside scoring, per block of
+// pairedRuns.
+type timedEnricher struct {
+	m     *Matcher
+	cur   time.Duration
+	spent []time.Duration
+}
+
+func (t *timedEnricher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error {
+	t0 := time.Now()
+	err := t.m.Enrich(ctx, p, s)
+	t.cur += time.Since(t0)
+	return err
+}
+
+// block ends a block of pairedRuns: a full block's time is kept.
+func (t *timedEnricher) block(full bool) {
+	if full {
+		t.spent = append(t.spent, t.cur)
+	}
+	t.cur = 0
 }
