@@ -2,6 +2,7 @@ package scrapers
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -53,6 +54,10 @@ func writeText(b *strings.Builder, n *html.Node) {
 		if skipElems[n.Data] {
 			return
 		}
+		if email, ok := cfEmailOf(n); ok {
+			writeProtectedEmail(b, n, email)
+			return
+		}
 		if n.Data == "img" {
 			// Emoji images keep their meaning through alt text.
 			for _, a := range n.Attr {
@@ -73,6 +78,85 @@ func writeText(b *strings.Builder, n *html.Node) {
 	if block {
 		b.WriteByte('\n')
 	}
+}
+
+// Cloudflare's email obfuscation (on by default for sites behind it)
+// replaces every address in a page with "[email protected]" and keeps the
+// address, XOR-encoded, in the element's data-cfemail attribute, or, for a
+// mailto link, in the fragment of an href to /cdn-cgi/l/email-protection.
+// A browser decodes it with a script; the text of a post must carry the
+// address too, or neither the classifiers nor a watchlist could see an
+// address a dox gives.
+const cfEmailPath = "/cdn-cgi/l/email-protection"
+
+// cfEmailOf returns the address hidden in n, if n is such an element.
+func cfEmailOf(n *html.Node) (string, bool) {
+	for _, a := range n.Attr {
+		switch {
+		case a.Key == "data-cfemail":
+			return cfDecode(a.Val)
+		case a.Key == "href" && n.Data == "a":
+			if i := strings.Index(a.Val, cfEmailPath+"#"); i >= 0 {
+				return cfDecode(a.Val[i+len(cfEmailPath)+1:])
+			}
+		}
+	}
+	return "", false
+}
+
+// cfDecode decodes the hex form: its first byte is the key every other
+// byte is XORed with. The result is the address's UTF-8; for a mailto link
+// it may go on with "?subject=...", which is cut. Anything that does not
+// decode to one line of valid text is refused, so a page cannot smuggle
+// line breaks or controls into a post this way.
+func cfDecode(h string) (string, bool) {
+	if len(h) < 4 || len(h)%2 != 0 || len(h) > 1024 {
+		return "", false
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return "", false
+	}
+	key, out := b[0], b[1:]
+	for i := range out {
+		out[i] ^= key
+	}
+	s := string(out)
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", false
+	}
+	return s, true
+}
+
+// writeProtectedEmail writes what a reader of the page sees in place of
+// n: the address where Cloudflare shows its placeholder, else n's own
+// text followed by the address (a mailto link that reads "mail me").
+func writeProtectedEmail(b *strings.Builder, n *html.Node, email string) {
+	var inner strings.Builder
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		writeText(&inner, c)
+	}
+	t := inner.String()
+	switch {
+	case strings.Contains(t, email):
+		b.WriteString(t)
+	case strings.TrimSpace(t) == "" || isCFPlaceholder(t):
+		b.WriteString(email)
+	default:
+		b.WriteString(t)
+		b.WriteString(" (")
+		b.WriteString(email)
+		b.WriteString(")")
+	}
+}
+
+// isCFPlaceholder reports Cloudflare's "[email protected]" (its space is
+// a non-breaking one in the page, which strings.Fields splits on).
+func isCFPlaceholder(t string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(t), " "), "[email protected]")
 }
 
 var spaceRun = regexp.MustCompile(`[ \t\f\v\x{00a0}\x{200b}]+`)
