@@ -2,6 +2,7 @@ package watchlist
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 func FuzzEnrich(f *testing.F) {
 	for _, s := range []string{
 		"123 Main Av. #4 call (555) 010-4477", "\xff\xfe#9@", "Clára O'Brien-Smith ß", "+44 20 7946 0958",
-		"clara [at] sorrenti [dot] example", "ABC-1234 7-XYZ-123", strings.Repeat("1 ", 300), "##1#", "@_._-",
+		"clara [at] sorrenti [dot] example", "clara at sorrenti dot example", "bob at clara@sorrenti.example", "ABC-1234 7-XYZ-123", strings.Repeat("1 ", 300), "##1#", "@_._-",
 	} {
 		f.Add(s, "quoted 123 main ave")
 	}
@@ -35,6 +36,51 @@ func FuzzEnrich(f *testing.F) {
 			if v := field[e.Start:e.End]; len(strings.TrimSpace(v)) > 3 && strings.Contains(e.Snippet, v) {
 				t.Fatalf("snippet %q shows the match %q", e.Snippet, v)
 			}
+		}
+	})
+}
+
+// FuzzEmailPrefiltersAreNecessary: the cheap checks that let scanEmails
+// skip the regexps never skip a text emailRE matches, and the windows
+// bareEmailRE is run in find exactly the matches (and submatches) it
+// finds in the whole text. The matcher's agreement with the reference
+// shows this only for listed addresses; this shows it for every address.
+func FuzzEmailPrefiltersAreNecessary(f *testing.F) {
+	for _, s := range agreementTexts {
+		f.Add(s)
+	}
+	for _, s := range []string{
+		"x at y.z", "x AT y DOT z", "x at\ty [dot] z", "x at y(dot)z", "x at ſ.z", "x [at ] y.z", "x ( at\t) y.z", "x {at}y.z",
+		"a at b.c_d at e.f", "x at y.z at w.v", "x at y dot at dot com", "dot at dot.com", "a%b at c.d at e", "é at b.c", "x at y.z.",
+	} {
+		f.Add(s)
+	}
+	var tz tokenizer
+	if toks := tz.tokenize("at"); len(toks) != 1 || !toks[0].plain || toks[0].w0 != packedAt0 || toks[0].w1 != packedAt1 {
+		f.Fatalf("the tokenizer packs \"at\" as %+v, not as packedAt0, packedAt1", toks)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if len(text) > 4096 {
+			return
+		}
+		if emailRE.MatchString(text) && !mayHaveEmail(text) {
+			t.Fatalf("emailRE matches %q, mayHaveEmail says no", text)
+		}
+		want := bareEmailRE.FindAllStringSubmatchIndex(text, 64)
+		var got [][]int
+		bareEmailWindows(text, tz.tokenize(text), tz.ats, func(from, to int) (int, bool) {
+			loc := bareEmailRE.FindStringSubmatchIndex(text[from:to])
+			if loc == nil {
+				return -1, true
+			}
+			for k := range loc {
+				loc[k] += from
+			}
+			got = append(got, loc)
+			return loc[1], len(got) < 64
+		})
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("bareEmailRE on %q: windows give %v, the whole text %v", text, got, want)
 		}
 	})
 }

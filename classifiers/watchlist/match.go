@@ -464,6 +464,8 @@ type scratch struct {
 	hIdx    []int
 	found   []match
 	seenCnd map[string]struct{}
+	// emailSpans are the emailRE matches of the text being scanned.
+	emailSpans [][2]int
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -799,11 +801,21 @@ func (ks *keySet) handleRun(sc *scratch, m hash.Hash, text string, a, b int) {
 // emailRE finds addresses, including the common obfuscations "name [at]
 // domain [dot] com" and "name(at)domain(dot)com".
 var emailRE = regexp.MustCompile(`(?i)([a-z0-9][a-z0-9._%+-]*)(?:@|\s*[\[\(\{]\s*at\s*[\]\)\}]\s*)([a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)+)`)
-var dotRE = regexp.MustCompile(`(?i)\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*`)
+
+// bareEmailRE finds the obfuscation with no brackets at all, "name at
+// domain dot com" or "name at domain.com". It is matched apart from
+// emailRE, and a match that overlaps one of emailRE's is dropped: in
+// "write to alice at bob.smith@example.com" the address is
+// bob.smith@example.com, not alice@bob.smith. Its " dot " is allowed only
+// after a bare " at ", so "jane@example.org dot matrix" stays
+// jane@example.org.
+var bareEmailRE = regexp.MustCompile(`(?i)([a-z0-9][a-z0-9._%+-]*)\s+at\s+([a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+)[a-z0-9-]+)+)`)
+
+var dotRE = regexp.MustCompile(`(?i)\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+`)
 
 // mayHaveEmail reports whether text holds an '@' or a closing bracket
-// after "at" ("[at]"): every email match holds one. IndexByte is
-// vectorized, and prose seldom holds brackets.
+// after "at" and any spaces ("[at]", "( at )"): every emailRE match holds
+// one. IndexByte is vectorized, and prose seldom holds brackets.
 func mayHaveEmail(text string) bool {
 	if strings.IndexByte(text, '@') >= 0 {
 		return true
@@ -815,13 +827,142 @@ func mayHaveEmail(text string) bool {
 				break
 			}
 			i += j + 1
-			if k := i - 1; k >= 2 && (text[k-1]|0x20) == 't' && (text[k-2]|0x20) == 'a' {
+			k := i - 1
+			for k > 0 && isRESpace(text[k-1]) {
+				k--
+			}
+			if k >= 2 && (text[k-1]|0x20) == 't' && (text[k-2]|0x20) == 'a' {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// bareEmailWindows calls f, in text order, with a window around each
+// word "at" that may begin a bareEmailRE match: from the start of the run
+// of local-part bytes before it (or from the end of the previous match,
+// when that is later) to the end of the domain it may begin. A match
+// needs "at" with spaces on both sides, a run of domain-label bytes, and
+// right after it one of the separators, itself followed by a label byte:
+// '.', "[dot]" (any bracket, any spaces) or " dot ". Every such "at" is a
+// plain token, which the tokenizer lists in ats as it packs it (like
+// plates, among the first maxTokens words); the rest is read off the
+// text. Non-ASCII bytes count as local-part and label bytes, since (?i)
+// folds "K" and "ſ" into [a-z]: a window may be longer than its match,
+// never shorter. Matched in its window, the regexp finds what it finds in
+// the whole text (it has no anchors or look-around, and a match holds
+// exactly one such "at"), at the cost of a few bytes: prose says "at"
+// often, but seldom follows it with a domain. f returns where its match
+// ended (or -1) and whether to go on.
+func bareEmailWindows(text string, toks []token, ats []int32, f func(from, to int) (end int, more bool)) {
+	prevEnd := 0
+	for _, k := range ats {
+		tk := &toks[k]
+		s, e := int(tk.start), int(tk.end)
+		if s < prevEnd || text[s]|0x20 != 'a' || text[s+1]|0x20 != 't' ||
+			s == 0 || !isRESpace(text[s-1]) || e >= len(text) || !isRESpace(text[e]) {
+			continue
+		}
+		to := domainEnd(text, skipSpace(text, e))
+		if to < 0 {
+			continue
+		}
+		from := s - 1
+		for from > 0 && isRESpace(text[from-1]) {
+			from--
+		}
+		for from > 0 && (text[from-1] >= utf8.RuneSelf || isLocalByte(text[from-1])) {
+			from--
+		}
+		end, more := f(max(from, prevEnd), to)
+		if !more {
+			return
+		}
+		prevEnd = max(prevEnd, end)
+	}
+}
+
+// domainEnd is where a domain of bareEmailRE that starts at text[i:]
+// ends, at the latest: a label, then separators each followed by a label,
+// as many as there are; -1 when no separator follows the first label.
+func domainEnd(text string, i int) int {
+	l := skipLabel(text, i)
+	if l == i {
+		return -1
+	}
+	end := -1
+	for {
+		j, ok := dotSepAt(text, l)
+		if !ok {
+			return end
+		}
+		l = skipLabel(text, j)
+		end = l
+	}
+}
+
+// dotSepAt reports whether one of bareEmailRE's domain separators,
+// followed by a label byte, starts at text[i:], and where the label
+// starts.
+func dotSepAt(text string, i int) (int, bool) {
+	if i < len(text) && text[i] == '.' {
+		return i + 1, skipLabel(text, i+1) > i+1
+	}
+	j := skipSpace(text, i)
+	if j < len(text) && (text[j] == '[' || text[j] == '(' || text[j] == '{') {
+		k := skipSpace(text, j+1)
+		if !hasDotWord(text, k) {
+			return 0, false
+		}
+		k = skipSpace(text, k+3)
+		if k < len(text) && (text[k] == ']' || text[k] == ')' || text[k] == '}') {
+			k = skipSpace(text, k+1)
+			return k, skipLabel(text, k) > k
+		}
+		return 0, false
+	}
+	if j > i && hasDotWord(text, j) {
+		k := skipSpace(text, j+3)
+		return k, k > j+3 && skipLabel(text, k) > k
+	}
+	return 0, false
+}
+
+func hasDotWord(text string, i int) bool {
+	return i+3 <= len(text) && text[i]|0x20 == 'd' && text[i+1]|0x20 == 'o' && text[i+2]|0x20 == 't'
+}
+
+func skipSpace(text string, i int) int {
+	for i < len(text) && isRESpace(text[i]) {
+		i++
+	}
+	return i
+}
+
+// skipLabel skips domain-label bytes, and non-ASCII ones, which (?i) may
+// fold into them.
+func skipLabel(text string, i int) int {
+	for i < len(text) && (text[i] >= utf8.RuneSelf || isLabelByte(text[i])) {
+		i++
+	}
+	return i
+}
+
+func isLabelByte(c byte) bool {
+	return 'a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '-'
+}
+
+func isLocalByte(c byte) bool {
+	return isLabelByte(c) || c == '.' || c == '_' || c == '%' || c == '+'
+}
+
+// packedAt0 and packedAt1 are the word "at" as the tokenizer packs a
+// plain word: its bytes little-endian, its length in the top byte.
+const (
+	packedAt0 = uint64('a') | uint64('t')<<8
+	packedAt1 = uint64(2) << 56
+)
 
 // emailByte marks the ASCII bytes emailRE can match: letters, digits,
 // "._%+-@" and brackets. Whitespace is handled apart.
@@ -892,25 +1033,58 @@ func emailSegments(text string, f func(off int, seg string) bool) {
 	flush(len(text))
 }
 
+// scanEmails reads the tokens of text that sc's tokenizer holds.
 func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
-	if !mayHaveEmail(text) {
-		return
+	spans := sc.emailSpans[:0]
+	if mayHaveEmail(text) {
+		left := 64 // as many as FindAll(text, 64) would return
+		emailSegments(text, func(off int, seg string) bool {
+			for _, loc := range emailRE.FindAllStringSubmatchIndex(seg, left) {
+				left--
+				spans = append(spans, [2]int{off + loc[0], off + loc[1]})
+				ks.lookupEmail(sc, m, seg[loc[2]:loc[3]], seg[loc[4]:loc[5]], off+loc[0], off+loc[1])
+			}
+			return left > 0
+		})
 	}
 	left := 64 // as many as FindAll(text, 64) would return
-	emailSegments(text, func(off int, seg string) bool {
-		for _, loc := range emailRE.FindAllStringSubmatchIndex(seg, left) {
-			left--
-			local, domain := seg[loc[2]:loc[3]], seg[loc[4]:loc[5]]
-			domain = dotRE.ReplaceAllString(domain, ".")
-			n, ok := normalizeEmail(local + "@" + domain)
-			if !ok {
-				continue
-			}
-			d := sc.digest(m, domEmail, []byte(n))
-			ks.lookup(sc, d, streamEmail, 1, off+loc[0], off+loc[1])
+	bareEmailWindows(text, sc.tz.toks, sc.tz.ats, func(from, to int) (int, bool) {
+		loc := bareEmailRE.FindStringSubmatchIndex(text[from:to])
+		if loc == nil {
+			return -1, true
 		}
-		return left > 0
+		for k := range loc {
+			loc[k] += from
+		}
+		left--
+		if !overlapsAny(spans, loc[0], loc[1]) {
+			ks.lookupEmail(sc, m, text[loc[2]:loc[3]], text[loc[4]:loc[5]], loc[0], loc[1])
+		}
+		return loc[1], left > 0
 	})
+	sc.emailSpans = spans
+}
+
+// lookupEmail looks up the address whose local part and (perhaps
+// obfuscated) domain a match found at start..end.
+func (ks *keySet) lookupEmail(sc *scratch, m hash.Hash, local, domain string, start, end int) {
+	domain = dotRE.ReplaceAllString(domain, ".")
+	n, ok := normalizeEmail(local + "@" + domain)
+	if !ok {
+		return
+	}
+	d := sc.digest(m, domEmail, []byte(n))
+	ks.lookup(sc, d, streamEmail, 1, start, end)
+}
+
+// overlapsAny reports whether start..end overlaps one of spans.
+func overlapsAny(spans [][2]int, start, end int) bool {
+	for _, sp := range spans {
+		if start < sp[1] && sp[0] < end {
+			return true
+		}
+	}
+	return false
 }
 
 // phone candidates: runs of digit groups joined by single separators.

@@ -49,6 +49,9 @@ type tokenizer struct {
 	// marked holds the indices of the tokens with a digit or written in
 	// capitals, in order: where plate candidates are.
 	marked []int32
+	// ats holds the indices of the tokens that are the word "at" (any
+	// case), in order: where bare obfuscated emails may be.
+	ats []int32
 }
 
 // maxTokens caps the words considered per text field, so a pathological
@@ -277,6 +280,7 @@ func (t *tokenizer) tokenize(text string) []token {
 	t.arena = slices.Grow(t.arena, 16)
 	t.toks = t.toks[:0]
 	t.marked = t.marked[:0]
+	t.ats = t.ats[:0]
 	i := 0
 	for i < len(text) {
 		c := text[i]
@@ -353,6 +357,9 @@ func (t *tokenizer) tokenize(text string) []token {
 		tk.canonOnly, tk.seen = false, seen
 		if seen&flagDigit != 0 || seen&flagLower == 0 && seen&flagUpper != 0 {
 			t.marked = append(t.marked, int32(k))
+		}
+		if w0 == packedAt0 && w1 == packedAt1 {
+			t.ats = append(t.ats, int32(k))
 		}
 		i = j
 		if k+1 == maxTokens {

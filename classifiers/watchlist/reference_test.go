@@ -75,10 +75,7 @@ func refTokenize(text string) []refTok {
 	return out
 }
 
-var (
-	refHandleRE = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9._-]*`)
-	refAtRE     = regexp.MustCompile(`(?i)at[\]\)\}]`)
-)
+var refHandleRE = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9._-]*`)
 
 // refFind is the reference matcher: every candidate hashed, every posting
 // of its digest checked.
@@ -134,13 +131,23 @@ func refFind(s *snapshot, text string) []match {
 			}, run)
 			lookup(domWords, form, streamHandle, 1, loc[0], loc[0]+len(run))
 		}
-		// The matcher looks for emails only where an '@' or "at]" shows
-		// (so "[at ]" with a space is not looked for: a known gap).
-		emails := text
-		if !strings.Contains(text, "@") && !refAtRE.MatchString(text) {
-			emails = ""
+		// Emails: every match of emailRE in the whole text, then every
+		// match of bareEmailRE that overlaps none of them.
+		var spans [][2]int
+		for _, loc := range emailRE.FindAllStringSubmatchIndex(text, 64) {
+			spans = append(spans, [2]int{loc[0], loc[1]})
+			addr := text[loc[2]:loc[3]] + "@" + dotRE.ReplaceAllString(text[loc[4]:loc[5]], ".")
+			if n, ok := normalizeEmail(addr); ok {
+				lookup(domEmail, n, streamEmail, 1, loc[0], loc[1])
+			}
 		}
-		for _, loc := range emailRE.FindAllStringSubmatchIndex(emails, 64) {
+	bare:
+		for _, loc := range bareEmailRE.FindAllStringSubmatchIndex(text, 64) {
+			for _, sp := range spans {
+				if loc[0] < sp[1] && sp[0] < loc[1] {
+					continue bare
+				}
+			}
 			addr := text[loc[2]:loc[3]] + "@" + dotRE.ReplaceAllString(text[loc[4]:loc[5]], ".")
 			if n, ok := normalizeEmail(addr); ok {
 				lookup(domEmail, n, streamEmail, 1, loc[0], loc[1])
@@ -301,6 +308,10 @@ var agreementTexts = []string{
 	"call +1 555 010 4477 now", "(555) 010-4477", "ring 555.010.4477!", "0015550104477", "since 2019 5550104477",
 	"+44 20 7946 0958", "her number is 020 7946 0958", "(555) 010-4478", "order 15550104477123",
 	"mail her at CLARASORRENTI@GMAIL.COM", "clar.a.sorrenti+spam@googlemail.com", "clara [at] sorrenti [dot] example",
+	"clara at sorrenti dot example", "CLARA At Sorrenti DOT example", "clara at sorrenti.example", "clara\tat\n sorrenti  dot\texample",
+	"write to bob at clara@sorrenti.example", "clara@sorrenti.example dot matrix", "look at sorrenti dot example later",
+	"clara at ſorrenti.example", "at at at dot dot example", "clara at sorrenti [dot] example", "clara at sorrenti(dot)example at x.y",
+	"clara a't sorrenti.example", " at x.y", "clara at -.example", "clara at sorrenti .example", "clara at sorrenti\u00a0dot example",
 	"ines@dalgaard.example", "c.lara@sorrenti.example", "her car is ABC-1234", "plate abc 1234", "ABC1234 parked outside",
 	"7-XYZ-123", "7 xyz 123", "7.XYZ.123 and ABC-1235", "her brother marco sorrenti works nights", "anna w. said hi", "Anna West",
 	"she works at Canter Point Logistics", "Acme Corporation hires", "Acme Corp. and acme co", "clara sorrenti is at it again",
