@@ -62,6 +62,9 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 	if strings.IndexByte(text, '@') >= 0 {
 		out = findEmails(text, out)
 	}
+	if mayHaveObfuscatedEmail(text, toks) {
+		out = findRegexp(text, reObfuscatedEmail, KindEmail, validObfuscatedEmail, out)
+	}
 	if digits {
 		out = findSSNs(text, out)
 		if countDigits(text) >= 13 {
@@ -149,6 +152,56 @@ func findEmails(text string, out []pii) []pii {
 		i = b
 	}
 	return out
+}
+
+// reObfuscatedEmail finds addresses written to dodge scrapers: "name [at]
+// host [dot] com" (any brackets, any spaces, any case, "." or "[dot]"
+// between labels), and "name at host dot com", whose bare "at" counts
+// only with at least one bare or bracketed "dot": "look at example.com"
+// is prose, not an address. (The watchlist, which only compares, reads
+// "name at host.com" too.)
+var reObfuscatedEmail = regexp.MustCompile(`(?i)[a-z0-9][a-z0-9._%+-]*(?:\s*[\[\(\{]\s*at\s*[\]\)\}]\s*[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)+|\s+at\s+[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+)[a-z0-9-]+)*(?:\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+)[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+)[a-z0-9-]+)*)`)
+
+// mayHaveObfuscatedEmail reports whether reObfuscatedEmail can match:
+// it needs a closing bracket after "at" and any spaces, or the word "dot"
+// (a token of the normalized text; leetspeak folding only adds some).
+func mayHaveObfuscatedEmail(text string, toks []token) bool {
+	for _, c := range []byte("])}") {
+		for i := 0; ; {
+			j := strings.IndexByte(text[i:], c)
+			if j < 0 {
+				break
+			}
+			i += j + 1
+			k := i - 1
+			for k > 0 && isSpaceByte(text[k-1]) {
+				k--
+			}
+			if k >= 2 && text[k-1]|0x20 == 't' && text[k-2]|0x20 == 'a' {
+				return true
+			}
+		}
+	}
+	for i := range toks {
+		if toks[i].s == "dot" {
+			return true
+		}
+	}
+	return false
+}
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// validObfuscatedEmail wants a top-level label of letters, as findEmails
+// does: "meet at [dot] 5" is not an address.
+func validObfuscatedEmail(text string, m []int) bool {
+	s := text[m[0]:m[1]]
+	i := len(s)
+	for i > 0 && (isAlnum(s[i-1]) || s[i-1] == '-') {
+		i--
+	}
+	tld := s[i:]
+	return len(tld) >= 2 && !hasDigit(tld)
 }
 
 var reSSN = regexp.MustCompile(`\b(\d{3})[- ](\d{2})[- ](\d{4})\b`)
