@@ -45,3 +45,23 @@ func FuzzScore(f *testing.F) {
 		_ = Redact(text)
 	})
 }
+
+// FuzzObfuscatedEmailPrefilter: the check that lets findPII skip
+// reObfuscatedEmail never skips a text it matches.
+func FuzzObfuscatedEmailPrefilter(f *testing.F) {
+	for _, s := range []string{
+		"jo [at] host [dot] com", "jo at host dot com", "JO AT HOST [DOT] COM", "jo ( at\t) host.com", "jo at host[dot]com",
+		"jo at h0st d0t com", "jo at host\tdot\ncom", "jo {AT} host.example", "a at b.c dot d",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if len(text) > 4096 || !reObfuscatedEmail.MatchString(text) {
+			return
+		}
+		n := normalize(text)
+		if !mayHaveObfuscatedEmail(text, tokenize(&n, text, nil)) {
+			t.Fatalf("reObfuscatedEmail matches %q, the prefilter says no", text)
+		}
+	})
+}
