@@ -51,7 +51,7 @@ func TestRedactReplacesPersonalDataWithTypedPlaceholders(t *testing.T) {
 	f("mail jo [at] briarwood-mail [dot] example please", "mail [EMAIL] please")
 	f("write jo (at) briarwood (dot) co (dot) uk pls", "write [EMAIL] pls")
 	f("her addy is jo [ at ] mail.briarwood.example ok", "her addy is [EMAIL] ok")
-	f("JO AT BRIARWOOD DOT EXAMPLE", "[EMAIL]")
+	f("JO AT BRIARWOOD [DOT] EXAMPLE", "[EMAIL]")
 	f("SSN is in the leak, 923-55-0412, along", "SSN is in the leak, [SSN], along")
 	f("number 219-09-9999 here", "number [SSN] here")
 	f("DOB 07/30/1993.", "DOB [DOB].")

@@ -46,22 +46,41 @@ func FuzzScore(f *testing.F) {
 	})
 }
 
-// FuzzObfuscatedEmailPrefilter: the check that lets findPII skip
-// reObfuscatedEmail never skips a text it matches.
+// FuzzObfuscatedEmailPrefilter: running reObfuscatedEmail only around its
+// triggers finds every address it finds in the whole text, up to the
+// windows' reach: each whole-text match of up to 60 bytes is covered by
+// the matches found near the triggers.
 func FuzzObfuscatedEmailPrefilter(f *testing.F) {
 	for _, s := range []string{
 		"jo [at] host [dot] com", "jo at host dot com", "JO AT HOST [DOT] COM", "jo ( at\t) host.com", "jo at host[dot]com",
-		"jo at h0st d0t com", "jo at host\tdot\ncom", "jo {AT} host.example", "a at b.c dot d",
+		"jo at h0st [d0t] com", "jo at host.mail\t(dot)\ncom", "jo {AT} host.example", "a at b.c [dot] d", "x jo at host [dot] com y at z (dot) org",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		if len(text) > 4096 || !reObfuscatedEmail.MatchString(text) {
+		if len(text) > 4096 {
 			return
 		}
-		n := normalize(text)
-		if !mayHaveObfuscatedEmail(text, tokenize(&n, text, nil)) {
-			t.Fatalf("reObfuscatedEmail matches %q, the prefilter says no", text)
+		want := reObfuscatedEmail.FindAllStringIndex(text, -1)
+		if len(want) == 0 {
+			return
+		}
+		got := findNear(text, obfuscatedEmailTriggers(text), 72, 96, reObfuscatedEmail, KindEmail, nil, nil)
+		covered := make([]bool, len(text))
+		for _, p := range got {
+			for i := p.start; i < p.end; i++ {
+				covered[i] = true
+			}
+		}
+		for _, m := range want {
+			if m[1]-m[0] > 60 {
+				continue
+			}
+			for i := m[0]; i < m[1]; i++ {
+				if !covered[i] {
+					t.Fatalf("%q: the whole text's match %q is not covered near the triggers (found %v)", text, text[m[0]:m[1]], got)
+				}
+			}
 		}
 	})
 }
