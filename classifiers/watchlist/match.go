@@ -1047,7 +1047,7 @@ func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
 			return left > 0
 		})
 	}
-	left := 64 // as many as FindAll(text, 64) would return
+	bareLeft := 64 // as many as bareEmailRE's FindAll(text, 64) would return
 	bareEmailWindows(text, sc.tz.toks, sc.tz.ats, func(from, to int) (int, bool) {
 		loc := bareEmailRE.FindStringSubmatchIndex(text[from:to])
 		if loc == nil {
@@ -1056,11 +1056,11 @@ func (ks *keySet) scanEmails(sc *scratch, m hash.Hash, text string) {
 		for k := range loc {
 			loc[k] += from
 		}
-		left--
+		bareLeft--
 		if !overlapsAny(spans, loc[0], loc[1]) {
 			ks.lookupEmail(sc, m, text[loc[2]:loc[3]], text[loc[4]:loc[5]], loc[0], loc[1])
 		}
-		return loc[1], left > 0
+		return loc[1], bareLeft > 0
 	})
 	sc.emailSpans = spans
 }

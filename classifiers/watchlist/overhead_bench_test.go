@@ -104,7 +104,9 @@ func pairedLoop(b *testing.B, without, with *classifiers.Classifier, posts []*ms
 	r := pairedRuns(b, posts, nil, without, with)
 	b.ReportMetric(r.perPost(0), "without-ns/post")
 	b.ReportMetric(r.perPost(1), "with-ns/post")
-	b.ReportMetric(r.medianOverhead(1, nil), "overhead-%")
+	if len(r.times) > 0 {
+		b.ReportMetric(r.medianOverhead(1, nil), "overhead-%")
+	}
 }
 
 // attributedLoop splits what pairedLoop measures: with the matcher's
@@ -125,6 +127,9 @@ func attributedLoop(b *testing.B, m *Matcher, posts []*msg.Post) {
 	}
 	r := pairedRuns(b, posts, te.block, cs...)
 	b.ReportMetric(r.perPost(0), "without-ns/post")
+	if len(r.times) == 0 {
+		return // no full block: nothing to pair (the overheads need -benchtime of 1024x or more)
+	}
 	b.ReportMetric(r.medianOverhead(1, nil), "noop-%")
 	b.ReportMetric(r.medianOverhead(2, nil), "overhead-%")
 	b.ReportMetric(r.medianOverhead(2, te.spent), "rest-%")
@@ -138,7 +143,9 @@ func attributedLoop(b *testing.B, m *Matcher, posts []*msg.Post) {
 // pairs holds, for each block of posts, the time each classifier took to
 // score it.
 type pairs struct {
-	times [][]time.Duration // [block][classifier]
+	times [][]time.Duration // [full block][classifier]
+	sum   []time.Duration   // [classifier], over every block
+	n     int               // posts each classifier scored
 }
 
 // pairedRuns scores each block of pairedBlock posts with every classifier
@@ -160,7 +167,7 @@ func pairedRuns(b *testing.B, posts []*msg.Post, done func(full bool), cs ...*cl
 		}
 		return time.Since(t0)
 	}
-	var p pairs
+	p := pairs{sum: make([]time.Duration, len(cs))}
 	b.ResetTimer()
 	for i, blk := 0, 0; i < b.N; i, blk = i+pairedBlock, blk+1 {
 		n := min(pairedBlock, b.N-i)
@@ -168,7 +175,9 @@ func pairedRuns(b *testing.B, posts []*msg.Post, done func(full bool), cs ...*cl
 		for k := range cs {
 			c := (blk + k) % len(cs)
 			ts[c] = score(cs[c], i, n)
+			p.sum[c] += ts[c]
 		}
+		p.n += n
 		if n == pairedBlock {
 			p.times = append(p.times, ts)
 		}
@@ -179,13 +188,7 @@ func pairedRuns(b *testing.B, posts []*msg.Post, done func(full bool), cs ...*cl
 	return p
 }
 
-func (p pairs) perPost(c int) float64 {
-	var sum time.Duration
-	for _, ts := range p.times {
-		sum += ts[c]
-	}
-	return float64(sum) / float64(len(p.times)*pairedBlock)
-}
+func (p pairs) perPost(c int) float64 { return float64(p.sum[c]) / float64(max(p.n, 1)) }
 
 // medianOverhead is the median over the blocks of how much longer
 // classifier c took than classifier 0, in percent; less[k], when given,

@@ -119,11 +119,10 @@ func scorePaired(ctx context.Context, posts []*msg.Post, without, with *classifi
 		part := posts[i:min(i+block, len(posts))]
 		var w [2]time.Duration
 		for _, k := range pairOrder(i / block) {
-			c := cs[k]
 			runtime.ReadMemStats(&ms0)
 			c0, t0 := bench.CPUTime(), time.Now()
 			for _, p := range part {
-				if _, err := c.Score(ctx, p); err != nil {
+				if _, err := cs[k].Score(ctx, p); err != nil {
 					return bench.Result{}, bench.Result{}, err
 				}
 			}
@@ -159,12 +158,12 @@ func stagePaired(ctx context.Context, b *benchEnv, posts []*msg.Post, without, w
 	var mallocs, bytes [2]float64
 	sum := [2]bench.Result{{Name: "classify stage, no watchlist"}, {Name: "classify stage, watchlist"}}
 	step := (len(posts) + rounds - 1) / rounds
+	cs := [2]*classifiers.Classifier{without, with}
 	for i := 0; i < len(posts); i += step {
 		part := posts[i:min(i+step, len(posts))]
 		var per [2]time.Duration
 		for _, k := range pairOrder(i / step) {
-			c := [2]*classifiers.Classifier{without, with}[k]
-			r, err := classifyStage(ctx, b, part, c, sum[k].Name)
+			r, err := classifyStage(ctx, b, part, cs[k], sum[k].Name)
 			if err != nil {
 				return bench.Result{}, bench.Result{}, err
 			}
