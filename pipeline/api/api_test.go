@@ -630,4 +630,10 @@ func TestTheReadModelWorksOnTheEmbeddedStore(t *testing.T) {
 	if v.Fingerprint != firing || len(tg.Targets) != 1 {
 		t.Fatalf("alert %+v, targets %+v", v, tg)
 	}
+	old := h.now.Add(-500 * 24 * time.Hour)
+	l := map[string]string{"alertname": "X", "site": "s"}
+	h.alert(msg.Alert{Labels: l, Fingerprint: msg.Fingerprint(l, old), Status: msg.StatusResolved, StartsAt: old, EventTime: old})
+	if n, err := srv.model.Expire(t.Context(), 100); err != nil || n != 1 {
+		t.Fatalf("expired %d (%v), want 1", n, err)
+	}
 }

@@ -603,8 +603,9 @@ func (m *ReadModel) Levels(ctx context.Context, site, targetID string, from, to 
 		tier, key, parse = "hourly", m.k("lvh", seriesKey(site, targetID)), parseHourly
 		step = max(step.Truncate(time.Hour), time.Hour)
 	}
-	vals, err := m.s.ZRangeByScore(ctx, key, &redis.ZRangeBy{
-		Min: strconv.FormatInt(ms(from), 10), Max: "(" + strconv.FormatInt(ms(to), 10),
+	vals, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: key, ByScore: true,
+		Start: strconv.FormatInt(ms(from), 10), Stop: "(" + strconv.FormatInt(ms(to), 10),
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read levels: %w", err)
@@ -796,7 +797,7 @@ func (m *ReadModel) Targets(ctx context.Context, limit int) ([]Target, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	ids, err := m.s.ZRevRange(ctx, m.k("targets"), 0, int64(limit-1)).Result()
+	ids, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{Key: m.k("targets"), Start: 0, Stop: limit - 1, Rev: true}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cannot list targets: %w", err)
 	}
@@ -866,7 +867,7 @@ func (m *ReadModel) targets(ctx context.Context, ids []string) ([]Target, error)
 // at most limit of them per call, and reports how many it deleted.
 func (m *ReadModel) Expire(ctx context.Context, limit int) (int, error) {
 	cut := strconv.FormatInt(ms(m.now().Add(-m.AlertRetention)), 10)
-	fps, err := m.s.ZRangeByScore(ctx, m.k("alerts"), &redis.ZRangeBy{Min: "-inf", Max: "(" + cut, Count: int64(limit)}).Result()
+	fps, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{Key: m.k("alerts"), ByScore: true, Start: "-inf", Stop: "(" + cut, Count: int64(limit)}).Result()
 	if err != nil {
 		return 0, fmt.Errorf("cannot scan old alerts: %w", err)
 	}
