@@ -90,7 +90,9 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 		if tl.MoreTopicsURL != "" {
 			// more_topics_url names the HTML page; its JSON sits at the same
 			// path with .json.
-			if u, err := url.Parse(resolve(in.URL, tl.MoreTopicsURL)); err == nil {
+			// A link resolve refuses (not http, not a URL) leaves no next
+			// page, rather than a relative ".json".
+			if u, err := url.Parse(resolve(in.URL, tl.MoreTopicsURL)); err == nil && u.IsAbs() {
 				if !strings.HasSuffix(u.Path, ".json") {
 					u.Path += ".json"
 				}
