@@ -228,7 +228,7 @@ func resolve(base *url.URL, ref string) string {
 	if base != nil {
 		u = base.ResolveReference(u)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return ""
 	}
 	return u.String()
