@@ -446,7 +446,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 	}
 	f.metrics.Bytes.WithLabelValues(site).Add(float64(len(r.Body)))
 	return &Response{
-		URL: final, Status: r.StatusCode, Body: repairUTF8(r.Body),
+		URL: cleanURL(final), Status: r.StatusCode, Body: repairUTF8(r.Body),
 		ContentType: r.Headers.Get("Content-Type"),
 		Validators:  Validators{ETag: r.Headers.Get("ETag"), LastModified: r.Headers.Get("Last-Modified")},
 	}, nil
@@ -493,6 +493,33 @@ func retryAfter(h string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// cleanURL percent-encodes the bytes of a URL that are not valid UTF-8.
+// A redirect's Location may carry raw bytes (url.Parse keeps them in the
+// query), and engines derive thread ids and permalinks from the page's URL:
+// those must be valid UTF-8 like every other field of a post. A valid URL
+// is returned as it is, so ids stay what the site's own links give.
+func cleanURL(u *url.URL) *url.URL {
+	s := u.String()
+	if utf8.ValidString(s) {
+		return u
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&b, "%%%02X", s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	c, err := url.Parse(b.String())
+	if err != nil {
+		return u
+	}
+	return c
 }
 
 // repairUTF8 replaces invalid UTF-8 and NUL bytes, which downstream JSON

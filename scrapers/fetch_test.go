@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -362,4 +363,22 @@ func TestGuards(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+func TestCleanURLEncodesOnlyInvalidBytes(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://forum.example/threads/12/?page=2", "https://forum.example/threads/12/?page=2"},
+		{"https://forum.example/t/caf\u00e9?q=\u00fcber", "https://forum.example/t/caf%C3%A9?q=\u00fcber"},
+		{"https://forum.example/?\xd3", "https://forum.example/?%D3"},
+		{"https://forum.example/t?a=\xff\xfeb#p\xc3", "https://forum.example/t?a=%FF%FEb#p%C3"},
+	} {
+		u, err := url.Parse(tc.in)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		got := cleanURL(u).String()
+		if got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("cleanURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }

@@ -44,8 +44,9 @@ func FuzzEngineParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// The fetcher repairs UTF-8 before any engine sees a page.
-		pg, err := e.eng.Parse(&Input{Site: "fuzz", URL: u, Kind: kind, Body: repairUTF8(body), Fetched: fixedFetch})
+		// The fetcher repairs the page's UTF-8 and URL before any engine
+		// sees them.
+		pg, err := e.eng.Parse(&Input{Site: "fuzz", URL: cleanURL(u), Kind: kind, Body: repairUTF8(body), Fetched: fixedFetch})
 		if err != nil {
 			if !errors.Is(err, ErrMarkup) && !errors.Is(err, ErrBadPage) {
 				t.Fatalf("%s: error %q wraps neither ErrMarkup nor ErrBadPage", e.name, err)
