@@ -87,8 +87,37 @@ func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
 // persons by id, detail kinds and positions, never a value.
 var ErrFile = errors.New("bad watchlist file")
 
-// backticked matches what yaml quotes from the input in its messages.
-var backticked = regexp.MustCompile("`[^`]*`")
+// What yaml quotes from the input in its messages: scalars in backticks,
+// anchor names in single quotes, duplicate mapping keys in double quotes,
+// and the names of unknown fields bare (a value typed where a field name
+// goes, "- 123 Main St: Apt 4", is one).
+var (
+	backticked   = regexp.MustCompile("`[^`]*`")
+	anchorName   = regexp.MustCompile(`anchor '[^']*'`)
+	doubleQuoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	unknownField = regexp.MustCompile(`field (.*) not found in type`)
+	fieldName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+)
+
+// yamlErrorText is a yaml error without the input it quotes. A key keeps
+// its name when it looks like a field name ("nicknames"), since that is
+// what the operator has to fix.
+func yamlErrorText(err error) string {
+	t := backticked.ReplaceAllString(err.Error(), "`…`")
+	t = anchorName.ReplaceAllString(t, "anchor '…'")
+	t = doubleQuoted.ReplaceAllStringFunc(t, func(m string) string {
+		if fieldName.MatchString(m[1 : len(m)-1]) {
+			return m
+		}
+		return `"…"`
+	})
+	return unknownField.ReplaceAllStringFunc(t, func(m string) string {
+		if fieldName.MatchString(unknownField.FindStringSubmatch(m)[1]) {
+			return m
+		}
+		return "field … not found in type"
+	})
+}
 
 // MaxFileBytes caps a watchlist file.
 const MaxFileBytes = 64 << 20
@@ -108,7 +137,7 @@ func ParseFile(r io.Reader, name string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %s: %s", ErrFile, name, backticked.ReplaceAllString(err.Error(), "`…`"))
+		return nil, fmt.Errorf("%w: %s: %s", ErrFile, name, yamlErrorText(err))
 	}
 	clear(b)
 	if err := f.validate(); err != nil {
@@ -116,6 +145,8 @@ func ParseFile(r io.Reader, name string) (*File, error) {
 	}
 	return f, nil
 }
+
+var regionCode = regexp.MustCompile(`^[A-Za-z]{2,3}$`)
 
 var personIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 
@@ -125,7 +156,11 @@ func ValidPersonID(id string) bool { return personIDPattern.MatchString(id) }
 func (f *File) validate() error {
 	var errs []error
 	if f.Region != "" && phonenumbers.GetCountryCodeForRegion(strings.ToUpper(f.Region)) == 0 {
-		errs = append(errs, fmt.Errorf("region %q is not a known region code", f.Region))
+		if regionCode.MatchString(f.Region) {
+			errs = append(errs, fmt.Errorf("region %q is not a known region code", f.Region))
+		} else {
+			errs = append(errs, errors.New("region is not a region code (two letters, such as US or GB)"))
+		}
 	}
 	seen := map[string]int{}
 	for i, p := range f.Persons {
@@ -134,7 +169,9 @@ func (f *File) validate() error {
 			errs = append(errs, fmt.Errorf("persons[%d]: id is required", i))
 			continue
 		case !ValidPersonID(p.ID):
-			errs = append(errs, fmt.Errorf("persons[%d]: id %q: want 1-64 of A-Z, a-z, 0-9, '.', '_', ':', '-'", i, p.ID))
+			// Not echoed: an id that is not an id may be a name typed in the
+			// wrong place.
+			errs = append(errs, fmt.Errorf("persons[%d]: id is not valid: want 1-64 of A-Z, a-z, 0-9, '.', '_', ':', '-', starting with a letter or digit", i))
 			continue
 		}
 		if j, dup := seen[p.ID]; dup {

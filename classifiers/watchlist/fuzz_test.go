@@ -84,3 +84,40 @@ func FuzzEmailPrefiltersAreNecessary(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFileNeverEchoesAValue: whatever the file, no error from reading
+// or hashing it quotes a value. Values in the seeds carry the marker
+// "Q@Z", which nothing an error may name can hold (field names, person
+// ids and region codes have no "@"), and the fuzzer moves them into every
+// position: keys, anchors, ids, regions, broken quoting.
+func FuzzParseFileNeverEchoesAValue(f *testing.F) {
+	const mark = "Q@Z"
+	for _, s := range []string{
+		"persons:\n  - id: a1\n    names: [Q@Z Secret Person]\n    phones: [\"Q@Z 12345\"]\n",
+		"region: Q@Z\npersons: []\n",
+		"persons:\n  - id: Q@Z Secret\n",
+		"persons:\n  - id: a1\n    Q@Z 999 Hidden St: Apt 4\n",
+		"persons:\n  - id: a1\n    Q@Z Secret: 1\n    Q@Z Secret: 2\n",
+		"persons:\n  - id: a1\n    names: *Q@Z_Secret\n",
+		"persons:\n  - id: a1\n    emails: [hidden-Q@Z]\n    relatives: [Q@Z]\n",
+		`{"persons": [{"id": "a1", "Q@Z Secret": 1, "addresses": ["Q@Z 999 Hidden"]}]}`,
+		"persons:\n - id: a1\n   names: [\"Q@Z \\q\"]\n",
+		"persons: [{id: a1, plates: [Q@Z], workplace: {Q@Z: x}}]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	h, err := NewHasher("k1", testKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		file, err := ParseFile(strings.NewReader(string(in)), "in.yaml")
+		if err == nil {
+			a := &Admin{hashers: []*Hasher{h}, region: "US"}
+			_, _, err = a.hashAll(file, h)
+		}
+		if err != nil && strings.Contains(err.Error(), mark) {
+			t.Fatalf("error quotes a value: %v", err)
+		}
+	})
+}

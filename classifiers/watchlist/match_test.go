@@ -275,6 +275,12 @@ func TestParseFileRejectsBadInputWithoutEchoingIt(t *testing.T) {
 	f("single-word relative", "persons:\n  - id: a1\n    relatives: [Secret]\n", "relatives[0]")
 	f("mapping where a person goes", "persons:\n  - 999 Hidden\n", "…")
 	f("bad region", "region: QQ\npersons: []\n", "region")
+	f("a value where the region goes", "region: 999 Hidden\npersons: []\n", "region is not a region code")
+	f("a value where a field name goes", "persons:\n  - id: a1\n    999 Hidden St: Apt 4\n", "field … not found")
+	f("a value as a field name in JSON", `{"persons": [{"id": "a1", "Secret Person": 1}]}`, "field … not found")
+	f("a name where the id goes", "persons:\n  - id: Secret Person\n", "persons[0]: id is not valid")
+	f("a value as a duplicate key", "persons:\n  - id: a1\n    Secret Person: 1\n    Secret Person: 2\n", "already defined")
+	f("a value as an anchor", "persons:\n  - id: a1\n    names: *Secret_Person_12345\n", "unknown anchor '…'")
 }
 
 // TestCanonKeysPassThePrefilter keeps the canon table and its prefilter in
