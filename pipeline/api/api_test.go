@@ -55,6 +55,7 @@ func endpoints(firing, resolved, targetID string) []endpoint {
 		{"POST", "/api/v1/alerts/" + firing + "/ack", map[string]string{"note": "on it, called Clara Sorrenti at 555-867-5309"}, rs, 200},
 		{"POST", "/api/v1/alerts/" + resolved + "/resolve", map[string]string{"note": "closed"}, rs, 202},
 		{"POST", "/api/v1/silences", map[string]any{"matchers": []string{`site="forum-b"`, `thread="clara sorrenti"`}, "duration": "2h", "comment": "maintenance for victim@example.com"}, rs, 201},
+		{"POST", "/api/v1/silences", map[string]any{"matchers": []string{`site="clara sorrenti"`, `severity=~"warning|clara-sorrenti"`}, "duration": "1h"}, rs, 201},
 	}
 }
 
@@ -635,5 +636,43 @@ func TestTheReadModelWorksOnTheEmbeddedStore(t *testing.T) {
 	h.alert(msg.Alert{Labels: l, Fingerprint: msg.Fingerprint(l, old), Status: msg.StatusResolved, StartsAt: old, EventTime: old})
 	if n, err := srv.model.Expire(t.Context(), 100); err != nil || n != 1 {
 		t.Fatalf("expired %d (%v), want 1", n, err)
+	}
+}
+
+// A silence matcher is typed by a responder: a viewer sees its value only
+// when it is an identifier the pipeline writes for that label.
+func TestAViewerSeesOnlyKnownValuesInSilenceMatchers(t *testing.T) {
+	h := newHarness(t, nil)
+	h.seed()
+	for _, tc := range []struct{ matcher, viewer string }{
+		{`site="forum-a"`, `site="forum-a"`},
+		{`site="clara sorrenti"`, `site="[REDACTED]"`},
+		{`site!="clara-sorrenti"`, `site!="[REDACTED]"`},
+		{`severity=~"warning|critical"`, `severity=~"warning|critical"`},
+		{`severity=~"crit.*"`, `severity=~"[REDACTED]"`},
+		{`signal="doxxing"`, `signal="doxxing"`},
+		{`signal="Clara"`, `signal="[REDACTED]"`},
+		{`alertname="ThreatLevelSpike"`, `alertname="ThreatLevelSpike"`},
+		{`target="` + TargetID("clara sorrenti") + `"`, `target="` + TargetID("clara sorrenti") + `"`},
+		{`thread="clara sorrenti"`, `thread="[REDACTED]"`},
+	} {
+		t.Run(tc.matcher, func(t *testing.T) {
+			code, b, _ := h.do("POST", "/api/v1/silences", config.RoleResponder, map[string]any{"matchers": []string{tc.matcher}, "duration": "1h"})
+			var created SilenceView
+			if err := json.Unmarshal(b, &created); code != 201 || err != nil {
+				t.Fatalf("create: %d %s", code, b)
+			}
+			var res struct{ Silences []SilenceView }
+			h.getJSON("/api/v1/silences", config.RoleViewer, &res)
+			for _, sl := range res.Silences {
+				if sl.ID == created.ID {
+					if len(sl.Matchers) != 1 || sl.Matchers[0] != tc.viewer {
+						t.Fatalf("viewer sees %q, want %q", sl.Matchers, tc.viewer)
+					}
+					return
+				}
+			}
+			t.Fatalf("silence %s not listed", created.ID)
+		})
 	}
 }

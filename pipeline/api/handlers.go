@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/alertstate"
+	"github.com/threatwatch/threatwatch/pipeline/alertstate/match"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -467,7 +470,7 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) err
 		if e.Action != alertstate.ActionNotify {
 			continue
 		}
-		out = append(out, s.shapeAudit(e, mode))
+		out = append(out, s.shapeAudit(r.Context(), e, mode))
 	}
 	var deliveries map[string]alertstate.Delivery
 	if t, err := s.state.Tracked(r.Context(), fp); err == nil {
@@ -481,13 +484,13 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) shapeAudit(e alertstate.AuditEntry, mode string) alertstate.AuditEntry {
+func (s *Server) shapeAudit(ctx context.Context, e alertstate.AuditEntry, mode string) alertstate.AuditEntry {
 	e.Labels = shapeLabels(e.Labels, mode, s.red)
 	e.Note = s.note(e.Note, mode)
 	e.Error = s.note(e.Error, mode)
 	for i, m := range e.Matchers {
 		if pm, err := alertstate.ParseMatcher(m); err == nil {
-			e.Matchers[i] = shapeMatcher(m, pm.Name, pm.Value, mode, s.red)
+			e.Matchers[i] = s.showMatcher(ctx, m, pm, mode)
 		} else if mode != RedactNone {
 			e.Matchers[i] = "[REDACTED]"
 		}
@@ -580,13 +583,50 @@ type SilenceView struct {
 	Active    bool      `json:"active"`
 }
 
-func (s *Server) silenceView(sl alertstate.Silence, mode string) SilenceView {
+func (s *Server) silenceView(ctx context.Context, sl alertstate.Silence, mode string) SilenceView {
 	v := SilenceView{ID: sl.ID, StartsAt: sl.StartsAt, EndsAt: sl.EndsAt, CreatedBy: sl.CreatedBy, CreatedAt: sl.CreatedAt,
 		Comment: s.note(sl.Comment, mode), ExpiredBy: sl.ExpiredBy, Active: sl.Active(s.now())}
 	for _, m := range sl.Matchers {
-		v.Matchers = append(v.Matchers, shapeMatcher(m.String(), m.Name, m.Value, mode, s.red))
+		v.Matchers = append(v.Matchers, s.showMatcher(ctx, m.String(), m, mode))
 	}
 	return v
+}
+
+// showMatcher is a matcher (text, parsed as m) as the role may see it.
+func (s *Server) showMatcher(ctx context.Context, text string, m alertstate.Matcher, mode string) string {
+	known := func(name, value string) bool { return s.knownLabelValue(ctx, name, value) }
+	if m.Op == match.MatchRegexp || m.Op == match.MatchNotRegexp {
+		// A pattern is shown when it is a plain list of known values
+		// (severity=~"warning|critical"), not when it could spell anything.
+		known = func(name, value string) bool {
+			for alt := range strings.SplitSeq(value, "|") {
+				if !s.knownLabelValue(ctx, name, alt) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return shapeMatcher(text, m.Name, m.Value, mode, s.red, known)
+}
+
+// knownLabelValue reports whether value is one the pipeline writes for the
+// label: an alert name, a signal, a severity, or a site the read model has
+// levels for. An error reading the sites counts as unknown: the value is
+// then hidden, not shown.
+func (s *Server) knownLabelValue(ctx context.Context, name, value string) bool {
+	switch name {
+	case "alertname":
+		return value == alert.NameSiteSpike || value == alert.NameTargetSpike || value == alert.NameOverride
+	case "signal":
+		return slices.Contains(msg.Signals, msg.Signal(value))
+	case "severity":
+		return slices.Contains(config.AlertSeverities, value)
+	case "site":
+		ok, err := s.model.SiteKnown(ctx, value)
+		return err == nil && ok
+	}
+	return false
 }
 
 func (s *Server) handleSilences(w http.ResponseWriter, r *http.Request) error {
@@ -598,7 +638,7 @@ func (s *Server) handleSilences(w http.ResponseWriter, r *http.Request) error {
 	mode := redactionFor(principalOf(r).Role)
 	out := make([]SilenceView, 0, len(sils))
 	for _, sl := range sils {
-		out = append(out, s.silenceView(sl, mode))
+		out = append(out, s.silenceView(r.Context(), sl, mode))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"silences": out})
 	return nil
@@ -650,7 +690,7 @@ func (s *Server) handleCreateSilence(w http.ResponseWriter, r *http.Request) err
 	s.forgetSilences()
 	s.log.Info("silence created", "silence", sl.ID, "by", p.Name, "ends", sl.EndsAt)
 	s.publishAction(r.Context(), ActionEvent{Action: "silence", SilenceID: sl.ID, By: p.Name, At: sl.CreatedAt})
-	writeJSON(w, http.StatusCreated, s.silenceView(sl, redactionFor(p.Role)))
+	writeJSON(w, http.StatusCreated, s.silenceView(r.Context(), sl, redactionFor(p.Role)))
 	return nil
 }
 
@@ -683,7 +723,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	mode := redactionFor(principalOf(r).Role)
 	for i := range entries {
-		entries[i] = s.shapeAudit(entries[i], mode)
+		entries[i] = s.shapeAudit(r.Context(), entries[i], mode)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "next_cursor": next})
 	return nil

@@ -336,6 +336,15 @@ func (m *ReadModel) ApplyAlert(ctx context.Context, a *msg.Alert) (bool, error) 
 	return n == 1, nil
 }
 
+// SiteKnown reports whether the read model has levels for site.
+func (m *ReadModel) SiteKnown(ctx context.Context, site string) (bool, error) {
+	ok, err := m.s.HExists(ctx, m.k("sites"), site).Result()
+	if err != nil {
+		return false, fmt.Errorf("cannot read sites: %w", err)
+	}
+	return ok, nil
+}
+
 func (m *ReadModel) siteSummary(ctx context.Context, site string) (*SiteSummary, error) {
 	v, err := m.s.HGet(ctx, m.k("sites"), site).Result()
 	if errors.Is(err, redis.Nil) {

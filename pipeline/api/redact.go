@@ -148,15 +148,17 @@ func shapeAnnotations(a map[string]string, mode string, red Redactor) map[string
 	return out
 }
 
-// shapeMatcher shows a silence matcher: viewers see values only of the
-// pipeline's own identifier labels (and target pseudonyms).
-func shapeMatcher(m string, name, value string, mode string, red Redactor) string {
+// shapeMatcher shows a silence matcher. Viewers see a value only when
+// known says it is an identifier the pipeline itself writes for that label
+// (or a target pseudonym): a matcher is typed by a responder, and
+// site="<a name>" is free text like any other.
+func shapeMatcher(m string, name, value string, mode string, red Redactor, known func(name, value string) bool) string {
 	switch {
 	case mode == RedactNone:
 		return m
 	case mode == RedactPII:
 		return red(m)
-	case safeLabels[name] || isTargetHash(value):
+	case isTargetHash(value) || safeLabels[name] && known(name, value):
 		return red(m)
 	}
 	return strings.Replace(m, strconv.Quote(value), `"[REDACTED]"`, 1)
