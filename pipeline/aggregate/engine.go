@@ -887,6 +887,7 @@ func dominantRule(r config.OverrideRule, s *msg.Scored) msg.Signal {
 type checkpoint struct {
 	Version int                  `json:"version"`
 	Clock   time.Time            `json:"clock,omitzero"`
+	Rolled  time.Time            `json:"rolled,omitzero"`
 	Keys    map[string]*keyState `json:"keys"`
 }
 
@@ -895,7 +896,7 @@ const checkpointVersion = 1
 // Snapshot returns the engine's whole state; Restore puts it back. Both
 // are deterministic: the same state gives the same bytes.
 func (e *Engine) Snapshot() ([]byte, error) {
-	b, err := json.Marshal(checkpoint{Version: checkpointVersion, Clock: e.clock, Keys: e.keys})
+	b, err := json.Marshal(checkpoint{Version: checkpointVersion, Clock: e.clock, Rolled: e.rolled, Keys: e.keys})
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode engine state: %w", err)
 	}
@@ -919,8 +920,7 @@ func (e *Engine) Restore(b []byte) error {
 	if c.Keys == nil {
 		c.Keys = map[string]*keyState{}
 	}
-	e.setKeys(c.Keys)
-	e.clock = c.Clock
+	e.restore(c.Keys, c.Clock, c.Rolled)
 	return nil
 }
 
@@ -1006,10 +1006,19 @@ func (e *Engine) RestoreKeys(keys map[string][]byte, clock, rolled time.Time) er
 		}
 		m[name] = &k
 	}
+	e.restore(m, clock, rolled)
+	return nil
+}
+
+// restore installs keys, the clock and the time the keys were last moved
+// to: without rolled, a restored engine would emit the steps the one it
+// replaces had already passed (a key first seen after the last Advance
+// would report a level for a step before it).
+func (e *Engine) restore(m map[string]*keyState, clock, rolled time.Time) {
 	e.setKeys(m)
 	e.clock = clock
 	if rolled.IsZero() {
-		return nil
+		return
 	}
 	e.rolled = rolled.UTC()
 	e.nextDue = e.bucket(e.rolled) + 1
@@ -1020,7 +1029,6 @@ func (e *Engine) RestoreKeys(keys map[string][]byte, clock, rolled time.Time) er
 	}
 	// A quiet key's steps emit nothing; nothing is left to hand out.
 	e.outs = e.outs[:0]
-	return nil
 }
 
 // Rolled is the time the engine last moved every key to (see RestoreKeys).
