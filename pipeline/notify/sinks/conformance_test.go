@@ -35,7 +35,7 @@ const (
 // settingsFor returns settings that point the sink of type typ at base
 // (an HTTP server) or at file. A sink added to the registry without an
 // entry here fails the test: every sink must pass the conformance suite.
-func settingsFor(t *testing.T, typ, base, file string) string {
+func settingsFor(t testing.TB, typ, base, file string) string {
 	switch typ {
 	case "alertmanager":
 		return "url: " + base + "\nbearer_token: " + secretToken + "\n"
@@ -52,7 +52,7 @@ func settingsFor(t *testing.T, typ, base, file string) string {
 	return ""
 }
 
-func node(t *testing.T, s string) *yaml.Node {
+func node(t testing.TB, s string) *yaml.Node {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(s), &n); err != nil {
@@ -94,7 +94,7 @@ func (c *capture) all() []byte {
 	return bytes.Join(c.bodies, []byte("\n"))
 }
 
-func build(t *testing.T, f notify.Factory, base, file string) notify.Sink {
+func build(t testing.TB, f notify.Factory, base, file string) notify.Sink {
 	t.Helper()
 	s, err := f.Build(node(t, settingsFor(t, f.Type, base, file)), notify.Deps{
 		Receiver: "conformance", Path: "notify.receivers[0].settings",
