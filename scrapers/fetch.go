@@ -495,12 +495,20 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
-// cleanURL percent-encodes the bytes of a URL that are not valid UTF-8.
-// A redirect's Location may carry raw bytes (url.Parse keeps them in the
-// query), and engines derive thread ids and permalinks from the page's URL:
-// those must be valid UTF-8 like every other field of a post. A valid URL
-// is returned as it is, so ids stay what the site's own links give.
+// cleanURL makes a page URL one whose parts are valid UTF-8. Engines derive
+// thread ids and permalinks from the page's URL, and those must be valid
+// UTF-8 like every other field of a post. A redirect's Location may carry
+// raw bytes (url.Parse keeps them in the query): they are percent-encoded.
+// A path may decode to bytes that are not UTF-8 ("/%FF/thread/1"): those
+// become U+FFFD, as in page bodies. A valid URL is returned as it is, so
+// ids stay what the site's own links give.
 func cleanURL(u *url.URL) *url.URL {
+	if !utf8.ValidString(u.Path) || !utf8.ValidString(u.Fragment) {
+		c := *u
+		c.Path, c.RawPath = strings.ToValidUTF8(u.Path, "\uFFFD"), ""
+		c.Fragment, c.RawFragment = strings.ToValidUTF8(u.Fragment, "\uFFFD"), ""
+		u = &c
+	}
 	s := u.String()
 	if utf8.ValidString(s) {
 		return u

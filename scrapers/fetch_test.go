@@ -370,14 +370,16 @@ func TestCleanURLEncodesOnlyInvalidBytes(t *testing.T) {
 		{"https://forum.example/threads/12/?page=2", "https://forum.example/threads/12/?page=2"},
 		{"https://forum.example/t/caf\u00e9?q=\u00fcber", "https://forum.example/t/caf%C3%A9?q=\u00fcber"},
 		{"https://forum.example/?\xd3", "https://forum.example/?%D3"},
-		{"https://forum.example/t?a=\xff\xfeb#p\xc3", "https://forum.example/t?a=%FF%FEb#p%C3"},
+		{"https://forum.example/t?a=\xff\xfeb#p\xc3", "https://forum.example/t?a=%FF%FEb#p%EF%BF%BD"},
+		{"https://forum.example/%FF/thread/1", "https://forum.example/%EF%BF%BD/thread/1"},
 	} {
 		u, err := url.Parse(tc.in)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.in, err)
 		}
-		got := cleanURL(u).String()
-		if got != tc.want || !utf8.ValidString(got) {
+		c := cleanURL(u)
+		got := c.String()
+		if got != tc.want || !utf8.ValidString(got) || !utf8.ValidString(c.Path) || !utf8.ValidString(c.Fragment) {
 			t.Errorf("cleanURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}

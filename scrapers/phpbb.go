@@ -27,13 +27,14 @@ func newPhpBB(site config.Site) (Engine, error) {
 
 func (p *phpBB) Entries() []string { return p.entries }
 
-// phpbbParam reads a query parameter of a phpBB link (t=, p=, f=).
+// phpbbParam reads a query parameter of a phpBB link (t=, p=, f=). Ids
+// come from it, so bytes that decode to no UTF-8 ("t=%FF") become U+FFFD.
 func phpbbParam(u, name string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
 		return ""
 	}
-	return pu.Query().Get(name)
+	return strings.ToValidUTF8(pu.Query().Get(name), "\uFFFD")
 }
 
 // phpbbTopicURL keeps the parameters that name a topic's first page.
