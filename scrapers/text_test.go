@@ -96,3 +96,15 @@ func TestCloudflareProtectedEmailInAQuote(t *testing.T) {
 		t.Fatalf("text %q, quoted %q", text, quoted)
 	}
 }
+
+func TestPhpbbIdsAreValidUTF8(t *testing.T) {
+	for _, tc := range []struct{ link, name, want string }{
+		{"https://forum.example/viewtopic.php?f=2&t=17", "t", "17"},
+		{"https://forum.example/viewtopic.php?t=%FF7", "t", "\uFFFD7"},
+		{"https://forum.example/viewtopic.php?p=%C3%A9", "p", "é"},
+	} {
+		if got := phpbbParam(tc.link, tc.name); got != tc.want {
+			t.Errorf("phpbbParam(%q, %q) = %q, want %q", tc.link, tc.name, got, tc.want)
+		}
+	}
+}
