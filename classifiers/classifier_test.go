@@ -87,6 +87,27 @@ func TestRedactNeverPanicsAndKeepsValidUTF8(t *testing.T) {
 	}
 }
 
+// A text too long to analyze at once is redacted in pieces: personal data
+// that straddles the end of a piece must still be found.
+func TestRedactFindsDataAcrossTheCutsOfAHugeText(t *testing.T) {
+	for _, tc := range []struct{ value, placeholder string }{
+		{"15 Millrace Ln", "[ADDRESS]"},
+		{"+1 (719) 555-0108", "[PHONE]"},
+		{"jane.roe@example.com", "[EMAIL]"},
+		{"45.52345, -122.67621", "[COORDINATES]"},
+	} {
+		for shift := 0; shift < len(tc.value)+6; shift++ {
+			// The value starts shift bytes before the first piece's end.
+			pre := strings.Repeat("word ", (MaxAnalyzedBytes-shift)/5-2)
+			pre += strings.Repeat("x", MaxAnalyzedBytes-shift-len(pre)-1) + " "
+			out := Redact(pre + tc.value + " and then some words after it")
+			if strings.Contains(out, tc.value) || !strings.Contains(out, tc.placeholder) {
+				t.Errorf("%s starting %d bytes before the cut: left %q", tc.value, shift, out[len(pre)-20:len(pre)+40])
+			}
+		}
+	}
+}
+
 func TestObfuscatedThreatsScoreLikePlainOnes(t *testing.T) {
 	c := newTestClassifier(t)
 	plain := score(t, c, "I will kill you tonight, you know who this is").Scores[msg.SignalThreat]

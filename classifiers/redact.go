@@ -14,32 +14,59 @@ import (
 // with the same extractors, and is safe for concurrent use. Text that holds
 // none comes back unchanged (and unallocated).
 func Redact(text string) string {
+	if len(text) > MaxAnalyzedBytes {
+		return redactHuge(text)
+	}
 	d := docPool.Get().(*Document)
 	defer docPool.Put(d)
-	if len(text) > MaxAnalyzedBytes {
-		// Redact in pieces so a huge text is fully covered.
-		var b strings.Builder
-		for len(text) > 0 {
-			n := min(len(text), MaxAnalyzedBytes)
-			for n < len(text) && n > 0 && !utf8.RuneStart(text[n]) {
-				n--
-			}
-			if k := strings.LastIndexAny(text[:n], " \n"); k > n/2 && n < len(text) {
-				n = k + 1
-			}
-			b.WriteString(Redact(text[:n]))
-			text = text[n:]
-		}
-		return b.String()
-	}
-	d.norm = normalize(text)
-	d.toks = tokenize(&d.norm, text, d.toks[:0])
-	d.pii = findPII(text, &d.norm, d.toks, d.pii[:0])
-	d.pii = findRedactablePhones(text, d.pii)
+	d.pii = findRedactable(d, text)
 	if len(d.pii) == 0 {
 		return text
 	}
 	return replaceSpans(text, d.pii, 0, len(text), nil)
+}
+
+// findRedactable returns the personal data in text (at most
+// MaxAnalyzedBytes), sorted and without overlaps, using d's buffers.
+func findRedactable(d *Document, text string) []pii {
+	d.norm = normalize(text)
+	d.toks = tokenize(&d.norm, text, d.toks[:0])
+	d.pii = findPII(text, &d.norm, d.toks, d.pii[:0])
+	return findRedactablePhones(text, d.pii)
+}
+
+// redactOverlap is how far consecutive pieces of a huge text overlap: any
+// piece of personal data shorter than this that straddles the end of one
+// piece lies whole in the next.
+const redactOverlap = 4 << 10
+
+// redactHuge redacts a text longer than MaxAnalyzedBytes in overlapping
+// pieces. Cutting it into pieces that merely touch would split an address
+// or a number that straddles a cut into halves neither piece recognizes.
+func redactHuge(text string) string {
+	d := docPool.Get().(*Document)
+	defer docPool.Put(d)
+	var rs []replacement
+	for a := 0; ; {
+		b := min(a+MaxAnalyzedBytes, len(text))
+		for b < len(text) && !utf8.RuneStart(text[b]) {
+			b--
+		}
+		for _, p := range findRedactable(d, text[a:b]) {
+			rs = append(rs, replacement{a + p.start, a + p.end, placeholders[p.kind]})
+		}
+		if b == len(text) {
+			break
+		}
+		a = b - redactOverlap
+		for !utf8.RuneStart(text[a]) {
+			a--
+		}
+	}
+	if len(rs) == 0 {
+		return text
+	}
+	return replaceSpans(text, nil, 0, len(text), rs)
 }
 
 // replacement is one span to replace within a snippet.
