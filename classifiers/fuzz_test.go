@@ -2,6 +2,7 @@ package classifiers
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -81,6 +82,23 @@ func FuzzObfuscatedEmailPrefilter(f *testing.F) {
 					t.Fatalf("%q: the whole text's match %q is not covered near the triggers (found %v)", text, text[m[0]:m[1]], got)
 				}
 			}
+		}
+	})
+}
+
+// FuzzRedactHidesPlantedData: an address, a phone number, an e-mail and
+// coordinates set between spaces in any text never survive Redact.
+func FuzzRedactHidesPlantedData(f *testing.F) {
+	f.Add("lives at", "call now", uint8(0))
+	f.Add("\xff\xfe", "(", uint8(1))
+	f.Add("Apt", "#4 tonight", uint8(2))
+	f.Add("12", "34", uint8(3))
+	values := []string{"15 Millrace Ln", "+1 (719) 555-0108", "jane.roe@example.com", "45.52345, -122.67621"}
+	f.Fuzz(func(t *testing.T, before, after string, which uint8) {
+		v := values[int(which)%len(values)]
+		out := Redact(before + " " + v + " " + after)
+		if strings.Contains(out, v) {
+			t.Fatalf("%q survived: %q", v, out)
 		}
 	})
 }

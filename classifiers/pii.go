@@ -339,10 +339,38 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			j--
 		}
 		if j < len(text) && (isAlnum(text[j]) || text[j] == '/' || text[j] == '-' && j+1 < len(text) && isAlnum(text[j+1])) {
-			i = j
-			continue
+			// The run goes on into a word ("555-0108 0A"): its last group
+			// belongs to that word. What comes before it may still be a
+			// number.
+			k := j
+			for k > i && text[k-1] >= '0' && text[k-1] <= '9' {
+				k--
+			}
+			for k > i && !(text[k-1] >= '0' && text[k-1] <= '9') {
+				k--
+			}
+			if k == i {
+				i = j
+				continue
+			}
+			j = k
+			ndig, seps = digitsAndSeps(text[i:j])
 		}
 		cand := text[i:j]
+		if ndig > 15 && seps > 0 {
+			// Numbers written one after another ("719-555-0108
+			// 719-555-0109") make one run too long for a number: read
+			// the longest run of whole groups from its start that is
+			// one, then go on after it (or after the first group).
+			var next int
+			var found bool
+			out, next, found, budget = firstPhoneIn(text, i, j, out, budget, accept)
+			if !found && budget == 0 {
+				return out, true
+			}
+			i = next - 1
+			continue
+		}
 		if ndig < 7 || ndig > 15 {
 			i = max(i, j-1)
 			continue
@@ -366,6 +394,57 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		i = j
 	}
 	return out, false
+}
+
+// firstPhoneIn looks for a number at the start of the digit run
+// text[i:j], which holds more digits than one number: the longest prefix of
+// whole digit groups with 7 to 15 digits that accept takes, first among
+// the prefixes that end before a space (numbers in a list are set apart by
+// spaces more often than by dashes), then among the rest. It returns where
+// scanning goes on: after that number, or after the run's first group when
+// none is taken.
+func firstPhoneIn(text string, i, j int, out []pii, budget int, accept func(string) bool) ([]pii, int, bool, int) {
+	type groupEnd struct{ at, digits int }
+	var ends []groupEnd
+	ndig := 0
+	for k := i; k < j; k++ {
+		if text[k] >= '0' && text[k] <= '9' {
+			ndig++
+			if k+1 == j || !(text[k+1] >= '0' && text[k+1] <= '9') {
+				ends = append(ends, groupEnd{k + 1, ndig})
+			}
+		}
+	}
+	for _, spaced := range [2]bool{true, false} {
+		for g := len(ends) - 1; g >= 0; g-- {
+			e := ends[g]
+			if e.digits > 15 || (e.at == j || text[e.at] == ' ') != spaced {
+				continue
+			}
+			if e.digits < 7 || budget == 0 {
+				break
+			}
+			budget--
+			if accept(text[i:e.at]) {
+				return append(out, pii{KindPhone, i, e.at}), e.at, true, budget
+			}
+		}
+	}
+	return out, ends[0].at, false, budget
+}
+
+// digitsAndSeps counts the digits and the separators (all but '+') of a
+// phone candidate.
+func digitsAndSeps(cand string) (ndig, seps int) {
+	for i := 0; i < len(cand); i++ {
+		switch c := cand[i]; {
+		case c >= '0' && c <= '9':
+			ndig++
+		case c != '+':
+			seps++
+		}
+	}
+	return ndig, seps
 }
 
 // maxPhoneParses bounds the candidates one text gives the phone-number
