@@ -364,7 +364,7 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			// one, then go on after it (or after the first group).
 			var next int
 			var found bool
-			out, next, found, budget = firstPhoneIn(text, i, j, out, budget, accept)
+			out, next, found, budget = firstPhoneIn(text, i, j, false, out, budget, accept)
 			if !found && budget == 0 {
 				return out, true
 			}
@@ -390,6 +390,16 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		budget--
 		if accept(cand) {
 			out = append(out, pii{KindPhone, i, j})
+		} else if seps > 0 && ndig > 7 {
+			// A number with more figures after it ("555-0108 0.0"): its
+			// first groups alone may be the number.
+			var found bool
+			var next int
+			out, next, found, budget = firstPhoneIn(text, i, j, true, out, budget, accept)
+			if found {
+				i = next - 1
+				continue
+			}
 		}
 		i = j
 	}
@@ -400,10 +410,11 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 // text[i:j], which holds more digits than one number: the longest prefix of
 // whole digit groups with 7 to 15 digits that accept takes, first among
 // the prefixes that end before a space (numbers in a list are set apart by
-// spaces more often than by dashes), then among the rest. It returns where
-// scanning goes on: after that number, or after the run's first group when
-// none is taken.
-func firstPhoneIn(text string, i, j int, out []pii, budget int, accept func(string) bool) ([]pii, int, bool, int) {
+// spaces more often than by dashes), then among the rest; with shorter,
+// only prefixes shorter than the whole run (which was tried already). It
+// returns where scanning goes on: after that number, or after the run's
+// first group when none is taken.
+func firstPhoneIn(text string, i, j int, shorter bool, out []pii, budget int, accept func(string) bool) ([]pii, int, bool, int) {
 	type groupEnd struct{ at, digits int }
 	var ends []groupEnd
 	ndig := 0
@@ -418,7 +429,7 @@ func firstPhoneIn(text string, i, j int, out []pii, budget int, accept func(stri
 	for _, spaced := range [2]bool{true, false} {
 		for g := len(ends) - 1; g >= 0; g-- {
 			e := ends[g]
-			if e.digits > 15 || (e.at == j || text[e.at] == ' ') != spaced {
+			if e.digits > 15 || shorter && e.at == j || (e.at == j || text[e.at] == ' ') != spaced {
 				continue
 			}
 			if e.digits < 7 || budget == 0 {

@@ -38,6 +38,7 @@ func TestRedactHidesPhoneShapedNumbersTheLibraryRejects(t *testing.T) {
 	f("call 719-555-0108 719-555-0109", "555-01", "[PHONE] [PHONE]")
 	f("numbers: 719 555 0108 719 555 0109", "0108", "[PHONE] [PHONE]")
 	f("(719) 555-0110 (719) 555-0111 all night", "555-01", "[PHONE] [PHONE]")
+	f("X +1 (719) 555-0108 0.0", "555-0108", "[PHONE]")
 }
 
 func TestEvidenceSnippetsHidePhoneShapedNumbers(t *testing.T) {
@@ -71,6 +72,7 @@ func TestFindPhonesReadsNumbersOneAfterAnother(t *testing.T) {
 		{"call 719-555-0108 719-555-0109 now", []string{"719-555-0108", "719-555-0109"}},
 		{"numbers: 719 555 0108 719 555 0109", []string{"719 555 0108", "719 555 0109"}},
 		{"0 +1 (719) 555-0108 0A", []string{"(719) 555-0108"}},
+		{"call (719) 555-0108 0.0 tonight", []string{"(719) 555-0108"}},
 		{"order 12345 67890 11111 22222 shipped", nil},
 	} {
 		ps, _ := findPhones(tc.text, nil, maxPhoneParses)
