@@ -102,3 +102,34 @@ func FuzzRedactHidesPlantedData(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSnippetsHidePlantedData: the same planted data in a post that reads
+// as a dox never shows in an evidence snippet or an entity.
+func FuzzSnippetsHidePlantedData(f *testing.F) {
+	f.Add("she lives at", "go there tonight and make her pay", uint8(0))
+	f.Add("call her at", "and tell her we know where she lives", uint8(1))
+	f.Add("her email is", "flood it", uint8(2))
+	f.Add("she is at", "swat her", uint8(3))
+	c, err := New(testConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	values := []string{"15 Millrace Ln", "+1 (719) 555-0108", "jane.roe@example.com", "45.52345, -122.67621"}
+	f.Fuzz(func(t *testing.T, before, after string, which uint8) {
+		v := values[int(which)%len(values)]
+		s, err := c.Score(context.Background(), &msg.Post{ID: "f", Text: before + " " + v + " " + after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range s.Evidence {
+			if strings.Contains(e.Snippet, v) {
+				t.Fatalf("snippet %q shows %q", e.Snippet, v)
+			}
+		}
+		for _, e := range s.Entities {
+			if strings.Contains(e.Name, v) {
+				t.Fatalf("entity %q holds %q", e.Name, v)
+			}
+		}
+	})
+}
