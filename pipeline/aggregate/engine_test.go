@@ -597,21 +597,11 @@ func TestCheckpointsOfQuietKeys(t *testing.T) {
 	var clock, rolled time.Time
 	writes := map[string]int{}
 	save := func(e *Engine) {
-		for _, name := range e.Dirty() {
-			b, ok, err := e.KeyState(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				saved[name] = b
-				if e.clock.After(at(day)) {
-					writes[name]++
-				}
-			} else {
-				delete(saved, name)
+		for _, name := range saveDirty(t, e, saved) {
+			if e.clock.After(at(day)) {
+				writes[name]++
 			}
 		}
-		e.ClearDirty()
 		clock, rolled = e.Clock(), e.Rolled()
 	}
 	e1, _ := NewEngine(defaults())
@@ -643,4 +633,26 @@ func TestCheckpointsOfQuietKeys(t *testing.T) {
 			t.Errorf("%s went quiet on day 1 but was saved %d times on day 2", name, n)
 		}
 	}
+}
+
+// saveDirty does what the stage does after each message: it saves the
+// state of every key that changed into saved (deleting the keys that are
+// gone), clears the dirty set, and returns the names it wrote.
+func saveDirty(t testing.TB, e *Engine, saved map[string][]byte) []string {
+	t.Helper()
+	var wrote []string
+	for _, name := range e.Dirty() {
+		b, ok, err := e.KeyState(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			saved[name] = b
+			wrote = append(wrote, name)
+		} else {
+			delete(saved, name)
+		}
+	}
+	e.ClearDirty()
+	return wrote
 }

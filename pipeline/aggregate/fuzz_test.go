@@ -110,18 +110,7 @@ func FuzzEngine(f *testing.F) {
 		got = got[:0]
 		for _, op := range ops[:cut] {
 			got = append(got, op(e3)...)
-			for _, name := range e3.Dirty() {
-				b, ok, err := e3.KeyState(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if ok {
-					saved[name] = b
-				} else {
-					delete(saved, name)
-				}
-			}
-			e3.ClearDirty()
+			saveDirty(t, e3, saved)
 		}
 		e4, _ := NewEngine(defaults())
 		if err := e4.RestoreKeys(saved, e3.Clock(), e3.Rolled()); err != nil {

@@ -594,18 +594,20 @@ func (s *Server) silenceView(ctx context.Context, sl alertstate.Silence, mode st
 
 // showMatcher is a matcher (text, parsed as m) as the role may see it.
 func (s *Server) showMatcher(ctx context.Context, text string, m alertstate.Matcher, mode string) string {
-	known := func(name, value string) bool { return s.knownLabelValue(ctx, name, value) }
-	if m.Op == match.MatchRegexp || m.Op == match.MatchNotRegexp {
+	pattern := m.Op == match.MatchRegexp || m.Op == match.MatchNotRegexp
+	known := func(name, value string) bool {
 		// A pattern is shown when it is a plain list of known values
 		// (severity=~"warning|critical"), not when it could spell anything.
-		known = func(name, value string) bool {
-			for alt := range strings.SplitSeq(value, "|") {
-				if !s.knownLabelValue(ctx, name, alt) {
-					return false
-				}
-			}
-			return true
+		alts := []string{value}
+		if pattern {
+			alts = strings.Split(value, "|")
 		}
+		for _, a := range alts {
+			if !s.knownLabelValue(ctx, name, a) {
+				return false
+			}
+		}
+		return true
 	}
 	return shapeMatcher(text, m.Name, m.Value, mode, s.red, known)
 }
