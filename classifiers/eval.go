@@ -1,7 +1,6 @@
 package classifiers
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,18 +15,34 @@ import (
 
 // ReadLabelled reads a labelled JSON-lines file: {"id","text","doxxing":0|1,
 // "swatting":0|1,"threat":0|1} with any label absent meaning unlabelled,
-// and optional "quoted" (a list of quoted blocks). A bad line is returned
-// as a *msg.LineError in bad and skipped.
+// and optional "quoted" (a list of quoted blocks). A bad line (one that
+// does not decode, or one over msg.MaxLine) is returned as a
+// *msg.LineError in bad and skipped; the lines after it are read.
 func ReadLabelled(r io.Reader, name string) (posts []LabelledPost, bad []error, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), msg.MaxLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
+	return ReadLabelledWhere(r, name, nil)
+}
+
+// ReadLabelledWhere is ReadLabelled on the lines for which keep returns
+// true (nil keeps all). keep sees each line as read; line numbers in
+// errors count every line.
+func ReadLabelledWhere(r io.Reader, name string, keep func(line []byte) bool) (posts []LabelledPost, bad []error, err error) {
+	lines := msg.NewLines(r, msg.MaxLine)
+	for {
+		b, err := lines.Next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return posts, bad, nil
+		case errors.Is(err, msg.ErrLineTooLong):
+			bad = append(bad, &msg.LineError{Name: name, Line: lines.Line(), Err: err})
+			continue
+		case err != nil:
+			return posts, bad, fmt.Errorf("cannot read %s: %w", name, err)
+		}
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 || keep != nil && !keep(b) {
 			continue
 		}
+		line := lines.Line()
 		var p LabelledPost
 		if err := json.Unmarshal(b, &p); err != nil {
 			bad = append(bad, &msg.LineError{Name: name, Line: line, Err: err})
@@ -42,10 +57,6 @@ func ReadLabelled(r io.Reader, name string) (posts []LabelledPost, bad []error, 
 		}
 		posts = append(posts, p)
 	}
-	if err := sc.Err(); err != nil {
-		return posts, bad, fmt.Errorf("cannot read %s: %w", name, err)
-	}
-	return posts, bad, nil
 }
 
 func checkLabels(p *LabelledPost) error {

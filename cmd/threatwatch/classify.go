@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,15 +247,15 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer f.Close()
-	var src io.Reader = f
+	var keep func([]byte) bool
 	if *where != "" {
 		field, value, ok := strings.Cut(*where, "=")
 		if !ok {
 			return fmt.Errorf("%w: --where %q, want FIELD=VALUE", errUsage, *where)
 		}
-		src = filterLines(f, field, value)
+		keep = fieldIs(field, value)
 	}
-	posts, bad, err := classifiers.ReadLabelled(src, *in)
+	posts, bad, err := classifiers.ReadLabelledWhere(f, *in, keep)
 	if err != nil {
 		return err
 	}
@@ -309,36 +308,16 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// filterLines passes on the JSON lines whose field equals value (compared
-// as JSON text, so toxic=1 matches "toxic": 1); lines that do not decode
-// are passed on for ReadLabelled to report.
-func filterLines(r io.Reader, field, value string) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		dec := newLineScanner(r)
-		for dec.Scan() {
-			line := dec.Bytes()
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(line, &m); err == nil {
-				v, ok := m[field]
-				if !ok || strings.Trim(string(v), `"`) != value {
-					if _, err := pw.Write([]byte("\n")); err != nil { // keep line numbers
-						return
-					}
-					continue
-				}
-			}
-			if _, err := pw.Write(append(line, '\n')); err != nil {
-				return
-			}
+// fieldIs keeps the JSON lines whose field equals value (compared as
+// JSON text, so toxic=1 matches "toxic": 1); lines that do not decode are
+// kept for ReadLabelledWhere to report.
+func fieldIs(field, value string) func([]byte) bool {
+	return func(line []byte) bool {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(line, &m); err != nil {
+			return true
 		}
-		pw.CloseWithError(dec.Err())
-	}()
-	return pr
-}
-
-func newLineScanner(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), msg.MaxLine)
-	return sc
+		v, ok := m[field]
+		return ok && strings.Trim(string(v), `"`) == value
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
@@ -103,5 +104,55 @@ func TestEvalPrintsMetricsAndCalibration(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "eval"); code != 2 {
 		t.Errorf("eval without --input: exit %d, want 2", code)
+	}
+}
+
+// A runaway line (over msg.MaxLine) costs that line only: score and eval
+// report it, read the lines after it, and end. Before, score never ended
+// (the line reader reported the same line forever) and eval stopped at it.
+func TestScoreAndEvalSkipALineOverTheCap(t *testing.T) {
+	dir := t.TempDir()
+	runaway := `{"id":"big","text":"` + strings.Repeat("a", msg.MaxLine) + `"}`
+	in := filepath.Join(dir, "in.jsonl")
+	lines := `{"id":"1","text":"hello there","threat":0,"toxic":1}` + "\n" + runaway + "\n" + `{"id":"2","text":"I'm going to find you and kill you.","threat":1,"toxic":1}` + "\n"
+	if err := os.WriteFile(in, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	within := func(args ...string) result {
+		t.Helper()
+		done := make(chan result, 1)
+		go func() {
+			code, out, errOut := run(t, "", args...)
+			done <- result{code, out, errOut}
+		}()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%v did not end", args)
+			return result{}
+		}
+	}
+	out := filepath.Join(dir, "scored.jsonl")
+	r := within("score", "--input", in, "--output", out)
+	if r.code != 1 || !strings.Contains(r.errOut, "in.jsonl:2: line longer than") || !strings.Contains(r.errOut, "scored 2 posts") {
+		t.Errorf("score: exit %d, stderr %.300q", r.code, r.errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 2 {
+		t.Errorf("score wrote %d scored posts, want 2", n)
+	}
+	for _, args := range [][]string{{"eval", "--input", in}, {"eval", "--input", in, "--where", "toxic=1"}} {
+		r := within(args...)
+		if r.code != 1 || !strings.Contains(r.errOut, "in.jsonl:2: line longer than") || !strings.Contains(r.out, ": 2 posts (1 lines skipped)") {
+			t.Errorf("%v: exit %d, stdout %.300q, stderr %.300q", args, r.code, r.out, r.errOut)
+		}
 	}
 }

@@ -180,51 +180,47 @@ func (e *LineError) Unwrap() error { return e.Err }
 // go on (every ThreatWatch command reports it and goes on).
 type Reader[T any, P Constraint[T]] struct {
 	name    string
-	sc      *bufio.Scanner
-	line    int
+	lines   *Lines
 	lenient bool
 }
 
 // NewReader reads messages from r; name is used in errors.
 func NewReader[T any, P Constraint[T]](r io.Reader, name string, lenient bool) *Reader[T, P] {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
-	return &Reader[T, P]{name: name, sc: sc, lenient: lenient}
+	return &Reader[T, P]{name: name, lines: NewLines(r, MaxLine), lenient: lenient}
 }
 
 // Next returns the next message, io.EOF at the end, or a *LineError for a
 // line it could not decode (the line is consumed; call Next again).
 func (r *Reader[T, P]) Next() (P, error) {
-	for r.sc.Scan() {
-		r.line++
-		b := bytes.TrimSpace(r.sc.Bytes())
+	for {
+		line, err := r.lines.Next()
+		switch {
+		case errors.Is(err, ErrLineTooLong):
+			return nil, &LineError{Name: r.name, Line: r.lines.Line(), Err: err}
+		case errors.Is(err, io.EOF):
+			return nil, io.EOF
+		case err != nil:
+			return nil, fmt.Errorf("cannot read %s: %w", r.name, err)
+		}
+		b := bytes.TrimSpace(line)
 		if len(b) == 0 {
 			continue
 		}
 		var p P
-		var err error
 		if r.lenient {
 			p, err = DecodeLenient[T, P](b)
 		} else {
 			p, err = Decode[T, P](b)
 		}
 		if err != nil {
-			return nil, &LineError{Name: r.name, Line: r.line, Err: err}
+			return nil, &LineError{Name: r.name, Line: r.lines.Line(), Err: err}
 		}
 		return p, nil
 	}
-	if err := r.sc.Err(); err != nil {
-		r.line++
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &LineError{Name: r.name, Line: r.line, Err: fmt.Errorf("line longer than %d bytes", MaxLine)}
-		}
-		return nil, fmt.Errorf("cannot read %s: %w", r.name, err)
-	}
-	return nil, io.EOF
 }
 
 // Line is the number of the line last read.
-func (r *Reader[T, P]) Line() int { return r.line }
+func (r *Reader[T, P]) Line() int { return r.lines.Line() }
 
 // Writer writes messages as JSON lines.
 type Writer struct {
