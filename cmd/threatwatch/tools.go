@@ -222,18 +222,20 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 		batch = batch[:0]
 		return err
 	}
+	bad := 0
 	for _, f := range files {
 		r, name, closeIn, err := openInput(e, f)
 		if err != nil {
 			return err
 		}
-		_, err = forEachLine(e, r, name, k, func(m msg.Message) error {
+		b, err := forEachLine(e, r, name, k, func(m msg.Message) error {
 			batch = append(batch, pipeline.Output{Topic: full, Msg: m})
 			if len(batch) >= 500 {
 				return flush()
 			}
 			return nil
 		})
+		bad += b
 		closeIn()
 		if err != nil {
 			return err
@@ -242,7 +244,11 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "wrote %d messages to %s\n", sent, full)
+	fmt.Fprintf(e.stderr, "wrote %d messages to %s; skipped %d bad lines\n", sent, full, bad)
+	if bad > 0 {
+		// A script that loads a file must see that part of it is missing.
+		return fmt.Errorf("%d bad lines", bad)
+	}
 	return nil
 }
 

@@ -25,8 +25,10 @@ type Lines struct {
 }
 
 // NewLines reads lines of at most max bytes (without the line end) from r.
-func NewLines(r io.Reader, max int) *Lines {
-	return &Lines{br: bufio.NewReaderSize(r, 64<<10), max: max}
+func NewLines(r io.Reader, max int) *Lines { return newLines(r, max, 64<<10) }
+
+func newLines(r io.Reader, max, buf int) *Lines {
+	return &Lines{br: bufio.NewReaderSize(r, buf), max: max}
 }
 
 // Next returns the next line without its "\n" or "\r\n", valid until the

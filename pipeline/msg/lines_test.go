@@ -113,3 +113,51 @@ func TestReaderGoesOnAfterALineOverMaxLine(t *testing.T) {
 		t.Errorf("bad lines = %v, want line 2 reported as too long", bad)
 	}
 }
+
+// FuzzLinesAgreesWithSplit holds Lines to the plain definition: the text
+// split at "\n", a final "\r" dropped from each line, no line after a
+// final "\n", and a line over the cap reported in its place. The read
+// buffer is bufio's smallest, so lines cross it.
+func FuzzLinesAgreesWithSplit(f *testing.F) {
+	for _, s := range []string{"", "a", "a\n", "a\r\nb", "\n\n", "abcdefghijklmnopqrstuvwxyz\nb\n", "\r\r\n\r", strings.Repeat("x", 40) + "\r\n" + strings.Repeat("y", 17)} {
+		f.Add(s, uint8(5))
+	}
+	f.Fuzz(func(t *testing.T, in string, cap uint8) {
+		max := int(cap % 40)
+		var want []string
+		if in != "" {
+			parts := strings.Split(in, "\n")
+			if strings.HasSuffix(in, "\n") {
+				parts = parts[:len(parts)-1]
+			}
+			for i, p := range parts {
+				p = strings.TrimSuffix(p, "\r")
+				if len(p) > max {
+					p = "!" + strings.Repeat("#", i+1)
+				}
+				want = append(want, p)
+			}
+		}
+		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in)), iotest.HalfReader(strings.NewReader(in))} {
+			l := newLines(r, max, 16)
+			var got []string
+			for len(got) <= len(want) {
+				b, err := l.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if errors.Is(err, ErrLineTooLong) {
+					got = append(got, "!"+strings.Repeat("#", l.Line()))
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, string(b))
+			}
+			if len(got) != len(want) || strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+				t.Fatalf("cap %d: lines %q, want %q", max, got, want)
+			}
+		}
+	})
+}

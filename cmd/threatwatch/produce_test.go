@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+)
+
+// produce writes every good line to the topic and skips the bad ones, and
+// says so in its exit status: a script loading a file must see that part
+// of it did not arrive.
+func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tw.yaml")
+	yml := "kafka:\n  brokers: [" + strings.Join(kc.Config.Kafka.Brokers, ", ") + "]\n" +
+		"topics:\n  prefix: " + kc.Config.Topics.Prefix + "\n"
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "posts.jsonl")
+	lines := `{"site":"s","site_post_id":"1","text":"first"}` + "\n" +
+		"not json\n" +
+		`{"site":"s","site_post_id":"2","text":"` + strings.Repeat("a", 17<<20) + `"}` + "\n" +
+		`{"site":"s","site_post_id":"3","text":"third"}` + "\n"
+	if err := os.WriteFile(in, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", in)
+	if code != 1 || !strings.Contains(errOut, "posts.jsonl:2:") || !strings.Contains(errOut, "posts.jsonl:3: line longer than") ||
+		!strings.Contains(errOut, "wrote 2 messages") || !strings.Contains(errOut, "skipped 2 bad lines") {
+		t.Fatalf("exit %d, stderr %.500q", code, errOut)
+	}
+	got := readTopic(t, kc, kc.Topic(kc.Config.Topics.Posts), 2, 20*time.Second)
+	if len(got) != 2 || !strings.Contains(got[0], `"text":"first"`) || !strings.Contains(got[1], `"text":"third"`) {
+		t.Fatalf("posts topic: %.300q", got)
+	}
+
+	good := filepath.Join(dir, "good.jsonl")
+	if err := os.WriteFile(good, []byte(`{"site":"s","site_post_id":"4","text":"fourth"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", good); code != 0 || !strings.Contains(errOut, "wrote 1 messages") {
+		t.Fatalf("a clean file: exit %d, stderr %q", code, errOut)
+	}
+}
