@@ -86,26 +86,7 @@ func TestReaderGoesOnAfterALineOverMaxLine(t *testing.T) {
 		return `{"schema":"post/1","id":"` + id + `","site":"s","url":"https://forum.example/t/1","text":"x","fetched":"2026-01-01T00:00:00Z"}`
 	}
 	in := post("a") + "\n" + strings.Repeat("x", MaxLine+1) + "\n" + post("b") + "\n"
-	r := NewReader[Post](strings.NewReader(in), "posts.jsonl", false)
-	var got, bad []string
-	for i := 0; ; i++ {
-		if i > 10 {
-			t.Fatalf("no end after %d calls: good %v, bad %v", i, got, bad)
-		}
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var le *LineError
-		if errors.As(err, &le) {
-			bad = append(bad, le.Error())
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, p.ID)
-	}
+	got, bad := readPosts(t, NewReader[Post](strings.NewReader(in), "posts.jsonl", false))
 	if strings.Join(got, ",") != "a,b" {
 		t.Errorf("good lines = %v, want a and b", got)
 	}

@@ -113,15 +113,17 @@ func TestDecodeRejectsWhatItCannotTrust(t *testing.T) {
 	}
 }
 
-func TestReaderReportsBadLinesAndGoesOn(t *testing.T) {
-	in := "{\"id\":\"a\",\"text\":\"x\"}\nnot json\n\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"y\"}\n{\"schema\":\"post/7\",\"id\":\"c\"}\n"
-	r := NewReader[Post](strings.NewReader(in), "posts.jsonl", true)
-	var got []string
-	var bad []string
-	for {
+// readPosts reads r to its end: the ids of the posts read, and the bad
+// lines reported. It fails the test if r does not end.
+func readPosts(t *testing.T, r *Reader[Post, *Post]) (ids, bad []string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatalf("no end after %d calls: good %v, bad %v", i, ids, bad)
+		}
 		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return ids, bad
 		}
 		var le *LineError
 		if errors.As(err, &le) {
@@ -131,8 +133,13 @@ func TestReaderReportsBadLinesAndGoesOn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, p.ID)
+		ids = append(ids, p.ID)
 	}
+}
+
+func TestReaderReportsBadLinesAndGoesOn(t *testing.T) {
+	in := "{\"id\":\"a\",\"text\":\"x\"}\nnot json\n\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"y\"}\n{\"schema\":\"post/7\",\"id\":\"c\"}\n"
+	got, bad := readPosts(t, NewReader[Post](strings.NewReader(in), "posts.jsonl", true))
 	if len(got) != 2 || got[0] != "a" || got[1] != PostID("s", "2") {
 		t.Fatalf("good lines = %v", got)
 	}
