@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -84,11 +85,17 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 		out = findNear(text, zipTriggers(text), 4, 12, reZipUS, KindPostalCode, nil, out)
 	}
 	out = findStreets(text, n, toks, digits, out)
-	return dedupPII(out), capped
+	return dedupPII(text, out), capped
 }
 
-// dedupPII sorts spans and drops those overlapping an earlier, longer one.
-func dedupPII(ps []pii) []pii {
+// dedupPII sorts spans and removes overlaps. A span inside another is
+// dropped. Of two that overlap in part, the longer is kept whole and the
+// other keeps only what lies outside it (up to or from its next letter,
+// digit or non-ASCII byte). Keeping only the longer, as before, left the
+// other's bytes outside it in clear: "15 Millrace Ln Aa..." gives an
+// address and, overlapping its tail, a longer street name; the house
+// number and street stayed unredacted.
+func dedupPII(text string, ps []pii) []pii {
 	if len(ps) < 2 {
 		return ps
 	}
@@ -98,14 +105,31 @@ func dedupPII(ps []pii) []pii {
 		}
 		return ps[i].end > ps[j].end
 	})
+	plain := func(i int) bool { return text[i] < utf8.RuneSelf && !isAlnum(text[i]) }
 	out := ps[:1]
 	for _, p := range ps[1:] {
 		last := &out[len(out)-1]
 		if p.start < last.end {
-			if p.end > last.end && p.end-p.start > last.end-last.start {
-				*last = p
+			if p.end <= last.end {
+				continue
 			}
-			continue
+			if p.end-p.start > last.end-last.start {
+				last.end = p.start
+				for last.end > last.start && plain(last.end-1) {
+					last.end--
+				}
+				if last.end == last.start {
+					out = out[:len(out)-1]
+				}
+			} else {
+				p.start = last.end
+				for p.start < p.end && plain(p.start) {
+					p.start++
+				}
+				if p.start == p.end {
+					continue
+				}
+			}
 		}
 		out = append(out, p)
 	}
@@ -948,5 +972,5 @@ func findRedactablePhones(text string, out []pii) []pii {
 		return out
 	}
 	out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
-	return dedupPII(out)
+	return dedupPII(text, out)
 }
