@@ -48,6 +48,10 @@ func (p *Producer) Send(ctx context.Context, outs ...Output) error {
 			return err
 		}
 		kms[i] = kafka.Message{Topic: o.Topic, Key: []byte(o.Msg.Key()), Value: b}
+		if bus.TooLarge(kms[i]) {
+			// kafka-go refuses it on every attempt: fail now, not forever.
+			return Permanent("too_large", fmt.Errorf("cannot write to Kafka: a %s message of %d bytes is over the %d-byte limit", o.Topic, len(b), bus.MaxMessageBytes))
+		}
 	}
 	delay := p.retry
 	for attempt := 1; ; attempt++ {

@@ -383,13 +383,26 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			pd.outs = append(pd.outs, r.deadLetter(km, err))
 			continue
 		}
+		outs := make([]kafka.Message, 0, len(res))
+		var tooLarge error
 		for _, o := range res {
-			km, err := r.encode(o)
+			om, err := r.encode(o)
 			if err != nil {
 				return pd, fmt.Errorf("stage %s: %w", r.s.Name, err)
 			}
-			pd.outs = append(pd.outs, km)
+			if bus.TooLarge(om) {
+				// kafka-go would refuse it on every attempt and the stage
+				// would stop here for good: set the input aside instead.
+				tooLarge = Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
+				break
+			}
+			outs = append(outs, om)
 		}
+		if tooLarge != nil {
+			pd.outs = append(pd.outs, r.deadLetter(km, tooLarge))
+			continue
+		}
+		pd.outs = append(pd.outs, outs...)
 	}
 	pd.done = batch[:processed]
 	if pd.partial && r.dedup != nil {
@@ -531,6 +544,11 @@ func (r *runner[T, P]) tick(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("stage %s: %w", r.s.Name, err)
 		}
+		if bus.TooLarge(km) {
+			r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
+			r.log.Error("tick output dropped: over the message limit", "topic", o.Topic, "bytes", len(km.Value), "limit", bus.MaxMessageBytes)
+			continue
+		}
 		outs = append(outs, km)
 	}
 	if err := r.write(ctx, outs); err != nil && ctx.Err() == nil {
@@ -560,7 +578,17 @@ func (r *runner[T, P]) deadLetter(km kafka.Message, cause error) kafka.Message {
 	if err != nil {
 		b = km.Value
 	}
-	return DeadLetterMessage(r.d.Topics.Name(r.d.Topics.DeadLetter), km, b, r.s.Name, reason, cause)
+	out := DeadLetterMessage(r.d.Topics.Name(r.d.Topics.DeadLetter), km, b, r.s.Name, reason, cause)
+	if bus.TooLarge(out) {
+		// The original, base64 in the dead letter, would not fit: it stays
+		// where it is, and the dead letter says where.
+		dl.Value = nil
+		dl.Error = fmt.Sprintf("%s (the original, %d bytes, is too large to copy here: read it at %s/%d/%d)", dl.Error, len(km.Value), km.Topic, km.Partition, km.Offset)
+		if b, err := msg.Encode(dl); err == nil {
+			out.Value = b
+		}
+	}
+	return out
 }
 
 // DeadLetterMessage builds the dead-letter record for km: value is the

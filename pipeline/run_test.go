@@ -543,3 +543,59 @@ func TestDedupSkipsRedeliveredMessages(t *testing.T) {
 }
 
 var _ = toScored
+
+// A message kafka-go cannot send (over bus.MaxMessageBytes) used to stop
+// the stage for good: the write was retried forever. Now the input whose
+// output is too large is dead-lettered, and a dead letter whose copy of a
+// huge input would itself be too large names where the input is instead.
+func TestMessagesTooLargeToSendAreSetAsideAndTheStreamGoesOn(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	posts, scored, dlq := c.Topic("posts"), c.Topic("scored"), c.Topic("dead-letter")
+	d := deps(c, prometheus.NewRegistry())
+	big := post("s", 2)
+	handler := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+		s := &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{}, Classifier: "t", Version: "1"}
+		if p.ID == big.ID {
+			s.Post.Text = strings.Repeat("x", bus.MaxMessageBytes)
+		}
+		return []pipeline.Output{{Topic: scored, Msg: s}}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: handler})
+
+	produce(t, c, posts, post("s", 1), big)
+	produceRaw(t, c, posts, `{"not json`+strings.Repeat(" ", 700<<10))
+	produce(t, c, posts, post("s", 3))
+
+	out := ids(t, readTopic(t, c, scored, 2, 20*time.Second))
+	if len(out) != 2 || out[post("s", 1).ID] != 1 || out[post("s", 3).ID] != 1 {
+		t.Fatalf("scored = %v, want posts 1 and 3", out)
+	}
+	dead := readTopic(t, c, dlq, 2, 20*time.Second)
+	if len(dead) != 2 {
+		t.Fatalf("got %d dead letters, want 2", len(dead))
+	}
+	first, err := msg.Decode[msg.DeadLetter](dead[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Reason != "too_large" || !strings.Contains(first.Error, "over the") || !strings.Contains(string(first.Value), big.ID) {
+		t.Errorf("dead letter for the post whose output is too large: reason %q, error %q, value of %d bytes", first.Reason, first.Error, len(first.Value))
+	}
+	second, err := msg.Decode[msg.DeadLetter](dead[1].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := fmt.Sprintf("%s/%d/%d", posts, second.Partition, second.Offset)
+	if second.Reason != "invalid" || len(second.Value) != 0 || !strings.Contains(second.Error, "too large to copy here: read it at "+where) {
+		t.Errorf("dead letter for a huge bad input: reason %q, error %q, value of %d bytes", second.Reason, second.Error, len(second.Value))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stage: %v", err)
+	}
+	if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("classify", "too_large")); n != 1 {
+		t.Errorf("dead-letter metric for too_large = %v, want 1", n)
+	}
+}

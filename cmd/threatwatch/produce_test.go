@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,26 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	got := readTopic(t, kc, kc.Topic(kc.Config.Topics.Posts), 2, 20*time.Second)
 	if len(got) != 2 || !strings.Contains(got[0], `"text":"first"`) || !strings.Contains(got[1], `"text":"third"`) {
 		t.Fatalf("posts topic: %.300q", got)
+	}
+
+	// A post kafka-go cannot send: produce fails at once and says why. It
+	// used to retry it forever.
+	huge := filepath.Join(dir, "huge.jsonl")
+	if err := os.WriteFile(huge, []byte(`{"site":"s","site_post_id":"9","text":"`+strings.Repeat("a ", 600<<10)+`"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", huge)
+		done <- fmt.Sprintf("exit %d: %s", code, errOut)
+	}()
+	select {
+	case got := <-done:
+		if !strings.HasPrefix(got, "exit 1:") || !strings.Contains(got, "over the 921600-byte limit") {
+			t.Errorf("a post over the message limit: %.300s", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("produce did not end on a post over the message limit")
 	}
 
 	good := filepath.Join(dir, "good.jsonl")

@@ -270,6 +270,23 @@ type WriterOptions struct {
 	Async bool
 }
 
+// MaxMessageBytes is the largest record the writers send (key, value and
+// headers): under Kafka's default message.max.bytes (1 MiB), with room for
+// the batch around it. kafka-go refuses a larger one with
+// MessageTooLargeError on every attempt, so callers check with TooLarge
+// before writing instead of retrying it.
+const MaxMessageBytes = 900 << 10
+
+// TooLarge reports whether m is over MaxMessageBytes, counting its key,
+// value and headers and a little for the record's own framing.
+func TooLarge(m kafka.Message) bool {
+	n := 64 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 16 + len(h.Key) + len(h.Value)
+	}
+	return n > MaxMessageBytes
+}
+
 // Writer returns a writer for one topic with acknowledgement from all
 // in-sync replicas, keys hashed the way Java clients hash them (so other
 // producers agree on partitions), and its own transport.
@@ -284,7 +301,7 @@ func (b *Bus) Writer(topic string, o WriterOptions) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           o.BatchTimeout,
 		BatchSize:              1000,
-		BatchBytes:             900 << 10,
+		BatchBytes:             MaxMessageBytes,
 		Async:                  o.Async,
 		Transport:              b.Transport(),
 		AllowAutoTopicCreation: false,
