@@ -494,6 +494,12 @@ func (r *round) emit(ctx context.Context, posts []msg.Post, t *ThreadRef) (int, 
 			p.Fetched = r.now
 		}
 		p.Backfill = r.first || (!p.Published.IsZero() && p.Published.Before(r.historyBefore()))
+		if p.Clip() {
+			// A hostile or broken page can hold a post of megabytes; the
+			// rest could not be scored or carried on Kafka anyway.
+			c.m.Drops.WithLabelValues(c.site.Name, "text_clipped").Inc()
+			c.log.Warn("post text cut to the size limit", "thread", p.ThreadID, "post", p.SitePostID, "limit_bytes", msg.MaxTextBytes)
+		}
 		p.ID, p.ContentHash, p.Schema = "", "", ""
 		p.Normalize()
 		batch = append(batch, p)

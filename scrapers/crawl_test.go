@@ -428,3 +428,30 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A post of megabytes (a broken or hostile page) is cut to the size limit,
+// counted and handed on; uncut, it could not be carried on Kafka.
+func TestCrawlClipsAHugePost(t *testing.T) {
+	ts := newTestSite(t, "xenforo")
+	h := newHarness(t, "xenforo", ts, nil)
+	doRound(t, h)
+	now := time.Now()
+	ts.set("/threads/stream-tonight.12/", xfAddPost(t, ts.page("/threads/stream-tonight.12/"), 120, 123, strings.Repeat("word ", 100<<10), now))
+	ts.set("/forums/general.2/", xfBumpLatest(t, ts.page("/forums/general.2/"), 12, now))
+	doRound(t, h)
+	var got *msg.Post
+	for _, p := range h.posts() {
+		if p.SitePostID == "123" {
+			got = &p
+		}
+	}
+	if got == nil {
+		t.Fatalf("the huge post was not handed on: %v", ids(h.posts()))
+	}
+	if len(got.Text) > msg.MaxTextBytes || len(got.Text) < msg.MaxTextBytes-8 || !strings.HasPrefix(got.Text, "word word") {
+		t.Errorf("text of %d bytes, want it cut to %d", len(got.Text), msg.MaxTextBytes)
+	}
+	if n := testutil.ToFloat64(h.c.m.Drops.WithLabelValues(h.c.site.Name, "text_clipped")); n != 1 {
+		t.Errorf("text_clipped drops = %v, want 1", n)
+	}
+}

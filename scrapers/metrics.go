@@ -35,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "threatwatch_scrape_posts_total", Help: "Posts emitted by site and kind (new, edited, backfill).",
 		}, []string{"site", "kind"}),
 		Drops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "threatwatch_scrape_drops_total", Help: "Pages or posts set aside, by site and reason.",
+			Name: "threatwatch_scrape_drops_total", Help: "Pages or posts set aside, and posts cut to the size limit (text_clipped), by site and reason.",
 		}, []string{"site", "reason"}),
 		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "threatwatch_scrape_response_bytes_total", Help: "Response body bytes read, by site.",

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Schema identifiers. A breaking change to a message bumps its version; a
@@ -466,4 +467,45 @@ func (d *DeadLetter) Validate() error {
 		return fmt.Errorf("%w: schema %q, want %q", ErrSchema, d.Schema, SchemaDeadLetter)
 	}
 	return nil
+}
+
+// MaxTextBytes caps a post's text as the scrapers hand it on, and
+// MaxQuotedBytes its quoted blocks together. The classifiers read no
+// further than 256 KiB, and a post must fit in one Kafka message with its
+// scores: a stage sets aside an input whose output does not fit.
+const (
+	MaxTextBytes   = 256 << 10
+	MaxQuotedBytes = 64 << 10
+)
+
+// Clip cuts Text to MaxTextBytes and the quoted blocks to MaxQuotedBytes
+// together, at rune boundaries, and reports whether it cut anything.
+func (p *Post) Clip() bool {
+	cut := false
+	if len(p.Text) > MaxTextBytes {
+		p.Text, cut = clipString(p.Text, MaxTextBytes), true
+	}
+	left := MaxQuotedBytes
+	for i, q := range p.Quoted {
+		if len(q) <= left {
+			left -= len(q)
+			continue
+		}
+		cut = true
+		if q = clipString(q, left); q != "" {
+			p.Quoted[i] = q
+			i++
+		}
+		p.Quoted = p.Quoted[:i]
+		break
+	}
+	return cut
+}
+
+// clipString is s cut to at most n bytes (n < len(s)) at a rune boundary.
+func clipString(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

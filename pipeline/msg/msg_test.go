@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -190,5 +192,40 @@ func BenchmarkDecodeScored(b *testing.B) {
 		if _, err := Decode[Scored](enc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestClipCutsLongTextsAtRuneBoundaries(t *testing.T) {
+	long := strings.Repeat("é", MaxTextBytes) // two bytes a rune
+	for _, tc := range []struct {
+		name       string
+		text       string
+		quoted     []string
+		cut        bool
+		textLen    int
+		quotedLens []int
+	}{
+		{"short", "hello", []string{"a", "b"}, false, 5, []int{1, 1}},
+		{"text over the cap", "x" + long, nil, true, MaxTextBytes - 1, nil},
+		{"text at the cap", strings.Repeat("x", MaxTextBytes), nil, false, MaxTextBytes, nil},
+		{"quoted over the cap together", "t", []string{strings.Repeat("q", MaxQuotedBytes-10), strings.Repeat("r", 30), "s"}, true, 1, []int{MaxQuotedBytes - 10, 10}},
+		{"quoted cut to nothing is dropped", "t", []string{strings.Repeat("q", MaxQuotedBytes), "r"}, true, 1, []int{MaxQuotedBytes}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Post{Text: tc.text, Quoted: append([]string(nil), tc.quoted...)}
+			if got := p.Clip(); got != tc.cut {
+				t.Errorf("Clip() = %v, want %v", got, tc.cut)
+			}
+			if len(p.Text) != tc.textLen || !strings.HasPrefix(tc.text, p.Text) || !utf8.ValidString(p.Text) {
+				t.Errorf("text of %d bytes, want %d, a valid prefix", len(p.Text), tc.textLen)
+			}
+			var lens []int
+			for _, q := range p.Quoted {
+				lens = append(lens, len(q))
+			}
+			if fmt.Sprint(lens) != fmt.Sprint(tc.quotedLens) {
+				t.Errorf("quoted lengths %v, want %v", lens, tc.quotedLens)
+			}
+		})
 	}
 }
