@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // Compile-time check: sentence cue masks are one uint64.
@@ -38,8 +40,10 @@ type Document struct {
 var docPool = sync.Pool{New: func() any { return &Document{} }}
 
 // MaxAnalyzedBytes caps how much of one text is analyzed; a longer post is
-// scored on its first MaxAnalyzedBytes (evidence offsets stay valid).
-const MaxAnalyzedBytes = 256 << 10
+// scored on its first MaxAnalyzedBytes (evidence offsets stay valid). It is
+// the size the scrapers cut a post's text to, so that what they hand on is
+// what is read.
+const MaxAnalyzedBytes = msg.MaxTextBytes
 
 // prepare analyzes text into d, reusing d's buffers.
 func (c *Classifier) prepare(d *Document, text, field string) {

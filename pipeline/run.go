@@ -383,8 +383,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			pd.outs = append(pd.outs, r.deadLetter(km, err))
 			continue
 		}
-		outs := make([]kafka.Message, 0, len(res))
-		var tooLarge error
+		mark := len(pd.outs)
 		for _, o := range res {
 			om, err := r.encode(o)
 			if err != nil {
@@ -393,16 +392,12 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			if bus.TooLarge(om) {
 				// kafka-go would refuse it on every attempt and the stage
 				// would stop here for good: set the input aside instead.
-				tooLarge = Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
+				tooLarge := Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
+				pd.outs = append(pd.outs[:mark], r.deadLetter(km, tooLarge))
 				break
 			}
-			outs = append(outs, om)
+			pd.outs = append(pd.outs, om)
 		}
-		if tooLarge != nil {
-			pd.outs = append(pd.outs, r.deadLetter(km, tooLarge))
-			continue
-		}
-		pd.outs = append(pd.outs, outs...)
 	}
 	pd.done = batch[:processed]
 	if pd.partial && r.dedup != nil {

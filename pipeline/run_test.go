@@ -173,6 +173,21 @@ func TestMessagesFlowThroughTwoStagesInOrderPerSite(t *testing.T) {
 	}
 }
 
+// onlyPosts1And3Scored checks that posts 1 and 3 of site "s", and no
+// other, reached the scored topic, and returns the n dead letters.
+func onlyPosts1And3Scored(t *testing.T, c *kafkatest.Cluster, scored, dlq string, n int) []kafka.Message {
+	t.Helper()
+	out := ids(t, readTopic(t, c, scored, 2, 20*time.Second))
+	if len(out) != 2 || out[post("s", 1).ID] != 1 || out[post("s", 3).ID] != 1 {
+		t.Fatalf("scored = %v, want posts 1 and 3", out)
+	}
+	dead := readTopic(t, c, dlq, n, 20*time.Second)
+	if len(dead) != n {
+		t.Fatalf("got %d dead letters, want %d", len(dead), n)
+	}
+	return dead
+}
+
 func TestPoisonMessagesAreDeadLetteredWithHeadersAndTheStreamGoesOn(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
 	posts, scored, dlq := c.Topic("posts"), c.Topic("scored"), c.Topic("dead-letter")
@@ -193,14 +208,7 @@ func TestPoisonMessagesAreDeadLetteredWithHeadersAndTheStreamGoesOn(t *testing.T
 	produceRaw(t, c, posts, `{not json`, `{"schema":"post/9","id":"x"}`)
 	produce(t, c, posts, bad, post("s", 3))
 
-	out := ids(t, readTopic(t, c, scored, 2, 20*time.Second))
-	if len(out) != 2 || out[post("s", 1).ID] != 1 || out[post("s", 3).ID] != 1 {
-		t.Fatalf("scored = %v, want posts 1 and 3", out)
-	}
-	dead := readTopic(t, c, dlq, 3, 20*time.Second)
-	if len(dead) != 3 {
-		t.Fatalf("got %d dead letters, want 3", len(dead))
-	}
+	dead := onlyPosts1And3Scored(t, c, scored, dlq, 3)
 	reasons := map[string]bool{}
 	for _, m := range dead {
 		h := map[string]string{}
@@ -568,14 +576,7 @@ func TestMessagesTooLargeToSendAreSetAsideAndTheStreamGoesOn(t *testing.T) {
 	produceRaw(t, c, posts, `{"not json`+strings.Repeat(" ", 700<<10))
 	produce(t, c, posts, post("s", 3))
 
-	out := ids(t, readTopic(t, c, scored, 2, 20*time.Second))
-	if len(out) != 2 || out[post("s", 1).ID] != 1 || out[post("s", 3).ID] != 1 {
-		t.Fatalf("scored = %v, want posts 1 and 3", out)
-	}
-	dead := readTopic(t, c, dlq, 2, 20*time.Second)
-	if len(dead) != 2 {
-		t.Fatalf("got %d dead letters, want 2", len(dead))
-	}
+	dead := onlyPosts1And3Scored(t, c, scored, dlq, 2)
 	first, err := msg.Decode[msg.DeadLetter](dead[0].Value)
 	if err != nil {
 		t.Fatal(err)

@@ -118,29 +118,10 @@ func TestScoreAndEvalSkipALineOverTheCap(t *testing.T) {
 	if err := os.WriteFile(in, []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		code        int
-		out, errOut string
-	}
-	within := func(args ...string) result {
-		t.Helper()
-		done := make(chan result, 1)
-		go func() {
-			code, out, errOut := run(t, "", args...)
-			done <- result{code, out, errOut}
-		}()
-		select {
-		case r := <-done:
-			return r
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("%v did not end", args)
-			return result{}
-		}
-	}
 	out := filepath.Join(dir, "scored.jsonl")
-	r := within("score", "--input", in, "--output", out)
-	if r.code != 1 || !strings.Contains(r.errOut, "in.jsonl:2: line longer than") || !strings.Contains(r.errOut, "scored 2 posts") {
-		t.Errorf("score: exit %d, stderr %.300q", r.code, r.errOut)
+	code, _, errOut := runWithin(t, 2*time.Minute, "score", "--input", in, "--output", out)
+	if code != 1 || !strings.Contains(errOut, "in.jsonl:2: line longer than") || !strings.Contains(errOut, "scored 2 posts") {
+		t.Errorf("score: exit %d, stderr %.300q", code, errOut)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -150,9 +131,9 @@ func TestScoreAndEvalSkipALineOverTheCap(t *testing.T) {
 		t.Errorf("score wrote %d scored posts, want 2", n)
 	}
 	for _, args := range [][]string{{"eval", "--input", in}, {"eval", "--input", in, "--where", "toxic=1"}} {
-		r := within(args...)
-		if r.code != 1 || !strings.Contains(r.errOut, "in.jsonl:2: line longer than") || !strings.Contains(r.out, ": 2 posts (1 lines skipped)") {
-			t.Errorf("%v: exit %d, stdout %.300q, stderr %.300q", args, r.code, r.out, r.errOut)
+		code, stdout, errOut := runWithin(t, 2*time.Minute, args...)
+		if code != 1 || !strings.Contains(errOut, "in.jsonl:2: line longer than") || !strings.Contains(stdout, ": 2 posts (1 lines skipped)") {
+			t.Errorf("%v: exit %d, stdout %.300q, stderr %.300q", args, code, stdout, errOut)
 		}
 	}
 }

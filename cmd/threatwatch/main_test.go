@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run calls the binary's entry point in-process.
@@ -16,6 +17,28 @@ func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr s
 	en := &env{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e, getenv: func(string) string { return "" }}
 	code = runMain(context.Background(), en, args)
 	return code, o.String(), e.String()
+}
+
+// runWithin is run for a command that used to hang on the input given: the
+// test fails, naming it, if the command has not ended after d.
+func runWithin(t *testing.T, d time.Duration, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := run(t, "", args...)
+		done <- result{code, out, errOut}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.out, r.errOut
+	case <-time.After(d):
+		t.Fatalf("%.200q did not end within %v", args, d)
+		return 0, "", ""
+	}
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +30,7 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	if err := os.WriteFile(in, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", in)
+	code, _, errOut := runWithin(t, time.Minute, "produce", "--config", cfg, "--topic", "posts", in)
 	if code != 1 || !strings.Contains(errOut, "posts.jsonl:2:") || !strings.Contains(errOut, "posts.jsonl:3: line longer than") ||
 		!strings.Contains(errOut, "wrote 2 messages") || !strings.Contains(errOut, "skipped 2 bad lines") {
 		t.Fatalf("exit %d, stderr %.500q", code, errOut)
@@ -47,18 +46,8 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	if err := os.WriteFile(huge, []byte(`{"site":"s","site_post_id":"9","text":"`+strings.Repeat("a ", 600<<10)+`"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan string, 1)
-	go func() {
-		code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", huge)
-		done <- fmt.Sprintf("exit %d: %s", code, errOut)
-	}()
-	select {
-	case got := <-done:
-		if !strings.HasPrefix(got, "exit 1:") || !strings.Contains(got, "over the 921600-byte limit") {
-			t.Errorf("a post over the message limit: %.300s", got)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("produce did not end on a post over the message limit")
+	if code, _, errOut := runWithin(t, time.Minute, "produce", "--config", cfg, "--topic", "posts", huge); code != 1 || !strings.Contains(errOut, "over the 921600-byte limit") {
+		t.Errorf("a post over the message limit: exit %d, stderr %.300q", code, errOut)
 	}
 
 	good := filepath.Join(dir, "good.jsonl")

@@ -471,8 +471,9 @@ func (d *DeadLetter) Validate() error {
 
 // MaxTextBytes caps a post's text as the scrapers hand it on, and
 // MaxQuotedBytes its quoted blocks together. The classifiers read no
-// further than 256 KiB, and a post must fit in one Kafka message with its
-// scores: a stage sets aside an input whose output does not fit.
+// further (classifiers.MaxAnalyzedBytes is this), and a post must fit in
+// one Kafka message with its scores: a stage sets aside an input whose
+// output does not fit.
 const (
 	MaxTextBytes   = 256 << 10
 	MaxQuotedBytes = 64 << 10
