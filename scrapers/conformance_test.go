@@ -30,7 +30,7 @@ type goldenResult struct {
 
 func parseFixture(t testing.TB, eng Engine, engine string, r route) (*Page, error) {
 	u, _ := url.Parse(goldenBase + r.path)
-	in := &Input{Site: "fixture", URL: u, Kind: r.pageKind(), Body: repairUTF8(readFixture(t, engine, r.file)), Fetched: fixedFetch}
+	in := &Input{Site: "fixture", URL: u, Kind: r.pageKind(), Body: decoded(readFixture(t, engine, r.file)), Fetched: fixedFetch}
 	return eng.Parse(in)
 }
 
@@ -112,7 +112,7 @@ func TestConformance(t *testing.T) {
 									t.Errorf("input %d (%d bytes, %v): panic: %v", i, len(b), k, p)
 								}
 							}()
-							_, _ = eng.Parse(&Input{Site: "fixture", URL: u, Kind: k, Body: repairUTF8(b), Fetched: fixedFetch})
+							_, _ = eng.Parse(&Input{Site: "fixture", URL: u, Kind: k, Body: decoded(b), Fetched: fixedFetch})
 						}()
 					}
 				}
@@ -307,4 +307,10 @@ func (h *harness) reset() {
 	h.mu.Lock()
 	h.got = nil
 	h.mu.Unlock()
+}
+
+// decoded is a body as the fetcher hands it to an engine.
+func decoded(b []byte) []byte {
+	out, _ := decodeBody(b, "")
+	return out
 }

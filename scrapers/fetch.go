@@ -90,6 +90,10 @@ type Response struct {
 	Status      int
 	Body        []byte
 	ContentType string
+	// Charset names the encoding the body was converted from when the page
+	// declared it only in its markup or by a byte-order mark ("" when the
+	// body came as UTF-8, or colly converted it by the header).
+	Charset string
 	// NotModified is a 304: the page is as it was at Validators.
 	NotModified bool
 	Validators  Validators
@@ -445,9 +449,11 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 		return nil, &FetchError{Reason: "too_large", URL: rawURL, Err: ErrTooLarge}
 	}
 	f.metrics.Bytes.WithLabelValues(site).Add(float64(len(r.Body)))
+	ct := r.Headers.Get("Content-Type")
+	body, from := decodeBody(r.Body, ct)
 	return &Response{
-		URL: cleanURL(final), Status: r.StatusCode, Body: repairUTF8(r.Body),
-		ContentType: r.Headers.Get("Content-Type"),
+		URL: cleanURL(final), Status: r.StatusCode, Body: body, Charset: from,
+		ContentType: ct,
 		Validators:  Validators{ETag: r.Headers.Get("ETag"), LastModified: r.Headers.Get("Last-Modified")},
 	}, nil
 }

@@ -44,9 +44,10 @@ func FuzzEngineParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// The fetcher repairs the page's UTF-8 and URL before any engine
-		// sees them.
-		pg, err := e.eng.Parse(&Input{Site: "fuzz", URL: cleanURL(u), Kind: kind, Body: repairUTF8(body), Fetched: fixedFetch})
+		// The fetcher converts the page to UTF-8 and repairs its URL before
+		// any engine sees them.
+		text, _ := decodeBody(body, "")
+		pg, err := e.eng.Parse(&Input{Site: "fuzz", URL: cleanURL(u), Kind: kind, Body: text, Fetched: fixedFetch})
 		if err != nil {
 			if !errors.Is(err, ErrMarkup) && !errors.Is(err, ErrBadPage) {
 				t.Fatalf("%s: error %q wraps neither ErrMarkup nor ErrBadPage", e.name, err)
