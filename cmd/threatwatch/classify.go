@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +39,7 @@ type classifyMetrics struct {
 	scored   prometheus.Counter
 	score    *prometheus.HistogramVec
 	duration prometheus.Histogram
+	script   *prometheus.CounterVec
 }
 
 func newClassifyMetrics(reg prometheus.Registerer) *classifyMetrics {
@@ -52,9 +55,13 @@ func newClassifyMetrics(reg prometheus.Registerer) *classifyMetrics {
 			Name: "threatwatch_classify_score_duration_seconds", Help: "Time to score one post.",
 			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 14),
 		}),
+		script: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_classify_posts_by_script_total",
+			Help: "Posts scored, by site and by the script most of their letters are in (latin, none, cyrillic, han, kana, hangul, arabic, hebrew, greek, devanagari, thai, other). The classifiers read English: posts in any script but latin and none score near zero whatever they say.",
+		}, []string{"site", "script"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.scored, m.score, m.duration)
+		reg.MustRegister(m.scored, m.score, m.duration, m.script)
 	}
 	return m
 }
@@ -77,6 +84,41 @@ type classifyHandler struct {
 	c   *classifiers.Classifier
 	out string
 	m   *classifyMetrics
+	log *slog.Logger
+
+	mu sync.Mutex
+	// warned holds when each site last had a warning about posts in a
+	// script the classifiers do not read.
+	warned map[string]time.Time
+}
+
+// unreadWarnEvery spaces the warnings about a site's unread posts: the
+// metric counts each post, the log says once in a while that it happens.
+const unreadWarnEvery = time.Hour
+
+// noteScript counts a post by its script and warns, at most once an hour
+// per site, when the classifiers cannot read it. The log names the site
+// and the script, never the post's text.
+func (h *classifyHandler) noteScript(p *msg.Post) {
+	script := classifiers.Script(p.Text)
+	h.m.script.WithLabelValues(p.Site, script).Inc()
+	if classifiers.Reads(script) || h.log == nil {
+		return
+	}
+	now := time.Now()
+	h.mu.Lock()
+	last, seen := h.warned[p.Site]
+	if seen && now.Sub(last) < unreadWarnEvery {
+		h.mu.Unlock()
+		return
+	}
+	if h.warned == nil {
+		h.warned = map[string]time.Time{}
+	}
+	h.warned[p.Site] = now
+	h.mu.Unlock()
+	h.log.Warn("posts in a script the classifiers do not read: their scores stay near zero whatever they say (see threatwatch_classify_posts_by_script_total)",
+		"stage", "classify", "site", p.Site, "script", script, "post", p.ID)
 }
 
 func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
@@ -87,6 +129,7 @@ func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, _ pipeline.M
 	}
 	h.m.duration.Observe(time.Since(t0).Seconds())
 	h.m.scored.Inc()
+	h.noteScript(in)
 	for sig, v := range s.Scores {
 		h.m.score.WithLabelValues(string(sig)).Observe(v)
 	}
@@ -103,7 +146,7 @@ func runClassifyStage(ctx context.Context, p *process) error {
 	if p.obs != nil {
 		reg = p.obs.Registry
 	}
-	h := &classifyHandler{c: c, out: p.topic(p.cfg.Topics.Scored), m: newClassifyMetrics(reg)}
+	h := &classifyHandler{c: c, out: p.topic(p.cfg.Topics.Scored), m: newClassifyMetrics(reg), log: p.log}
 	p.log.Info("classifier ready", "stage", "classify", "classifier", classifiers.Name, "version", c.Version())
 	return pipeline.Run(ctx, p.deps(), pipeline.Stage[msg.Post, *msg.Post]{
 		Name: "classify", Input: p.topic(p.cfg.Topics.Posts), Handler: h, Dedup: true,
