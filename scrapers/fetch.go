@@ -259,8 +259,9 @@ func (f *Fetcher) build(proxy *url.URL) error {
 		colly.AllowURLRevisit(),
 		colly.MaxBodySize(int(f.cfg.MaxBodyBytes)+1), // one byte past the cap shows truncation
 		colly.ParseHTTPErrorResponse(),
-		// No DetectCharset: statistical detection misreads UTF-8 JSON; a
-		// charset the server declares is still converted by colly.
+		// No DetectCharset: statistical detection misreads UTF-8 JSON. A
+		// charset the header declares is converted by colly, one the page
+		// declares by decodeBody.
 	)
 	// Colly ignores robots.txt by default; say explicitly that we do not.
 	c.IgnoreRobotsTxt = f.site.IgnoreRobotsTxt
