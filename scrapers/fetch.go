@@ -115,7 +115,10 @@ type HostLimiter struct {
 type hostState struct {
 	next         time.Time
 	blockedUntil time.Time
-	sem          chan struct{}
+	// crawlDelay is the host's robots.txt Crawl-delay: the least gap
+	// between two requests, whatever the site's own rate limit says.
+	crawlDelay time.Duration
+	sem        chan struct{}
 }
 
 // NewHostLimiter returns an empty limiter.
@@ -152,7 +155,7 @@ func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit)
 	if at.Before(now) {
 		at = now
 	}
-	gap := r.Delay
+	gap := max(r.Delay, h.crawlDelay)
 	if r.RandomDelay > 0 {
 		gap += rand.N(r.RandomDelay)
 	}
@@ -175,6 +178,15 @@ func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit)
 		}
 	}
 	return release, nil
+}
+
+// SetCrawlDelay sets the least gap between two requests to host, from
+// its robots.txt (0: none beyond each site's rate limit).
+func (l *HostLimiter) SetCrawlDelay(host string, d time.Duration) {
+	h := l.state(host, 1)
+	l.mu.Lock()
+	h.crawlDelay = d
+	l.mu.Unlock()
 }
 
 // Block holds host until t (a Retry-After).
@@ -341,6 +353,9 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// body without any limit. One byte past the cap lets Get see the
 	// truncation.
 	resp.Body = &capBody{r: resp.Body, left: f.cfg.MaxBodyBytes + 1}
+	if req.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt && resp.StatusCode/100 == 2 {
+		resp.Body = &robotsBody{r: resp.Body, f: f, host: req.URL.Host}
+	}
 	return resp, nil
 }
 

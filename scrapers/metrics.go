@@ -23,6 +23,8 @@ type Metrics struct {
 	LastSuccess *prometheus.GaugeVec
 	// Leases is the number of sites this process holds.
 	Leases prometheus.Gauge
+	// CrawlDelay is the Crawl-delay a site's robots.txt asks of us.
+	CrawlDelay *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics with reg (nil: not registered).
@@ -56,9 +58,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Leases: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "threatwatch_scrape_leases_held_sites", Help: "Sites this process holds the lease of.",
 		}),
+		CrawlDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threatwatch_scrape_crawl_delay_seconds", Help: "The Crawl-delay the site's robots.txt asks of our User-Agent (0: none); requests to its host are spaced by at least this.",
+		}, []string{"site"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Posts, m.Drops, m.Bytes, m.RoundSeconds, m.Healthy, m.State, m.LastSuccess, m.Leases)
+		reg.MustRegister(m.Requests, m.Posts, m.Drops, m.Bytes, m.RoundSeconds, m.Healthy, m.State, m.LastSuccess, m.Leases, m.CrawlDelay)
 	}
 	return m
 }

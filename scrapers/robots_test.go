@@ -1,0 +1,174 @@
+package scrapers
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/temoto/robotstxt"
+
+	"github.com/threatwatch/threatwatch/config"
+)
+
+func TestLenientRobots(t *testing.T) {
+	for _, tc := range []struct {
+		name, robots string
+		allowed      []string
+		blocked      []string
+		delay        time.Duration
+	}{
+		{name: "a file the parser takes is kept as it is",
+			robots:  "User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n",
+			allowed: []string{"/public"}, blocked: []string{"/private/x"}, delay: 2 * time.Second},
+		{name: "a Crawl-delay before any User-agent",
+			robots:  "Crawl-delay: 10\nUser-agent: *\nDisallow: /private/\n",
+			allowed: []string{"/public"}, blocked: []string{"/private/x"}},
+		{name: "a Crawl-delay that is not a number",
+			robots:  "User-agent: *\nCrawl-delay: ten\nDisallow: /private/\n",
+			allowed: []string{"/public"}, blocked: []string{"/private/x"}},
+		{name: "a rule before any User-agent belongs to no group",
+			robots:  "Disallow: /\n\nUser-agent: *\nDisallow: /private/\r\nCrawl-delay: 0.5 # be gentle\n",
+			allowed: []string{"/public"}, blocked: []string{"/private/x"}, delay: 500 * time.Millisecond},
+		{name: "only rules before any User-agent: nothing applies",
+			robots:  "Disallow: /private/\n",
+			allowed: []string{"/public", "/private/x"}},
+		{name: "a huge Crawl-delay is bounded",
+			robots:  "User-agent: *\nCrawl-delay: 1e300\n",
+			allowed: []string{"/public"}, delay: maxCrawlDelay},
+		{name: "a soft 404 page in HTML",
+			robots:  "<!DOCTYPE html><html><body><h1>Not found: the page /robots.txt</h1></body></html>\n",
+			allowed: []string{"/public"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clean := lenientRobots([]byte(tc.robots))
+			r, err := robotstxt.FromBytes(clean)
+			if err != nil {
+				t.Fatalf("the parser refuses the cleaned file %q: %v", clean, err)
+			}
+			g := r.FindGroup("ThreatWatch/1.0")
+			for _, p := range tc.allowed {
+				if !g.Test(p) {
+					t.Errorf("%s is blocked", p)
+				}
+			}
+			for _, p := range tc.blocked {
+				if g.Test(p) {
+					t.Errorf("%s is allowed", p)
+				}
+			}
+			if d := crawlDelay(clean, "ThreatWatch/1.0"); d != tc.delay {
+				t.Errorf("Crawl-delay %v, want %v", d, tc.delay)
+			}
+		})
+	}
+}
+
+// FuzzLenientRobots holds the cleaning to what it is for: the parser
+// takes whatever comes out, and a file it already took is not changed.
+func FuzzLenientRobots(f *testing.F) {
+	for _, s := range []string{
+		"User-agent: *\nDisallow: /private/\n",
+		"Crawl-delay: 10\nUser-agent: *\nDisallow: /x\n",
+		"User-agent: *\nCrawl-delay: ten\n",
+		"Disallow: /\nAllow: /a\nUser-agent: a\nUser-agent: b\nDisallow: /c*$\n\nUser-agent: *\nCrawl-delay: 1\n",
+		"\xef\xbb\xbfUser-agent:*\rDisallow:/p\r\nSitemap: https://forum.example/s.xml # x\n",
+		"User-agent: *\nCrawl-delay: : 5\nHost: forum.example\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, before := robotstxt.FromBytes(body)
+		clean := lenientRobots(body)
+		if _, err := robotstxt.FromBytes(clean); err != nil {
+			t.Fatalf("the parser refuses the cleaned %q (from %q): %v", clean, body, err)
+		}
+		if before == nil && !bytes.Equal(clean, body) {
+			t.Fatalf("a file the parser took was changed: %q -> %q", body, clean)
+		}
+	})
+}
+
+func TestRobotsTxtAtTheFetcher(t *testing.T) {
+	ctx := context.Background()
+	serve := func(t *testing.T, robots string) (*httptest.Server, func() []time.Time) {
+		var mu sync.Mutex
+		var at []time.Time
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/robots.txt" {
+				_, _ = w.Write([]byte(robots))
+				return
+			}
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			_, _ = w.Write([]byte("ok"))
+		}))
+		t.Cleanup(srv.Close)
+		return srv, func() []time.Time { mu.Lock(); defer mu.Unlock(); return append([]time.Time(nil), at...) }
+	}
+	t.Run("one sloppy line no longer makes a site unreadable, and its rules still hold", func(t *testing.T) {
+		srv, _ := serve(t, "Crawl-delay: 10\nUser-agent: *\nDisallow: /private/\n")
+		f := testFetcher(t, nil)
+		if _, err := f.Get(ctx, srv.URL+"/public", Validators{}); err != nil {
+			t.Fatalf("public page: %v", err)
+		}
+		if _, err := f.Get(ctx, srv.URL+"/private/x", Validators{}); fetchErrReason(err) != "robots" {
+			t.Fatalf("disallowed page: %v, want a robots refusal", err)
+		}
+	})
+	t.Run("Crawl-delay spaces requests to the host beyond the site's own rate limit", func(t *testing.T) {
+		srv, arrivals := serve(t, "User-agent: TW-test\nCrawl-delay: 0.15\n\nUser-agent: *\nCrawl-delay: 0\n")
+		f := testFetcher(t, func(c *config.Scrape, s *config.Site) { s.UserAgent = "TW-test/1"; s.RateLimit.Delay = 0 })
+		for range 4 {
+			if _, err := f.Get(ctx, srv.URL+"/p", Validators{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := arrivals()
+		if len(at) != 4 {
+			t.Fatalf("server saw %d page requests", len(at))
+		}
+		if span := at[3].Sub(at[0]); span < 3*150*time.Millisecond-10*time.Millisecond {
+			t.Errorf("4 requests spanned %v, want >= 3 x 150ms", span)
+		}
+		if g := testutil.ToFloat64(f.metrics.CrawlDelay.WithLabelValues(f.site.Name)); g != 0.15 {
+			t.Errorf("crawl delay gauge %v, want 0.15", g)
+		}
+	})
+	t.Run("another agent's Crawl-delay does not apply", func(t *testing.T) {
+		srv, _ := serve(t, "User-agent: OtherBot\nCrawl-delay: 5\n")
+		f := testFetcher(t, func(c *config.Scrape, s *config.Site) { s.UserAgent = "TW-test/1" })
+		if _, err := f.Get(ctx, srv.URL+"/p", Validators{}); err != nil {
+			t.Fatal(err)
+		}
+		if d := f.lim.state(hostOf(t, srv.URL), 1).crawlDelay; d != 0 {
+			t.Errorf("crawl delay %v, want 0", d)
+		}
+	})
+	t.Run("a site that ignores robots.txt ignores its Crawl-delay", func(t *testing.T) {
+		srv, _ := serve(t, "User-agent: *\nCrawl-delay: 5\n")
+		f := testFetcher(t, func(c *config.Scrape, s *config.Site) { s.IgnoreRobotsTxt = true })
+		for range 2 {
+			if _, err := f.Get(ctx, srv.URL+"/p", Validators{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := f.lim.state(hostOf(t, srv.URL), 1).crawlDelay; d != 0 {
+			t.Errorf("crawl delay %v, want 0", d)
+		}
+	})
+}
+
+func hostOf(t *testing.T, u string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req.URL.Host
+}
