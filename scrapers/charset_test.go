@@ -190,8 +190,9 @@ func TestCrawlReadsACharsetDeclaredInThePage(t *testing.T) {
 	}
 }
 
-// crawlTexts crawls a site once and returns what each post says, by its
-// id on the site.
+// crawlTexts crawls a site once and returns, by each post's id on the
+// site, what it says and where it is (its links without the test server's
+// host, which differs from site to site).
 func crawlTexts(t *testing.T, engine string, ts *testSite) map[string]string {
 	t.Helper()
 	h := newHarness(t, engine, ts, nil)
@@ -201,7 +202,8 @@ func crawlTexts(t *testing.T, engine string, ts *testSite) map[string]string {
 		if strings.ContainsRune(p.Text+p.Thread+p.Author, utf8.RuneError) {
 			t.Errorf("post %s has U+FFFD: %q", p.SitePostID, p.Text)
 		}
-		out[p.SitePostID] = strings.Join(append([]string{p.Author, p.Thread, p.Text}, p.Quoted...), "\n")
+		out[p.SitePostID] = strings.Join(append([]string{p.Author, p.Thread, p.ThreadID,
+			strings.TrimPrefix(p.URL, ts.URL), strings.TrimPrefix(p.ThreadURL, ts.URL), p.Text}, p.Quoted...), "\n")
 	}
 	return out
 }

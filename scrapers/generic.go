@@ -84,6 +84,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := docBase(in.URL, doc)
 	s := g.s
 	pg := &Page{}
 	if s.ThreadTitle != "" {
@@ -93,7 +94,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 	if s.ThreadLink != "" {
 		seen := map[string]bool{}
 		add := func(link, row *goquery.Selection) {
-			href := resolve(in.URL, attrOrText(link, "href"))
+			href := resolve(base, attrOrText(link, "href"))
 			if href == "" {
 				return
 			}
@@ -124,7 +125,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			doc.Find(s.ThreadLink).Each(func(_ int, l *goquery.Selection) { add(l, nil) })
 		}
 		if s.ListingNext != "" {
-			pg.Next = resolve(in.URL, attrOrText(doc.Find(s.ListingNext), "href"))
+			pg.Next = resolve(base, attrOrText(doc.Find(s.ListingNext), "href"))
 		}
 	}
 	posts := doc.Find(s.Post)
@@ -141,7 +142,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 		}
 		p := msg.Post{ThreadID: threadID, ThreadURL: threadURL, Thread: pg.Title}
 		if s.Permalink != "" {
-			p.URL = resolve(in.URL, attrOrText(ps.Find(s.Permalink), "href"))
+			p.URL = resolve(base, attrOrText(ps.Find(s.Permalink), "href"))
 		}
 		if s.PostID != "" || s.PostIDAttr != "" {
 			p.SitePostID = lastDigits(attrOrText(g.find(ps, s.PostID), s.PostIDAttr))
@@ -170,7 +171,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 		pg.Posts = append(pg.Posts, p)
 	})
 	if s.NextPage != "" && posts.Length() > 0 {
-		pg.Next = resolve(in.URL, attrOrText(doc.Find(s.NextPage), "href"))
+		pg.Next = resolve(base, attrOrText(doc.Find(s.NextPage), "href"))
 	}
 	if len(pg.Posts) == 0 && len(pg.Threads) == 0 {
 		// A thread page always has its first post and a listing its

@@ -57,11 +57,12 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := docBase(in.URL, doc)
 	pg := &Page{Title: strings.TrimSpace(doc.Find("h2.topic-title").First().Text())}
 	next := doc.Find(".pagination li.next a, .pagination a[rel='next']").First()
-	pg.Next = resolve(in.URL, attrOrText(next, "href"))
+	pg.Next = resolve(base, attrOrText(next, "href"))
 	if pg.Next == "" {
-		pg.Next = resolve(in.URL, attrOrText(doc.Find(`link[rel="next"]`), "href"))
+		pg.Next = resolve(base, attrOrText(doc.Find(`link[rel="next"]`), "href"))
 	}
 	posts := doc.Find("div.post[id^='p']")
 	rows := doc.Find("ul.topiclist.topics li.row, ul.topiclist li.row:has(a.topictitle)")
@@ -74,14 +75,14 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 	seenRow := map[string]bool{}
 	rows.Each(func(_ int, s *goquery.Selection) {
 		link := s.Find("a.topictitle").First()
-		href := resolve(in.URL, attrOrText(link, "href"))
+		href := resolve(base, attrOrText(link, "href"))
 		id := phpbbParam(href, "t")
 		if id == "" || seenRow[id] {
 			return
 		}
 		seenRow[id] = true
 		last := s.Find("dd.lastpost").First()
-		lastPost := phpbbParam(resolve(in.URL, attrOrText(last.Find("a[href*='p=']"), "href")), "p")
+		lastPost := phpbbParam(resolve(base, attrOrText(last.Find("a[href*='p=']"), "href")), "p")
 		tv, _ := last.Find("time").Attr("datetime")
 		lt, _ := parseTime(tv, "", nil)
 		replies := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s.Find("dd.posts").Clone().Children().Remove().End().Text()), "Replies"))
@@ -94,7 +95,7 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 	if in.Thread != nil {
 		threadID = in.Thread.ID
 	}
-	titleLink := resolve(in.URL, attrOrText(doc.Find("h2.topic-title a"), "href"))
+	titleLink := resolve(base, attrOrText(doc.Find("h2.topic-title a"), "href"))
 	if threadID == "" {
 		threadID = phpbbParam(titleLink, "t")
 	}
@@ -121,7 +122,7 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 			author = s.Find("p.author .username, p.author .username-coloured").First()
 		}
 		po.Author = strings.TrimSpace(author.Text())
-		po.AuthorID = phpbbParam(resolve(in.URL, attrOrText(author, "href")), "u")
+		po.AuthorID = phpbbParam(resolve(base, attrOrText(author, "href")), "u")
 		head := s.Find("p.author").First()
 		if v, ok := head.Find("time").Attr("datetime"); ok {
 			po.Published, _ = parseTime(v, "", nil)
@@ -132,9 +133,9 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 				po.Published, _ = parseTime(txt[i+len("»"):], "", nil)
 			}
 		}
-		po.URL = resolve(in.URL, attrOrText(s.Find("h3 a[href*='#p'], p.author a[href*='p=']").First(), "href"))
+		po.URL = resolve(base, attrOrText(s.Find("h3 a[href*='#p'], p.author a[href*='p=']").First(), "href"))
 		if po.URL == "" {
-			po.URL = resolve(in.URL, "./viewtopic.php?p="+id+"#p"+id)
+			po.URL = resolve(base, "./viewtopic.php?p="+id+"#p"+id)
 		}
 		po.Text, po.Quoted = splitQuotes(content, "blockquote", "cite")
 		if po.Text == "" && len(po.Quoted) == 0 {

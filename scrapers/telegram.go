@@ -41,6 +41,7 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := docBase(in.URL, doc)
 	msgs := doc.Find(".tgme_widget_message[data-post]")
 	pg := &Page{Title: strings.TrimSpace(doc.Find(".tgme_channel_info_header_title").First().Text())}
 	if pg.Title == "" {
@@ -67,16 +68,16 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 		}
 		p := msg.Post{
 			SitePostID: dp, ThreadID: channel, Thread: pg.Title,
-			ThreadURL: resolve(in.URL, "/s/"+channel),
+			ThreadURL: resolve(base, "/s/"+channel),
 		}
 		p.Author = strings.TrimSpace(s.Find(".tgme_widget_message_from_author").First().Text())
 		if p.Author == "" {
 			p.Author = strings.TrimSpace(s.Find(".tgme_widget_message_owner_name").First().Text())
 		}
 		date := s.Find("a.tgme_widget_message_date").First()
-		p.URL = resolve(in.URL, attrOrText(date, "href"))
+		p.URL = resolve(base, attrOrText(date, "href"))
 		if p.URL == "" {
-			p.URL = resolve(in.URL, "/"+dp)
+			p.URL = resolve(base, "/"+dp)
 		}
 		if v, ok := date.Find("time").Attr("datetime"); ok {
 			p.Published, _ = parseTime(v, "", nil)
@@ -94,10 +95,10 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 		}
 		pg.Posts = append(pg.Posts, p)
 	})
-	prev := resolve(in.URL, attrOrText(doc.Find(`link[rel="prev"]`), "href"))
+	prev := resolve(base, attrOrText(doc.Find(`link[rel="prev"]`), "href"))
 	if prev == "" {
 		more := doc.Find("a.tme_messages_more, .tme_messages_more").First()
-		if h := resolve(in.URL, attrOrText(more, "href")); h != "" && strings.Contains(h, "before=") {
+		if h := resolve(base, attrOrText(more, "href")); h != "" && strings.Contains(h, "before=") {
 			prev = h
 		} else if b, ok := more.Attr("data-before"); ok && isDigits(b) {
 			prev = tgBefore(in, b)

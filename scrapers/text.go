@@ -215,6 +215,30 @@ func splitQuotes(body *goquery.Selection, quoteSel, header string) (string, []st
 	return nodeText(c), quotes
 }
 
+// docBase is the URL a page's relative links resolve against, as in a
+// browser: the first <base href> (itself resolved against the page's URL)
+// when that is an http(s) URL, else the page's URL. XenForo 1 and
+// vBulletin pages set it and write their links relative to it
+// ("threads/slug.12/"), which against the page's own URL would point
+// below the listing.
+func docBase(page *url.URL, doc *goquery.Document) *url.URL {
+	href, ok := doc.Find("base[href]").First().Attr("href")
+	if !ok {
+		return page
+	}
+	u, err := url.Parse(strings.TrimSpace(href))
+	if err != nil {
+		return page
+	}
+	if page != nil {
+		u = page.ResolveReference(u)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return page
+	}
+	return u
+}
+
 // resolve makes ref absolute against base; "" for an unusable ref.
 func resolve(base *url.URL, ref string) string {
 	ref = strings.TrimSpace(ref)

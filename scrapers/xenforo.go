@@ -45,10 +45,11 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := docBase(in.URL, doc)
 	pg := &Page{Title: strings.TrimSpace(doc.Find("h1.p-title-value").First().Text())}
-	pg.Next = resolve(in.URL, attrOrText(doc.Find("a.pageNav-jump--next"), "href"))
+	pg.Next = resolve(base, attrOrText(doc.Find("a.pageNav-jump--next"), "href"))
 	if pg.Next == "" {
-		pg.Next = resolve(in.URL, attrOrText(doc.Find(`link[rel="next"]`), "href"))
+		pg.Next = resolve(base, attrOrText(doc.Find(`link[rel="next"]`), "href"))
 	}
 	messages := doc.Find("article.message")
 	rows := doc.Find(".structItem--thread")
@@ -65,7 +66,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		if link.Length() == 0 {
 			link = s.Find(".structItem-title a").Last()
 		}
-		href := resolve(in.URL, attrOrText(link, "href"))
+		href := resolve(base, attrOrText(link, "href"))
 		id := xfThreadOf(href)
 		if id == "" {
 			return
@@ -123,7 +124,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		if perma.Length() == 0 {
 			perma = s.Find(".message-attribution-main a[href*='post']").First()
 		}
-		p.URL = resolve(in.URL, attrOrText(perma, "href"))
+		p.URL = resolve(base, attrOrText(perma, "href"))
 		if p.URL == "" && threadURL != "" {
 			p.URL = threadURL + "post-" + id
 		}
