@@ -93,7 +93,7 @@ func FuzzRedactHidesPlantedData(f *testing.F) {
 	f.Add("\xff\xfe", "(", uint8(1))
 	f.Add("Apt", "#4 tonight", uint8(2))
 	f.Add("12", "34", uint8(3))
-	values := []string{"15 Millrace Ln", "+1 (719) 555-0108", "jane.roe@example.com", "45.52345, -122.67621"}
+	values := []string{"15 Millrace Ln", "+1 (719) 555-0108", "jane.roe@example.com", "45.52345, -122.67621", "ул. Ленина, д. 5, кв. 12"}
 	f.Fuzz(func(t *testing.T, before, after string, which uint8) {
 		v := values[int(which)%len(values)]
 		out := Redact(before + " " + v + " " + after)
@@ -114,7 +114,7 @@ func FuzzSnippetsHidePlantedData(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	values := []string{"15 Millrace Ln", "+1 (719) 555-0108", "jane.roe@example.com", "45.52345, -122.67621"}
+	values := []string{"15 Millrace Ln", "+1 (719) 555-0108", "jane.roe@example.com", "45.52345, -122.67621", "ул. Ленина, д. 5, кв. 12"}
 	f.Fuzz(func(t *testing.T, before, after string, which uint8) {
 		v := values[int(which)%len(values)]
 		s, err := c.Score(context.Background(), &msg.Post{ID: "f", Text: before + " " + v + " " + after})

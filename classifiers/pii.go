@@ -85,6 +85,9 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 		out = findNear(text, zipTriggers(text), 4, 12, reZipUS, KindPostalCode, nil, out)
 	}
 	out = findStreets(text, n, toks, digits, out)
+	if digits && hasCyrillic(text) {
+		out = findCyrillicStreets(text, out)
+	}
 	return dedupPII(text, out), capped
 }
 
