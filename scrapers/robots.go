@@ -21,6 +21,11 @@ import (
 // read as this. At ten minutes between requests a site is still polled.
 const maxCrawlDelay = 10 * time.Minute
 
+// maxRobotsBytes is how much of a robots.txt is read: RFC 9309 lets a
+// crawler stop at 500 KiB, and it bounds the line-by-line cleaning of a
+// file the parser refused.
+const maxRobotsBytes = 500 << 10
+
 // robotsBody hands colly a robots.txt without the lines the parser would
 // refuse, and sets the host's Crawl-delay for our User-Agent in the
 // limiter. Answers other than 2xx pass unchanged: colly reads a 4xx as
@@ -35,16 +40,18 @@ type robotsBody struct {
 
 func (b *robotsBody) Read(p []byte) (int, error) {
 	if b.out == nil {
-		// The body is already capped at max_body_bytes.
-		raw, err := io.ReadAll(b.r)
-		if err != nil {
-			b.err = err
-		}
+		raw, err := io.ReadAll(io.LimitReader(b.r, maxRobotsBytes))
 		clean := lenientRobots(raw)
 		b.out = bytes.NewReader(clean)
-		d := crawlDelay(clean, b.f.site.UserAgent)
-		b.f.lim.SetCrawlDelay(b.host, d)
-		b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
+		if err != nil {
+			// Colly fails the request on this error; a partial file must
+			// not change the host's Crawl-delay either.
+			b.err = err
+		} else {
+			d := crawlDelay(clean, b.f.site.UserAgent)
+			b.f.lim.SetCrawlDelay(b.host, d)
+			b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
+		}
 	}
 	n, err := b.out.Read(p)
 	if err == io.EOF && b.err != nil {

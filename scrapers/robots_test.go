@@ -3,8 +3,10 @@ package scrapers
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,4 +173,20 @@ func hostOf(t *testing.T, u string) string {
 		t.Fatal(err)
 	}
 	return req.URL.Host
+}
+
+// BenchmarkLenientRobots cleans the largest robots.txt read (500 KiB of
+// rules) that the parser refuses for its first line: the worst case,
+// paid once per host every 12 hours.
+func BenchmarkLenientRobots(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("Crawl-delay: 5\nUser-agent: *\n")
+	for i := 0; sb.Len() < maxRobotsBytes; i++ {
+		fmt.Fprintf(&sb, "Disallow: /private/%d/\n", i)
+	}
+	body := []byte(sb.String()[:maxRobotsBytes])
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		_ = lenientRobots(body)
+	}
 }
