@@ -296,6 +296,29 @@ func parseTime(s, layout string, loc *time.Location) (time.Time, bool) {
 		}
 		return time.Unix(n, 0).UTC(), true
 	}
+	if t, ok := parseTimeAs(s, layout, loc); ok {
+		return t, true
+	}
+	// A date in the board's language: its month and weekday names in
+	// English, in the forms the layout asks for ("Jan" or "January", "Mon"
+	// or "Monday"); the common layouts take the short forms and "January".
+	forms := [][2]bool{{false, false}, {true, false}}
+	if layout != "" {
+		forms = [][2]bool{{strings.Contains(layout, "January"), strings.Contains(layout, "Monday")}}
+	}
+	for _, f := range forms {
+		if e, changed := inEnglish(s, f[0], f[1]); changed {
+			if t, ok := parseTimeAs(e, layout, loc); ok {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseTimeAs reads s in layout, or in each of timeLayouts when layout is
+// empty.
+func parseTimeAs(s, layout string, loc *time.Location) (time.Time, bool) {
 	if layout != "" {
 		t, err := time.ParseInLocation(layout, s, loc)
 		return t.UTC(), err == nil
