@@ -28,7 +28,7 @@ import (
 // FetchError says why a fetch failed, in the terms the crawler acts on.
 type FetchError struct {
 	// Reason is a metric label: unreachable, http_4xx, http_5xx, throttled,
-	// too_large, forbidden_address, robots, redirects.
+	// challenge, too_large, forbidden_address, robots, redirects.
 	Reason string
 	// Status is the HTTP status, 0 when no response came.
 	Status int
@@ -68,7 +68,7 @@ func (e *FetchError) Unwrap() error { return e.Err }
 // Unreachable reports a failure that says the host is away (no answer, a
 // 5xx, a timeout), which is what makes the crawler try a mirror.
 func (e *FetchError) Unreachable() bool {
-	return e.Reason == "unreachable" || e.Reason == "http_5xx"
+	return e.Reason == "unreachable" || e.Reason == "http_5xx" || e.Reason == "challenge"
 }
 
 // Sentinels inside FetchError.Err.
@@ -76,6 +76,11 @@ var (
 	ErrTooLarge  = errors.New("response body larger than scrape.max_body_bytes")
 	ErrBackoff   = errors.New("host asked to back off (Retry-After)")
 	ErrRedirects = errors.New("too many redirects")
+	// ErrChallenge is a bot-protection challenge page (Cloudflare,
+	// DDoS-Guard) where the site's page should be: waiting does not get
+	// past it; a proxy the site lets through, cookies or the site's
+	// permission do.
+	ErrChallenge = errors.New("the site answers with a bot challenge the scraper does not pass")
 )
 
 // Validators are a page's conditional-request validators.
@@ -439,6 +444,11 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 	}
 	f.metrics.Requests.WithLabelValues(site, strconv.Itoa(r.StatusCode)).Inc()
 	final := r.Request.URL
+	if by := botChallenge(r.StatusCode, r.Headers, r.Body); by != "" {
+		// Before the 503 case: a challenge is not a Retry-After to wait
+		// out, and must not read as "throttled".
+		return nil, &FetchError{Reason: "challenge", Status: r.StatusCode, URL: rawURL, Err: fmt.Errorf("%w (%s)", ErrChallenge, by)}
+	}
 	switch {
 	case r.StatusCode == http.StatusNotModified:
 		return &Response{URL: final, Status: r.StatusCode, NotModified: true, Validators: v}, nil
@@ -500,6 +510,32 @@ func classifyFetchErr(u string, err error) *FetchError {
 		fe.Reason = "canceled"
 	}
 	return fe
+}
+
+// botChallenge names the bot protection whose challenge page a response
+// is, "" when it is none. Cloudflare marks its challenges with the
+// cf-mitigated header; older ones, and DDoS-Guard's, are a 403 or 503
+// from the protection's server with its challenge script in the page.
+func botChallenge(status int, h *http.Header, body []byte) string {
+	if h == nil {
+		return ""
+	}
+	if strings.EqualFold(h.Get("Cf-Mitigated"), "challenge") {
+		return "cloudflare"
+	}
+	if status != http.StatusForbidden && status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
+		return ""
+	}
+	head := body[:min(len(body), 32<<10)]
+	server := strings.ToLower(h.Get("Server"))
+	switch {
+	case strings.Contains(server, "cloudflare") && (bytes.Contains(head, []byte("/cdn-cgi/challenge-platform/")) ||
+		bytes.Contains(head, []byte("cf-chl")) || bytes.Contains(head, []byte("<title>Just a moment...</title>"))):
+		return "cloudflare"
+	case strings.Contains(server, "ddos-guard") && (bytes.Contains(head, []byte("ddos-guard")) || bytes.Contains(head, []byte("DDoS-Guard"))):
+		return "ddos-guard"
+	}
+	return ""
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

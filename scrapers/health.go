@@ -21,9 +21,13 @@ const (
 	HealthMirror = "mirror"
 	// HealthThrottled: the site asks to back off (429/503 Retry-After).
 	HealthThrottled = "throttled"
+	// HealthBlocked: the site answers with a bot challenge (Cloudflare,
+	// DDoS-Guard) instead of its pages. Waiting does not help: it needs a
+	// proxy the site lets through, cookies, or the site's permission.
+	HealthBlocked = "blocked"
 )
 
-var healthStates = []string{HealthOK, HealthUnreachable, HealthMarkup, HealthMirror, HealthThrottled}
+var healthStates = []string{HealthOK, HealthUnreachable, HealthMarkup, HealthMirror, HealthThrottled, HealthBlocked}
 
 // Health is a site's scraping health, kept in Redis and turned into a
 // stale Level so a dark site does not look like a calm one.
@@ -44,7 +48,9 @@ type Health struct {
 
 // Stale reports whether the site's posts can no longer be trusted to
 // arrive: its level must not read as calm.
-func (h Health) Stale() bool { return h.State == HealthUnreachable || h.State == HealthMarkup }
+func (h Health) Stale() bool {
+	return h.State == HealthUnreachable || h.State == HealthMarkup || h.State == HealthBlocked
+}
 
 // Level is the Level-compatible health signal: the site's level with Stale
 // set while its scraper cannot read it, named "scraper_<state>". Aggregator
@@ -102,6 +108,7 @@ func (h *healthTracker) observe(ctx context.Context, r *round) {
 		next.Failures++
 		next.Reason = r.fetchErrs[0].Error()
 		throttled := errors.As(r.fetchErrs[0], &fe) && fe.Reason == "throttled"
+		blocked := fe != nil && fe.Reason == "challenge"
 		since := next.LastSuccess
 		if since.IsZero() {
 			since = h.cur.Since
@@ -110,6 +117,10 @@ func (h *healthTracker) observe(ctx context.Context, r *round) {
 			}
 		}
 		switch {
+		case blocked:
+			// A round that read nothing but challenges: dark at once,
+			// since no wait brings the pages back.
+			next.State = HealthBlocked
 		case now.Sub(since) >= h.c.cfg.StaleAfter:
 			next.State = HealthUnreachable
 		case throttled:

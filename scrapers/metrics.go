@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "threatwatch_scrape_site_healthy_bool", Help: "1 while the site answers with markup its engine reads.",
 		}, []string{"site"}),
 		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "threatwatch_scrape_site_state_info", Help: "1 for the site's current health state (ok, unreachable, markup_changed, mirror, throttled).",
+			Name: "threatwatch_scrape_site_state_info", Help: "1 for the site's current health state (ok, unreachable, markup_changed, mirror, throttled, blocked).",
 		}, []string{"site", "state"}),
 		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "threatwatch_scrape_last_success_timestamp_seconds", Help: "Unix time of the site's last good round.",

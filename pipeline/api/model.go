@@ -47,7 +47,7 @@ type SiteSummary struct {
 // Health is what the console knows of a site's scraper.
 type Health struct {
 	// Stale is set while the latest level was emitted for a site that is
-	// dark (unreachable, markup changed) or quiet.
+	// dark (unreachable, markup changed, blocked by a bot challenge) or quiet.
 	Stale      bool      `json:"stale"`
 	StaleSince time.Time `json:"stale_since,omitempty"`
 	// LastLive is the time of the latest level that was not stale.
