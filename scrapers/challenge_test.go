@@ -91,3 +91,28 @@ func TestChallengedSiteIsBlockedAndStale(t *testing.T) {
 		t.Fatalf("health %q after the pages came back", s)
 	}
 }
+
+// A primary behind a challenge is left for a mirror that serves, as a
+// primary that does not answer is.
+func TestChallengedPrimaryMovesToItsMirror(t *testing.T) {
+	mirror := newTestSite(t, "xenforo")
+	primary := newTestSite(t, "xenforo")
+	primary.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/robots.txt" {
+			return false
+		}
+		w.Header().Set("Server", "cloudflare")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("<title>Just a moment...</title>"))
+		return true
+	}
+	h := newHarness(t, "xenforo", mirror, nil)
+	site := h.cfg.Sites[0]
+	site.URL, site.Mirrors = primary.URL+"/", []string{mirror.URL + "/"}
+	h.cfg.Sites[0] = site
+	h.build(site)
+	doRound(t, h)
+	if len(h.posts()) != 5 || h.c.Health().State != HealthMirror {
+		t.Fatalf("posts %v, health %+v: want the mirror's 5 posts", ids(h.posts()), h.c.Health())
+	}
+}
