@@ -87,9 +87,33 @@ type classifyHandler struct {
 	log *slog.Logger
 
 	mu sync.Mutex
+	// sites are the site labels given out so far, at most maxScriptSites.
+	sites map[string]bool
 	// warned holds when each site last had a warning about posts in a
 	// script the classifiers do not read.
 	warned map[string]time.Time
+}
+
+// maxScriptSites bounds the site label of the script metric (and the
+// warnings' memory): sites come from the posts, and a replayed stream or
+// a producer's file can name any number of them. Sites past the bound are
+// counted as "_other".
+const maxScriptSites = 1000
+
+// siteLabel returns site, or "_other" once maxScriptSites other sites have
+// been seen. It is called with h.mu held.
+func (h *classifyHandler) siteLabel(site string) string {
+	if h.sites[site] {
+		return site
+	}
+	if len(h.sites) >= maxScriptSites {
+		return "_other"
+	}
+	if h.sites == nil {
+		h.sites = map[string]bool{}
+	}
+	h.sites[site] = true
+	return site
 }
 
 // unreadWarnEvery spaces the warnings about a site's unread posts: the
@@ -101,24 +125,29 @@ const unreadWarnEvery = time.Hour
 // and the script, never the post's text.
 func (h *classifyHandler) noteScript(p *msg.Post) {
 	script := classifiers.Script(p.Text)
-	h.m.script.WithLabelValues(p.Site, script).Inc()
-	if classifiers.Reads(script) || h.log == nil {
-		return
-	}
-	now := time.Now()
 	h.mu.Lock()
-	last, seen := h.warned[p.Site]
-	if seen && now.Sub(last) < unreadWarnEvery {
-		h.mu.Unlock()
-		return
+	site := h.siteLabel(p.Site)
+	warn := !classifiers.Reads(script) && h.log != nil && h.warningDue(site)
+	h.mu.Unlock()
+	h.m.script.WithLabelValues(site, script).Inc()
+	if warn {
+		h.log.Warn("posts in a script the classifiers do not read: their scores stay near zero whatever they say (see threatwatch_classify_posts_by_script_total)",
+			"stage", "classify", "site", site, "script", script, "post", p.ID)
+	}
+}
+
+// warningDue reports whether site had no warning for unreadWarnEvery, and
+// if so notes one now. It is called with h.mu held.
+func (h *classifyHandler) warningDue(site string) bool {
+	now := time.Now()
+	if last, seen := h.warned[site]; seen && now.Sub(last) < unreadWarnEvery {
+		return false
 	}
 	if h.warned == nil {
 		h.warned = map[string]time.Time{}
 	}
-	h.warned[p.Site] = now
-	h.mu.Unlock()
-	h.log.Warn("posts in a script the classifiers do not read: their scores stay near zero whatever they say (see threatwatch_classify_posts_by_script_total)",
-		"stage", "classify", "site", p.Site, "script", script, "post", p.ID)
+	h.warned[site] = now
+	return true
 }
 
 func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -69,5 +70,28 @@ func TestClassifyCountsPostsTheClassifiersDoNotRead(t *testing.T) {
 		if strings.Contains(out, word) {
 			t.Errorf("the log quotes a post (%q):\n%s", word, out)
 		}
+	}
+}
+
+// Sites come from the posts: a stream that names thousands of them must
+// not give the metric thousands of series.
+func TestScriptMetricBoundsItsSites(t *testing.T) {
+	c, err := classifiers.New(config.Default().Classify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h := &classifyHandler{c: c, out: "scored", m: newClassifyMetrics(reg)}
+	for i := range maxScriptSites + 50 {
+		h.noteScript(&msg.Post{Site: fmt.Sprintf("site-%d", i), Text: "hello there"})
+	}
+	if n := testutil.CollectAndCount(h.m.script); n != maxScriptSites+1 {
+		t.Errorf("%d series, want %d sites and _other", n, maxScriptSites)
+	}
+	if got := testutil.ToFloat64(h.m.script.WithLabelValues("_other", classifiers.ScriptLatin)); got != 50 {
+		t.Errorf("_other counted %v posts, want 50", got)
+	}
+	if got := testutil.ToFloat64(h.m.script.WithLabelValues("site-7", classifiers.ScriptLatin)); got != 1 {
+		t.Errorf("site-7 counted %v posts, want 1", got)
 	}
 }
