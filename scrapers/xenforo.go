@@ -14,7 +14,8 @@ import (
 // xenForo reads XenForo 2.x public pages: forum views and "what's new"
 // lists (div.structItem--thread rows) and thread views (article.message
 // posts, quotes in blockquote.bbCodeBlock--quote, pagination in
-// a.pageNav-jump--next or link[rel=next]).
+// a.pageNav-jump--next or link[rel=next]). XenForo 1.x pages are read by
+// parseXF1 (xenforo1.go).
 type xenForo struct{ entries []string }
 
 func newXenForo(site config.Site) (Engine, error) {
@@ -46,6 +47,9 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		return nil, err
 	}
 	base := docBase(in.URL, doc)
+	if isXF1(doc) {
+		return x.parseXF1(in, doc, base), nil
+	}
 	pg := &Page{Title: strings.TrimSpace(doc.Find("h1.p-title-value").First().Text())}
 	pg.Next = resolve(base, attrOrText(doc.Find("a.pageNav-jump--next"), "href"))
 	if pg.Next == "" {

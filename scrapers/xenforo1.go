@@ -1,0 +1,98 @@
+package scrapers
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// XenForo 1.x, which many boards still run (and which harassment forums ran
+// for years), has markup of its own: html#XenForo, thread rows
+// li.discussionListItem, posts li.message in ol.messageList with their
+// text in blockquote.messageText, quotes in div.bbCodeQuote, times in
+// abbr.DateTime[data-time] (recent) or span.DateTime[title] (older), and
+// links relative to <base href>.
+
+// isXF1 reports whether a page is XenForo 1 markup.
+func isXF1(doc *goquery.Document) bool {
+	return doc.Find("html#XenForo, ol.discussionListItems, ol.messageList").Length() > 0
+}
+
+// xf1Time reads a DateTime element: the epoch in data-time when there is
+// one, else the "Jan 10, 2026 at 2:00 PM" of its title.
+func xf1Time(s *goquery.Selection) (raw string, t time.Time, ok bool) {
+	if v, has := s.Attr("data-time"); has && v != "" {
+		t, ok = parseTime(v, "unix", nil)
+		return v, t, ok
+	}
+	v, _ := s.Attr("title")
+	t, ok = parseTime(v, "", nil)
+	return v, t, ok
+}
+
+func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Page {
+	pg := &Page{Title: strings.TrimSpace(doc.Find(".titleBar h1").First().Text())}
+	pg.Next = resolve(base, attrOrText(doc.Find(`link[rel="next"]`), "href"))
+	if pg.Next == "" {
+		pg.Next = resolve(base, attrOrText(doc.Find(".PageNav nav a.text").Last(), "href"))
+		if pg.Next != "" && pg.Next == resolve(base, attrOrText(doc.Find(".PageNav nav a.currentPage"), "href")) {
+			pg.Next = "" // "< Prev" is the only text link on a last page
+		}
+	}
+	doc.Find("li.discussionListItem").Each(func(_ int, s *goquery.Selection) {
+		link := s.Find("h3.title a").First()
+		href := resolve(base, attrOrText(link, "href"))
+		id := xfThreadOf(href)
+		if id == "" {
+			return
+		}
+		raw, lt, _ := xf1Time(s.Find(".lastPost .DateTime").First())
+		replies := strings.TrimSpace(s.Find(".stats dl.major dd").First().Text())
+		pg.Threads = append(pg.Threads, ThreadRef{
+			ID: id, URL: xfThreadTail.ReplaceAllString(href, "$1"), Title: strings.TrimSpace(link.Text()),
+			Marker: raw + "/" + replies, Latest: lt,
+		})
+	})
+	threadID := ""
+	if in.Thread != nil {
+		threadID = in.Thread.ID
+	}
+	if threadID == "" {
+		threadID = xfThreadOf(in.URL.String())
+	}
+	threadURL := xfThreadTail.ReplaceAllString(in.URL.String(), "$1")
+	doc.Find("ol.messageList > li.message").Each(func(_ int, s *goquery.Selection) {
+		if s.HasClass("deleted") || s.HasClass("placeholder") || s.HasClass("ignored") {
+			return
+		}
+		dc, _ := s.Attr("id")
+		id := lastDigits(dc)
+		body := s.Find("blockquote.messageText").First()
+		if id == "" || body.Length() == 0 {
+			return
+		}
+		p := msg.Post{SitePostID: id, ThreadID: threadID, ThreadURL: threadURL, Thread: pg.Title}
+		user := s.Find(".messageUserInfo a.username").First()
+		p.Author, _ = s.Attr("data-author")
+		if p.Author == "" {
+			p.Author = strings.TrimSpace(user.Text())
+		}
+		p.AuthorID = lastDigits(attrOrText(user, "href"))
+		if _, t, ok := xf1Time(s.Find(".messageMeta .DateTime").First()); ok {
+			p.Published = t
+		}
+		// posts/<id>/ is XenForo 1's own permalink; it redirects to the post.
+		p.URL = resolve(base, "posts/"+id+"/")
+		body.Find(".messageTextEndMarker, .quoteExpand").Remove()
+		p.Text, p.Quoted = splitQuotes(body, "div.bbCodeQuote", ".attribution")
+		if p.Text == "" && len(p.Quoted) == 0 {
+			return
+		}
+		pg.Posts = append(pg.Posts, p)
+	})
+	return pg
+}
