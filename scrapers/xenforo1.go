@@ -38,10 +38,18 @@ func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Pag
 	pg := &Page{Title: strings.TrimSpace(doc.Find(".titleBar h1").First().Text())}
 	pg.Next = resolve(base, attrOrText(doc.Find(`link[rel="next"]`), "href"))
 	if pg.Next == "" {
-		pg.Next = resolve(base, attrOrText(doc.Find(".PageNav nav a.text").Last(), "href"))
-		if pg.Next != "" && pg.Next == resolve(base, attrOrText(doc.Find(".PageNav nav a.currentPage"), "href")) {
-			pg.Next = "" // "< Prev" is the only text link on a last page
-		}
+		// The text link after the current page is "Next >"; the one before
+		// it is "< Prev", the only one on a last page.
+		current := false
+		doc.Find(".PageNav nav").First().Find("a").EachWithBreak(func(_ int, a *goquery.Selection) bool {
+			if a.HasClass("currentPage") {
+				current = true
+			} else if current && a.HasClass("text") {
+				pg.Next = resolve(base, attrOrText(a, "href"))
+				return false
+			}
+			return true
+		})
 	}
 	doc.Find("li.discussionListItem").Each(func(_ int, s *goquery.Selection) {
 		link := s.Find("h3.title a").First()

@@ -2,6 +2,7 @@ package scrapers
 
 import (
 	"context"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,5 +64,27 @@ func TestCrawlReadsAXenForo1Board(t *testing.T) {
 	}
 	if s := h.c.Health().State; s != HealthOK {
 		t.Errorf("health %q", s)
+	}
+}
+
+// Without <link rel="next">, the next page is the text link after the
+// current page, and a last page (only "< Prev") has none.
+func TestXenForo1NextPageFromPageNav(t *testing.T) {
+	eng, err := newXenForo(fixtureSite(t, "xenforo", goldenBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(goldenBase + "/forums/old-board.5/page-2")
+	for _, tc := range []struct{ nav, want string }{
+		{`<a href="forums/old-board.5/" class="currentPage">1</a><a href="forums/old-board.5/page-2">2</a><a href="forums/old-board.5/page-2" class="text">Next &gt;</a>`, goldenBase + "/forums/old-board.5/page-2"},
+		{`<a href="forums/old-board.5/" class="text">&lt; Prev</a><a href="forums/old-board.5/">1</a><a href="forums/old-board.5/page-2" class="currentPage">2</a><a href="forums/old-board.5/page-3" class="text">Next &gt;</a>`, goldenBase + "/forums/old-board.5/page-3"},
+		{`<a href="forums/old-board.5/page-2" class="text">&lt; Prev</a><a href="forums/old-board.5/page-2">2</a><a href="forums/old-board.5/page-3" class="currentPage">3</a>`, ""},
+	} {
+		page := `<html id="XenForo"><head><base href="https://forum.example/" /></head><body><div class="titleBar"><h1>Old board</h1></div>` +
+			`<div class="PageNav"><nav>` + tc.nav + `</nav></div><ol class="discussionListItems"></ol></body></html>`
+		pg, err := eng.Parse(&Input{Site: "x", URL: u, Kind: Listing, Body: []byte(page), Fetched: fixedFetch})
+		if err != nil || pg.Next != tc.want {
+			t.Errorf("next %q (%v), want %q", pg.Next, err, tc.want)
+		}
 	}
 }
