@@ -38,6 +38,18 @@ func xfThreadOf(u string) string {
 	return ""
 }
 
+// xfPageThread is the thread a page belongs to: the id the crawler gave
+// (or the page URL's), and the URL of its first page.
+func xfPageThread(in *Input) (id, firstPage string) {
+	if in.Thread != nil {
+		id = in.Thread.ID
+	}
+	if id == "" {
+		id = xfThreadOf(in.URL.String())
+	}
+	return id, xfThreadTail.ReplaceAllString(in.URL.String(), "$1")
+}
+
 // xfThreadBase cuts a thread URL to its first page.
 var xfThreadTail = regexp.MustCompile(`(/threads/[^/?#]+/).*$`)
 
@@ -88,14 +100,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 			Marker: ts + "/" + replies, Latest: lt,
 		})
 	})
-	threadID := ""
-	if in.Thread != nil {
-		threadID = in.Thread.ID
-	}
-	if threadID == "" {
-		threadID = xfThreadOf(in.URL.String())
-	}
-	threadURL := xfThreadTail.ReplaceAllString(in.URL.String(), "$1")
+	threadID, threadURL := xfPageThread(in)
 	messages.Each(func(_ int, s *goquery.Selection) {
 		if s.HasClass("message--deleted") || s.HasClass("message--ignored") || s.Find(".message-body").Length() == 0 {
 			return

@@ -65,14 +65,7 @@ func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Pag
 			Marker: raw + "/" + replies, Latest: lt,
 		})
 	})
-	threadID := ""
-	if in.Thread != nil {
-		threadID = in.Thread.ID
-	}
-	if threadID == "" {
-		threadID = xfThreadOf(in.URL.String())
-	}
-	threadURL := xfThreadTail.ReplaceAllString(in.URL.String(), "$1")
+	threadID, threadURL := xfPageThread(in)
 	doc.Find("ol.messageList > li.message").Each(func(_ int, s *goquery.Selection) {
 		if s.HasClass("deleted") || s.HasClass("placeholder") || s.HasClass("ignored") {
 			return
