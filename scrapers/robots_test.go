@@ -3,12 +3,15 @@ package scrapers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -188,5 +191,20 @@ func BenchmarkLenientRobots(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		_ = lenientRobots(body)
+	}
+}
+
+// A robots.txt cut off by a read error fails colly's request; it must not
+// change the host's Crawl-delay either (here, to none).
+func TestRobotsBodyCutOffKeepsTheDelay(t *testing.T) {
+	f := testFetcher(t, nil)
+	f.lim.SetCrawlDelay("forum.example", 3*time.Second)
+	cut := io.MultiReader(strings.NewReader("User-agent: *\nCrawl-delay: 0\n"), iotest.ErrReader(errors.New("connection reset")))
+	b := &robotsBody{r: io.NopCloser(cut), f: f, host: "forum.example"}
+	if _, err := io.ReadAll(b); err == nil {
+		t.Fatal("the read error was not passed on to colly")
+	}
+	if d := f.lim.state("forum.example", 1).crawlDelay; d != 3*time.Second {
+		t.Errorf("crawl delay %v after a cut-off robots.txt, want it kept at 3s", d)
 	}
 }
