@@ -64,15 +64,7 @@ func TestChallengedSiteIsBlockedAndStale(t *testing.T) {
 	var got []Health
 	h.c.health.sink = func(_ context.Context, hl Health) error { got = append(got, hl); return nil }
 	ts.mu.Lock()
-	ts.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/robots.txt" {
-			return false
-		}
-		w.Header().Set("Cf-Mitigated", "challenge")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte("<title>Just a moment...</title>"))
-		return true
-	}
+	ts.hook = challengeHook(http.StatusForbidden, "Cf-Mitigated", "challenge")
 	ts.mu.Unlock()
 	_, _ = h.c.Round(context.Background())
 	hl := h.c.Health()
@@ -97,15 +89,7 @@ func TestChallengedSiteIsBlockedAndStale(t *testing.T) {
 func TestChallengedPrimaryMovesToItsMirror(t *testing.T) {
 	mirror := newTestSite(t, "xenforo")
 	primary := newTestSite(t, "xenforo")
-	primary.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/robots.txt" {
-			return false
-		}
-		w.Header().Set("Server", "cloudflare")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("<title>Just a moment...</title>"))
-		return true
-	}
+	primary.hook = challengeHook(http.StatusServiceUnavailable, "Server", "cloudflare")
 	h := newHarness(t, "xenforo", mirror, nil)
 	site := h.cfg.Sites[0]
 	site.URL, site.Mirrors = primary.URL+"/", []string{mirror.URL + "/"}
@@ -114,5 +98,19 @@ func TestChallengedPrimaryMovesToItsMirror(t *testing.T) {
 	doRound(t, h)
 	if len(h.posts()) != 5 || h.c.Health().State != HealthMirror {
 		t.Fatalf("posts %v, health %+v: want the mirror's 5 posts", ids(h.posts()), h.c.Health())
+	}
+}
+
+// challengeHook answers every page of a test site (robots.txt aside) with
+// a Cloudflare challenge: status, one header, and the challenge's title.
+func challengeHook(status int, header, value string) func(http.ResponseWriter, *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/robots.txt" {
+			return false
+		}
+		w.Header().Set(header, value)
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte("<title>Just a moment...</title>"))
+		return true
 	}
 }

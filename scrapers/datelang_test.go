@@ -1,6 +1,7 @@
 package scrapers
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,16 +33,19 @@ func TestParseTimeInTheBoardsLanguage(t *testing.T) {
 	}
 }
 
-// Every name in the tables is lower case and maps to one month or day.
-func TestForeignNamesAreLowerCase(t *testing.T) {
-	for n := range foreignMonths {
-		if e, _ := inEnglish(n, false, false); len(e) != 3 {
-			t.Errorf("month %q reads as %q", n, e)
+// Every name in the tables is found as written (lower case, no stray
+// punctuation) and put into English, in any case the board writes it.
+func TestForeignNamesAllTranslate(t *testing.T) {
+	for n, m := range foreignMonths {
+		for _, w := range []string{n, strings.ToUpper(n)} {
+			if e, _ := inEnglish(w, true, false); e != m.String() {
+				t.Errorf("month %q reads as %q, want %s", w, e, m)
+			}
 		}
 	}
-	for n := range foreignWeekdays {
-		if _, isMonth := foreignMonths[n]; isMonth {
-			t.Errorf("%q is both a month and a weekday", n)
+	for n, d := range foreignWeekdays {
+		if e, _ := inEnglish(n, false, true); e != d.String() {
+			t.Errorf("weekday %q reads as %q, want %s", n, e, d)
 		}
 	}
 }
