@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -133,6 +134,9 @@ type runner[T any, P msg.Constraint[T]] struct {
 	w     *kafka.Writer
 }
 
+// maxFetchPause bounds the pause after a failed fetch (see run).
+const maxFetchPause = 2 * time.Second
+
 type fetched struct {
 	m   kafka.Message
 	err error
@@ -168,16 +172,40 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		defer close(in)
+		delay, attempt, lastErr := r.d.Config.RetryMin, 0, time.Time{}
 		for {
 			m, err := reader.FetchMessage(fetchCtx)
 			if err != nil {
-				if fetchCtx.Err() == nil {
+				if fetchCtx.Err() != nil {
+					return
+				}
+				if errors.Is(err, io.EOF) { // the reader was closed under us
 					select {
 					case in <- fetched{err: err}:
 					case <-fetchCtx.Done():
 					}
+					return
 				}
-				return
+				// kafka-go's group reader reports a broker or coordinator it
+				// cannot reach after its own attempts, and then goes on trying
+				// to rejoin: a broker outage is waited out, not a reason to
+				// stop the stage (and with it the process). The reader heals
+				// in the background, so the pause here is short: a long one
+				// would only delay reading what it has fetched since.
+				if time.Since(lastErr) > time.Minute { // a new outage
+					attempt, delay = 0, r.d.Config.RetryMin
+				}
+				attempt++
+				lastErr = time.Now()
+				r.d.Metrics.Retried.WithLabelValues(r.s.Name, "fetch").Inc()
+				r.log.Warn("cannot fetch; retrying", "attempt", attempt, "retry_in", delay, "err", r.d.Bus.Explain(err))
+				select {
+				case <-fetchCtx.Done():
+					return
+				case <-time.After(delay):
+				}
+				delay = min(delay*2, r.d.Config.RetryMax, maxFetchPause)
+				continue
 			}
 			select {
 			case in <- fetched{m: m}:
@@ -494,7 +522,12 @@ func (r *runner[T, P]) retry(ctx context.Context, what string, f func() error) e
 			return ctx.Err()
 		}
 		r.d.Metrics.Retried.WithLabelValues(r.s.Name, what).Inc()
-		r.log.Warn("cannot "+what+"; retrying", "attempt", attempt, "retry_in", delay, "err", r.d.Bus.Explain(err))
+		if what == "write" || what == "commit" {
+			// Only these talk to Kafka: a Redis dial error in a checkpoint
+			// must not send the operator to the brokers.
+			err = r.d.Bus.Explain(err)
+		}
+		r.log.Warn("cannot "+what+"; retrying", "attempt", attempt, "retry_in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
