@@ -380,6 +380,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case r.Context().Err() != nil:
 		// The client went away; nothing to answer.
+	case store.IsTransient(err):
+		// Redis is away or failing over: say so, and when to ask again,
+		// so the console shows an outage rather than a bug.
+		s.log.Warn("request failed: the state store is unavailable", "route", r.Pattern, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the state store (Redis) is unavailable; try again shortly")
 	default:
 		s.log.Error("request failed", "route", r.Pattern, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error; see the server log")
