@@ -50,6 +50,7 @@ func newLogger(e *env, c config.Log) *slog.Logger {
 // none are configured) and waits until both answer.
 func openProcess(ctx context.Context, e *env, cfg *config.Config) (*process, error) {
 	log := newLogger(e, cfg.Log)
+	store.SetLogger(log)
 	p := &process{cfg: cfg, log: log, obs: obs.New(log)}
 	p.metrics = pipeline.NewMetrics(p.obs.Registry)
 	var err error

@@ -60,7 +60,9 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	if !cfg.Redis.URL.IsSet() {
 		return fmt.Errorf("%w: the watchlist needs redis.url (the embedded store lives only inside a running process)", errUsage)
 	}
-	st, err := store.Open(cfg.Redis, newLogger(e, cfg.Log))
+	log := newLogger(e, cfg.Log)
+	store.SetLogger(log)
+	st, err := store.Open(cfg.Redis, log)
 	if err != nil {
 		return err
 	}

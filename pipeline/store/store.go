@@ -194,3 +194,17 @@ func (d *Dedup) Mark(ctx context.Context, ids []string) error {
 	}
 	return nil
 }
+
+// SetLogger sends go-redis's own messages (a pool that cannot dial, a
+// connection it drops) to log. Left alone it prints them with the standard
+// logger, plain lines on stderr that break a JSON log pipeline. It is
+// process-wide: call it once, with the process's logger.
+func SetLogger(log *slog.Logger) {
+	redis.SetLogger(redisLog{log.With("component", "redis")})
+}
+
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+}
