@@ -146,6 +146,11 @@ func TestHardNegativesStayBelowThreshold(t *testing.T) {
 	f(msg.SignalThreat, "We're going to destroy them in the playoffs, go Hawks!")
 	f(msg.SignalThreat, "Run kill -9 on the process and restart the daemon.")
 	f(msg.SignalThreat, "In the novel the detective shoots the killer on the pier.")
+	// Moderators and regulars write "your last" and "your next" all day.
+	f(msg.SignalThreat, "Reverted your last change to the FAQ, see the talk page.")
+	f(msg.SignalThreat, "Mods here: your next thread about crypto gets locked.")
+	f(msg.SignalThreat, "Last weekend the whole guild finally cleared the dungeon.")
+	f(msg.SignalThreat, "She kept a promise she made to her grandfather.")
 	f(msg.SignalSwatting, "My toddler keeps swatting the dog on the nose.")
 	f(msg.SignalSwatting, "If you hear gunshots, call 911 right away and stay inside.")
 	f(msg.SignalSwatting, "A man was sentenced to 20 years for swatting calls, the news said.")
@@ -164,6 +169,8 @@ func TestClearPositivesScoreAboveThreshold(t *testing.T) {
 	}
 	f(msg.SignalThreat, "Dana, I'm going to find you and I'm going to kill you.")
 	f(msg.SignalThreat, "someone should put a bullet in that judge's head")
+	f(msg.SignalThreat, "Savor your last breath tonight, Corbin.")
+	f(msg.SignalThreat, "Not a threat, that's a promise: your family won't make it home.")
 	f(msg.SignalSwatting, "call in a hostage situation at his house tonight, tell them he has a gun")
 	f(msg.SignalSwatting, "Marek got swatted last night, three cruisers outside his place lol")
 	f(msg.SignalDoxxing, "Tobin Greer lives at 15 Millrace Ln, Pruitt Hollow. His cell is (423) 555-0119.")
