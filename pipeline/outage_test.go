@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,24 +19,8 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/obs/obstest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The broker stops while a stage is mid-stream and comes back on the same
 // address with its data: the stage keeps retrying, says so, and every
@@ -57,7 +39,7 @@ func TestBrokerOutageMidStreamLosesNothing(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 2, DataDir: dir, Fake: []kfake.Opt{kfake.Ports(port)}})
 	posts, scored := c.Topic("posts"), c.Topic("scored")
 	d := deps(c, prometheus.NewRegistry())
-	var logs lockedBuffer
+	var logs obstest.Buffer
 	d.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	var handled atomic.Int64
 	handler := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
@@ -151,7 +133,7 @@ func (f *failingCheckpoints) Checkpoint(context.Context, map[int]int64) error {
 func TestARedisErrorIsNotReportedAsKafka(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
 	d := deps(c, prometheus.NewRegistry())
-	var logs lockedBuffer
+	var logs obstest.Buffer
 	d.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	h := &failingCheckpoints{HandlerFunc: func(context.Context, *msg.Post, pipeline.Meta) ([]pipeline.Output, error) { return nil, nil }}
 	h.fails.Store(2)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/obs/obstest"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
@@ -83,7 +83,7 @@ func TestNoPlainValueReachesRedisKafkaLogsFilesOrMetrics(t *testing.T) {
 	kc := kafkatest.New(t, kafkatest.Options{Partitions: 2, DataDir: kafkaDir})
 	srv := redistest.Start(t)
 	st := redistest.Connect(t, srv)
-	var logs syncBuffer
+	var logs obstest.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 
@@ -305,22 +305,4 @@ func readTopic(t *testing.T, ctx context.Context, kc *kafkatest.Cluster, topic s
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
 }

@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/threatwatch/threatwatch/demo"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/obs/obstest"
 )
 
 // TestDemo runs the whole demo at high speed through the real stages: the
@@ -26,7 +26,7 @@ func TestDemo(t *testing.T) {
 		t.Skip("the demo runs the whole pipeline for about a minute")
 	}
 	out := t.TempDir()
-	var o, e syncBuffer
+	var o, e obstest.Buffer
 	en := &env{stdin: strings.NewReader(""), stdout: &o, stderr: &e, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -116,24 +116,6 @@ wait:
 			}
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the demo writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func tail(s string, n int) string {

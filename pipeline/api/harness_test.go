@@ -55,13 +55,18 @@ func testServeConfig() config.Serve {
 
 func newHarness(t testing.TB, mut func(*config.Serve)) *harness {
 	t.Helper()
+	return newHarnessOn(t, redistest.New(t), slog.New(slog.DiscardHandler), mut)
+}
+
+// newHarnessOn is newHarness on a given store, logging to log.
+func newHarnessOn(t testing.TB, st *store.Store, log *slog.Logger, mut func(*config.Serve)) *harness {
+	t.Helper()
 	c := testServeConfig()
 	if mut != nil {
 		mut(&c)
 	}
-	st := redistest.New(t)
 	h := &harness{t: t, store: st, state: alertstate.New(st), now: time.Now().UTC().Truncate(time.Minute)}
-	srv, err := New(Options{Config: c, Store: st, State: h.state, Log: slog.New(slog.DiscardHandler)})
+	srv, err := New(Options{Config: c, Store: st, State: h.state, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,38 +1,18 @@
 package api
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/threatwatch/threatwatch/config"
-	"github.com/threatwatch/threatwatch/pipeline/alertstate"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/obs/obstest"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // While Redis is away, the endpoints that read or write it answer 503 with
 // a Retry-After and a message naming the store, not "internal error"; once
@@ -43,16 +23,8 @@ func TestRedisAwayIsAServiceUnavailableNotAnInternalError(t *testing.T) {
 	}
 	srvRedis := redistest.Start(t)
 	st := redistest.Connect(t, srvRedis)
-	var logs lockedLog
-	h := &harness{t: t, store: st, state: alertstate.New(st), now: time.Now().UTC().Truncate(time.Minute)}
-	srv, err := New(Options{Config: testServeConfig(), Store: st, State: h.state, Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.srv = srv
-	h.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(h.ts.Close)
-	t.Cleanup(srv.hub.Close)
+	var logs obstest.Buffer
+	h := newHarnessOn(t, st, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	l := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
 	fp := msg.Fingerprint(l, h.now)
 	h.alert(msg.Alert{Labels: l, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: h.now, EventTime: h.now})

@@ -1,40 +1,23 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/threatwatch/threatwatch/pipeline/obs/obstest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // go-redis's own complaints (here: a pool that cannot dial) reach the
 // process's structured log, not plain lines on stderr.
 func TestGoRedisMessagesGoToTheProcessLog(t *testing.T) {
-	var out syncBuffer
+	var out obstest.Buffer
 	SetLogger(slog.New(slog.NewJSONHandler(&out, nil)))
 	t.Cleanup(func() { SetLogger(slog.New(slog.DiscardHandler)) })
 
