@@ -185,11 +185,14 @@ func runClassifyStage(ctx context.Context, p *process) error {
 // cmdScore scores posts from JSON lines without Kafka, in order, several
 // at a time.
 func cmdScore(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "score", "[--input FILE] [--output FILE]   (posts as JSON lines in, scored posts out)")
+	fs, cfgPath := newFlags(e, "score", "[--output FILE] [--input FILE | FILE]   (posts as JSON lines in, scored posts out)")
 	in := fs.String("input", "-", "posts as JSON lines, at least id and text ('-': standard input)")
 	out := fs.String("output", "-", "where to write scored posts ('-': standard output)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "posts scored in parallel (output order is kept)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := inputArg(fs, in); err != nil {
 		return err
 	}
 	if *workers < 1 {
@@ -283,7 +286,7 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 
 // cmdEval measures the classifiers on a labelled file.
 func cmdEval(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "eval", "--input LABELLED.jsonl [--where FIELD=VALUE] [--threshold SIGNAL=V] [--errors]")
+	fs, cfgPath := newFlags(e, "eval", "[--where FIELD=VALUE] [--threshold SIGNAL=V] [--errors] --input LABELLED.jsonl | LABELLED.jsonl")
 	in := fs.String("input", "", `labelled JSON lines: {"id","text","doxxing":0|1,"swatting":0|1,"threat":0|1}; an absent label is unlabelled`)
 	where := fs.String("where", "", "evaluate only rows whose JSON field equals a value (e.g. toxic=1)")
 	thr := fs.String("threshold", "", "override thresholds, e.g. threat=0.6,doxxing=0.4 (default: config classify.thresholds)")
@@ -292,9 +295,12 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := inputArg(fs, in); err != nil {
+		return err
+	}
 	if *in == "" {
 		fs.Usage()
-		return fmt.Errorf("%w: --input is required", errUsage)
+		return fmt.Errorf("%w: the labelled file is required (--input FILE, or as the argument)", errUsage)
 	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {

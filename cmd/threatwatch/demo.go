@@ -54,6 +54,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if !(*speed >= 1 && *speed <= 10000) {
 		return fmt.Errorf("%w: --speed %v, want 1..10000", errUsage, *speed)
 	}

@@ -130,6 +130,34 @@ func newFlags(e *env, name, synopsis string) (*flag.FlagSet, *string) {
 	return fs, cfgPath
 }
 
+// noArgs refuses arguments a command does not take, which it would
+// otherwise ignore. Package flag stops at the first argument, so a flag
+// written after one lands here too.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (this command takes only flags, and they go first; see --help)", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// inputArg lets a command that reads --input take the file as its one
+// argument as well: `threatwatch score posts.jsonl`.
+func inputArg(fs *flag.FlagSet, in *string) error {
+	switch fs.NArg() {
+	case 0:
+		return nil
+	case 1:
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "input" })
+		if set {
+			return fmt.Errorf("%w: the input is given twice, with --input and as an argument", errUsage)
+		}
+		*in = fs.Arg(0)
+		return nil
+	}
+	return fmt.Errorf("%w: unexpected argument %q after the input file (flags go before it; see --help)", errUsage, fs.Arg(1))
+}
+
 // parseFlags parses args, mapping a bad flag to errUsage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {

@@ -110,3 +110,51 @@ func TestMsgCheckReportsBadLinesByNumber(t *testing.T) {
 		t.Fatalf("normalized output: %q", out)
 	}
 }
+
+// An argument a command does not take is refused before anything starts:
+// ignored, it would make `score FILE` read standard input and `run
+// --config x.yaml` (as `run x.yaml`) run on the embedded defaults.
+func TestStrayArgumentsAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "threatwatch.yaml"}, `unexpected argument "threatwatch.yaml"`},
+		{[]string{"classify", "x"}, `unexpected argument "x"`},
+		{[]string{"serve", "x"}, `unexpected argument "x"`},
+		{[]string{"demo", "fast"}, `unexpected argument "fast"`},
+		{[]string{"consume", "--topic", "alerts", "x"}, `unexpected argument "x"`},
+		{[]string{"nab-score", "x"}, `unexpected argument "x"`},
+		{[]string{"nab-convert", "x"}, `unexpected argument "x"`},
+		{[]string{"notify", "test", "x"}, `unexpected argument "x"`},
+		{[]string{"score", "a.jsonl", "--output", "b.jsonl"}, `unexpected argument "--output" after the input file`},
+		{[]string{"score", "--input", "a.jsonl", "b.jsonl"}, "the input is given twice"},
+		{[]string{"eval", "--input", "a.jsonl", "b.jsonl"}, "the input is given twice"},
+	} {
+		code, _, stderr := runWithin(t, 10*time.Second, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	// The token to hash is never echoed back, even when given in the wrong place.
+	code, _, stderr := run(t, "", "serve", "--hash-token", "s3cret-token-value-0123")
+	if code != 2 || strings.Contains(stderr, "s3cret") || !strings.Contains(stderr, "standard input") {
+		t.Errorf("hash-token with an argument: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// score and eval take their input file as their argument too.
+func TestScoreAndEvalTakeTheInputAsAnArgument(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "posts.jsonl")
+	if err := os.WriteFile(in, []byte(`{"id":"a","text":"I will find you and kill you","threat":1}`+"\n"+`{"id":"b","text":"nice weather today","threat":0}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "", "score", in)
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(stderr, "scored 2 posts") {
+		t.Fatalf("score FILE: exit %d, %d lines out, stderr %q", code, strings.Count(out, "\n"), stderr)
+	}
+	code, out, stderr = run(t, "", "eval", in)
+	if code != 0 || !strings.Contains(out, "2 posts") {
+		t.Fatalf("eval FILE: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+}

@@ -25,6 +25,9 @@ func cmdNABConvert(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *dir == "" {
 		return fmt.Errorf("%w: --nab DIR is required", errUsage)
 	}
@@ -65,6 +68,9 @@ func cmdNABScore(ctx context.Context, e *env, args []string) error {
 	alertsOut := fs.String("alerts-out", "", "with --scored: also write the alerts as JSON lines here")
 	outDir := fs.String("out", "", "directory to write <category>/<stem>.csv detections into")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	sources := 0

@@ -171,6 +171,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	names := make([]string, len(stages))
 	for i, s := range stages {
 		names[i] = s.name
@@ -183,6 +186,9 @@ func stageCommand(name string) func(ctx context.Context, e *env, args []string) 
 	return func(ctx context.Context, e *env, args []string) error {
 		fs, cfgPath := newFlags(e, name, "[--config FILE]")
 		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if err := noArgs(fs); err != nil {
 			return err
 		}
 		return runStages(ctx, e, *cfgPath, name)

@@ -41,6 +41,10 @@ func cmdHashToken(e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		// Never echo it: it may be the token itself.
+		return fmt.Errorf("%w: --hash-token takes no arguments: the token is read from standard input", errUsage)
+	}
 	switch *role {
 	case "viewer", "responder", "analyst":
 	default:

@@ -260,6 +260,9 @@ func cmdConsume(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {
 		return err
