@@ -126,6 +126,12 @@ func runStages(ctx context.Context, e *env, cfgPath string, names ...string) err
 		return err
 	}
 	defer p.close()
+	if len(names) == 1 && names[0] == "serve" {
+		// The console serves what Redis holds without Kafka and tells its
+		// dashboards that their feed is paused; taking it out of rotation
+		// would leave the SOC without it just when something is wrong.
+		p.obs.AddInfo("kafka", p.bus.Ping)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.obs.Serve(gctx, cfg.HTTP.Listen) })
 	started := 0

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -123,6 +124,22 @@ func TestTheDashboardShowsLiveChangesAndAcknowledges(t *testing.T) {
 		t.Fatalf("the alert never showed on the wall: %v", err)
 	}
 	screenshot(t, ctx, "wall.png")
+
+	// The console loses the stream: the wall says its data is not live,
+	// and says so no more once the stream is back.
+	r.srv.setFeed(errors.New("dial tcp: connection refused"))
+	err = chromedp.Do(ctx,
+		poll(`document.getElementById("live").textContent.startsWith("paused since ")`),
+		poll(`document.getElementById("live").title.includes("cannot reach the stream")`),
+	)
+	if err != nil {
+		t.Fatalf("the paused feed never showed: %v", err)
+	}
+	screenshot(t, ctx, "paused.png")
+	r.srv.setFeed(nil)
+	if err := chromedp.Do(ctx, poll(`document.getElementById("live").textContent === "live"`)); err != nil {
+		t.Fatalf("the feed never showed live again: %v", err)
+	}
 
 	// The site view draws the level against the baseline with the marker.
 	err = chromedp.Do(ctx,

@@ -139,7 +139,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		return rc.Flush()
 	}
-	hello, _ := json.Marshal(map[string]any{"role": p.Role, "reset": reset, "redaction": redactionFor(p.Role)})
+	hello, _ := json.Marshal(map[string]any{"role": p.Role, "reset": reset, "redaction": redactionFor(p.Role), "feed": s.feedNow()})
 	if err := write([]byte("retry: 3000\nevent: hello\ndata: " + string(hello) + "\n\n")); err != nil {
 		return nil
 	}
@@ -250,18 +250,20 @@ func (h *alertHandler) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output
 	return nil, nil
 }
 
-// Run runs the console: the two serve stages, the action relay and the
-// HTTP listener, until ctx ends or one of them fails.
+// Run runs the console: the two serve stages, the action relay, the
+// check of the feed and the HTTP listener, until ctx ends or one of them
+// fails.
 func (s *Server) Run(ctx context.Context, d pipeline.Deps, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- pipeline.Run(ctx, d, s.LevelStage(d.Topics.Name(d.Topics.Levels))) }()
 	go func() { errc <- pipeline.Run(ctx, d, s.AlertStage(d.Topics.Name(d.Topics.Alerts))) }()
 	go func() { errc <- s.RelayActions(ctx) }()
 	go func() { errc <- s.Serve(ctx, ln) }()
+	go func() { errc <- s.watchFeed(ctx, d.Bus.Ping, s.feedInt) }()
 	var first error
-	for range 4 {
+	for range 5 {
 		if err := <-errc; err != nil && first == nil {
 			first = err
 			cancel()

@@ -22,6 +22,7 @@ import (
 // running is a console on the embedded default: an in-process Kafka
 // cluster, a test Redis, the two serve stages and the HTTP listener.
 type running struct {
+	kc     *kafkatest.Cluster
 	url    string
 	srv    *Server
 	state  *alertstate.State
@@ -32,7 +33,14 @@ type running struct {
 
 func startPipeline(t testing.TB, mut func(*config.Serve)) *running {
 	t.Helper()
-	kc := kafkatest.New(t, kafkatest.Options{Partitions: 2})
+	return startPipelineOn(t, kafkatest.Options{Partitions: 2}, 0, mut)
+}
+
+// startPipelineOn is startPipeline on a cluster made with ko, checking
+// the stream every feedCheck (0: the default).
+func startPipelineOn(t testing.TB, ko kafkatest.Options, feedCheck time.Duration, mut func(*config.Serve)) *running {
+	t.Helper()
+	kc := kafkatest.New(t, ko)
 	st := redistest.New(t)
 	c := testServeConfig()
 	if mut != nil {
@@ -40,7 +48,7 @@ func startPipeline(t testing.TB, mut func(*config.Serve)) *running {
 	}
 	state := alertstate.New(st)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := New(Options{Config: c, Store: st, State: state, Log: log})
+	srv, err := New(Options{Config: c, Store: st, State: state, Log: log, FeedCheck: feedCheck})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +74,7 @@ func startPipeline(t testing.TB, mut func(*config.Serve)) *running {
 			t.Errorf("console did not stop")
 		}
 	})
-	return &running{url: "http://" + ln.Addr().String(), srv: srv, state: state, prod: prod,
+	return &running{kc: kc, url: "http://" + ln.Addr().String(), srv: srv, state: state, prod: prod,
 		levels: cfg.Topics.Name(cfg.Topics.Levels), alerts: cfg.Topics.Name(cfg.Topics.Alerts)}
 }
 

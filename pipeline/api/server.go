@@ -41,6 +41,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Scraper reports scraper health per site (nil: levels only).
 	Scraper HealthSource
+	// FeedCheck is how often Run checks that the stream answers (0: 10s).
+	FeedCheck time.Duration
 }
 
 // HealthSource reports what the scrapers know of a site: last successful
@@ -72,6 +74,8 @@ type Server struct {
 	silMu   sync.Mutex
 	silAt   time.Time
 	sils    []alertstate.Silence
+	feed    feedState
+	feedInt time.Duration
 }
 
 type apiMetrics struct {
@@ -138,7 +142,14 @@ func New(o Options) (*Server, error) {
 		authLim: newLimiter(float64(c.RateLimit.FailedAuthPerMinute)/60, c.RateLimit.FailedAuthPerMinute),
 		ops:     o.Ops, scraper: o.Scraper, now: time.Now,
 		metrics: newAPIMetrics(o.Registerer),
+		feedInt: o.FeedCheck,
 	}
+	if s.feedInt <= 0 {
+		s.feedInt = 10 * time.Second
+	}
+	// Live until a check says otherwise: the stages wait for the stream
+	// before the console starts.
+	s.feed.cur = FeedEvent{State: FeedLive, Since: s.now().UTC()}
 	if !c.AuthConfigured() {
 		s.log.Warn("no serve.tokens or serve.oidc configured: the API refuses every request; create a token with `threatwatch serve --hash-token`")
 	}

@@ -23,20 +23,29 @@ type stream struct {
 
 func (h *harness) openStream(role, lastID string) *stream {
 	h.t.Helper()
+	return openStream(h.t, h.ts.Client(), h.ts.URL, role, lastID)
+}
+
+// openStream opens /api/v1/events of the console at base as role.
+func openStream(t testing.TB, client *http.Client, base, role, lastID string) *stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", h.ts.URL+"/api/v1/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/events", nil)
 	req.Header.Set("Authorization", "Bearer "+testTokens[role])
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	res, err := h.ts.Client().Do(req)
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		cancel()
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
 		cancel()
-		h.t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+		t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	s := &stream{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -49,7 +58,7 @@ func (h *harness) openStream(role, lastID string) *stream {
 			s.mu.Unlock()
 		}
 	}()
-	h.t.Cleanup(func() { cancel(); <-s.done })
+	t.Cleanup(func() { cancel(); <-s.done })
 	return s
 }
 

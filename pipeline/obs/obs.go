@@ -27,6 +27,7 @@ type Server struct {
 	Registry *prometheus.Registry
 	mu       sync.Mutex
 	checks   map[string]Check
+	infos    map[string]Check
 	mux      *http.ServeMux
 	log      *slog.Logger
 }
@@ -36,7 +37,7 @@ type Server struct {
 func New(log *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{Registry: reg, checks: map[string]Check{}, mux: http.NewServeMux(), log: log}
+	s := &Server{Registry: reg, checks: map[string]Check{}, infos: map[string]Check{}, mux: http.NewServeMux(), log: log}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -54,27 +55,47 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks[name] = c
+	delete(s.infos, name)
+}
+
+// AddInfo registers a check that /readyz reports but that does not make
+// the process unready: a dependency the process can serve without.
+func (s *Server) AddInfo(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.infos[name] = c
+	delete(s.checks, name)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	s.mu.Lock()
-	names := make([]string, 0, len(s.checks))
-	for n := range s.checks {
-		names = append(names, n)
+	names := make([]string, 0, len(s.checks)+len(s.infos))
+	all := make(map[string]Check, len(s.checks)+len(s.infos))
+	for n, c := range s.checks {
+		names, all[n] = append(names, n), c
 	}
-	checks := s.checks
+	for n, c := range s.infos {
+		names, all[n] = append(names, n), c
+	}
+	infos := make(map[string]bool, len(s.infos))
+	for n := range s.infos {
+		infos[n] = true
+	}
 	s.mu.Unlock()
 	sort.Strings(names)
 	res := map[string]string{}
 	ok := true
 	for _, n := range names {
-		if err := checks[n](ctx); err != nil {
+		switch err := all[n](ctx); {
+		case err == nil:
+			res[n] = "ok"
+		case infos[n]:
+			res[n] = err.Error() + " (not required for readiness)"
+		default:
 			res[n] = err.Error()
 			ok = false
-		} else {
-			res[n] = "ok"
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

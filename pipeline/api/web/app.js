@@ -106,7 +106,14 @@
   // ---- live updates (server-sent events over fetch, so the token goes in a header, not a URL) ----
   const listeners = new Set();
   let liveAbort = null, lastEventID = "", liveStarted = false;
-  function setLive(state, text) { const l = $("#live"); l.className = "live " + state; l.textContent = text; }
+  function setLive(state, text, title) { const l = $("#live"); l.className = "live " + state; l.textContent = text; l.title = title || ""; }
+  // The server says when it cannot reach the stream: what the page shows
+  // is then as of that moment, and must not read as live.
+  function applyFeed(f) {
+    if (!f) return;
+    if (f.state === "paused") setLive("off", "paused since " + new Date(f.since).toLocaleTimeString(), f.reason);
+    else setLive("on", "live");
+  }
 
   function startLive() {
     if (liveStarted) return;
@@ -156,6 +163,7 @@
         if (!data) continue;
         let ev;
         try { ev = JSON.parse(data); } catch (_) { continue; }
+        if (type === "hello" || type === "feed") applyFeed(type === "hello" ? ev.feed : ev);
         if (type === "hello" && ev.reset) { route(); continue; }
         for (const f of listeners) { try { f(type, ev); } catch (e) { console.error(e); } }
       }

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+)
+
+// A console cut off from Kafka tells its dashboards that the feed is
+// paused, so the levels they show are not taken for live ones, and tells
+// them again when it is back.
+func TestTheConsoleSaysWhenItsFeedIsPausedAndBack(t *testing.T) {
+	if os.Getenv(kafkatest.EnvBrokers) != "" {
+		t.Skip("cannot stop an external Kafka cluster")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	r := startPipelineOn(t, kafkatest.Options{Partitions: 2, DataDir: dir, Fake: []kfake.Opt{kfake.Ports(port)}}, 100*time.Millisecond, nil)
+
+	s := openStream(t, nil, r.url, config.RoleViewer, "")
+	hello := s.waitFor(t, "event: hello", 5*time.Second)
+	if !strings.Contains(hello, `"feed":{"state":"live"`) {
+		t.Fatalf("hello does not say the feed is live:\n%s", hello)
+	}
+
+	r.kc.Fake.Close()
+	txt := s.waitFor(t, `"state":"paused"`, 15*time.Second)
+	if !strings.Contains(txt, "event: feed") || !strings.Contains(txt, "cannot reach the stream") || strings.Contains(txt, "127.0.0.1") {
+		t.Fatalf("the pause was not sent as a feed event with its reason, or named the broker:\n%s", txt)
+	}
+	// A dashboard that connects during the outage learns it from its hello.
+	late := openStream(t, nil, r.url, config.RoleViewer, "")
+	if h := late.waitFor(t, "event: hello", 5*time.Second); !strings.Contains(h, `"feed":{"state":"paused"`) {
+		t.Fatalf("a stream opened during the outage is told the feed is live:\n%s", h)
+	}
+
+	back, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(2), kfake.DataDir(dir), kfake.Ports(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(back.Close)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		txt := s.text()
+		if i := strings.LastIndex(txt, "event: feed"); i >= 0 && strings.Contains(txt[i:], `"state":"live"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the feed was never reported back:\n%s", txt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

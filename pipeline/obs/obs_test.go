@@ -1,0 +1,45 @@
+package obs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestReadyzFailsOnChecksAndOnlyReportsInfos(t *testing.T) {
+	down := func(context.Context) error { return errors.New("connection refused") }
+	up := func(context.Context) error { return nil }
+	for _, tc := range []struct {
+		name  string
+		setup func(*Server)
+		code  int
+		body  []string
+	}{
+		{"all up", func(s *Server) { s.AddCheck("redis", up); s.AddCheck("kafka", up) }, 200, []string{`"kafka":"ok"`, `"redis":"ok"`}},
+		{"a check down", func(s *Server) { s.AddCheck("redis", up); s.AddCheck("kafka", down) }, 503, []string{`"kafka":"connection refused"`}},
+		{"an info down", func(s *Server) { s.AddCheck("redis", up); s.AddInfo("kafka", down) }, 200, []string{`"kafka":"connection refused (not required for readiness)"`, `"redis":"ok"`}},
+		{"a check made an info", func(s *Server) { s.AddCheck("kafka", down); s.AddInfo("kafka", down) }, 200, []string{"not required"}},
+		{"an info made a check", func(s *Server) { s.AddInfo("kafka", down); s.AddCheck("kafka", down) }, 503, []string{`"kafka":"connection refused"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(slog.New(slog.DiscardHandler))
+			tc.setup(s)
+			rec := httptest.NewRecorder()
+			s.Mux().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			b, _ := io.ReadAll(rec.Body)
+			if rec.Code != tc.code {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.code, b)
+			}
+			for _, w := range tc.body {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("body %s lacks %s", b, w)
+				}
+			}
+		})
+	}
+}
