@@ -127,7 +127,7 @@ func TestTheDashboardShowsLiveChangesAndAcknowledges(t *testing.T) {
 
 	// The console loses the stream: the wall says its data is not live,
 	// and says so no more once the stream is back.
-	r.srv.setFeed(errors.New("dial tcp: connection refused"))
+	r.srv.setFeed(FeedPaused, "the console cannot reach the stream (Kafka): no new levels or alerts arrive", errors.New("dial tcp: connection refused"))
 	err = chromedp.Do(ctx,
 		poll(`document.getElementById("live").textContent.startsWith("paused since ")`),
 		poll(`document.getElementById("live").title.includes("cannot reach the stream")`),
@@ -136,7 +136,11 @@ func TestTheDashboardShowsLiveChangesAndAcknowledges(t *testing.T) {
 		t.Fatalf("the paused feed never showed: %v", err)
 	}
 	screenshot(t, ctx, "paused.png")
-	r.srv.setFeed(nil)
+	r.srv.setFeed(FeedBehind, "posts wait to be scored: the classify stage has made no progress for over 5m0s", nil)
+	if err := chromedp.Do(ctx, poll(`document.getElementById("live").textContent.startsWith("behind since ") && document.getElementById("live").title.includes("classify")`)); err != nil {
+		t.Fatalf("the stalled stage never showed: %v", err)
+	}
+	r.srv.setFeed(FeedLive, "", nil)
 	if err := chromedp.Do(ctx, poll(`document.getElementById("live").textContent === "live"`)); err != nil {
 		t.Fatalf("the feed never showed live again: %v", err)
 	}

@@ -261,7 +261,7 @@ func (s *Server) Run(ctx context.Context, d pipeline.Deps, ln net.Listener) erro
 	go func() { errc <- pipeline.Run(ctx, d, s.AlertStage(d.Topics.Name(d.Topics.Alerts))) }()
 	go func() { errc <- s.RelayActions(ctx) }()
 	go func() { errc <- s.Serve(ctx, ln) }()
-	go func() { errc <- s.watchFeed(ctx, d.Bus.Ping, s.feedInt) }()
+	go func() { errc <- s.watchFeed(ctx, d.Bus, d.Topics, s.feedInt, s.stall) }()
 	var first error
 	for range 5 {
 		if err := <-errc; err != nil && first == nil {

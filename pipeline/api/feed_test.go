@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +12,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/threatwatch/threatwatch/config"
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // A console cut off from Kafka tells its dashboards that the feed is
@@ -27,7 +32,7 @@ func TestTheConsoleSaysWhenItsFeedIsPausedAndBack(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	dir := t.TempDir()
-	r := startPipelineOn(t, kafkatest.Options{Partitions: 2, DataDir: dir, Fake: []kfake.Opt{kfake.Ports(port)}}, 100*time.Millisecond, nil)
+	r := startPipelineOn(t, kafkatest.Options{Partitions: 2, DataDir: dir, Fake: []kfake.Opt{kfake.Ports(port)}}, 100*time.Millisecond, 0, nil)
 
 	s := openStream(t, nil, r.url, config.RoleViewer, "")
 	hello := s.waitFor(t, "event: hello", 5*time.Second)
@@ -59,6 +64,56 @@ func TestTheConsoleSaysWhenItsFeedIsPausedAndBack(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the feed was never reported back:\n%s", txt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kafka answers, but posts wait and the classify stage commits none of
+// them: the console says it is behind and names the stage, and says it is
+// current again once the stage has caught up.
+func TestTheConsoleSaysWhenAStageUpstreamStalls(t *testing.T) {
+	r := startPipelineOn(t, kafkatest.Options{Partitions: 2}, 100*time.Millisecond, 600*time.Millisecond, nil)
+	s := openStream(t, nil, r.url, config.RoleViewer, "")
+	s.waitFor(t, "event: hello", 5*time.Second)
+
+	posts := r.deps.Topics.Name(r.deps.Topics.Posts)
+	var outs []pipeline.Output
+	for i := 0; i < 10; i++ {
+		p := &msg.Post{Site: "forum-a", SitePostID: strconv.Itoa(i), Text: "a post", Published: time.Now().UTC()}
+		p.Normalize()
+		outs = append(outs, pipeline.Output{Topic: posts, Msg: p})
+	}
+	if err := r.prod.Send(context.Background(), outs...); err != nil {
+		t.Fatal(err)
+	}
+	txt := s.waitFor(t, `"state":"behind"`, 15*time.Second)
+	if !strings.Contains(txt, "posts wait to be scored: the classify stage has made no progress") {
+		t.Fatalf("the stall does not name the stage:\n%s", txt)
+	}
+
+	// The stage runs and commits everything: the feed is current again.
+	rd := r.kc.Bus.GroupReader("classify", []string{posts}, bus.ReaderOptions{})
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < len(outs); i++ {
+		m, err := rd.FetchMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rd.CommitMessages(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		txt := s.text()
+		if i := strings.LastIndex(txt, "event: feed"); i >= 0 && strings.Contains(txt[i:], `"state":"live"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the feed was never reported current again:\n%s", txt)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -23,6 +23,7 @@ import (
 // cluster, a test Redis, the two serve stages and the HTTP listener.
 type running struct {
 	kc     *kafkatest.Cluster
+	deps   pipeline.Deps
 	url    string
 	srv    *Server
 	state  *alertstate.State
@@ -33,12 +34,12 @@ type running struct {
 
 func startPipeline(t testing.TB, mut func(*config.Serve)) *running {
 	t.Helper()
-	return startPipelineOn(t, kafkatest.Options{Partitions: 2}, 0, mut)
+	return startPipelineOn(t, kafkatest.Options{Partitions: 2}, 0, 0, mut)
 }
 
 // startPipelineOn is startPipeline on a cluster made with ko, checking
-// the stream every feedCheck (0: the default).
-func startPipelineOn(t testing.TB, ko kafkatest.Options, feedCheck time.Duration, mut func(*config.Serve)) *running {
+// the feed every feedCheck with a stall of stall (0: the defaults).
+func startPipelineOn(t testing.TB, ko kafkatest.Options, feedCheck, stall time.Duration, mut func(*config.Serve)) *running {
 	t.Helper()
 	kc := kafkatest.New(t, ko)
 	st := redistest.New(t)
@@ -48,7 +49,7 @@ func startPipelineOn(t testing.TB, ko kafkatest.Options, feedCheck time.Duration
 	}
 	state := alertstate.New(st)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := New(Options{Config: c, Store: st, State: state, Log: log, FeedCheck: feedCheck})
+	srv, err := New(Options{Config: c, Store: st, State: state, Log: log, FeedCheck: feedCheck, FeedStall: stall})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func startPipelineOn(t testing.TB, ko kafkatest.Options, feedCheck time.Duration
 			t.Errorf("console did not stop")
 		}
 	})
-	return &running{kc: kc, url: "http://" + ln.Addr().String(), srv: srv, state: state, prod: prod,
+	return &running{kc: kc, deps: deps, url: "http://" + ln.Addr().String(), srv: srv, state: state, prod: prod,
 		levels: cfg.Topics.Name(cfg.Topics.Levels), alerts: cfg.Topics.Name(cfg.Topics.Alerts)}
 }
 

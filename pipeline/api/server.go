@@ -41,8 +41,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Scraper reports scraper health per site (nil: levels only).
 	Scraper HealthSource
-	// FeedCheck is how often Run checks that the stream answers (0: 10s).
+	// FeedCheck is how often Run checks that the stream answers and the
+	// stages upstream make progress (0: 10s).
 	FeedCheck time.Duration
+	// FeedStall is how long an upstream stage may have work waiting
+	// without committing any before the feed is called behind (0: 5m).
+	FeedStall time.Duration
 }
 
 // HealthSource reports what the scrapers know of a site: last successful
@@ -76,6 +80,7 @@ type Server struct {
 	sils    []alertstate.Silence
 	feed    feedState
 	feedInt time.Duration
+	stall   time.Duration
 }
 
 type apiMetrics struct {
@@ -143,9 +148,13 @@ func New(o Options) (*Server, error) {
 		ops:     o.Ops, scraper: o.Scraper, now: time.Now,
 		metrics: newAPIMetrics(o.Registerer),
 		feedInt: o.FeedCheck,
+		stall:   o.FeedStall,
 	}
 	if s.feedInt <= 0 {
 		s.feedInt = 10 * time.Second
+	}
+	if s.stall <= 0 {
+		s.stall = 5 * time.Minute
 	}
 	// Live until a check says otherwise: the stages wait for the stream
 	// before the console starts.

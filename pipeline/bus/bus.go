@@ -392,3 +392,57 @@ func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
 	}
 	return nil, fmt.Errorf("topic %s: not found", topic)
 }
+
+// GroupLag returns how many messages of topic a stage's consumer group
+// (group is the stage name, as for GroupReader) has not committed yet, and
+// the sum of its committed offsets, which moves when the group makes
+// progress. A partition the group never committed counts from its start.
+func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed int64, err error) {
+	parts, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return 0, 0, err
+	}
+	lreq := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		lreq.Topics[topic] = append(lreq.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
+	}
+	lres, err := b.Client().ListOffsets(ctx, lreq)
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
+	}
+	first, last := map[int]int64{}, map[int]int64{}
+	for _, po := range lres.Topics[topic] {
+		if po.Error != nil {
+			return 0, 0, fmt.Errorf("cannot read the offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		first[po.Partition], last[po.Partition] = po.FirstOffset, po.LastOffset
+	}
+	ores, err := b.Client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
+	if err == nil {
+		err = ores.Error
+	}
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		// Some brokers say so for a group that never committed; Kafka
+		// answers with no offsets.
+		ores, err = &kafka.OffsetFetchResponse{}, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot read the offsets of group %s: %w", group, b.Explain(err))
+	}
+	done := map[int]int64{}
+	for _, po := range ores.Topics[topic] {
+		if po.Error != nil {
+			return 0, 0, fmt.Errorf("cannot read the offsets of group %s on %s/%d: %w", group, topic, po.Partition, po.Error)
+		}
+		done[po.Partition] = po.CommittedOffset
+	}
+	for _, p := range parts {
+		c, ok := done[p]
+		if !ok || c < first[p] {
+			c = first[p]
+		}
+		lag += max(last[p]-c, 0)
+		committed += c
+	}
+	return lag, committed, nil
+}

@@ -107,11 +107,14 @@
   const listeners = new Set();
   let liveAbort = null, lastEventID = "", liveStarted = false;
   function setLive(state, text, title) { const l = $("#live"); l.className = "live " + state; l.textContent = text; l.title = title || ""; }
-  // The server says when it cannot reach the stream: what the page shows
-  // is then as of that moment, and must not read as live.
+  // The server says when it cannot reach the stream, or a stage upstream
+  // has stalled: what the page shows is then as of that moment, and must
+  // not read as live.
   function applyFeed(f) {
     if (!f) return;
-    if (f.state === "paused") setLive("off", "paused since " + new Date(f.since).toLocaleTimeString(), f.reason);
+    const at = new Date(f.since).toLocaleTimeString();
+    if (f.state === "paused") setLive("off", "paused since " + at, f.reason);
+    else if (f.state === "behind") setLive("wait", "behind since " + at, f.reason);
     else setLive("on", "live");
   }
 

@@ -1,0 +1,61 @@
+package bus
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/config"
+)
+
+func TestGroupLagCountsWhatTheGroupHasNotCommitted(t *testing.T) {
+	cfg := config.Default().Kafka
+	cfg.Embedded.Port = freePort(t)
+	cfg.Partitions = 2
+	b, err := Open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.EnsureTopics(ctx, "in"); err != nil {
+		t.Fatal(err)
+	}
+	// Before anything is written: nothing to do.
+	if lag, _, err := b.GroupLag(ctx, "stage", "in"); err != nil || lag != 0 {
+		t.Fatalf("empty topic: lag %d, %v", lag, err)
+	}
+	w := b.Writer("in", WriterOptions{})
+	for i := 0; i < 5; i++ {
+		if err := w.WriteMessages(ctx, kafkaMsg(string(rune('a'+i)), "v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	// A group that never ran has everything ahead of it.
+	lag, committed0, err := b.GroupLag(ctx, "stage", "in")
+	if err != nil || lag != 5 {
+		t.Fatalf("no group yet: lag %d, %v; want 5", lag, err)
+	}
+	r := b.GroupReader("stage", []string{"in"}, ReaderOptions{})
+	defer r.Close()
+	var got []kafka.Message
+	for len(got) < 2 {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	if err := r.CommitMessages(ctx, got...); err != nil {
+		t.Fatal(err)
+	}
+	lag, committed, err := b.GroupLag(ctx, "stage", "in")
+	if err != nil || lag != 3 || committed != committed0+2 {
+		t.Fatalf("after committing 2 of 5: lag %d, committed %d (was %d), %v; want 3 and 2 more", lag, committed, committed0, err)
+	}
+}
