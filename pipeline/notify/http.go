@@ -90,6 +90,14 @@ func DoResponse(ctx context.Context, c *http.Client, r Request) (body []byte, re
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "ThreatWatch-notify/1")
+	if c.CheckRedirect == nil {
+		// Following a redirect either turns the POST into a GET that
+		// "succeeds" without delivering anything (301, 302, 303) or sends
+		// the alert and its signature on to another address (307, 308).
+		cc := *c
+		cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c = &cc
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, true, &HTTPError{msg: scrub(fmt.Sprintf("cannot reach %s: %v", where, unwrapURLError(err)), secrets)}
@@ -106,6 +114,9 @@ func DoResponse(ctx context.Context, c *http.Client, r Request) (body []byte, re
 		snippet = snippet[:200] + "..."
 	}
 	he.msg = scrub(fmt.Sprintf("%s answered %s: %q", where, resp.Status, snippet), secrets)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		he.msg = scrub(fmt.Sprintf("%s answered %s, redirecting to %s: notifications are not sent on to another address; configure the receiver with the new URL", where, resp.Status, Endpoint(resp.Header.Get("Location"))), secrets)
+	}
 	retry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500
 	return nil, retry, he
 }
