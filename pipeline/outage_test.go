@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
@@ -29,14 +28,7 @@ func TestBrokerOutageMidStreamLosesNothing(t *testing.T) {
 	if os.Getenv(kafkatest.EnvBrokers) != "" {
 		t.Skip("cannot stop an external Kafka cluster")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	c := kafkatest.New(t, kafkatest.Options{Partitions: 2, DataDir: dir, Fake: []kfake.Opt{kfake.Ports(port)}})
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 2, Restartable: true})
 	posts, scored := c.Topic("posts"), c.Topic("scored")
 	d := deps(c, prometheus.NewRegistry())
 	var logs obstest.Buffer
@@ -64,7 +56,7 @@ func TestBrokerOutageMidStreamLosesNothing(t *testing.T) {
 		}
 	}
 
-	c.Fake.Close()
+	c.Stop(t)
 	written := testutil.ToFloat64(d.Metrics.Out.WithLabelValues("classify", scored))
 	select {
 	case err := <-done:
@@ -79,11 +71,7 @@ func TestBrokerOutageMidStreamLosesNothing(t *testing.T) {
 		t.Fatalf("the outage was neither counted nor logged:\n%s", logs.String())
 	}
 
-	back, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(2), kfake.DataDir(dir), kfake.Ports(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(back.Close)
+	c.Start(t)
 	var got map[string]int
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		got = ids(t, readTopic(t, c, scored, len(want), time.Second))

@@ -2,14 +2,11 @@ package api
 
 import (
 	"context"
-	"net"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
@@ -25,14 +22,7 @@ func TestTheConsoleSaysWhenItsFeedIsPausedAndBack(t *testing.T) {
 	if os.Getenv(kafkatest.EnvBrokers) != "" {
 		t.Skip("cannot stop an external Kafka cluster")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	r := startPipelineOn(t, kafkatest.Options{Partitions: 2, DataDir: dir, Fake: []kfake.Opt{kfake.Ports(port)}}, 100*time.Millisecond, 0, nil)
+	r := startPipelineOn(t, kafkatest.Options{Partitions: 2, Restartable: true}, 100*time.Millisecond, 0, nil)
 
 	s := openStream(t, nil, r.url, config.RoleViewer, "")
 	hello := s.waitFor(t, "event: hello", 5*time.Second)
@@ -40,7 +30,7 @@ func TestTheConsoleSaysWhenItsFeedIsPausedAndBack(t *testing.T) {
 		t.Fatalf("hello does not say the feed is live:\n%s", hello)
 	}
 
-	r.kc.Fake.Close()
+	r.kc.Stop(t)
 	txt := s.waitFor(t, `"state":"paused"`, 15*time.Second)
 	if !strings.Contains(txt, "event: feed") || !strings.Contains(txt, "cannot reach the stream") || strings.Contains(txt, "127.0.0.1") {
 		t.Fatalf("the pause was not sent as a feed event with its reason, or named the broker:\n%s", txt)
@@ -51,22 +41,8 @@ func TestTheConsoleSaysWhenItsFeedIsPausedAndBack(t *testing.T) {
 		t.Fatalf("a stream opened during the outage is told the feed is live:\n%s", h)
 	}
 
-	back, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(2), kfake.DataDir(dir), kfake.Ports(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(back.Close)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		txt := s.text()
-		if i := strings.LastIndex(txt, "event: feed"); i >= 0 && strings.Contains(txt[i:], `"state":"live"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the feed was never reported back:\n%s", txt)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.kc.Start(t)
+	waitForFeed(t, s, FeedLive)
 }
 
 // Kafka answers, but posts wait and the classify stage commits none of
@@ -106,14 +82,20 @@ func TestTheConsoleSaysWhenAStageUpstreamStalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitForFeed(t, s, FeedLive)
+}
+
+// waitForFeed waits until the stream's last feed event has state.
+func waitForFeed(t *testing.T, s *stream, state string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		txt := s.text()
-		if i := strings.LastIndex(txt, "event: feed"); i >= 0 && strings.Contains(txt[i:], `"state":"live"`) {
-			break
+		if i := strings.LastIndex(txt, "event: feed"); i >= 0 && strings.Contains(txt[i:], `"state":"`+state+`"`) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the feed was never reported current again:\n%s", txt)
+			t.Fatalf("the last feed event never said %q:\n%s", state, txt)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,8 @@ const EnvBrokers = "KAFKA_BROKERS"
 
 // Cluster is a test cluster and a config that reaches it.
 type Cluster struct {
+	opts Options
+
 	// Config is ready to use: brokers set, topics prefixed uniquely per
 	// test so tests sharing an external cluster do not meet.
 	Config *config.Config
@@ -42,6 +45,9 @@ type Options struct {
 	Brokers    int
 	// DataDir persists the fake cluster (for restart tests).
 	DataDir string
+	// Restartable gives the fake cluster a fixed port and a data dir, so
+	// Start brings it back after Stop where clients left it (outage tests).
+	Restartable bool
 	// Extra kfake options (SASL, TLS).
 	Fake []kfake.Opt
 }
@@ -60,6 +66,18 @@ func New(t testing.TB, o Options) *Cluster {
 	cfg.Runner.RetryMin = 20 * time.Millisecond
 	cfg.Runner.RetryMax = 500 * time.Millisecond
 	c := &Cluster{Config: cfg}
+	if o.Restartable && os.Getenv(EnvBrokers) == "" {
+		if o.DataDir == "" {
+			o.DataDir = t.TempDir()
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("kafkatest: %v", err)
+		}
+		o.Fake = append(o.Fake, kfake.Ports(ln.Addr().(*net.TCPAddr).Port))
+		ln.Close()
+	}
+	c.opts = o
 	if ext := os.Getenv(EnvBrokers); ext != "" {
 		cfg.Kafka.Brokers = strings.Split(ext, ",")
 	} else {
@@ -102,3 +120,18 @@ func StartFake(t testing.TB, o Options) *kfake.Cluster {
 
 // Topic returns the full name of a short topic name.
 func (c *Cluster) Topic(short string) string { return c.Config.Topics.Name(short) }
+
+// Stop stops the in-process cluster until Start.
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if c.Fake == nil || !c.opts.Restartable {
+		t.Fatal("kafkatest: Stop needs the in-process cluster started with Restartable")
+	}
+	c.Fake.Close()
+}
+
+// Start starts a cluster stopped with Stop again, where it was.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	c.Fake = StartFake(t, c.opts)
+}
