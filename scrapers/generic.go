@@ -113,7 +113,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 					}
 				}
 				t.Marker = v
-				t.Latest, _ = parseTime(v, s.TimeFormat, g.loc)
+				t.Latest, _ = parseTimeAt(v, s.TimeFormat, g.loc, in.Fetched)
 			}
 			pg.Threads = append(pg.Threads, t)
 		}
@@ -157,7 +157,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			p.Author = strings.TrimSpace(ps.Find(s.Author).First().Text())
 		}
 		if s.Time != "" {
-			p.Published, _ = parseTime(attrOrText(ps.Find(s.Time), s.TimeAttr), s.TimeFormat, g.loc)
+			p.Published, _ = parseTimeAt(attrOrText(ps.Find(s.Time), s.TimeAttr), s.TimeFormat, g.loc, in.Fetched)
 		}
 		p.Text, p.Quoted = splitQuotes(ps.Find(s.Body).First(), s.Quote, s.QuoteHeader)
 		if p.Text == "" && len(p.Quoted) == 0 {

@@ -130,7 +130,7 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 			// phpBB before 3.2 prints the time as text after "»".
 			txt := head.Text()
 			if i := strings.LastIndex(txt, "»"); i >= 0 {
-				po.Published, _ = parseTime(txt[i+len("»"):], "", nil)
+				po.Published, _ = parseTimeAt(txt[i+len("»"):], "", nil, in.Fetched)
 			}
 		}
 		po.URL = resolve(base, attrOrText(s.Find("h3 a[href*='#p'], p.author a[href*='p=']").First(), "href"))

@@ -1,0 +1,135 @@
+package scrapers
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRelativeDates(t *testing.T) {
+	now := time.Date(2026, 3, 10, 14, 30, 0, 0, time.UTC) // a Tuesday
+	moscow, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		t.Skip("no zone database:", err)
+	}
+	for _, tc := range []struct {
+		in   string
+		loc  *time.Location
+		want time.Time // zero: must not parse
+	}{
+		{"just now", nil, now},
+		{"5 minutes ago", nil, now.Add(-5 * time.Minute)},
+		{"1 minute ago", nil, now.Add(-time.Minute)},
+		{"a minute ago", nil, now.Add(-time.Minute)},
+		{"an hour ago", nil, now.Add(-time.Hour)},
+		{"2 hours ago", nil, now.Add(-2 * time.Hour)},
+		{"2 hrs ago", nil, now.Add(-2 * time.Hour)},
+		{"3 days ago", nil, now.Add(-72 * time.Hour)},
+		{"2 weeks ago", nil, now.Add(-14 * 24 * time.Hour)},
+		{"2 months ago", nil, now.AddDate(0, -2, 0)},
+		{"a year ago", nil, now.AddDate(-1, 0, 0)},
+		{"5m ago", nil, now.Add(-5 * time.Minute)},
+		{"2mo ago", nil, now.AddDate(0, -2, 0)},
+		{"12h ago", nil, now.Add(-12 * time.Hour)},
+		{"3d ago", nil, now.Add(-72 * time.Hour)},
+		{"  10   seconds   ago ", nil, now.Add(-10 * time.Second)},
+		{"Today at 9:05 AM", nil, time.Date(2026, 3, 10, 9, 5, 0, 0, time.UTC)},
+		{"today, 13:00", nil, time.Date(2026, 3, 10, 13, 0, 0, 0, time.UTC)},
+		{"Yesterday at 11:45 PM", nil, time.Date(2026, 3, 9, 23, 45, 0, 0, time.UTC)},
+		{"Yesterday, 08:15", nil, time.Date(2026, 3, 9, 8, 15, 0, 0, time.UTC)},
+		{"Yesterday", nil, time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)},
+		// The board's zone: 15:00 in Moscow is 12:00 UTC.
+		{"Сегодня, 15:00", moscow, time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)},
+		{"вчера в 23:10", moscow, time.Date(2026, 3, 9, 20, 10, 0, 0, time.UTC)},
+		{"5 минут назад", nil, now.Add(-5 * time.Minute)},
+		{"2 часа назад", nil, now.Add(-2 * time.Hour)},
+		{"3 дня назад", nil, now.Add(-72 * time.Hour)},
+		{"1 день назад", nil, now.Add(-24 * time.Hour)},
+		{"минуту назад", nil, now.Add(-time.Minute)},
+		{"неделю назад", nil, now.Add(-7 * 24 * time.Hour)},
+		{"5 лет назад", nil, now.AddDate(-5, 0, 0)},
+		// Not relative dates, or not ones that can be read.
+		{"Today at 11:00 PM", nil, time.Time{}}, // after the fetch: wrong zone
+		{"ago", nil, time.Time{}},
+		{"5 ago", nil, time.Time{}},
+		{"some time ago", nil, time.Time{}},
+		{"5 blue moons ago", nil, time.Time{}},
+		{"today is the day", nil, time.Time{}},
+		{"99999999999 days ago", nil, time.Time{}},
+		{"", nil, time.Time{}},
+	} {
+		got, ok := parseRelative(tc.in, now, tc.loc)
+		if tc.want.IsZero() {
+			if ok {
+				t.Errorf("%q read as %v; want no date", tc.in, got)
+			}
+			continue
+		}
+		if !ok || !got.Equal(tc.want) {
+			t.Errorf("%q = %v, %v; want %v", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
+// An absolute date still wins, and without a fetch time nothing relative
+// is guessed.
+func TestParseTimeAtPrefersAbsoluteDates(t *testing.T) {
+	now := time.Date(2026, 3, 10, 14, 30, 0, 0, time.UTC)
+	if got, ok := parseTimeAt("2026-01-02T03:04:05Z", "", nil, now); !ok || !got.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("absolute date: %v %v", got, ok)
+	}
+	if _, ok := parseTimeAt("5 minutes ago", "", nil, time.Time{}); ok {
+		t.Error("a relative date was read without a fetch time")
+	}
+}
+
+// MyBB, read through the generic engine, prints "Today, 09:00 AM" and
+// "5 minutes ago" for recent posts in place of its date format: such
+// posts get their date from the time the page was fetched, not none.
+func TestGenericEngineReadsRelativeDates(t *testing.T) {
+	site := fixtureSite(t, "generic", "https://board.example")
+	eng, err := NewEngine(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(readFixture(t, "generic", "thread-13.html"))
+	fetched := time.Date(2026, 3, 10, 14, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		shown string
+		want  time.Time
+	}{
+		{"01-01-2026, 09:00 AM", time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)},
+		{`<span title="03-10-2026">Today</span>, 09:00 AM`, time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)},
+		{`<span title="03-09-2026">Yesterday</span>, 11:15 PM`, time.Date(2026, 3, 9, 23, 15, 0, 0, time.UTC)},
+		{"5 minutes ago", fetched.Add(-5 * time.Minute)},
+	} {
+		body := strings.Replace(page, "01-01-2026, 09:00 AM", tc.shown, 1)
+		if body == page && tc.shown != "01-01-2026, 09:00 AM" {
+			t.Fatal("the fixture no longer holds the date this test replaces")
+		}
+		u, _ := url.Parse("https://board.example/showthread.php?tid=13")
+		pg, err := eng.Parse(&Input{Site: "mybb", URL: u, Kind: Thread, Body: []byte(body), ContentType: "text/html", Fetched: fetched})
+		if err != nil || len(pg.Posts) == 0 {
+			t.Fatalf("%q: %v, %d posts", tc.shown, err, len(pg.Posts))
+		}
+		if got := pg.Posts[0].Published; !got.Equal(tc.want) {
+			t.Errorf("%q: published %v, want %v", tc.shown, got, tc.want)
+		}
+	}
+}
+
+// Whatever a page prints, a relative date never panics and never lands
+// after the fetch.
+func FuzzParseRelative(f *testing.F) {
+	for _, s := range []string{"5 minutes ago", "Today at 9:05 AM", "вчера в 23:10", "минуту назад", "a year ago", "2mo ago", "yesterday, ", "a ago"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 3, 10, 14, 30, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseRelative(s, now, time.UTC)
+		if ok && got.After(now.Add(time.Hour)) {
+			t.Fatalf("%q read as %v, after the fetch at %v", s, got, now)
+		}
+	})
+}
