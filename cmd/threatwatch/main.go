@@ -37,6 +37,7 @@ var commands = []command{
 	{"watchlist", "manage protected-person watchlists (hashed)", cmdWatchlist},
 	{"produce", "write JSON-lines messages to a topic", cmdProduce},
 	{"consume", "read a topic as JSON lines", cmdConsume},
+	{"redrive", "send dead letters back to the topics they came from", cmdRedrive},
 	{"msg", "check and convert message files (msg check --type post FILE)", cmdMsg},
 	{"config", "check a config file or print the example (config check FILE)", cmdConfig},
 	{"demo", "run a simulated harassment campaign through the real pipeline", cmdDemo},

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// cmdRedrive sends dead letters' original messages back to the topics they
+// came from, once what refused them is fixed (a reader upgraded, a bug
+// mended). The stages deduplicate by message id, so a message that was
+// processed after all is not processed twice.
+func cmdRedrive(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := newFlags(e, "redrive", "[--stage NAME] [--reason R] [--source TOPIC] [--dry-run] [FILE...]   (dead letters as JSON lines, e.g. from consume --topic dead-letter)")
+	stage := fs.String("stage", "", "only dead letters of this stage")
+	reason := fs.String("reason", "", "only dead letters with this reason (schema, invalid, retries_exhausted, ...)")
+	source := fs.String("source", "", "only dead letters from this topic (short name)")
+	dry := fs.Bool("dry-run", false, "count what would be sent, send nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Kafka.Brokers) == 0 && !*dry {
+		return fmt.Errorf("%w: redrive needs kafka.brokers (the embedded cluster lives only inside a running process)", errUsage)
+	}
+	// Only the pipeline's own topics: a dead letter names where it came
+	// from, and a hand-edited file must not send messages anywhere else.
+	known := map[string]bool{}
+	for _, t := range cfg.Topics.All() {
+		known[t] = true
+	}
+	known[cfg.Topics.Name(cfg.Topics.DeadLetter)] = false
+	wantSource := ""
+	if *source != "" {
+		wantSource = cfg.Topics.Name(*source)
+	}
+
+	var b *bus.Bus
+	var w *kafka.Writer
+	if !*dry {
+		log := newLogger(e, cfg.Log)
+		if b, err = bus.Open(cfg.Kafka, log); err != nil {
+			return err
+		}
+		defer b.Close()
+		if err := b.WaitReady(ctx); err != nil {
+			return err
+		}
+		w = b.MultiWriter(bus.WriterOptions{})
+		defer w.Close()
+	}
+	sent := map[string]int{}
+	filtered, unknown := 0, 0
+	var notCopied []string
+	var batch []kafka.Message
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if !*dry {
+			if err := w.WriteMessages(ctx, batch...); err != nil {
+				return fmt.Errorf("cannot write to Kafka: %w", b.Explain(err))
+			}
+		}
+		for _, m := range batch {
+			sent[m.Topic]++
+		}
+		batch = batch[:0]
+		return nil
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	bad := 0
+	for _, f := range files {
+		r, name, closeIn, err := openInput(e, f)
+		if err != nil {
+			return err
+		}
+		n, err := forEachLine(e, r, name, msg.KindDeadLetter, func(m msg.Message) error {
+			dl := m.(*msg.DeadLetter)
+			switch {
+			case *stage != "" && dl.Stage != *stage, *reason != "" && dl.Reason != *reason, wantSource != "" && dl.Topic != wantSource:
+				filtered++
+				return nil
+			case !known[dl.Topic]:
+				unknown++
+				return nil
+			case len(dl.Value) == 0:
+				// Too large to copy into the dead letter: it is still where it was.
+				notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
+				return nil
+			}
+			batch = append(batch, kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value})
+			if len(batch) >= 500 {
+				return flush()
+			}
+			return nil
+		})
+		bad += n
+		closeIn()
+		if err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	topics := make([]string, 0, len(sent))
+	total := 0
+	for t, n := range sent {
+		topics = append(topics, fmt.Sprintf("%s: %d", t, n))
+		total += n
+	}
+	sort.Strings(topics)
+	verb := "re-sent"
+	if *dry {
+		verb = "would re-send"
+	}
+	fmt.Fprintf(e.stderr, "%s %d messages (%s); %d left out by the filters, %d from topics that are not the pipeline's, %d bad lines\n",
+		verb, total, strings.Join(topics, ", "), filtered, unknown, bad)
+	if len(notCopied) > 0 {
+		fmt.Fprintf(e.stderr, "%d originals were too large to copy into their dead letter; read them where they are (topic/partition/offset): %s\n",
+			len(notCopied), strings.Join(notCopied[:min(len(notCopied), 20)], " "))
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d bad lines", bad)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Dead letters read back with consume are sent to the topics they came
+// from, byte for byte with their keys, filtered by stage and reason; a
+// dead letter naming a topic that is not the pipeline's is not followed.
+func TestRedriveSendsDeadLettersBack(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tw.yaml")
+	yml := "kafka:\n  brokers: [" + strings.Join(kc.Config.Kafka.Brokers, ", ") + "]\n" +
+		"topics:\n  prefix: " + kc.Config.Topics.Prefix + "\n"
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	posts, scored := kc.Topic(kc.Config.Topics.Posts), kc.Topic(kc.Config.Topics.Scored)
+	dead := func(stage, reason, topic string, off int64, key, value string) string {
+		dl := &msg.DeadLetter{Schema: msg.SchemaDeadLetter, Stage: stage, Reason: reason, Error: "refused",
+			Topic: topic, Partition: 0, Offset: off, OrigKey: []byte(key), At: time.Now().UTC()}
+		if value != "" {
+			dl.Value = []byte(value)
+		}
+		b, err := msg.Encode(dl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	lines := []string{
+		dead("classify", "schema", posts, 1, "s", `{"schema":"post/2","site":"s","site_post_id":"1","text":"from a newer writer"}`),
+		dead("classify", "schema", posts, 2, "s", `{"schema":"post/2","site":"s","site_post_id":"2","text":"another"}`),
+		dead("aggregate", "retries_exhausted", scored, 7, "s", `{"not":"this one"}`),
+		dead("classify", "schema", "someone-elses-topic", 3, "k", `{"x":1}`),
+		dead("classify", "schema", posts, 9, "s", ""), // too large to have been copied
+	}
+	in := filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, "--stage", "classify", "--reason", "schema", "--dry-run", in)
+	if code != 0 || !strings.Contains(errOut, "would re-send 2 messages ("+posts+": 2)") {
+		t.Fatalf("dry run: exit %d, stderr %q", code, errOut)
+	}
+	if got := readTopic(t, kc, posts, 1, 2*time.Second); len(got) != 0 {
+		t.Fatalf("a dry run wrote %d messages", len(got))
+	}
+
+	code, _, errOut = runWithin(t, time.Minute, "redrive", "--config", cfg, "--stage", "classify", "--reason", "schema", in)
+	if code != 0 || !strings.Contains(errOut, "re-sent 2 messages ("+posts+": 2); 1 left out by the filters, 1 from topics that are not the pipeline's") ||
+		!strings.Contains(errOut, "1 originals were too large") || !strings.Contains(errOut, posts+"/0/9") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	r := kc.Bus.PartitionReader(posts, 0)
+	defer r.Close()
+	r.SetOffset(kafka.FirstOffset)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, want := range []string{"from a newer writer", "another"} {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if string(m.Key) != "s" || !strings.Contains(string(m.Value), want) || !strings.HasPrefix(string(m.Value), `{"schema":"post/2"`) {
+			t.Fatalf("message %d: key %q value %q, want the original bytes", i, m.Key, m.Value)
+		}
+	}
+}
