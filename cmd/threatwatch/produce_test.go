@@ -16,12 +16,7 @@ import (
 func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "tw.yaml")
-	yml := "kafka:\n  brokers: [" + strings.Join(kc.Config.Kafka.Brokers, ", ") + "]\n" +
-		"topics:\n  prefix: " + kc.Config.Topics.Prefix + "\n"
-	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := kafkaConfigFile(t, kc, dir)
 	in := filepath.Join(dir, "posts.jsonl")
 	lines := `{"site":"s","site_post_id":"1","text":"first"}` + "\n" +
 		"not json\n" +
@@ -57,4 +52,16 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	if code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", good); code != 0 || !strings.Contains(errOut, "wrote 1 messages") {
 		t.Fatalf("a clean file: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// kafkaConfigFile writes a config reaching kc's brokers and topics into dir.
+func kafkaConfigFile(t *testing.T, kc *kafkatest.Cluster, dir string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "tw.yaml")
+	yml := "kafka:\n  brokers: [" + strings.Join(kc.Config.Kafka.Brokers, ", ") + "]\n" +
+		"topics:\n  prefix: " + kc.Config.Topics.Prefix + "\n"
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

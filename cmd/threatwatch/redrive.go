@@ -77,41 +77,28 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		batch = batch[:0]
 		return nil
 	}
-	files := fs.Args()
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
-	bad := 0
-	for _, f := range files {
-		r, name, closeIn, err := openInput(e, f)
-		if err != nil {
-			return err
-		}
-		n, err := forEachLine(e, r, name, msg.KindDeadLetter, func(m msg.Message) error {
-			dl := m.(*msg.DeadLetter)
-			switch {
-			case *stage != "" && dl.Stage != *stage, *reason != "" && dl.Reason != *reason, wantSource != "" && dl.Topic != wantSource:
-				filtered++
-				return nil
-			case !known[dl.Topic]:
-				unknown++
-				return nil
-			case len(dl.Value) == 0:
-				// Too large to copy into the dead letter: it is still where it was.
-				notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
-				return nil
-			}
-			batch = append(batch, kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value})
-			if len(batch) >= 500 {
-				return flush()
-			}
+	bad, err := forEachFileLine(e, fs.Args(), msg.KindDeadLetter, func(m msg.Message) error {
+		dl := m.(*msg.DeadLetter)
+		switch {
+		case *stage != "" && dl.Stage != *stage, *reason != "" && dl.Reason != *reason, wantSource != "" && dl.Topic != wantSource:
+			filtered++
 			return nil
-		})
-		bad += n
-		closeIn()
-		if err != nil {
-			return err
+		case !known[dl.Topic]:
+			unknown++
+			return nil
+		case len(dl.Value) == 0:
+			// Too large to copy into the dead letter: it is still where it was.
+			notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
+			return nil
 		}
+		batch = append(batch, kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value})
+		if len(batch) >= 500 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := flush(); err != nil {
 		return err

@@ -20,12 +20,7 @@ import (
 func TestRedriveSendsDeadLettersBack(t *testing.T) {
 	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "tw.yaml")
-	yml := "kafka:\n  brokers: [" + strings.Join(kc.Config.Kafka.Brokers, ", ") + "]\n" +
-		"topics:\n  prefix: " + kc.Config.Topics.Prefix + "\n"
-	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := kafkaConfigFile(t, kc, dir)
 	posts, scored := kc.Topic(kc.Config.Topics.Posts), kc.Topic(kc.Config.Topics.Scored)
 	dead := func(stage, reason, topic string, off int64, key, value string) string {
 		dl := &msg.DeadLetter{Schema: msg.SchemaDeadLetter, Stage: stage, Reason: reason, Error: "refused",

@@ -45,6 +45,26 @@ func openOutput(e *env, name string) (io.Writer, func() error, error) {
 // forEachLine decodes JSON lines of kind k from r, calling f for each good
 // message and reporting each bad line on stderr with its line number. It
 // returns the number of bad lines.
+// forEachFileLine is forEachLine over files ("-" or none: standard input).
+func forEachFileLine(e *env, files []string, k msg.Kind, f func(msg.Message) error) (bad int, err error) {
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	for _, name := range files {
+		r, name, closeIn, err := openInput(e, name)
+		if err != nil {
+			return bad, err
+		}
+		n, err := forEachLine(e, r, name, k, f)
+		bad += n
+		closeIn()
+		if err != nil {
+			return bad, err
+		}
+	}
+	return bad, nil
+}
+
 func forEachLine(e *env, r io.Reader, name string, k msg.Kind, f func(msg.Message) error) (bad int, err error) {
 	next := lineReader(r, name, k)
 	for {
@@ -210,10 +230,6 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 	full := cfg.Topics.Name(*topic)
 	prod := pipeline.NewProducer(b, "produce", nil, log)
 	defer prod.Close()
-	files := fs.Args()
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
 	sent := 0
 	var batch []pipeline.Output
 	flush := func() error {
@@ -222,24 +238,15 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 		batch = batch[:0]
 		return err
 	}
-	bad := 0
-	for _, f := range files {
-		r, name, closeIn, err := openInput(e, f)
-		if err != nil {
-			return err
+	bad, err := forEachFileLine(e, fs.Args(), k, func(m msg.Message) error {
+		batch = append(batch, pipeline.Output{Topic: full, Msg: m})
+		if len(batch) >= 500 {
+			return flush()
 		}
-		b, err := forEachLine(e, r, name, k, func(m msg.Message) error {
-			batch = append(batch, pipeline.Output{Topic: full, Msg: m})
-			if len(batch) >= 500 {
-				return flush()
-			}
-			return nil
-		})
-		bad += b
-		closeIn()
-		if err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := flush(); err != nil {
 		return err
