@@ -214,7 +214,15 @@ type Fetcher struct {
 	metrics *Metrics
 	col     *colly.Collector
 	built   time.Time
-	cur     atomic.Pointer[context.Context]
+	// robotsMu guards the two fields below, which the transport sets.
+	robotsMu sync.Mutex
+	// lastRobots is the host's robots.txt as last read in full (cleaned),
+	// used while a later fetch of it fails.
+	lastRobots []byte
+	// robotsDown is when robots.txt last failed with no copy to use: colly
+	// then disallows everything until its cache is rebuilt.
+	robotsDown time.Time
+	cur        atomic.Pointer[context.Context]
 	// Requests counts requests sent (robots.txt included), for tests and
 	// benchmarks.
 	Requests atomic.Int64
@@ -224,6 +232,11 @@ type Fetcher struct {
 // robotsTTL is how long a collector (and its robots.txt cache, which colly
 // never expires) lives before it is rebuilt.
 const robotsTTL = 12 * time.Hour
+
+// robotsRetry is how soon a robots.txt that failed (5xx, 429) with no
+// earlier copy to use is asked for again. Until then the host is
+// disallowed, as RFC 9309 says; colly alone would keep that for robotsTTL.
+var robotsRetry = 10 * time.Minute
 
 // NewFetcher builds the fetcher of one site (site as returned by
 // config.Scrape.Effective).
@@ -358,10 +371,55 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// body without any limit. One byte past the cap lets Get see the
 	// truncation.
 	resp.Body = &capBody{r: resp.Body, left: f.cfg.MaxBodyBytes + 1}
-	if req.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt && resp.StatusCode/100 == 2 {
-		resp.Body = &robotsBody{r: resp.Body, f: f, host: req.URL.Host}
+	if req.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt {
+		switch {
+		case resp.StatusCode/100 == 2:
+			resp.Body = &robotsBody{r: resp.Body, f: f, host: req.URL.Host}
+		case resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden:
+			// A bot challenge in place of robots.txt is the site's
+			// challenge, not its rules: the page fails as "challenge"
+			// (and a site with mirrors moves to one).
+			head, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<10))
+			if by := botChallenge(resp.StatusCode, &resp.Header, head); by != "" {
+				resp.Body.Close()
+				return nil, fmt.Errorf("robots.txt: %w (%s)", ErrChallenge, by)
+			}
+			if resp.StatusCode == http.StatusForbidden {
+				// No rules to read: "allow all", as RFC 9309 says of a 4xx.
+				resp.Body = struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+				break
+			}
+			resp = f.robotsUnreachable(resp)
+		}
 	}
 	return resp, nil
+}
+
+// robotsUnreachable answers for a robots.txt the host failed to serve
+// (5xx, 429). RFC 9309 says to assume "disallow all" then, or to use a
+// copy read before; colly's parser reads a 5xx as "disallow all" but colly
+// then asks it for the rules of our group only, which a "disallow all"
+// file has none of, so it crawled everything, and it reads a 429 as "allow
+// all". Here the answer becomes a file colly reads right: the last copy,
+// or "User-agent: * / Disallow: /", after which Get asks again in
+// robotsRetry, not robotsTTL.
+func (f *Fetcher) robotsUnreachable(resp *http.Response) *http.Response {
+	f.robotsMu.Lock()
+	body := f.lastRobots
+	if body == nil {
+		body = []byte("User-agent: *\nDisallow: /\n")
+		f.robotsDown = time.Now()
+	}
+	f.robotsMu.Unlock()
+	resp.Body.Close()
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: resp.Proto, ProtoMajor: resp.ProtoMajor, ProtoMinor: resp.ProtoMinor,
+		Header: http.Header{"Content-Type": {"text/plain"}}, Body: io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)), Request: resp.Request, Uncompressed: true,
+	}
 }
 
 // capBody ends a body after a number of bytes.
@@ -398,7 +456,10 @@ func (g *gzipBody) Close() error {
 // Get fetches one page politely. v, when set, makes the request
 // conditional; a 304 comes back as Response.NotModified.
 func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Response, error) {
-	if time.Since(f.built) > robotsTTL {
+	f.robotsMu.Lock()
+	retry := !f.robotsDown.IsZero() && time.Since(f.robotsDown) > robotsRetry
+	f.robotsMu.Unlock()
+	if time.Since(f.built) > robotsTTL || retry {
 		var proxy *url.URL
 		if f.site.Proxy.IsSet() {
 			proxy, _ = url.Parse(f.site.Proxy.Value())
@@ -406,6 +467,9 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 		if err := f.build(proxy); err != nil {
 			return nil, err
 		}
+		f.robotsMu.Lock()
+		f.robotsDown = time.Time{} // the new collector asks for the file again
+		f.robotsMu.Unlock()
 	}
 	f.cur.Store(&ctx)
 	defer f.cur.Store(nil)
@@ -506,6 +570,8 @@ func classifyFetchErr(u string, err error) *FetchError {
 		fe.Reason = "redirects"
 	case errors.Is(err, colly.ErrRobotsTxtBlocked):
 		fe.Reason = "robots"
+	case errors.Is(err, ErrChallenge):
+		fe.Reason = "challenge"
 	case errors.Is(err, context.Canceled):
 		fe.Reason = "canceled"
 	}

@@ -28,8 +28,8 @@ const maxRobotsBytes = 500 << 10
 
 // robotsBody hands colly a robots.txt without the lines the parser would
 // refuse, and sets the host's Crawl-delay for our User-Agent in the
-// limiter. Answers other than 2xx pass unchanged: colly reads a 4xx as
-// "allow all" and a 5xx as "disallow all", as RFC 9309 says.
+// limiter. A 4xx passes unchanged (colly reads it as "allow all", as RFC
+// 9309 says); a 5xx or 429 is answered by Fetcher.robotsUnreachable.
 type robotsBody struct {
 	r    io.ReadCloser
 	f    *Fetcher
@@ -51,6 +51,9 @@ func (b *robotsBody) Read(p []byte) (int, error) {
 			d := crawlDelay(clean, b.f.site.UserAgent)
 			b.f.lim.SetCrawlDelay(b.host, d)
 			b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
+			b.f.robotsMu.Lock()
+			b.f.lastRobots, b.f.robotsDown = clean, time.Time{}
+			b.f.robotsMu.Unlock()
 		}
 	}
 	n, err := b.out.Read(p)

@@ -208,3 +208,98 @@ func TestRobotsBodyCutOffKeepsTheDelay(t *testing.T) {
 		t.Errorf("crawl delay %v after a cut-off robots.txt, want it kept at 3s", d)
 	}
 }
+
+// A robots.txt that answers 5xx (or 429) is "disallow all" while it does
+// (RFC 9309), but not for the twelve hours colly would cache it: the file
+// is asked for again after robotsRetry, and a host whose file was read
+// before keeps being crawled by that last copy.
+func TestRobotsTxtThatFailsIsAskedForAgain(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	status, body := http.StatusServiceUnavailable, ""
+	robotsAsked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			mu.Lock()
+			st, b := status, body
+			robotsAsked++
+			mu.Unlock()
+			w.WriteHeader(st)
+			_, _ = w.Write([]byte(b))
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	set := func(st int, b string) { mu.Lock(); status, body = st, b; mu.Unlock() }
+	asked := func() int { mu.Lock(); defer mu.Unlock(); return robotsAsked }
+
+	f := testFetcher(t, nil)
+	// Down, with no copy to fall back on: everything is disallowed.
+	if _, err := f.Get(ctx, srv.URL+"/public", Validators{}); fetchErrReason(err) != "robots" {
+		t.Fatalf("robots.txt 503 and no copy: %v, want a robots refusal", err)
+	}
+	// Back up: within robotsRetry nothing is asked again...
+	set(http.StatusOK, "User-agent: *\nDisallow: /private/\n")
+	if _, err := f.Get(ctx, srv.URL+"/public", Validators{}); fetchErrReason(err) != "robots" || asked() != 1 {
+		t.Fatalf("within the retry interval: %v, robots.txt asked %d times", err, asked())
+	}
+	// ...after it the file is read again and its rules apply.
+	f.robotsDown = time.Now().Add(-robotsRetry - time.Second)
+	if _, err := f.Get(ctx, srv.URL+"/public", Validators{}); err != nil || asked() != 2 {
+		t.Fatalf("after the retry interval: %v, robots.txt asked %d times", err, asked())
+	}
+	if _, err := f.Get(ctx, srv.URL+"/private/x", Validators{}); fetchErrReason(err) != "robots" {
+		t.Fatalf("disallowed page: %v", err)
+	}
+	// Its next refresh fails (429 this time, which the parser would read
+	// as "allow all"): the last copy's rules hold, not "disallow all".
+	set(http.StatusTooManyRequests, "slow down")
+	f.built = time.Now().Add(-robotsTTL - time.Second)
+	if _, err := f.Get(ctx, srv.URL+"/public", Validators{}); err != nil || asked() != 3 {
+		t.Fatalf("refresh failed, last copy kept: %v, robots.txt asked %d times", err, asked())
+	}
+	if _, err := f.Get(ctx, srv.URL+"/private/x", Validators{}); fetchErrReason(err) != "robots" {
+		t.Fatalf("the last copy's Disallow was dropped: %v", err)
+	}
+}
+
+// What answers in place of robots.txt decides what the page fetch says:
+// a bot challenge is the site's challenge, a plain 403 has no rules (allow
+// all), a 5xx or 429 disallows everything.
+func TestWhatAnswersForRobotsTxt(t *testing.T) {
+	const cfPage = `<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src="/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1"></script></body></html>`
+	for _, tc := range []struct {
+		name   string
+		status int
+		header map[string]string
+		body   string
+		reason string // of the page fetch; "" fetched
+	}{
+		{"Cloudflare's managed challenge", 403, map[string]string{"Cf-Mitigated": "challenge", "Server": "cloudflare"}, cfPage, "challenge"},
+		{"Cloudflare's 503 challenge", 503, map[string]string{"Server": "cloudflare"}, cfPage, "challenge"},
+		{"a plain 403", 403, nil, "Forbidden", ""},
+		{"a 404", 404, nil, "Not found", ""},
+		{"a 500", 500, nil, "oops", "robots"},
+		{"a 429", 429, nil, "slow down", "robots"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/robots.txt" {
+					_, _ = w.Write([]byte("ok"))
+					return
+				}
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			_, err := testFetcher(t, nil).Get(context.Background(), srv.URL+"/threads/1/", Validators{})
+			if got := fetchErrReason(err); got != tc.reason {
+				t.Fatalf("page fetch: reason %q (%v), want %q", got, err, tc.reason)
+			}
+		})
+	}
+}
