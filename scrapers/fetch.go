@@ -216,9 +216,10 @@ type Fetcher struct {
 	built   time.Time
 	// robotsMu guards the two fields below, which the transport sets.
 	robotsMu sync.Mutex
-	// lastRobots is the host's robots.txt as last read in full (cleaned),
-	// used while a later fetch of it fails.
-	lastRobots []byte
+	// lastRobots is each host's robots.txt as last read in full (cleaned),
+	// used while a later fetch of it fails. A site's mirrors are hosts of
+	// their own.
+	lastRobots map[string][]byte
 	// robotsDown is when robots.txt last failed with no copy to use: colly
 	// then disallows everything until its cache is rebuilt.
 	robotsDown time.Time
@@ -392,7 +393,7 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 				}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
 				break
 			}
-			resp = f.robotsUnreachable(resp)
+			resp = f.robotsUnreachable(req.URL.Host, resp)
 		}
 	}
 	return resp, nil
@@ -406,9 +407,9 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // all". Here the answer becomes a file colly reads right: the last copy,
 // or "User-agent: * / Disallow: /", after which Get asks again in
 // robotsRetry, not robotsTTL.
-func (f *Fetcher) robotsUnreachable(resp *http.Response) *http.Response {
+func (f *Fetcher) robotsUnreachable(host string, resp *http.Response) *http.Response {
 	f.robotsMu.Lock()
-	body := f.lastRobots
+	body := f.lastRobots[host]
 	if body == nil {
 		body = []byte("User-agent: *\nDisallow: /\n")
 		f.robotsDown = time.Now()

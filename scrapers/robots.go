@@ -52,7 +52,10 @@ func (b *robotsBody) Read(p []byte) (int, error) {
 			b.f.lim.SetCrawlDelay(b.host, d)
 			b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
 			b.f.robotsMu.Lock()
-			b.f.lastRobots, b.f.robotsDown = clean, time.Time{}
+			if b.f.lastRobots == nil {
+				b.f.lastRobots = map[string][]byte{}
+			}
+			b.f.lastRobots[b.host] = clean
 			b.f.robotsMu.Unlock()
 		}
 	}
