@@ -10,8 +10,19 @@ import (
 	"time"
 )
 
+// cfChallengePage is Cloudflare's challenge page, as its script names it.
+const cfChallengePage = `<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src="/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1"></script></body></html>`
+
+// respond writes a test server's answer.
+func respond(w http.ResponseWriter, status int, header map[string]string, body string) {
+	for k, v := range header {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
 func TestBotChallengesAreNamedNotWaitedOut(t *testing.T) {
-	const cfPage = `<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src="/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1"></script></body></html>`
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -19,23 +30,19 @@ func TestBotChallengesAreNamedNotWaitedOut(t *testing.T) {
 		body   string
 		reason string
 	}{
-		{"Cloudflare's managed challenge", 403, map[string]string{"Cf-Mitigated": "challenge", "Server": "cloudflare"}, cfPage, "challenge"},
-		{"Cloudflare's older 503 challenge, with a Retry-After", 503, map[string]string{"Server": "cloudflare", "Retry-After": "5"}, cfPage, "challenge"},
+		{"Cloudflare's managed challenge", 403, map[string]string{"Cf-Mitigated": "challenge", "Server": "cloudflare"}, cfChallengePage, "challenge"},
+		{"Cloudflare's older 503 challenge, with a Retry-After", 503, map[string]string{"Server": "cloudflare", "Retry-After": "5"}, cfChallengePage, "challenge"},
 		{"DDoS-Guard", 403, map[string]string{"Server": "ddos-guard"}, `<html><head><title>DDoS-Guard</title></head><body>Checking your browser</body></html>`, "challenge"},
 		{"a plain 403", 403, nil, "Forbidden", "http_4xx"},
 		{"Cloudflare's page for a dead origin", 503, map[string]string{"Server": "cloudflare", "Retry-After": "5"}, "<title>Error 521: Web server is down</title>", "throttled"},
-		{"a page that quotes a challenge", 200, map[string]string{"Server": "cloudflare"}, cfPage, ""},
+		{"a page that quotes a challenge", 200, map[string]string{"Server": "cloudflare"}, cfChallengePage, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/robots.txt" {
 					return
 				}
-				for k, v := range tc.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
+				respond(w, tc.status, tc.header, tc.body)
 			}))
 			defer srv.Close()
 			f := testFetcher(t, nil)

@@ -268,7 +268,6 @@ func TestRobotsTxtThatFailsIsAskedForAgain(t *testing.T) {
 // a bot challenge is the site's challenge, a plain 403 has no rules (allow
 // all), a 5xx or 429 disallows everything.
 func TestWhatAnswersForRobotsTxt(t *testing.T) {
-	const cfPage = `<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src="/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1"></script></body></html>`
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -276,8 +275,8 @@ func TestWhatAnswersForRobotsTxt(t *testing.T) {
 		body   string
 		reason string // of the page fetch; "" fetched
 	}{
-		{"Cloudflare's managed challenge", 403, map[string]string{"Cf-Mitigated": "challenge", "Server": "cloudflare"}, cfPage, "challenge"},
-		{"Cloudflare's 503 challenge", 503, map[string]string{"Server": "cloudflare"}, cfPage, "challenge"},
+		{"Cloudflare's managed challenge", 403, map[string]string{"Cf-Mitigated": "challenge", "Server": "cloudflare"}, cfChallengePage, "challenge"},
+		{"Cloudflare's 503 challenge", 503, map[string]string{"Server": "cloudflare"}, cfChallengePage, "challenge"},
 		{"a plain 403", 403, nil, "Forbidden", ""},
 		{"a 404", 404, nil, "Not found", ""},
 		{"a 500", 500, nil, "oops", "robots"},
@@ -289,11 +288,7 @@ func TestWhatAnswersForRobotsTxt(t *testing.T) {
 					_, _ = w.Write([]byte("ok"))
 					return
 				}
-				for k, v := range tc.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
+				respond(w, tc.status, tc.header, tc.body)
 			}))
 			defer srv.Close()
 			_, err := testFetcher(t, nil).Get(context.Background(), srv.URL+"/threads/1/", Validators{})
