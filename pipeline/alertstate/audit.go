@@ -34,6 +34,7 @@ const (
 	ResultAcked    = "acked"    // a repeat of an acknowledged alert
 	ResultReplay   = "replay"   // alert from a replay, never paged
 	ResultClosed   = "closed"   // firing again after an operator resolved the episode
+	ResultDropped  = "dropped"  // pending for a receiver the config no longer has
 	// ResultAckSent records an acknowledgement passed on to a receiver
 	// (Status is "acknowledged").
 	ResultAckSent = "ack_sent"

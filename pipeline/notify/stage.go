@@ -496,6 +496,31 @@ func (s *Stage) passAck(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	return d
 }
 
+// dropRemoved gives up the pending deliveries to receivers the config no
+// longer has (often replaced because they failed): nothing would ever send
+// them, and they would keep the backlog gauge up and the episode from
+// settling. It reports whether it changed tr.
+func (s *Stage) dropRemoved(ctx context.Context, tr *alertstate.Tracked) bool {
+	changed := false
+	for n, d := range tr.Deliveries {
+		if d.Pending == "" {
+			continue
+		}
+		if _, ok := s.receivers[n]; ok {
+			continue
+		}
+		s.record(ctx, alertstate.AuditEntry{
+			Action: alertstate.ActionNotify, Fingerprint: tr.Alert.Fingerprint, Labels: tr.Alert.Labels, Status: d.Pending,
+			Receiver: n, Result: alertstate.ResultDropped, Note: "the receiver is no longer configured",
+		})
+		s.log.Warn("pending notification dropped: its receiver is no longer configured", "receiver", n, "fingerprint", tr.Alert.Fingerprint, "status", d.Pending)
+		d.Pending, d.Failed = "", d.Pending
+		tr.Deliveries[n] = d
+		changed = true
+	}
+	return changed
+}
+
 func (s *Stage) record(ctx context.Context, e alertstate.AuditEntry) {
 	if err := s.state.Record(ctx, e); err != nil {
 		s.m.dropped.WithLabelValues("audit_write").Inc()
@@ -541,6 +566,7 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 	var forget []string
 	pending := 0
 	for _, tr := range all {
+		dropped := s.dropRemoved(ctx, tr)
 		settled := true
 		for _, d := range tr.Deliveries {
 			if d.Pending != "" {
@@ -571,7 +597,7 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 				pending++
 			}
 		}
-		if fmt.Sprint(tr.Deliveries) != before {
+		if dropped || fmt.Sprint(tr.Deliveries) != before {
 			if err := s.state.Track(ctx, tr); err != nil {
 				return nil, err
 			}

@@ -592,3 +592,66 @@ notify:
 		t.Fatalf("acknowledged an alert the receiver never got: %d calls", n)
 	}
 }
+
+// A receiver taken out of the config while a delivery to it was pending
+// (often the very reason to replace it) leaves no delivery pending for
+// ever: the backlog gauge empties, the episode can settle, and the audit
+// log says what became of it.
+func TestAPendingDeliveryToARemovedReceiverIsDropped(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  retry: {attempts: 2}
+  receivers:
+    - {name: old-pager, type: rec}
+    - {name: team, type: rec}
+  routes:
+    - receivers: [old-pager, team]
+`)
+	h.recs["old-pager"].Fail = func(int) (bool, error) { return true, notifytest.ErrDown }
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	ctx := context.Background()
+	tr, err := h.state.Tracked(ctx, a.Fingerprint)
+	if err != nil || tr.Deliveries["old-pager"].Pending != msg.StatusFiring {
+		t.Fatalf("the failing receiver's delivery is not pending: %+v %v", tr, err)
+	}
+
+	// The operator replaces it; the new config knows only team and new-pager.
+	cfg, err := config.Parse([]byte(`
+notify:
+  receivers:
+    - {name: new-pager, type: rec}
+    - {name: team, type: rec}
+  routes:
+    - receivers: [new-pager, team]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s2, err := notify.New(cfg.Notify, recorderFactory(map[string]*notifytest.Recorder{}), h.state, notify.Options{Now: h.clock.now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.add(time.Minute)
+	if _, err := s2.Tick(ctx, h.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	tr, err = h.state.Tracked(ctx, a.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tr.Deliveries["old-pager"]; d.Pending != "" {
+		t.Errorf("the removed receiver's delivery is still pending: %+v", d)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP threatwatch_notify_pending_deliveries Deliveries that failed and wait for a retry, as of the last tick.
+# TYPE threatwatch_notify_pending_deliveries gauge
+threatwatch_notify_pending_deliveries 0
+`), "threatwatch_notify_pending_deliveries"); err != nil {
+		t.Error(err)
+	}
+	if got := fmt.Sprint(h.results()); !strings.Contains(got, "old-pager:firing:dropped") {
+		t.Errorf("the audit log does not say the delivery was dropped: %s", got)
+	}
+}
