@@ -53,6 +53,9 @@ type Serve struct {
 	Retention ServeRetention `yaml:"retention"`
 	// SSE tunes the live-update stream.
 	SSE ServeSSE `yaml:"sse"`
+	// Feed tunes the check that tells dashboards their data is not current
+	// (Kafka unreachable, or a stage upstream stalled).
+	Feed ServeFeed `yaml:"feed"`
 	// MountOps also serves /metrics, /healthz and /readyz on the API
 	// listener (they are always on http.listen).
 	MountOps bool `yaml:"mount_ops"`
@@ -141,6 +144,17 @@ type ServeSSE struct {
 	MaxAge time.Duration `yaml:"max_age"`
 }
 
+// ServeFeed tunes the feed check.
+type ServeFeed struct {
+	// Check is how often the console checks that Kafka answers and that the
+	// classify and aggregate stages make progress.
+	Check time.Duration `yaml:"check"`
+	// Stall is how long messages may wait for the classify or aggregate
+	// stage without a commit before dashboards show the feed as behind.
+	// Longer than a deploy or a rebalance takes.
+	Stall time.Duration `yaml:"stall"`
+}
+
 func (c *Serve) setDefaults() {
 	setDefault(&c.Listen, "127.0.0.1:8080")
 	if c.ReplicaID == "" {
@@ -166,6 +180,8 @@ func (c *Serve) setDefaults() {
 	setDefault(&c.SSE.Heartbeat, 15*time.Second)
 	setDefault(&c.SSE.MaxClients, 5000)
 	setDefault(&c.SSE.MaxAge, 5*time.Minute)
+	setDefault(&c.Feed.Check, 10*time.Second)
+	setDefault(&c.Feed.Stall, 5*time.Minute)
 }
 
 // sanitizeReplica keeps a host name usable inside a consumer group id.
@@ -308,6 +324,11 @@ func (c *Serve) validate(path string) error {
 	}
 	if s.MaxAge <= 0 {
 		p.Addf(path+".sse.max_age", ErrOutOfRange, "%v, want > 0", s.MaxAge)
+	}
+	if f := c.Feed; f.Check < time.Second {
+		p.Addf(path+".feed.check", ErrOutOfRange, "%v, want >= 1s", f.Check)
+	} else if f.Stall < 2*f.Check {
+		p.Addf(path+".feed.stall", ErrOutOfRange, "%v, want >= 2 x feed.check (%v)", f.Stall, 2*f.Check)
 	}
 	return p.Err()
 }

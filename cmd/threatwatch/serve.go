@@ -85,6 +85,7 @@ func runServeStage(ctx context.Context, p *process) error {
 		Config: c, Store: p.store, State: alertstate.New(p.store),
 		Registerer: p.obs.Registry, Log: p.log.With("stage", "serve"),
 		Ops: p.obs.Mux(), Scraper: scraperHealth{st: p.store},
+		FeedCheck: c.Feed.Check, FeedStall: c.Feed.Stall,
 		// The classifiers' redactor knows names and addresses; the API's
 		// own patterns run after it as a second net.
 		Redact: func(s string) string { return api.FallbackRedact(classifiers.Redact(s)) },
