@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocolly/colly/v2"
+	"github.com/temoto/robotstxt"
 
 	"github.com/threatwatch/threatwatch/config"
 )
@@ -214,12 +215,14 @@ type Fetcher struct {
 	metrics *Metrics
 	col     *colly.Collector
 	built   time.Time
-	// robotsMu guards the two fields below, which the transport sets.
+	// robotsMu guards the three fields below, which the transport sets.
 	robotsMu sync.Mutex
 	// lastRobots is each host's robots.txt as last read in full (cleaned),
 	// used while a later fetch of it fails. A site's mirrors are hosts of
 	// their own.
 	lastRobots map[string][]byte
+	// robotsRules are those copies parsed, to check where redirects lead.
+	robotsRules map[string]*robotstxt.RobotsData
 	// robotsDown is when robots.txt last failed with no copy to use: colly
 	// then disallows everything until its cache is rebuilt.
 	robotsDown time.Time
@@ -302,6 +305,9 @@ func (f *Fetcher) build(proxy *url.URL) error {
 	c.SetRedirectHandler(func(req *http.Request, via []*http.Request) error {
 		if len(via) > maxRedirects {
 			return ErrRedirects
+		}
+		if !f.site.IgnoreRobotsTxt && !f.robotsAllow(req.URL) {
+			return fmt.Errorf("redirect to %s: %w", RedactURL(req.URL.String()), colly.ErrRobotsTxtBlocked)
 		}
 		// The transport checks the target too; checking here gives the
 		// clearer error before any connection.

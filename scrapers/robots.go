@@ -3,6 +3,7 @@ package scrapers
 import (
 	"bytes"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/temoto/robotstxt"
@@ -48,14 +49,15 @@ func (b *robotsBody) Read(p []byte) (int, error) {
 			// not change the host's Crawl-delay either.
 			b.err = err
 		} else {
-			d := crawlDelay(clean, b.f.site.UserAgent)
+			rules, _ := robotstxt.FromBytes(clean) // nil only for what the parser refuses, which cleaning removed
+			d := crawlDelayOf(rules, b.f.site.UserAgent)
 			b.f.lim.SetCrawlDelay(b.host, d)
 			b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
 			b.f.robotsMu.Lock()
 			if b.f.lastRobots == nil {
-				b.f.lastRobots = map[string][]byte{}
+				b.f.lastRobots, b.f.robotsRules = map[string][]byte{}, map[string]*robotstxt.RobotsData{}
 			}
-			b.f.lastRobots[b.host] = clean
+			b.f.lastRobots[b.host], b.f.robotsRules[b.host] = clean, rules
 			b.f.robotsMu.Unlock()
 		}
 	}
@@ -73,6 +75,14 @@ func (b *robotsBody) Close() error { return b.r.Close() }
 func crawlDelay(body []byte, agent string) time.Duration {
 	r, err := robotstxt.FromBytes(body)
 	if err != nil {
+		return 0
+	}
+	return crawlDelayOf(r, agent)
+}
+
+// crawlDelayOf is crawlDelay of parsed rules (nil: none).
+func crawlDelayOf(r *robotstxt.RobotsData, agent string) time.Duration {
+	if r == nil {
 		return 0
 	}
 	d := r.FindGroup(agent).CrawlDelay
@@ -115,4 +125,22 @@ func lenientRobots(body []byte) []byte {
 		}
 	}
 	return out.Bytes()
+}
+
+// robotsAllow reports whether the host's robots.txt, as last read, lets
+// our User-Agent fetch u. Colly checks it only for the page asked for, not
+// for where a redirect leads. A host whose robots.txt was not read (a
+// redirect to another host) is allowed here; the guard still applies.
+func (f *Fetcher) robotsAllow(u *url.URL) bool {
+	f.robotsMu.Lock()
+	rules := f.robotsRules[u.Host]
+	f.robotsMu.Unlock()
+	if rules == nil {
+		return true
+	}
+	p := u.EscapedPath()
+	if u.RawQuery != "" {
+		p += "?" + u.Query().Encode() // as colly tests the page itself
+	}
+	return rules.FindGroup(f.site.UserAgent).Test(p)
 }

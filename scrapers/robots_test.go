@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -296,5 +297,36 @@ func TestWhatAnswersForRobotsTxt(t *testing.T) {
 				t.Fatalf("page fetch: reason %q (%v), want %q", got, err, tc.reason)
 			}
 		})
+	}
+}
+
+// A redirect does not lead the crawler where robots.txt forbids it: the
+// target's rules apply, as for a page asked for directly.
+func TestARedirectIntoADisallowedPathIsNotFollowed(t *testing.T) {
+	var private atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt":
+			_, _ = w.Write([]byte("User-agent: *\nDisallow: /private/\n"))
+		case r.URL.Path == "/go":
+			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/private/"):
+			private.Add(1)
+			_, _ = w.Write([]byte("secret"))
+		default:
+			_, _ = w.Write([]byte("ok"))
+		}
+	}))
+	defer srv.Close()
+	f := testFetcher(t, nil)
+	ctx := context.Background()
+	if _, err := f.Get(ctx, srv.URL+"/go?to=/public/1", Validators{}); err != nil {
+		t.Fatalf("a redirect to an allowed page: %v", err)
+	}
+	if _, err := f.Get(ctx, srv.URL+"/go?to=/private/1", Validators{}); fetchErrReason(err) != "robots" {
+		t.Fatalf("a redirect into /private/: %v, want a robots refusal", err)
+	}
+	if n := private.Load(); n != 0 {
+		t.Fatalf("the disallowed page was fetched %d times", n)
 	}
 }
