@@ -53,7 +53,9 @@ type Kafka struct {
 	Brokers  []string `yaml:"brokers"`
 	ClientID string   `yaml:"client_id"`
 	// Partitions and ReplicationFactor are used when creating topics at
-	// start-up; existing topics are left as they are.
+	// start-up; existing topics are left as they are. With a replication
+	// factor of 3 or more, topics are created with min.insync.replicas=2,
+	// so an acknowledged write is on at least two brokers.
 	Partitions        int `yaml:"partitions"`
 	ReplicationFactor int `yaml:"replication_factor"`
 	// Retention of created topics; long enough for analysts to replay.

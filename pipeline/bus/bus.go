@@ -231,6 +231,12 @@ func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
 		if b.cfg.Retention > 0 {
 			cfgs = append(cfgs, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: fmt.Sprint(b.cfg.Retention.Milliseconds())})
 		}
+		if b.cfg.ReplicationFactor >= 3 {
+			// Writes wait for every in-sync replica (RequireAll); without a
+			// floor, "every" can shrink to the leader alone, and a write
+			// it acknowledged is lost with it. The topic Job sets the same.
+			cfgs = append(cfgs, kafka.ConfigEntry{ConfigName: "min.insync.replicas", ConfigValue: "2"})
+		}
 		req.Topics = append(req.Topics, kafka.TopicConfig{
 			Topic:             t,
 			NumPartitions:     b.cfg.Partitions,
