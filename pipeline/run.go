@@ -137,18 +137,6 @@ type runner[T any, P msg.Constraint[T]] struct {
 // maxFetchPause bounds the pause after a failed fetch (see run).
 const maxFetchPause = 2 * time.Second
 
-// needsOperator reports a Kafka error no wait can heal: the credentials or
-// the ACLs are wrong.
-func needsOperator(err error) bool {
-	for _, e := range []kafka.Error{kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
-		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed, kafka.InvalidGroupId} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 type fetched struct {
 	m   kafka.Message
 	err error
@@ -191,7 +179,7 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 				if fetchCtx.Err() != nil {
 					return
 				}
-				if errors.Is(err, io.EOF) || needsOperator(err) {
+				if errors.Is(err, io.EOF) || bus.NeedsOperator(err) {
 					// Closed under us, or refused in a way only an operator
 					// can change: stop with the error, do not wait forever.
 					select {

@@ -21,7 +21,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocolly/colly/v2"
-	"github.com/temoto/robotstxt"
 
 	"github.com/threatwatch/threatwatch/config"
 )
@@ -215,14 +214,12 @@ type Fetcher struct {
 	metrics *Metrics
 	col     *colly.Collector
 	built   time.Time
-	// robotsMu guards the three fields below, which the transport sets.
+	// robotsMu guards the two fields below, which the transport sets.
 	robotsMu sync.Mutex
-	// lastRobots is each host's robots.txt as last read in full (cleaned),
-	// used while a later fetch of it fails. A site's mirrors are hosts of
-	// their own.
-	lastRobots map[string][]byte
-	// robotsRules are those copies parsed, to check where redirects lead.
-	robotsRules map[string]*robotstxt.RobotsData
+	// lastRobots is each host's robots.txt as last read in full, used
+	// while a later fetch of it fails and to check where redirects lead.
+	// A site's mirrors are hosts of their own.
+	lastRobots map[string]robotsCopy
 	// robotsDown is when robots.txt last failed with no copy to use: colly
 	// then disallows everything until its cache is rebuilt.
 	robotsDown time.Time
@@ -415,7 +412,7 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // robotsRetry, not robotsTTL.
 func (f *Fetcher) robotsUnreachable(host string, resp *http.Response) *http.Response {
 	f.robotsMu.Lock()
-	body := f.lastRobots[host]
+	body := f.lastRobots[host].body
 	if body == nil {
 		body = []byte("User-agent: *\nDisallow: /\n")
 		f.robotsDown = time.Now()

@@ -55,9 +55,9 @@ func (b *robotsBody) Read(p []byte) (int, error) {
 			b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
 			b.f.robotsMu.Lock()
 			if b.f.lastRobots == nil {
-				b.f.lastRobots, b.f.robotsRules = map[string][]byte{}, map[string]*robotstxt.RobotsData{}
+				b.f.lastRobots = map[string]robotsCopy{}
 			}
-			b.f.lastRobots[b.host], b.f.robotsRules[b.host] = clean, rules
+			b.f.lastRobots[b.host] = robotsCopy{body: clean, rules: rules}
 			b.f.robotsMu.Unlock()
 		}
 	}
@@ -127,13 +127,20 @@ func lenientRobots(body []byte) []byte {
 	return out.Bytes()
 }
 
+// robotsCopy is a host's robots.txt as last read in full: cleaned, and
+// parsed.
+type robotsCopy struct {
+	body  []byte
+	rules *robotstxt.RobotsData
+}
+
 // robotsAllow reports whether the host's robots.txt, as last read, lets
 // our User-Agent fetch u. Colly checks it only for the page asked for, not
 // for where a redirect leads. A host whose robots.txt was not read (a
 // redirect to another host) is allowed here; the guard still applies.
 func (f *Fetcher) robotsAllow(u *url.URL) bool {
 	f.robotsMu.Lock()
-	rules := f.robotsRules[u.Host]
+	rules := f.lastRobots[u.Host].rules
 	f.robotsMu.Unlock()
 	if rules == nil {
 		return true

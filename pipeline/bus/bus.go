@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -189,6 +190,18 @@ func (b *Bus) Explain(err error) error {
 }
 
 var errUnexpectedEOF = errors.New("unexpected EOF")
+
+// NeedsOperator reports a Kafka error no wait can heal: the credentials
+// or the ACLs are wrong. Outages, rebalances and coordinator moves are not.
+func NeedsOperator(err error) bool {
+	for _, e := range []kafka.Error{kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
+		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed, kafka.InvalidGroupId} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // Ping asks the cluster for its metadata once.
 func (b *Bus) Ping(ctx context.Context) error {
@@ -399,29 +412,43 @@ func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
 	return nil, fmt.Errorf("topic %s: not found", topic)
 }
 
+// PartitionOffsets are a partition's first offset and its end (the offset
+// the next message will get).
+type PartitionOffsets struct{ First, End int64 }
+
+// Offsets returns the partitions of topic, sorted, with their offsets.
+func (b *Bus) Offsets(ctx context.Context, topic string) ([]int, map[int]PartitionOffsets, error) {
+	parts, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot list partitions of %s: %w", topic, err)
+	}
+	sort.Ints(parts)
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
+	}
+	res, err := b.Client().ListOffsets(ctx, req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
+	}
+	out := make(map[int]PartitionOffsets, len(parts))
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			return nil, nil, fmt.Errorf("cannot read the offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = PartitionOffsets{First: po.FirstOffset, End: po.LastOffset}
+	}
+	return parts, out, nil
+}
+
 // GroupLag returns how many messages of topic a stage's consumer group
 // (group is the stage name, as for GroupReader) has not committed yet, and
 // the sum of its committed offsets, which moves when the group makes
 // progress. A partition the group never committed counts from its start.
 func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed int64, err error) {
-	parts, err := b.Partitions(ctx, topic)
+	parts, offs, err := b.Offsets(ctx, topic)
 	if err != nil {
 		return 0, 0, err
-	}
-	lreq := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range parts {
-		lreq.Topics[topic] = append(lreq.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
-	}
-	lres, err := b.Client().ListOffsets(ctx, lreq)
-	if err != nil {
-		return 0, 0, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
-	}
-	first, last := map[int]int64{}, map[int]int64{}
-	for _, po := range lres.Topics[topic] {
-		if po.Error != nil {
-			return 0, 0, fmt.Errorf("cannot read the offsets of %s/%d: %w", topic, po.Partition, po.Error)
-		}
-		first[po.Partition], last[po.Partition] = po.FirstOffset, po.LastOffset
 	}
 	ores, err := b.Client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
 	if err == nil {
@@ -444,10 +471,10 @@ func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed
 	}
 	for _, p := range parts {
 		c, ok := done[p]
-		if !ok || c < first[p] {
-			c = first[p]
+		if !ok || c < offs[p].First {
+			c = offs[p].First
 		}
-		lag += max(last[p]-c, 0)
+		lag += max(offs[p].End-c, 0)
 		committed += c
 	}
 	return lag, committed, nil

@@ -26,8 +26,7 @@ type Check func(ctx context.Context) error
 type Server struct {
 	Registry *prometheus.Registry
 	mu       sync.Mutex
-	checks   map[string]Check
-	infos    map[string]Check
+	checks   map[string]check
 	mux      *http.ServeMux
 	log      *slog.Logger
 }
@@ -37,7 +36,7 @@ type Server struct {
 func New(log *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{Registry: reg, checks: map[string]Check{}, infos: map[string]Check{}, mux: http.NewServeMux(), log: log}
+	s := &Server{Registry: reg, checks: map[string]check{}, mux: http.NewServeMux(), log: log}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -50,12 +49,18 @@ func New(log *slog.Logger) *Server {
 // Mux lets a process add its own handlers (the API server does).
 func (s *Server) Mux() *http.ServeMux { return s.mux }
 
+// check is a registered dependency check; an optional one is reported but
+// does not make the process unready.
+type check struct {
+	f        Check
+	optional bool
+}
+
 // AddCheck registers a readiness check.
 func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.checks[name] = c
-	delete(s.infos, name)
+	s.checks[name] = check{f: c}
 }
 
 // AddInfo registers a check that /readyz reports but that does not make
@@ -63,35 +68,27 @@ func (s *Server) AddCheck(name string, c Check) {
 func (s *Server) AddInfo(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.infos[name] = c
-	delete(s.checks, name)
+	s.checks[name] = check{f: c, optional: true}
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	s.mu.Lock()
-	names := make([]string, 0, len(s.checks)+len(s.infos))
-	all := make(map[string]Check, len(s.checks)+len(s.infos))
+	names := make([]string, 0, len(s.checks))
+	checks := make(map[string]check, len(s.checks))
 	for n, c := range s.checks {
-		names, all[n] = append(names, n), c
-	}
-	for n, c := range s.infos {
-		names, all[n] = append(names, n), c
-	}
-	infos := make(map[string]bool, len(s.infos))
-	for n := range s.infos {
-		infos[n] = true
+		names, checks[n] = append(names, n), c
 	}
 	s.mu.Unlock()
 	sort.Strings(names)
 	res := map[string]string{}
 	ok := true
 	for _, n := range names {
-		switch err := all[n](ctx); {
+		switch err := checks[n].f(ctx); {
 		case err == nil:
 			res[n] = "ok"
-		case infos[n]:
+		case checks[n].optional:
 			res[n] = err.Error() + " (not required for readiness)"
 		default:
 			res[n] = err.Error()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -36,29 +35,13 @@ func Topic(ctx context.Context, b *bus.Bus, topic string, tr TopicRange) (*Sourc
 	if tr.Slack == 0 {
 		tr.Slack = time.Hour
 	}
-	parts, err := b.Partitions(ctx, topic)
+	parts, offs, err := b.Offsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list partitions of %s: %w", topic, err)
-	}
-	sort.Ints(parts)
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range parts {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
-	}
-	res, err := b.Client().ListOffsets(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
-	}
-	first, last := map[int]int64{}, map[int]int64{}
-	for _, po := range res.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("cannot read the offsets of %s/%d: %w", topic, po.Partition, po.Error)
-		}
-		first[po.Partition], last[po.Partition] = po.FirstOffset, po.LastOffset
+		return nil, err
 	}
 	s := &Source{unit: "messages"}
 	for _, p := range parts {
-		ps := &partitionSource{name: fmt.Sprintf("%s/%d", topic, p), start: first[p], end: last[p]}
+		ps := &partitionSource{name: fmt.Sprintf("%s/%d", topic, p), start: offs[p].First, end: offs[p].End}
 		if !tr.To.IsZero() {
 			ps.stopAt = tr.To.Add(tr.Slack)
 		}

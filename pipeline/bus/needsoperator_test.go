@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"errors"
@@ -26,8 +26,8 @@ func TestNeedsOperator(t *testing.T) {
 		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, false},
 		{errors.New("unexpected EOF"), false},
 	} {
-		if got := needsOperator(tc.err); got != tc.want {
-			t.Errorf("needsOperator(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := NeedsOperator(tc.err); got != tc.want {
+			t.Errorf("NeedsOperator(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }
