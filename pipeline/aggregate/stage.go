@@ -147,10 +147,22 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) 
 
 func (s *Stage) handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) ([]pipeline.Output, error) {
 	p := s.parts[meta.Partition]
-	if p == nil || meta.Offset != p.last+1 {
-		// First message, a gap (someone else consumed in between) or a
-		// rewind (a redelivery after a failed batch): what is in Redis is
-		// the truth.
+	// First message or a rewind (a redelivery after a failed batch): what
+	// is in Redis is the truth.
+	reload := p == nil || meta.Offset <= p.last
+	if !reload && meta.Offset > p.last+1 {
+		// A gap: messages the runner set aside as dead letters (they are
+		// never handed to the stage), or another aggregator consumed in
+		// between. Only then has the saved offset moved past ours; the
+		// posts applied since our last checkpoint must not be dropped
+		// for a dead letter.
+		saved, err := s.savedOffset(ctx, meta.Partition)
+		if err != nil {
+			return nil, err
+		}
+		reload = saved > p.last
+	}
+	if reload {
 		var err error
 		if p, err = s.load(ctx, meta.Partition); err != nil {
 			return nil, err
@@ -363,6 +375,22 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 	p.eng.ClearDirty()
 	p.pending = false
 	return nil
+}
+
+// savedOffset is the offset a partition's checkpoint holds, -1 for none.
+func (s *Stage) savedOffset(ctx context.Context, id int) (int64, error) {
+	v, err := s.o.Store.HGet(ctx, s.hashKey(id), "_offset").Result()
+	if errors.Is(err, redis.Nil) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the checkpoint of partition %d: %w", id, err)
+	}
+	off, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: partition %d: bad offset %q", ErrStateCorrupt, id, v)
+	}
+	return off, nil
 }
 
 // load reads a partition's checkpoint into a fresh engine.
