@@ -35,6 +35,18 @@ type Aggregate struct {
 	// MaxKeys caps the keys (sites plus targets) one engine tracks; beyond
 	// it new targets are not tracked and counted as dropped.
 	MaxKeys int `yaml:"max_keys"`
+	// Rebuild restores a partition's state from the topic when Redis has
+	// no checkpoint of it while the topic holds messages before the
+	// stage's position: Redis lost its data, failed over to a replica that
+	// had not caught up, or was restored from an older backup without it.
+	// The stage then reads what the partition received in the
+	// baseline.days plus window plus grace before that position, emitting
+	// nothing, and goes on; a checkpoint behind that position is caught up
+	// from the topic the same way. On unless set to false. Off, such a
+	// partition starts from nothing: its sites learn again for
+	// baseline.learning, paging on no spike meanwhile, and the alerts that
+	// were firing never resolve.
+	Rebuild *bool `yaml:"rebuild"`
 
 	Baseline  AggregateBaseline `yaml:"baseline"`
 	Spike     AggregateSpike    `yaml:"spike"`
@@ -132,6 +144,16 @@ type AggregateTargets struct {
 	// IdleTTL forgets a target with no posts for this long (and no alert
 	// firing).
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+}
+
+// RebuildOn reports whether lost partition states are rebuilt (the default).
+func (c Aggregate) RebuildOn() bool { return c.Rebuild == nil || *c.Rebuild }
+
+// RebuildSpan is how far back a rebuild reads: the hourly history a
+// baseline uses, the window the level sums over, and the grace for late
+// posts.
+func (c Aggregate) RebuildSpan() time.Duration {
+	return time.Duration(c.Baseline.Days)*24*time.Hour + c.Window + c.Grace
 }
 
 // On reports whether per-target levels are enabled.

@@ -18,6 +18,7 @@ import (
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/alert"
+	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
@@ -72,6 +73,17 @@ type StageOptions struct {
 	Store                       *store.Store
 	Log                         *slog.Logger
 	Registerer                  prometheus.Registerer
+	// History reads the input topic to rebuild a partition whose
+	// checkpoint is missing (aggregate.rebuild); nil: never rebuild.
+	History History
+}
+
+// History reads what a partition of the input topic received before the
+// stage's position in it: the messages with offsets in [first, before)
+// stamped at or after from (zero: any time), in order. *bus.Bus
+// implements it.
+type History interface {
+	ReadRange(ctx context.Context, topic string, partition int, from time.Time, first, before int64, fn func(value []byte, offset int64, at time.Time) error) (int64, error)
 }
 
 // Stage is the aggregate stage handler for the pipeline runner: one Engine
@@ -164,7 +176,7 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) 
 	}
 	if reload {
 		var err error
-		if p, err = s.load(ctx, meta.Partition); err != nil {
+		if p, err = s.load(ctx, meta); err != nil {
 			return nil, err
 		}
 		if s.parts[meta.Partition] != nil {
@@ -280,11 +292,13 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 func (s *Stage) Checkpoint(ctx context.Context, offsets map[int]int64) error {
 	for _, id := range slices.Sorted(maps.Keys(offsets)) {
 		p := s.parts[id]
-		if p == nil || p.last < offsets[id] {
-			// Every message of the batch was skipped or the partition was
-			// dropped: nothing of ours to save.
+		if p == nil {
+			// Dropped (handed over), or nothing of it was ever applied.
 			continue
 		}
+		// Saved even when the batch's last messages were dead letters
+		// (p.last is below offsets[id]): what was applied before them is
+		// committed with the batch and must not be left unsaved.
 		if err := s.save(ctx, id, p, false); err != nil {
 			return err
 		}
@@ -393,8 +407,11 @@ func (s *Stage) savedOffset(ctx context.Context, id int) (int64, error) {
 	return off, nil
 }
 
-// load reads a partition's checkpoint into a fresh engine.
-func (s *Stage) load(ctx context.Context, id int) (*partition, error) {
+// load reads a partition's checkpoint into a fresh engine; with no
+// checkpoint, it rebuilds the state from the topic (see rebuild). meta is
+// the first message the stage is about to apply.
+func (s *Stage) load(ctx context.Context, meta pipeline.Meta) (*partition, error) {
+	id := meta.Partition
 	eng, err := NewEngine(s.cfg)
 	if err != nil {
 		return nil, pipeline.Permanent("config", err)
@@ -406,6 +423,9 @@ func (s *Stage) load(ctx context.Context, id int) (*partition, error) {
 		return nil, fmt.Errorf("cannot load checkpoint of partition %d: %w", id, err)
 	}
 	if len(h) == 0 {
+		if err := s.rebuild(ctx, p, meta); err != nil {
+			return nil, err
+		}
 		return p, nil
 	}
 	if p.last, err = strconv.ParseInt(h["_offset"], 10, 64); err != nil {
@@ -436,10 +456,107 @@ func (s *Stage) load(ctx context.Context, id int) (*partition, error) {
 	}
 	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)
 	s.log.Info("state loaded", "partition", id, "offset", p.last, "keys", len(keys))
+	if err := s.catchUp(ctx, p, meta); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
+// rebuild restores the state of a partition that has no checkpoint by
+// applying, as the live stage did, what the partition received in the
+// rebuild span before meta's offset. Nothing it produces is written: those
+// levels and alerts went out when the messages first came. Ticks are
+// replayed at the messages' Kafka timestamps, as the live stage ticked
+// while they arrived, so alerts that fired and resolved in that span
+// close, and one still firing stays firing under the fingerprint it was
+// paged with. A partition whose offset is 0 has no history.
+func (s *Stage) rebuild(ctx context.Context, p *partition, meta pipeline.Meta) error {
+	if s.o.History == nil || !s.cfg.RebuildOn() || meta.Offset <= 0 {
+		return nil
+	}
+	end := meta.Time
+	if end.IsZero() {
+		end = time.Now()
+	}
+	from := end.Add(-s.cfg.RebuildSpan())
+	s.log.Warn("no checkpoint for this partition; rebuilding its state from the topic", "partition", meta.Partition,
+		"offset", meta.Offset, "from", from.UTC().Format(time.RFC3339))
+	started := time.Now()
+	n, unreadable, err := s.apply(ctx, p, meta, from, 0)
+	if err != nil {
+		return fmt.Errorf("cannot rebuild the state of partition %d from %s: %w", meta.Partition, meta.Topic, err)
+	}
+	s.met.rebuilds.WithLabelValues(s.o.Name).Inc()
+	sites, targets := p.eng.Keys()
+	s.log.Warn("state rebuilt from the topic", "partition", meta.Partition, "messages", n, "unreadable", unreadable,
+		"sites", sites, "targets", targets, "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// catchUp applies what lies between a loaded checkpoint and meta's
+// offset. The runner saves a checkpoint before it commits, so a gap there
+// holds only messages the stage never applied: dead letters (they fail to
+// decode here too and are passed over) or, when Redis lost its latest
+// writes or was restored from a backup, posts the state is missing.
+func (s *Stage) catchUp(ctx context.Context, p *partition, meta pipeline.Meta) error {
+	if s.o.History == nil || !s.cfg.RebuildOn() || meta.Offset <= p.last+1 {
+		return nil
+	}
+	saved := p.last
+	n, unreadable, err := s.apply(ctx, p, meta, time.Time{}, saved+1)
+	if err != nil {
+		return fmt.Errorf("cannot catch partition %d up from its checkpoint: %w", meta.Partition, err)
+	}
+	if applied := n - unreadable; applied > 0 {
+		s.log.Warn("checkpoint was behind the committed offset (Redis lost writes or was restored); applied what was missing from the topic",
+			"partition", meta.Partition, "checkpoint", saved, "offset", meta.Offset, "applied", applied, "unreadable", unreadable)
+	}
+	return nil
+}
+
+// apply reads the partition from the topic, from the later of the
+// timestamp from and the offset first, up to meta's offset, into p's
+// engine, as the live stage would have applied it, and leaves p just
+// before meta. Its outputs are dropped.
+func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, from time.Time, first int64) (n, unreadable int64, err error) {
+	var lastTick time.Time
+	n, err = s.o.History.ReadRange(ctx, meta.Topic, meta.Partition, from, first, meta.Offset, func(value []byte, offset int64, at time.Time) error {
+		if tick := s.cfg.TickEvery; tick > 0 && !at.IsZero() && at.Sub(lastTick) >= tick {
+			p.eng.Advance(at)
+			lastTick = at
+		}
+		in, err := s.decode(value)
+		if err != nil {
+			// The runner dead-lettered it.
+			unreadable++
+			return nil
+		}
+		p.eng.Add(in)
+		return nil
+	})
+	if err != nil {
+		return n, unreadable, err
+	}
+	p.last = meta.Offset - 1
+	p.stats = p.eng.Stats()
+	s.met.rebuilt.WithLabelValues(s.o.Name).Add(float64(n))
+	return n, unreadable, nil
+}
+
+// decode reads one input message as the runner does for this scope.
+func (s *Stage) decode(value []byte) (*msg.Scored, error) {
+	if s.o.Scope == Targets {
+		tp, err := codec.Decode[TargetPost, *TargetPost](value)
+		if err != nil {
+			return nil, err
+		}
+		return &tp.Scored, nil
+	}
+	return codec.Decode[msg.Scored, *msg.Scored](value)
+}
+
 type stageMetrics struct {
+	rebuilds, rebuilt                           *prometheus.CounterVec
 	posts, skipped, reloads, handovers, clamped *prometheus.CounterVec
 	notLive, alerts                             *prometheus.CounterVec
 	keys                                        *prometheus.GaugeVec
@@ -455,6 +572,8 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 		skipped:   c("redelivered_total", "Redelivered messages skipped because the checkpointed state already holds them."),
 		reloads:   c("state_reloads_total", "Partition states reloaded from Redis after an offset gap or rewind."),
 		handovers: c("handovers_total", "Partitions dropped because another aggregator took them over."),
+		rebuilds:  c("state_rebuilds_total", "Partitions with no checkpoint whose state was rebuilt from the input topic."),
+		rebuilt:   c("rebuilt_messages_total", "Messages read back from the input topic to rebuild a partition state or catch a checkpoint up."),
 		clamped:   c("future_posts_total", "Posts stamped too far in the future, counted at the clock."),
 		notLive:   c("not_live_posts_total", "Posts counted toward the baseline only or not at all, by reason.", "reason"),
 		alerts:    c("alerts_total", "Alert notifications emitted, by status.", "status"),
@@ -466,7 +585,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 	}
 	if reg != nil {
 		// The site and target stages of one process share the metrics.
-		for _, col := range []**prometheus.CounterVec{&m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
+		for _, col := range []**prometheus.CounterVec{&m.rebuilds, &m.rebuilt, &m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
 			*col = registerOrReuse(reg, *col)
 		}
 		m.keys = registerOrReuse(reg, m.keys)

@@ -481,7 +481,7 @@ func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
 	// A new process loads the partition: the quiet site is where the
 	// running one has it.
 	s2, _ := NewStage(cfg, opts)
-	p, err := s2.load(ctx, 0)
+	p, err := s2.load(ctx, pipeline.Meta{Partition: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +494,7 @@ func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
 	if err := st.HDel(ctx, hash, "_rolled").Err(); err != nil {
 		t.Fatal(err)
 	}
-	p, err = s2.load(ctx, 0)
+	p, err = s2.load(ctx, pipeline.Meta{Partition: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

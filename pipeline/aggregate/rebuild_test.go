@@ -1,0 +1,438 @@
+package aggregate
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
+)
+
+// TestStageRebuildsALostStateFromTheTopic: Redis loses the aggregate
+// checkpoints while the consumer group keeps its committed offsets (a
+// Redis without persistence restarted, a failover to a replica that had
+// not caught up). The next aggregator rebuilds each partition from what
+// the topic holds before its position, so it ends where an aggregator that
+// never lost anything ends: the same alerts, the same saved state, and the
+// campaign that starts after the loss pages. The rebuild itself writes
+// nothing. With aggregate.rebuild off the same loss makes the sites learn
+// again, and that campaign does not page: the control that shows the test
+// can fail.
+func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	for _, rebuild := range []bool{true, false} {
+		t.Run("rebuild="+strconv.FormatBool(rebuild), func(t *testing.T) {
+			e := newStageEnv(t)
+			e.cfg.TickEvery = 0 // the runner below does not tick: neither may the rebuild
+			e.cfg.Rebuild = &rebuild
+			reg := prometheus.NewRegistry()
+			newStage := func() *Stage {
+				s, err := NewStage(e.cfg, StageOptions{Name: "aggregate", Scope: Sites, Store: e.st, History: e.c.Bus, Registerer: reg,
+					Levels: e.c.Topic(e.c.Config.Topics.Levels), Alerts: e.c.Topic(e.c.Config.Topics.Alerts)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			// Two thirds of the history, then Redis loses the checkpoints.
+			split := len(e.posts) * 2 / 3
+			if last := e.posts[split-1].Post.Published; !last.Before(at(2 * day)) {
+				t.Fatalf("the loss must come before charlie's campaign (2d+2h), not at %v", last.Sub(t0))
+			}
+			e.produce(t, e.posts[:split])
+			stop := e.run(t, newStage())
+			e.waitApplied(t, split)
+			stop()
+			seen := map[string]bool{}
+			for _, m := range e.readTopic(t, e.c.Topic(e.c.Config.Topics.Alerts)) {
+				seen[string(m.Value)] = true
+			}
+			ctx := context.Background()
+			for p := 0; p < 3; p++ {
+				if err := e.st.Del(ctx, e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p))).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			e.produce(t, e.posts[split:])
+			e.run(t, newStage())
+			e.waitApplied(t, len(e.posts)-split)
+			wantAlerts, _ := e.reference(t)
+			got := e.readTopic(t, e.c.Topic(e.c.Config.Topics.Alerts))
+			charlie := false
+			for _, m := range got {
+				if seen[string(m.Value)] {
+					continue
+				}
+				a, err := msg.Decode[msg.Alert](m.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				charlie = charlie || a.Labels["site"] == "charlie" && a.Status == msg.StatusFiring
+			}
+			rebuilds := testutil.ToFloat64(newStage().met.rebuilds.WithLabelValues("aggregate"))
+			if !rebuild {
+				if charlie {
+					t.Error("charlie's campaign paged on a state that started from nothing: the site should still be learning")
+				}
+				if rebuilds != 0 {
+					t.Errorf("%v rebuilds with aggregate.rebuild off", rebuilds)
+				}
+				return
+			}
+			if !charlie {
+				t.Error("charlie's campaign, after the loss, did not page")
+			}
+			if rebuilds != 3 {
+				t.Errorf("%v partitions rebuilt, want 3", rebuilds)
+			}
+			if n := testutil.ToFloat64(newStage().met.rebuilt.WithLabelValues("aggregate")); n != float64(split) {
+				t.Errorf("%v messages read to rebuild, want the %d applied before the loss", n, split)
+			}
+			// Every alert of the reference went out once: those before the
+			// loss from the first aggregator, the rest from the second,
+			// and the rebuild sent none again.
+			if len(got) != len(wantAlerts) {
+				t.Errorf("%d alerts on the topic, want the reference's %d (%d before the loss)", len(got), len(wantAlerts), len(seen))
+			}
+			e.check(t)
+		})
+	}
+}
+
+// memHistory is a History over messages held in memory.
+type memHistory struct {
+	values [][]byte
+	times  []time.Time
+}
+
+func (h *memHistory) ReadRange(ctx context.Context, topic string, partition int, from time.Time, first, before int64, fn func([]byte, int64, time.Time) error) (int64, error) {
+	var n int64
+	for off := first; off < before && off < int64(len(h.values)); off++ {
+		if h.times[off].Before(from) {
+			continue
+		}
+		if err := fn(h.values[off], off, h.times[off]); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// TestRebuildTicksAsTheLiveStageDid: the rebuild replays the wall-clock
+// ticks at the messages' Kafka timestamps, so a partition rebuilt from a
+// topic written in real time holds the state of a live stage that ticked
+// while the messages came: a campaign that fired and calmed within the
+// span is resolved, and one still going is firing, under the fingerprint
+// it paged with. Only messages within the rebuild span are read, and one
+// the live stage could not decode is skipped as it was.
+func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
+	cfg := defaults()
+	s := newStream(5)
+	s.feed("quiet", 0, 8*day+21*time.Hour, 4, 0.8, true, nil)
+	s.feed("quiet", 2*day+10*time.Hour, 2*day+11*time.Hour, 120, 0.9, false, nil) // fires, then calms
+	s.feed("quiet", 8*day+20*time.Hour, 8*day+21*time.Hour, 120, 0.9, false, nil) // still firing at the end
+	posts := s.sorted()
+	// Written to the topic a minute after each post; one message in the
+	// middle is not a scored post.
+	h := &memHistory{}
+	for i, p := range posts {
+		b, err := msg.Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == len(posts)/2 {
+			h.values = append(h.values, []byte(`{"schema":"scored/1","post":`))
+			h.times = append(h.times, p.Post.Published.Add(time.Minute))
+		}
+		h.values = append(h.values, b)
+		h.times = append(h.times, p.Post.Published.Add(time.Minute))
+	}
+	// The live stage: each message handled, ticking whenever a tick was
+	// due when it came.
+	ctx := context.Background()
+	st := redistest.New(t)
+	live, err := NewStage(cfg, StageOptions{Name: "live", Store: st, Levels: "levels", Alerts: "alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastTick time.Time
+	var fired []*msg.Alert
+	for off, v := range h.values {
+		in, err := live.decode(v)
+		if at := h.times[off]; at.Sub(lastTick) >= cfg.TickEvery {
+			outs, terr := live.Tick(ctx, at)
+			if terr != nil {
+				t.Fatal(terr)
+			}
+			fired = append(fired, alertsOf(outs)...)
+			lastTick = at
+		}
+		if err != nil {
+			continue // dead-lettered by the runner
+		}
+		outs, err := live.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(off), Time: h.times[off]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fired = append(fired, alertsOf(outs)...)
+	}
+	var firing, resolved int
+	for _, a := range fired {
+		switch a.Status {
+		case msg.StatusFiring:
+			firing++
+		case msg.StatusResolved:
+			resolved++
+		}
+	}
+	if firing != 2 || resolved != 1 {
+		t.Fatalf("scenario: the live stage sent %d firing and %d resolved, want 2 and 1", firing, resolved)
+	}
+
+	// A stage with no checkpoint gets the message after the last one.
+	reb, err := NewStage(cfg, StageOptions{Name: "rebuilt", Store: st, Levels: "levels", Alerts: "alerts", History: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int64(len(h.values))
+	p, err := reb.load(ctx, pipeline.Meta{Partition: 0, Offset: end, Time: h.times[end-1].Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.last != end-1 {
+		t.Errorf("rebuilt partition at offset %d, want %d", p.last, end-1)
+	}
+	// The rebuild reads only its span: the first day and a half lie
+	// outside it, so the live stage's state is compared from a stage that
+	// saw the same messages as the rebuild.
+	from := h.times[end-1].Add(time.Second).Add(-cfg.RebuildSpan())
+	if !h.times[0].Before(from) {
+		t.Fatal("scenario: the history should reach past the rebuild span")
+	}
+	ref, _ := NewStage(cfg, StageOptions{Name: "ref", Store: st, Levels: "levels", Alerts: "alerts"})
+	lastTick = time.Time{}
+	refOff := int64(0)
+	for off, v := range h.values {
+		if h.times[off].Before(from) {
+			continue
+		}
+		if at := h.times[off]; at.Sub(lastTick) >= cfg.TickEvery {
+			if _, err := ref.Tick(ctx, at); err != nil {
+				t.Fatal(err)
+			}
+			lastTick = at
+		}
+		in, err := ref.decode(v)
+		if err != nil {
+			continue
+		}
+		if _, err := ref.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: refOff}); err != nil {
+			t.Fatal(err)
+		}
+		refOff++
+	}
+	wantSpan, _ := ref.parts[0].eng.Snapshot()
+	got, _ := p.eng.Snapshot()
+	if string(got) != string(wantSpan) {
+		t.Error("the rebuilt state differs from a live stage that ticked while the same messages came")
+	}
+	// What the detector sees is the live stage's: the same level, baseline
+	// and score at the next step, though the rebuild never read the first
+	// day and a half.
+	next := h.times[end-1].Add(cfg.Step)
+	lv := func(outs []Output) *msg.Level {
+		for _, o := range outs {
+			if o.Level != nil && o.Level.Site == "quiet" && o.Level.Target == "" {
+				return o.Level
+			}
+		}
+		t.Fatal("no level emitted for the site")
+		return nil
+	}
+	wl, gl := lv(live.parts[0].eng.Advance(next)), lv(p.eng.Advance(next))
+	if gl.Level != wl.Level || gl.Baseline != wl.Baseline || gl.Score != wl.Score || gl.Name != wl.Name {
+		t.Errorf("rebuilt: level %v baseline %v score %v %q; live: %v %v %v %q", gl.Level, gl.Baseline, gl.Score, gl.Name, wl.Level, wl.Baseline, wl.Score, wl.Name)
+	}
+	// The campaign still going is firing in the rebuilt state under the
+	// live stage's fingerprint: when it calms, its resolve closes the page.
+	var resolvedFP string
+	for _, a := range alerts(p.eng.Advance(next.Add(6*time.Hour)), "") {
+		if a.Status == msg.StatusResolved {
+			resolvedFP = a.Fingerprint
+		}
+	}
+	if last := fired[len(fired)-1]; resolvedFP == "" || resolvedFP != last.Fingerprint || last.Status != msg.StatusFiring {
+		t.Errorf("rebuilt state resolves fingerprint %q, want the live page's %q", resolvedFP, last.Fingerprint)
+	}
+}
+
+func alertsOf(outs []pipeline.Output) []*msg.Alert {
+	var a []*msg.Alert
+	for _, o := range outs {
+		if al, ok := o.Msg.(*msg.Alert); ok {
+			a = append(a, al)
+		}
+	}
+	return a
+}
+
+// BenchmarkRebuild measures a rebuild end to end: reading a partition
+// back from the in-process cluster over loopback, decoding and applying
+// each scored post. One op is one rebuild from a site's week of posts
+// (about 30,000: 300 an hour at its busiest); msgs/s is the rate.
+func BenchmarkRebuild(b *testing.B) {
+	c := kafkatest.New(b, kafkatest.Options{Partitions: 1})
+	st := redistest.New(b)
+	cfg := defaults()
+	s := newStream(9)
+	s.feed("busy", 0, 7*day, 300, 0.8, true, nil)
+	posts := s.sorted()
+	topic := c.Topic(c.Config.Topics.Scored)
+	prod := pipeline.NewProducer(c.Bus, "bench", nil, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	for i := 0; i < len(posts); i += 1000 {
+		var outs []pipeline.Output
+		for _, p := range posts[i:min(i+1000, len(posts))] {
+			outs = append(outs, pipeline.Output{Topic: topic, Msg: p})
+		}
+		if err := prod.Send(ctx, outs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	prod.Close()
+	end := int64(len(posts))
+	b.ResetTimer()
+	var read int64
+	for b.Loop() {
+		stage, err := NewStage(cfg, StageOptions{Name: "bench", Store: st, Levels: "levels", Alerts: "alerts", History: c.Bus})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := stage.load(ctx, pipeline.Meta{Topic: topic, Partition: 0, Offset: end, Time: time.Now()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p.last != end-1 {
+			b.Fatalf("rebuilt to %d", p.last)
+		}
+		read += end
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(read), "ns/msg")
+}
+
+// TestStageCatchesUpACheckpointRestoredFromABackup: Redis is restored from
+// a backup taken a while ago, so each checkpoint is behind the offsets the
+// group committed since. The aggregator applies what lies in between from
+// the topic and ends where one that lost nothing ends; without it, those
+// posts are missing from the levels for good.
+func TestStageCatchesUpACheckpointRestoredFromABackup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	for _, rebuild := range []bool{true, false} {
+		t.Run("rebuild="+strconv.FormatBool(rebuild), func(t *testing.T) {
+			e := newStageEnv(t)
+			e.cfg.TickEvery = 0
+			e.cfg.Rebuild = &rebuild
+			newStage := func() *Stage {
+				s, err := NewStage(e.cfg, StageOptions{Name: "aggregate", Scope: Sites, Store: e.st, History: e.c.Bus,
+					Levels: e.c.Topic(e.c.Config.Topics.Levels), Alerts: e.c.Topic(e.c.Config.Topics.Alerts)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			ctx := context.Background()
+			hash := func(p int) string { return e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p)) }
+			third := len(e.posts) / 3
+			e.produce(t, e.posts[:third])
+			stop := e.run(t, newStage())
+			e.waitApplied(t, third)
+			backup := map[int]map[string]string{}
+			for p := 0; p < 3; p++ {
+				h, err := e.st.HGetAll(ctx, hash(p)).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				backup[p] = h
+			}
+			e.produce(t, e.posts[third:2*third])
+			e.waitApplied(t, 2*third)
+			stop()
+			for p, h := range backup {
+				if err := e.st.Del(ctx, hash(p)).Err(); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.st.HSet(ctx, hash(p), h).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.produce(t, e.posts[2*third:])
+			e.run(t, newStage())
+			e.waitApplied(t, len(e.posts))
+			if rebuild {
+				e.check(t)
+				return
+			}
+			_, wantState := e.reference(t)
+			differ := 0
+			for name, b := range wantState {
+				for p := 0; p < 3; p++ {
+					if v, err := e.st.HGet(ctx, hash(p), "k:"+name).Result(); err == nil && v != string(b) {
+						differ++
+					}
+				}
+			}
+			if differ == 0 {
+				t.Error("without catching up, the saved state still matches the reference: the test cannot tell")
+			}
+		})
+	}
+}
+
+// TestStageSavesWhatItAppliedBeforeTrailingDeadLetters: when a batch ends
+// with dead letters, the offsets committed go past the last message the
+// stage applied; its state must be saved all the same, or a restart
+// before the next batch loses what the batch applied.
+func TestStageSavesWhatItAppliedBeforeTrailingDeadLetters(t *testing.T) {
+	st := redistest.New(t)
+	cfg := defaults()
+	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
+	s, err := NewStage(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		in := &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: strconv.Itoa(i), Site: "s", Published: at(time.Duration(i) * time.Minute)},
+			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
+		if _, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Offsets 5 and 6 were dead letters: the runner commits up to 6.
+	if err := s.Checkpoint(ctx, map[int]int64{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := NewStage(cfg, opts)
+	p, err := s2.load(ctx, pipeline.Meta{Partition: 0, Offset: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := p.eng.bySite["s"]; k == nil || k.L.Posts != 5 || p.last != 4 {
+		t.Errorf("after a restart: %v, want the 5 posts applied before the dead letters, saved at offset 4", k)
+	}
+}
