@@ -47,6 +47,9 @@ func runAggregateStage(ctx context.Context, p *process) error {
 	g.Go(func() error {
 		return pipeline.Run(gctx, p.deps(), pipeline.Stage[msg.Scored, *msg.Scored]{
 			Name: siteOpts.Name, Input: p.topic(p.cfg.Topics.Scored), Handler: sites, TickEvery: cfg.TickEvery,
+			// A post can be on the topic twice (the classify stage crashed
+			// between writing and marking, a producer retried): count it once.
+			Dedup: true,
 		})
 	})
 	if cfg.Targets.On() {
@@ -59,6 +62,8 @@ func runAggregateStage(ctx context.Context, p *process) error {
 		g.Go(func() error {
 			return pipeline.Run(gctx, p.deps(), pipeline.Stage[aggregate.TargetPost, *aggregate.TargetPost]{
 				Name: tgtOpts.Name, Input: repart, Handler: aggregate.TargetStage{Stage: targets}, TickEvery: cfg.TickEvery,
+				// The site half re-publishes a batch it crashed in: count it once.
+				Dedup: true,
 			})
 		})
 	}

@@ -170,7 +170,7 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 	var lastTick time.Time
 	var fired []*msg.Alert
 	for off, v := range h.values {
-		in, err := live.decode(v)
+		in, _, err := live.decode(v)
 		if at := h.times[off]; at.Sub(lastTick) >= cfg.TickEvery {
 			outs, terr := live.Tick(ctx, at)
 			if terr != nil {
@@ -234,7 +234,7 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 			}
 			lastTick = at
 		}
-		in, err := ref.decode(v)
+		in, _, err := ref.decode(v)
 		if err != nil {
 			continue
 		}

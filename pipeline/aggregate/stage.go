@@ -520,17 +520,24 @@ func (s *Stage) catchUp(ctx context.Context, p *partition, meta pipeline.Meta) e
 // before meta. Its outputs are dropped.
 func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, from time.Time, first int64) (n, unreadable int64, err error) {
 	var lastTick time.Time
+	// The live stage deduplicates by message id: so does the rebuild,
+	// within what it reads.
+	seen := map[string]struct{}{}
 	n, err = s.o.History.ReadRange(ctx, meta.Topic, meta.Partition, from, first, meta.Offset, func(value []byte, offset int64, at time.Time) error {
 		if tick := s.cfg.TickEvery; tick > 0 && !at.IsZero() && at.Sub(lastTick) >= tick {
 			p.eng.Advance(at)
 			lastTick = at
 		}
-		in, err := s.decode(value)
+		in, id, err := s.decode(value)
 		if err != nil {
 			// The runner dead-lettered it.
 			unreadable++
 			return nil
 		}
+		if _, dup := seen[id]; dup {
+			return nil
+		}
+		seen[id] = struct{}{}
 		p.eng.Add(in)
 		return nil
 	})
@@ -543,16 +550,21 @@ func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, fro
 	return n, unreadable, nil
 }
 
-// decode reads one input message as the runner does for this scope.
-func (s *Stage) decode(value []byte) (*msg.Scored, error) {
+// decode reads one input message as the runner does for this scope, with
+// the id the runner deduplicates it by.
+func (s *Stage) decode(value []byte) (*msg.Scored, string, error) {
 	if s.o.Scope == Targets {
 		tp, err := codec.Decode[TargetPost, *TargetPost](value)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return &tp.Scored, nil
+		return &tp.Scored, tp.DedupID(), nil
 	}
-	return codec.Decode[msg.Scored, *msg.Scored](value)
+	sc, err := codec.Decode[msg.Scored, *msg.Scored](value)
+	if err != nil {
+		return nil, "", err
+	}
+	return sc, sc.DedupID(), nil
 }
 
 type stageMetrics struct {

@@ -100,7 +100,7 @@ func (e *stageEnv) run(t *testing.T, h pipeline.Handler[*msg.Scored]) (stop func
 	go func() {
 		defer close(done)
 		d := pipeline.Deps{Bus: e.c.Bus, Store: e.st, Log: slog.New(slog.DiscardHandler), Config: e.c.Config.Runner, Topics: e.c.Config.Topics}
-		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored), Handler: h})
+		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored), Handler: h, Dedup: true})
 	}()
 	var once sync.Once
 	stop = func() {
