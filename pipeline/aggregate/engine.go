@@ -964,6 +964,15 @@ func (e *Engine) Dirty() []string {
 	return slices.Compact(names)
 }
 
+// TouchAll marks every key changed, so the next checkpoint holds the whole
+// state.
+func (e *Engine) TouchAll() {
+	for _, k := range e.keys {
+		e.touch(k)
+	}
+	e.rolledMoved = true
+}
+
 // ClearDirty forgets which keys changed.
 func (e *Engine) ClearDirty() {
 	for _, k := range e.changed {

@@ -436,3 +436,52 @@ func TestStageSavesWhatItAppliedBeforeTrailingDeadLetters(t *testing.T) {
 		t.Errorf("after a restart: %v, want the 5 posts applied before the dead letters, saved at offset 4", k)
 	}
 }
+
+// TestStageSavesItsWholeStateWhenTheCheckpointVanishes: Redis restarts
+// empty while the aggregator runs. Its next checkpoint would hold only
+// the keys the batch changed, and a later restart would load a state
+// without the sites that were quiet meanwhile; the stage notices that the
+// checkpoint it wrote before is gone and saves the whole state.
+func TestStageSavesItsWholeStateWhenTheCheckpointVanishes(t *testing.T) {
+	st := redistest.New(t)
+	cfg := defaults()
+	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
+	s, err := NewStage(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	off := int64(0)
+	handle := func(site string) {
+		t.Helper()
+		in := &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: strconv.FormatInt(off, 10), Site: site, Published: at(time.Duration(off) * time.Minute)},
+			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
+		if _, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: off}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Checkpoint(ctx, map[int]int64{0: off}); err != nil {
+			t.Fatal(err)
+		}
+		off++
+	}
+	for _, site := range []string{"quiet", "busy", "busy"} {
+		handle(site)
+	}
+	if err := st.Del(ctx, st.Key("agg", "agg", "p0")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	handle("busy")
+	s2, _ := NewStage(cfg, opts)
+	p, err := s2.load(ctx, pipeline.Meta{Partition: 0, Offset: off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for site, want := range map[string]int64{"quiet": 1, "busy": 3} {
+		if k := p.eng.bySite[site]; k == nil || k.L.Posts != want {
+			t.Errorf("site %s after a restart: %v, want %d posts", site, k, want)
+		}
+	}
+	if n := testutil.ToFloat64(s.met.resaves.WithLabelValues("agg")); n != 1 {
+		t.Errorf("%v whole-state saves, want 1", n)
+	}
+}

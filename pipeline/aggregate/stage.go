@@ -118,7 +118,10 @@ type partition struct {
 	last int64
 	// pending says ticks changed state not yet saved.
 	pending bool
-	stats   Stats
+	// saved says Redis holds a checkpoint of this state (loaded from or
+	// written to): one found missing there was lost under the stage.
+	saved bool
+	stats Stats
 }
 
 // NewStage returns the handler of an aggregate stage.
@@ -320,17 +323,21 @@ func (s *Stage) gauge() {
 // checkpointScript writes a partition's changed keys and offset unless the
 // saved offset is already further (another owner went on): then it
 // returns 0 and changes nothing. Saving again at the same offset (a
-// tick's changes) is allowed.
+// tick's changes) is allowed. When the stage expects a checkpoint
+// (ARGV[4] is 1) and there is none, Redis lost it: the script returns 2
+// and writes nothing, since the changed keys alone would not be a state.
 var checkpointScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], '_offset')
 local new = tonumber(ARGV[1])
 if cur then
   cur = tonumber(cur)
   if cur > new then return 0 end
+elseif ARGV[4] == '1' then
+  return 2
 end
 redis.call('HSET', KEYS[1], '_offset', ARGV[1], '_clock', ARGV[2], '_rolled', ARGV[3])
-local nset = tonumber(ARGV[4])
-local i = 5
+local nset = tonumber(ARGV[5])
+local i = 6
 for j = 1, nset do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -353,31 +360,24 @@ func (s *Stage) hashKey(partition int) string {
 var ErrStateCorrupt = errors.New("aggregate checkpoint cannot be decoded")
 
 func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error {
-	dirty := p.eng.Dirty()
-	args := []any{p.last, p.eng.Clock().Format(time.RFC3339Nano), p.eng.Rolled().Format(time.RFC3339Nano), 0}
-	var set, del []any
-	for _, name := range dirty {
-		b, ok, err := p.eng.KeyState(name)
-		if err != nil {
-			return pipeline.Permanent("encode", err)
-		}
-		if ok {
-			set = append(set, "k:"+name, b)
-		} else {
-			del = append(del, "k:"+name)
-		}
-	}
-	args[3] = len(set) / 2
-	args = append(args, set...)
-	args = append(args, len(del))
-	args = append(args, del...)
 	if tick && !p.eng.hasDirty() {
 		p.pending = false
 		return nil
 	}
-	n, err := checkpointScript.Run(ctx, s.o.Store, []string{s.hashKey(id)}, args...).Int()
+	n, err := s.write(ctx, id, p)
 	if err != nil {
-		return fmt.Errorf("cannot checkpoint partition %d: %w", id, err)
+		return err
+	}
+	if n == 2 {
+		// Redis lost the checkpoint while the stage ran (restarted empty,
+		// failed over): write the whole state again.
+		s.log.Warn("checkpoint vanished from Redis; saving the partition's whole state again", "partition", id, "offset", p.last)
+		s.met.resaves.WithLabelValues(s.o.Name).Inc()
+		p.eng.TouchAll()
+		p.saved = false
+		if n, err = s.write(ctx, id, p); err != nil {
+			return err
+		}
 	}
 	if n == 0 {
 		// Another aggregator owns this partition now and went further.
@@ -388,7 +388,41 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 	}
 	p.eng.ClearDirty()
 	p.pending = false
+	p.saved = true
 	return nil
+}
+
+// write runs the checkpoint script for p's changed keys and returns its
+// answer: 1 written, 0 another owner went further, 2 the checkpoint the
+// stage expected is missing.
+func (s *Stage) write(ctx context.Context, id int, p *partition) (int, error) {
+	dirty := p.eng.Dirty()
+	expect := "0"
+	if p.saved {
+		expect = "1"
+	}
+	args := []any{p.last, p.eng.Clock().Format(time.RFC3339Nano), p.eng.Rolled().Format(time.RFC3339Nano), expect, 0}
+	var set, del []any
+	for _, name := range dirty {
+		b, ok, err := p.eng.KeyState(name)
+		if err != nil {
+			return 0, pipeline.Permanent("encode", err)
+		}
+		if ok {
+			set = append(set, "k:"+name, b)
+		} else {
+			del = append(del, "k:"+name)
+		}
+	}
+	args[4] = len(set) / 2
+	args = append(args, set...)
+	args = append(args, len(del))
+	args = append(args, del...)
+	n, err := checkpointScript.Run(ctx, s.o.Store, []string{s.hashKey(id)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("cannot checkpoint partition %d: %w", id, err)
+	}
+	return n, nil
 }
 
 // savedOffset is the offset a partition's checkpoint holds, -1 for none.
@@ -455,6 +489,7 @@ func (s *Stage) load(ctx context.Context, meta pipeline.Meta) (*partition, error
 		return nil, fmt.Errorf("%w: partition %d: %w", ErrStateCorrupt, id, err)
 	}
 	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)
+	p.saved = true
 	s.log.Info("state loaded", "partition", id, "offset", p.last, "keys", len(keys))
 	if err := s.catchUp(ctx, p, meta); err != nil {
 		return nil, err
@@ -568,7 +603,7 @@ func (s *Stage) decode(value []byte) (*msg.Scored, string, error) {
 }
 
 type stageMetrics struct {
-	rebuilds, rebuilt                           *prometheus.CounterVec
+	rebuilds, rebuilt, resaves                  *prometheus.CounterVec
 	posts, skipped, reloads, handovers, clamped *prometheus.CounterVec
 	notLive, alerts                             *prometheus.CounterVec
 	keys                                        *prometheus.GaugeVec
@@ -585,6 +620,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 		reloads:   c("state_reloads_total", "Partition states reloaded from Redis after an offset gap or rewind."),
 		handovers: c("handovers_total", "Partitions dropped because another aggregator took them over."),
 		rebuilds:  c("state_rebuilds_total", "Partitions with no checkpoint whose state was rebuilt from the input topic."),
+		resaves:   c("state_resaves_total", "Partition states saved whole again because their checkpoint vanished from Redis while the stage ran."),
 		rebuilt:   c("rebuilt_messages_total", "Messages read back from the input topic to rebuild a partition state or catch a checkpoint up."),
 		clamped:   c("future_posts_total", "Posts stamped too far in the future, counted at the clock."),
 		notLive:   c("not_live_posts_total", "Posts counted toward the baseline only or not at all, by reason.", "reason"),
@@ -597,7 +633,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 	}
 	if reg != nil {
 		// The site and target stages of one process share the metrics.
-		for _, col := range []**prometheus.CounterVec{&m.rebuilds, &m.rebuilt, &m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
+		for _, col := range []**prometheus.CounterVec{&m.rebuilds, &m.rebuilt, &m.resaves, &m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
 			*col = registerOrReuse(reg, *col)
 		}
 		m.keys = registerOrReuse(reg, m.keys)
