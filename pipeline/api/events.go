@@ -251,19 +251,20 @@ func (h *alertHandler) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output
 }
 
 // Run runs the console: the two serve stages, the action relay, the
-// check of the feed and the HTTP listener, until ctx ends or one of them
-// fails.
+// check of the feed, the restore of a lost read model and the HTTP
+// listener, until ctx ends or one of them fails.
 func (s *Server) Run(ctx context.Context, d pipeline.Deps, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	go func() { errc <- pipeline.Run(ctx, d, s.LevelStage(d.Topics.Name(d.Topics.Levels))) }()
 	go func() { errc <- pipeline.Run(ctx, d, s.AlertStage(d.Topics.Name(d.Topics.Alerts))) }()
 	go func() { errc <- s.RelayActions(ctx) }()
 	go func() { errc <- s.Serve(ctx, ln) }()
 	go func() { errc <- s.watchFeed(ctx, d.Bus, d.Topics, s.feedInt, s.stall) }()
+	go func() { errc <- s.keepReadModel(ctx, d.Bus, d.Topics, s.feedInt) }()
 	var first error
-	for range 5 {
+	for range 6 {
 		if err := <-errc; err != nil && first == nil {
 			first = err
 			cancel()

@@ -187,3 +187,56 @@ func TestTheConsoleFollowsTheLevelsAndAlertsTopics(t *testing.T) {
 		t.Fatalf("the invalid level reached the read model: %d %s", code, body)
 	}
 }
+
+// TestTheConsoleRestoresALostReadModelFromTheTopics: Redis restarts empty
+// under a running console. The serve stages only read what comes after
+// their committed offsets, so the wall would show no firing alert and no
+// history until each changed again; the console reads the alerts and
+// levels topics back instead.
+func TestTheConsoleRestoresALostReadModelFromTheTopics(t *testing.T) {
+	r := startPipelineOn(t, kafkatest.Options{Partitions: 2}, 200*time.Millisecond, time.Second, nil)
+	now := time.Now().UTC()
+	for i := 3; i >= 1; i-- {
+		r.sendLevel(t, msg.Level{Site: "forum-a", Time: now.Add(-time.Duration(i) * time.Hour), Level: float64(10 - i), Baseline: 2, Name: "high"})
+	}
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
+	fp := msg.Fingerprint(labels, now.Add(-time.Hour))
+	r.sendAlert(t, msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: now.Add(-time.Hour), EventTime: now.Add(-time.Hour), Level: 9, Baseline: 2})
+	firingShown := func() bool {
+		code, body := r.get(t, "/api/v1/sites", config.RoleViewer)
+		return code == 200 && strings.Contains(body, `"site":"forum-a"`) && strings.Contains(body, `"firing":1`)
+	}
+	eventually(t, 15*time.Second, "the site and its firing alert", firingShown)
+	history := func() int {
+		code, body := r.get(t, "/api/v1/levels?site=forum-a&step=1m&from="+now.Add(-4*time.Hour).Format(time.RFC3339), config.RoleViewer)
+		if code != 200 {
+			return 0
+		}
+		return strings.Count(body, `"level":`)
+	}
+	before := history()
+	if before < 3 {
+		t.Fatalf("scenario: %d level points before the loss, want 3", before)
+	}
+
+	// Redis loses everything the console kept (once the restore that
+	// runs at start, with nothing to restore, is over).
+	ctx := context.Background()
+	eventually(t, 15*time.Second, "the start's restore done", func() bool {
+		return r.srv.model.s.Exists(ctx, r.srv.model.restoredKey()).Val() == 1
+	})
+	keys, err := r.srv.model.s.Keys(ctx, r.srv.model.k("*")).Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("read model keys: %v %v", keys, err)
+	}
+	if err := r.srv.model.s.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.srv.model.cache.invalidate()
+	eventually(t, 15*time.Second, "the firing alert back after the loss", firingShown)
+	eventually(t, 5*time.Second, "the level history back", func() bool { return history() == before })
+	code, body := r.get(t, "/api/v1/alerts/"+fp, config.RoleViewer)
+	if code != 200 || !strings.Contains(body, `"status":"firing"`) {
+		t.Errorf("alert after the restore: %d %s", code, body)
+	}
+}
