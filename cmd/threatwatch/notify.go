@@ -24,8 +24,9 @@ func cmdNotify(ctx context.Context, e *env, args []string) error {
 // runNotifyStage delivers the alerts topic to the configured receivers. It
 // writes no topic: its outputs are notifications, its state is in Redis.
 func runNotifyStage(ctx context.Context, p *process) error {
+	const name = "notify"
 	st, err := notify.New(p.cfg.Notify, sinks.All(), alertstate.New(p.store), notify.Options{
-		Log: p.log, Registerer: p.obs.Registry,
+		Log: p.log, Registerer: p.obs.Registry, History: p.bus, AlertsTopic: p.topic(p.cfg.Topics.Alerts), Group: name,
 	})
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
@@ -36,7 +37,7 @@ func runNotifyStage(ctx context.Context, p *process) error {
 		}
 	}()
 	return pipeline.Run(ctx, p.deps(), pipeline.Stage[msg.Alert, *msg.Alert]{
-		Name:      "notify",
+		Name:      name,
 		Input:     p.topic(p.cfg.Topics.Alerts),
 		Handler:   st,
 		TickEvery: p.cfg.Notify.Tick,

@@ -19,6 +19,7 @@
 //	alertstate:audit             stream newest entries, trimmed to about AuditMax
 //	alertstate:audit:<fp>        stream one alert's entries, expires after AuditTTL
 //	alertstate:lease:<name>      string a short lease so one notify instance runs periodic work
+//	alertstate:restored          string set once the tracked alerts hold what the alerts topic holds
 //
 // Nothing here holds raw PII: alerts stored here are already redacted by
 // the notify stage, and labels carry a hashed target ref.
@@ -486,6 +487,41 @@ func (st *State) Track(ctx context.Context, t *Tracked) error {
 	}
 	if err := st.s.HSet(ctx, st.key("alerts"), t.Alert.Fingerprint, b).Err(); err != nil {
 		return fmt.Errorf("cannot store tracked alert: %w", err)
+	}
+	return nil
+}
+
+// TrackIfAbsent stores t unless its episode is tracked already, and
+// reports whether it stored it.
+func (st *State) TrackIfAbsent(ctx context.Context, t *Tracked) (bool, error) {
+	t.UpdatedAt = st.now().UTC()
+	b, err := json.Marshal(t)
+	if err != nil {
+		return false, fmt.Errorf("cannot encode tracked alert: %w", err)
+	}
+	ok, err := st.s.HSetNX(ctx, st.key("alerts"), t.Alert.Fingerprint, b).Result()
+	if err != nil {
+		return false, fmt.Errorf("cannot store tracked alert: %w", err)
+	}
+	return ok, nil
+}
+
+// Restored reports whether the tracked alerts are known to hold what the
+// alerts topic held (MarkRestored was called since Redis last lost its
+// data).
+func (st *State) Restored(ctx context.Context) (bool, error) {
+	n, err := st.s.Exists(ctx, st.key("restored")).Result()
+	if err != nil {
+		return false, fmt.Errorf("cannot read the restore mark: %w", err)
+	}
+	return n == 1, nil
+}
+
+// MarkRestored records that the tracked alerts were restored from the
+// alerts topic, or have followed it from the start.
+func (st *State) MarkRestored(ctx context.Context, at time.Time) error {
+	if err := st.s.Set(ctx, st.key("restored"), at.UTC().Format(time.RFC3339), 0).Err(); err != nil {
+		return fmt.Errorf("cannot mark the tracked alerts restored: %w", err)
 	}
 	return nil
 }

@@ -450,24 +450,9 @@ func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed
 	if err != nil {
 		return 0, 0, err
 	}
-	ores, err := b.Client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
-	if err == nil {
-		err = ores.Error
-	}
-	if errors.Is(err, kafka.GroupIdNotFound) {
-		// Some brokers say so for a group that never committed; Kafka
-		// answers with no offsets.
-		ores, err = &kafka.OffsetFetchResponse{}, nil
-	}
+	done, err := b.committed(ctx, group, topic, parts)
 	if err != nil {
-		return 0, 0, fmt.Errorf("cannot read the offsets of group %s: %w", group, b.Explain(err))
-	}
-	done := map[int]int64{}
-	for _, po := range ores.Topics[topic] {
-		if po.Error != nil {
-			return 0, 0, fmt.Errorf("cannot read the offsets of group %s on %s/%d: %w", group, topic, po.Partition, po.Error)
-		}
-		done[po.Partition] = po.CommittedOffset
+		return 0, 0, err
 	}
 	for _, p := range parts {
 		c, ok := done[p]
@@ -478,4 +463,40 @@ func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed
 		committed += c
 	}
 	return lag, committed, nil
+}
+
+// Committed returns the offsets a stage's consumer group (group is the
+// stage name) committed on topic, per partition; a partition it never
+// committed is absent.
+func (b *Bus) Committed(ctx context.Context, group, topic string) (map[int]int64, error) {
+	parts, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	return b.committed(ctx, group, topic, parts)
+}
+
+func (b *Bus) committed(ctx context.Context, group, topic string, parts []int) (map[int]int64, error) {
+	ores, err := b.Client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
+	if err == nil {
+		err = ores.Error
+	}
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		// Some brokers say so for a group that never committed; Kafka
+		// answers with no offsets.
+		ores, err = &kafka.OffsetFetchResponse{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the offsets of group %s: %w", group, b.Explain(err))
+	}
+	done := map[int]int64{}
+	for _, po := range ores.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("cannot read the offsets of group %s on %s/%d: %w", group, topic, po.Partition, po.Error)
+		}
+		if po.CommittedOffset >= 0 {
+			done[po.Partition] = po.CommittedOffset
+		}
+	}
+	return done, nil
 }

@@ -58,4 +58,22 @@ func TestGroupLagCountsWhatTheGroupHasNotCommitted(t *testing.T) {
 	if err != nil || lag != 3 || committed != committed0+2 {
 		t.Fatalf("after committing 2 of 5: lag %d, committed %d (was %d), %v; want 3 and 2 more", lag, committed, committed0, err)
 	}
+	// Committed names the partitions committed on, with the next offset.
+	offs, err := b.Committed(ctx, "stage", "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for p, o := range offs {
+		if o <= 0 || (p != got[0].Partition && p != got[1].Partition) {
+			t.Errorf("committed offset %d on partition %d", o, p)
+		}
+		sum += o
+	}
+	if sum != 2 {
+		t.Errorf("committed offsets %v, want 2 messages' worth", offs)
+	}
+	if none, err := b.Committed(ctx, "never-ran", "in"); err != nil || len(none) != 0 {
+		t.Errorf("a group that never ran: %v, %v", none, err)
+	}
 }

@@ -35,6 +35,12 @@ type Options struct {
 	Stdout io.Writer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// History, AlertsTopic and Group (the stage's consumer group) let the
+	// stage restore its record of what was sent from the alerts topic when
+	// Redis lost it (nil History: never).
+	History     TopicReader
+	AlertsTopic string
+	Group       string
 }
 
 // Receiver is one configured receiver, built.
@@ -68,6 +74,9 @@ type Stage struct {
 	now       func() time.Time
 	m         *metrics
 	holder    string
+	history   TopicReader
+	topic     string
+	group     string
 }
 
 // Check builds every configured receiver without sending anything, so a
@@ -149,6 +158,7 @@ func New(cfg config.Notify, factories []Factory, state *alertstate.State, o Opti
 	return &Stage{
 		cfg: cfg, state: state, router: router, receivers: recv, retry: NewRetry(cfg.Retry),
 		log: o.Log.With("stage", "notify"), now: o.Now, m: m, holder: hex.EncodeToString(id[:]),
+		history: o.History, topic: o.AlertsTopic, group: o.Group,
 	}, nil
 }
 
@@ -194,6 +204,11 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 			}
 		}
 		return nil, nil
+	}
+	// Before deciding from the record of what was sent, make sure Redis
+	// still holds it: a resolution decided on a lost record reaches nobody.
+	if err := s.restoreIfLost(ctx, &meta); err != nil {
+		return nil, err
 	}
 	tr, err := s.state.Tracked(ctx, a.Fingerprint)
 	switch {
@@ -544,6 +559,11 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 		}
 	}
 	now := s.now()
+	if err := s.restoreIfLost(ctx, nil); err != nil {
+		// Kafka may be away: the rest of the tick (repeats, retries) must
+		// go on; the next tick or message tries again.
+		s.log.Warn("cannot restore the record of what was sent; trying again", "err", err)
+	}
 	if _, err := s.state.GCSilences(ctx); err != nil {
 		return nil, err
 	}
@@ -645,6 +665,7 @@ type metrics struct {
 	retries       *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
 	pending       prometheus.Gauge
+	restored      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -670,9 +691,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "threatwatch_notify_pending_deliveries",
 			Help: "Deliveries that failed and wait for a retry, as of the last tick.",
 		}),
+		restored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "threatwatch_notify_restored_episodes_total",
+			Help: "Alert episodes whose record of what was sent was restored from the alerts topic after Redis lost it.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.notifications, m.sendSeconds, m.retries, m.dropped, m.pending} {
+		for _, c := range []prometheus.Collector{m.notifications, m.sendSeconds, m.retries, m.dropped, m.pending, m.restored} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("cannot register notify metrics: %w", err)
 			}
