@@ -32,7 +32,7 @@ func runAggregateStage(ctx context.Context, p *process) error {
 	}
 	opts := aggregate.StageOptions{
 		Levels: p.topic(p.cfg.Topics.Levels), Alerts: p.topic(p.cfg.Topics.Alerts),
-		Store: p.store, Log: p.log, Registerer: p.obs.Registry, History: p.bus,
+		Store: p.store, Log: p.log, Registerer: p.obs.Registry, History: p.bus, DedupTTL: p.cfg.Runner.DedupTTL,
 	}
 	siteOpts := opts
 	siteOpts.Name, siteOpts.Scope = "aggregate", aggregate.Sites

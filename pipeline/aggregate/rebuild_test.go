@@ -16,14 +16,16 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
-// TestStageRebuildsALostStateFromTheTopic: Redis loses the aggregate
-// checkpoints while the consumer group keeps its committed offsets (a
-// Redis without persistence restarted, a failover to a replica that had
-// not caught up). The next aggregator rebuilds each partition from what
-// the topic holds before its position, so it ends where an aggregator that
-// never lost anything ends: the same alerts, the same saved state, and the
-// campaign that starts after the loss pages. The rebuild itself writes
-// nothing. With aggregate.rebuild off the same loss makes the sites learn
+// TestStageRebuildsALostStateFromTheTopic: Redis loses everything, the
+// aggregate checkpoints and the runner's dedup marks, while the consumer
+// group keeps its committed offsets (a Redis without persistence
+// restarted, a failover to a replica that had not caught up). The next
+// aggregator rebuilds each partition from what the topic holds before its
+// position, so it ends where an aggregator that never lost anything ends:
+// the same alerts, the same saved state, and the campaign that starts
+// after the loss pages. The rebuild itself writes nothing, and it restores
+// the dedup marks: posts sent again after the loss (a re-crawl, since the
+// crawl state was lost too) do not count twice. With aggregate.rebuild off the same loss makes the sites learn
 // again, and that campaign does not page: the control that shows the test
 // can fail.
 func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
@@ -38,7 +40,7 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			newStage := func() *Stage {
 				s, err := NewStage(e.cfg, StageOptions{Name: "aggregate", Scope: Sites, Store: e.st, History: e.c.Bus, Registerer: reg,
-					Levels: e.c.Topic(e.c.Config.Topics.Levels), Alerts: e.c.Topic(e.c.Config.Topics.Alerts)})
+					DedupTTL: e.c.Config.Runner.DedupTTL, Levels: e.c.Topic(e.c.Config.Topics.Levels), Alerts: e.c.Topic(e.c.Config.Topics.Alerts)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -58,15 +60,18 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 				seen[string(m.Value)] = true
 			}
 			ctx := context.Background()
-			for p := 0; p < 3; p++ {
-				if err := e.st.Del(ctx, e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p))).Err(); err != nil {
-					t.Fatal(err)
-				}
+			keys, err := e.st.Keys(ctx, e.st.Prefix+"*").Result()
+			if err != nil || len(keys) < split {
+				t.Fatalf("%d keys before the loss (%v), want the checkpoints and a dedup mark per post", len(keys), err)
+			}
+			if err := e.st.Del(ctx, keys...).Err(); err != nil {
+				t.Fatal(err)
 			}
 
+			e.produce(t, e.posts[split-60:split]) // sent again
 			e.produce(t, e.posts[split:])
 			e.run(t, newStage())
-			e.waitApplied(t, len(e.posts)-split)
+			e.waitApplied(t, len(e.posts)+60)
 			wantAlerts, _ := e.reference(t)
 			got := e.readTopic(t, e.c.Topic(e.c.Config.Topics.Alerts))
 			charlie := false
@@ -98,6 +103,10 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 			}
 			if n := testutil.ToFloat64(newStage().met.rebuilt.WithLabelValues("aggregate")); n != float64(split) {
 				t.Errorf("%v messages read to rebuild, want the %d applied before the loss", n, split)
+			}
+			dups, err := e.st.Exists(ctx, e.st.Key("dedup", "aggregate", e.posts[0].DedupID())).Result()
+			if err != nil || dups != 1 {
+				t.Errorf("the first post's dedup mark after the rebuild: %d %v", dups, err)
 			}
 			// Every alert of the reference went out once: those before the
 			// loss from the first aggregator, the rest from the second,

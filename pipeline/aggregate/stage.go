@@ -76,6 +76,11 @@ type StageOptions struct {
 	// History reads the input topic to rebuild a partition whose
 	// checkpoint is missing (aggregate.rebuild); nil: never rebuild.
 	History History
+	// DedupTTL is the runner's runner.dedup_ttl when it deduplicates the
+	// stage's input (under the stage's name): a rebuild marks what it
+	// read as processed there too, since Redis lost those marks with the
+	// checkpoint. 0: the runner does not deduplicate.
+	DedupTTL time.Duration
 }
 
 // History reads what a partition of the input topic received before the
@@ -121,6 +126,10 @@ type partition struct {
 	// saved says Redis holds a checkpoint of this state (loaded from or
 	// written to): one found missing there was lost under the stage.
 	saved bool
+	// read holds the ids a rebuild applied until the next checkpoint: the
+	// runner checked the batch in hand against dedup marks the rebuild had
+	// not restored yet.
+	read map[string]struct{}
 	stats Stats
 }
 
@@ -152,15 +161,15 @@ type TargetStage struct{ *Stage }
 
 // Handle implements pipeline.Handler for the target scope.
 func (t TargetStage) Handle(ctx context.Context, in *TargetPost, meta pipeline.Meta) ([]pipeline.Output, error) {
-	return t.handle(ctx, &in.Scored, meta)
+	return t.handle(ctx, &in.Scored, in.DedupID(), meta)
 }
 
 // Handle implements pipeline.Handler for the site scope.
 func (s *Stage) Handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) ([]pipeline.Output, error) {
-	return s.handle(ctx, in, meta)
+	return s.handle(ctx, in, in.DedupID(), meta)
 }
 
-func (s *Stage) handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) ([]pipeline.Output, error) {
+func (s *Stage) handle(ctx context.Context, in *msg.Scored, id string, meta pipeline.Meta) ([]pipeline.Output, error) {
 	p := s.parts[meta.Partition]
 	// First message or a rewind (a redelivery after a failed batch): what
 	// is in Redis is the truth.
@@ -188,6 +197,11 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) 
 		s.parts[meta.Partition] = p
 	}
 	if meta.Offset <= p.last {
+		s.met.skipped.WithLabelValues(s.o.Name).Inc()
+		return nil, nil
+	}
+	if _, dup := p.read[id]; dup {
+		p.last = meta.Offset
 		s.met.skipped.WithLabelValues(s.o.Name).Inc()
 		return nil, nil
 	}
@@ -389,6 +403,7 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 	p.eng.ClearDirty()
 	p.pending = false
 	p.saved = true
+	p.read = nil
 	return nil
 }
 
@@ -558,6 +573,8 @@ func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, fro
 	// The live stage deduplicates by message id: so does the rebuild,
 	// within what it reads.
 	seen := map[string]struct{}{}
+	var ids []string
+	var ats []time.Time
 	n, err = s.o.History.ReadRange(ctx, meta.Topic, meta.Partition, from, first, meta.Offset, func(value []byte, offset int64, at time.Time) error {
 		if tick := s.cfg.TickEvery; tick > 0 && !at.IsZero() && at.Sub(lastTick) >= tick {
 			p.eng.Advance(at)
@@ -573,11 +590,27 @@ func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, fro
 			return nil
 		}
 		seen[id] = struct{}{}
+		if s.o.DedupTTL > 0 {
+			ids, ats = append(ids, id), append(ats, at)
+		}
 		p.eng.Add(in)
 		return nil
 	})
 	if err != nil {
 		return n, unreadable, err
+	}
+	// Redis lost the runner's marks with the checkpoint: without them a
+	// post sent again (a re-crawl after the crawl state was lost too)
+	// would count twice.
+	if s.o.DedupTTL > 0 {
+		p.read = seen
+	}
+	d := store.NewDedup(s.o.Store, s.o.Name, s.o.DedupTTL)
+	for i := 0; i < len(ids); i += 10000 {
+		j := min(i+10000, len(ids))
+		if err := d.MarkSince(ctx, ids[i:j], ats[i:j], time.Now()); err != nil {
+			return n, unreadable, err
+		}
 	}
 	p.last = meta.Offset - 1
 	p.stats = p.eng.Stats()

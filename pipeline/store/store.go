@@ -195,6 +195,24 @@ func (d *Dedup) Mark(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// MarkSince records ids as processed at the given times (a rebuild of
+// what Redis lost): each is remembered for what is left of the TTL, and
+// one older than the TTL not at all.
+func (d *Dedup) MarkSince(ctx context.Context, ids []string, at []time.Time, now time.Time) error {
+	_, err := d.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			if left := d.ttl - now.Sub(at[i]); left > 0 {
+				p.Set(ctx, d.s.Key("dedup", d.ns, id), 1, left)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot write dedup set: %w", err)
+	}
+	return nil
+}
+
 // SetLogger sends go-redis's own messages (a pool that cannot dial, a
 // connection it drops) to log. Left alone it prints them with the standard
 // logger, plain lines on stderr that break a JSON log pipeline. It is
