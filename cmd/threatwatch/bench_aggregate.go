@@ -103,7 +103,8 @@ func benchAggregate(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	start = time.Now()
 	done := make(chan error, 1)
 	go func() {
-		done <- pipeline.Run(rctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: name, Input: in, Handler: st})
+		// As the aggregate stage runs: deduplicating its input by id.
+		done <- pipeline.Run(rctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: name, Input: in, Handler: st, Dedup: true})
 	}()
 	for {
 		applied := 0
