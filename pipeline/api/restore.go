@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/codec"
@@ -91,26 +93,56 @@ func (s *Server) restoreIfLost(ctx context.Context, src TopicReader, topics conf
 	return nil
 }
 
+// restoreWorkers apply messages at once: each costs a few Redis round
+// trips, which a single writer waits out one after the other.
+const restoreWorkers = 8
+
 // restoreTopic applies every message of topic stamped at or after from
-// (zero: all it holds) up to its end as it is now.
+// (zero: all it holds) up to its end as it is now. The read model's writes
+// commute (each is ordered by event time inside Redis), so messages are
+// applied by several workers in any order.
 func (s *Server) restoreTopic(ctx context.Context, src TopicReader, topic string, from time.Time, apply func(context.Context, []byte) error) (int64, error) {
 	parts, offs, err := src.Offsets(ctx, topic)
 	if err != nil {
 		return 0, err
 	}
-	var total int64
-	for _, p := range parts {
-		o := offs[p]
-		n, err := src.ReadRange(ctx, topic, p, from, o.First, o.End, func(b []byte, _ int64, _ time.Time) error {
-			return apply(ctx, b)
-		})
-		total += n
-		if err != nil {
-			if ctx.Err() != nil {
-				return total, ctx.Err()
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan []byte, 4*restoreWorkers)
+	for range restoreWorkers {
+		g.Go(func() error {
+			for b := range work {
+				if err := apply(gctx, b); err != nil {
+					return err
+				}
 			}
-			return total, fmt.Errorf("cannot restore from %s/%d: %w", topic, p, err)
+			return nil
+		})
+	}
+	var total int64
+	g.Go(func() error {
+		defer close(work)
+		for _, p := range parts {
+			o := offs[p]
+			n, err := src.ReadRange(gctx, topic, p, from, o.First, o.End, func(b []byte, _ int64, _ time.Time) error {
+				select {
+				case work <- b:
+					return nil
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			})
+			total += n
+			if err != nil {
+				return fmt.Errorf("cannot restore from %s/%d: %w", topic, p, err)
+			}
 		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+		return total, err
 	}
 	return total, nil
 }
