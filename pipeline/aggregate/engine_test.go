@@ -150,6 +150,43 @@ func TestTimelines(t *testing.T) {
 		}
 	})
 
+	t.Run("a campaign read late, as a backlog, across midnight still pages", func(t *testing.T) {
+		// A young site (30 hours of history) and a campaign in the last
+		// 25 minutes of the day, all read at once after an outage; the
+		// wall clock then ticks past midnight. When the day completes,
+		// the campaign's own hour would be that day's peak and, with one
+		// complete day, the site's typical daily peak: the campaign kept
+		// itself from paging.
+		midnight := t0.Add(3 * day)
+		eng, err := NewEngine(defaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs []Output
+		n := 0
+		add := func(at time.Time, score float64) {
+			n++
+			outs = append(outs, eng.Add(&msg.Scored{Schema: msg.SchemaScored,
+				Post:   msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(n), Site: "young", Published: at},
+				Scores: map[msg.Signal]float64{msg.SignalThreat: score}})...)
+		}
+		// Six posts an hour, then 150 in the last 25 minutes of the day.
+		for h := midnight.Add(-30 * time.Hour); h.Before(midnight.Add(-40 * time.Minute)); h = h.Add(time.Hour) {
+			for k := range 6 {
+				add(h.Add(time.Duration(k)*10*time.Minute), 0.8)
+			}
+		}
+		for k := range 150 {
+			add(midnight.Add(-25*time.Minute+time.Duration(k)*10*time.Second), 0.9)
+		}
+		for d := time.Duration(0); d <= 40*time.Minute; d += 15 * time.Second {
+			outs = append(outs, eng.Advance(midnight.Add(d))...)
+		}
+		if on := onsets(outs); len(on) != 1 || on[0].Labels["site"] != "young" {
+			t.Fatalf("want the campaign paged once, got %v", times(on))
+		}
+	})
+
 	t.Run("a quiet site never pages", func(t *testing.T) {
 		s := newStream(2)
 		s.feed("quiet", 0, 7*day, 0.3, 0.7, false, nil)

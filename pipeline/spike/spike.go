@@ -160,7 +160,7 @@ func (d *Seasonal) Estimate(hist *window.Hourly, spikes *window.Flags, h int64) 
 		e.Baseline = d.profile[0]
 	}
 
-	e.DailyPeak = d.dailyPeak(hist, lo, hi)
+	e.DailyPeak = d.dailyPeak(hist, spikes, lo, hi)
 
 	// Robust relative scale of the residuals once the rhythm is removed,
 	// over the hours that were not spikes.
@@ -186,16 +186,30 @@ func (d *Seasonal) Estimate(hist *window.Hourly, spikes *window.Flags, h int64) 
 }
 
 // dailyPeak is the median, over the complete days (UTC) in hours lo..hi,
-// of each day's largest hourly total.
-func (d *Seasonal) dailyPeak(hist *window.Hourly, lo, hi int64) float64 {
+// of each day's largest hourly total, leaving out the spike that is going
+// on: the run of spike hours that reaches hi. Counted, that spike would
+// raise the bar it has to clear as soon as its day completes (on a key
+// with one or two complete days, the median is that day) and stop paging
+// while it still holds. Past spikes count: a burst the key has most days
+// is its typical peak.
+func (d *Seasonal) dailyPeak(hist *window.Hourly, spikes *window.Flags, lo, hi int64) float64 {
+	ongoing := hi + 1
+	for ongoing > lo && spikes.Has(ongoing-1) {
+		ongoing--
+	}
 	d.days = d.days[:0]
 	for day := floorDiv(lo+23, 24); day*24+23 <= hi; day++ {
-		peak := 0.0
+		peak, calm := 0.0, false
 		for j := day * 24; j < day*24+24; j++ {
+			if j >= ongoing {
+				break
+			}
 			v, _ := hist.At(j)
-			peak = max(peak, v)
+			peak, calm = max(peak, v), true
 		}
-		d.days = append(d.days, peak)
+		if calm {
+			d.days = append(d.days, peak)
+		}
 	}
 	return median(d.days)
 }

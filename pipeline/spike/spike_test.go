@@ -100,6 +100,35 @@ func TestSeasonal(t *testing.T) {
 			t.Errorf("daily peak at noon %v, want 65 (six complete days)", e.DailyPeak)
 		}
 	})
+	t.Run("the spike going on is not a day's peak; past spikes are", func(t *testing.T) {
+		h := window.NewHourly(168)
+		f := window.NewFlags(168)
+		start := int64(1000 * 24) // midnight UTC
+		for i := start - 6; i < start+24; i++ {
+			h.Add(i, 5)
+		}
+		// A campaign in the last two hours of the day: flagged as it fired.
+		for _, i := range []int64{start + 22, start + 23} {
+			h.Add(i, 135)
+			f.Set(i)
+		}
+		// The day has just completed: its peak is the calm 5, not the
+		// campaign still going on.
+		if e := d.Estimate(h, f, start+24); e.DailyPeak != 5 {
+			t.Errorf("daily peak while the spike goes on: %v, want 5", e.DailyPeak)
+		}
+		// Once it has stopped (a calm hour after it), the day's peak is
+		// its burst again: a burst the key has most days is its typical
+		// peak, flagged or not.
+		h.Add(start+24, 5)
+		if e := d.Estimate(h, f, start+25); e.DailyPeak != 140 {
+			t.Errorf("daily peak after the spike: %v, want 140", e.DailyPeak)
+		}
+		// Without flags nothing is left out.
+		if e := d.Estimate(h, nil, start+24); e.DailyPeak != 140 {
+			t.Errorf("daily peak with no spike flags: %v, want 140", e.DailyPeak)
+		}
+	})
 	t.Run("a quiet key's scale is floored", func(t *testing.T) {
 		h := window.NewHourly(168)
 		for i := int64(0); i < 72; i++ {
