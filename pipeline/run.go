@@ -42,7 +42,10 @@ type Meta struct {
 	Topic     string
 	Partition int
 	Offset    int64
-	Time      time.Time
+	// Time is the message's Kafka timestamp. Stages pass it on to what
+	// they write for the message, so it is when the post entered the
+	// pipeline, however late a stage got to it.
+	Time time.Time
 }
 
 // Handler is a stage's logic for one input message of type P.
@@ -419,6 +422,10 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			if err != nil {
 				return pd, fmt.Errorf("stage %s: %w", r.s.Name, err)
 			}
+			// The output keeps the input's arrival time: a stage
+			// downstream that reads it late, after this one caught up
+			// with a backlog, can tell the post came long ago.
+			om.Time = km.Time
 			if bus.TooLarge(om) {
 				// kafka-go would refuse it on every attempt and the stage
 				// would stop here for good: set the input aside instead.

@@ -600,3 +600,49 @@ func TestMessagesTooLargeToSendAreSetAsideAndTheStreamGoesOn(t *testing.T) {
 		t.Errorf("dead-letter metric for too_large = %v, want 1", n)
 	}
 }
+
+// A stage's outputs keep the Kafka timestamp of the input they came from,
+// through every stage: a stage downstream that reads them after a backlog
+// can tell when the post entered the pipeline.
+func TestOutputsKeepTheirInputsArrivalTime(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	posts, scored, levels := c.Topic("posts"), c.Topic("scored"), c.Topic("levels")
+	d := deps(c, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	classify := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+		return []pipeline.Output{{Topic: scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalThreat: 0.5}}}}, nil
+	})
+	aggregate := pipeline.HandlerFunc[*msg.Scored](func(_ context.Context, s *msg.Scored, _ pipeline.Meta) ([]pipeline.Output, error) {
+		return []pipeline.Output{{Topic: levels, Msg: &msg.Level{Site: s.Post.Site, Target: s.Post.ID, Time: s.Post.Published, Level: 1}}}, nil
+	})
+	d1 := runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: classify})
+	d2 := runStage(t, ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: scored, Handler: aggregate})
+	// Two posts that entered the topic two hours ago.
+	entered := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
+	w := c.Bus.Writer(posts, bus.WriterOptions{})
+	for i := range 2 {
+		b, err := msg.Encode(post("s", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("s"), Value: b, Time: entered.Add(time.Duration(i) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	for _, topic := range []string{scored, levels} {
+		got := readTopic(t, c, topic, 2, 30*time.Second)
+		if len(got) != 2 {
+			t.Fatalf("%s: %d messages, want 2", topic, len(got))
+		}
+		for i, m := range got {
+			if want := entered.Add(time.Duration(i) * time.Minute); !m.Time.Equal(want) {
+				t.Errorf("%s message %d stamped %v, want its post's arrival %v", topic, i, m.Time, want)
+			}
+		}
+	}
+	cancel()
+	<-d1
+	<-d2
+}

@@ -126,10 +126,13 @@ type partition struct {
 	// saved says Redis holds a checkpoint of this state (loaded from or
 	// written to): one found missing there was lost under the stage.
 	saved bool
+	// arrived is the latest arrival time (Kafka timestamp, kept from the
+	// posts topic) of the messages handled since the last tick.
+	arrived time.Time
 	// read holds the ids a rebuild applied until the next checkpoint: the
 	// runner checked the batch in hand against dedup marks the rebuild had
 	// not restored yet.
-	read map[string]struct{}
+	read  map[string]struct{}
 	stats Stats
 }
 
@@ -207,6 +210,9 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id string, meta pipe
 	}
 	outs := p.eng.Add(in)
 	p.last = meta.Offset
+	if meta.Time.After(p.arrived) {
+		p.arrived = meta.Time
+	}
 	s.count(p)
 	res := s.outputs(outs)
 	if s.o.Scope == Sites && s.o.Repartition != "" && s.cfg.Targets.On() && !in.Post.Backfill {
@@ -296,12 +302,34 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 	var res []pipeline.Output
 	for _, id := range slices.Sorted(maps.Keys(s.parts)) {
 		p := s.parts[id]
-		outs := p.eng.Advance(now)
+		outs := p.eng.Advance(s.tickTime(p, now))
+		p.arrived = time.Time{}
 		p.pending = p.pending || p.eng.hasDirty()
 		res = append(res, s.outputs(outs)...)
 	}
 	s.gauge()
 	return res, nil
+}
+
+// catchingUp is how far behind the wall clock the posts a partition
+// receives may have entered the pipeline before the stage counts itself
+// as working through a backlog. The pipeline's own latency is well under
+// a second; a minute leaves room for clocks and slow batches.
+const catchingUp = time.Minute
+
+// tickTime is the time a tick moves partition p to. Live, the wall clock:
+// a site that falls silent decays. While the stage works through a
+// backlog (after it was down, or a stage upstream was), the posts it
+// receives entered the pipeline long ago, and moving their windows to the
+// wall clock would make every one of them late, counted toward the
+// baseline only: a campaign that happened meanwhile would never page. The
+// partition then moves at the pace the posts entered, as it would have
+// live, and joins the wall clock once it has caught up.
+func (s *Stage) tickTime(p *partition, now time.Time) time.Time {
+	if !p.arrived.IsZero() && now.Sub(p.arrived) > catchingUp {
+		return p.arrived
+	}
+	return now
 }
 
 // Checkpoint implements pipeline.Checkpointer: the changed keys and the

@@ -502,3 +502,91 @@ func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
 		t.Errorf("a checkpoint without _rolled did not load as saved:\n got %s\nwant %s", got, before)
 	}
 }
+
+// TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp: the aggregator is
+// down for two hours while a campaign runs (or a stage upstream is, or
+// Kafka). When it comes back it works through the backlog, ticking
+// between batches. Ticking to the wall clock would make every backlog post
+// late, counted toward the baseline only, and the campaign would never
+// page; the partition moves at the pace the posts entered the pipeline
+// until it has caught up.
+func TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp(t *testing.T) {
+	s, err := NewStage(defaults(), StageOptions{Name: "agg", Store: redistest.New(t), Levels: "levels", Alerts: "alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	base := t0.Add(5 * day)
+	off := int64(0)
+	var fired []*msg.Alert
+	collect := func(outs []pipeline.Output) {
+		for _, o := range outs {
+			if a, ok := o.Msg.(*msg.Alert); ok {
+				fired = append(fired, a)
+			}
+		}
+	}
+	handle := func(site string, at time.Time, score float64) {
+		t.Helper()
+		in := &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(off), Site: site, Published: at, Fetched: at},
+			Scores: map[msg.Signal]float64{msg.SignalThreat: score}}
+		// Its arrival time: when it entered the pipeline, a second after.
+		outs, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: off, Time: at.Add(time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		collect(outs)
+		off++
+	}
+	tick := func(now time.Time) {
+		t.Helper()
+		outs, err := s.Tick(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		collect(outs)
+	}
+	// Four days live: a post every 10 minutes, a tick after each.
+	for m := time.Duration(0); m < 4*day; m += 10 * time.Minute {
+		handle("forum", base.Add(-4*day+m), 0.8)
+		tick(base.Add(-4*day + m + 2*time.Second))
+	}
+	// Down from base to base+2h: another site's posts, then the campaign,
+	// wait on the topic. Read back in batches of 20, a tick between each.
+	now := base.Add(2 * time.Hour)
+	n := 0
+	batch := func() {
+		if n++; n%20 == 0 {
+			tick(now)
+			now = now.Add(time.Second)
+		}
+	}
+	for k := range 60 {
+		handle("other", base.Add(time.Duration(k)*10*time.Second), 0.9)
+		batch()
+	}
+	for k := range 120 {
+		handle("forum", base.Add(10*time.Minute+time.Duration(k)*30*time.Second), 0.9)
+		batch()
+	}
+	// Caught up: the wall clock again.
+	for range 8 {
+		tick(now)
+		now = now.Add(15 * time.Second)
+	}
+	var onsets []*msg.Alert
+	for _, a := range fired {
+		if a.Status == msg.StatusFiring && a.Labels["site"] == "forum" {
+			onsets = append(onsets, a)
+		}
+	}
+	if len(onsets) != 1 {
+		t.Fatalf("the campaign during the outage paged %d times, want once", len(onsets))
+	}
+	if at := onsets[0].EventTime; at.Before(base.Add(10*time.Minute)) || at.After(base.Add(45*time.Minute)) {
+		t.Errorf("paged at %v, want within the campaign's first 35 minutes", at.Sub(base))
+	}
+	if late := s.parts[0].eng.Stats().Late; late != 0 {
+		t.Errorf("%d posts of the backlog counted as late", late)
+	}
+}
