@@ -119,26 +119,6 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 	}
 }
 
-// memHistory is a History over messages held in memory.
-type memHistory struct {
-	values [][]byte
-	times  []time.Time
-}
-
-func (h *memHistory) ReadRange(ctx context.Context, topic string, partition int, from time.Time, first, before int64, fn func([]byte, int64, time.Time) error) (int64, error) {
-	var n int64
-	for off := first; off < before && off < int64(len(h.values)); off++ {
-		if h.times[off].Before(from) {
-			continue
-		}
-		if err := fn(h.values[off], off, h.times[off]); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
 // TestRebuildTicksAsTheLiveStageDid: the rebuild replays the wall-clock
 // ticks at the messages' Kafka timestamps, so a partition rebuilt from a
 // topic written in real time holds what a live stage that ticked while
@@ -157,18 +137,16 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 	posts := s.sorted()
 	// Written to the topic a second after each post; one message in the
 	// middle is not a scored post.
-	h := &memHistory{}
+	h := &kafkatest.MemTopic{}
 	for i, p := range posts {
 		b, err := msg.Encode(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i == len(posts)/2 {
-			h.values = append(h.values, []byte(`{"schema":"scored/1","post":`))
-			h.times = append(h.times, p.Post.Published.Add(time.Second))
+			h.Add([]byte(`{"schema":"scored/1","post":`), p.Post.Published.Add(time.Second))
 		}
-		h.values = append(h.values, b)
-		h.times = append(h.times, p.Post.Published.Add(time.Second))
+		h.Add(b, p.Post.Published.Add(time.Second))
 	}
 	// The live stage: each message handled when it came, and a tick every
 	// tick_every of wall-clock time, as the runner does.
@@ -178,7 +156,7 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := h.times[0].Truncate(cfg.TickEvery)
+	clock := h.Times[0].Truncate(cfg.TickEvery)
 	var fired []*msg.Alert
 	tickUntil := func(t1 time.Time) {
 		for ; !clock.After(t1); clock = clock.Add(cfg.TickEvery) {
@@ -189,13 +167,13 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 			fired = append(fired, alertsOf(outs)...)
 		}
 	}
-	for off, v := range h.values {
-		tickUntil(h.times[off])
+	for off, v := range h.Values {
+		tickUntil(h.Times[off])
 		in, _, err := live.decode(v)
 		if err != nil {
 			continue // dead-lettered by the runner
 		}
-		outs, err := live.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(off), Time: h.times[off]})
+		outs, err := live.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(off), Time: h.Times[off]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,15 +197,15 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := int64(len(h.values))
-	p, err := reb.load(ctx, pipeline.Meta{Partition: 0, Offset: end, Time: h.times[end-1].Add(time.Second)})
+	end := int64(len(h.Values))
+	p, err := reb.load(ctx, pipeline.Meta{Partition: 0, Offset: end, Time: h.Times[end-1].Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.last != end-1 {
 		t.Errorf("rebuilt partition at offset %d, want %d", p.last, end-1)
 	}
-	if from := h.times[end-1].Add(time.Second).Add(-cfg.RebuildSpan()); !h.times[0].Before(from) {
+	if from := h.Times[end-1].Add(time.Second).Add(-cfg.RebuildSpan()); !h.Times[0].Before(from) {
 		t.Fatal("scenario: the history should reach past the rebuild span")
 	}
 	if n := testutil.ToFloat64(reb.met.rebuilt.WithLabelValues("rebuilt")); n >= float64(end) || n == 0 {
@@ -236,7 +214,7 @@ func TestRebuildTicksAsTheLiveStageDid(t *testing.T) {
 	// What the detector sees is the live stage's: the same level, baseline
 	// and score at the next step, though the rebuild never read the first
 	// day and a half.
-	next := h.times[end-1].Truncate(cfg.Step).Add(cfg.Step)
+	next := h.Times[end-1].Truncate(cfg.Step).Add(cfg.Step)
 	tickUntil(next.Add(-time.Nanosecond))
 	lv := func(outs []Output) *msg.Level {
 		for _, o := range outs {
@@ -403,9 +381,7 @@ func TestStageSavesWhatItAppliedBeforeTrailingDeadLetters(t *testing.T) {
 	}
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
-		in := &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: strconv.Itoa(i), Site: "s", Published: at(time.Duration(i) * time.Minute)},
-			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
-		if _, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
+		if _, err := s.Handle(ctx, threatPost(strconv.Itoa(i), "s", at(time.Duration(i)*time.Minute), 0.9), pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -440,9 +416,7 @@ func TestStageSavesItsWholeStateWhenTheCheckpointVanishes(t *testing.T) {
 	off := int64(0)
 	handle := func(site string) {
 		t.Helper()
-		in := &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: strconv.FormatInt(off, 10), Site: site, Published: at(time.Duration(off) * time.Minute)},
-			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
-		if _, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: off}); err != nil {
+		if _, err := s.Handle(ctx, threatPost(strconv.FormatInt(off, 10), site, at(time.Duration(off)*time.Minute), 0.9), pipeline.Meta{Partition: 0, Offset: off}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Checkpoint(ctx, map[int]int64{0: off}); err != nil {

@@ -289,6 +289,12 @@ func TestStageRebalanceBetweenTwoAggregators(t *testing.T) {
 	e.check(t)
 }
 
+// threatPost is a scored post of site, published at, with a threat score.
+func threatPost(id, site string, published time.Time, score float64) *msg.Scored {
+	return &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: id, Site: site, Published: published, Fetched: published},
+		Scores: map[msg.Signal]float64{msg.SignalThreat: score}}
+}
+
 // TestStageKeepsWhatItAppliedAcrossADeadLetter: a message the runner sets
 // aside (it cannot be decoded) is never handed to the stage, so the next
 // one comes with a gap in the offsets. That gap is not another aggregator
@@ -528,10 +534,8 @@ func TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp(t *testing.T) {
 	}
 	handle := func(site string, at time.Time, score float64) {
 		t.Helper()
-		in := &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(off), Site: site, Published: at, Fetched: at},
-			Scores: map[msg.Signal]float64{msg.SignalThreat: score}}
 		// Its arrival time: when it entered the pipeline, a second after.
-		outs, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: off, Time: at.Add(time.Second)})
+		outs, err := s.Handle(ctx, threatPost(fmt.Sprint(off), site, at, score), pipeline.Meta{Partition: 0, Offset: off, Time: at.Add(time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,11 +1,16 @@
 package bus
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/config"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -20,4 +25,24 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// openEmbedded starts the embedded cluster with partitions per topic,
+// creates topic, and returns the bus with a context for the test's calls.
+func openEmbedded(t *testing.T, partitions int, topic string) (*Bus, context.Context) {
+	t.Helper()
+	cfg := config.Default().Kafka
+	cfg.Embedded.Port = freePort(t)
+	cfg.Partitions = partitions
+	b, err := Open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := b.EnsureTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	return b, ctx
 }

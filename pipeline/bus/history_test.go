@@ -1,32 +1,16 @@
 package bus
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/threatwatch/threatwatch/config"
 )
 
 func TestReadRangeReadsByTimestampUpToAnOffset(t *testing.T) {
-	cfg := config.Default().Kafka
-	cfg.Embedded.Port = freePort(t)
-	cfg.Partitions = 1
-	b, err := Open(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.EnsureTopics(ctx, "hist"); err != nil {
-		t.Fatal(err)
-	}
+	b, ctx := openEmbedded(t, 1, "hist")
 	// Ten messages stamped an hour apart.
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	w := b.Writer("hist", WriterOptions{})

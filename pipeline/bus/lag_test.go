@@ -1,30 +1,13 @@
 package bus
 
 import (
-	"context"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/threatwatch/threatwatch/config"
 )
 
 func TestGroupLagCountsWhatTheGroupHasNotCommitted(t *testing.T) {
-	cfg := config.Default().Kafka
-	cfg.Embedded.Port = freePort(t)
-	cfg.Partitions = 2
-	b, err := Open(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.EnsureTopics(ctx, "in"); err != nil {
-		t.Fatal(err)
-	}
+	b, ctx := openEmbedded(t, 2, "in")
 	// Before anything is written: nothing to do.
 	if lag, _, err := b.GroupLag(ctx, "stage", "in"); err != nil || lag != 0 {
 		t.Fatalf("empty topic: lag %d, %v", lag, err)

@@ -10,52 +10,13 @@ import (
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/alertstate"
-	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/notify"
 	"github.com/threatwatch/threatwatch/pipeline/notify/notifytest"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
-
-// memTopic is a one-partition alerts topic held in memory, with the
-// offset the stage's group committed.
-type memTopic struct {
-	values    [][]byte
-	times     []time.Time
-	committed int64
-}
-
-func (m *memTopic) Committed(context.Context, string, string) (map[int]int64, error) {
-	return map[int]int64{0: m.committed}, nil
-}
-
-func (m *memTopic) add(t *testing.T, a *msg.Alert, at time.Time) {
-	t.Helper()
-	b, err := msg.Encode(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.values, m.times = append(m.values, b), append(m.times, at)
-}
-
-func (m *memTopic) Offsets(context.Context, string) ([]int, map[int]bus.PartitionOffsets, error) {
-	return []int{0}, map[int]bus.PartitionOffsets{0: {First: 0, End: int64(len(m.values))}}, nil
-}
-
-func (m *memTopic) ReadRange(_ context.Context, _ string, _ int, from time.Time, first, before int64, fn func([]byte, int64, time.Time) error) (int64, error) {
-	var n int64
-	for off := first; off < before; off++ {
-		if m.times[off].Before(from) {
-			continue
-		}
-		if err := fn(m.values[off], off, m.times[off]); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
 
 // TestTheRecordOfWhatWasSentIsRestoredFromTheAlertsTopic: Redis restarts
 // empty under the notify stage. Without the record of what was sent, the
@@ -86,7 +47,7 @@ notify:
 			st := redistest.New(t)
 			state := alertstate.New(st, alertstate.WithClock(clk))
 			recs := map[string]*notifytest.Recorder{}
-			topic := &memTopic{}
+			topic := &kafkatest.MemTopic{}
 			o := notify.Options{Now: clk}
 			if restore {
 				o.History, o.AlertsTopic = topic, "alerts"
@@ -100,12 +61,16 @@ notify:
 			ctx := context.Background()
 			handle := func(a *msg.Alert) {
 				t.Helper()
-				topic.add(t, a, now)
-				off := int64(len(topic.values) - 1)
+				b, err := msg.Encode(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				topic.Add(b, now)
+				off := int64(len(topic.Values) - 1)
 				if _, err := s.Handle(ctx, a, pipeline.Meta{Topic: "alerts", Offset: off}); err != nil {
 					t.Fatal(err)
 				}
-				topic.committed = off + 1
+				topic.CommittedOffset = off + 1
 			}
 			tick := func() {
 				t.Helper()
