@@ -372,13 +372,8 @@ func TestStageCatchesUpACheckpointRestoredFromABackup(t *testing.T) {
 // stage applied; its state must be saved all the same, or a restart
 // before the next batch loses what the batch applied.
 func TestStageSavesWhatItAppliedBeforeTrailingDeadLetters(t *testing.T) {
-	st := redistest.New(t)
-	cfg := defaults()
-	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
-	s, err := NewStage(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, opts := unitStage(t)
+	cfg := s.cfg
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
 		if _, err := s.Handle(ctx, threatPost(strconv.Itoa(i), "s", at(time.Duration(i)*time.Minute), 0.9), pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
@@ -405,13 +400,8 @@ func TestStageSavesWhatItAppliedBeforeTrailingDeadLetters(t *testing.T) {
 // without the sites that were quiet meanwhile; the stage notices that the
 // checkpoint it wrote before is gone and saves the whole state.
 func TestStageSavesItsWholeStateWhenTheCheckpointVanishes(t *testing.T) {
-	st := redistest.New(t)
-	cfg := defaults()
-	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
-	s, err := NewStage(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, opts := unitStage(t)
+	st, cfg := opts.Store, s.cfg
 	ctx := context.Background()
 	off := int64(0)
 	handle := func(site string) {

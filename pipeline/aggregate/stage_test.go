@@ -289,6 +289,19 @@ func TestStageRebalanceBetweenTwoAggregators(t *testing.T) {
 	e.check(t)
 }
 
+// unitStage is a site stage named "agg" with the default config on a
+// Redis of its own, for tests that call Handle, Tick and Checkpoint
+// themselves; opts makes another stage on the same state.
+func unitStage(t *testing.T) (*Stage, StageOptions) {
+	t.Helper()
+	opts := StageOptions{Name: "agg", Store: redistest.New(t), Levels: "levels", Alerts: "alerts"}
+	s, err := NewStage(defaults(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, opts
+}
+
 // threatPost is a scored post of site, published at, with a threat score.
 func threatPost(id, site string, published time.Time, score float64) *msg.Scored {
 	return &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: id, Site: site, Published: published, Fetched: published},
@@ -437,13 +450,8 @@ func TestStageRepartitionsTargetsToTheTargetStage(t *testing.T) {
 // it moved everything, and a new process that loads the partition holds
 // the same state as the one that kept running.
 func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
-	st := redistest.New(t)
-	cfg := defaults()
-	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
-	s, err := NewStage(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, opts := unitStage(t)
+	st, cfg := opts.Store, s.cfg
 	ctx := context.Background()
 	post := func(i int, site string, d time.Duration) *msg.Scored {
 		return &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(i), Site: site, Published: at(d)},
@@ -517,10 +525,7 @@ func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
 // page; the partition moves at the pace the posts entered the pipeline
 // until it has caught up.
 func TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp(t *testing.T) {
-	s, err := NewStage(defaults(), StageOptions{Name: "agg", Store: redistest.New(t), Levels: "levels", Alerts: "alerts"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := unitStage(t)
 	ctx := context.Background()
 	base := t0.Add(5 * day)
 	off := int64(0)
