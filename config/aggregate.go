@@ -30,6 +30,16 @@ type Aggregate struct {
 	// TickEvery is how often the live stage advances windows on the wall
 	// clock, so a silent site decays and its alerts resolve.
 	TickEvery time.Duration `yaml:"tick_every"`
+	// CatchUp is how far back a backlog is still worked through as live:
+	// when the stage reads posts that entered the pipeline long ago (it, a
+	// stage upstream or Kafka was down), windows move at the pace the
+	// posts entered, so a campaign that ran meanwhile pages, with its own
+	// time. Posts that entered longer ago than this count toward the
+	// baseline only, as history: a new deployment reading a topic's
+	// months of history, or a stage back after days away, does not page
+	// for campaigns long over. 0: the wall clock always (every backlog
+	// post older than grace is late).
+	CatchUp time.Duration `yaml:"catch_up"`
 	// Evidence is how many top contributing posts an alert and a level carry.
 	Evidence int `yaml:"evidence"`
 	// MaxKeys caps the keys (sites plus targets) one engine tracks; beyond
@@ -198,6 +208,7 @@ func (c *Aggregate) setDefaults() {
 	setDefault(&c.MaxFuture, 10*time.Minute)
 	setDefault(&c.MinScore, 0.5)
 	setDefault(&c.TickEvery, 15*time.Second)
+	setDefault(&c.CatchUp, 6*time.Hour)
 	setDefault(&c.Evidence, 5)
 	setDefault(&c.MaxKeys, 200000)
 	b := &c.Baseline
@@ -261,6 +272,9 @@ func (c *Aggregate) validate(path string) error {
 	}
 	if c.TickEvery < 0 {
 		p.Addf(f("tick_every"), ErrOutOfRange, "%v, want >= 0 (0: never)", c.TickEvery)
+	}
+	if c.CatchUp < 0 {
+		p.Addf(f("catch_up"), ErrOutOfRange, "%v, want >= 0 (0: off)", c.CatchUp)
 	}
 	if c.Evidence < 0 || c.Evidence > 50 {
 		p.Addf(f("evidence"), ErrOutOfRange, "%d, want 0..50", c.Evidence)

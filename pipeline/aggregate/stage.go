@@ -324,12 +324,20 @@ const catchingUp = time.Minute
 // wall clock would make every one of them late, counted toward the
 // baseline only: a campaign that happened meanwhile would never page. The
 // partition then moves at the pace the posts entered, as it would have
-// live, and joins the wall clock once it has caught up.
+// live, and joins the wall clock once it has caught up; but never further
+// back than aggregate.catch_up, beyond which a backlog is history.
 func (s *Stage) tickTime(p *partition, now time.Time) time.Time {
-	if !p.arrived.IsZero() && now.Sub(p.arrived) > catchingUp {
-		return p.arrived
+	if s.cfg.CatchUp > 0 && !p.arrived.IsZero() && now.Sub(p.arrived) > catchingUp {
+		return maxTime(p.arrived, now.Add(-s.cfg.CatchUp))
 	}
 	return now
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Checkpoint implements pipeline.Checkpointer: the changed keys and the
