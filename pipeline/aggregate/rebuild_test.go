@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
+	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
 // TestStageRebuildsALostStateFromTheTopic: Redis loses everything, the
@@ -433,5 +435,54 @@ func TestStageSavesItsWholeStateWhenTheCheckpointVanishes(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(s.met.resaves.WithLabelValues("agg")); n != 1 {
 		t.Errorf("%v whole-state saves, want 1", n)
+	}
+}
+
+// TestCatchUpPassesOverRepeatsTheRunnerSkipped: a batch ends with a post
+// the runner skipped as a repeat (its id was marked processed), so the
+// checkpoint stays just before it while the offsets are committed past
+// it. After a restart the stage reads that gap back: the repeat must not
+// count, though a post Redis lost with the checkpoint would.
+func TestCatchUpPassesOverRepeatsTheRunnerSkipped(t *testing.T) {
+	s, opts := unitStage(t)
+	opts.DedupTTL = time.Hour
+	s.o.DedupTTL = opts.DedupTTL
+	topic := &kafkatest.MemTopic{}
+	opts.History = topic
+	ctx := context.Background()
+	var ids []string
+	for i := range 5 {
+		in := threatPost(fmt.Sprint("p", i), "s", at(time.Duration(i)*time.Minute), 0.9)
+		b, _ := msg.Encode(in)
+		topic.Add(b, in.Post.Published)
+		if _, err := s.Handle(ctx, in, pipeline.Meta{Partition: 0, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, in.DedupID())
+	}
+	// Offset 5 repeats post 2: the runner skipped it, checkpointed the
+	// batch and marked its ids.
+	b, _ := msg.Encode(threatPost("p2", "s", at(2*time.Minute), 0.9))
+	topic.Add(b, at(5*time.Minute))
+	if err := s.Checkpoint(ctx, map[int]int64{0: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.NewDedup(opts.Store, opts.Name, time.Hour).Mark(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := NewStage(s.cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s2.load(ctx, pipeline.Meta{Partition: 0, Offset: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := p.eng.bySite["s"]
+	if k == nil {
+		t.Fatal("the site is gone after the catch-up")
+	}
+	if k.L.Posts != 5 || p.last != 5 {
+		t.Errorf("after the catch-up: %d posts at offset %d, want 5 posts at offset 5", k.L.Posts, p.last)
 	}
 }

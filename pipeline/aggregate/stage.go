@@ -568,13 +568,13 @@ func (s *Stage) rebuild(ctx context.Context, p *partition, meta pipeline.Meta) e
 	s.log.Warn("no checkpoint for this partition; rebuilding its state from the topic", "partition", meta.Partition,
 		"offset", meta.Offset, "from", from.UTC().Format(time.RFC3339))
 	started := time.Now()
-	n, unreadable, err := s.apply(ctx, p, meta, from, 0)
+	read, applied, err := s.apply(ctx, p, meta, from, 0, false)
 	if err != nil {
 		return fmt.Errorf("cannot rebuild the state of partition %d from %s: %w", meta.Partition, meta.Topic, err)
 	}
 	s.met.rebuilds.WithLabelValues(s.o.Name).Inc()
 	sites, targets := p.eng.Keys()
-	s.log.Warn("state rebuilt from the topic", "partition", meta.Partition, "messages", n, "unreadable", unreadable,
+	s.log.Warn("state rebuilt from the topic", "partition", meta.Partition, "messages", read, "applied", applied,
 		"sites", sites, "targets", targets, "took", time.Since(started).Round(time.Millisecond))
 	return nil
 }
@@ -582,20 +582,21 @@ func (s *Stage) rebuild(ctx context.Context, p *partition, meta pipeline.Meta) e
 // catchUp applies what lies between a loaded checkpoint and meta's
 // offset. The runner saves a checkpoint before it commits, so a gap there
 // holds only messages the stage never applied: dead letters (they fail to
-// decode here too and are passed over) or, when Redis lost its latest
-// writes or was restored from a backup, posts the state is missing.
+// decode here too), repeats the runner skipped (their ids are marked in
+// Redis) and, when Redis lost its latest writes or was restored from a
+// backup, posts the state is missing, which are applied.
 func (s *Stage) catchUp(ctx context.Context, p *partition, meta pipeline.Meta) error {
 	if s.o.History == nil || !s.cfg.RebuildOn() || meta.Offset <= p.last+1 {
 		return nil
 	}
 	saved := p.last
-	n, unreadable, err := s.apply(ctx, p, meta, time.Time{}, saved+1)
+	read, applied, err := s.apply(ctx, p, meta, time.Time{}, saved+1, true)
 	if err != nil {
 		return fmt.Errorf("cannot catch partition %d up from its checkpoint: %w", meta.Partition, err)
 	}
-	if applied := n - unreadable; applied > 0 {
+	if applied > 0 {
 		s.log.Warn("checkpoint was behind the committed offset (Redis lost writes or was restored); applied what was missing from the topic",
-			"partition", meta.Partition, "checkpoint", saved, "offset", meta.Offset, "applied", applied, "unreadable", unreadable)
+			"partition", meta.Partition, "checkpoint", saved, "offset", meta.Offset, "read", read, "applied", applied)
 	}
 	return nil
 }
@@ -603,37 +604,69 @@ func (s *Stage) catchUp(ctx context.Context, p *partition, meta pipeline.Meta) e
 // apply reads the partition from the topic, from the later of the
 // timestamp from and the offset first, up to meta's offset, into p's
 // engine, as the live stage would have applied it, and leaves p just
-// before meta. Its outputs are dropped.
-func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, from time.Time, first int64) (n, unreadable int64, err error) {
+// before meta. Its outputs are dropped. It returns how many messages it
+// read and how many posts it applied: not the unreadable ones (the runner
+// dead-lettered them), nor ids seen before in the same read (the runner
+// deduplicates), nor, with marked, ids the runner marked processed in
+// Redis (a catch-up's gap also holds the messages the runner skipped as
+// repeats of earlier posts).
+func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, from time.Time, first int64, marked bool) (read, applied int64, err error) {
+	type entry struct {
+		in *msg.Scored
+		id string
+		at time.Time
+	}
 	var lastTick time.Time
-	// The live stage deduplicates by message id: so does the rebuild,
-	// within what it reads.
 	seen := map[string]struct{}{}
 	var ids []string
 	var ats []time.Time
-	n, err = s.o.History.ReadRange(ctx, meta.Topic, meta.Partition, from, first, meta.Offset, func(value []byte, offset int64, at time.Time) error {
-		if tick := s.cfg.TickEvery; tick > 0 && !at.IsZero() && at.Sub(lastTick) >= tick {
-			p.eng.Advance(at)
-			lastTick = at
+	d := store.NewDedup(s.o.Store, s.o.Name, s.o.DedupTTL)
+	var chunk []entry
+	flush := func() error {
+		var done []bool
+		if marked && s.o.DedupTTL > 0 && len(chunk) > 0 {
+			cids := make([]string, len(chunk))
+			for i, e := range chunk {
+				cids[i] = e.id
+			}
+			var err error
+			if done, err = d.Seen(ctx, cids); err != nil {
+				return err
+			}
 		}
+		for i, e := range chunk {
+			if tick := s.cfg.TickEvery; tick > 0 && !e.at.IsZero() && e.at.Sub(lastTick) >= tick {
+				p.eng.Advance(e.at)
+				lastTick = e.at
+			}
+			if _, dup := seen[e.id]; dup || (done != nil && done[i]) {
+				continue
+			}
+			seen[e.id] = struct{}{}
+			if s.o.DedupTTL > 0 {
+				ids, ats = append(ids, e.id), append(ats, e.at)
+			}
+			p.eng.Add(e.in)
+			applied++
+		}
+		chunk = chunk[:0]
+		return nil
+	}
+	read, err = s.o.History.ReadRange(ctx, meta.Topic, meta.Partition, from, first, meta.Offset, func(value []byte, _ int64, at time.Time) error {
 		in, id, err := s.decode(value)
 		if err != nil {
-			// The runner dead-lettered it.
-			unreadable++
 			return nil
 		}
-		if _, dup := seen[id]; dup {
-			return nil
+		if chunk = append(chunk, entry{in, id, at}); len(chunk) == 500 {
+			return flush()
 		}
-		seen[id] = struct{}{}
-		if s.o.DedupTTL > 0 {
-			ids, ats = append(ids, id), append(ats, at)
-		}
-		p.eng.Add(in)
 		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
-		return n, unreadable, err
+		return read, applied, err
 	}
 	// Redis lost the runner's marks with the checkpoint: without them a
 	// post sent again (a re-crawl after the crawl state was lost too)
@@ -641,17 +674,16 @@ func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, fro
 	if s.o.DedupTTL > 0 {
 		p.read = seen
 	}
-	d := store.NewDedup(s.o.Store, s.o.Name, s.o.DedupTTL)
 	for i := 0; i < len(ids); i += 10000 {
 		j := min(i+10000, len(ids))
 		if err := d.MarkSince(ctx, ids[i:j], ats[i:j], time.Now()); err != nil {
-			return n, unreadable, err
+			return read, applied, err
 		}
 	}
 	p.last = meta.Offset - 1
 	p.stats = p.eng.Stats()
-	s.met.rebuilt.WithLabelValues(s.o.Name).Add(float64(n))
-	return n, unreadable, nil
+	s.met.rebuilt.WithLabelValues(s.o.Name).Add(float64(read))
+	return read, applied, nil
 }
 
 // decode reads one input message as the runner does for this scope, with
