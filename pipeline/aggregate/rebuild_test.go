@@ -256,8 +256,9 @@ func alertsOf(outs []pipeline.Output) []*msg.Alert {
 
 // BenchmarkRebuild measures a rebuild end to end: reading a partition
 // back from the in-process cluster over loopback, decoding and applying
-// each scored post. One op is one rebuild from a site's week of posts
-// (about 30,000: 300 an hour at its busiest); msgs/s is the rate.
+// each scored post, and putting back its dedup mark. One op is one
+// rebuild from a site's week of posts (about 30,000: 300 an hour at its
+// busiest); msgs/s is the rate.
 func BenchmarkRebuild(b *testing.B) {
 	c := kafkatest.New(b, kafkatest.Options{Partitions: 1})
 	st := redistest.New(b)
@@ -282,7 +283,7 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ResetTimer()
 	var read int64
 	for b.Loop() {
-		stage, err := NewStage(cfg, StageOptions{Name: "bench", Store: st, Levels: "levels", Alerts: "alerts", History: c.Bus})
+		stage, err := NewStage(cfg, StageOptions{Name: "bench", Store: st, Levels: "levels", Alerts: "alerts", History: c.Bus, DedupTTL: 7 * 24 * time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}
