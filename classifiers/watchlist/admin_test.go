@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/obs/obstest"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
@@ -252,6 +257,57 @@ func TestMatcherPicksUpChangesWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the removed person to stop matching", func() bool { return len(m.Find(post)) == 0 })
+}
+
+// TestAVanishedWatchlistKeepsMatchingAndSaysSo: Redis loses the
+// watchlist (restarted empty, failed over). A running matcher must not
+// swap in the nothing it now finds, which would stop protecting everyone
+// without a word: it keeps the loaded list, logs an error and raises
+// threatwatch_watchlist_vanished until the list is imported again.
+func TestAVanishedWatchlistKeepsMatchingAndSaysSo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := redistest.New(t)
+	cfg := testConfig("k1")
+	a, _ := NewAdmin(cfg, st)
+	if _, err := a.Import(ctx, parse(t, twoPersons), false); err != nil {
+		t.Fatal(err)
+	}
+	var logs obstest.Buffer
+	reg := prometheus.NewRegistry()
+	m, err := Open(ctx, cfg, st, slog.New(slog.NewTextHandler(&logs, nil)), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := &msg.Post{Text: "she is at 123 main ave"}
+	if len(m.Find(post)) != 1 {
+		t.Fatal("scenario: the listed address is not matched")
+	}
+	keys, err := st.Keys(ctx, st.Prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys: %v %v", keys, err)
+	}
+	if err := st.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the loss to be noticed", func() bool { return testutil.ToFloat64(m.met.vanished) == 1 })
+	if len(m.Find(post)) != 1 {
+		t.Error("the loaded list was dropped when Redis lost it")
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "watchlist vanished from Redis") {
+		t.Errorf("no error logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "123") {
+		t.Error("a listed detail reached the log")
+	}
+	// Imported again: the gauge falls, and the list is read anew.
+	if _, err := a.Import(ctx, parse(t, twoPersons), false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the import to be picked up", func() bool { return testutil.ToFloat64(m.met.vanished) == 0 })
+	if len(m.Find(post)) != 1 {
+		t.Error("the imported list does not match")
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -33,6 +33,8 @@ type Matcher struct {
 	snap    atomic.Pointer[snapshot]
 	// MaxEvidence caps the spans added to one post.
 	maxEvidence int
+	// vanished is set while Redis holds no list though one was loaded.
+	vanished bool
 }
 
 // Hashers builds one hasher per configured key.
@@ -100,7 +102,25 @@ func (m *Matcher) watch(ctx context.Context, every time.Duration) {
 				}
 				continue
 			}
-			if gen == m.snap.Load().gen {
+			loaded := m.snap.Load()
+			if gen == 0 && loaded.gen > 0 {
+				// Every change bumps the generation; none takes it back
+				// to nothing. Redis lost the list (restarted empty,
+				// failed over, keys deleted): swapping in an empty one
+				// would stop protecting everyone without a word.
+				if !m.vanished {
+					m.vanished = true
+					m.met.vanished.Set(1)
+					m.log.Error("the watchlist vanished from Redis: still matching the list loaded before; import the watchlist file again, or a restarted classify process protects nobody",
+						"generation", loaded.gen, "persons", len(loaded.persons))
+				}
+				continue
+			}
+			if m.vanished {
+				m.vanished = false
+				m.met.vanished.Set(0)
+			}
+			if gen == loaded.gen {
 				continue
 			}
 			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
@@ -518,6 +538,7 @@ type metrics struct {
 	persons                                prometheus.Gauge
 	keys                                   prometheus.Gauge
 	gen                                    prometheus.Gauge
+	vanished                               prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -538,9 +559,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		persons: prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_persons", Help: "Protected persons loaded."}),
 		keys:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_keys", Help: "Live keys loaded (2 during a rotation)."}),
 		gen:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_generation", Help: "Generation of the loaded list."}),
+		vanished: prometheus.NewGauge(prometheus.GaugeOpts{Name: "threatwatch_watchlist_vanished",
+			Help: "1 while Redis holds no watchlist though this process loaded one: it still matches the loaded list; import the file again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.matches, m.posts, m.reloads, m.scrubbed, m.hashes, m.persons, m.keys, m.gen)
+		reg.MustRegister(m.matches, m.posts, m.reloads, m.scrubbed, m.hashes, m.persons, m.keys, m.gen, m.vanished)
 	}
 	m.postsNone = m.posts.WithLabelValues("none")
 	m.postsPrivate = m.posts.WithLabelValues("private")
