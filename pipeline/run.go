@@ -35,6 +35,13 @@ import (
 type Output struct {
 	Topic string
 	Msg   msg.Message
+	// Arrival is when the post the message carries entered the pipeline:
+	// a stage that passes a post on (scored, re-keyed) sets it to its
+	// input's Meta.Time, so a stage downstream that reads it late, after
+	// this one caught up with a backlog, can tell the post came long ago.
+	// Zero, for what a stage decides (levels, alerts): stamped when
+	// written.
+	Arrival time.Time
 }
 
 // Meta says where an input message came from.
@@ -42,9 +49,9 @@ type Meta struct {
 	Topic     string
 	Partition int
 	Offset    int64
-	// Time is the message's Kafka timestamp. Stages pass it on to what
-	// they write for the message, so it is when the post entered the
-	// pipeline, however late a stage got to it.
+	// Time is the message's Kafka timestamp: for a post passed on from
+	// stage to stage (Output.Arrival), when it entered the pipeline,
+	// however late a stage got to it.
 	Time time.Time
 }
 
@@ -422,10 +429,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			if err != nil {
 				return pd, fmt.Errorf("stage %s: %w", r.s.Name, err)
 			}
-			// The output keeps the input's arrival time: a stage
-			// downstream that reads it late, after this one caught up
-			// with a backlog, can tell the post came long ago.
-			om.Time = km.Time
+			om.Time = o.Arrival
 			if bus.TooLarge(om) {
 				// kafka-go would refuse it on every attempt and the stage
 				// would stop here for good: set the input aside instead.

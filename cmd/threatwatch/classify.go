@@ -150,7 +150,7 @@ func (h *classifyHandler) warningDue(site string) bool {
 	return true
 }
 
-func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, meta pipeline.Meta) ([]pipeline.Output, error) {
 	t0 := time.Now()
 	s, err := h.c.Score(ctx, in)
 	if err != nil {
@@ -162,7 +162,7 @@ func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, _ pipeline.M
 	for sig, v := range s.Scores {
 		h.m.score.WithLabelValues(string(sig)).Observe(v)
 	}
-	return []pipeline.Output{{Topic: h.out, Msg: s}}, nil
+	return []pipeline.Output{{Topic: h.out, Msg: s, Arrival: meta.Time}}, nil
 }
 
 // runClassifyStage runs posts -> scored through the stage runner.

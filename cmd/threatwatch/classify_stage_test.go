@@ -45,6 +45,7 @@ func TestClassifyStageScoresPostsOnceInOrder(t *testing.T) {
 	r := kc.Bus.PartitionReader(kc.Topic(kc.Config.Topics.Scored), 0)
 	defer r.Close()
 	var got []*msg.Scored
+	var stamped []time.Time
 	for len(got) < len(texts) {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
@@ -55,6 +56,19 @@ func TestClassifyStageScoresPostsOnceInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = append(got, s)
+		stamped = append(stamped, m.Time)
+	}
+	// A scored post keeps the time its post entered the posts topic.
+	pr := kc.Bus.PartitionReader(kc.Topic(kc.Config.Topics.Posts), 0)
+	defer pr.Close()
+	for i := range stamped {
+		m, err := pr.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.Time.Equal(stamped[i]) {
+			t.Errorf("scored post %d stamped %v, its post entered at %v", i, stamped[i], m.Time)
+		}
 	}
 	stop()
 	if err := <-done; err != nil {

@@ -216,13 +216,14 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id string, meta pipe
 	s.count(p)
 	res := s.outputs(outs)
 	if s.o.Scope == Sites && s.o.Repartition != "" && s.cfg.Targets.On() && !in.Post.Backfill {
-		res = append(res, s.repartition(in)...)
+		res = append(res, s.repartition(in, meta.Time)...)
 	}
 	return res, nil
 }
 
-// repartition re-publishes a threatening post once per target.
-func (s *Stage) repartition(in *msg.Scored) []pipeline.Output {
+// repartition re-publishes a threatening post once per target, stamped
+// with the time it entered the pipeline.
+func (s *Stage) repartition(in *msg.Scored, arrival time.Time) []pipeline.Output {
 	if in.MaxScore() < s.cfg.MinScore || in.MaxScore() == 0 {
 		return nil
 	}
@@ -242,7 +243,7 @@ func (s *Stage) repartition(in *msg.Scored) []pipeline.Output {
 				break
 			}
 		}
-		out = append(out, pipeline.Output{Topic: s.o.Repartition, Msg: tp})
+		out = append(out, pipeline.Output{Topic: s.o.Repartition, Msg: tp, Arrival: arrival})
 	}
 	return out
 }
