@@ -29,14 +29,13 @@ type TopicReader interface {
 //
 // Only what the stage handled is read: each partition up to the offset
 // its group committed, and the partition of the message in hand (at, nil
-// from a tick) up to that message. Each episode's latest message there
-// is taken as delivered, when the topic received it, to the receivers its
-// labels route to now; it is stored
-// only where nothing is tracked for it yet, so an alert this or another
-// instance handled meanwhile keeps what was really sent. Resolved
-// episodes older than notify.resolved_retention are left out, as are
-// replays. Acknowledgements, silences and operators' resolve requests
-// are not in the topic and stay lost.
+// from a tick) up to that message. Each episode's latest message there is
+// taken as delivered, when the topic received it, to the receivers its
+// labels route to now. It is stored only where nothing is tracked for it
+// yet, so an alert this or another instance handled meanwhile keeps what
+// was really sent. Resolved episodes older than notify.resolved_retention
+// are left out, as are replays. Acknowledgements, silences and operators'
+// resolve requests are not in the topic and stay lost.
 func (s *Stage) restoreIfLost(ctx context.Context, at *pipeline.Meta) error {
 	if s.history == nil || s.state == nil {
 		return nil
