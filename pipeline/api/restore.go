@@ -36,9 +36,16 @@ func (m *ReadModel) restoredKey() string { return m.k("restored") }
 func (s *Server) keepReadModel(ctx context.Context, src TopicReader, topics config.Topics, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	failing := false
 	for {
-		if err := s.restoreIfLost(ctx, src, topics); err != nil && ctx.Err() == nil {
-			s.log.Warn("cannot restore the console's read model from the topics; trying again", "err", err)
+		err := s.restoreIfLost(ctx, src, topics)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			// Once: while Kafka is away the feed says so already.
+			s.log.Warn("cannot restore the console's read model from the topics; trying again at every feed check", "err", err)
+			failing = true
+		case err == nil:
+			failing = false
 		}
 		select {
 		case <-ctx.Done():
