@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestAggregateStageCountsARepeatedPostOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runAggregateStage(stageCtx, p) }()
 	// posts counted per stage, from the checkpoints.
-	counted := func(stage string) (n int64, offset string) {
+	counted := func(stage string) (n int64, offset int64) {
 		h, err := st.HGetAll(ctx, st.Key("agg", stage, "p0")).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +66,13 @@ func TestAggregateStageCountsARepeatedPostOnce(t *testing.T) {
 				n += k.Level.Posts
 			}
 		}
-		return n, h["_offset"]
+		offset = -1
+		if v, ok := h["_offset"]; ok {
+			if offset, err = strconv.ParseInt(v, 10, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n, offset
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -73,11 +80,11 @@ func TestAggregateStageCountsARepeatedPostOnce(t *testing.T) {
 		_, tgtOff := counted("aggregate-targets")
 		// Offset 3 is the repeat: once deduplicated it leaves the
 		// checkpoint at 2.
-		if siteOff >= "2" && tgtOff >= "2" {
+		if siteOff >= 2 && tgtOff >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the stage did not checkpoint every message in time (site offset %q, target offset %q)", siteOff, tgtOff)
+			t.Fatalf("the stage did not checkpoint every message in time (site offset %d, target offset %d)", siteOff, tgtOff)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -72,7 +72,8 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 
 			e.produce(t, e.posts[split-60:split]) // sent again
 			e.produce(t, e.posts[split:])
-			e.run(t, newStage())
+			second := newStage()
+			e.run(t, second)
 			e.waitApplied(t, len(e.posts)+60)
 			wantAlerts, _ := e.reference(t)
 			got := e.readTopic(t, e.c.Topic(e.c.Config.Topics.Alerts))
@@ -87,7 +88,7 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 				}
 				charlie = charlie || a.Labels["site"] == "charlie" && a.Status == msg.StatusFiring
 			}
-			rebuilds := testutil.ToFloat64(newStage().met.rebuilds.WithLabelValues("aggregate"))
+			rebuilds := testutil.ToFloat64(second.met.rebuilds.WithLabelValues("aggregate"))
 			if !rebuild {
 				if charlie {
 					t.Error("charlie's campaign paged on a state that started from nothing: the site should still be learning")
@@ -103,7 +104,7 @@ func TestStageRebuildsALostStateFromTheTopic(t *testing.T) {
 			if rebuilds != 3 {
 				t.Errorf("%v partitions rebuilt, want 3", rebuilds)
 			}
-			if n := testutil.ToFloat64(newStage().met.rebuilt.WithLabelValues("aggregate")); n != float64(split) {
+			if n := testutil.ToFloat64(second.met.rebuilt.WithLabelValues("aggregate")); n != float64(split) {
 				t.Errorf("%v messages read to rebuild, want the %d applied before the loss", n, split)
 			}
 			dups, err := e.st.Exists(ctx, e.st.Key("dedup", "aggregate", e.posts[0].DedupID())).Result()
@@ -445,11 +446,14 @@ func TestStageSavesItsWholeStateWhenTheCheckpointVanishes(t *testing.T) {
 // it. After a restart the stage reads that gap back: the repeat must not
 // count, though a post Redis lost with the checkpoint would.
 func TestCatchUpPassesOverRepeatsTheRunnerSkipped(t *testing.T) {
-	s, opts := unitStage(t)
+	_, opts := unitStage(t)
 	opts.DedupTTL = time.Hour
-	s.o.DedupTTL = opts.DedupTTL
 	topic := &kafkatest.MemTopic{}
 	opts.History = topic
+	s, err := NewStage(defaults(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	var ids []string
 	for i := range 5 {

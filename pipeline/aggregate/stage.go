@@ -164,15 +164,18 @@ type TargetStage struct{ *Stage }
 
 // Handle implements pipeline.Handler for the target scope.
 func (t TargetStage) Handle(ctx context.Context, in *TargetPost, meta pipeline.Meta) ([]pipeline.Output, error) {
-	return t.handle(ctx, &in.Scored, in.DedupID(), meta)
+	return t.handle(ctx, &in.Scored, in, meta)
 }
 
 // Handle implements pipeline.Handler for the site scope.
 func (s *Stage) Handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) ([]pipeline.Output, error) {
-	return s.handle(ctx, in, in.DedupID(), meta)
+	return s.handle(ctx, in, in, meta)
 }
 
-func (s *Stage) handle(ctx context.Context, in *msg.Scored, id string, meta pipeline.Meta) ([]pipeline.Output, error) {
+// handle applies in; id is the message as the runner deduplicates it
+// (the target scope's id names the target too), asked for its id only
+// after a rebuild, so the common path builds no string.
+func (s *Stage) handle(ctx context.Context, in *msg.Scored, id interface{ DedupID() string }, meta pipeline.Meta) ([]pipeline.Output, error) {
 	p := s.parts[meta.Partition]
 	// First message or a rewind (a redelivery after a failed batch): what
 	// is in Redis is the truth.
@@ -203,10 +206,12 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id string, meta pipe
 		s.met.skipped.WithLabelValues(s.o.Name).Inc()
 		return nil, nil
 	}
-	if _, dup := p.read[id]; dup {
-		p.last = meta.Offset
-		s.met.skipped.WithLabelValues(s.o.Name).Inc()
-		return nil, nil
+	if p.read != nil {
+		if _, dup := p.read[id.DedupID()]; dup {
+			p.last = meta.Offset
+			s.met.skipped.WithLabelValues(s.o.Name).Inc()
+			return nil, nil
+		}
 	}
 	outs := p.eng.Add(in)
 	p.last = meta.Offset
