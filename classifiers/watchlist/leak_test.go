@@ -256,7 +256,9 @@ func findNeedles(b []byte, needles []string) []string {
 
 func allTopics(t *testing.T, ctx context.Context, kc *kafkatest.Cluster) []string {
 	t.Helper()
-	res, err := kc.Bus.Client().Metadata(ctx, &kafka.MetadataRequest{})
+	cl, release := kc.Bus.Client()
+	defer release()
+	res, err := cl.Metadata(ctx, &kafka.MetadataRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

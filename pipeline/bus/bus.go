@@ -169,9 +169,14 @@ func (b *Bus) dialer() *kafka.Dialer {
 	}
 }
 
-// Client returns an admin client.
-func (b *Bus) Client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(b.Brokers...), Transport: b.Transport(), Timeout: b.cfg.DialTimeout}
+// Client returns an admin client with a transport of its own. The caller
+// must call release when finished: a kafka-go transport keeps a connection and
+// a goroutine that refreshes metadata every MetadataTTL until it is closed,
+// so one left open per readiness probe or feed check piles up sockets,
+// goroutines and metadata requests for as long as the process runs.
+func (b *Bus) Client() (cl *kafka.Client, release func()) {
+	t := b.Transport()
+	return &kafka.Client{Addr: kafka.TCP(b.Brokers...), Transport: t, Timeout: b.cfg.DialTimeout}, t.CloseIdleConnections
 }
 
 // Explain turns kafka-go's terse failures into what an operator should check.
@@ -205,7 +210,9 @@ func NeedsOperator(err error) bool {
 
 // Ping asks the cluster for its metadata once.
 func (b *Bus) Ping(ctx context.Context) error {
-	_, err := b.Client().Metadata(ctx, &kafka.MetadataRequest{})
+	cl, release := b.Client()
+	defer release()
+	_, err := cl.Metadata(ctx, &kafka.MetadataRequest{})
 	return b.Explain(err)
 }
 
@@ -237,7 +244,8 @@ func (b *Bus) WaitReady(ctx context.Context) error {
 // a cluster that refuses creation (no permission, topics provisioned by an
 // operator) only gets a warning: the topics may already be there.
 func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
-	cl := b.Client()
+	cl, release := b.Client()
+	defer release()
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		cfgs := []kafka.ConfigEntry{}
@@ -392,7 +400,9 @@ func (b *Bus) PartitionReader(topic string, partition int) *kafka.Reader {
 
 // Partitions lists the partition ids of a topic.
 func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
-	res, err := b.Client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	cl, release := b.Client()
+	defer release()
+	res, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, b.Explain(err)
 	}
@@ -427,7 +437,9 @@ func (b *Bus) Offsets(ctx context.Context, topic string) ([]int, map[int]Partiti
 	for _, p := range parts {
 		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
 	}
-	res, err := b.Client().ListOffsets(ctx, req)
+	cl, release := b.Client()
+	defer release()
+	res, err := cl.ListOffsets(ctx, req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
 	}
@@ -477,7 +489,9 @@ func (b *Bus) Committed(ctx context.Context, group, topic string) (map[int]int64
 }
 
 func (b *Bus) committed(ctx context.Context, group, topic string, parts []int) (map[int]int64, error) {
-	ores, err := b.Client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
+	cl, release := b.Client()
+	defer release()
+	ores, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
 	if err == nil {
 		err = ores.Error
 	}

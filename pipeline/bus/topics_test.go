@@ -36,9 +36,11 @@ func TestReplicatedTopicsNeedTwoInSyncReplicas(t *testing.T) {
 		if err := b.EnsureTopics(ctx, topic); err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Client().DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		cl, release := b.Client()
+		res, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
 			ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"min.insync.replicas"},
 		}}})
+		release()
 		cancel()
 		b.Close()
 		if err != nil || len(res.Resources) != 1 {
