@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -564,6 +565,49 @@ func TestExpireDropsOldResolvedAlertsOnly(t *testing.T) {
 	h.getJSON("/api/v1/alerts", config.RoleViewer, &page)
 	if len(page.Alerts) != 1 || page.Alerts[0].Status != msg.StatusFiring {
 		t.Fatalf("left: %+v", page.Alerts)
+	}
+}
+
+func TestExpireTargetsForgetsOnlyTargetsIdlePastTheHourlyRetention(t *testing.T) {
+	h := newHarness(t, nil)
+	m := h.srv.model
+	idle := h.now.Add(-m.HourlyRetention - time.Hour)
+	for _, ref := range []string{"idle person", "firing person"} {
+		h.level(msg.Level{Site: "forum-a", Target: ref, Time: idle, Level: 4, Baseline: 0, Name: "elevated"})
+	}
+	h.level(msg.Level{Site: "forum-a", Target: "active person", Time: h.now.Add(-time.Hour), Level: 2, Name: "elevated"})
+	// A target whose alert still fires is kept, however old its level.
+	l := map[string]string{"alertname": "TargetThreatSpike", "site": "forum-a", "target": "firing person"}
+	h.alert(msg.Alert{Labels: l, Fingerprint: msg.Fingerprint(l, idle), Status: msg.StatusFiring, StartsAt: idle, EventTime: idle})
+
+	n, err := m.ExpireTargets(t.Context(), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("forgot %d targets (%v), want 1", n, err)
+	}
+	var res struct{ Targets []Target }
+	h.getJSON("/api/v1/targets", config.RoleAnalyst, &res)
+	var left []string
+	for _, tg := range res.Targets {
+		left = append(left, tg.Ref)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"active person", "firing person"}) {
+		t.Fatalf("targets left: %v", left)
+	}
+	gone := TargetID("idle person")
+	if n, err := m.s.Exists(t.Context(), m.k("target", gone), m.k("target", gone, "t")).Result(); err != nil || n != 0 {
+		t.Errorf("%d of the idle target's hashes still stored (%v)", n, err)
+	}
+	if ok, err := m.s.HExists(t.Context(), m.k("targetref"), gone).Result(); err != nil || ok {
+		t.Errorf("the idle target's ref is still stored (%v)", err)
+	}
+	// A level that arrives for it again brings it back.
+	h.level(msg.Level{Site: "forum-b", Target: "idle person", Time: h.now, Level: 1, Name: "elevated"})
+	if _, err := m.Target(t.Context(), gone); err != nil {
+		t.Fatalf("a target named again: %v", err)
+	}
+	if n, err := m.ExpireTargets(t.Context(), 100); err != nil || n != 0 {
+		t.Fatalf("second pass forgot %d (%v), want 0", n, err)
 	}
 }
 

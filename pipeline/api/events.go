@@ -238,7 +238,8 @@ func (h *alertHandler) Handle(ctx context.Context, a *msg.Alert, meta pipeline.M
 	return h.s.HandleAlert(ctx, a, meta)
 }
 
-// Tick expires old resolved alerts, a bounded number per tick.
+// Tick expires old resolved alerts and idle targets, a bounded number per
+// tick.
 func (h *alertHandler) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error) {
 	n, err := h.s.model.Expire(ctx, 1000)
 	if err != nil {
@@ -246,6 +247,13 @@ func (h *alertHandler) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output
 	}
 	if n > 0 {
 		h.s.log.Info("expired old resolved alerts", "alerts", n)
+	}
+	n, err = h.s.model.ExpireTargets(ctx, 1000)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		h.s.log.Info("forgot targets idle past the hourly retention", "targets", n)
 	}
 	return nil, nil
 }

@@ -872,6 +872,41 @@ func (m *ReadModel) targets(ctx context.Context, ids []string) ([]Target, error)
 	return out, nil
 }
 
+// forgetTargetScript deletes target ARGV[1] from the read model unless a
+// level arrived for it since ARGV[2] (its score in the targets index) or
+// an alert about it is firing. KEYS: targets index, target ref hash, the
+// target's level hash and order hash, its firing alerts.
+var forgetTargetScript = redis.NewScript(`
+local t = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not t or tonumber(t) >= tonumber(ARGV[2]) then return 0 end
+if redis.call('ZCARD', KEYS[5]) > 0 then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4])
+return 1
+`)
+
+// ExpireTargets forgets targets with no level for the hourly retention, at
+// most limit per call, and reports how many. Their series have expired by
+// then; without this, every person ever named kept an entry for good.
+func (m *ReadModel) ExpireTargets(ctx context.Context, limit int) (int, error) {
+	cut := ms(m.now().Add(-m.HourlyRetention))
+	ids, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{Key: m.k("targets"), ByScore: true, Start: "-inf", Stop: "(" + strconv.FormatInt(cut, 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return 0, fmt.Errorf("cannot scan idle targets: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		keys := []string{m.k("targets"), m.k("targetref"), m.k("target", id), m.k("target", id, "t"), m.k("alerts", "firing", "target", id)}
+		done, err := forgetTargetScript.Run(ctx, m.s, keys, id, cut).Int()
+		if err != nil {
+			return n, fmt.Errorf("cannot forget idle target: %w", err)
+		}
+		n += done
+	}
+	return n, nil
+}
+
 // Expire deletes resolved alerts that started before the alert retention,
 // at most limit of them per call, and reports how many it deleted.
 func (m *ReadModel) Expire(ctx context.Context, limit int) (int, error) {
