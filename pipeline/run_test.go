@@ -290,6 +290,66 @@ func TestTransientErrorsAreRetriedUntilRedisIsBack(t *testing.T) {
 	<-done
 }
 
+// A Redis at its maxmemory under noeviction (the policy ThreatWatch
+// needs) refuses writes with OOM until keys expire or an operator gives it
+// room. That is an outage to wait out: dead-lettering every message after
+// runner.max_attempts would set the whole stream aside.
+func TestAFullRedisIsWaitedOutNotDeadLettered(t *testing.T) {
+	if os.Getenv(redistest.EnvURL) != "" {
+		t.Skip("cannot set the maxmemory of an external Redis")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("redis-server not installed: the in-process server has no maxmemory")
+	}
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	st := redistest.New(t)
+	posts, scored := c.Topic("posts"), c.Topic("scored")
+	d := deps(c, prometheus.NewRegistry())
+	handler := pipeline.HandlerFunc[*msg.Post](func(ctx context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+		if err := st.Incr(ctx, st.Key("count", p.Site)).Err(); err != nil {
+			return nil, fmt.Errorf("cannot count: %w", err)
+		}
+		return []pipeline.Output{{Topic: scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{}, Classifier: "t", Version: "1"}}}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := st.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer st.ConfigSet(context.Background(), "maxmemory", "0")
+	if err := st.Set(ctx, st.Key("probe"), 1, 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("a write to the full Redis: %v, want an OOM error", err)
+	}
+	done := runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: handler})
+	produce(t, c, posts, post("s", 1), post("s", 2))
+
+	attempts := float64(c.Config.Runner.MaxAttempts)
+	deadline := time.Now().Add(20 * time.Second)
+	for testutil.ToFloat64(d.Metrics.Retried.WithLabelValues("classify", "handle")) <= attempts+1 {
+		if time.Now().After(deadline) {
+			t.Fatal("runner did not retry while Redis was full")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := readTopic(t, c, scored, 1, 300*time.Millisecond); len(got) != 0 {
+		t.Fatalf("%d outputs written while Redis was full", len(got))
+	}
+	if err := st.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := ids(t, readTopic(t, c, scored, 2, 30*time.Second))
+	if len(got) != 2 {
+		t.Fatalf("after Redis had room again got %v, want both posts", got)
+	}
+	for _, reason := range []string{"transient", "retries_exhausted"} {
+		if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("classify", reason)); n != 0 {
+			t.Errorf("a full Redis dead-lettered %v messages (%s)", n, reason)
+		}
+	}
+	cancel()
+	<-done
+}
+
 func TestTwoInstancesSplitPartitionsAndTakeOver(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 4})
 	posts := c.Topic("posts")

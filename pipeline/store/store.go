@@ -122,7 +122,8 @@ func (s *Store) WaitReady(ctx context.Context, log *slog.Logger) error {
 }
 
 // IsTransient reports whether a Redis error may go away by itself (the
-// server is away, a timeout, a failover) rather than being a bug or bad data.
+// server is away, a timeout, a failover, a full memory) rather than being a
+// bug or bad data.
 func IsTransient(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) {
 		return false
@@ -133,6 +134,18 @@ func IsTransient(err error) bool {
 	}
 	if errors.Is(err, redis.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
 		return true
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		// A Redis at maxmemory (OOM), one busy with a long script (BUSY),
+		// or one without the replicas min-replicas-to-write asks for
+		// (NOREPLICAS) refuses writes until that passes: an outage to
+		// wait out, not a reason to set the message aside.
+		for _, p := range []string{"OOM ", "BUSY ", "NOREPLICAS "} {
+			if strings.HasPrefix(re.Error(), p) {
+				return true
+			}
+		}
 	}
 	msg := err.Error()
 	for _, s := range []string{"LOADING", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "connection refused", "connection reset", "EOF", "i/o timeout", "broken pipe"} {
