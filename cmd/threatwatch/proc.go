@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -75,6 +76,7 @@ func openProcess(ctx context.Context, e *env, cfg *config.Config) (*process, err
 	}
 	p.obs.AddCheck("kafka", p.bus.Ping)
 	p.obs.AddCheck("redis", func(ctx context.Context) error { return p.store.Ping(ctx).Err() })
+	go p.store.WatchMemory(ctx, p.obs.Registry, log, time.Minute)
 	return p, nil
 }
 
