@@ -105,7 +105,6 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 	}
 }
 
-
 // An ACL without @dangerous refuses INFO: the watcher says once that it
 // cannot check, and names what to check.
 func TestWatchMemoryWithoutINFOSaysSoOnce(t *testing.T) {
