@@ -14,6 +14,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,22 @@ type HandlerFunc[P any] func(ctx context.Context, in P, meta Meta) ([]Output, er
 // Handle calls f.
 func (f HandlerFunc[P]) Handle(ctx context.Context, in P, meta Meta) ([]Output, error) {
 	return f(ctx, in, meta)
+}
+
+// Assignee is implemented by handlers that keep state per input partition
+// and want to hold it for every partition the stage was assigned, not only
+// those that deliver a message: kafka-go's group reader gives no
+// assignment callbacks, so after a restart a partition that receives
+// nothing (a site gone dark) would never be loaded, its windows would not
+// move and its alerts would never resolve. Before each tick the runner
+// asks the group's coordinator which partitions it holds, and hands the
+// handler those it has no state for, with the offset the group will
+// resume each from (its committed offset).
+type Assignee interface {
+	// Missing returns which of partitions the handler holds no state for.
+	Missing(partitions []int) []int
+	// Resume loads the state of partition of topic, to go on at offset.
+	Resume(ctx context.Context, topic string, partition int, offset int64) error
 }
 
 // Ticker is implemented by handlers that emit on wall-clock time as well as
@@ -142,6 +159,8 @@ type runner[T any, P msg.Constraint[T]] struct {
 	log   *slog.Logger
 	dedup *store.Dedup
 	w     *kafka.Writer
+	// member tags this runner's group membership, for Assignee handlers.
+	member string
 }
 
 // maxFetchPause bounds the pause after a failed fetch (see run).
@@ -153,7 +172,12 @@ type fetched struct {
 }
 
 func (r *runner[T, P]) run(ctx context.Context) error {
-	reader := r.d.Bus.GroupReader(r.s.Name, []string{r.s.Input}, bus.ReaderOptions{StartAt: r.s.StartAt})
+	ro := bus.ReaderOptions{StartAt: r.s.StartAt}
+	if _, ok := any(r.s.Handler).(Assignee); ok {
+		r.member = rand.Text()
+		ro.Member = r.member
+	}
+	reader := r.d.Bus.GroupReader(r.s.Name, []string{r.s.Input}, ro)
 	r.w = r.d.Bus.MultiWriter(bus.WriterOptions{})
 	defer func() {
 		if err := reader.Close(); err != nil {
@@ -568,8 +592,45 @@ func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) error {
 	return nil
 }
 
+// assign hands an Assignee handler the partitions the coordinator gave
+// this runner that it holds no state for. What fails is tried again at
+// the next tick: until then those partitions load at their first message,
+// as they always could.
+func (r *runner[T, P]) assign(ctx context.Context) {
+	a, ok := any(r.s.Handler).(Assignee)
+	if !ok || r.member == "" {
+		return
+	}
+	parts, found, err := r.d.Bus.Assignment(ctx, r.s.Name, r.s.Input, r.member)
+	if err != nil || !found {
+		if err != nil {
+			r.log.Debug("cannot read the group's assignment", "err", err)
+		}
+		return
+	}
+	missing := a.Missing(parts)
+	if len(missing) == 0 {
+		return
+	}
+	committed, err := r.d.Bus.Committed(ctx, r.s.Name, r.s.Input)
+	if err != nil {
+		r.log.Debug("cannot read the group's committed offsets", "err", err)
+		return
+	}
+	for _, p := range missing {
+		off, ok := committed[p]
+		if !ok {
+			continue // never consumed: no state to resume
+		}
+		if err := a.Resume(ctx, r.s.Input, p, off); err != nil && ctx.Err() == nil {
+			r.log.Warn("cannot load the state of an assigned partition; trying again at the next tick", "partition", p, "err", err)
+		}
+	}
+}
+
 func (r *runner[T, P]) tick(ctx context.Context, now time.Time) error {
 	t := any(r.s.Handler).(Ticker)
+	r.assign(ctx)
 	var res []Output
 	err := r.retry(ctx, "tick", func() error {
 		var err error

@@ -156,6 +156,8 @@ var (
 	_ pipeline.Handler[*TargetPost] = TargetStage{}
 	_ pipeline.Checkpointer         = (*Stage)(nil)
 	_ pipeline.Ticker               = TargetStage{}
+	_ pipeline.Assignee             = (*Stage)(nil)
+	_ pipeline.Assignee             = TargetStage{}
 )
 
 // TargetStage is the stage's handler for the target scope: the same
@@ -315,6 +317,36 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 	}
 	s.gauge()
 	return res, nil
+}
+
+// Missing implements pipeline.Assignee: the partitions of parts not loaded.
+func (s *Stage) Missing(parts []int) []int {
+	var out []int
+	for _, id := range parts {
+		if s.parts[id] == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Resume implements pipeline.Assignee: it loads a partition the stage was
+// assigned before any message of it arrived, as its first message at
+// offset would (from its checkpoint, caught up or rebuilt from the topic),
+// so its windows move and its alerts resolve while it receives nothing: a
+// site gone dark after the aggregator restarted.
+func (s *Stage) Resume(ctx context.Context, topic string, partition int, offset int64) error {
+	if s.parts[partition] != nil {
+		return nil
+	}
+	p, err := s.load(ctx, pipeline.Meta{Topic: topic, Partition: partition, Offset: offset, Time: time.Now()})
+	if err != nil {
+		return err
+	}
+	s.parts[partition] = p
+	s.met.resumed.WithLabelValues(s.o.Name).Inc()
+	s.log.Info("partition loaded before its first message", "partition", partition, "offset", offset)
+	return nil
 }
 
 // catchingUp is how far behind the wall clock the posts a partition
@@ -710,7 +742,7 @@ func (s *Stage) decode(value []byte) (*msg.Scored, string, error) {
 }
 
 type stageMetrics struct {
-	rebuilds, rebuilt, resaves                  *prometheus.CounterVec
+	rebuilds, rebuilt, resaves, resumed         *prometheus.CounterVec
 	posts, skipped, reloads, handovers, clamped *prometheus.CounterVec
 	notLive, alerts                             *prometheus.CounterVec
 	keys                                        *prometheus.GaugeVec
@@ -728,6 +760,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 		handovers: c("handovers_total", "Partitions dropped because another aggregator took them over."),
 		rebuilds:  c("state_rebuilds_total", "Partitions with no checkpoint whose state was rebuilt from the input topic."),
 		resaves:   c("state_resaves_total", "Partition states saved whole again because their checkpoint vanished from Redis while the stage ran."),
+		resumed:   c("partitions_resumed_total", "Assigned partitions loaded before their first message (after a restart or rebalance), so their windows move while they receive nothing."),
 		rebuilt:   c("rebuilt_messages_total", "Messages read back from the input topic to rebuild a partition state or catch a checkpoint up."),
 		clamped:   c("future_posts_total", "Posts stamped too far in the future, counted at the clock."),
 		notLive:   c("not_live_posts_total", "Posts counted toward the baseline only or not at all, by reason.", "reason"),
@@ -740,7 +773,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 	}
 	if reg != nil {
 		// The site and target stages of one process share the metrics.
-		for _, col := range []**prometheus.CounterVec{&m.rebuilds, &m.rebuilt, &m.resaves, &m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
+		for _, col := range []**prometheus.CounterVec{&m.rebuilds, &m.rebuilt, &m.resaves, &m.resumed, &m.posts, &m.skipped, &m.reloads, &m.handovers, &m.clamped, &m.notLive, &m.alerts} {
 			*col = registerOrReuse(reg, *col)
 		}
 		m.keys = registerOrReuse(reg, m.keys)

@@ -351,7 +351,21 @@ type ReaderOptions struct {
 	StartAt int64
 	// MaxWait bounds how long a fetch waits for data.
 	MaxWait time.Duration
+	// Member, when set, is carried in the reader's group membership (its
+	// balancers' user data), so Assignment can find the partitions the
+	// coordinator gave this reader: kafka-go's reader does not say.
+	Member string
 }
+
+// taggedBalancer is a kafka-go balancer that carries a member tag in its
+// user data and otherwise balances as the balancer it wraps, under the
+// same protocol name, so members with and without tags agree.
+type taggedBalancer struct {
+	kafka.GroupBalancer
+	tag []byte
+}
+
+func (t taggedBalancer) UserData() ([]byte, error) { return t.tag, nil }
 
 // GroupReader returns a consumer-group reader. Offsets are committed only
 // by CommitMessages (CommitInterval 0 = synchronous), never by ReadMessage.
@@ -362,9 +376,17 @@ func (b *Bus) GroupReader(group string, topics []string, o ReaderOptions) *kafka
 	if o.StartAt == 0 {
 		o.StartAt = kafka.FirstOffset
 	}
+	var balancers []kafka.GroupBalancer // nil: kafka-go's default, range then round robin
+	if o.Member != "" {
+		balancers = []kafka.GroupBalancer{
+			taggedBalancer{kafka.RangeGroupBalancer{}, []byte(o.Member)},
+			taggedBalancer{kafka.RoundRobinGroupBalancer{}, []byte(o.Member)},
+		}
+	}
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:                b.Brokers,
 		GroupID:                b.cfg.GroupPrefix + group,
+		GroupBalancers:         balancers,
 		GroupTopics:            topics,
 		Dialer:                 b.dialer(),
 		MinBytes:               1,
@@ -475,6 +497,44 @@ func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed
 		committed += c
 	}
 	return lag, committed, nil
+}
+
+// Assignment returns the partitions of topic that the coordinator of a
+// stage's consumer group (group is the stage name) assigned to the reader
+// whose ReaderOptions.Member is member. found is false while no member of
+// the group carries that tag (the reader has not joined yet, or is
+// rejoining).
+func (b *Bus) Assignment(ctx context.Context, group, topic, member string) (parts []int, found bool, err error) {
+	cl, release := b.Client()
+	defer release()
+	res, err := cl.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{b.cfg.GroupPrefix + group}})
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot describe group %s: %w", group, b.Explain(err))
+	}
+	for _, g := range res.Groups {
+		if errors.Is(g.Error, kafka.GroupIdNotFound) {
+			return nil, false, nil
+		}
+		if g.Error != nil {
+			return nil, false, fmt.Errorf("cannot describe group %s: %w", group, g.Error)
+		}
+		for _, m := range g.Members {
+			if string(m.MemberMetadata.UserData) != member {
+				continue
+			}
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == topic {
+					parts = append(parts, t.Partitions...)
+				}
+			}
+			sort.Ints(parts)
+			return parts, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 // Committed returns the offsets a stage's consumer group (group is the

@@ -1,0 +1,106 @@
+package aggregate
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// A forum goes dark in the middle of a campaign (its host drops it): its
+// alert is firing and no post of it will come again. If the aggregator
+// restarts then, the forum's partition delivers nothing, and a stage that
+// loads a partition only at its first message never ticks it: the level
+// stays frozen and the alert fires for good, re-sent every repeat
+// interval. The stage learns its assignment from the group's coordinator
+// and loads such partitions at its first tick.
+func TestADarkSitesAlertResolvesAfterTheAggregatorRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	e := newStageEnv(t)
+	s := newStream(9)
+	s.feed("echo", 0, 2*day, 6, 0.8, true, nil)
+	s.feed("echo", 2*day, 2*day+40*time.Minute, 150, 0.9, false, nil)
+	e.posts = s.sorted()
+	e.produce(t, e.posts)
+
+	echo := func() (firing, resolved int) {
+		for _, m := range e.readTopic(t, e.c.Topic(e.c.Config.Topics.Alerts)) {
+			a, err := msg.Decode[msg.Alert](m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Labels["site"] != "echo" {
+				continue
+			}
+			if a.Status == msg.StatusResolved {
+				resolved++
+			} else {
+				firing++
+			}
+		}
+		return firing, resolved
+	}
+
+	// The first aggregator reads the stream in event time (no wall-clock
+	// ticks) and stops with the campaign's alert firing.
+	e.cfg.TickEvery = 0
+	stop := runTicking(t, e, e.newStage(t), nil)
+	e.waitApplied(t, len(e.posts))
+	stop()
+	if f, r := echo(); f == 0 || r != 0 {
+		t.Fatalf("before the restart: %d firing and %d resolved notifications for echo, want it firing", f, r)
+	}
+
+	// The restarted aggregator gets no message at all, but ticks.
+	e.cfg.TickEvery = 100 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	st, err := NewStage(e.cfg, StageOptions{Name: "aggregate", Scope: Sites, Store: e.st, Registerer: reg,
+		Levels: e.c.Topic(e.c.Config.Topics.Levels), Alerts: e.c.Topic(e.c.Config.Topics.Alerts)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTicking(t, e, st, reg)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, r := echo(); r > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dark site's alert did not resolve after the restart")
+		}
+	}
+	if n := testutil.ToFloat64(st.met.resumed.WithLabelValues("aggregate")); n != 1 {
+		t.Errorf("%v partitions loaded before their first message, want 1 (echo's)", n)
+	}
+}
+
+// runTicking runs stage h under the runner with the stage config's tick.
+func runTicking(t *testing.T, e *stageEnv, h *Stage, reg prometheus.Registerer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d := pipeline.Deps{Bus: e.c.Bus, Store: e.st, Log: slog.New(slog.DiscardHandler), Config: e.c.Config.Runner, Topics: e.c.Config.Topics,
+			Metrics: pipeline.NewMetrics(reg)}
+		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored),
+			Handler: h, Dedup: true, TickEvery: e.cfg.TickEvery})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
