@@ -951,7 +951,7 @@ func TestPrometheusRules(t *testing.T) {
 	// The three failures the issue names must each have a rule.
 	for what, metric := range map[string]string{
 		"a stalled scraper": "threatwatch_scrape_last_success_timestamp_seconds",
-		"growing lag":       "threatwatch_stage_consumer_lag_messages",
+		"growing lag":       "threatwatch_stage_group_lag_messages",
 		"dead letters":      "threatwatch_stage_dead_letters_total",
 	} {
 		if !covers[metric] {

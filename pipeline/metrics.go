@@ -13,6 +13,7 @@ type Metrics struct {
 	DeadLettered *prometheus.CounterVec
 	Deduped      *prometheus.CounterVec
 	Lag          *prometheus.GaugeVec
+	GroupLag     *prometheus.GaugeVec
 	BatchSeconds *prometheus.HistogramVec
 	Errors       *prometheus.CounterVec
 }
@@ -38,6 +39,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "threatwatch_stage_consumer_lag_messages", Help: "Messages behind the end of the input topic, as last seen by the reader.",
 		}, []string{"stage"}),
+		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threatwatch_stage_group_lag_messages", Help: "Messages of the input topic the stage's consumer group has not committed, read from the broker every 30 s: the whole group's, so every replica reports the same (take the max).",
+		}, []string{"stage"}),
 		BatchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "threatwatch_stage_batch_duration_seconds", Help: "Time to process, write and commit one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
@@ -47,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"stage", "class"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.BatchSeconds, m.Errors)
+		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.GroupLag, m.BatchSeconds, m.Errors)
 	}
 	return m
 }

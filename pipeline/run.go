@@ -134,6 +134,9 @@ type Deps struct {
 	Log     *slog.Logger
 	Config  config.Runner
 	Topics  config.Topics
+	// GroupLagEvery is how often the stage's group lag is read from the
+	// broker (0: every 30 s).
+	GroupLagEvery time.Duration
 }
 
 // Run consumes the stage's input until ctx is cancelled, then finishes the
@@ -253,6 +256,12 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	}()
 	defer wg.Wait()
 	defer cancelFetch()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.watchGroupLag(fetchCtx)
+	}()
 
 	var tick <-chan time.Time
 	if _, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
@@ -590,6 +599,32 @@ func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) error {
 		r.d.Metrics.Out.WithLabelValues(r.s.Name, o.Topic).Inc()
 	}
 	return nil
+}
+
+// watchGroupLag keeps threatwatch_stage_group_lag_messages: how far the
+// stage's consumer group is behind its input, read from the broker (end
+// offsets less committed ones) beside the stage's own loop. The reader's
+// own figure (consumer_lag_messages) is only updated between batches and
+// freezes when a batch is stuck retrying a write, a checkpoint or a
+// dedup mark (Redis full or away), just when it matters.
+func (r *runner[T, P]) watchGroupLag(ctx context.Context) {
+	every := r.d.GroupLagEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	for {
+		lag, _, err := r.d.Bus.GroupLag(ctx, r.s.Name, r.s.Input)
+		if err == nil {
+			r.d.Metrics.GroupLag.WithLabelValues(r.s.Name).Set(float64(lag))
+		} else if ctx.Err() == nil {
+			r.log.Debug("cannot read the group's lag", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // assign hands an Assignee handler the partitions the coordinator gave

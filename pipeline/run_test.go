@@ -350,6 +350,42 @@ func TestAFullRedisIsWaitedOutNotDeadLettered(t *testing.T) {
 	<-done
 }
 
+// A stage stuck retrying (here its handler's dependency times out every
+// time) still shows how far behind it is: the group lag is read from the
+// broker, not from the stuck loop, so the rules that page on a stuck stage
+// and on growing lag can see it.
+func TestAStuckStageShowsItsGroupLag(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 2})
+	posts := c.Topic("posts")
+	d := deps(c, prometheus.NewRegistry())
+	d.GroupLagEvery = 100 * time.Millisecond
+	d.Config.ShutdownTimeout = 200 * time.Millisecond // the batch in hand never finishes
+	handler := pipeline.HandlerFunc[*msg.Post](func(ctx context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+		return nil, fmt.Errorf("cannot reach the dependency: %w", context.DeadlineExceeded)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: handler})
+	var ms []msg.Message
+	for i := range 30 {
+		ms = append(ms, post(fmt.Sprint("s", i%5), i))
+	}
+	produce(t, c, posts, ms...)
+	deadline := time.Now().Add(20 * time.Second)
+	for testutil.ToFloat64(d.Metrics.GroupLag.WithLabelValues("classify")) != 30 {
+		if time.Now().After(deadline) {
+			t.Fatalf("group lag %v while the stage was stuck, want the 30 messages",
+				testutil.ToFloat64(d.Metrics.GroupLag.WithLabelValues("classify")))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if testutil.ToFloat64(d.Metrics.Retried.WithLabelValues("classify", "handle")) == 0 {
+		t.Error("the handler's errors were not retried")
+	}
+	cancel()
+	<-done
+}
+
 func TestTwoInstancesSplitPartitionsAndTakeOver(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 4})
 	posts := c.Topic("posts")
