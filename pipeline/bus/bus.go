@@ -503,7 +503,7 @@ func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed
 // stage's consumer group (group is the stage name) assigned to the reader
 // whose ReaderOptions.Member is member. found is false while no member of
 // the group carries that tag (the reader has not joined yet, or is
-// rejoining).
+// rejoining) and while the group is rebalancing.
 func (b *Bus) Assignment(ctx context.Context, group, topic, member string) (parts []int, found bool, err error) {
 	cl, release := b.Client()
 	defer release()
@@ -520,6 +520,11 @@ func (b *Bus) Assignment(ctx context.Context, group, topic, member string) (part
 		}
 		if g.Error != nil {
 			return nil, false, fmt.Errorf("cannot describe group %s: %w", group, g.Error)
+		}
+		if g.GroupState != "Stable" {
+			// Rebalancing: the assignments listed are the last
+			// generation's, which may no longer be this reader's.
+			return nil, false, nil
 		}
 		for _, m := range g.Members {
 			if string(m.MemberMetadata.UserData) != member {
