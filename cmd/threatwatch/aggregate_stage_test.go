@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/aggregate"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/obs"
@@ -48,8 +49,8 @@ func TestAggregateStageCountsARepeatedPostOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runAggregateStage(stageCtx, p) }()
 	// posts counted per stage, from the checkpoints.
-	counted := func(stage string) (n int64, offset int64) {
-		h, err := st.HGetAll(ctx, st.Key("agg", stage, "p0")).Result()
+	counted := func(stage, topic string) (n int64, offset int64) {
+		h, err := st.HGetAll(ctx, aggregate.CheckpointKey(st, stage, topic, 0)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,8 +77,8 @@ func TestAggregateStageCountsARepeatedPostOnce(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, siteOff := counted("aggregate")
-		_, tgtOff := counted("aggregate-targets")
+		_, siteOff := counted("aggregate", kc.Topic(kc.Config.Topics.Scored))
+		_, tgtOff := counted("aggregate-targets", repartitionTopic(p))
 		// Offset 3 is the repeat: once deduplicated it leaves the
 		// checkpoint at 2.
 		if siteOff >= 2 && tgtOff >= 2 {
@@ -94,10 +95,10 @@ func TestAggregateStageCountsARepeatedPostOnce(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("stage stopped with %v", err)
 	}
-	if n, _ := counted("aggregate"); n != 3 {
+	if n, _ := counted("aggregate", kc.Topic(kc.Config.Topics.Scored)); n != 3 {
 		t.Errorf("the site's level counts %d posts, want 3", n)
 	}
-	if n, _ := counted("aggregate-targets"); n != 3 {
+	if n, _ := counted("aggregate-targets", repartitionTopic(p)); n != 3 {
 		t.Errorf("the target's level counts %d posts, want 3", n)
 	}
 }

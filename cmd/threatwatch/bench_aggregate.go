@@ -109,7 +109,7 @@ func benchAggregate(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	for {
 		applied := 0
 		for _, p := range parts {
-			v, err := b.proc.store.HGet(ctx, b.proc.store.Key("agg", name, "p"+strconv.Itoa(p)), "_offset").Int()
+			v, err := b.proc.store.HGet(ctx, aggregate.CheckpointKey(b.proc.store, name, in, p), "_offset").Int()
 			if err == nil {
 				applied += v + 1
 			}

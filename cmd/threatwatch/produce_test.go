@@ -65,3 +65,32 @@ func kafkaConfigFile(t *testing.T, kc *kafkatest.Cluster, dir string) string {
 	}
 	return cfg
 }
+
+// --backfill marks copied history so the aggregate stage counts it toward
+// the baselines and does not page for its old campaigns.
+func TestProduceBackfillMarksPostsAndScoredPosts(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := kafkaConfigFile(t, kc, dir)
+	in := filepath.Join(dir, "scored.jsonl")
+	line := `{"schema":"scored/1","post":{"schema":"post/1","site":"s","site_post_id":"1","text":"x","published":"2026-01-01T00:00:00Z"},"scores":{"threat":0.9}}`
+	if err := os.WriteFile(in, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "scored", "--backfill", in); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	posts := filepath.Join(dir, "posts.jsonl")
+	if err := os.WriteFile(posts, []byte(`{"site":"s","site_post_id":"2","text":"y"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", "--backfill", posts); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, topic := range []string{kc.Config.Topics.Scored, kc.Config.Topics.Posts} {
+		got := readTopic(t, kc, kc.Topic(topic), 1, 20*time.Second)
+		if len(got) != 1 || !strings.Contains(got[0], `"backfill":true`) {
+			t.Errorf("%s: %.300q, want the message marked backfill", topic, got)
+		}
+	}
+}

@@ -199,9 +199,10 @@ func cmdMsg(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdProduce(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "produce", "--topic NAME [--type KIND] [FILE...]")
+	fs, cfgPath := newFlags(e, "produce", "--topic NAME [--type KIND] [--backfill] [FILE...]")
 	topic := fs.String("topic", "posts", "short topic name (posts, scored, levels, alerts, dead-letter)")
 	kind := fs.String("type", "", "message kind (default: from the topic)")
+	backfill := fs.Bool("backfill", false, "mark posts and scored posts as backfill: history that counts toward the baselines and never pages (for copying history into new topics)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -238,7 +239,20 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 		batch = batch[:0]
 		return err
 	}
+	marked := 0
 	bad, err := forEachFileLine(e, fs.Args(), k, func(m msg.Message) error {
+		if *backfill {
+			// Copied history arrives now: unmarked, the aggregate stage
+			// would read its old campaigns as they happen and page.
+			switch v := m.(type) {
+			case *msg.Post:
+				v.Backfill = true
+				marked++
+			case *msg.Scored:
+				v.Post.Backfill = true
+				marked++
+			}
+		}
 		batch = append(batch, pipeline.Output{Topic: full, Msg: m})
 		if len(batch) >= 500 {
 			return flush()
@@ -252,6 +266,9 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %d messages to %s; skipped %d bad lines\n", sent, full, bad)
+	if *backfill && marked < sent {
+		fmt.Fprintf(e.stderr, "--backfill: %d messages are not posts or scored posts and were written unmarked\n", sent-marked)
+	}
 	if bad > 0 {
 		// A script that loads a file must see that part of it is missing.
 		return fmt.Errorf("%d bad lines", bad)

@@ -324,7 +324,7 @@ func TestStageCatchesUpACheckpointRestoredFromABackup(t *testing.T) {
 				return s
 			}
 			ctx := context.Background()
-			hash := func(p int) string { return e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p)) }
+			hash := func(p int) string { return CheckpointKey(e.st, "aggregate", e.c.Topic(e.c.Config.Topics.Scored), p) }
 			third := len(e.posts) / 3
 			e.produce(t, e.posts[:third])
 			stop := e.run(t, newStage())
@@ -421,7 +421,7 @@ func TestStageSavesItsWholeStateWhenTheCheckpointVanishes(t *testing.T) {
 	for _, site := range []string{"quiet", "busy", "busy"} {
 		handle(site)
 	}
-	if err := st.Del(ctx, st.Key("agg", "agg", "p0")).Err(); err != nil {
+	if err := st.Del(ctx, CheckpointKey(st, "agg", "", 0)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	handle("busy")

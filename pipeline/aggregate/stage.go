@@ -119,6 +119,11 @@ type Stage struct {
 
 type partition struct {
 	eng *Engine
+	// topic is the input topic the partition belongs to.
+	topic string
+	// legacy says the state came from a checkpoint of an earlier version,
+	// kept under a key without the topic, to delete once saved anew.
+	legacy bool
 	// last is the offset of the last input applied; -1: none.
 	last int64
 	// pending says ticks changed state not yet saved.
@@ -188,7 +193,7 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id interface{ DedupI
 		// between. Only then has the saved offset moved past ours; the
 		// posts applied since our last checkpoint must not be dropped
 		// for a dead letter.
-		saved, err := s.savedOffset(ctx, meta.Partition)
+		saved, err := s.savedOffset(ctx, meta.Topic, meta.Partition)
 		if err != nil {
 			return nil, err
 		}
@@ -439,7 +444,24 @@ end
 return 1
 `)
 
-func (s *Stage) hashKey(partition int) string {
+// hashKey names the checkpoint of a partition of the input topic. The
+// topic is part of it: offsets mean nothing across topics, and a stage
+// moved to new topics (a new topics.prefix, the way to change partition
+// counts) found the old topic's offsets and skipped every message of the
+// new one as already applied until its offsets caught up.
+func (s *Stage) hashKey(topic string, partition int) string {
+	return CheckpointKey(s.o.Store, s.o.Name, topic, partition)
+}
+
+// CheckpointKey is the Redis hash of stage's checkpoint of a partition of
+// topic.
+func CheckpointKey(st *store.Store, stage, topic string, partition int) string {
+	return st.Key("agg", stage, topic, "p"+strconv.Itoa(partition))
+}
+
+// legacyKey is where versions before the topic was in the key kept a
+// partition's checkpoint; it is adopted once, for the topic read then.
+func (s *Stage) legacyKey(partition int) string {
 	return s.o.Store.Key("agg", s.o.Name, "p"+strconv.Itoa(partition))
 }
 
@@ -478,6 +500,12 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 	p.pending = false
 	p.saved = true
 	p.read = nil
+	if p.legacy {
+		if err := s.o.Store.Del(ctx, s.legacyKey(id)).Err(); err != nil {
+			return fmt.Errorf("cannot delete the old checkpoint of partition %d: %w", id, err)
+		}
+		p.legacy = false
+	}
 	return nil
 }
 
@@ -507,7 +535,7 @@ func (s *Stage) write(ctx context.Context, id int, p *partition) (int, error) {
 	args = append(args, set...)
 	args = append(args, len(del))
 	args = append(args, del...)
-	n, err := checkpointScript.Run(ctx, s.o.Store, []string{s.hashKey(id)}, args...).Int()
+	n, err := checkpointScript.Run(ctx, s.o.Store, []string{s.hashKey(p.topic, id)}, args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("cannot checkpoint partition %d: %w", id, err)
 	}
@@ -515,8 +543,8 @@ func (s *Stage) write(ctx context.Context, id int, p *partition) (int, error) {
 }
 
 // savedOffset is the offset a partition's checkpoint holds, -1 for none.
-func (s *Stage) savedOffset(ctx context.Context, id int) (int64, error) {
-	v, err := s.o.Store.HGet(ctx, s.hashKey(id), "_offset").Result()
+func (s *Stage) savedOffset(ctx context.Context, topic string, id int) (int64, error) {
+	v, err := s.o.Store.HGet(ctx, s.hashKey(topic, id), "_offset").Result()
 	if errors.Is(err, redis.Nil) {
 		return -1, nil
 	}
@@ -540,10 +568,16 @@ func (s *Stage) load(ctx context.Context, meta pipeline.Meta) (*partition, error
 		return nil, pipeline.Permanent("config", err)
 	}
 	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)
-	p := &partition{eng: eng, last: -1}
-	h, err := s.o.Store.HGetAll(ctx, s.hashKey(id)).Result()
+	p := &partition{eng: eng, last: -1, topic: meta.Topic}
+	h, err := s.o.Store.HGetAll(ctx, s.hashKey(meta.Topic, id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cannot load checkpoint of partition %d: %w", id, err)
+	}
+	if len(h) == 0 {
+		if h, err = s.o.Store.HGetAll(ctx, s.legacyKey(id)).Result(); err != nil {
+			return nil, fmt.Errorf("cannot load checkpoint of partition %d: %w", id, err)
+		}
+		p.legacy = len(h) > 0
 	}
 	if len(h) == 0 {
 		if err := s.rebuild(ctx, p, meta); err != nil {
@@ -579,6 +613,13 @@ func (s *Stage) load(ctx context.Context, meta pipeline.Meta) (*partition, error
 	}
 	eng.SetScope(s.o.Scope == Sites, s.o.Scope == Targets)
 	p.saved = true
+	if p.legacy {
+		// Written whole under the topic's key at the next save, which
+		// then deletes the old one.
+		p.saved = false
+		p.eng.TouchAll()
+		s.log.Info("checkpoint of an earlier version adopted for this topic", "partition", id, "topic", meta.Topic)
+	}
 	s.log.Info("state loaded", "partition", id, "offset", p.last, "keys", len(keys))
 	if err := s.catchUp(ctx, p, meta); err != nil {
 		return nil, err

@@ -154,7 +154,7 @@ func (e *stageEnv) waitApplied(t *testing.T, n int) {
 	for time.Now().Before(deadline) {
 		total := 0
 		for p := 0; p < 3; p++ {
-			v, err := e.st.HGet(context.Background(), e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p)), "_offset").Result()
+			v, err := e.st.HGet(context.Background(), CheckpointKey(e.st, "aggregate", e.c.Topic(e.c.Config.Topics.Scored), p), "_offset").Result()
 			if err == nil {
 				o, _ := strconv.Atoi(v)
 				total += o + 1
@@ -207,7 +207,7 @@ func (e *stageEnv) check(t *testing.T) {
 	// The saved levels are the reference's, key by key.
 	saved := map[string][]byte{}
 	for p := 0; p < 3; p++ {
-		h, err := e.st.HGetAll(context.Background(), e.st.Key("agg", "aggregate", "p"+strconv.Itoa(p))).Result()
+		h, err := e.st.HGetAll(context.Background(), CheckpointKey(e.st, "aggregate", e.c.Topic(e.c.Config.Topics.Scored), p)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,7 +376,7 @@ func TestStageSkipsRedeliveredMessages(t *testing.T) {
 	if _, ok := s.parts[0]; ok {
 		t.Error("a stale owner kept a partition another aggregator moved on")
 	}
-	off, _ := st.HGet(ctx, st.Key("agg", "agg", "p0"), "_offset").Result()
+	off, _ := st.HGet(ctx, CheckpointKey(st, "agg", "", 0), "_offset").Result()
 	if off != "6" {
 		t.Errorf("saved offset %s, want 6", off)
 	}
@@ -439,7 +439,7 @@ func TestStageRepartitionsTargetsToTheTargetStage(t *testing.T) {
 	if err := targets.Checkpoint(ctx, map[int]int64{1: 4}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.HLen(ctx, st.Key("agg", "agg-targets", "p1")).Result(); n != 4 {
+	if n, _ := st.HLen(ctx, CheckpointKey(st, "agg-targets", "", 1)).Result(); n != 4 {
 		t.Errorf("target checkpoint has %d fields, want _offset, _clock, _rolled and one key", n)
 	}
 }
@@ -474,7 +474,7 @@ func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
 		tick(d)
 	}
 	tick(95 * time.Minute) // saves what the last tick changed
-	hash := st.Key("agg", "agg", "p0")
+	hash := CheckpointKey(st, "agg", "", 0)
 	field := "k:" + keyName(kindSite, "quiet", "")
 	before, err := st.HGet(ctx, hash, field).Result()
 	if err != nil {
