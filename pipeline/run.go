@@ -636,6 +636,10 @@ func (r *runner[T, P]) assign(ctx context.Context) {
 	if !ok || r.member == "" {
 		return
 	}
+	// The tick waits for this: a broker that does not answer must not hold
+	// the stage's loop for a dial timeout at every tick.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	parts, found, err := r.d.Bus.Assignment(ctx, r.s.Name, r.s.Input, r.member)
 	if err != nil || !found {
 		if err != nil {
