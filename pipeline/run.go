@@ -636,11 +636,12 @@ func (r *runner[T, P]) assign(ctx context.Context) {
 	if !ok || r.member == "" {
 		return
 	}
-	// The tick waits for this: a broker that does not answer must not hold
-	// the stage's loop for a dial timeout at every tick.
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// The tick waits for these lookups: a broker that does not answer must
+	// not hold the stage's loop for a dial timeout at every tick. Loading
+	// (a rebuild may read a week of the topic) takes the time it needs.
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	parts, found, err := r.d.Bus.Assignment(ctx, r.s.Name, r.s.Input, r.member)
+	parts, found, err := r.d.Bus.Assignment(actx, r.s.Name, r.s.Input, r.member)
 	if err != nil || !found {
 		if err != nil {
 			r.log.Debug("cannot read the group's assignment", "err", err)
@@ -651,7 +652,7 @@ func (r *runner[T, P]) assign(ctx context.Context) {
 	if len(missing) == 0 {
 		return
 	}
-	committed, err := r.d.Bus.Committed(ctx, r.s.Name, r.s.Input)
+	committed, err := r.d.Bus.Committed(actx, r.s.Name, r.s.Input)
 	if err != nil {
 		r.log.Debug("cannot read the group's committed offsets", "err", err)
 		return
