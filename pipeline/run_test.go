@@ -295,12 +295,7 @@ func TestTransientErrorsAreRetriedUntilRedisIsBack(t *testing.T) {
 // room. That is an outage to wait out: dead-lettering every message after
 // runner.max_attempts would set the whole stream aside.
 func TestAFullRedisIsWaitedOutNotDeadLettered(t *testing.T) {
-	if os.Getenv(redistest.EnvURL) != "" {
-		t.Skip("cannot set the maxmemory of an external Redis")
-	}
-	if _, err := exec.LookPath("redis-server"); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("redis-server not installed: the in-process server has no maxmemory")
-	}
+	redistest.NeedOwnServer(t, "the maxmemory")
 	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
 	st := redistest.New(t)
 	posts, scored := c.Topic("posts"), c.Topic("scored")

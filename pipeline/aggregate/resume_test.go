@@ -1,16 +1,12 @@
 package aggregate
 
 import (
-	"context"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -52,8 +48,7 @@ func TestADarkSitesAlertResolvesAfterTheAggregatorRestarts(t *testing.T) {
 
 	// The first aggregator reads the stream in event time (no wall-clock
 	// ticks) and stops with the campaign's alert firing.
-	e.cfg.TickEvery = 0
-	stop := runTicking(t, e, e.newStage(t), nil)
+	stop := e.run(t, e.newStage(t))
 	e.waitApplied(t, len(e.posts))
 	stop()
 	if f, r := echo(); f == 0 || r != 0 {
@@ -68,7 +63,7 @@ func TestADarkSitesAlertResolvesAfterTheAggregatorRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runTicking(t, e, st, reg)
+	e.runTicking(t, st, e.cfg.TickEvery, reg)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if _, r := echo(); r > 0 {
 			break
@@ -80,27 +75,4 @@ func TestADarkSitesAlertResolvesAfterTheAggregatorRestarts(t *testing.T) {
 	if n := testutil.ToFloat64(st.met.resumed.WithLabelValues("aggregate")); n != 1 {
 		t.Errorf("%v partitions loaded before their first message, want 1 (echo's)", n)
 	}
-}
-
-// runTicking runs stage h under the runner with the stage config's tick.
-func runTicking(t *testing.T, e *stageEnv, h *Stage, reg prometheus.Registerer) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d := pipeline.Deps{Bus: e.c.Bus, Store: e.st, Log: slog.New(slog.DiscardHandler), Config: e.c.Config.Runner, Topics: e.c.Config.Topics,
-			Metrics: pipeline.NewMetrics(reg)}
-		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored),
-			Handler: h, Dedup: true, TickEvery: e.cfg.TickEvery})
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
-	}
-	t.Cleanup(stop)
-	return stop
 }

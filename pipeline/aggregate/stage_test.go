@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/threatwatch/threatwatch/config"
@@ -91,16 +92,25 @@ func (e *stageEnv) produce(t *testing.T, posts []*msg.Scored) {
 	}
 }
 
-// run starts one aggregator (a stage handler under the runner) and returns
-// its stop function.
+// run starts one aggregator (a stage handler under the runner), with no
+// wall-clock ticks, and returns its stop function.
 func (e *stageEnv) run(t *testing.T, h pipeline.Handler[*msg.Scored]) (stop func()) {
+	t.Helper()
+	return e.runTicking(t, h, 0, nil)
+}
+
+// runTicking is run with ticks every tick (0: none) and the runner's
+// metrics registered with reg (nil: not registered).
+func (e *stageEnv) runTicking(t *testing.T, h pipeline.Handler[*msg.Scored], tick time.Duration, reg prometheus.Registerer) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		d := pipeline.Deps{Bus: e.c.Bus, Store: e.st, Log: slog.New(slog.DiscardHandler), Config: e.c.Config.Runner, Topics: e.c.Config.Topics}
-		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored), Handler: h, Dedup: true})
+		d := pipeline.Deps{Bus: e.c.Bus, Store: e.st, Log: slog.New(slog.DiscardHandler), Config: e.c.Config.Runner, Topics: e.c.Config.Topics,
+			Metrics: pipeline.NewMetrics(reg)}
+		_ = pipeline.Run(ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: e.c.Topic(e.c.Config.Topics.Scored),
+			Handler: h, Dedup: true, TickEvery: tick})
 	}()
 	var once sync.Once
 	stop = func() {

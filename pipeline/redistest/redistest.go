@@ -89,6 +89,20 @@ func Start(t testing.TB) *Server {
 	return startBinary(t, bin, 0)
 }
 
+// NeedOwnServer skips a test that must change its Redis server's
+// settings (memory limits, users): an external REDIS_URL server is not
+// the test's to change, and the in-process fallback has no such settings.
+// Under CI=true Start fails instead when the binary is missing.
+func NeedOwnServer(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv(EnvURL) != "" {
+		t.Skipf("cannot change %s of an external Redis", what)
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("redis-server not installed: the in-process server has no %s", what)
+	}
+}
+
 // Restart stops the server and starts it again on the same port (its data
 // is kept only if it had been saved; tests use this for "Redis went away").
 func (s *Server) Restart(t testing.TB) {

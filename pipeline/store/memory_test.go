@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +17,7 @@ import (
 // A Redis that may evict keys to make room is named in the log and in a
 // gauge; one that did evict is named again. ThreatWatch's keys are state.
 func TestWatchMemoryNamesARedisThatCanEvict(t *testing.T) {
-	if os.Getenv(redistest.EnvURL) != "" {
-		t.Skip("cannot change the memory settings of an external Redis")
-	}
-	if _, err := exec.LookPath("redis-server"); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("redis-server not installed: the in-process server has no memory settings")
-	}
+	redistest.NeedOwnServer(t, "the memory settings")
 	st := redistest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -108,12 +101,7 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 // An ACL without @dangerous refuses INFO: the watcher says once that it
 // cannot check, and names what to check.
 func TestWatchMemoryWithoutINFOSaysSoOnce(t *testing.T) {
-	if os.Getenv(redistest.EnvURL) != "" {
-		t.Skip("cannot add users to an external Redis")
-	}
-	if _, err := exec.LookPath("redis-server"); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("redis-server not installed: the in-process server has no ACLs")
-	}
+	redistest.NeedOwnServer(t, "the users")
 	srv := redistest.Start(t)
 	admin := redistest.Connect(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
