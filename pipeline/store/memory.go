@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -44,12 +45,12 @@ func (s *Store) Memory(ctx context.Context) (Memory, error) {
 	var m Memory
 	m.Policy = f["maxmemory_policy"]
 	if m.Policy == "" {
-		return Memory{}, fmt.Errorf("Redis's INFO memory has no maxmemory_policy")
+		return Memory{}, errors.New("the INFO memory of Redis has no maxmemory_policy")
 	}
 	for name, dst := range map[string]*int64{"used_memory": &m.Used, "maxmemory": &m.Max, "evicted_keys": &m.Evicted} {
 		v, err := strconv.ParseInt(f[name], 10, 64)
 		if err != nil {
-			return Memory{}, fmt.Errorf("Redis's INFO: %s %q: %w", name, f[name], err)
+			return Memory{}, fmt.Errorf("the INFO of Redis: %s %q: %w", name, f[name], err)
 		}
 		*dst = v
 	}
