@@ -107,7 +107,27 @@ type Redis struct {
 	TLS      TLS    `yaml:"tls"`
 	// KeyPrefix prefixes every key, so deployments can share a server.
 	KeyPrefix string `yaml:"key_prefix"`
+	// Sentinel finds the master through Redis Sentinel, for a highly
+	// available Redis that fails over to a replica. URL is then optional
+	// and only its database, user and password are used (its host is not).
+	Sentinel RedisSentinel `yaml:"sentinel"`
 }
+
+// RedisSentinel names the sentinels and the master they watch.
+type RedisSentinel struct {
+	// MasterName is the name the sentinels monitor the master under.
+	MasterName string `yaml:"master_name"`
+	// Addrs are the sentinels' host:port addresses.
+	Addrs []string `yaml:"addrs"`
+	// Username and Password authenticate to the sentinels (their own
+	// requirepass or ACL user), not to the data nodes.
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+}
+
+// External reports whether a Redis server is configured; without one the
+// process runs the embedded store.
+func (r Redis) External() bool { return r.URL.IsSet() || r.Sentinel.MasterName != "" }
 
 // Topics names the topics. Each full name is Prefix + name.
 type Topics struct {
@@ -288,6 +308,11 @@ func (c *Config) Validate() error {
 	validateTLS(&p, "redis.tls", c.Redis.TLS)
 	if u := c.Redis.URL.Value(); u != "" && !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") && !strings.HasPrefix(u, "unix://") {
 		p.Add("redis.url", ErrInvalidEnum, "want a redis://, rediss:// or unix:// URL")
+	}
+	if sn := c.Redis.Sentinel; sn.MasterName != "" && len(sn.Addrs) == 0 {
+		p.Add("redis.sentinel.addrs", ErrRequired, "with a sentinel master_name")
+	} else if sn.MasterName == "" && len(sn.Addrs) > 0 {
+		p.Add("redis.sentinel.master_name", ErrRequired, "with sentinel addrs")
 	}
 	names := map[string]string{}
 	for path, v := range map[string]string{

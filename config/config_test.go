@@ -25,6 +25,7 @@ func TestConfigCases(t *testing.T) {
 		"dup-topic":          `"posts" is also used by`,
 		"bad-log-level":      `log.level: is not one of the allowed values: "loud", want debug, info, warn or error`,
 		"bad-redis-url":      "redis.url: is not one of the allowed values: want a redis://, rediss:// or unix:// URL",
+		"sentinel-no-addrs":  "redis.sentinel.addrs: is required: with a sentinel master_name",
 		"bad-duration":       "cannot parse config",
 		"bad-feed-stall":     "serve.feed.stall: is out of range: 45s, want >= 2 x feed.check (1m0s)",
 	}

@@ -347,7 +347,7 @@ func demoConfig(cfg *config.Config, srv *demo.Server, dashboard, out string) (st
 		cfg.Topics.Prefix = run + "-" + cfg.Topics.Prefix
 		cfg.Kafka.GroupPrefix = run + "-" + cfg.Kafka.GroupPrefix
 	}
-	if cfg.Redis.URL.IsSet() {
+	if cfg.Redis.External() {
 		cfg.Redis.KeyPrefix += run + ":"
 	}
 	cfg.Scrape.Sites = srv.ScrapeSites(demoPoll)

@@ -57,8 +57,8 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	if !cfg.Watchlist.Enabled() {
 		return fmt.Errorf("%w: watchlist.keys is empty in the config: configure a key first (docs/watchlist.md)", errUsage)
 	}
-	if !cfg.Redis.URL.IsSet() {
-		return fmt.Errorf("%w: the watchlist needs redis.url (the embedded store lives only inside a running process)", errUsage)
+	if !cfg.Redis.External() {
+		return fmt.Errorf("%w: the watchlist needs redis.url or redis.sentinel (the embedded store lives only inside a running process)", errUsage)
 	}
 	log := newLogger(e, cfg.Log)
 	store.SetLogger(log)

@@ -37,7 +37,7 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 		log = slog.Default()
 	}
 	s := &Store{Prefix: cfg.KeyPrefix}
-	if !cfg.URL.IsSet() {
+	if !cfg.External() {
 		m := miniredis.NewMiniRedis()
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("cannot start embedded Redis: %w", err)
@@ -50,10 +50,13 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 		log.Info("no redis.url configured: using the embedded in-process Redis (state is lost on exit)", "addr", m.Addr())
 		return s, nil
 	}
-	opt, err := redis.ParseURL(cfg.URL.Value())
-	if err != nil {
-		// The URL may hold a password: do not echo it.
-		return nil, errors.New("redis.url: cannot parse URL")
+	opt := &redis.Options{}
+	if cfg.URL.IsSet() {
+		var err error
+		if opt, err = redis.ParseURL(cfg.URL.Value()); err != nil {
+			// The URL may hold a password: do not echo it.
+			return nil, errors.New("redis.url: cannot parse URL")
+		}
 	}
 	if cfg.Username != "" {
 		opt.Username = cfg.Username
@@ -67,6 +70,16 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("redis.tls: %w", err)
 		}
 		opt.TLSConfig = t
+	}
+	if sn := cfg.Sentinel; sn.MasterName != "" {
+		// The sentinels name the master; after a failover they name the
+		// promoted replica and the client reconnects to it.
+		s.Client = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: sn.MasterName, SentinelAddrs: sn.Addrs,
+			SentinelUsername: sn.Username, SentinelPassword: sn.Password.Value(),
+			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
+		})
+		return s, nil
 	}
 	s.Client = redis.NewClient(opt)
 	return s, nil
