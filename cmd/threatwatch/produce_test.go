@@ -94,3 +94,31 @@ func TestProduceBackfillMarksPostsAndScoredPosts(t *testing.T) {
 		}
 	}
 }
+
+// Copying history into the topics of a new topics.prefix comes before any
+// stage has created them: produce creates the pipeline's topics as a
+// stage would. It used to retry its writes to a missing topic for ever.
+func TestProduceCreatesTheTopicsOfANewPrefix(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tw.yaml")
+	yml := "kafka:\n  brokers: [" + strings.Join(kc.Config.Kafka.Brokers, ", ") + "]\n  partitions: 2\n" +
+		"topics:\n  prefix: " + kc.Config.Topics.Prefix + "v2.\n"
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "posts.jsonl")
+	if err := os.WriteFile(in, []byte(`{"site":"s","site_post_id":"1","text":"x"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runWithin(t, time.Minute, "produce", "--config", cfg, "--topic", "posts", in); code != 0 {
+		t.Fatalf("exit %d, stderr %.300q", code, errOut)
+	}
+	if got := readTopic(t, kc, kc.Config.Topics.Prefix+"v2.posts", 1, 20*time.Second); len(got) != 1 {
+		t.Fatalf("v2.posts holds %d messages, want 1", len(got))
+	}
+	parts, err := kc.Bus.Partitions(t.Context(), kc.Config.Topics.Prefix+"v2.alerts")
+	if err != nil || len(parts) != 2 {
+		t.Errorf("v2.alerts: partitions %v (%v), want the configured 2", parts, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,6 +230,16 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	full := cfg.Topics.Name(*topic)
+	// As a stage would at its start: copying history into the topics of a
+	// new topics.prefix comes before any stage has run on them, and a
+	// write to a topic that does not exist is retried for ever.
+	topics := cfg.Topics.All()
+	if !slices.Contains(topics, full) {
+		topics = append(topics, full)
+	}
+	if err := b.EnsureTopics(ctx, topics...); err != nil {
+		return err
+	}
 	prod := pipeline.NewProducer(b, "produce", nil, log)
 	defer prod.Close()
 	sent := 0
