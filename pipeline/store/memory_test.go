@@ -42,7 +42,7 @@ func TestWatchMemoryNamesARedisThatCanEvict(t *testing.T) {
 		defer close(done)
 		st.WatchMemory(ctx, reg, slog.New(slog.NewTextHandler(&logs, nil)), 50*time.Millisecond)
 	}()
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "maxmemory_policy=allkeys-lru") }, "the policy named in the log")
+	until(t, 10*time.Second, "the policy named in the log", func() bool { return strings.Contains(logs.String(), "maxmemory_policy=allkeys-lru") })
 	if got := gauge(t, reg, "threatwatch_redis_can_evict"); got != 1 {
 		t.Errorf("can_evict %v, want 1", got)
 	}
@@ -57,7 +57,7 @@ func TestWatchMemoryNamesARedisThatCanEvict(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "Redis evicted keys") }, "the eviction logged")
+	until(t, 10*time.Second, "the eviction logged", func() bool { return strings.Contains(logs.String(), "Redis evicted keys") })
 	if got := gauge(t, reg, "threatwatch_redis_evicted_keys"); got <= 0 {
 		t.Errorf("evicted_keys %v, want some", got)
 	}
@@ -66,7 +66,7 @@ func TestWatchMemoryNamesARedisThatCanEvict(t *testing.T) {
 	if err := st.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return gauge(t, reg, "threatwatch_redis_can_evict") == 0 }, "can_evict cleared")
+	until(t, 10*time.Second, "can_evict cleared", func() bool { return gauge(t, reg, "threatwatch_redis_can_evict") == 0 })
 	if n := strings.Count(logs.String(), "may evict"); n != 1 {
 		t.Errorf("the policy was logged %d times, want once:\n%s", n, logs.String())
 	}
@@ -87,15 +87,6 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
-}
-
-func waitFor(t *testing.T, ok func() bool, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // An ACL without @dangerous refuses INFO: the watcher says once that it
@@ -122,7 +113,7 @@ func TestWatchMemoryWithoutINFOSaysSoOnce(t *testing.T) {
 		defer close(done)
 		st.WatchMemory(ctx, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)), 20*time.Millisecond)
 	}()
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "make sure its maxmemory-policy is noeviction") }, "the warning")
+	until(t, 10*time.Second, "the warning", func() bool { return strings.Contains(logs.String(), "make sure its maxmemory-policy is noeviction") })
 	time.Sleep(200 * time.Millisecond)
 	if n := strings.Count(logs.String(), "cannot read Redis's memory settings"); n != 1 {
 		t.Errorf("warned %d times, want once", n)
