@@ -18,6 +18,7 @@ import (
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/alert"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/codec"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/store"
@@ -459,6 +460,26 @@ func CheckpointKey(st *store.Store, stage, topic string, partition int) string {
 	return st.Key("agg", stage, topic, "p"+strconv.Itoa(partition))
 }
 
+// legacyFits reports whether a checkpoint of an earlier version, whose key
+// did not name its topic, can be this topic's: its offset must lie within
+// what the partition holds. One of the topics before a move to a new
+// topics.prefix points past the new topic's end. Where the end cannot be
+// read, it is taken to fit, as before.
+func (s *Stage) legacyFits(ctx context.Context, topic string, partition int, offset string) bool {
+	ends, ok := s.o.History.(interface {
+		Offsets(ctx context.Context, topic string) ([]int, map[int]bus.PartitionOffsets, error)
+	})
+	off, err := strconv.ParseInt(offset, 10, 64)
+	if !ok || err != nil {
+		return true
+	}
+	_, offs, err := ends.Offsets(ctx, topic)
+	if err != nil {
+		return true
+	}
+	return off < offs[partition].End
+}
+
 // legacyKey is where versions before the topic was in the key kept a
 // partition's checkpoint; it is adopted once, for the topic read then.
 func (s *Stage) legacyKey(partition int) string {
@@ -576,6 +597,11 @@ func (s *Stage) load(ctx context.Context, meta pipeline.Meta) (*partition, error
 	if len(h) == 0 {
 		if h, err = s.o.Store.HGetAll(ctx, s.legacyKey(id)).Result(); err != nil {
 			return nil, fmt.Errorf("cannot load checkpoint of partition %d: %w", id, err)
+		}
+		if len(h) > 0 && !s.legacyFits(ctx, meta.Topic, id, h["_offset"]) {
+			s.log.Warn("checkpoint of an earlier version points past the end of this topic: it is another topic's (moved to a new topics.prefix?); not used",
+				"partition", id, "topic", meta.Topic, "offset", h["_offset"])
+			h = nil
 		}
 		p.legacy = len(h) > 0
 	}

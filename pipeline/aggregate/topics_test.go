@@ -3,10 +3,12 @@ package aggregate
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
@@ -105,5 +107,59 @@ func TestACheckpointOfAnEarlierVersionIsAdopted(t *testing.T) {
 	}
 	if got := s2.parts[0].eng.Stats().Posts; got != 1 {
 		t.Errorf("%d posts applied after the adoption, want 1 (offset 2 was in the state)", got)
+	}
+}
+
+// The stages moved to new topics in the same deployment that first ran
+// this version: the only checkpoint is an earlier version's, of the old
+// topic. Its offset lies past the new topic's end, so it is not adopted
+// and the new topic's posts are counted.
+func TestAnEarlierVersionsCheckpointOfAnotherTopicIsNotAdopted(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	st := redistest.New(t)
+	ctx := context.Background()
+	cfg := defaults()
+	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
+	post := func(i int) *msg.Scored {
+		return threatPost(fmt.Sprint(i), "s", at(time.Duration(i)*time.Minute), 0.9)
+	}
+	old, _ := NewStage(cfg, opts)
+	for i := range 20 {
+		if _, err := old.Handle(ctx, post(i), pipeline.Meta{Topic: "scored", Partition: 0, Offset: int64(100 + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Checkpoint(ctx, map[int]int64{0: 119}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Rename(ctx, CheckpointKey(st, "agg", "scored", 0), old.legacyKey(0)).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	topic := kc.Topic("v2.scored")
+	if err := kc.Bus.EnsureTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	prod := pipeline.NewProducer(kc.Bus, "test", nil, slog.New(slog.DiscardHandler))
+	defer prod.Close()
+	var outs []pipeline.Output
+	for i := range 5 {
+		outs = append(outs, pipeline.Output{Topic: topic, Msg: post(20 + i)})
+	}
+	if err := prod.Send(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+	opts.History = kc.Bus // where the topic's end is read
+	moved, _ := NewStage(cfg, opts)
+	for i := range 5 {
+		if _, err := moved.Handle(ctx, post(20+i), pipeline.Meta{Topic: topic, Partition: 0, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := moved.parts[0].eng.Stats().Posts; got != 5 {
+		t.Errorf("counted %d of the new topic's 5 posts", got)
+	}
+	if moved.parts[0].legacy {
+		t.Error("the old topic's checkpoint was adopted for the new topic")
 	}
 }
