@@ -655,3 +655,45 @@ threatwatch_notify_pending_deliveries 0
 		t.Errorf("the audit log does not say the delivery was dropped: %s", got)
 	}
 }
+
+// BenchmarkTickKeepAlives measures a tick that re-sends keep-alives (as to
+// Alertmanager) for 1,000 firing alerts, with a sink that answers at once
+// and the state on a private redis-server: the stage's own cost per
+// firing alert per keep-alive. A tick calls the sink for each alert in
+// turn, so with a receiver that takes L to answer, a tick over N firing
+// alerts takes about N x (this + L).
+func BenchmarkTickKeepAlives(b *testing.B) {
+	cfg, err := config.Parse([]byte("notify:\n  tick: 0s\n  receivers:\n    - {name: am, type: keepalive}\n  default_receivers: [am]\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	st := alertstate.New(redistest.New(b), alertstate.WithClock(c.now))
+	recs := map[string]*notifytest.Recorder{}
+	s, err := notify.New(cfg.Notify, recorderFactory(recs), st, notify.Options{Now: c.now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	const firing = 1000
+	for i := range firing {
+		a := notifytest.Alert(fmt.Sprintf("forum-%d", i))
+		a.Fingerprint = msg.Fingerprint(a.Labels, a.StartsAt)
+		if _, err := s.Handle(ctx, a, pipeline.Meta{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sent := len(recs["am"].Calls())
+	b.ResetTimer()
+	for b.Loop() {
+		c.add(time.Minute) // every keep-alive is due
+		if _, err := s.Tick(ctx, c.now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if got := len(recs["am"].Calls()) - sent; got < b.N*firing {
+		b.Fatalf("%d keep-alives sent over %d ticks, want %d a tick", got, b.N, firing)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*firing), "ns/alert")
+}
