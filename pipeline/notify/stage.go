@@ -583,51 +583,90 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 		return nil, err
 	}
 	e.down = &sync.Map{}
-	var forget []string
-	pending := 0
+	var (
+		mu       sync.Mutex
+		forget   []string
+		pending  int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	// Episodes are independent: several at a time, so the tick's length
+	// is not the sum of every keep-alive's Redis round trips and receiver
+	// answer (tickWorkers at a time; the receivers of one episode are
+	// called in parallel as well).
+	sem := make(chan struct{}, tickWorkers)
 	for _, tr := range all {
-		dropped := s.dropRemoved(ctx, tr)
-		settled := true
-		for _, d := range tr.Deliveries {
-			if d.Pending != "" {
-				settled = false
-			}
-		}
-		if settled && (tr.Alert.Status == msg.StatusResolved || tr.Alert.Replay) {
-			// Replay episodes are not repeated, and may never see their
-			// resolution (the replay ended): like resolved ones, they are
-			// only remembered for the retention.
-			if now.Sub(tr.UpdatedAt) > s.cfg.ResolvedRetention {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			forgotten, n, err := s.tickEpisode(ctx, tr, e, now)
+			mu.Lock()
+			defer mu.Unlock()
+			if forgotten {
 				forget = append(forget, tr.Alert.Fingerprint)
 			}
-			continue
-		}
-		before := fmt.Sprint(tr.Deliveries)
-		te := *e
-		if tr.Alert.Status == msg.StatusFiring {
-			if _, closed, err := s.state.Closed(ctx, tr.Alert.Fingerprint); err != nil {
-				return nil, err
-			} else {
-				te.closed = closed
+			pending += n
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
-		}
-		s.deliverAll(ctx, tr, &te, true)
-		for _, d := range tr.Deliveries {
-			if d.Pending != "" {
-				pending++
-			}
-		}
-		if dropped || fmt.Sprint(tr.Deliveries) != before {
-			if err := s.state.Track(ctx, tr); err != nil {
-				return nil, err
-			}
-		}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	s.m.pending.Set(float64(pending))
 	if err := s.state.Forget(ctx, forget...); err != nil {
 		return nil, err
 	}
 	return nil, nil
+}
+
+// tickWorkers is how many episodes a tick handles at a time.
+const tickWorkers = 16
+
+// tickEpisode does a tick's work on one tracked episode: drops deliveries
+// to receivers no longer configured, sends what is due (repeats,
+// keep-alives, retries) and saves what changed. It reports whether the
+// episode is settled and old enough to forget, and how many of its
+// deliveries are still pending.
+func (s *Stage) tickEpisode(ctx context.Context, tr *alertstate.Tracked, e *env, now time.Time) (forget bool, pending int, err error) {
+	dropped := s.dropRemoved(ctx, tr)
+	settled := true
+	for _, d := range tr.Deliveries {
+		if d.Pending != "" {
+			settled = false
+		}
+	}
+	if settled && (tr.Alert.Status == msg.StatusResolved || tr.Alert.Replay) {
+		// Replay episodes are not repeated, and may never see their
+		// resolution (the replay ended): like resolved ones, they are
+		// only remembered for the retention.
+		return now.Sub(tr.UpdatedAt) > s.cfg.ResolvedRetention, 0, nil
+	}
+	before := fmt.Sprint(tr.Deliveries)
+	te := *e
+	if tr.Alert.Status == msg.StatusFiring {
+		_, closed, err := s.state.Closed(ctx, tr.Alert.Fingerprint)
+		if err != nil {
+			return false, 0, err
+		}
+		te.closed = closed
+	}
+	s.deliverAll(ctx, tr, &te, true)
+	for _, d := range tr.Deliveries {
+		if d.Pending != "" {
+			pending++
+		}
+	}
+	if dropped || fmt.Sprint(tr.Deliveries) != before {
+		if err := s.state.Track(ctx, tr); err != nil {
+			return false, pending, err
+		}
+	}
+	return false, pending, nil
 }
 
 // resolveRequested sends resolutions for the episodes operators resolved.

@@ -658,19 +658,38 @@ threatwatch_notify_pending_deliveries 0
 
 // BenchmarkTickKeepAlives measures a tick that re-sends keep-alives (as to
 // Alertmanager) for 1,000 firing alerts, with a sink that answers at once
-// and the state on a private redis-server: the stage's own cost per
-// firing alert per keep-alive. A tick calls the sink for each alert in
-// turn, so with a receiver that takes L to answer, a tick over N firing
-// alerts takes about N x (this + L).
+// or after 5 ms, and the state on a private redis-server: the time a tick
+// takes per firing alert.
 func BenchmarkTickKeepAlives(b *testing.B) {
-	cfg, err := config.Parse([]byte("notify:\n  tick: 0s\n  receivers:\n    - {name: am, type: keepalive}\n  default_receivers: [am]\n"))
+	for _, latency := range []time.Duration{0, 5 * time.Millisecond} {
+		b.Run("receiver="+latency.String(), func(b *testing.B) { benchTickKeepAlives(b, latency) })
+	}
+}
+
+// slowKeepAlive is a keep-alive sink that takes a while to answer.
+type slowKeepAlive struct {
+	keepAliveRecorder
+	latency time.Duration
+}
+
+func (s slowKeepAlive) Notify(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+	time.Sleep(s.latency)
+	return s.keepAliveRecorder.Notify(ctx, alerts...)
+}
+
+func benchTickKeepAlives(b *testing.B, latency time.Duration) {
+	cfg, err := config.Parse([]byte("notify:\n  tick: 0s\n  receivers:\n    - {name: am, type: slow}\n  default_receivers: [am]\n"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	c := &clock{t: notifytest.Start}
 	st := alertstate.New(redistest.New(b), alertstate.WithClock(c.now))
-	recs := map[string]*notifytest.Recorder{}
-	s, err := notify.New(cfg.Notify, recorderFactory(recs), st, notify.Options{Now: c.now})
+	rec := &notifytest.Recorder{}
+	slow := notify.Factory{Type: "slow", Doc: "test", Settings: func() any { return &struct{}{} },
+		New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
+			return slowKeepAlive{keepAliveRecorder{rec}, latency}, nil
+		}}
+	s, err := notify.New(cfg.Notify, []notify.Factory{slow}, st, notify.Options{Now: c.now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -683,7 +702,7 @@ func BenchmarkTickKeepAlives(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	sent := len(recs["am"].Calls())
+	sent := len(rec.Calls())
 	b.ResetTimer()
 	for b.Loop() {
 		c.add(time.Minute) // every keep-alive is due
@@ -692,7 +711,7 @@ func BenchmarkTickKeepAlives(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	if got := len(recs["am"].Calls()) - sent; got < b.N*firing {
+	if got := len(rec.Calls()) - sent; got < b.N*firing {
 		b.Fatalf("%d keep-alives sent over %d ticks, want %d a tick", got, b.N, firing)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*firing), "ns/alert")
