@@ -22,19 +22,7 @@ func TestAStageMovedToNewTopicsCountsTheirMessages(t *testing.T) {
 	cfg := defaults()
 	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
 	ctx := context.Background()
-	post := func(i int) *msg.Scored {
-		return &msg.Scored{Schema: msg.SchemaScored, Post: msg.Post{Schema: msg.SchemaPost, ID: fmt.Sprint(i), Site: "s", Published: at(time.Duration(i) * time.Minute)},
-			Scores: map[msg.Signal]float64{msg.SignalThreat: 0.9}}
-	}
-	old, _ := NewStage(cfg, opts)
-	for i := range 50 {
-		if _, err := old.Handle(ctx, post(i), pipeline.Meta{Topic: "scored", Partition: 0, Offset: int64(100 + i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := old.Checkpoint(ctx, map[int]int64{0: 149}); err != nil {
-		t.Fatal(err)
-	}
+	_, post := checkpointOldTopic(t, opts, 50)
 
 	moved, _ := NewStage(cfg, opts)
 	for i := range 5 {
@@ -120,18 +108,7 @@ func TestAnEarlierVersionsCheckpointOfAnotherTopicIsNotAdopted(t *testing.T) {
 	ctx := context.Background()
 	cfg := defaults()
 	opts := StageOptions{Name: "agg", Store: st, Levels: "levels", Alerts: "alerts"}
-	post := func(i int) *msg.Scored {
-		return threatPost(fmt.Sprint(i), "s", at(time.Duration(i)*time.Minute), 0.9)
-	}
-	old, _ := NewStage(cfg, opts)
-	for i := range 20 {
-		if _, err := old.Handle(ctx, post(i), pipeline.Meta{Topic: "scored", Partition: 0, Offset: int64(100 + i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := old.Checkpoint(ctx, map[int]int64{0: 119}); err != nil {
-		t.Fatal(err)
-	}
+	old, post := checkpointOldTopic(t, opts, 20)
 	if err := st.Rename(ctx, CheckpointKey(st, "agg", "scored", 0), old.legacyKey(0)).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,4 +139,25 @@ func TestAnEarlierVersionsCheckpointOfAnotherTopicIsNotAdopted(t *testing.T) {
 	if moved.parts[0].legacy {
 		t.Error("the old topic's checkpoint was adopted for the new topic")
 	}
+}
+
+// checkpointOldTopic has a stage apply n posts of site s at offsets 100
+// on of partition 0 of topic "scored" and save them, and returns the post
+// maker the test goes on with.
+func checkpointOldTopic(t *testing.T, opts StageOptions, n int) (*Stage, func(i int) *msg.Scored) {
+	t.Helper()
+	post := func(i int) *msg.Scored {
+		return threatPost(fmt.Sprint(i), "s", at(time.Duration(i)*time.Minute), 0.9)
+	}
+	old, _ := NewStage(defaults(), opts)
+	ctx := context.Background()
+	for i := range n {
+		if _, err := old.Handle(ctx, post(i), pipeline.Meta{Topic: "scored", Partition: 0, Offset: int64(100 + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Checkpoint(ctx, map[int]int64{0: int64(100 + n - 1)}); err != nil {
+		t.Fatal(err)
+	}
+	return old, post
 }
