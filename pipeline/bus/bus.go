@@ -424,6 +424,13 @@ func (b *Bus) PartitionReader(topic string, partition int) *kafka.Reader {
 func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
 	cl, release := b.Client()
 	defer release()
+	return b.partitions(ctx, cl, topic)
+}
+
+// partitions, offsets and committed ask through cl, so a call that needs
+// several of them (GroupLag) opens one connection, not one each: against a
+// cluster with TLS and SASL each is a handshake.
+func (b *Bus) partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, error) {
 	res, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, b.Explain(err)
@@ -450,7 +457,13 @@ type PartitionOffsets struct{ First, End int64 }
 
 // Offsets returns the partitions of topic, sorted, with their offsets.
 func (b *Bus) Offsets(ctx context.Context, topic string) ([]int, map[int]PartitionOffsets, error) {
-	parts, err := b.Partitions(ctx, topic)
+	cl, release := b.Client()
+	defer release()
+	return b.offsets(ctx, cl, topic)
+}
+
+func (b *Bus) offsets(ctx context.Context, cl *kafka.Client, topic string) ([]int, map[int]PartitionOffsets, error) {
+	parts, err := b.partitions(ctx, cl, topic)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot list partitions of %s: %w", topic, err)
 	}
@@ -459,8 +472,6 @@ func (b *Bus) Offsets(ctx context.Context, topic string) ([]int, map[int]Partiti
 	for _, p := range parts {
 		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p), kafka.FirstOffsetOf(p))
 	}
-	cl, release := b.Client()
-	defer release()
 	res, err := cl.ListOffsets(ctx, req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read the offsets of %s: %w", topic, b.Explain(err))
@@ -480,11 +491,13 @@ func (b *Bus) Offsets(ctx context.Context, topic string) ([]int, map[int]Partiti
 // the sum of its committed offsets, which moves when the group makes
 // progress. A partition the group never committed counts from its start.
 func (b *Bus) GroupLag(ctx context.Context, group, topic string) (lag, committed int64, err error) {
-	parts, offs, err := b.Offsets(ctx, topic)
+	cl, release := b.Client()
+	defer release()
+	parts, offs, err := b.offsets(ctx, cl, topic)
 	if err != nil {
 		return 0, 0, err
 	}
-	done, err := b.committed(ctx, group, topic, parts)
+	done, err := b.committed(ctx, cl, group, topic, parts)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -546,16 +559,16 @@ func (b *Bus) Assignment(ctx context.Context, group, topic, member string) (part
 // stage name) committed on topic, per partition; a partition it never
 // committed is absent.
 func (b *Bus) Committed(ctx context.Context, group, topic string) (map[int]int64, error) {
-	parts, err := b.Partitions(ctx, topic)
+	cl, release := b.Client()
+	defer release()
+	parts, err := b.partitions(ctx, cl, topic)
 	if err != nil {
 		return nil, err
 	}
-	return b.committed(ctx, group, topic, parts)
+	return b.committed(ctx, cl, group, topic, parts)
 }
 
-func (b *Bus) committed(ctx context.Context, group, topic string, parts []int) (map[int]int64, error) {
-	cl, release := b.Client()
-	defer release()
+func (b *Bus) committed(ctx context.Context, cl *kafka.Client, group, topic string, parts []int) (map[int]int64, error) {
 	ores, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: b.cfg.GroupPrefix + group, Topics: map[string][]int{topic: parts}})
 	if err == nil {
 		err = ores.Error
