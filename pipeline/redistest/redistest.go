@@ -140,7 +140,7 @@ func startBinary(t testing.TB, bin string, port int) *Server {
 	for attempt := 0; attempt < 5; attempt++ {
 		p := port
 		if p == 0 {
-			p = freePort(t)
+			p = FreePort(t)
 		}
 		dir := t.TempDir()
 		cmd := exec.Command(bin, "--port", fmt.Sprint(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -181,7 +181,9 @@ func startBinary(t testing.TB, bin string, port int) *Server {
 	return nil
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port nobody listens on, for a server a test
+// starts itself (a replica, a sentinel).
+func FreePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("redistest: %v", err)

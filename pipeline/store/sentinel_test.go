@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +32,7 @@ func TestTheStoreFollowsASentinelFailover(t *testing.T) {
 		t.Fatal("redis-server is not installed")
 	}
 	dir := t.TempDir()
-	mport, rport, sport := freePort(t), freePort(t), freePort(t)
+	mport, rport, sport := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
 	master := startServer(t, bin, dir, "--port", fmt.Sprint(mport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	startServer(t, bin, dir, "--port", fmt.Sprint(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--replicaof", "127.0.0.1", fmt.Sprint(mport))
@@ -106,16 +105,6 @@ func TestTheStoreFollowsASentinelFailover(t *testing.T) {
 	if v, err := st.Get(ctx, st.Key("before")).Result(); err != nil || v != "v1" {
 		t.Errorf("what was written before the failover: %q, %v", v, err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startServer runs redis-server with args in dir until the test ends.
