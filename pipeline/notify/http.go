@@ -109,7 +109,9 @@ func DoResponse(ctx context.Context, c *http.Client, r Request) (body []byte, re
 	}
 	_ = rerr
 	he := &HTTPError{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
-	snippet := strings.TrimSpace(string(b))
+	// Scrubbed before it is cut: a secret the body echoes across the cut
+	// would otherwise lose its end and no longer be recognized.
+	snippet := scrub(strings.TrimSpace(string(b)), secrets)
 	if len(snippet) > 200 {
 		snippet = snippet[:200] + "..."
 	}

@@ -44,3 +44,31 @@ func TestARedirectIsNotADelivery(t *testing.T) {
 		})
 	}
 }
+
+// A receiver that echoes the request in its error body may put a secret
+// anywhere in it, also across the point where the error's quote of the
+// body is cut: no part of the secret may survive the cut.
+func TestAnErrorQuotingTheBodyHoldsNoPartOfASecret(t *testing.T) {
+	const key = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"
+	f := func(at int) {
+		t.Helper()
+		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, strings.Repeat("x", at)+key+" was refused")
+		}))
+		defer recv.Close()
+		_, err := Do(context.Background(), recv.Client(), Request{URL: recv.URL + "/v2/enqueue", Secrets: []string{key}})
+		if err == nil {
+			t.Fatalf("secret at byte %d: a 400 was taken for a delivery", at)
+		}
+		if msg := err.Error(); strings.Contains(msg, key[:5]) {
+			t.Errorf("secret at byte %d: error %q holds part of it", at, msg)
+		}
+	}
+	f(0)
+	f(150)
+	f(170) // cut in the middle of the secret
+	f(185)
+	f(195)
+	f(400)
+}
