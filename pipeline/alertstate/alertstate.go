@@ -491,6 +491,38 @@ func (st *State) Track(ctx context.Context, t *Tracked) error {
 	return nil
 }
 
+// trackFiringScript stores the Tracked JSON ARGV[2] of episode ARGV[1] in
+// the hash KEYS[1] unless the episode stored there is resolved.
+var trackFiringScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and type(old) == 'table' and type(old.alert) == 'table' and old.alert.status == 'resolved' then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// TrackFiring stores t, a firing episode read a while ago, unless its
+// episode was resolved since (another notify instance handled the
+// resolution meanwhile), and reports whether it stored it. Storing it
+// anyway would undo the resolution: the episode would be kept alive and
+// repeated as firing for good.
+func (st *State) TrackFiring(ctx context.Context, t *Tracked) (bool, error) {
+	t.UpdatedAt = st.now().UTC()
+	b, err := json.Marshal(t)
+	if err != nil {
+		return false, fmt.Errorf("cannot encode tracked alert: %w", err)
+	}
+	n, err := trackFiringScript.Run(ctx, st.s, []string{st.key("alerts")}, t.Alert.Fingerprint, b).Int()
+	if err != nil {
+		return false, fmt.Errorf("cannot store tracked alert: %w", err)
+	}
+	return n == 1, nil
+}
+
 // TrackIfAbsent stores t unless its episode is tracked already, and
 // reports whether it stored it.
 func (st *State) TrackIfAbsent(ctx context.Context, t *Tracked) (bool, error) {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/alertstate"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
+	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
 // clock is a settable test clock.
@@ -298,4 +301,51 @@ func TestTrackedAndLease(t *testing.T) {
 	if !ok1 || ok2 || !ok3 {
 		t.Fatalf("lease a=%v b=%v a-again=%v; want true false true", ok1, ok2, ok3)
 	}
+}
+
+// TrackFiring, the tick's write of an episode it read as firing, must not
+// undo a resolution stored meanwhile, on a real Redis and on the embedded
+// one alike.
+func TestTrackFiringNeverOverwritesAResolution(t *testing.T) {
+	f := func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		st := alertstate.New(s)
+		ep := func(fp, status string) *alertstate.Tracked {
+			return &alertstate.Tracked{
+				Alert:      msg.Alert{Schema: msg.SchemaAlert, Fingerprint: fp, Status: status, Labels: map[string]string{"alertname": "ThreatSpike", "status": "resolved"}},
+				Deliveries: map[string]alertstate.Delivery{"am": {Status: msg.StatusResolved}},
+			}
+		}
+		for _, c := range []struct {
+			stored string // "" for none
+			want   bool
+		}{{"", true}, {msg.StatusFiring, true}, {msg.StatusResolved, false}} {
+			fp := "fp-" + c.stored
+			if c.stored != "" {
+				if err := st.Track(ctx, ep(fp, c.stored)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ok, err := st.TrackFiring(ctx, ep(fp, msg.StatusFiring))
+			if err != nil || ok != c.want {
+				t.Fatalf("stored %q: TrackFiring = %v, %v; want %v", c.stored, ok, err, c.want)
+			}
+			got, err := st.Tracked(ctx, fp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]string{true: msg.StatusFiring, false: c.stored}[c.want]; got.Alert.Status != want {
+				t.Errorf("stored %q: episode is %s after TrackFiring, want %s", c.stored, got.Alert.Status, want)
+			}
+		}
+	}
+	t.Run("redis", func(t *testing.T) { f(t, redistest.New(t)) })
+	t.Run("embedded", func(t *testing.T) {
+		s, err := store.Open(config.Redis{}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		f(t, s)
+	})
 }

@@ -211,8 +211,9 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 		return nil, err
 	}
 	tr, err := s.state.Tracked(ctx, a.Fingerprint)
+	isNew := errors.Is(err, alertstate.ErrNotFound)
 	switch {
-	case errors.Is(err, alertstate.ErrNotFound):
+	case isNew:
 		tr = &alertstate.Tracked{Deliveries: map[string]alertstate.Delivery{}}
 	case err != nil:
 		return nil, err
@@ -239,6 +240,13 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 		}
 	}
 	s.deliverAll(ctx, tr, env, false)
+	if isNew && a.Status == msg.StatusFiring && len(tr.Receivers) == 0 {
+		// No route matched and no default receiver is configured: the
+		// alert reaches nobody, which must not go unnoticed.
+		s.m.dropped.WithLabelValues("no_receiver").Inc()
+		s.log.Warn("alert matches no route and there is no default receiver: nobody is notified",
+			"fingerprint", a.Fingerprint, "alertname", a.Labels["alertname"], "site", a.Labels["site"])
+	}
 	if err := s.state.Track(ctx, tr); err != nil {
 		return nil, err
 	}
@@ -446,13 +454,23 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		e.down.Store(r.Name, true)
 	}
 	if err == nil {
+		// A keep-alive that went out like the one before it pages nobody;
+		// audited, one firing alert would add an entry a minute and push
+		// the operators' actions out of the trimmed log. Its failures, and
+		// the send that recovers from one, are audited.
+		keepAlive := dec.repeat && r.KeepAlive > 0 && d.Pending == "" && d.Failed == "" && d.Suppressed == ""
 		d = alertstate.Delivery{Status: a.Status, SentAt: e.now}
 		entry.Result = alertstate.ResultSent
-		s.record(ctx, entry)
+		if !keepAlive {
+			s.record(ctx, entry)
+		}
 		s.m.notifications.WithLabelValues(r.Name, alertstate.ResultSent).Inc()
 		return d
 	}
-	if d.Pending != a.Status || d.FirstFailure.IsZero() {
+	// A resolution refused for good and tried again keeps the time of its
+	// first refusal: the tick gives it up resolved_retention after that.
+	again := a.Status == msg.StatusResolved && d.Failed == msg.StatusResolved
+	if (d.Pending != a.Status && !again) || d.FirstFailure.IsZero() {
 		d.FirstFailure = e.now
 	}
 	d.Pending, d.LastAttempt, d.LastError, d.Suppressed = a.Status, e.now, err.Error(), ""
@@ -636,7 +654,7 @@ func (s *Stage) tickEpisode(ctx context.Context, tr *alertstate.Tracked, e *env,
 	dropped := s.dropRemoved(ctx, tr)
 	settled := true
 	for _, d := range tr.Deliveries {
-		if d.Pending != "" {
+		if d.Pending != "" || s.refusedResolution(tr, d, now) {
 			settled = false
 		}
 	}
@@ -662,11 +680,61 @@ func (s *Stage) tickEpisode(ctx context.Context, tr *alertstate.Tracked, e *env,
 		}
 	}
 	if dropped || fmt.Sprint(tr.Deliveries) != before {
-		if err := s.state.Track(ctx, tr); err != nil {
+		if tr.Alert.Status != msg.StatusFiring {
+			if err := s.state.Track(ctx, tr); err != nil {
+				return false, pending, err
+			}
+			return false, pending, nil
+		}
+		stored, err := s.state.TrackFiring(ctx, tr)
+		if err != nil {
 			return false, pending, err
+		}
+		if !stored {
+			return false, pending, s.resolvedMeanwhile(ctx, tr, now)
 		}
 	}
 	return false, pending, nil
+}
+
+// resolvedMeanwhile follows up a tick's work on an episode that another
+// notify instance resolved after the tick read it as firing. The stored
+// resolution stands; but a receiver the tick sent a keep-alive or repeat
+// to may have got it after the resolution, so the resolution is sent to it
+// again at the next tick.
+func (s *Stage) resolvedMeanwhile(ctx context.Context, tr *alertstate.Tracked, now time.Time) error {
+	fresh, err := s.state.Tracked(ctx, tr.Alert.Fingerprint)
+	if errors.Is(err, alertstate.ErrNotFound) {
+		return nil // forgotten since: nothing left to follow up
+	}
+	if err != nil {
+		return err
+	}
+	changed := false
+	for name, d := range tr.Deliveries {
+		fd, ok := fresh.Deliveries[name]
+		sentNow := d.Status == msg.StatusFiring && d.Pending == "" && d.SentAt.Equal(now)
+		if ok && sentNow && fd.Status == msg.StatusResolved && fd.Pending == "" {
+			fresh.Deliveries[name] = alertstate.Delivery{Status: msg.StatusFiring, SentAt: now, Pending: msg.StatusResolved}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	s.log.Info("an episode was resolved while the tick sent it as firing; its resolution is sent again",
+		"fingerprint", tr.Alert.Fingerprint)
+	return s.state.Track(ctx, fresh)
+}
+
+// refusedResolution reports whether d is the resolution of tr that its
+// receiver refused for good (not retryable, or retried too long) after it
+// got the firing. Nothing else would ever send it, and the incident it
+// closes would stay open: decide tries it again every repeat interval,
+// for as long as resolved episodes are remembered.
+func (s *Stage) refusedResolution(tr *alertstate.Tracked, d alertstate.Delivery, now time.Time) bool {
+	return tr.Alert.Status == msg.StatusResolved && d.Failed == msg.StatusResolved && d.Status == msg.StatusFiring &&
+		now.Sub(d.FirstFailure) < s.cfg.ResolvedRetention
 }
 
 // resolveRequested sends resolutions for the episodes operators resolved.

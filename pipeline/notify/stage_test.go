@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -715,4 +716,137 @@ func benchTickKeepAlives(b *testing.B, latency time.Duration) {
 		b.Fatalf("%d keep-alives sent over %d ticks, want %d a tick", got, b.N, firing)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*firing), "ns/alert")
+}
+
+// A resolution the receiver refused (a revoked token, a receiver being
+// redeployed) is tried again after a repeat interval, as a refused firing
+// is: otherwise the incident it should close stays open for good, since
+// nothing else will ever send the resolution.
+func TestARefusedResolutionIsTriedAgainAfterARepeatInterval(t *testing.T) {
+	h := newHarness(t, twoReceivers)
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	var refused atomic.Bool
+	refused.Store(true)
+	h.recs["oncall"].Fail = func(int) (bool, error) {
+		if refused.Load() {
+			return false, errors.New("401 token revoked")
+		}
+		return false, nil
+	}
+	h.clock.add(time.Minute)
+	h.handle(resolved(a))
+	h.clock.add(10 * time.Minute)
+	h.tick()
+	if got := h.recs["oncall"].Statuses(); fmt.Sprint(got) != "[firing resolved]" {
+		t.Fatalf("oncall got %v before a repeat interval passed, want the refused resolution not hammered", got)
+	}
+	refused.Store(false) // the operator fixed the token
+	h.clock.add(time.Hour)
+	h.tick()
+	h.clock.add(time.Minute)
+	h.tick()
+	if got := h.recs["oncall"].Statuses(); fmt.Sprint(got) != "[firing resolved resolved]" {
+		t.Fatalf("oncall got %v, want the refused resolution sent again once, after a repeat interval", got)
+	}
+	tr, err := h.state.Tracked(context.Background(), a.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tr.Deliveries["oncall"]; d.Status != msg.StatusResolved || d.Failed != "" {
+		t.Errorf("oncall delivery %+v, want the resolution delivered", d)
+	}
+
+	// A receiver that refuses every resolution is not tried for ever: the
+	// episode is given up and forgotten like any resolved one.
+	b := notifytest.Alert("forum-b")
+	h.handle(b)
+	refused.Store(true)
+	h.handle(resolved(b))
+	before := len(h.recs["oncall"].Calls())
+	for range 24 * 15 {
+		h.clock.add(time.Hour)
+		h.tick()
+	}
+	if n := len(h.recs["oncall"].Calls()) - before; n < 24*6 || n > 24*7+1 {
+		t.Errorf("a resolution refused for ever was tried %d more times, want one per repeat interval for resolved_retention", n)
+	}
+	if _, err := h.state.Tracked(context.Background(), b.Fingerprint); !errors.Is(err, alertstate.ErrNotFound) {
+		t.Errorf("the episode whose resolution was refused for ever is still tracked: %v", err)
+	}
+}
+
+// An alert no route matches, with no default receivers configured, reaches
+// nobody: that must show, in the log and in the dropped counter, once per
+// episode, not vanish without a trace.
+func TestAnAlertNoRouteMatchesIsCountedAndLogged(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+notify:
+  receivers:
+    - {name: oncall, type: rec}
+  routes:
+    - matchers: ['severity="critical"']
+      receivers: [oncall]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	var logs strings.Builder
+	s, err := notify.New(cfg.Notify, recorderFactory(map[string]*notifytest.Recorder{}), alertstate.New(redistest.New(t)), notify.Options{
+		Registerer: reg, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := notifytest.Alert("forum-a")
+	a.Labels["severity"] = "elevated"
+	a.Fingerprint = msg.Fingerprint(a.Labels, a.StartsAt)
+	for _, m := range []*msg.Alert{a, a, resolved(a)} { // a re-emission, then the end
+		if _, err := s.Handle(context.Background(), m, pipeline.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP threatwatch_notify_dropped_total Alert messages or audit entries the notify stage could not act on, by reason.
+# TYPE threatwatch_notify_dropped_total counter
+threatwatch_notify_dropped_total{reason="no_receiver"} 1
+`), "threatwatch_notify_dropped_total"); err != nil {
+		t.Error(err)
+	}
+	if got := logs.String(); !strings.Contains(got, "matches no route") || !strings.Contains(got, a.Fingerprint) {
+		t.Errorf("log %q: want a warning naming the alert", got)
+	}
+}
+
+// Keep-alives re-send a firing alert to Alertmanager every minute. Were
+// each audited, one firing alert would add some 1,400 entries a day, and
+// the audit log, trimmed to its length, would soon lose the operators'
+// actions (who silenced, who acknowledged) it is kept for.
+func TestKeepAlivesDoNotFloodTheAuditLog(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  receivers:
+    - {name: am, type: keepalive}
+  default_receivers: [am]
+`)
+	a := notifytest.Alert("forum-a")
+	h.handle(a)
+	for range 120 {
+		h.clock.add(time.Minute)
+		h.tick()
+	}
+	if n := len(h.recs["am"].Calls()); n < 100 {
+		t.Fatalf("%d calls in two hours: the keep-alives were not sent", n)
+	}
+	h.recs["am"].Fail = func(int) (bool, error) { return true, notifytest.ErrDown }
+	h.clock.add(time.Minute)
+	h.tick()
+	h.recs["am"].Fail = nil
+	h.clock.add(time.Minute)
+	h.tick()
+	h.handle(resolved(a))
+	if got := fmt.Sprint(h.results()); got != "[am:firing:sent am:firing:failed am:firing:sent am:resolved:sent]" {
+		t.Errorf("audit %s, want the first delivery, the failed keep-alive, the one that recovered it, and the resolution", got)
+	}
 }
