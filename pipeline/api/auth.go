@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/threatwatch/threatwatch/config"
 )
@@ -25,6 +26,10 @@ type Principal struct {
 	Via string `json:"via"`
 	// key identifies the caller for rate limiting.
 	key string
+	// expires is when the credential stops being valid (zero: a static
+	// token, valid until the configuration changes). A live stream outlasts
+	// the request that authenticated it, so it ends then.
+	expires time.Time
 }
 
 // roleRank orders roles; a role may do what any lower one may.

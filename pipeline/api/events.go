@@ -151,11 +151,22 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	hb := time.NewTicker(s.cfg.SSE.Heartbeat)
 	defer hb.Stop()
+	// The stream ends when its credential expires: the client reconnects
+	// and must present a valid one, so a revoked or expired JWT does not
+	// keep receiving updates for as long as the connection lasts.
+	var expired <-chan time.Time
+	if !p.expires.IsZero() {
+		t := time.NewTimer(p.expires.Sub(s.now()))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
 		case <-sub.Gone:
+			return nil
+		case <-expired:
 			return nil
 		case ev := <-sub.C:
 			if err := write(ev.frame(aud)); err != nil {

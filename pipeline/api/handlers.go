@@ -265,6 +265,13 @@ func (s *Server) handleSites(w http.ResponseWriter, r *http.Request) error {
 		if s.bodies == nil {
 			s.bodies = map[string]cachedBody{}
 		}
+		// The spark window is the caller's to choose: drop answers past
+		// their time, or every window ever asked for keeps its body.
+		for k, e := range s.bodies {
+			if e.gen < gen || at.Sub(e.at) >= SitesCacheTTL {
+				delete(s.bodies, k)
+			}
+		}
 		s.bodies[key] = c
 		s.bodyMu.Unlock()
 	}
@@ -329,6 +336,11 @@ func (s *Server) handleSite(w http.ResponseWriter, r *http.Request) error {
 	mode := redactionFor(principalOf(r).Role)
 	s.addScraperHealth(r.Context(), one, mode)
 	d.SiteSummary = one[0]
+	if mode == RedactNone {
+		// The top threads are evidence: analysts read it raw only through
+		// /evidence, which is audited; here they get what responders get.
+		mode = RedactPII
+	}
 	d.Contributors = shapeContributors(d.Contributors, mode, s.red)
 	writeJSON(w, http.StatusOK, map[string]any{"site": d, "redaction": mode})
 	return nil

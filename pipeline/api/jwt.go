@@ -39,6 +39,9 @@ type JWTVerifier struct {
 	lastTry   time.Time
 	jwksURL   string
 	minReload time.Duration
+	// loading is closed when the read of the key set in flight ends (nil:
+	// none is).
+	loading chan struct{}
 }
 
 // NewJWTVerifier returns a verifier for the configured issuer. The keys
@@ -154,7 +157,7 @@ func (v *JWTVerifier) principal(c map[string]any) (*Principal, error) {
 	if role == "" {
 		return nil, ErrNoRole
 	}
-	return &Principal{Name: user, Role: role, Via: "oidc", key: "oidc:" + sub + ":" + user}, nil
+	return &Principal{Name: user, Role: role, Via: "oidc", key: "oidc:" + sub + ":" + user, expires: exp.Add(lee)}, nil
 }
 
 // ErrNoRole reports a valid identity that holds no console role (403).
@@ -199,33 +202,70 @@ func numericDate(v any) (time.Time, bool) {
 }
 
 // key returns the key named kid, refreshing the key set when it is old or
-// does not hold kid.
+// does not hold kid. The issuer is never asked while v.mu is held: a known
+// key is used at once and the stale set refreshed in the background, so an
+// issuer that hangs delays nobody whose token it already vouched for; a
+// token naming an unknown key waits for the read in flight, if any.
 func (v *JWTVerifier) key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	now := v.now()
 	k, ok := v.pick(kid)
-	stale := now.Sub(v.fetched) > v.cfg.KeysRefresh
-	if ok && !stale {
+	fresh := now.Sub(v.fetched) <= v.cfg.KeysRefresh
+	due := now.Sub(v.lastTry) >= v.minReload || v.keys == nil && v.lastTry.IsZero()
+	var started chan struct{}
+	if due && !(ok && fresh) && v.loading == nil {
+		// At most one read of the key set per minReload, whoever asks.
+		v.lastTry = now
+		started = make(chan struct{})
+		v.loading = started
+	}
+	inFlight := v.loading
+	v.mu.Unlock()
+	if ok {
+		if started != nil {
+			go v.refresh(context.WithoutCancel(ctx), started)
+		}
 		return k, nil
 	}
-	if now.Sub(v.lastTry) >= v.minReload || v.keys == nil && v.lastTry.IsZero() {
-		v.lastTry = now
-		if err := v.reload(ctx); err != nil {
-			// Keep the old keys: an issuer hiccup must not lock everyone out.
-			v.log.Warn("cannot refresh the OIDC key set", "err", err)
-		} else {
-			v.fetched = now
+	switch {
+	case started != nil:
+		// Not bound to this request: others may be waiting for it.
+		v.refresh(context.WithoutCancel(ctx), started)
+	case inFlight != nil:
+		select {
+		case <-inFlight:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		k, ok = v.pick(kid)
 	}
+	v.mu.Lock()
+	k, ok = v.pick(kid)
+	v.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown signing key", ErrBadCredentials)
 	}
 	return k, nil
 }
 
-// pick finds kid; a token without kid matches a key set of one key.
+// refresh re-reads the key set and installs it, then closes done; on
+// failure the old keys stay: an issuer hiccup must not lock everyone out.
+func (v *JWTVerifier) refresh(ctx context.Context, done chan struct{}) {
+	started := v.now()
+	err := v.reload(ctx)
+	if err != nil {
+		v.log.Warn("cannot refresh the OIDC key set", "err", err)
+	}
+	v.mu.Lock()
+	if err == nil {
+		v.fetched = started
+	}
+	v.loading = nil
+	v.mu.Unlock()
+	close(done)
+}
+
+// pick finds kid; a token without kid matches a key set of one key. The
+// caller holds v.mu.
 func (v *JWTVerifier) pick(kid string) (crypto.PublicKey, bool) {
 	if kid == "" && len(v.keys) == 1 {
 		for _, k := range v.keys {
@@ -236,8 +276,13 @@ func (v *JWTVerifier) pick(kid string) (crypto.PublicKey, bool) {
 	return k, ok
 }
 
+// reload reads the key set (through the discovery document the first
+// time) and installs it. It must not be called with v.mu held.
 func (v *JWTVerifier) reload(ctx context.Context) error {
-	if v.jwksURL == "" {
+	v.mu.Lock()
+	jwksURL := v.jwksURL
+	v.mu.Unlock()
+	if jwksURL == "" {
 		var doc struct {
 			Issuer  string `json:"issuer"`
 			JWKSURI string `json:"jwks_uri"`
@@ -252,12 +297,15 @@ func (v *JWTVerifier) reload(ctx context.Context) error {
 		if doc.JWKSURI == "" {
 			return errors.New("discovery document has no jwks_uri")
 		}
-		v.jwksURL = doc.JWKSURI
+		jwksURL = doc.JWKSURI
+		v.mu.Lock()
+		v.jwksURL = jwksURL
+		v.mu.Unlock()
 	}
 	var set struct {
 		Keys []jwk `json:"keys"`
 	}
-	if err := v.getJSON(ctx, v.jwksURL, &set); err != nil {
+	if err := v.getJSON(ctx, jwksURL, &set); err != nil {
 		return fmt.Errorf("cannot read key set: %w", err)
 	}
 	keys := map[string]crypto.PublicKey{}
@@ -275,7 +323,9 @@ func (v *JWTVerifier) reload(ctx context.Context) error {
 	if len(keys) == 0 {
 		return errors.New("key set holds no usable RSA or P-256 key")
 	}
+	v.mu.Lock()
 	v.keys = keys
+	v.mu.Unlock()
 	return nil
 }
 

@@ -437,6 +437,13 @@ func (m *ReadModel) Sites(ctx context.Context, o SiteOptions) ([]SiteSummary, er
 		if c.entries == nil {
 			c.entries = map[time.Duration]cachedSites{}
 		}
+		// Drop lists past their time: every spark window asked for once
+		// would otherwise keep a copy of every site for good.
+		for k, e := range c.entries {
+			if e.gen < c.gen || at.Sub(e.at) >= SitesCacheTTL {
+				delete(c.entries, k)
+			}
+		}
 		c.entries[o.Spark] = cachedSites{at: at, gen: gen, sites: sites}
 		c.mu.Unlock()
 		return sites, nil
