@@ -452,7 +452,10 @@ type Delivery struct {
 	// notify stage's tick), empty when up to date.
 	Pending     string    `json:"pending,omitempty"`
 	LastAttempt time.Time `json:"lastAttempt,omitempty"`
-	Failures    int       `json:"failures,omitempty"`
+	// RetryAt, when set, is the earliest time the receiver asked to be
+	// called again (Retry-After) after the last failure.
+	RetryAt  time.Time `json:"retryAt,omitempty"`
+	Failures int       `json:"failures,omitempty"`
 	// FirstFailure is when the pending delivery first failed; the stage
 	// gives up notify.retry.give_up_after later.
 	FirstFailure time.Time `json:"firstFailure,omitempty"`
@@ -460,6 +463,11 @@ type Delivery struct {
 	// Failed is the status whose delivery failed for good (not retryable,
 	// or retried too long); it is tried again after a repeat interval.
 	Failed string `json:"failed,omitempty"`
+	// MaybeFiring is set when a delivery of the firing failed in a way that
+	// leaves open whether the receiver got it (a timeout, a 5xx) and no
+	// delivery succeeded since: the receiver may have opened an incident,
+	// so the episode's resolution is sent to it as if it had got the firing.
+	MaybeFiring bool `json:"maybeFiring,omitempty"`
 	// Suppressed is why the current status was not sent (silenced, acked,
 	// replay, closed), so the audit log records a suppression once, not at
 	// every tick.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,6 +21,9 @@ type HTTPError struct {
 	// RetryAfter is the wait the server asked for (429, 503), or 0.
 	RetryAfter time.Duration
 	msg        string
+	// unsent is set when no connection to the receiving system could be
+	// opened: the request certainly never reached it.
+	unsent bool
 }
 
 func (e *HTTPError) Error() string { return e.msg }
@@ -31,6 +35,27 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return he.RetryAfter, true
 	}
 	return 0, false
+}
+
+// NotDelivered reports whether err, the error of a failed delivery, says
+// the receiving system certainly did not take the notification: it
+// answered with a redirect or a 4xx (408 and 429 included), or no
+// connection to it could be opened. A timeout, a connection cut once the
+// request was sent, a 5xx or any other error leave it open: the receiver
+// may have acted on it.
+func NotDelivered(err error) bool {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		return false
+	}
+	return he.unsent || he.Status >= 300 && he.Status < 500
+}
+
+// dialFailed reports whether a request failed before a connection to the
+// server was open (refused, unknown host), so nothing of it was sent.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Request is one HTTP request of a sink.
@@ -100,7 +125,7 @@ func DoResponse(ctx context.Context, c *http.Client, r Request) (body []byte, re
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, true, &HTTPError{msg: scrub(fmt.Sprintf("cannot reach %s: %v", where, unwrapURLError(err)), secrets)}
+		return nil, true, &HTTPError{msg: scrub(fmt.Sprintf("cannot reach %s: %v", where, unwrapURLError(err)), secrets), unsent: dialFailed(err)}
 	}
 	defer resp.Body.Close()
 	b, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -164,7 +189,7 @@ func ScrubError(err error, secrets ...string) error {
 	}
 	var he *HTTPError
 	if errors.As(err, &he) {
-		return &HTTPError{Status: he.Status, RetryAfter: he.RetryAfter, msg: s}
+		return &HTTPError{Status: he.Status, RetryAfter: he.RetryAfter, msg: s, unsent: he.unsent}
 	}
 	return errors.New(s)
 }

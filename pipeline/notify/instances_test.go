@@ -2,8 +2,10 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +102,240 @@ notify:
 	}
 	// Alertmanager got the keep-alive after the resolution: the next tick
 	// sends the resolution again, and then nothing more.
+	for range 10 {
+		c.add(time.Minute)
+		if _, err := ticker.Tick(ctx, c.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fmt.Sprint(am.Statuses()); got != "[firing resolved firing resolved]" {
+		t.Errorf("Alertmanager got %s, want its last word to be the resolution", got)
+	}
+}
+
+// slowKeepAliveSink is a keep-alive sink (like Alertmanager's) that takes
+// a while to answer once slow is set.
+type slowKeepAliveSink struct {
+	*notifytest.Recorder
+	slow  *atomic.Bool
+	delay time.Duration
+}
+
+func (s slowKeepAliveSink) KeepAlive() time.Duration { return time.Minute }
+
+func (s slowKeepAliveSink) Notify(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+	if s.slow.Load() {
+		time.Sleep(s.delay)
+	}
+	return s.Recorder.Notify(ctx, alerts...)
+}
+
+// A tick that takes longer than its lease (a slow receiver, many firing
+// alerts) must keep the lease: otherwise a second notify instance starts a
+// tick meanwhile, reads the episodes the first has not reached yet as due,
+// and both send them. When the instance holding the lease stops, the
+// lease still expires, and the other instance takes the tick over.
+func TestASlowTickKeepsItsLeaseFromAnotherInstance(t *testing.T) {
+	redistest.NeedOwnServer(t, "key expiry in real time")
+	cfg, err := config.Parse([]byte(`
+notify:
+  tick: 100ms
+  receivers:
+    - {name: am, type: slow}
+  default_receivers: [am]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	// One Redis, as two notify processes share it (a store each would get
+	// a key prefix of its own).
+	store := redistest.New(t)
+	// Both instances deliver to the same Alertmanager: one recorder.
+	am := &notifytest.Recorder{}
+	var slow atomic.Bool
+	instance := func() *notify.Stage {
+		f := notify.Factory{Type: "slow", Doc: "test", Settings: func() any { return &struct{}{} },
+			New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
+				return slowKeepAliveSink{Recorder: am, slow: &slow, delay: 120 * time.Millisecond}, nil
+			}}
+		s, err := notify.New(cfg.Notify, []notify.Factory{f}, alertstate.New(store, alertstate.WithClock(c.now)), notify.Options{Now: c.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := instance(), instance()
+	ctx := context.Background()
+	const firing = 64 // 4 rounds of the tick's 16 workers: about 4 leases long
+	for i := range firing {
+		if _, err := a.Handle(ctx, notifytest.Alert(fmt.Sprintf("forum-%d", i)), pipeline.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(am.Calls())
+	slow.Store(true)
+	c.add(2 * time.Minute) // every keep-alive is due
+	done := make(chan error)
+	go func() {
+		_, err := a.Tick(ctx, c.now())
+		done <- err
+	}()
+	for range 4 {
+		time.Sleep(150 * time.Millisecond) // past a's lease, unless renewed
+		if _, err := b.Tick(ctx, c.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	for _, call := range am.Calls()[before:] {
+		sent[call.Alerts[0].Labels["site"]]++
+	}
+	dups := 0
+	for _, n := range sent {
+		dups += n - 1
+	}
+	if len(sent) != firing || dups != 0 {
+		t.Fatalf("%d alerts kept alive, %d keep-alives sent twice: two instances ran the tick at once", len(sent), dups)
+	}
+
+	// The instance holding the lease stops ticking: the other takes over
+	// once the lease has expired.
+	slow.Store(false)
+	c.add(2 * time.Minute)
+	before = len(am.Calls())
+	deadline := time.Now().Add(5 * time.Second)
+	for len(am.Calls()) == before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if _, err := b.Tick(ctx, c.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(am.Calls()) - before; n != firing {
+		t.Fatalf("the second instance sent %d keep-alives after the first stopped, want %d", n, firing)
+	}
+}
+
+// A tick whose lease another instance took over (it expired while Redis
+// was slow to answer) starts no more episodes: the new holder's tick sends
+// them.
+func TestATickThatLostItsLeaseStartsNoMoreEpisodes(t *testing.T) {
+	redistest.NeedOwnServer(t, "key expiry in real time")
+	cfg, err := config.Parse([]byte(`
+notify:
+  tick: 100ms
+  receivers:
+    - {name: am, type: slow}
+  default_receivers: [am]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	store := redistest.New(t)
+	state := alertstate.New(store, alertstate.WithClock(c.now))
+	am := &notifytest.Recorder{}
+	var slow atomic.Bool
+	f := notify.Factory{Type: "slow", Doc: "test", Settings: func() any { return &struct{}{} },
+		New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
+			return slowKeepAliveSink{Recorder: am, slow: &slow, delay: 200 * time.Millisecond}, nil
+		}}
+	s, err := notify.New(cfg.Notify, []notify.Factory{f}, state, notify.Options{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const firing = 64 // 4 rounds of the tick's 16 workers
+	for i := range firing {
+		if _, err := s.Handle(ctx, notifytest.Alert(fmt.Sprintf("forum-%d", i)), pipeline.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(am.Calls())
+	slow.Store(true)
+	c.add(2 * time.Minute)
+	done := make(chan error)
+	go func() {
+		_, err := s.Tick(ctx, c.now())
+		done <- err
+	}()
+	time.Sleep(150 * time.Millisecond)
+	if err := store.Del(ctx, store.Key("alertstate", "lease", "notify-tick")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := state.Lease(ctx, "notify-tick", "another-instance", time.Minute); err != nil || !ok {
+		t.Fatalf("cannot take the lease over: %v %v", ok, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(am.Calls()) - before; n >= firing {
+		t.Fatalf("the tick sent all %d keep-alives after another instance took its lease over", n)
+	}
+}
+
+// As above, but the tick's keep-alive times out: Alertmanager may have got
+// it after the resolution all the same, so the resolution is sent again.
+func TestAKeepAliveThatTimedOutAfterAResolutionIsFollowedByTheResolution(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+notify:
+  receivers:
+    - {name: am, type: gated}
+  default_receivers: [am]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+	am := &notifytest.Recorder{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	instance := func(gated bool) *notify.Stage {
+		f := notify.Factory{Type: "gated", Doc: "test", Settings: func() any { return &struct{}{} },
+			New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
+				g := gatedKeepAlive{Recorder: am}
+				if gated {
+					g.gate = func() { once.Do(func() { close(entered); <-release }) }
+				}
+				return g, nil
+			}}
+		s, err := notify.New(cfg.Notify, []notify.Factory{f}, state, notify.Options{Now: c.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ticker, handler := instance(true), instance(false)
+	ctx := context.Background()
+	a := notifytest.Alert("forum-a")
+	if _, err := handler.Handle(ctx, a, pipeline.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	c.add(2 * time.Minute)
+	// The keep-alive reaches Alertmanager, but its answer times out.
+	am.Fail = func(n int) (bool, error) {
+		if n == 3 { // 1: the firing, 2: the resolution, 3: the keep-alive
+			return true, errors.New("cannot reach http://alertmanager:9093: context deadline exceeded")
+		}
+		return false, nil
+	}
+	done := make(chan error)
+	go func() {
+		_, err := ticker.Tick(ctx, c.now())
+		done <- err
+	}()
+	<-entered
+	if _, err := handler.Handle(ctx, resolved(a), pipeline.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 	for range 10 {
 		c.add(time.Minute)
 		if _, err := ticker.Tick(ctx, c.now()); err != nil {

@@ -294,7 +294,7 @@ func (s *Stage) receiversFor(tr *alertstate.Tracked) []*Receiver {
 	names := s.router.Match(tr.Alert.Labels)
 	var prior []string
 	for n, d := range tr.Deliveries {
-		if (d.Status != "" || d.Pending != "") && !slices.Contains(names, n) {
+		if (d.Status != "" || d.Pending != "" || d.MaybeFiring) && !slices.Contains(names, n) {
 			prior = append(prior, n)
 		}
 	}
@@ -356,11 +356,12 @@ func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) 
 		return decision{}
 	}
 	if a.Status == msg.StatusResolved {
-		if d.Status == "" || d.Status == msg.StatusResolved && d.Pending == "" {
-			// Never told of the firing, or already told of the end.
+		if d.Status == "" && !d.MaybeFiring || d.Status == msg.StatusResolved && d.Pending == "" {
+			// Never told of the firing (nor maybe told), or already told
+			// of the end.
 			return decision{}
 		}
-		if d.Pending != "" && e.now.Before(d.LastAttempt.Add(s.retry.Backoff(d.Failures))) {
+		if d.Pending != "" && !s.retryDue(d, e.now) {
 			return decision{}
 		}
 		return decision{send: true}
@@ -372,7 +373,7 @@ func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) 
 		return decision{result: alertstate.ResultSilenced, silIDs: ids}
 	}
 	if d.Pending == msg.StatusFiring {
-		if e.now.Before(d.LastAttempt.Add(s.retry.Backoff(d.Failures))) {
+		if !s.retryDue(d, e.now) {
 			return decision{}
 		}
 		return decision{send: true}
@@ -396,6 +397,12 @@ func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) 
 	return decision{send: true, repeat: true}
 }
 
+// retryDue reports whether a pending delivery may be tried again at now:
+// its backoff has passed, and so has the wait its receiver asked for.
+func (s *Stage) retryDue(d alertstate.Delivery, now time.Time) bool {
+	return !now.Before(d.LastAttempt.Add(s.retry.Backoff(d.Failures))) && !now.Before(d.RetryAt)
+}
+
 // deliver applies decide and, when it says so, sends through the retry
 // stage, returning the receiver's updated delivery record.
 func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, tick bool) alertstate.Delivery {
@@ -406,7 +413,7 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	}
 	if !dec.send {
 		if dec.result == "" {
-			if a.Status == msg.StatusResolved && d.Status == "" {
+			if a.Status == msg.StatusResolved && d.Status == "" && !d.MaybeFiring {
 				// The firing was never delivered: nothing is left to send.
 				d.Pending = ""
 			}
@@ -442,8 +449,19 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		// The tick is itself the retry loop: one call per delivery.
 		rs.Attempts = 1
 	}
+	// Whether the receiver may have got it is asked of every failed call:
+	// one that timed out and one then refused with a 429 may have opened
+	// an incident all the same.
+	var maybe bool
+	call := func(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
+		retry, err := r.Sink.Notify(ctx, alerts...)
+		if err != nil && retry && !NotDelivered(err) {
+			maybe = true
+		}
+		return retry, err
+	}
 	start := time.Now()
-	attempts, retry, err := rs.Send(ctx, r.Sink, &a)
+	attempts, retry, err := rs.Do(ctx, call, &a)
 	s.m.sendSeconds.WithLabelValues(r.Name).Observe(time.Since(start).Seconds())
 	entry.Attempts = attempts
 	if attempts > 1 {
@@ -474,7 +492,17 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		d.FirstFailure = e.now
 	}
 	d.Pending, d.LastAttempt, d.LastError, d.Suppressed = a.Status, e.now, err.Error(), ""
+	d.RetryAt = time.Time{}
+	if ra, ok := RetryAfter(err); ok {
+		// Honored as the retry stage honors it within one run: up to
+		// retry.max.
+		d.RetryAt = e.now.Add(min(ra, s.retry.Max))
+	}
 	d.Failures++
+	if maybe && a.Status == msg.StatusFiring {
+		// The receiver may have opened an incident: its resolution is due.
+		d.MaybeFiring = true
+	}
 	entry.Result, entry.Error = alertstate.ResultFailed, err.Error()
 	switch {
 	case !retry:
@@ -484,6 +512,9 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		d.Pending, d.Failed = "", a.Status
 		entry.Note = "gave up after " + s.cfg.Retry.GiveUpAfter.String()
 	default:
+		// A refusal before it no longer holds: back to the backoff, not
+		// one try per repeat interval.
+		d.Failed = ""
 		entry.Note = "will retry"
 	}
 	s.record(ctx, entry)
@@ -570,11 +601,16 @@ func (s *Stage) record(ctx context.Context, e alertstate.AuditEntry) {
 // (Options.Now) decides what is due, so that every decision of the stage
 // reads one clock.
 func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error) {
+	lost := func() bool { return false }
 	if s.cfg.Tick > 0 {
-		ok, err := s.state.Lease(ctx, "notify-tick", s.holder, 3*s.cfg.Tick)
+		ttl := 3 * s.cfg.Tick
+		ok, err := s.state.Lease(ctx, tickLease, s.holder, ttl)
 		if err != nil || !ok {
 			return nil, err
 		}
+		var stop func()
+		lost, stop = s.keepLease(ctx, ttl)
+		defer stop()
 	}
 	now := s.now()
 	if err := s.restoreIfLost(ctx, nil); err != nil {
@@ -614,6 +650,12 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 	// called in parallel as well).
 	sem := make(chan struct{}, tickWorkers)
 	for _, tr := range all {
+		if lost() {
+			// Another instance holds the tick now and reads these episodes
+			// itself: sending them here too would send them twice.
+			s.log.Warn("the tick's lease was lost; the rest of the tick is left to the instance holding it")
+			break
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -644,6 +686,46 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 
 // tickWorkers is how many episodes a tick handles at a time.
 const tickWorkers = 16
+
+// tickLease names the lease that lets one notify instance at a time tick.
+const tickLease = "notify-tick"
+
+// keepLease renews the tick's lease every third of its ttl while a tick
+// runs, until stop is called. A tick can outlast the lease (slow
+// receivers, many firing alerts); unrenewed, the lease would expire and
+// another instance would start a tick over the same episodes and send
+// them twice. It is not released at the end: the next tick renews it, and
+// when the instance dies it expires. lost reports that a renewal failed
+// or found another holder; the tick then starts no more episodes.
+func (s *Stage) keepLease(ctx context.Context, ttl time.Duration) (lost func() bool, stop func()) {
+	var gone atomic.Bool
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := s.state.Lease(ctx, tickLease, s.holder, ttl)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil || !ok {
+				if err != nil {
+					s.log.Warn("cannot renew the tick's lease", "err", err)
+				}
+				gone.Store(true)
+				return
+			}
+		}
+	}()
+	return gone.Load, func() { cancel(); <-done }
+}
 
 // tickEpisode does a tick's work on one tracked episode: drops deliveries
 // to receivers no longer configured, sends what is due (repeats,
@@ -713,7 +795,8 @@ func (s *Stage) resolvedMeanwhile(ctx context.Context, tr *alertstate.Tracked, n
 	changed := false
 	for name, d := range tr.Deliveries {
 		fd, ok := fresh.Deliveries[name]
-		sentNow := d.Status == msg.StatusFiring && d.Pending == "" && d.SentAt.Equal(now)
+		sentNow := d.Status == msg.StatusFiring && d.Pending == "" && d.SentAt.Equal(now) ||
+			d.MaybeFiring && d.Pending == msg.StatusFiring && d.LastAttempt.Equal(now)
 		if ok && sentNow && fd.Status == msg.StatusResolved && fd.Pending == "" {
 			fresh.Deliveries[name] = alertstate.Delivery{Status: msg.StatusFiring, SentAt: now, Pending: msg.StatusResolved}
 			changed = true
@@ -733,8 +816,18 @@ func (s *Stage) resolvedMeanwhile(ctx context.Context, tr *alertstate.Tracked, n
 // closes would stay open: decide tries it again every repeat interval,
 // for as long as resolved episodes are remembered.
 func (s *Stage) refusedResolution(tr *alertstate.Tracked, d alertstate.Delivery, now time.Time) bool {
-	return tr.Alert.Status == msg.StatusResolved && d.Failed == msg.StatusResolved && d.Status == msg.StatusFiring &&
+	return tr.Alert.Status == msg.StatusResolved && d.Failed == msg.StatusResolved && toldOfFiring(d) &&
 		now.Sub(d.FirstFailure) < s.cfg.ResolvedRetention
+}
+
+// toldOfFiring reports whether the receiver of d got the episode's firing
+// and not yet its resolution, or may have got it (a delivery that timed
+// out): either way its resolution is due. A firing it certainly never got
+// (refused, or no connection) has nothing to resolve: PagerDuty and
+// Alertmanager would ignore the resolution, but Slack would post the end
+// of something it never announced.
+func toldOfFiring(d alertstate.Delivery) bool {
+	return d.Status == msg.StatusFiring || d.Status == "" && d.MaybeFiring
 }
 
 // resolveRequested sends resolutions for the episodes operators resolved.
