@@ -612,30 +612,30 @@ func (st *State) Forget(ctx context.Context, fps ...string) error {
 	return nil
 }
 
+// leaseScript takes the lease KEYS[1] for holder ARGV[1] for ARGV[2]
+// milliseconds, or renews it when that holder has it. One script: read,
+// then renew, as separate calls would extend another instance's lease
+// when this one's expired between the two.
+var leaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if cur then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
 // Lease takes (or renews, for the same holder) a named lease for ttl. Only
 // the holder runs the periodic work it guards, so two notify instances do
 // not both re-send.
 func (st *State) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	k := st.key("lease", name)
-	ok, err := st.s.SetNX(ctx, k, holder, ttl).Result()
+	n, err := leaseScript.Run(ctx, st.s, []string{st.key("lease", name)}, holder, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("cannot take lease: %w", err)
 	}
-	if ok {
-		return true, nil
-	}
-	cur, err := st.s.Get(ctx, k).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("cannot read lease: %w", err)
-	}
-	if cur != holder {
-		return false, nil
-	}
-	if err := st.s.PExpire(ctx, k, ttl).Err(); err != nil {
-		return false, fmt.Errorf("cannot renew lease: %w", err)
-	}
-	return true, nil
+	return n == 1, nil
 }

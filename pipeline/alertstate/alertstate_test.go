@@ -349,3 +349,38 @@ func TestTrackFiringNeverOverwritesAResolution(t *testing.T) {
 		f(t, s)
 	})
 }
+
+// The lease is taken, renewed only by its holder (the renewal extends it),
+// and taken by another once it lapsed, on a real Redis and on the embedded
+// one alike.
+func TestLeaseIsRenewedByItsHolderAndTakenOnceItLapses(t *testing.T) {
+	f := func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		st := alertstate.New(s)
+		take := func(holder string, ttl time.Duration, want bool) {
+			t.Helper()
+			ok, err := st.Lease(ctx, "tick", holder, ttl)
+			if err != nil || ok != want {
+				t.Fatalf("Lease(%s) = %v, %v; want %v", holder, ok, err, want)
+			}
+		}
+		take("a", 300*time.Millisecond, true)
+		take("b", time.Minute, false)
+		time.Sleep(200 * time.Millisecond)
+		take("a", 300*time.Millisecond, true) // renewed: lasts past the first ttl
+		time.Sleep(200 * time.Millisecond)
+		take("b", time.Minute, false)
+		time.Sleep(400 * time.Millisecond)
+		take("b", time.Minute, true) // a's lapsed
+		take("a", time.Minute, false)
+	}
+	t.Run("redis", func(t *testing.T) { f(t, redistest.New(t)) })
+	t.Run("embedded", func(t *testing.T) {
+		s, err := store.Open(config.Redis{}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		f(t, s)
+	})
+}
