@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -46,6 +47,14 @@ type Serve struct {
 	RateLimit ServeRateLimit `yaml:"rate_limit"`
 	// MaxBodyBytes caps a request body; a larger one gets 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustedProxies lists the reverse proxies (CIDRs, or single
+	// addresses) in front of the console: an ingress, a load balancer, an
+	// identity-aware proxy. Only for a request whose peer is one of them is
+	// the client address read from X-Forwarded-For (the right-most hop that
+	// is not itself a trusted proxy); any other peer is the client, whatever
+	// it sends. The client address keys the failed-authentication limit.
+	// Empty (the default): the peer address is always the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// CORSAllowedOrigins lists origins (scheme://host[:port]) that may call
 	// the API from another site's pages. Empty (the default): none.
 	CORSAllowedOrigins []string `yaml:"cors_allowed_origins"`
@@ -123,7 +132,8 @@ type ServeRetention struct {
 	Levels time.Duration `yaml:"levels"`
 	// LevelsHourly keeps hourly rollups (max level, last baseline) this long.
 	LevelsHourly time.Duration `yaml:"levels_hourly"`
-	// Alerts keeps resolved alerts this long.
+	// Alerts keeps resolved alerts this long after they resolved (firing
+	// alerts are always kept).
 	Alerts time.Duration `yaml:"alerts"`
 }
 
@@ -139,6 +149,11 @@ type ServeSSE struct {
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// MaxClients bounds concurrent streams.
 	MaxClients int `yaml:"max_clients"`
+	// MaxClientsPerPrincipal bounds the concurrent streams of one token or
+	// one OIDC user, so one caller (a leaked token, a wall screen that
+	// reconnects without closing) cannot take every stream. A new stream
+	// over the bound ends that caller's oldest one.
+	MaxClientsPerPrincipal int `yaml:"max_clients_per_principal"`
 	// MaxAge: updates older than this (catching up after a restart) go to
 	// the read model but are not pushed as live events.
 	MaxAge time.Duration `yaml:"max_age"`
@@ -179,6 +194,7 @@ func (c *Serve) setDefaults() {
 	setDefault(&c.SSE.Replay, 1024)
 	setDefault(&c.SSE.Heartbeat, 15*time.Second)
 	setDefault(&c.SSE.MaxClients, 5000)
+	setDefault(&c.SSE.MaxClientsPerPrincipal, 20)
 	setDefault(&c.SSE.MaxAge, 5*time.Minute)
 	setDefault(&c.Feed.Check, 10*time.Second)
 	setDefault(&c.Feed.Stall, 5*time.Minute)
@@ -299,6 +315,11 @@ func (c *Serve) validate(path string) error {
 			p.Addf(fmt.Sprintf("%s.cors_allowed_origins[%d]", path, i), ErrInvalidEnum, "%q: want scheme://host[:port] (no wildcard)", o)
 		}
 	}
+	for i, tp := range c.TrustedProxies {
+		if _, err := ParseCIDROrIP(tp); err != nil {
+			p.Addf(fmt.Sprintf("%s.trusted_proxies[%d]", path, i), ErrInvalidEnum, "%q: want a CIDR (10.0.0.0/8) or an address", tp)
+		}
+	}
 	r := c.Retention
 	if r.Levels < time.Hour {
 		p.Addf(path+".retention.levels", ErrOutOfRange, "%v, want >= 1h", r.Levels)
@@ -322,6 +343,9 @@ func (c *Serve) validate(path string) error {
 	if s.MaxClients < 1 {
 		p.Addf(path+".sse.max_clients", ErrOutOfRange, "%d, want >= 1", s.MaxClients)
 	}
+	if s.MaxClientsPerPrincipal < 1 {
+		p.Addf(path+".sse.max_clients_per_principal", ErrOutOfRange, "%d, want >= 1", s.MaxClientsPerPrincipal)
+	}
 	if s.MaxAge <= 0 {
 		p.Addf(path+".sse.max_age", ErrOutOfRange, "%v, want > 0", s.MaxAge)
 	}
@@ -331,6 +355,24 @@ func (c *Serve) validate(path string) error {
 		p.Addf(path+".feed.stall", ErrOutOfRange, "%v, want >= 2 x feed.check (%v)", f.Stall, 2*f.Check)
 	}
 	return p.Err()
+}
+
+// ParseCIDROrIP parses a CIDR, or a single address as the network of
+// just that address.
+func ParseCIDROrIP(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // AuthConfigured reports whether any way to authenticate is configured.

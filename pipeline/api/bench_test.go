@@ -333,7 +333,10 @@ func BenchmarkSSEFanout(b *testing.B) {
 	// The default, 2 ms between events (500 events/s), is a busy incident
 	// far above normal; TW_BENCH_INTERVAL_MS sets another pace.
 	interval := time.Duration(envInt("TW_BENCH_INTERVAL_MS", 2)) * time.Millisecond
-	h := newHarness(b, func(c *config.Serve) { c.SSE.MaxClients = clients + 10; c.SSE.ClientBuffer = 1024 })
+	// Every stream is the one viewer token's.
+	h := newHarness(b, func(c *config.Serve) {
+		c.SSE.MaxClients, c.SSE.MaxClientsPerPrincipal, c.SSE.ClientBuffer = clients+10, clients+10, 1024
+	})
 	base := loopbackServer(b, h.srv.Handler())
 	var r clientResult
 	var pubTime time.Duration

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,7 +120,7 @@ func (s *Server) RelayActions(ctx context.Context) error {
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r)
 	rc := http.NewResponseController(w)
-	sub, backlog, reset, err := s.hub.Subscribe(r.Header.Get("Last-Event-ID"))
+	sub, backlog, reset, err := s.hub.SubscribeAs(p.key, r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		return err
 	}
@@ -165,6 +166,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-r.Context().Done():
 			return nil
 		case <-sub.Gone:
+			if sub.Why() == DropCallerLimit {
+				// Say why, so a client (or whoever reads its log) can tell
+				// this from a network fault.
+				_ = write([]byte("event: closed\ndata: {\"reason\":\"too many live streams for this caller: sse.max_clients_per_principal is " +
+					strconv.Itoa(s.cfg.SSE.MaxClientsPerPrincipal) + "; this, the oldest, is closed\"}\n\n"))
+			}
 			return nil
 		case <-expired:
 			return nil

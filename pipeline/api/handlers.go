@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -795,6 +796,13 @@ func (s *Server) handleTarget(w http.ResponseWriter, r *http.Request) error {
 
 // handleExport streams alerts matching the filter with raw evidence, as
 // JSON lines or CSV, after auditing the export.
+//
+// A large export on a slow link outlasts any deadline on the whole
+// response, so each write gets its own: the export goes on as long as the
+// client keeps reading. Once the first byte is sent an error cannot become
+// an error status, and must not end the body like a whole one either: the
+// connection is then aborted, so the chunked body has no final chunk (an
+// HTTP/2 stream is reset) and the client's read fails.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	f, err := s.alertFilter(r)
 	if err != nil {
@@ -818,25 +826,27 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	}); err != nil {
 		return fmt.Errorf("cannot audit export, refusing it: %w", err)
 	}
+	// The first page before any byte: an error here still gets a status.
+	f.Limit = min(500, maxN)
+	page, err := s.model.Alerts(r.Context(), f)
+	if err != nil {
+		return err
+	}
 	s.log.Info("alerts exported", "by", p.Name, "format", format)
 	name := "threatwatch-alerts-" + s.now().UTC().Format("20060102T150405Z") + "." + format
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	out := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout}
 	var cw *csv.Writer
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		cw = csv.NewWriter(w)
+		cw = csv.NewWriter(out)
 		_ = cw.Write([]string{"fingerprint", "status", "alertname", "site", "signal", "severity", "target", "starts_at", "ends_at", "level", "baseline", "evidence_post_ids", "summary"})
 	} else {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(out)
 	n := 0
-	for n < maxN {
-		f.Limit = min(500, maxN-n)
-		page, err := s.model.Alerts(r.Context(), f)
-		if err != nil {
-			return err
-		}
+	for {
 		for i := range page.Alerts {
 			a := &page.Alerts[i].Alert
 			if cw != nil {
@@ -844,22 +854,51 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 				for j, e := range a.Evidence {
 					ids[j] = e.PostID
 				}
-				_ = cw.Write([]string{a.Fingerprint, a.Status, a.Labels["alertname"], a.Labels["site"], a.Labels["signal"], a.Labels["severity"], a.Labels["target"],
+				err = cw.Write([]string{a.Fingerprint, a.Status, a.Labels["alertname"], a.Labels["site"], a.Labels["signal"], a.Labels["severity"], a.Labels["target"],
 					a.StartsAt.UTC().Format(time.RFC3339), fmtTime(a.EndsAt), fmtF(a.Level), fmtF(a.Baseline), strings.Join(ids, " "), a.Annotations["summary"]})
 			} else {
-				_ = enc.Encode(a)
+				err = enc.Encode(a)
+			}
+			if err != nil {
+				s.abortExport(p, n, err)
 			}
 			n++
 		}
-		if page.NextCursor == "" {
+		if n >= maxN || page.NextCursor == "" {
 			break
 		}
-		f.Cursor = page.NextCursor
+		f.Cursor, f.Limit = page.NextCursor, min(500, maxN-n)
+		if page, err = s.model.Alerts(r.Context(), f); err != nil {
+			s.abortExport(p, n, err)
+		}
 	}
 	if cw != nil {
-		cw.Flush()
+		if cw.Flush(); cw.Error() != nil {
+			s.abortExport(p, n, cw.Error())
+		}
 	}
 	return nil
+}
+
+// abortExport ends an export that failed after its first byte: the
+// connection is dropped, so the client cannot take what it has for the
+// whole export.
+func (s *Server) abortExport(p *Principal, sent int, err error) {
+	s.log.Warn("export cut short; the client's download fails", "by", p.Name, "alerts_sent", sent, "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// deadlineWriter gives each write its own deadline, so a long response
+// lasts as long as the client keeps reading, and no longer once it stops.
+type deadlineWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.w.Write(b)
 }
 
 func fmtTime(t time.Time) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,10 @@ type Hub struct {
 	ringPos int
 	buf     int
 	max     int
+	// perCaller bounds the streams of one caller (0: unbounded); byCaller
+	// holds each caller's streams, oldest first.
+	perCaller int
+	byCaller  map[string][]*Subscriber
 
 	clientsGauge prometheus.Gauge
 	published    prometheus.Counter
@@ -79,7 +84,19 @@ type Subscriber struct {
 	// Gone is closed when the hub drops the subscriber (too slow, or the
 	// hub closed).
 	Gone chan struct{}
+	// caller is who opened it ("" for none); why is set before Gone is
+	// closed.
+	caller string
+	why    string
 }
+
+// DropCallerLimit is why a stream ended when its caller opened one more
+// than sse.max_clients_per_principal allows.
+const DropCallerLimit = "caller_limit"
+
+// Why reports why the hub dropped the subscriber ("slow", "shutdown",
+// DropCallerLimit); read it only after Gone is closed.
+func (s *Subscriber) Why() string { return s.why }
 
 // ErrTooManyClients reports that the hub is at its client limit.
 var ErrTooManyClients = errors.New("too many live-update clients")
@@ -90,7 +107,7 @@ func NewHub(buf, replay, maxClients int, reg prometheus.Registerer) *Hub {
 	var e [6]byte
 	_, _ = rand.Read(e[:])
 	h := &Hub{
-		epoch: hex.EncodeToString(e[:]), clients: map[*Subscriber]struct{}{},
+		epoch: hex.EncodeToString(e[:]), clients: map[*Subscriber]struct{}{}, byCaller: map[string][]*Subscriber{},
 		ring: make([]*Event, replay), buf: buf, max: maxClients,
 		clientsGauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "threatwatch_api_sse_clients", Help: "Connected live-update streams.",
@@ -107,6 +124,10 @@ func NewHub(buf, replay, maxClients int, reg prometheus.Registerer) *Hub {
 	}
 	return h
 }
+
+// LimitPerCaller bounds the streams one caller may hold at once (0:
+// unbounded). Call it before the first Subscribe.
+func (h *Hub) LimitPerCaller(n int) { h.perCaller = n }
 
 // Publish sends an event to every subscriber. Each form is marshalled
 // once: viewer for viewers, pii for responders and none for analysts; a
@@ -158,25 +179,58 @@ func (h *Hub) dropLocked(s *Subscriber, reason string) {
 	if _, ok := h.clients[s]; !ok {
 		return
 	}
-	delete(h.clients, s)
-	close(s.Gone)
-	h.clientsGauge.Dec()
+	s.why = reason
+	h.removeLocked(s)
 	h.dropped.WithLabelValues(reason).Inc()
 }
 
-// Subscribe registers a stream. lastID is the Last-Event-ID the client
+func (h *Hub) removeLocked(s *Subscriber) {
+	delete(h.clients, s)
+	if s.caller != "" {
+		subs := h.byCaller[s.caller]
+		if i := slices.Index(subs, s); i >= 0 {
+			subs = slices.Delete(subs, i, i+1)
+		}
+		if len(subs) == 0 {
+			delete(h.byCaller, s.caller)
+		} else {
+			h.byCaller[s.caller] = subs
+		}
+	}
+	close(s.Gone)
+	h.clientsGauge.Dec()
+}
+
+// Subscribe registers a stream of no particular caller; see SubscribeAs.
+func (h *Hub) Subscribe(lastID string) (s *Subscriber, backlog []*Event, reset bool, err error) {
+	return h.SubscribeAs("", lastID)
+}
+
+// SubscribeAs registers a stream of caller. A caller at its limit has its
+// oldest stream dropped (DropCallerLimit) to make room: a stream the
+// client no longer reads (a reconnect that never closed the old one, a
+// connection gone half-open) is almost always the oldest, and the one a
+// person is looking at the newest. lastID is the Last-Event-ID the client
 // sent (may be empty); backlog holds the events it missed, and reset says
 // it missed more than the ring holds (or the server restarted) and must
 // reload its state.
-func (h *Hub) Subscribe(lastID string) (s *Subscriber, backlog []*Event, reset bool, err error) {
+func (h *Hub) SubscribeAs(caller, lastID string) (s *Subscriber, backlog []*Event, reset bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if caller != "" && h.perCaller > 0 {
+		for len(h.byCaller[caller]) >= h.perCaller {
+			h.dropLocked(h.byCaller[caller][0], DropCallerLimit)
+		}
+	}
 	if len(h.clients) >= h.max {
 		h.dropped.WithLabelValues("limit").Inc()
 		return nil, nil, false, ErrTooManyClients
 	}
-	s = &Subscriber{C: make(chan *Event, h.buf), Gone: make(chan struct{})}
+	s = &Subscriber{C: make(chan *Event, h.buf), Gone: make(chan struct{}), caller: caller}
 	h.clients[s] = struct{}{}
+	if caller != "" {
+		h.byCaller[caller] = append(h.byCaller[caller], s)
+	}
 	h.clientsGauge.Inc()
 	if lastID == "" {
 		return s, nil, false, nil
@@ -208,9 +262,7 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.clients[s]; ok {
-		delete(h.clients, s)
-		close(s.Gone)
-		h.clientsGauge.Dec()
+		h.removeLocked(s)
 	}
 }
 

@@ -76,8 +76,9 @@ return 1
 // alertScript stores an alert record unless a later one of the same
 // fingerprint is stored, and keeps the indexes in step.
 // KEYS: order hash, record, all, firing, site, site-firing, target,
-// target-firing, summary.
-// ARGV: fp, order, record, startsAt ms, firing(1/0), has target(1/0), summary.
+// target-firing, summary, ended.
+// ARGV: fp, order, record, startsAt ms, firing(1/0), has target(1/0), summary,
+// resolvedAt ms.
 var alertScript = redis.NewScript(`
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old and tonumber(old) > tonumber(ARGV[2]) then return 0 end
@@ -91,10 +92,12 @@ if ARGV[5] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
   redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
   if ARGV[6] == '1' then redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1]) end
+  redis.call('ZREM', KEYS[10], ARGV[1])
 else
   redis.call('ZREM', KEYS[4], ARGV[1])
   redis.call('ZREM', KEYS[6], ARGV[1])
   if ARGV[6] == '1' then redis.call('ZREM', KEYS[8], ARGV[1]) end
+  redis.call('ZADD', KEYS[10], ARGV[8], ARGV[1])
 end
 return 1
 `)
@@ -325,8 +328,9 @@ func (m *ReadModel) ApplyAlert(ctx context.Context, a *msg.Alert) (bool, error) 
 		m.k("alerts", "t"), m.k("alert", a.Fingerprint), m.k("alerts"), m.k("alerts", "firing"),
 		m.k("alerts", "site", site), m.k("alerts", "firing", "site", site),
 		m.k("alerts", "target", tid), m.k("alerts", "firing", "target", tid), m.k("alertsum", a.Fingerprint),
+		m.k("alerts", "ended"),
 	}
-	n, err := alertScript.Run(ctx, m.s, keys, a.Fingerprint, alertOrder(a), string(b), ms(start), firing, hasTarget, string(sb)).Int()
+	n, err := alertScript.Run(ctx, m.s, keys, a.Fingerprint, alertOrder(a), string(b), ms(start), firing, hasTarget, string(sb), ms(rec.ResolvedAt)).Int()
 	if err != nil {
 		return false, fmt.Errorf("cannot store alert: %w", err)
 	}
@@ -914,11 +918,33 @@ func (m *ReadModel) ExpireTargets(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// Expire deletes resolved alerts that started before the alert retention,
-// at most limit of them per call, and reports how many it deleted.
+// expireAlertScript deletes resolved alert ARGV[1] if it ended before
+// ARGV[2]: checked here, so an alert written since it was read is kept.
+// KEYS: ended index, record, summary, order hash, all, site, target.
+var expireAlertScript = redis.NewScript(`
+local t = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not t or tonumber(t) >= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`)
+
+// Expire deletes alerts that resolved before the alert retention, at most
+// limit of them per call, and reports how many it deleted. Retention
+// counts from when an alert ended, not when it started: an alert that
+// fired for longer than the retention stays for the whole retention
+// after it resolves. Firing alerts never expire.
 func (m *ReadModel) Expire(ctx context.Context, limit int) (int, error) {
+	if err := m.indexEnded(ctx); err != nil {
+		return 0, err
+	}
 	cut := strconv.FormatInt(ms(m.now().Add(-m.AlertRetention)), 10)
-	fps, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{Key: m.k("alerts"), ByScore: true, Start: "-inf", Stop: "(" + cut, Count: int64(limit)}).Result()
+	ended := m.k("alerts", "ended")
+	fps, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ended, ByScore: true, Start: "-inf", Stop: "(" + cut, Count: int64(limit)}).Result()
 	if err != nil {
 		return 0, fmt.Errorf("cannot scan old alerts: %w", err)
 	}
@@ -926,30 +952,83 @@ func (m *ReadModel) Expire(ctx context.Context, limit int) (int, error) {
 	for _, fp := range fps {
 		rec, err := m.Alert(ctx, fp)
 		if errors.Is(err, ErrNotFound) {
+			m.s.ZRem(ctx, ended, fp)
 			m.s.ZRem(ctx, m.k("alerts"), fp)
 			continue
 		}
 		if err != nil {
 			return n, err
 		}
-		if rec.Alert.Status == msg.StatusFiring {
-			continue
-		}
 		site, tid := rec.Alert.Labels["site"], TargetID(rec.Alert.Labels["target"])
-		_, err = m.s.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Del(ctx, m.k("alert", fp), m.k("alertsum", fp))
-			p.HDel(ctx, m.k("alerts", "t"), fp)
-			p.ZRem(ctx, m.k("alerts"), fp)
-			p.ZRem(ctx, m.k("alerts", "site", site), fp)
-			if tid != "" {
-				p.ZRem(ctx, m.k("alerts", "target", tid), fp)
-			}
-			return nil
-		})
+		keys := []string{ended, m.k("alert", fp), m.k("alertsum", fp), m.k("alerts", "t"), m.k("alerts"), m.k("alerts", "site", site), m.k("alerts", "target", tid)}
+		done, err := expireAlertScript.Run(ctx, m.s, keys, fp, cut).Int()
 		if err != nil {
 			return n, fmt.Errorf("cannot delete old alert: %w", err)
 		}
-		n++
+		n += done
 	}
 	return n, nil
+}
+
+// indexEnded puts the resolved alerts stored before the ended index
+// existed into it, once: without it they would never expire.
+func (m *ReadModel) indexEnded(ctx context.Context) error {
+	mark := m.k("alerts", "ended", "indexed")
+	if n, err := m.s.Exists(ctx, mark).Result(); err != nil {
+		return fmt.Errorf("cannot read the ended index mark: %w", err)
+	} else if n == 1 {
+		return nil
+	}
+	// ZSCAN, not ranks: alerts written meanwhile shift ranks, and an
+	// alert skipped here would never expire.
+	var cursor uint64
+	for {
+		kv, next, err := m.s.ZScan(ctx, m.k("alerts"), cursor, "", 1000).Result()
+		if err != nil {
+			return fmt.Errorf("cannot scan alerts to index: %w", err)
+		}
+		var fps []string
+		for i := 0; i < len(kv); i += 2 {
+			fps = append(fps, kv[i])
+		}
+		sums := make([]*redis.StringCmd, len(fps))
+		if _, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, fp := range fps {
+				sums[i] = p.Get(ctx, m.k("alertsum", fp))
+			}
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("cannot read alerts to index: %w", err)
+		}
+		var zs []redis.Z
+		for i, c := range sums {
+			var rec AlertRecord
+			if errors.Is(c.Err(), redis.Nil) {
+				continue
+			}
+			if c.Err() != nil {
+				return fmt.Errorf("cannot read alert to index: %w", c.Err())
+			}
+			if json.Unmarshal([]byte(c.Val()), &rec) != nil || rec.Alert.Status != msg.StatusResolved {
+				continue
+			}
+			end := rec.ResolvedAt
+			if end.IsZero() {
+				end = rec.Updated
+			}
+			zs = append(zs, redis.Z{Score: float64(ms(end)), Member: fps[i]})
+		}
+		if len(zs) > 0 {
+			if err := m.s.ZAddNX(ctx, m.k("alerts", "ended"), zs...).Err(); err != nil {
+				return fmt.Errorf("cannot index ended alerts: %w", err)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if err := m.s.Set(ctx, mark, "1", 0).Err(); err != nil {
+		return fmt.Errorf("cannot mark the ended index: %w", err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,10 @@ type Server struct {
 	feed    feedState
 	feedInt time.Duration
 	stall   time.Duration
+	// writeTimeout bounds writing a response; a live stream or an export
+	// instead bounds each of its writes.
+	writeTimeout time.Duration
+	proxies      []netip.Prefix
 }
 
 type apiMetrics struct {
@@ -139,6 +144,14 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var proxies []netip.Prefix
+	for _, tp := range c.TrustedProxies {
+		p, err := config.ParseCIDROrIP(tp)
+		if err != nil {
+			return nil, fmt.Errorf("serve.trusted_proxies: %q: %w", tp, err)
+		}
+		proxies = append(proxies, p)
+	}
 	s := &Server{
 		cfg: c, store: o.Store, state: o.State, auth: auth, log: o.Log, red: o.Redact,
 		model:   NewReadModel(o.Store, c.Retention.Levels, c.Retention.LevelsHourly, c.Retention.Alerts),
@@ -149,6 +162,8 @@ func New(o Options) (*Server, error) {
 		metrics: newAPIMetrics(o.Registerer),
 		feedInt: o.FeedCheck,
 		stall:   o.FeedStall,
+
+		writeTimeout: 60 * time.Second, proxies: proxies,
 	}
 	if s.feedInt <= 0 {
 		s.feedInt = 10 * time.Second
@@ -156,6 +171,7 @@ func New(o Options) (*Server, error) {
 	if s.stall <= 0 {
 		s.stall = 5 * time.Minute
 	}
+	s.hub.LimitPerCaller(c.SSE.MaxClientsPerPrincipal)
 	// Live until a check says otherwise: the stages wait for the stream
 	// before the console starts.
 	s.feed.cur = FeedEvent{State: FeedLive, Since: s.now().UTC()}
@@ -285,7 +301,7 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 			}
 		}
 		if r.URL.Path != "/api/v1/events" {
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(60 * time.Second))
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		mux.ServeHTTP(sw, r)
@@ -310,14 +326,64 @@ func (s *Server) corsAllowed(origin string) bool {
 	return false
 }
 
-// clientIP is the peer address; X-Forwarded-For is not trusted, as any
-// client can send it.
-func clientIP(r *http.Request) string {
-	h, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP is the address the failed-authentication limit counts. It is
+// the peer address, unless the peer is a trusted proxy (serve.
+// trusted_proxies): then it is the right-most X-Forwarded-For hop that is
+// not itself a trusted proxy. Hops to its left were written by the client
+// and prove nothing; so is the header of a peer that is not trusted.
+func (s *Server) clientIP(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		h, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return h
 	}
-	return h
+	client := ap.Addr().Unmap()
+	if !s.trustedProxy(client) {
+		return client.String()
+	}
+	// Several header lines are one list, in order.
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := parseHop(strings.TrimSpace(hops[i]))
+		if err != nil {
+			// Not an address: what is left of it cannot be trusted either;
+			// count the nearest proxy that wrote one.
+			break
+		}
+		client = a
+		if !s.trustedProxy(a) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, possibly with a
+// port (some proxies add it).
+func parseHop(h string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap(), nil
+	}
+	ap, err := netip.ParseAddrPort(h)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return ap.Addr().Unmap(), nil
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // api wraps an API handler: authentication, the per-token rate limit, the
@@ -325,7 +391,7 @@ func clientIP(r *http.Request) string {
 func (s *Server) api(role string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		ip := clientIP(r)
+		ip := s.clientIP(r)
 		if !s.authLim.peek("ip:" + ip) {
 			s.metrics.authFail.WithLabelValues("throttled").Inc()
 			w.Header().Set("Retry-After", "60")
