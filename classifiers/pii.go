@@ -72,7 +72,7 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 		}
 		out, capped = findPhones(text, out, phoneBudget)
 		out = findIPs(text, out)
-		out = findNear(text, coordTriggers(text), 24, 24, reCoords, KindCoordinates, validCoords, out)
+		out = findNear(text, coordTriggers(text), 24, 48, reCoords, KindCoordinates, validCoords, out)
 		if strings.Contains(text, "°") {
 			out = findRegexp(text, reDMS, KindCoordinates, nil, out)
 		}
@@ -182,17 +182,17 @@ func findEmails(text string, out []pii) []pii {
 
 // reObfuscatedEmail finds addresses written to dodge scrapers: "name [at]
 // host [dot] com" (any brackets, any spaces, any case, "." or "[dot]"
-// between labels), and "name at host [dot] com", whose bare "at" counts
-// only with a bracketed "dot": "look at example.com" is prose, not an
-// address. The fully bare "name at host dot com" is not looked for here:
+// between labels; "[@]" and "[.]" as in defanged threat-intel pastes), and
+// "name at host [dot] com", whose bare "at" counts only with a bracketed
+// "dot": "look at example.com" is prose, not an address. The fully bare "name at host dot com" is not looked for here:
 // finding the word "dot" in every post cost the classifier more than 1% of
 // its time (the watchlist, which notes each "at" as it tokenizes, matches
 // it).
-var reObfuscatedEmail = regexp.MustCompile(`(?i)[a-z0-9][a-z0-9._%+-]*(?:\s*[\[\(\{]\s*at\s*[\]\)\}]\s*[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)+|\s+at\s+[a-z0-9-]+(?:\.[a-z0-9-]+)*\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*)[a-z0-9-]+)*)`)
+var reObfuscatedEmail = regexp.MustCompile(`(?i)[a-z0-9][a-z0-9._%+-]*(?:\s*[\[\(\{]\s*(?:at|@)\s*[\]\)\}]\s*[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*(?:dot|\.)\s*[\]\)\}]\s*)[a-z0-9-]+)+|\s+at\s+[a-z0-9-]+(?:\.[a-z0-9-]+)*\s*[\[\(\{]\s*(?:dot|\.)\s*[\]\)\}]\s*[a-z0-9-]+(?:(?:\.|\s*[\[\(\{]\s*(?:dot|\.)\s*[\]\)\}]\s*)[a-z0-9-]+)*)`)
 
 // obfuscatedEmailTriggers are the places reObfuscatedEmail may match
-// around, in order: each "at" or "dot" between brackets (and any
-// spaces). IndexByte is vectorized, and prose seldom holds brackets. The
+// around, in order: each "at", "dot", "@" or "." between brackets (and
+// any spaces). IndexByte is vectorized, and prose seldom holds brackets. The
 // regexp then runs on a window around each, not on the whole post: over
 // a long post it costs a thousand times more.
 func obfuscatedEmailTriggers(text string) []int {
@@ -214,6 +214,8 @@ func obfuscatedEmailTriggers(text string) []int {
 				w = 2
 			case k >= 3 && text[k-1]|0x20 == 't' && text[k-2]|0x20 == 'o' && text[k-3]|0x20 == 'd':
 				w = 3
+			case k >= 1 && (text[k-1] == '@' || text[k-1] == '.'):
+				w = 1
 			default:
 				continue
 			}
@@ -251,7 +253,8 @@ var reSSN = regexp.MustCompile(`\b(\d{3})[- ](\d{2})[- ](\d{4})\b`)
 
 // findSSNs finds US social security numbers: the format, with the issuing
 // rules (no area 000, 666 or 900-999, no group 00, no serial 0000), or any
-// number of that shape right after "SSN"/"social security".
+// number of that shape, or nine figures run together, right after
+// "SSN"/"social security".
 func findSSNs(text string, out []pii) []pii {
 	var at []int
 	for i := 0; i+11 <= len(text); i++ {
@@ -267,6 +270,22 @@ func findSSNs(text string, out []pii) []pii {
 			continue
 		}
 		out = append(out, pii{KindSSN, m[0], m[1]})
+	}
+	// Nine figures run together are an SSN only right after its label
+	// ("SSN: 123456789"); elsewhere they are any number.
+	for i := 0; i < len(text); i++ {
+		if !isDigit(text[i]) {
+			continue
+		}
+		j := i
+		for j < len(text) && isDigit(text[j]) {
+			j++
+		}
+		if j-i == 9 && (i == 0 || !isAlnum(text[i-1])) && (j == len(text) || !isAlnum(text[j])) &&
+			contextBefore(text, i, 24, "ssn", "social security", "social sec", "ss#") {
+			out = append(out, pii{KindSSN, i, j})
+		}
+		i = j
 	}
 	return out
 }
@@ -336,7 +355,11 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		if !(c >= '0' && c <= '9' || c == '+' || c == '(') {
 			continue
 		}
-		if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '-' || text[i-1] == '.' || text[i-1] == '/' || text[i-1] == '$') {
+		// A WhatsApp link ("wa.me/447700900123") holds a number in
+		// international form without its plus; other digits in a path
+		// are not numbers.
+		wa := whatsAppLinkAt(text, i)
+		if i > 0 && !wa && (isAlnum(text[i-1]) || text[i-1] == '-' || text[i-1] == '.' || text[i-1] == '/' || text[i-1] == '$') {
 			for i < len(text) && isAlnum(text[i]) {
 				i++
 			}
@@ -365,7 +388,7 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		for j > i && !(text[j-1] >= '0' && text[j-1] <= '9') {
 			j--
 		}
-		if j < len(text) && (isAlnum(text[j]) || text[j] == '/' || text[j] == '-' && j+1 < len(text) && isAlnum(text[j+1])) {
+		if j < len(text) && !extensionAt(text, j) && (isAlnum(text[j]) || text[j] == '/' || text[j] == '-' && j+1 < len(text) && isAlnum(text[j+1])) {
 			// The run goes on into a word ("555-0108 0A"): its last group
 			// belongs to that word. What comes before it may still be a
 			// number.
@@ -406,7 +429,7 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			i = j
 			continue
 		}
-		if seps == 0 && c != '+' && !contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#") {
+		if seps == 0 && c != '+' && !wa && !contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#") {
 			i = j
 			continue
 		}
@@ -415,6 +438,9 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			continue
 		}
 		budget--
+		if wa && c != '+' {
+			cand = "+" + cand
+		}
 		if accept(cand) {
 			out = append(out, pii{KindPhone, i, j})
 		} else if seps > 0 && ndig > 7 {
@@ -431,6 +457,31 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		i = j
 	}
 	return out, false
+}
+
+// extensionAt reports an extension run on after a number at j: "x22",
+// "ext22", "ext.22". The number before it is whole; read as a run going on
+// into a word, it lost its last group and was left in clear.
+func extensionAt(text string, j int) bool {
+	switch {
+	case j < len(text) && text[j]|0x20 == 'x':
+		j++
+	case j+3 <= len(text) && strings.EqualFold(text[j:j+3], "ext"):
+		j += 3
+		if j < len(text) && text[j] == '.' {
+			j++
+		}
+	default:
+		return false
+	}
+	return j < len(text) && isDigit(text[j])
+}
+
+// whatsAppLinkAt reports a number at i that follows "wa.me/" (with or
+// without its plus).
+func whatsAppLinkAt(text string, i int) bool {
+	const link = "wa.me/"
+	return i >= len(link) && strings.EqualFold(text[i-len(link):i], link) && (i == len(link) || !isAlnum(text[i-len(link)-1]))
 }
 
 // firstPhoneIn looks for a number at the start of the digit run
@@ -604,6 +655,14 @@ func findIPs(text string, out []pii) []pii {
 			}
 			j--
 		}
+		if dots == 3 && colons == 1 {
+			// An IPv4 address with its port ("203.0.113.45:22"): the
+			// address alone. Left out, its first figures were read as a
+			// phone number and the rest stayed in clear.
+			if c := strings.IndexByte(text[i:j], ':'); strings.Count(text[i:i+c], ".") == 3 {
+				j, colons = i+c, 0
+			}
+		}
 		if j < len(text) && isAlnum(text[j]) || !(dots == 3 && colons == 0 || colons >= 2) {
 			i = j
 			continue
@@ -620,16 +679,19 @@ func findIPs(text string, out []pii) []pii {
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 var (
-	reCoords     = regexp.MustCompile(`(-?\d{1,2}\.\d{3,})\s*[,;/ ]\s*(-?\d{1,3}\.\d{3,})`)
+	reCoords     = regexp.MustCompile(`(-?\d{1,2}\.\d{3,})(?:°?\s*[NSns]\b\s*[,;/]?|\s*[,;/&]|\s)\s*(?:(?:m?lon|lng|long)\s*[:=]?\s*)?(-?\d{1,3}\.\d{3,})(?:°?\s*[EWew]\b)?`)
 	reDMS        = regexp.MustCompile(`\d{1,2}°\s?\d{1,2}['′]\s?(?:\d{1,2}(?:\.\d+)?["″]\s?)?[NS][, ]*\d{1,3}°\s?\d{1,2}['′]\s?(?:\d{1,2}(?:\.\d+)?["″]\s?)?[EW]`)
 	rePostcodeUK = regexp.MustCompile(`\b(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?) \d[ABD-HJLNP-UW-Z]{2}\b`)
 	rePostcodeCA = regexp.MustCompile(`\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] \d[ABCEGHJ-NPRSTV-Z]\d\b`)
 	reZipUS      = regexp.MustCompile(`\b(?:A[LKZR]|C[AOT]|D[EC]|FL|GA|HI|I[DLNA]|K[SY]|LA|M[EDAINSOT]|N[EVHJMYCD]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[TA]|W[AVIY]) \d{5}(?:-\d{4})?\b`)
-	reDOB        = regexp.MustCompile(`(?i)\b(?:dob|d\.o\.b\.?|date of birth|born on|born|birthday|bday|b-day|birthdate)\b[:\s\-]*(?:is\s+|was\s+|on\s+)?((?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2}))|\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*,? \d{4})`)
+	reDOB        = regexp.MustCompile(`(?i)\b(?:dob|d\.o\.b\.?|date of birth|born on|born|birthday|bday|b-day|birth[ -]?date)\b[:\s\-]*(?:is\s+|was\s+|on\s+)?((?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2}))|\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*,? \d{4})`)
 	rePlate      = regexp.MustCompile(`(?i)\b(?:plates?|tags?|licen[cs]e(?: plate)?(?: number| no\.?)?|reg(?:istration)?(?: number)?)(?:\s*(?:#|no\.?|number|is|was|reads|:|-))*\s*["']?([A-Z0-9]{1,4}[- ]?[A-Z0-9]{2,5})\b`)
 	rePlateUK    = regexp.MustCompile(`\b[A-Z]{2}\d{2} ?[A-Z]{3}\b`)
 )
 
+// validCoords wants a latitude and a longitude in range. reCoords reads
+// them as people write them: "45.52345, -122.67621", "45.52345N
+// 122.67621W", "lat 45.52345 lon -122.67621", "mlat=45.52345&mlon=…".
 func validCoords(text string, m []int) bool {
 	lat, lon := text[m[2]:m[3]], text[m[4]:m[5]]
 	return absLE(lat, 90) && absLE(lon, 180)
@@ -658,8 +720,8 @@ func findRegexp(text string, re *regexp.Regexp, kind string, ok func(string, []i
 	return out
 }
 
-// keywordTriggers returns the original offsets where any of words starts
-// in the normalized (lower-case) text.
+// keywordTriggers returns the original offsets, in order, where any of
+// words starts in the normalized (lower-case) text.
 func keywordTriggers(n *normalized, words ...string) []int {
 	var at []int
 	for _, w := range words {
@@ -674,11 +736,18 @@ func keywordTriggers(n *normalized, words ...string) []int {
 			k += j + len(w)
 		}
 	}
+	// matchesNear wants them in order: it skips what lies before the end
+	// of its last match, which for a later word's trigger handled first
+	// was every earlier trigger ("born 03/04/1991 ... dob ..." left the
+	// first date in clear).
+	slices.Sort(at)
 	return at
 }
 
 func findDOBs(text string, n *normalized, out []pii) []pii {
-	at := keywordTriggers(n, "dob", "d.o.b", "born", "birth", "bday", "b-day")
+	// "date of birth" is a trigger of its own: the window of its "birth"
+	// starts after "date of", where reDOB cannot match the phrase.
+	at := keywordTriggers(n, "dob", "d.o.b", "born", "birth", "bday", "b-day", "date of birth")
 	if len(at) == 0 {
 		return out
 	}
@@ -861,7 +930,7 @@ func findStreets(text string, n *normalized, toks []token, digits bool, out []pi
 		if digits && houseNumber(t) {
 			// 15 Millrace Ln / 221b Baker Street
 			for k := i + 1; k < len(toks) && k <= i+5 && toks[k].sent == t.sent && isWordTok(toks[k]); k++ {
-				if streetSuffixes[toks[k].s] && k > i+1 && (toks[k].flags&tokCap != 0 || toks[k-1].flags&tokCap != 0) {
+				if streetSuffixes[toks[k].s] && k > i+1 && (toks[k].flags&tokCap != 0 || toks[k-1].flags&tokCap != 0 || lowerStreet(toks[i+1:k+1])) {
 					span(KindStreetAddress, i, k)
 					i = k
 					break
@@ -921,6 +990,47 @@ func findStreets(text string, n *normalized, toks []token, digits bool, out []pi
 	return out
 }
 
+// lowerStreetSuffixes end a street written all in lower case ("123 main
+// st"), as doxxes often are: the suffixes that seldom follow a number and a
+// word in other senses ("a 2 hour walk", "5 people run").
+var lowerStreetSuffixes = map[string]bool{
+	"st": true, "street": true, "rd": true, "road": true, "ave": true, "avenue": true, "ln": true, "lane": true,
+	"dr": true, "drive": true, "ct": true, "blvd": true, "boulevard": true, "pkwy": true, "parkway": true,
+	"ter": true, "terrace": true, "cres": true, "crescent": true,
+}
+
+// notStreetName are words between a number and a suffix that make them
+// something other than an address: "2 hours down the road", "a 20 minute
+// drive", "4 houses on our street".
+var notStreetName = map[string]bool{
+	"the": true, "a": true, "an": true, "on": true, "in": true, "at": true, "of": true, "to": true, "for": true,
+	"and": true, "or": true, "but": true, "my": true, "your": true, "her": true, "his": true, "their": true,
+	"our": true, "its": true, "this": true, "that": true, "these": true, "those": true, "down": true, "up": true,
+	"across": true, "from": true, "by": true, "with": true, "into": true, "onto": true, "over": true, "off": true,
+	"along": true, "out": true, "more": true, "other": true, "new": true, "wrong": true, "same": true, "is": true,
+	"are": true, "was": true, "were": true, "people": true, "guys": true, "cars": true, "car": true, "times": true,
+	"second": true, "seconds": true, "sec": true, "secs": true, "minute": true, "minutes": true, "min": true,
+	"mins": true, "hour": true, "hours": true, "hr": true, "hrs": true, "day": true, "days": true, "week": true,
+	"weeks": true, "month": true, "months": true, "year": true, "years": true, "mile": true, "miles": true,
+	"mi": true, "km": true, "kms": true, "meter": true, "meters": true, "metre": true, "metres": true, "ft": true,
+	"feet": true, "foot": true, "yard": true, "yards": true, "block": true, "blocks": true, "lanes": true,
+}
+
+// lowerStreet reports whether ts, the words after a house number up to a
+// suffix, read as a street in lower case: one or two words that are not
+// common words, units or suffixes themselves ("a 2 lane road").
+func lowerStreet(ts []token) bool {
+	if len(ts) < 2 || len(ts) > 3 || !lowerStreetSuffixes[ts[len(ts)-1].s] {
+		return false
+	}
+	for _, t := range ts[:len(ts)-1] {
+		if len(t.s) < 2 || notStreetName[t.s] || streetSuffixes[t.s] || lowerStreetSuffixes[t.s] {
+			return false
+		}
+	}
+	return true
+}
+
 func germanStreet(s string) bool {
 	for _, suf := range germanSuffixes {
 		if strings.HasSuffix(s, suf) && len(s) > len(suf)+2 {
@@ -943,7 +1053,13 @@ func extendAddress(text string, e int) int {
 	if e >= len(text) {
 		return e
 	}
-	m := reAddrTail.FindStringIndex(text[e:min(len(text), e+80)])
+	w := text[e:min(len(text), e+80)]
+	if strings.IndexByte(w, '+') >= 0 {
+		// A map link joins the words with "+" ("15+Millrace+Ln,+Pruitt+
+		// Hollow,+OH+45371"); read them as spaces, byte for byte.
+		w = strings.ReplaceAll(w, "+", " ")
+	}
+	m := reAddrTail.FindStringIndex(w)
 	if m == nil {
 		return e
 	}
@@ -968,12 +1084,102 @@ func phoneShaped(cand string) bool {
 	return true
 }
 
-// findRedactablePhones adds the phone-shaped runs that findPhones, which
-// scores and so wants valid numbers only, leaves out.
-func findRedactablePhones(text string, out []pii) []pii {
-	if !hasDigit(text) {
+// findRedactableExtras adds what redaction hides but scoring leaves out,
+// because the model was not trained on it or could not weigh it: the
+// phone-shaped runs that findPhones, wanting valid numbers only, does not
+// take; numbers spelled out in words ("five five five zero one zero
+// eight"); post-office boxes and rural routes, which shops and charities
+// post as often as doxxers do.
+func findRedactableExtras(text string, out []pii) []pii {
+	n := len(out)
+	out = findSpelledPhones(text, out)
+	if hasDigit(text) {
+		out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
+		out = findPOBoxes(text, out)
+	}
+	if len(out) == n {
 		return out
 	}
-	out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
 	return dedupPII(text, out)
+}
+
+var rePOBox = regexp.MustCompile(`(?i)\b(?:p\.?\s?o\.?\s?|post office\s+|(?:rural route|r\.?r\.?|hc)\s*#?\s*\d{1,4}\s*,?\s*)box\s*#?\s*\d{1,6}\b`)
+
+// findPOBoxes finds "PO Box 4471", "P.O. Box 88", "post office box 9013"
+// and "RR 2 Box 152", with the town, state and ZIP after them.
+func findPOBoxes(text string, out []pii) []pii {
+	var at []int
+	for i := 0; i+3 <= len(text); i++ {
+		if text[i]|0x20 == 'b' && text[i+1]|0x20 == 'o' && text[i+2]|0x20 == 'x' && (i == 0 || !isAlnum(text[i-1])) {
+			at = append(at, i)
+		}
+	}
+	for _, m := range matchesNear(text, at, 24, 16, rePOBox) {
+		out = append(out, pii{KindStreetAddress, m[0], extendAddress(text, m[1])})
+	}
+	return out
+}
+
+// digitWords are the words people spell a number with.
+var digitWords = map[string]bool{
+	"zero": true, "oh": true, "one": true, "two": true, "three": true, "four": true, "five": true,
+	"six": true, "seven": true, "eight": true, "nine": true,
+}
+
+// findSpelledPhones finds runs of 7 to 15 figures written at least partly
+// in words ("seven one nine, five five five, oh one oh eight", "Seven-
+// One-Nine 555 0108"), with at least three of them in words: counting
+// aloud seldom runs that long.
+func findSpelledPhones(text string, out []pii) []pii {
+	start, end, digits, words := -1, -1, 0, 0
+	flush := func() {
+		if start >= 0 && digits >= 7 && digits <= 15 && words >= 3 {
+			out = append(out, pii{KindPhone, start, end})
+		}
+		start, digits, words = -1, 0, 0
+	}
+	var w [5]byte
+	for i := 0; i < len(text); {
+		if !isAlnum(text[i]) {
+			switch text[i] {
+			case ' ', '-', '.', ',', '(', ')', '\t':
+			default:
+				flush()
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && isAlnum(text[j]) {
+			j++
+		}
+		switch {
+		case isDigit(text[i]) && countDigits(text[i:j]) == j-i:
+			if start < 0 {
+				start = i
+			}
+			digits += j - i
+			end = j
+		case j-i >= 2 && j-i <= 5 && digitWords[string(lowerInto(w[:0], text[i:j]))]:
+			if start < 0 {
+				start = i
+			}
+			digits++
+			words++
+			end = j
+		default:
+			flush()
+		}
+		i = j
+	}
+	flush()
+	return out
+}
+
+// lowerInto appends s in ASCII lower case to b.
+func lowerInto(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		b = append(b, s[i]|0x20)
+	}
+	return b
 }

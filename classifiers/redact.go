@@ -32,7 +32,7 @@ func findRedactable(d *Document, text string) []pii {
 	d.norm = normalize(text)
 	d.toks = tokenize(&d.norm, text, d.toks[:0])
 	d.pii = findPII(text, &d.norm, d.toks, d.pii[:0])
-	return findRedactablePhones(text, d.pii)
+	return findRedactableExtras(text, d.pii)
 }
 
 // redactOverlap is how far consecutive pieces of a huge text overlap: any
@@ -147,7 +147,7 @@ func (c *Classifier) redactSnippets(s *msg.Scored, own, quoted *Document) {
 	spans := map[*Document][]pii{}
 	for _, d := range []*Document{own, quoted} {
 		if d != nil && len(s.Evidence) > 0 {
-			spans[d] = findRedactablePhones(d.Text, append([]pii(nil), d.pii...))
+			spans[d] = findRedactableExtras(d.Text, append([]pii(nil), d.pii...))
 		}
 	}
 	for i := range s.Evidence {
