@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -299,31 +300,105 @@ func (r *round) tooOld(t time.Time) bool {
 	return !t.IsZero() && t.Before(r.now.Add(-r.c.site.Backfill.MaxAge))
 }
 
+// maxBacklog bounds the cursors kept per entry where a walk over older
+// listing pages was cut short; beyond it the oldest gap is given up.
+const maxBacklog = 16
+
+// listing reads one entry: its first page and, while everything on a page
+// is new (a gap since the last round), the older pages. A walk cut short
+// while the gap is still open (a page failed, the round's page budget ran
+// out) leaves its place in the entry's backlog, and later rounds go on
+// from there: the first page then holds only posts already seen, so
+// nothing else would lead back to the posts beyond the cut.
 func (r *round) listing(ctx context.Context, entry string) error {
-	u := r.abs(entry)
-	entryKey := entry
-	for page := 0; u != "" && page < r.pageLimit(); page++ {
+	budget := r.pageLimit()
+	var backlog []string
+	if !r.first {
+		var err error
+		if backlog, err = r.c.st.Backlog(ctx, entry); err != nil {
+			return fmt.Errorf("%w: %w", errState, err)
+		}
+	}
+	cut, err := r.walk(ctx, entry, r.abs(entry), true, &budget)
+	var pending []string
+	if cut != "" {
+		pending = append(pending, cut)
+	}
+	for i := 0; i < len(backlog); i++ {
+		if err != nil || budget <= 0 {
+			pending = append(pending, backlog[i:]...)
+			break
+		}
+		var c string
+		c, err = r.walk(ctx, entry, r.abs(backlog[i]), false, &budget)
+		if c != "" && !slices.Contains(pending, c) {
+			pending = append(pending, c)
+		}
+	}
+	if r.first || slices.Equal(pending, backlog) {
+		return err
+	}
+	if len(pending) > maxBacklog {
+		r.c.m.Drops.WithLabelValues(r.c.site.Name, "backlog").Add(float64(len(pending) - maxBacklog))
+		r.c.log.Warn("too many unread gaps in a listing; giving up the oldest", "kept", maxBacklog, "dropped", len(pending)-maxBacklog)
+		pending = pending[:maxBacklog]
+	}
+	if serr := r.c.st.SetBacklog(ctx, entry, pending); serr != nil {
+		if err == nil || !errors.Is(err, errSink) {
+			return fmt.Errorf("%w: %w", errState, serr)
+		}
+	}
+	return err
+}
+
+// walk reads listing pages from u, the entry's first page when top, for
+// at most *budget pages. It returns where it stopped while a gap was still
+// open ("" when the walk ended: no older page, or one that held posts
+// already seen), as a reference the round resolves with abs.
+func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int) (cut string, err error) {
+	keep := func(u string) string {
+		pu, perr := url.Parse(u)
+		if r.first || perr != nil || u == "" {
+			return ""
+		}
+		return r.rel(pu)
+	}
+	for page := 0; u != ""; page++ {
+		if *budget <= 0 {
+			return keep(u), nil
+		}
+		*budget--
 		var v Validators
-		if page == 0 {
+		if top && page == 0 {
 			var err error
-			if v, err = r.c.st.Validators(ctx, entryKey); err != nil {
-				return fmt.Errorf("%w: %w", errState, err)
+			if v, err = r.c.st.Validators(ctx, entry); err != nil {
+				return "", fmt.Errorf("%w: %w", errState, err)
 			}
 		}
+		// From here a failure on a page past the first leaves the gap
+		// open at this page: the posts before it were marked seen.
+		open := !top || page > 0
 		resp, err := r.fetch(ctx, u, v)
 		if err != nil {
-			return err
+			var fe *FetchError
+			if open && !(errors.As(err, &fe) && fe.Reason == "http_4xx") {
+				return keep(u), err
+			}
+			return "", err
 		}
 		if resp.NotModified {
-			return nil
+			return "", nil
 		}
 		pg, err := r.parse(resp, Listing, nil)
 		if err != nil {
-			return err
+			return "", err
 		}
 		fresh, err := r.emit(ctx, pg.Posts, nil)
 		if err != nil {
-			return err
+			if open {
+				return keep(u), err
+			}
+			return "", err
 		}
 		clean, changed := true, 0
 		allOld := len(pg.Threads) > 0 || len(pg.Posts) > 0
@@ -335,7 +410,10 @@ func (r *round) listing(ctx context.Context, entry string) error {
 			did, err := r.thread(ctx, t)
 			if err != nil {
 				if errors.Is(err, errSink) || errors.Is(err, errState) || ctx.Err() != nil {
-					return err
+					if open {
+						return keep(u), err
+					}
+					return "", err
 				}
 				// The thread id is left out: a generic engine's is its URL.
 				r.c.log.Warn("cannot read thread; retrying next round", "err", err)
@@ -353,9 +431,9 @@ func (r *round) listing(ctx context.Context, entry string) error {
 		}
 		// Validators are kept only when every thread the page led to was
 		// read: otherwise a 304 next round would hide the ones missed.
-		if page == 0 && clean {
-			if err := r.c.st.SetValidators(ctx, entryKey, resp.Validators); err != nil {
-				return fmt.Errorf("%w: %w", errState, err)
+		if top && page == 0 && clean {
+			if err := r.c.st.SetValidators(ctx, entry, resp.Validators); err != nil {
+				return "", fmt.Errorf("%w: %w", errState, err)
 			}
 		}
 		next := pg.Older
@@ -363,23 +441,23 @@ func (r *round) listing(ctx context.Context, entry string) error {
 			next = pg.Next
 		}
 		if next == "" {
-			return nil
+			return "", nil
 		}
 		if r.first {
 			if r.c.site.Backfill.Disabled || allOld {
-				return nil
+				return "", nil
 			}
 		} else {
 			// After the first crawl, an older page is read only while
 			// everything on this one was new: a gap since the last round.
 			gap := (len(pg.Posts) > 0 && fresh == len(pg.Posts)) || (len(pg.Threads) > 0 && changed == len(pg.Threads))
 			if !gap {
-				return nil
+				return "", nil
 			}
 		}
 		u = next
 	}
-	return nil
+	return "", nil
 }
 
 // thread reads a thread from where the last read stopped, if its marker

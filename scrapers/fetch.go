@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -302,6 +303,15 @@ func (f *Fetcher) build(proxy *url.URL) error {
 	c.SetRedirectHandler(func(req *http.Request, via []*http.Request) error {
 		if len(via) > maxRedirects {
 			return ErrRedirects
+		}
+		// The client drops only Authorization and Cookie when a redirect
+		// leaves the site's domain; the site's configured headers are
+		// secrets too (Discourse's Api-Key, X-Api-Key, ...) and must not
+		// reach whatever host a redirect names.
+		if !sameSiteHost(via[0].URL, req.URL) {
+			for k := range f.site.Headers {
+				req.Header.Del(k)
+			}
 		}
 		if !f.site.IgnoreRobotsTxt && !f.robotsAllow(req.URL) {
 			return fmt.Errorf("redirect to %s: %w", RedactURL(req.URL.String()), colly.ErrRobotsTxtBlocked)
@@ -666,4 +676,19 @@ func repairUTF8(b []byte) []byte {
 	}
 	b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 	return bytes.ReplaceAll(b, []byte{0}, []byte(" "))
+}
+
+// sameSiteHost reports whether a redirect from initial to dest stays on
+// initial's host or one of its subdomains: the rule the HTTP client
+// applies to Authorization and Cookie, applied to the site's own headers.
+func sameSiteHost(initial, dest *url.URL) bool {
+	ih := strings.TrimSuffix(strings.ToLower(initial.Hostname()), ".")
+	dh := strings.TrimSuffix(strings.ToLower(dest.Hostname()), ".")
+	if ih == dh {
+		return true
+	}
+	if _, err := netip.ParseAddr(dh); err == nil {
+		return false
+	}
+	return strings.HasSuffix(dh, "."+ih)
 }

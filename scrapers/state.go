@@ -17,6 +17,7 @@ import (
 //
 //	scrape:<site>:meta            hash: init (first crawl start), done (first crawl finished), base (mirror index)
 //	scrape:<site>:http            hash: entry URL -> validators of listing pages
+//	scrape:<site>:backlog         hash: entry URL -> JSON list of older pages still to read
 //	scrape:<site>:thread:<id>     string: ThreadState JSON, expires seen_ttl after its last change
 //	scrape:<site>:seen:<thread>   hash: site post id -> content hash, expires seen_ttl after its last change
 //	scrape:<site>:health          string: Health JSON
@@ -214,4 +215,34 @@ func ReadHealth(ctx context.Context, s *store.Store, site string) (Health, bool,
 		return h, false, fmt.Errorf("cannot read site health: %w", err)
 	}
 	return h, true, nil
+}
+
+// Backlog reads where walks over an entry's older pages were cut short,
+// newest gap first.
+func (st *State) Backlog(ctx context.Context, entry string) ([]string, error) {
+	var out []string
+	b, err := st.s.HGet(ctx, st.key("backlog"), entry).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read listing backlog: %w", err)
+	}
+	_ = json.Unmarshal(b, &out) // a damaged record reads as none
+	return out, nil
+}
+
+// SetBacklog writes an entry's backlog (none: removed).
+func (st *State) SetBacklog(ctx context.Context, entry string, refs []string) error {
+	var err error
+	if len(refs) == 0 {
+		err = st.s.HDel(ctx, st.key("backlog"), entry).Err()
+	} else {
+		b, _ := json.Marshal(refs)
+		err = st.s.HSet(ctx, st.key("backlog"), entry, b).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write listing backlog: %w", err)
+	}
+	return nil
 }

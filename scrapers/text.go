@@ -277,6 +277,30 @@ var timeLayouts = []string{
 	"Mon, 2 Jan 2006 15:04:05 MST", "Mon Jan 02, 2006 3:04 pm", "Mon Jan 2, 2006 3:04 pm",
 	"Jan 2, 2006 at 3:04 PM", "Jan 2, 2006 3:04 PM", "Jan 2, 2006", "January 2, 2006, 03:04:05 PM",
 	"02 Jan 2006 15:04", "2 Jan 2006 15:04", "01/02/2006 15:04", "02.01.2006 15:04", "02.01.2006, 15:04",
+	// RFC 822 (RSS 2.0) without the weekday or the seconds, which it
+	// makes optional.
+	"2 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04 -0700", "2 Jan 2006 15:04 -0700",
+}
+
+// rfc822Zones are the zone names RFC 822 defines (RSS 2.0 dates use them).
+// Go reads a zone name its location does not know as UTC: an item dated
+// "14:00:00 EST" came out five hours early.
+var rfc822Zones = map[string]string{
+	"UT": "+0000", "GMT": "+0000", "Z": "+0000",
+	"EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500",
+	"MST": "-0700", "MDT": "-0600", "PST": "-0800", "PDT": "-0700",
+}
+
+// numericZone replaces a trailing RFC 822 zone name with its offset.
+func numericZone(s string) string {
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return s
+	}
+	if off, ok := rfc822Zones[strings.ToUpper(s[i+1:])]; ok {
+		return s[:i+1] + off
+	}
+	return s
 }
 
 // parseTime reads a time in layout ("unix" for epoch seconds, "" to try the
@@ -323,10 +347,21 @@ func parseTimeAs(s, layout string, loc *time.Location) (time.Time, bool) {
 		t, err := time.ParseInLocation(layout, s, loc)
 		return t.UTC(), err == nil
 	}
+	s = numericZone(s)
 	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, loc); err == nil {
-			return t.UTC(), true
+		t, err := time.ParseInLocation(l, s, loc)
+		if err != nil {
+			continue
 		}
+		if strings.Contains(l, "MST") && t.Location() != loc {
+			// A zone name neither RFC 822's nor loc's: Go gives it offset
+			// zero. Names like IST or BST mean different offsets in
+			// different places; better no date than one hours off.
+			if name, off := t.Zone(); off == 0 && name != "UTC" && name != "GMT" {
+				continue
+			}
+		}
+		return t.UTC(), true
 	}
 	return time.Time{}, false
 }
