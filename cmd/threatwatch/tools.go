@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -318,32 +319,92 @@ func cmdConsume(ctx context.Context, e *env, args []string) error {
 	}
 	out := msg.NewWriter(e.stdout)
 	defer out.Flush()
-	n := 0
+
+	// Every partition is read at once: one after the other, the first
+	// would be read for ever (a live topic never ends), and --max would
+	// wait on it for messages that are in the others. Each partition
+	// keeps its own order.
+	type read struct {
+		part int
+		m    kafka.Message
+		err  error
+	}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ch := make(chan read, 256)
+	var wg sync.WaitGroup
 	for _, p := range parts {
-		r := b.PartitionReader(full, p)
-		r.SetOffset(kafka.FirstOffset)
-		for *maxN == 0 || n < *maxN {
-			rctx, cancel := ctx, context.CancelFunc(func() {})
-			if *idle > 0 {
-				rctx, cancel = context.WithTimeout(ctx, *idle)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := b.PartitionReader(full, p)
+			defer r.Close()
+			if err := r.SetOffset(kafka.FirstOffset); err != nil {
+				ch <- read{part: p, err: err}
+				return
 			}
-			m, err := r.ReadMessage(rctx)
-			cancel()
-			if err != nil {
-				break
+			for {
+				m, err := r.ReadMessage(rctx)
+				select {
+				case ch <- read{part: p, m: m, err: err}:
+				case <-rctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
 			}
-			dm, err := msg.DecodeAny(m.Value)
-			if err != nil {
-				fmt.Fprintf(e.stderr, "skipped %s/%d@%d: %v\n", full, p, m.Offset, err)
-				continue
+		}()
+	}
+	go func() { wg.Wait(); close(ch) }()
+	defer func() {
+		stop()
+		for range ch { // let the readers leave
+		}
+	}()
+
+	// --idle counts from the last message of any partition.
+	var idleC <-chan time.Time
+	var idleT *time.Timer
+	if *idle > 0 {
+		idleT = time.NewTimer(*idle)
+		defer idleT.Stop()
+		idleC = idleT.C
+	}
+	n := 0
+	for *maxN == 0 || n < *maxN {
+		var rd read
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-idleC:
+			return nil
+		case rd = <-ch:
+		}
+		if rd.err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
-			if err := out.Write(dm); err != nil {
-				r.Close()
+			return fmt.Errorf("cannot read %s/%d: %w", full, rd.part, b.Explain(rd.err))
+		}
+		if idleT != nil {
+			idleT.Reset(*idle)
+		}
+		dm, err := msg.DecodeAny(rd.m.Value)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "skipped %s/%d@%d: %v\n", full, rd.part, rd.m.Offset, err)
+			continue
+		}
+		if err := out.Write(dm); err != nil {
+			return err
+		}
+		n++
+		if len(ch) == 0 {
+			// Nothing more at hand: show what came (consume follows a live topic).
+			if err := out.Flush(); err != nil {
 				return err
 			}
-			n++
 		}
-		r.Close()
 	}
 	return nil
 }
