@@ -97,6 +97,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	fs.Var(&from, "from", "replay posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
 	fs.Var(&to, "to", "replay posts with event time before this")
 	slack := fs.Duration("slack", time.Hour, "with --topic: also read messages written this long before --from and after --to (late scrapes)")
+	warmup := fs.Duration("warmup", -1, "with --from: apply the posts of this long before --from as history first, as the live stage had it (default: the history the baselines use, aggregate.baseline.days plus window and grace; 0: none)")
 	tail := fs.Duration("tail", 0, "keep the event clock running this long after the last post (or --to), to see decay and resolutions")
 	rescore := fs.Bool("rescore", false, "score posts that already carry scores again, with the configured classifiers")
 	alertsOut := fs.String("alerts", "", "write alerts as JSON lines to `FILE` ('-': stdout)")
@@ -129,6 +130,17 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if *topic != "" && len(fs.Args()) > 0 {
 		return fmt.Errorf("%w: give either input files or --topic, not both", errUsage)
 	}
+	// The baselines' history before --from: without it every site starts
+	// from nothing, and cannot page until it has learnt again.
+	if *warmup < 0 {
+		*warmup = cfg.Aggregate.RebuildSpan()
+		if cfgB != nil {
+			*warmup = max(*warmup, cfgB.Aggregate.RebuildSpan())
+		}
+	}
+	if from.t.IsZero() {
+		*warmup = 0
+	}
 	if *alertsOut == "" && *levelsOut == "" && *reportOut == "" && *chartsDir == "" && *compare == "" {
 		fmt.Fprintln(e.stderr, "note: no --alerts, --levels, --report or --charts given: only the summary is printed")
 	}
@@ -144,7 +156,11 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		defer closeBus()
 		full := cfg.Topics.Name(*topic)
 		inputs = []string{"topic " + full}
-		if src, err = replay.Topic(ctx, b, full, replay.TopicRange{From: from.t, To: to.t, Slack: *slack}); err != nil {
+		readFrom := from.t
+		if !readFrom.IsZero() {
+			readFrom = readFrom.Add(-*warmup)
+		}
+		if src, err = replay.Topic(ctx, b, full, replay.TopicRange{From: readFrom, To: to.t, Slack: *slack}); err != nil {
 			return err
 		}
 	} else {
@@ -233,7 +249,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	o := replay.Options{From: from.t, To: to.t, Tail: *tail, Rescore: *rescore, Workers: *workers}
+	o := replay.Options{From: from.t, To: to.t, Warmup: *warmup, Tail: *tail, Rescore: *rescore, Workers: *workers}
 	o.FromAggregate(cfg.Aggregate)
 	if cfgB != nil {
 		o.Window = max(o.Window, cfgB.Aggregate.Grace)
@@ -261,6 +277,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stderr, "replayed %d posts from %s, event time %s to %s, in %s (%.0f posts/s): %d scored now, %d duplicates, %d late, %d bad lines, %d out of range\n",
 		st.Records, strings.Join(shorten(inputs, 3), ", "), fmtT(st.First), fmtT(st.Last), st.Elapsed.Round(time.Millisecond), st.PerSecond(),
 		st.Scored, st.Duplicates, st.Late, st.BadLines, st.OutOfRange)
+	if st.Warmup > 0 {
+		fmt.Fprintf(e.stderr, "warm-up: %d posts of the %s before --from applied as history (their alerts and levels not written)\n", st.Warmup, *warmup)
+	}
 	for i, l := range lanes {
 		n := len(onsetsA.List())
 		if i == 1 {

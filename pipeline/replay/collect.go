@@ -179,7 +179,9 @@ func (p *Point) merge(q Point) {
 
 // Alert records one alert.
 func (c *Collector) Alert(a *msg.Alert) error {
-	onset := a.Status == msg.StatusFiring && !c.onsets[a.Fingerprint]
+	// A repeat of an episode that started before the replayed range (a
+	// warm-up) is not an onset.
+	onset := a.Status == msg.StatusFiring && !c.onsets[a.Fingerprint] && (a.StartsAt.IsZero() || !a.StartsAt.Before(a.EventTime))
 	if onset || a.Status == msg.StatusResolved {
 		k := seriesKey{a.Labels["site"], a.Labels["target"]}
 		s := c.series[k]

@@ -36,9 +36,11 @@ func NewOnsets() *Onsets { return &Onsets{seen: map[string]bool{}} }
 // Level ignores levels.
 func (o *Onsets) Level(*msg.Level) error { return nil }
 
-// Alert keeps the alert if it is an onset.
+// Alert keeps the alert if it is an onset: the first notification of an
+// episode that started when it was sent, not a repeat of one that started
+// before the replayed range (during a warm-up).
 func (o *Onsets) Alert(a *msg.Alert) error {
-	if a.Status != msg.StatusFiring || o.seen[a.Fingerprint] {
+	if a.Status != msg.StatusFiring || o.seen[a.Fingerprint] || (!a.StartsAt.IsZero() && a.StartsAt.Before(a.EventTime)) {
 		return nil
 	}
 	o.seen[a.Fingerprint] = true

@@ -391,3 +391,33 @@ func TestDedupMatchesAMapOfIDs(t *testing.T) {
 
 // decodeRecord decodes one line as replay does, with a decoder of its own.
 func decodeRecord(b []byte) (*Record, error) { return decodeRecordWith(codec.NewScoredDecoder(), b) }
+
+// A file saved by a Windows editor (a UTF-8 byte order mark, CRLF line
+// ends) replays whole, compressed or not: the mark used to make its first
+// post a bad line.
+func TestByteOrderMarkAndCRLFLoseNothing(t *testing.T) {
+	good := readScenario(t, "quiet")[:20]
+	var plain bytes.Buffer
+	for _, l := range good {
+		plain.Write(l)
+	}
+	want := replayFiles(t, []string{writeTemp(t, "plain.jsonl", [][]byte{plain.Bytes()})}, nil)
+	for _, name := range []string{"windows.jsonl", "windows.jsonl.gz", "windows.jsonl.zst"} {
+		t.Run(name, func(t *testing.T) {
+			var w bytes.Buffer
+			w.WriteString("\ufeff")
+			for _, l := range good {
+				w.Write(bytes.TrimRight(l, "\n"))
+				w.WriteString("\r\n")
+			}
+			data := bytes.TrimSuffix(w.Bytes(), []byte("\r\n"))
+			got := replayFiles(t, []string{writeTemp(t, name, [][]byte{data})}, nil)
+			if len(got.bad) != 0 || got.stats.Records != 20 {
+				t.Fatalf("replayed %d posts, bad lines %q; want all 20", got.stats.Records, got.bad)
+			}
+			if !bytes.Equal(got.alerts, want.alerts) || !bytes.Equal(got.levels, want.levels) {
+				t.Error("outputs differ from the same posts in a plain file")
+			}
+		})
+	}
+}

@@ -29,11 +29,18 @@ import (
 )
 
 // Options tune a replay. The zero value of each field has a sensible
-// default; none of them changes the outputs except From, To, Step, Tail,
-// Window, DedupWindow and Rescore.
+// default; none of them changes the outputs except From, To, Warmup, Step,
+// Tail, Window, DedupWindow and Rescore.
 type Options struct {
 	// From and To bound the replay in event time, [From, To); zero: open.
 	From, To time.Time
+	// Warmup, with From, applies the posts of this stretch before From to
+	// the engines first and drops what they emit before From: live, a key
+	// had its history when From came, and without it a replay starts with
+	// empty baselines and cannot page until each key has learnt again
+	// (aggregate.baseline.learning). config.Aggregate.RebuildSpan is the
+	// history the engine uses. 0: none.
+	Warmup time.Duration
 	// Step is the engine's clock step: Advance is called at every multiple
 	// of Step of event time (the aggregate step). 0: never.
 	Step time.Duration
@@ -106,8 +113,11 @@ type Stats struct {
 	BadLines int64
 	// Duplicates were skipped as copies of a post already replayed.
 	Duplicates int64
-	// OutOfRange were outside [From, To).
+	// OutOfRange were outside [From, To) and not in the warm-up.
 	OutOfRange int64
+	// Warmup were the posts before From applied as history (Options.Warmup);
+	// they are not in Records.
+	Warmup int64
 	// Late were later than the reorder window in their input: the engine
 	// saw them behind newer posts, as the live stage would have.
 	Late int64
@@ -244,7 +254,7 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 				readErr = err
 				break
 			}
-			if (!o.From.IsZero() && rec.Time.Before(o.From)) || (!o.To.IsZero() && !rec.Time.Before(o.To)) {
+			if (!o.From.IsZero() && rec.Time.Before(o.From.Add(-max(o.Warmup, 0)))) || (!o.To.IsZero() && !rec.Time.Before(o.To)) {
 				st.OutOfRange++
 				continue
 			}
@@ -288,6 +298,9 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 	// Stage 4 (a goroutine per lane): hand the outputs to the sinks, in
 	// order, so encoding and writing run beside the engine.
 	d := &driver{lanes: lanes, step: o.Step}
+	if o.Warmup > 0 {
+		d.from = o.From
+	}
 	for _, l := range lanes {
 		d.ds = append(d.ds, startDispatch(l))
 	}
@@ -310,6 +323,26 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 				continue // refused by the classifiers; reported above
 			}
 			d.advanceTo(rec.Time)
+			warm := !d.from.IsZero() && rec.Time.Before(d.from)
+			if warm {
+				// History for the engines only: not replayed, not observed.
+				for k, l := range lanes {
+					s := rec.Scored
+					if b.scored != nil && b.scored[i][k] != nil {
+						s = b.scored[i][k]
+					}
+					if s == nil {
+						sinkErr = fmt.Errorf("lane %s: %s:%d: %w", l.Name, src.nameOf(rec.src), rec.seq, ErrNoScorer)
+						break
+					}
+					d.emit(k, l.Engine.Add(s))
+				}
+				if sinkErr != nil {
+					break
+				}
+				st.Warmup++
+				continue
+			}
 			if st.First.IsZero() {
 				st.First = rec.Time
 			}
@@ -437,6 +470,8 @@ type driver struct {
 	ds    []*dispatch
 	step  time.Duration
 	clock time.Time
+	// from, when set (a warm-up), drops what the engines emit before it.
+	from time.Time
 }
 
 // advanceTo calls Advance at every step boundary after the clock up to t.
@@ -465,6 +500,8 @@ func (d *driver) emit(k int, outs []Output) {
 	l, ds := d.lanes[k], d.ds[k]
 	for _, o := range outs {
 		switch {
+		case o.Alert != nil && o.Alert.EventTime.Before(d.from), o.Level != nil && o.Level.Time.Before(d.from):
+			// Decided during the warm-up: before the replayed range.
 		case o.Alert != nil:
 			o.Alert.Replay = true
 			l.Alerts++

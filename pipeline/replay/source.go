@@ -305,8 +305,15 @@ func openFile(name string, stdin io.Reader) (*fileSource, error) {
 	default:
 		fs.br = br
 	}
+	// A UTF-8 byte order mark (Windows editors write one) is not part of
+	// the first line: left there, it made the first post a bad line.
+	if b, _ := fs.br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		_, _ = fs.br.Discard(len(utf8BOM))
+	}
 	return fs, nil
 }
+
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 func (s *fileSource) Name() string                  { return s.name }
 func (s *fileSource) Progress() (done, total int64) { return s.read.Load(), s.size }
