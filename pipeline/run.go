@@ -412,8 +412,8 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 		decoded[i] = p
 	}
 	skip := make([]bool, len(batch))
+	var idx []int // the batch index of each of pd.ids
 	if r.dedup != nil {
-		var idx []int
 		for i, p := range decoded {
 			if p != nil {
 				pd.ids = append(pd.ids, p.DedupID())
@@ -439,6 +439,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	}
 
 	processed := len(batch)
+	var dead map[int]bool // dead-lettered by the handler, by batch index
 	for i, p := range decoded {
 		if p == nil || skip[i] {
 			continue
@@ -454,6 +455,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 				break
 			}
 			pd.outs = append(pd.outs, r.deadLetter(km, err))
+			dead = setIndex(dead, i)
 			continue
 		}
 		mark := len(pd.outs)
@@ -468,6 +470,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 				// would stop here for good: set the input aside instead.
 				tooLarge := Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
 				pd.outs = append(pd.outs[:mark], r.deadLetter(km, tooLarge))
+				dead = setIndex(dead, i)
 				break
 			}
 			pd.outs = append(pd.outs, om)
@@ -477,7 +480,33 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	if pd.partial && r.dedup != nil {
 		pd.ids = nil // not all were handled; let a redelivery decide
 	}
+	if len(dead) > 0 && len(pd.ids) > 0 {
+		// A dead letter is not done: marked, its redrive once the cause is
+		// fixed would be skipped as a repeat for dedup_ttl.
+		// Its copies in the batch, skipped as repeats, are not done either.
+		deadIDs := map[string]bool{}
+		for j, id := range pd.ids {
+			if dead[idx[j]] {
+				deadIDs[id] = true
+			}
+		}
+		ids := pd.ids[:0:0]
+		for _, id := range pd.ids {
+			if !deadIDs[id] {
+				ids = append(ids, id)
+			}
+		}
+		pd.ids = ids
+	}
 	return pd, nil
+}
+
+func setIndex(m map[int]bool, i int) map[int]bool {
+	if m == nil {
+		m = map[int]bool{}
+	}
+	m[i] = true
+	return m
 }
 
 // finish writes a prepared batch's outputs, checkpoints, and commits. It

@@ -741,3 +741,58 @@ func TestPassedOnPostsKeepTheirArrivalTime(t *testing.T) {
 	<-d1
 	<-d2
 }
+
+// A message the handler refused is dead-lettered, not done: once the cause
+// is fixed, its redrive (the same message written to the input again) must
+// reach the handler, not be skipped as a repeat for runner.dedup_ttl. Its
+// copy in the same batch, skipped as a repeat, is not done either.
+func TestARefusedMessageIsNotMarkedSoItsRedriveIsHandled(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	st := redistest.New(t)
+	posts, dlq := c.Topic("posts"), c.Topic("dead-letter")
+	d := deps(c, nil)
+	d.Store = st
+	var fixed atomic.Bool
+	var handled atomic.Int64
+	bad := post("s", 1)
+	handler := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+		if p.ID == bad.ID && !fixed.Load() {
+			return nil, pipeline.Permanent("rejected", errors.New("a bug in the stage"))
+		}
+		handled.Add(1)
+		return nil, nil
+	})
+	stage := pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: handler, Dedup: true}
+	produce(t, c, posts, bad, bad, post("s", 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runStage(t, ctx, d, stage)
+	if dead := readTopic(t, c, dlq, 1, 20*time.Second); len(dead) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dead))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for handled.Load() < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := handled.Load(); n != 1 {
+		t.Fatalf("handled %d before the fix, want 1 (post 2)", n)
+	}
+
+	fixed.Store(true)
+	produce(t, c, posts, bad) // what redrive writes
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done = runStage(t, ctx, d, stage)
+	deadline = time.Now().Add(20 * time.Second)
+	for handled.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	<-done
+	if n := handled.Load(); n != 2 {
+		t.Fatalf("handled %d in all, want 2: the redriven post was skipped as a repeat", n)
+	}
+}
