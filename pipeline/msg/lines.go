@@ -31,7 +31,8 @@ func newLines(r io.Reader, max, buf int) *Lines {
 	return &Lines{br: bufio.NewReaderSize(r, buf), max: max}
 }
 
-// Next returns the next line without its "\n" or "\r\n", valid until the
+// Next returns the next line without its "\n" or "\r\n" (nor, on the first
+// line, a UTF-8 byte order mark), valid until the
 // next call; io.EOF after the last line; an error wrapping ErrLineTooLong
 // for a line over the cap, which is skipped; any other error of the
 // underlying reader, for good.
@@ -71,9 +72,16 @@ func (l *Lines) Next() ([]byte, error) {
 		if long || len(b) > l.max {
 			return nil, tooLong(l.max)
 		}
+		if l.line == 1 {
+			// A UTF-8 byte order mark (Windows editors write one) is not
+			// part of the first line: left there, the line would not parse.
+			b = bytes.TrimPrefix(b, utf8BOM)
+		}
 		return b, nil
 	}
 }
+
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 // Line is the number of the line last returned (or skipped), from 1.
 func (l *Lines) Line() int { return l.line }
