@@ -62,7 +62,7 @@ func TestRedactReplacesPersonalDataWithTypedPlaceholders(t *testing.T) {
 	f("card 4111 1111 1111 1111 exp", "card [CARD] exp")
 	f("Jonas Weber, Lindenstraße 14, 10115 Berlin.", "Jonas Weber, [ADDRESS].")
 	f("Claire, 17 rue des Lilas, 69003 Lyon", "Claire, [ADDRESS]")
-	f("flat 2, 14 Kingsley Road, Leeds LS6 1AA. mobile", "flat 2, [ADDRESS]. mobile")
+	f("flat 2, 14 Kingsley Road, Leeds LS6 1AA. mobile", "[ADDRESS]. mobile")
 	f("post it to SW1A 1AA please", "post it to [POSTCODE] please")
 	f("the apartment above the laundromat on Water St in Kestrel Bay", "the apartment above the laundromat on [STREET] in Kestrel Bay")
 	// Not personal data: left alone.

@@ -1,6 +1,7 @@
 package classifiers
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -170,12 +171,12 @@ func (c *Classifier) capitalizedNames(d *Document, ms []entityMention) []entityM
 	}
 	for i := 0; i < len(d.toks); i++ {
 		t := d.toks[i]
-		if t.flags&tokCap == 0 || t.flags&tokQuoted != 0 || len(t.s) < 3 || notName[strings.TrimSuffix(t.s, "'s")] {
+		if t.flags&tokCap == 0 || t.flags&tokQuoted != 0 || len(t.s) < 3 || notName[strings.TrimSuffix(t.s, "'s")] || notPerson[t.s] {
 			continue
 		}
 		j := i + 1
 		for j < len(d.toks) && j < i+3 && d.toks[j].sent == t.sent && d.toks[j].flags&tokCap != 0 &&
-			!notName[strings.TrimSuffix(d.toks[j].s, "'s")] && d.toks[j].start-d.toks[j-1].end == 1 && len(d.toks[j].s) >= 2 {
+			!notName[strings.TrimSuffix(d.toks[j].s, "'s")] && !notPerson[d.toks[j].s] && d.toks[j].start-d.toks[j-1].end == 1 && len(d.toks[j].s) >= 2 {
 			j++
 		}
 		first := i == 0 || d.toks[i-1].sent != t.sent
@@ -188,7 +189,7 @@ func (c *Classifier) capitalizedNames(d *Document, ms []entityMention) []entityM
 			continue
 		}
 		a, b := d.norm.orig(int(t.start)), d.norm.orig(int(d.toks[j-1].end))
-		if inPII(a) {
+		if inPII(a) || d.townAt(a, b) {
 			i = j - 1
 			continue
 		}
@@ -248,6 +249,11 @@ func (c *Classifier) nerMentions(d *Document, s *msg.Scored, ms []entityMention)
 			if k < 0 {
 				continue
 			}
+			if d.inPII(a+k) || kind == msg.EntityPerson && (hasNotPersonWord(e.Text) || d.townAt(a+k, a+k+len(e.Text))) {
+				// prose takes a street ("Millrace Ln") for a person too:
+				// its name would then carry the address it is part of.
+				continue
+			}
 			// prose labels a capitalized first word ("Call", "Someone")
 			// as a place or person too often: keep one-word entities only
 			// inside a sentence.
@@ -258,4 +264,49 @@ func (c *Classifier) nerMentions(d *Document, s *msg.Scored, ms []entityMention)
 		}
 	}
 	return ms
+}
+
+// notPerson are capitalized words of addresses and forms that were taken
+// for people's names: "Flat 2", "PO Box", "Date Of Birth". Taken for a
+// person, one became the target of every post that wrote it, and the
+// per-target level of "Flat" gathered unrelated doxxes. (notName, which
+// the scoring features read too, is left as the model was trained.)
+var notPerson = map[string]bool{
+	"flat": true, "apt": true, "apartment": true, "unit": true, "suite": true, "box": true, "room": true,
+	"birth": true, "date": true, "dob": true, "address": true, "addy": true, "zip": true, "postcode": true,
+	"phone": true, "cell": true, "mobile": true, "email": true, "ssn": true,
+}
+
+func hasNotPersonWord(s string) bool {
+	for _, w := range strings.Fields(s) {
+		if notPerson[strings.ToLower(w)] {
+			return true
+		}
+	}
+	return false
+}
+
+// reTownTail is what follows the town of an address: its state and ZIP
+// ("Pruitt Hollow, OH 45371"), an Australian state and postcode.
+var reTownTail = regexp.MustCompile(`^,?\s+(?:[A-Z]{2}\s+\d{5}|(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4})\b`)
+
+// townAt reports that the capitalized words at text[a:b] are the town of
+// an address, not a person: right after a street or an address found
+// ("Millrace Ln, Pruitt Hollow", "15 Millrace Ln in Pruitt Hollow"), or
+// right before a state and ZIP.
+func (d *Document) townAt(a, b int) bool {
+	for k := len(d.pii) - 1; k >= 0; k-- {
+		p := d.pii[k]
+		if p.end > a {
+			continue
+		}
+		if a-p.end <= 6 && (p.kind == KindStreetAddress || p.kind == KindStreetName) {
+			gap := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(d.Text[p.end:a]), ","))
+			if gap == "" || gap == "in" {
+				return true
+			}
+		}
+		break
+	}
+	return b < len(d.Text) && reTownTail.MatchString(d.Text[b:min(len(d.Text), b+16)])
 }

@@ -60,9 +60,21 @@ func findPII(text string, n *normalized, toks []token, out []pii) []pii {
 // findPIIBudget is findPII with at most phoneBudget phone candidates parsed
 // (negative: no limit); capped reports that the budget ran out.
 func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBudget int) (_ []pii, capped bool) {
+	out, capped = findPIIIn(text, n, toks, out, phoneBudget)
+	if strings.IndexByte(text, '%') >= 0 && hasDigit(text) {
+		out = findPercentEncoded(text, out)
+		out = dedupPII(text, out)
+	}
+	return out, capped
+}
+
+// findPIIIn is findPIIBudget without reading what links hold
+// percent-encoded: findPercentEncoded calls it on what it decodes, which
+// is not decoded again.
+func findPIIIn(text string, n *normalized, toks []token, out []pii, phoneBudget int) (_ []pii, capped bool) {
 	digits := hasDigit(text)
-	if strings.IndexByte(text, '@') >= 0 {
-		out = findEmails(text, out)
+	if hasAt(text) {
+		out = findEmails(text, out, false)
 	}
 	out = findNear(text, obfuscatedEmailTriggers(text), 72, 96, reObfuscatedEmail, KindEmail, validObfuscatedEmail, out)
 	if digits {
@@ -89,6 +101,76 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 		out = findCyrillicStreets(text, out)
 	}
 	return dedupPII(text, out), capped
+}
+
+// Bounds on the work findPercentEncoded does for one text: the words it
+// decodes, and their length.
+const (
+	maxEncodedWords   = 16
+	maxEncodedWordLen = 1024
+)
+
+// findPercentEncoded finds personal data in the links of text written with
+// percent-encoding ("maps?q=15%20Millrace%20Ln%2C%20Pruitt%20Hollow"),
+// whose words the codes run together: each word holding a code is decoded
+// and read on its own (with no further decoding), and what is found in it
+// is mapped back to the encoded bytes.
+func findPercentEncoded(text string, out []pii) []pii {
+	var dec []byte
+	var src []int
+	words := 0
+	for i := 0; i < len(text) && words < maxEncodedWords; {
+		k := strings.Index(text[i:], "%")
+		if k < 0 {
+			break
+		}
+		k += i
+		if k+2 >= len(text) || !isHex(text[k+1]) || !isHex(text[k+2]) {
+			i = k + 1
+			continue
+		}
+		a, b := k, k
+		for a > 0 && !isSpaceByte(text[a-1]) {
+			a--
+		}
+		for b < len(text) && !isSpaceByte(text[b]) {
+			b++
+		}
+		i = b
+		if b-a > maxEncodedWordLen {
+			continue
+		}
+		words++
+		dec, src = dec[:0], src[:0]
+		for j := a; j < b; {
+			if text[j] == '%' && j+2 < b && isHex(text[j+1]) && isHex(text[j+2]) {
+				dec, src = append(dec, unhex(text[j+1])<<4|unhex(text[j+2])), append(src, j)
+				j += 3
+				continue
+			}
+			dec, src = append(dec, text[j]), append(src, j)
+			j++
+		}
+		src = append(src, b)
+		if d := string(dec); hasDigit(d) {
+			n := normalize(d)
+			ps, _ := findPIIIn(d, &n, tokenize(&n, d, nil), nil, maxPhoneParses)
+			for _, p := range ps {
+				out = append(out, pii{p.kind, src[p.start], src[p.end]})
+			}
+		}
+	}
+	return out
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // dedupPII sorts spans and removes overlaps. A span inside another is
@@ -147,35 +229,88 @@ func isEmailLocal(c byte) bool {
 	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
 }
 
-func findEmails(text string, out []pii) []pii {
+// Full-width forms of "@" and "." (U+FF20, U+FF0E), which some write to
+// dodge scrapers.
+const (
+	fullWidthAt  = "\uff20"
+	fullWidthDot = "\uff0e"
+)
+
+// hasAt reports whether text may hold an e-mail address.
+func hasAt(text string) bool {
+	return strings.IndexByte(text, '@') >= 0 || strings.Contains(text, fullWidthAt)
+}
+
+// findEmails finds e-mail addresses, also with spaces around the "@"
+// ("jane.roe @ example.com") and in full-width forms ("jane.roe＠example．
+// com"). Spaced, "name @ host.com" is an address only when the name holds a
+// dot, a digit or another mark of one, or follows a word like "email": "lol
+// @ reddit.com" is prose.
+//
+// Scoring (stopped false) leaves out an address followed by a full stop,
+// as it always has: the model was trained without them, and counting them
+// changes its weights. Redaction (stopped true) takes them.
+func findEmails(text string, out []pii, stopped bool) []pii {
 	for i := 0; i < len(text); i++ {
-		if text[i] != '@' {
+		w := 0
+		switch {
+		case text[i] == '@':
+			w = 1
+		case text[i] == fullWidthAt[0] && strings.HasPrefix(text[i:], fullWidthAt):
+			w = len(fullWidthAt)
+		default:
 			continue
 		}
 		a := i
+		for k := 0; k < 2 && a > 0 && (text[a-1] == ' ' || text[a-1] == '\t'); k++ {
+			a--
+		}
+		spaced := a < i
+		at := a
 		for a > 0 && isEmailLocal(text[a-1]) {
 			a--
 		}
-		b := i + 1
-		dot := -1
-		for b < len(text) && (isAlnum(text[b]) || text[b] == '-' || text[b] == '.') {
-			if text[b] == '.' {
-				dot = b
-			}
+		b := i + w
+		for k := 0; k < 2 && b < len(text) && (text[b] == ' ' || text[b] == '\t'); k++ {
 			b++
 		}
-		for b > i+1 && text[b-1] == '.' {
+		spaced = spaced || b > i+w
+		host := b
+		// The host's labels, and tld, where its last one starts. A dot
+		// after the last is the end of a sentence: taken for the start
+		// of an empty label, it left every address followed by a full
+		// stop in clear.
+		tld, next := -1, -1
+		for b < len(text) {
+			switch {
+			case isAlnum(text[b]) || text[b] == '-':
+				if next >= 0 {
+					tld, next = next, -1
+				}
+				b++
+				continue
+			case text[b] == '.':
+				next = b + 1
+				b++
+				continue
+			case text[b] == fullWidthDot[0] && strings.HasPrefix(text[b:], fullWidthDot):
+				next = b + len(fullWidthDot)
+				b += len(fullWidthDot)
+				continue
+			}
+			break
+		}
+		for b > host && !(isAlnum(text[b-1]) || text[b-1] == '-') {
 			b--
 		}
-		if a == i || dot < 0 || dot >= b-2 {
+		if a == at || tld < 0 || b-tld < 2 || hasDigit(text[tld:b]) || !stopped && b < len(text) && text[b] == '.' {
 			continue
 		}
-		tld := text[strings.LastIndexByte(text[:b], '.')+1 : b]
-		if len(tld) < 2 || hasDigit(tld) {
+		if spaced && !strings.ContainsAny(text[a:at], "._%+-0123456789") && !contextBefore(text, a, 24, "mail", "inbox", "contact") {
 			continue
 		}
 		out = append(out, pii{KindEmail, a, b})
-		i = b
+		i = b - 1
 	}
 	return out
 }
@@ -359,7 +494,7 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		// international form without its plus; other digits in a path
 		// are not numbers.
 		wa := whatsAppLinkAt(text, i)
-		if i > 0 && !wa && (isAlnum(text[i-1]) || text[i-1] == '-' || text[i-1] == '.' || text[i-1] == '/' || text[i-1] == '$') {
+		if i > 0 && !wa && (isAlnum(text[i-1]) || text[i-1] == '-' || text[i-1] == '.' || text[i-1] == '/' || text[i-1] == '_' || text[i-1] == '$') {
 			for i < len(text) && isAlnum(text[i]) {
 				i++
 			}
@@ -367,6 +502,9 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		}
 		j, ndig, seps := i, 0, 0
 		prevSep := false
+		// slashes counts the slashes and underscores between digits
+		// ("719/555/0108", "719_555_0108"), which slashedPhone checks.
+		slashes := 0
 		for j < len(text) {
 			c := text[j]
 			if c >= '0' && c <= '9' {
@@ -383,12 +521,24 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 				j++
 				continue
 			}
+			if (c == '/' || c == '_') && j > i && isDigit(text[j-1]) && j+1 < len(text) && isDigit(text[j+1]) {
+				seps++
+				slashes++
+				j++
+				continue
+			}
 			break
 		}
 		for j > i && !(text[j-1] >= '0' && text[j-1] <= '9') {
+			// A separator after the last digit is not one: counted, it
+			// made a bare number followed by a space ("order 4155550123
+			// shipped") skip the test for a word like "call" before it.
+			if text[j-1] != '+' {
+				seps--
+			}
 			j--
 		}
-		if j < len(text) && !extensionAt(text, j) && (isAlnum(text[j]) || text[j] == '/' || text[j] == '-' && j+1 < len(text) && isAlnum(text[j+1])) {
+		if j < len(text) && !extensionAt(text, j) && (isAlnum(text[j]) || text[j] == '/' || text[j] == '_' || text[j] == '-' && j+1 < len(text) && isAlnum(text[j+1])) {
 			// The run goes on into a word ("555-0108 0A"): its last group
 			// belongs to that word. What comes before it may still be a
 			// number.
@@ -405,8 +555,18 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			}
 			j = k
 			ndig, seps = digitsAndSeps(text[i:j])
+			slashes = strings.Count(text[i:j], "/") + strings.Count(text[i:j], "_")
 		}
 		cand := text[i:j]
+		if slashes > 0 {
+			if !slashedPhone(cand) {
+				i = j
+				continue
+			}
+			// The phone-number library reads a slash between groups but
+			// not an underscore.
+			cand = strings.ReplaceAll(cand, "_", "-")
+		}
 		if ndig > 15 && seps > 0 {
 			// Numbers written one after another ("719-555-0108
 			// 719-555-0109") make one run too long for a number: read
@@ -457,6 +617,35 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 		i = j
 	}
 	return out, false
+}
+
+// slashedPhone accepts a run of digit groups set apart by slashes or
+// underscores as a phone number only when it reads as one and not as a
+// date, a fraction, a score or a size ("07/30/1993", "2024/06/30",
+// "1920/1080"): one kind of separator throughout, groups of three digits
+// or more after the first (which may be a country code before three more
+// groups), four or more in the last. Two groups must also make a valid
+// number ("07700/900123").
+func slashedPhone(cand string) bool {
+	var sep byte
+	for k := len(cand) - len(strings.TrimPrefix(cand, "+")); k < len(cand); k++ {
+		if c := cand[k]; !isDigit(c) {
+			if sep != 0 && c != sep || c != '/' && c != '_' {
+				return false
+			}
+			sep = c
+		}
+	}
+	g := digitGroups(cand)
+	if len(g) < 2 || g[len(g)-1] < 4 || g[0] < 3 && len(g) < 4 {
+		return false
+	}
+	for _, n := range g[1:] {
+		if n < 3 {
+			return false
+		}
+	}
+	return len(g) > 2 || validPhone(strings.ReplaceAll(cand, "_", "-"))
 }
 
 // extensionAt reports an extension run on after a number at j: "x22",
@@ -921,7 +1110,7 @@ func findStreets(text string, n *normalized, toks []token, digits bool, out []pi
 	span := func(kind string, a, b int) {
 		s, e := n.orig(int(toks[a].start)), n.orig(int(toks[b].end))
 		if kind == KindStreetAddress {
-			e = extendAddress(text, e)
+			s, e = unitBefore(text, s), extendAddress(text, e)
 		}
 		out = append(out, pii{kind, s, e})
 	}
@@ -983,6 +1172,12 @@ func findStreets(text string, n *normalized, toks []token, digits bool, out []pi
 			a := i - 1
 			if a > 0 && toks[a-1].sent == t.sent && isWordTok(toks[a-1]) && toks[a-1].flags&tokCap != 0 && !commonCapital[toks[a-1].s] {
 				a--
+			}
+			if digits && a > 0 && houseNumber(toks[a-1]) && lineBreakOnly(n.s[toks[a-1].end:toks[a].start]) {
+				// The house number ends the line before ("lives at 15\n
+				// Millrace Ln"): one address, split where it was typed.
+				span(KindStreetAddress, a-1, i)
+				continue
 			}
 			span(KindStreetName, a, i)
 		}
@@ -1046,7 +1241,57 @@ var commonCapital = map[string]bool{
 	"i": true, "main": false, "and": true, "to": true, "of": true, "off": true, "by": true, "near": true,
 }
 
-var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:apt|apartment|unit|suite|ste|#|flat)\.?\s*#?\s*[A-Za-z0-9-]{1,5})?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?)?(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
+var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:apt|apartment|unit|suite|ste|#|flat)\.?\s*#?\s*[A-Za-z0-9-]{1,5})?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b|(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?)?)(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
+
+// reUnitBefore matches, at the end of what precedes a house number, the
+// flat or unit written before it: "Flat 2, ", "apt 4B at ", "Unit 7/",
+// "#12 ", and the Australian "4/" of "4/12 Smith St".
+var reUnitBefore = regexp.MustCompile(`(?i)(?:(?:^|[^a-z0-9])(?:flat|apt|apartment|unit|suite|ste|room|rm)\.?\s*(?:no\.?\s*|#\s*)?|(?:^|[^a-z0-9#])#\s*)?(?:(?:^|[^a-z0-9/])(?:[a-z]?\d{1,4}[a-z]?|[a-z])/|(?:[a-z]?\d{1,4}[a-z]?|[a-z]\b)\s*(?:,\s*|\s+at\s+|\s+|-\s*))$`)
+
+// unitBefore returns where an address starting at s starts with the flat
+// or unit written before its house number. Left out, it stayed beside the
+// placeholder ("Flat 2, [ADDRESS]").
+func unitBefore(text string, s int) int {
+	w := text[max(0, s-24):s]
+	if w == "" || !(isDigit(w[len(w)-1]) || w[len(w)-1] == '/' || isSpaceByte(w[len(w)-1]) || w[len(w)-1] == ',' || w[len(w)-1] == '-') {
+		return s
+	}
+	m := reUnitBefore.FindStringSubmatchIndex(w)
+	if m == nil {
+		return s
+	}
+	a := s - len(w) + m[0]
+	for a < s && !isAlnum(text[a]) && text[a] != '#' {
+		a++
+	}
+	if strings.IndexByte(text[a:s], '/') < 0 && !unitWordAt(text, a) {
+		// A bare number before another ("2 15 Millrace Ln") is not a unit.
+		return s
+	}
+	return a
+}
+
+// unitWordAt reports a word for a flat or unit at i, or a "#".
+func unitWordAt(text string, i int) bool {
+	if text[i] == '#' {
+		return true
+	}
+	j := i
+	for j < len(text) && j-i < 10 && isAlnum(text[j]) {
+		j++
+	}
+	switch strings.ToLower(text[i:j]) {
+	case "flat", "apt", "apartment", "unit", "suite", "ste", "room", "rm":
+		return true
+	}
+	return false
+}
+
+// lineBreakOnly reports that s, what lies between two words, is a line
+// break and spaces.
+func lineBreakOnly(s string) bool {
+	return strings.IndexByte(s, '\n') >= 0 && strings.Trim(s, " \t\r\n") == ""
+}
 
 // extendAddress takes in a unit, town, state and ZIP after a street.
 func extendAddress(text string, e int) int {
@@ -1085,13 +1330,18 @@ func phoneShaped(cand string) bool {
 }
 
 // findRedactableExtras adds what redaction hides but scoring leaves out,
-// because the model was not trained on it or could not weigh it: the
-// phone-shaped runs that findPhones, wanting valid numbers only, does not
-// take; numbers spelled out in words ("five five five zero one zero
-// eight"); post-office boxes and rural routes, which shops and charities
-// post as often as doxxers do.
+// because the model was not trained on it or could not weigh it: e-mail
+// addresses followed by a full stop; the phone-shaped runs that
+// findPhones, wanting valid numbers only, does not take; numbers spelled
+// out in words ("five five five zero one zero eight"); post-office boxes
+// and rural routes, which shops and charities post as often as doxxers do.
 func findRedactableExtras(text string, out []pii) []pii {
 	n := len(out)
+	if hasAt(text) {
+		// With those scoring left out before a full stop; the others
+		// come again, and go with the overlaps.
+		out = findEmails(text, out, true)
+	}
 	out = findSpelledPhones(text, out)
 	if hasDigit(text) {
 		out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
