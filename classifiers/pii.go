@@ -74,7 +74,7 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 func findPIIIn(text string, n *normalized, toks []token, out []pii, phoneBudget int) (_ []pii, capped bool) {
 	digits := hasDigit(text)
 	if hasAt(text) {
-		out = findEmails(text, out, false)
+		out = findEmails(text, out)
 	}
 	out = findNear(text, obfuscatedEmailTriggers(text), 72, 96, reObfuscatedEmail, KindEmail, validObfuscatedEmail, out)
 	if digits {
@@ -246,11 +246,7 @@ func hasAt(text string) bool {
 // com"). Spaced, "name @ host.com" is an address only when the name holds a
 // dot, a digit or another mark of one, or follows a word like "email": "lol
 // @ reddit.com" is prose.
-//
-// Scoring (stopped false) leaves out an address followed by a full stop,
-// as it always has: the model was trained without them, and counting them
-// changes its weights. Redaction (stopped true) takes them.
-func findEmails(text string, out []pii, stopped bool) []pii {
+func findEmails(text string, out []pii) []pii {
 	for i := 0; i < len(text); i++ {
 		w := 0
 		switch {
@@ -303,7 +299,7 @@ func findEmails(text string, out []pii, stopped bool) []pii {
 		for b > host && !(isAlnum(text[b-1]) || text[b-1] == '-') {
 			b--
 		}
-		if a == at || tld < 0 || b-tld < 2 || hasDigit(text[tld:b]) || !stopped && b < len(text) && text[b] == '.' {
+		if a == at || tld < 0 || b-tld < 2 || hasDigit(text[tld:b]) {
 			continue
 		}
 		if spaced && !strings.ContainsAny(text[a:at], "._%+-0123456789") && !contextBefore(text, a, 24, "mail", "inbox", "contact") {
@@ -1340,7 +1336,7 @@ func findRedactableExtras(text string, out []pii) []pii {
 	if hasAt(text) {
 		// With those scoring left out before a full stop; the others
 		// come again, and go with the overlaps.
-		out = findEmails(text, out, true)
+		out = findEmails(text, out)
 	}
 	out = findSpelledPhones(text, out)
 	if hasDigit(text) {

@@ -180,3 +180,27 @@ func TestScoringCountsABareNumberOnlyAfterAPhoneWord(t *testing.T) {
 	f("call 4155550123", 1)
 	f("order 415 555 0123 shipped", 1)
 }
+
+// Scoring counts an e-mail address that ends a sentence, as redaction
+// hides it: "her email is jane.roe@example.com." is the commonest way a
+// dox gives one.
+func TestScoringCountsAnEmailBeforeAFullStop(t *testing.T) {
+	f := func(in string, want int) {
+		t.Helper()
+		n := normalize(in)
+		toks := tokenize(&n, in, nil)
+		got := 0
+		for _, p := range findPII(in, &n, toks, nil) {
+			if p.kind == KindEmail {
+				got++
+			}
+		}
+		if got != want {
+			t.Errorf("findPII(%q) holds %d e-mails, want %d", in, got, want)
+		}
+	}
+	f("her email is jane.roe@example.com. Flood it", 1)
+	f("her email is jane.roe@example.com", 1)
+	f("write to jane.roe@example.com.", 1)
+	f("see example.com. Or not", 0)
+}
