@@ -114,6 +114,13 @@ type Site struct {
 	// ThreadPath is the imageboard thread JSON path, with {board} and {no}
 	// (4chan: "{board}/thread/{no}.json", vichan: "{board}/res/{no}.json").
 	ThreadPath string `yaml:"thread_path"`
+	// TimeZone is the IANA zone (Europe/Moscow, America/New_York) the
+	// board prints its times in, for every engine; it applies only to times
+	// the page shows without an offset (XenForo 1, phpBB before 3.2, feeds
+	// and generic sites with local dates, "Today at 2:00 PM"). Default UTC.
+	// Wrong, every post is hours early (late to the aggregator, so it
+	// never pages) or in the future.
+	TimeZone string `yaml:"time_zone"`
 	// Selectors configure the generic engine.
 	Selectors *Selectors `yaml:"selectors"`
 }
@@ -148,7 +155,8 @@ type Selectors struct {
 	Time       string `yaml:"time"`
 	TimeAttr   string `yaml:"time_attr"`
 	TimeFormat string `yaml:"time_format"`
-	// TimeZone is the IANA zone of times without an offset (default UTC).
+	// TimeZone is the IANA zone of times without an offset (default: the
+	// site's time_zone, else UTC). The site's time_zone is the place for it.
 	TimeZone string `yaml:"time_zone"`
 	// Body matches the post body; Quote matches quote blocks inside it,
 	// which are removed from the text and kept apart; QuoteAuthor, optional,
@@ -316,6 +324,14 @@ func (c *Scrape) validate(path string) error {
 		}
 		if s.ThreadPath != "" && (!strings.Contains(s.ThreadPath, "{no}")) {
 			p.Add(sp+".thread_path", ErrInvalidEnum, "must contain {no}")
+		}
+		if s.TimeZone != "" {
+			if _, err := time.LoadLocation(s.TimeZone); err != nil {
+				p.Addf(sp+".time_zone", ErrInvalidEnum, "%v", err)
+			}
+			if sel := s.Selectors; sel != nil && sel.TimeZone != "" && sel.TimeZone != s.TimeZone {
+				p.Addf(sp+".selectors.time_zone", ErrInvalidEnum, "%q disagrees with time_zone %q: set one", sel.TimeZone, s.TimeZone)
+			}
 		}
 		if s.Engine == "generic" {
 			validateSelectors(&p, sp+".selectors", s.Selectors)

@@ -63,4 +63,9 @@ scrape:
 	f("scrape: {sites: [{name: a, engine: rss, url: https://x.example/, selectors: {post: p, body: b}}]}", "scrape.sites[0].selectors")
 	f("scrape: {sites: [{name: a, engine: imageboard, url: https://x.example/, thread_path: \"{board}/x.json\"}]}", "scrape.sites[0].thread_path")
 	f("scrape: {sites: [{name: a, engine: rss, url: https://x.example/, bogus: 1}]}", "bogus")
+	f("scrape: {sites: [{name: a, engine: phpbb, url: https://x.example/, time_zone: Moscow}]}", "scrape.sites[0].time_zone")
+	f("scrape: {sites: [{name: a, engine: generic, url: https://x.example/, time_zone: Europe/Moscow, selectors: {post: p, body: b, post_id_attr: id, time_zone: Europe/Berlin}}]}", "scrape.sites[0].selectors.time_zone")
+	if _, err := Parse([]byte("scrape: {sites: [{name: a, engine: xenforo, url: https://x.example/, time_zone: Europe/Moscow}]}")); err != nil {
+		t.Errorf("a site with an IANA time_zone: %v", err)
+	}
 }

@@ -63,6 +63,9 @@ type Crawler struct {
 	health *healthTracker
 	now    func() time.Time
 	rounds int
+	// skewed is set while the site's new posts are dated hours away from
+	// when they were read, so the warning is logged once.
+	skewed bool
 }
 
 // NewCrawler builds the crawler of one configured site.
@@ -121,6 +124,9 @@ type round struct {
 	// fetchErrs counts failed fetches; reached counts pages read.
 	fetchErrs []error
 	reached   int
+	// newest is the latest published time of the round's new posts that
+	// are not history.
+	newest time.Time
 }
 
 // Round makes one pass over the site. It returns an error only when
@@ -174,6 +180,7 @@ func (c *Crawler) Round(ctx context.Context) (RoundStats, error) {
 		return r.stats, err
 	}
 	c.m.RoundSeconds.WithLabelValues(c.site.Name).Observe(c.now().Sub(start).Seconds())
+	c.checkSkew(r)
 	c.health.observe(ctx, r)
 	if r.reached == 0 && len(r.fetchErrs) > 0 {
 		return r.stats, fmt.Errorf("site %s: %w", c.site.Name, r.fetchErrs[0])
@@ -282,6 +289,36 @@ func safeParse(e Engine, in *Input) (pg *Page, err error) {
 	return pg, err
 }
 
+// Bounds of how far the newest new post of a round may be dated from
+// when it was read before the site's time_zone is suspected: a post is
+// found within a poll interval of being written, give or take an outage.
+const (
+	maxSkewAhead  = 30 * time.Minute
+	maxSkewBehind = time.Hour
+)
+
+// checkSkew compares the round's newest new post with when it was read. A
+// board whose times are read in the wrong zone is off by whole hours on
+// every post: behind, each post is late to the aggregator and never
+// pages; ahead, each is clamped to its clock. Both show here first.
+func (c *Crawler) checkSkew(r *round) {
+	if r.newest.IsZero() {
+		return
+	}
+	skew := r.newest.Sub(r.now)
+	c.m.PostTimeSkew.WithLabelValues(c.site.Name).Set(skew.Seconds())
+	off := skew > maxSkewAhead || skew < -(c.site.PollInterval+maxSkewBehind)
+	if off && !c.skewed {
+		zone := "UTC"
+		if loc, err := siteLocation(c.site); err == nil {
+			zone = loc.String()
+		}
+		c.log.Warn("new posts are dated hours away from when they were read; if this persists, the site's time_zone is wrong",
+			"skew", skew.Round(time.Minute).String(), "time_zone", zone)
+	}
+	c.skewed = off
+}
+
 // historyBefore is the time before which a post found after the first
 // crawl is still history (a long thread whose backfill continues): the
 // first crawl's start, less a margin for the site's clock running ahead.
@@ -363,7 +400,14 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 		}
 		return r.rel(pu)
 	}
+	// A page the walk already read ends it: a pager that loops would
+	// otherwise be walked to the page budget.
+	read := map[string]bool{}
 	for page := 0; u != ""; page++ {
+		if read[pageKey(u)] {
+			return "", nil
+		}
+		read[pageKey(u)] = true
 		if *budget <= 0 {
 			return keep(u), nil
 		}
@@ -389,6 +433,7 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 		if resp.NotModified {
 			return "", nil
 		}
+		read[pageKey(resp.URL.String())] = true
 		pg, err := r.parse(resp, Listing, nil)
 		if err != nil {
 			return "", err
@@ -486,7 +531,13 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		u, v = r.abs(ts.Cursor), ts.V
 	}
 	complete := false
+	// A pager that leads back to a page already read (page 2's "next" is
+	// page 1) ends the thread there: followed, it would be walked round
+	// and round to the page limit, never be marked complete, and be read
+	// at the full page limit again every round.
+	read := map[string]bool{}
 	for page := 0; page < r.pageLimit(); page++ {
+		read[pageKey(u)] = true
 		resp, err := r.fetch(ctx, u, v)
 		if err != nil {
 			var fe *FetchError
@@ -524,7 +575,8 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 			return false, err
 		}
 		ts.Cursor, ts.V = r.rel(resp.URL), resp.Validators
-		if pg.Next == "" || pg.Next == resp.URL.String() {
+		read[pageKey(resp.URL.String())] = true
+		if pg.Next == "" || read[pageKey(pg.Next)] {
 			complete = true
 			break
 		}
@@ -538,6 +590,17 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		return false, fmt.Errorf("%w: %w", errState, err)
 	}
 	return true, nil
+}
+
+// pageKey is the page a URL names: without its fragment, which only
+// points into the page.
+func pageKey(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	pu.Fragment, pu.RawFragment = "", ""
+	return pu.String()
 }
 
 // emit completes the posts of a page, hands on those not seen before (or
@@ -596,6 +659,9 @@ func (r *round) emit(ctx context.Context, posts []msg.Post, t *ThreadRef) (int, 
 		switch {
 		case prev[i] == "":
 			fresh++
+			if !r.first && !p.Backfill && p.Published.After(r.newest) {
+				r.newest = p.Published
+			}
 			if p.Backfill && (c.site.Backfill.Disabled || r.tooOld(p.Published)) {
 				continue // recorded, not handed on: history not wanted
 			}

@@ -385,10 +385,15 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// body without any limit. One byte past the cap lets Get see the
 	// truncation.
 	resp.Body = &capBody{r: resp.Body, left: f.cfg.MaxBodyBytes + 1}
-	if req.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt {
+	// The robots.txt fetch is known by the request it started as: after a
+	// redirect (to a CDN, to the www. name) the rules fetched are still
+	// those of the host asked of (RFC 9309), which is where colly files
+	// them, so the Crawl-delay and the copy go there too.
+	if origin := firstRequest(req); origin.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt {
+		host := origin.URL.Host
 		switch {
 		case resp.StatusCode/100 == 2:
-			resp.Body = &robotsBody{r: resp.Body, f: f, host: req.URL.Host}
+			resp.Body = &robotsBody{r: resp.Body, f: f, host: host}
 		case resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden:
 			// A bot challenge in place of robots.txt is the site's
 			// challenge, not its rules: the page fails as "challenge"
@@ -406,10 +411,18 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 				}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
 				break
 			}
-			resp = f.robotsUnreachable(req.URL.Host, resp)
+			resp = f.robotsUnreachable(host, resp)
 		}
 	}
 	return resp, nil
+}
+
+// firstRequest is the request a chain of redirects started with.
+func firstRequest(req *http.Request) *http.Request {
+	for req.Response != nil && req.Response.Request != nil {
+		req = req.Response.Request
+	}
+	return req
 }
 
 // robotsUnreachable answers for a robots.txt the host failed to serve

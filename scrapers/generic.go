@@ -30,14 +30,11 @@ func newGeneric(site config.Site) (Engine, error) {
 	if len(site.Entries) == 0 {
 		return nil, errors.New("the generic engine needs entries: the listing pages to watch")
 	}
-	g := &generic{entries: site.Entries, s: *site.Selectors, loc: time.UTC}
-	if g.s.TimeZone != "" {
-		loc, err := time.LoadLocation(g.s.TimeZone)
-		if err != nil {
-			return nil, fmt.Errorf("selectors.time_zone: %w", err)
-		}
-		g.loc = loc
+	loc, err := siteLocation(site)
+	if err != nil {
+		return nil, err
 	}
+	g := &generic{entries: site.Entries, s: *site.Selectors, loc: loc}
 	// Compile every selector now, so a typo fails at start-up with its
 	// field name, not as "markup changed" on the first page.
 	for name, sel := range map[string]string{

@@ -25,6 +25,9 @@ type Metrics struct {
 	Leases prometheus.Gauge
 	// CrawlDelay is the Crawl-delay a site's robots.txt asks of us.
 	CrawlDelay *prometheus.GaugeVec
+	// PostTimeSkew is how far the newest new post of a site's last round
+	// with new posts is dated from when it was read.
+	PostTimeSkew *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics with reg (nil: not registered).
@@ -61,9 +64,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		CrawlDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "threatwatch_scrape_crawl_delay_seconds", Help: "The Crawl-delay the site's robots.txt asks of our User-Agent (0: none); requests to its host are spaced by at least this.",
 		}, []string{"site"}),
+		PostTimeSkew: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threatwatch_scrape_post_time_skew_seconds", Help: "Published time of the newest new post of the site's last round with new posts, less the time it was read: hours off means the site's time_zone is wrong.",
+		}, []string{"site"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Posts, m.Drops, m.Bytes, m.RoundSeconds, m.Healthy, m.State, m.LastSuccess, m.Leases, m.CrawlDelay)
+		reg.MustRegister(m.Requests, m.Posts, m.Drops, m.Bytes, m.RoundSeconds, m.Healthy, m.State, m.LastSuccess, m.Leases, m.CrawlDelay, m.PostTimeSkew)
 	}
 	return m
 }

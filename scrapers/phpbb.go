@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -16,13 +17,22 @@ import (
 // (ul.topiclist.topics li.row with a.topictitle) and topic views
 // (div.post#pNNN, the body in div.content, quotes in blockquote with a
 // cite header, pagination in .pagination li.next a).
-type phpBB struct{ entries []string }
+type phpBB struct {
+	entries []string
+	// loc is the board's zone, for phpBB 3.0/3.1's dates printed without
+	// one.
+	loc *time.Location
+}
 
 func newPhpBB(site config.Site) (Engine, error) {
 	if len(site.Entries) == 0 {
 		return nil, errors.New("the phpbb engine needs entries: the forums to watch (viewforum.php?f=N)")
 	}
-	return &phpBB{entries: site.Entries}, nil
+	loc, err := siteLocation(site)
+	if err != nil {
+		return nil, err
+	}
+	return &phpBB{entries: site.Entries, loc: loc}, nil
 }
 
 func (p *phpBB) Entries() []string { return p.entries }
@@ -84,7 +94,7 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		last := s.Find("dd.lastpost").First()
 		lastPost := phpbbParam(resolve(base, attrOrText(last.Find("a[href*='p=']"), "href")), "p")
 		tv, _ := last.Find("time").Attr("datetime")
-		lt, _ := parseTime(tv, "", nil)
+		lt, _ := parseTime(tv, "", p.loc)
 		replies := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s.Find("dd.posts").Clone().Children().Remove().End().Text()), "Replies"))
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: phpbbTopicURL(href), Title: strings.TrimSpace(link.Text()),
@@ -125,12 +135,12 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		po.AuthorID = phpbbParam(resolve(base, attrOrText(author, "href")), "u")
 		head := s.Find("p.author").First()
 		if v, ok := head.Find("time").Attr("datetime"); ok {
-			po.Published, _ = parseTime(v, "", nil)
+			po.Published, _ = parseTime(v, "", p.loc)
 		} else {
 			// phpBB before 3.2 prints the time as text after "»".
 			txt := head.Text()
 			if i := strings.LastIndex(txt, "»"); i >= 0 {
-				po.Published, _ = parseTimeAt(txt[i+len("»"):], "", nil, in.Fetched)
+				po.Published, _ = parseTimeAt(txt[i+len("»"):], "", p.loc, in.Fetched)
 			}
 		}
 		po.URL = resolve(base, attrOrText(s.Find("h3 a[href*='#p'], p.author a[href*='p=']").First(), "href"))

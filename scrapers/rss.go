@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -13,14 +14,22 @@ import (
 
 // rss reads RSS 2.0 and Atom 1.0 feeds. An item is a post; its guid (or
 // Atom id, or link) is its id; blockquotes in its HTML are quotes.
-type rss struct{ entries []string }
+type rss struct {
+	entries []string
+	// loc is the feed's zone, for dates written without one.
+	loc *time.Location
+}
 
 func newRSS(site config.Site) (Engine, error) {
 	e := site.Entries
 	if len(e) == 0 {
 		e = []string{""} // the site URL is the feed
 	}
-	return &rss{entries: e}, nil
+	loc, err := siteLocation(site)
+	if err != nil {
+		return nil, err
+	}
+	return &rss{entries: e, loc: loc}, nil
 }
 
 func (r *rss) Entries() []string { return r.entries }
@@ -142,7 +151,7 @@ func (r *rss) Parse(in *Input) (*Page, error) {
 			p.Author = a
 		}
 		for _, t := range []string{it.PubDate, it.Published, it.Updated} {
-			if ts, ok := parseTime(t, "", nil); ok {
+			if ts, ok := parseTime(t, "", r.loc); ok {
 				p.Published = ts
 				break
 			}

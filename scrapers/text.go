@@ -13,6 +13,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/net/html"
+
+	"github.com/threatwatch/threatwatch/config"
 )
 
 // parseHTML parses a page; the HTML5 parser accepts anything, so a broken
@@ -301,6 +303,25 @@ func numericZone(s string) string {
 		return s[:i+1] + off
 	}
 	return s
+}
+
+// siteLocation is the zone a site's pages print times in when they show
+// no offset: the site's time_zone, or the generic engine's older
+// selectors.time_zone (config validation refuses the two disagreeing),
+// else UTC.
+func siteLocation(site config.Site) (*time.Location, error) {
+	name, field := site.TimeZone, "time_zone"
+	if site.Selectors != nil && site.Selectors.TimeZone != "" {
+		name, field = site.Selectors.TimeZone, "selectors.time_zone"
+	}
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	return loc, nil
 }
 
 // parseTime reads a time in layout ("unix" for epoch seconds, "" to try the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -16,14 +17,22 @@ import (
 // posts, quotes in blockquote.bbCodeBlock--quote, pagination in
 // a.pageNav-jump--next or link[rel=next]). XenForo 1.x pages are read by
 // parseXF1 (xenforo1.go).
-type xenForo struct{ entries []string }
+type xenForo struct {
+	entries []string
+	// loc is the board's zone, for XenForo 1's dates printed without one.
+	loc *time.Location
+}
 
 func newXenForo(site config.Site) (Engine, error) {
 	e := site.Entries
 	if len(e) == 0 {
 		e = []string{"whats-new/posts/"}
 	}
-	return &xenForo{entries: e}, nil
+	loc, err := siteLocation(site)
+	if err != nil {
+		return nil, err
+	}
+	return &xenForo{entries: e, loc: loc}, nil
 }
 
 func (x *xenForo) Entries() []string { return x.entries }
@@ -93,7 +102,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		if ts == "" {
 			ts, _ = latest.Attr("datetime")
 		}
-		lt, _ := parseTime(ts, "", nil)
+		lt, _ := parseTime(ts, "", x.loc)
 		replies := strings.TrimSpace(s.Find(".structItem-cell--meta dd").First().Text())
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: href, Title: strings.TrimSpace(link.Text()),
@@ -123,7 +132,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		tm := s.Find(".message-attribution-main time, .message-attribution time").First()
 		for _, a := range []string{"data-time", "datetime"} {
 			if v, ok := tm.Attr(a); ok {
-				if t, ok := parseTime(v, "", nil); ok {
+				if t, ok := parseTime(v, "", x.loc); ok {
 					p.Published = t
 					break
 				}

@@ -24,8 +24,9 @@ func isXF1(doc *goquery.Document) bool {
 
 // xf1Time reads a DateTime element: the epoch in data-time when there is
 // one, else the "Jan 10, 2026 at 2:00 PM" of its title, else its text
-// ("Today at 2:00 PM", read against now).
-func xf1Time(s *goquery.Selection, now time.Time) (raw string, t time.Time, ok bool) {
+// ("Today at 2:00 PM", read against now). The title and the text are in
+// the board's zone, loc.
+func xf1Time(s *goquery.Selection, loc *time.Location, now time.Time) (raw string, t time.Time, ok bool) {
 	if v, has := s.Attr("data-time"); has && v != "" {
 		t, ok = parseTime(v, "unix", nil)
 		return v, t, ok
@@ -34,7 +35,7 @@ func xf1Time(s *goquery.Selection, now time.Time) (raw string, t time.Time, ok b
 	if v == "" {
 		v = strings.TrimSpace(s.Text())
 	}
-	t, ok = parseTimeAt(v, "", nil, now)
+	t, ok = parseTimeAt(v, "", loc, now)
 	return v, t, ok
 }
 
@@ -62,7 +63,7 @@ func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Pag
 		if id == "" {
 			return
 		}
-		raw, lt, _ := xf1Time(s.Find(".lastPost .DateTime").First(), in.Fetched)
+		raw, lt, _ := xf1Time(s.Find(".lastPost .DateTime").First(), x.loc, in.Fetched)
 		replies := strings.TrimSpace(s.Find(".stats dl.major dd").First().Text())
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: xfThreadTail.ReplaceAllString(href, "$1"), Title: strings.TrimSpace(link.Text()),
@@ -87,7 +88,7 @@ func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Pag
 			p.Author = strings.TrimSpace(user.Text())
 		}
 		p.AuthorID = lastDigits(attrOrText(user, "href"))
-		if _, t, ok := xf1Time(s.Find(".messageMeta .DateTime").First(), in.Fetched); ok {
+		if _, t, ok := xf1Time(s.Find(".messageMeta .DateTime").First(), x.loc, in.Fetched); ok {
 			p.Published = t
 		}
 		// posts/<id>/ is XenForo 1's own permalink; it redirects to the post.
