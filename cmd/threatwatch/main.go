@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+	// Sites' time_zone names load without the system's zone files (a
+	// scratch image has none; every non-UTC zone would fail at load).
+	_ "time/tzdata"
 )
 
 // command is one subcommand. Adding one is a file with its run function
