@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -546,7 +547,7 @@ func (r *runner[T, P]) finish(ctx context.Context, reader *kafka.Reader, pd pend
 func (r *runner[T, P]) handle(ctx context.Context, p P, meta Meta) ([]Output, error) {
 	delay := r.d.Config.RetryMin
 	for attempt := 1; ; attempt++ {
-		res, err := r.s.Handler.Handle(ctx, p, meta)
+		res, err := r.call(ctx, p, meta)
 		if err == nil {
 			return res, nil
 		}
@@ -564,6 +565,24 @@ func (r *runner[T, P]) handle(ctx context.Context, p P, meta Meta) ([]Output, er
 		}
 		delay = min(delay*2, r.d.Config.RetryMax)
 	}
+}
+
+// call is one call of the handler. A panic is the message's to carry: it
+// is set aside as a permanent error (reason "panic"). Unrecovered, it
+// would kill the process, which would read the same uncommitted message
+// again on restart and die again, and the stage would stop for good
+// behind one poison message.
+func (r *runner[T, P]) call(ctx context.Context, p P, meta Meta) (res []Output, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			// The stack names code, not data; the value is the runtime's
+			// or our code's message, never a post's text.
+			r.log.Error("handler panicked; the message is dead-lettered", "partition", meta.Partition, "offset", meta.Offset,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			res, err = nil, Permanent("panic", fmt.Errorf("handler panicked: %v", v))
+		}
+	}()
+	return r.s.Handler.Handle(ctx, p, meta)
 }
 
 func (r *runner[T, P]) maxAttempts() int {

@@ -796,3 +796,45 @@ func TestARefusedMessageIsNotMarkedSoItsRedriveIsHandled(t *testing.T) {
 		t.Fatalf("handled %d in all, want 2: the redriven post was skipped as a repeat", n)
 	}
 }
+
+// A handler that panics on one message must not stop the stage: the
+// message is dead-lettered with reason "panic" and the stream goes on.
+// Before, the process died, read the same uncommitted message on restart
+// and died again.
+func TestAHandlerPanicDeadLettersTheMessageAndTheStreamGoesOn(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	posts, scored, dlq := c.Topic("posts"), c.Topic("scored"), c.Topic("dead-letter")
+	reg := prometheus.NewRegistry()
+	d := deps(c, reg)
+	bad := post("s", 2)
+	handler := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
+		if p.ID == bad.ID {
+			var m map[string]int
+			m["boom"]++ // a nil map: the runtime panics
+		}
+		return []pipeline.Output{{Topic: scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{}, Classifier: "t", Version: "1"}}}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: handler})
+	produce(t, c, posts, post("s", 1), bad, post("s", 3))
+	if got := readTopic(t, c, scored, 2, 20*time.Second); len(got) != 2 {
+		t.Fatalf("%d scored, want posts 1 and 3", len(got))
+	}
+	dead := readTopic(t, c, dlq, 1, 20*time.Second)
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dead))
+	}
+	for _, h := range dead[0].Headers {
+		if h.Key == "tw-reason" && string(h.Value) != "panic" {
+			t.Errorf("dead letter reason %q, want panic", h.Value)
+		}
+	}
+	if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("classify", "panic")); n != 1 {
+		t.Errorf("dead_letters{reason=panic} = %v, want 1", n)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("stage ended with %v", err)
+	}
+}
