@@ -149,7 +149,7 @@ func (a *Admin) write(ctx context.Context, f *File, replace, dryRun bool) (Summa
 	}
 	var stale []string
 	if replace {
-		listed, err := a.list.Persons(ctx, keys[0].ID())
+		listed, err := a.listed(ctx, keys)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -187,6 +187,23 @@ func (a *Admin) write(ctx context.Context, f *File, replace, dryRun bool) (Summa
 	return sum, nil
 }
 
+// listed returns the persons listed under any of keys, sorted. The live
+// keys of a rotation forced to a file with other persons (rotate --force)
+// hold different persons: one listed under either is on the list, and
+// import and remove must reach it under both.
+func (a *Admin) listed(ctx context.Context, keys []*Hasher) ([]string, error) {
+	var out []string
+	for _, h := range keys {
+		ids, err := a.list.Persons(ctx, h.ID())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 // ErrUnknownPerson reports a person id that is not listed.
 var ErrUnknownPerson = errors.New("person not on the watchlist")
 
@@ -201,7 +218,7 @@ func (a *Admin) Remove(ctx context.Context, ids []string) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	listed, err := a.list.Persons(ctx, keys[0].ID())
+	listed, err := a.listed(ctx, keys)
 	if err != nil {
 		return Summary{}, err
 	}

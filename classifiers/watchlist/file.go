@@ -136,7 +136,12 @@ func ParseFile(r io.Reader, name string) (*File, error) {
 	f := &File{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(f); errors.Is(err, io.EOF) {
+		// No document at all: what a pipe carries when the decryption in
+		// front of it failed. Read as a list of no one, an import would
+		// remove every protected person; `persons: []` says that on purpose.
+		return nil, fmt.Errorf("%w: %s is empty (did the command that feeds it fail?); to empty the list, import a file holding persons: []", ErrFile, name)
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrFile, name, yamlErrorText(err))
 	}
 	clear(b)

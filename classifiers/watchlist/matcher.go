@@ -155,6 +155,14 @@ func (m *Matcher) Reload(ctx context.Context) error {
 			continue
 		}
 		if err := m.list.CheckKey(ctx, h, false); err != nil {
+			if !errors.Is(err, ErrKey) {
+				// Redis failed to answer: that says nothing about the
+				// key. Swapping in the list without it would protect
+				// nobody under it until the next change; keep the
+				// loaded list, so the next refresh tries again.
+				m.met.reloads.WithLabelValues("error").Inc()
+				return err
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -173,6 +181,14 @@ func (m *Matcher) Reload(ctx context.Context) error {
 		m.log.Warn("skipped malformed watchlist fields in Redis", "fields", badFields)
 	}
 	m.log.Info("watchlist loaded", "generation", gen, "keys", len(s.keys), "persons", len(s.persons), "hashes", s.entries)
+	if len(s.persons) == 0 {
+		// Keys are configured, so someone is meant to be protected: a
+		// process started after Redis lost the list, or one that holds
+		// none of the live keys, would otherwise match nobody with
+		// nothing but an info line to show for it.
+		m.log.Warn("the watchlist loaded is empty: this classify process protects nobody; import the watchlist file (threatwatch watchlist import), and check that watchlist.keys holds a live key",
+			"generation", gen, "live_keys", len(active))
+	}
 	for _, ks := range s.keys {
 		if ks.seqBits == nil {
 			m.log.Warn("watchlist stored without sequence tags: it matches the same but costs more per post; import the file again to add them", "key", ks.h.ID())
