@@ -17,7 +17,9 @@ import (
 )
 
 const watchlistUsage = `add [FILE|-]            add or replace the persons in FILE
-       import [--dry-run] FILE|-   make the list exactly FILE (persons not in it are removed)
+       import [--dry-run] [--force] FILE|-
+                                   make the list exactly FILE (persons not in it are removed;
+                                   removing more than a quarter of the list needs --force)
        remove ID...                remove persons by id
        list [--json]               counts per person and kind (never values)
        rotate --to KEYID FILE|-    re-hash FILE with a new key, live beside the old one
@@ -41,7 +43,7 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "list: print JSON")
 	to := fs.String("to", "", "rotate: the new key id (configured in watchlist.keys)")
 	retire := fs.String("retire", "", "rotate: the old key id to retire")
-	force := fs.Bool("force", false, "rotate: accept a file that does not match the current list")
+	force := fs.Bool("force", false, "rotate: accept a file that does not match the current list; import: remove more than a quarter of the list")
 	switch sub {
 	case "add", "import", "remove", "list", "rotate":
 	default:
@@ -88,6 +90,11 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 		if sub == "add" {
 			sum, err = a.Add(ctx, f)
 		} else {
+			if !*dryRun && !*force {
+				if err := guardImportRemovals(ctx, a, f); err != nil {
+					return err
+				}
+			}
 			sum, err = a.Import(ctx, f, *dryRun)
 		}
 		if err != nil {
@@ -234,3 +241,26 @@ func watchlistEnricher(ctx context.Context, p *process) (classifiers.Enricher, e
 type noEnricher struct{}
 
 func (noEnricher) Enrich(context.Context, *msg.Post, *msg.Scored) error { return nil }
+
+// guardImportRemovals refuses an import that would remove more than a
+// quarter of the protected persons. A file cut short between two persons
+// (a copy interrupted, a decryption that failed half-way) still parses,
+// and imported as it is it would end the protection of everyone after the
+// cut without a word.
+func guardImportRemovals(ctx context.Context, a *watchlist.Admin, f *watchlist.File) error {
+	dry, err := a.Import(ctx, f, true)
+	if err != nil {
+		return err
+	}
+	if dry.Removed == 0 {
+		return nil
+	}
+	l, err := a.List(ctx)
+	if err != nil {
+		return err
+	}
+	if n := len(l.Persons); dry.Removed*4 > n {
+		return fmt.Errorf("%w: the import would remove %d of the %d protected persons (a file cut short, or the wrong file?); check it with --dry-run, then import with --force", errUsage, dry.Removed, n)
+	}
+	return nil
+}

@@ -42,7 +42,7 @@ func TestWatchlistImportOfNothingRemovesNobody(t *testing.T) {
 		}
 		listed("key k1: 2 persons")
 	}
-	if code, out, errOut := run(t, "persons: []\n", "watchlist", "import", "--config", cfg, "-"); code != 0 || !strings.Contains(out, "removed 2") {
+	if code, out, errOut := run(t, "persons: []\n", "watchlist", "import", "--force", "--config", cfg, "-"); code != 0 || !strings.Contains(out, "removed 2") {
 		t.Fatalf("import of persons: []: exit %d, %q %q", code, out, errOut)
 	}
 }

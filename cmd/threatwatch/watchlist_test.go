@@ -107,8 +107,17 @@ func TestWatchlistCommands(t *testing.T) {
 		t.Errorf("wl-0002 counts %v", l.Persons[1].Counts)
 	}
 
-	// import from stdin replaces the list.
-	code, out, errOut = wl("persons:\n  - id: wl-0002\n    handles: [\"@someone_else\"]\n", "import", "--config", cfg, "-")
+	// import from stdin replaces the list; removing more than a quarter
+	// of it (here one of two) needs --force, as a file cut short would.
+	short := "persons:\n  - id: wl-0002\n    handles: [\"@someone_else\"]\n"
+	code, out, errOut = wl(short, "import", "--config", cfg, "-")
+	if code == 0 || !strings.Contains(errOut, "would remove 1 of the 2") {
+		t.Fatalf("import removing half the list without --force: exit %d, %q %q; want it refused", code, out, errOut)
+	}
+	if code, out, errOut = wl("", "list", "--config", cfg); code != 0 || !strings.Contains(out, "wl-0001") {
+		t.Fatalf("a refused import changed the list: exit %d, %q %q", code, out, errOut)
+	}
+	code, out, errOut = wl(short, "import", "--force", "--config", cfg, "-")
 	if code != 0 || !strings.Contains(out, "removed 1") {
 		t.Fatalf("import: exit %d, %q %q", code, out, errOut)
 	}
