@@ -158,18 +158,23 @@ func TestEntitiesKeepThePersonBesideAnAddress(t *testing.T) {
 
 // A bare run of digits counts as a phone number for scoring only after a
 // word like "call": a space after it made it count anywhere.
+// scoredPII counts the personal data of kind that scoring finds in text.
+func scoredPII(text, kind string) int {
+	n := normalize(text)
+	toks := tokenize(&n, text, nil)
+	got := 0
+	for _, p := range findPII(text, &n, toks, nil) {
+		if p.kind == kind {
+			got++
+		}
+	}
+	return got
+}
+
 func TestScoringCountsABareNumberOnlyAfterAPhoneWord(t *testing.T) {
 	f := func(in string, want int) {
 		t.Helper()
-		n := normalize(in)
-		toks := tokenize(&n, in, nil)
-		got := 0
-		for _, p := range findPII(in, &n, toks, nil) {
-			if p.kind == KindPhone {
-				got++
-			}
-		}
-		if got != want {
+		if got := scoredPII(in, KindPhone); got != want {
 			t.Errorf("findPII(%q) holds %d phones, want %d", in, got, want)
 		}
 	}
@@ -187,15 +192,7 @@ func TestScoringCountsABareNumberOnlyAfterAPhoneWord(t *testing.T) {
 func TestScoringCountsAnEmailBeforeAFullStop(t *testing.T) {
 	f := func(in string, want int) {
 		t.Helper()
-		n := normalize(in)
-		toks := tokenize(&n, in, nil)
-		got := 0
-		for _, p := range findPII(in, &n, toks, nil) {
-			if p.kind == KindEmail {
-				got++
-			}
-		}
-		if got != want {
+		if got := scoredPII(in, KindEmail); got != want {
 			t.Errorf("findPII(%q) holds %d e-mails, want %d", in, got, want)
 		}
 	}
