@@ -222,9 +222,18 @@ func (e *Engine) Add(s *msg.Scored) []Output {
 		}
 		t = e.clock
 	}
-	if !e.clock.IsZero() && t.Sub(e.clock) > e.cfg.MaxFuture {
+	// A post is clamped to max_future after the later of the clock and
+	// when the scraper read it. The clock alone is no bound: it is zero
+	// until the first Advance, and a stage catching up reads hours of
+	// posts between two ticks, which were all squashed into the ten
+	// minutes after the last one.
+	ref := e.clock
+	if f := s.Post.Fetched.UTC(); f.After(ref) {
+		ref = f
+	}
+	if !ref.IsZero() && t.Sub(ref) > e.cfg.MaxFuture {
 		e.stats.Future++
-		t = e.clock.Add(e.cfg.MaxFuture)
+		t = ref.Add(e.cfg.MaxFuture)
 	}
 	e.stats.Posts++
 	w, sigs := e.weigh(s)

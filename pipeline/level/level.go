@@ -75,6 +75,12 @@ type State struct {
 	// MaxScores is, per signal, the highest score of a post in the window
 	// with its time (targets: for same-target override rules).
 	MaxScores map[msg.Signal]ScoreAt `json:"max_scores,omitempty"`
+	// LowerScores holds, per signal, the posts after the highest that
+	// take its place as older ones leave the window: each later and lower
+	// than the one before. Without them a strongest post leaving the
+	// window took its signal along, although a later post meeting a rule
+	// was still in it.
+	LowerScores map[msg.Signal][]ScoreAt `json:"lower_scores,omitempty"`
 	// LastEmitted is the bucket of the last Level emitted, and Emitted the
 	// level it carried, so a silent key stops emitting once at zero.
 	LastEmitted int64   `json:"last_emitted"`
@@ -193,18 +199,77 @@ func (s *State) AddSite(site string, t time.Time) {
 }
 
 // AddScores keeps, per signal, the highest score of a post in the window
-// and its time (targets). The first call makes the map; later ones only
-// update it.
+// and its time, and the later, lower ones that follow it (targets). The
+// first call makes the map; later ones only update it.
 func (s *State) AddScores(scores map[msg.Signal]float64, t time.Time) {
 	if s.MaxScores == nil {
 		s.MaxScores = make(map[msg.Signal]ScoreAt, len(scores))
 	}
 	for sig, v := range scores {
-		if cur, ok := s.MaxScores[sig]; !ok || v >= cur.Score {
+		cur, ok := s.MaxScores[sig]
+		if !ok {
 			s.seen(t)
 			s.MaxScores[sig] = ScoreAt{Score: v, At: t}
+			continue
+		}
+		lower := s.LowerScores[sig]
+		if len(lower) == 0 && v >= cur.Score && !t.Before(cur.At) {
+			// The common case: a new highest, nothing below it.
+			s.seen(t)
+			s.MaxScores[sig] = ScoreAt{Score: v, At: t}
+			continue
+		}
+		steps := make([]ScoreAt, 0, 1+len(lower)+1)
+		steps = append(append(steps, cur), lower...)
+		steps, changed := addStep(steps, ScoreAt{Score: v, At: t})
+		if !changed {
+			continue
+		}
+		s.seen(t)
+		s.setSteps(sig, steps)
+	}
+}
+
+// maxLowerScores bounds the scores kept below a signal's highest. Scores
+// in random order leave about ln(n) of n posts; only a long run of ever lower
+// scores comes near it, and then the newest, lowest are dropped.
+const maxLowerScores = 32
+
+// addStep adds c to steps (time ascending, score descending: no entry is
+// both earlier and lower than another) and reports whether it changed
+// them: c is left out when an entry at least as high is no earlier, and
+// the entries it outdoes (no higher, no later) are removed.
+func addStep(steps []ScoreAt, c ScoreAt) ([]ScoreAt, bool) {
+	for _, o := range steps {
+		if o.Score >= c.Score && !o.At.Before(c.At) {
+			return steps, false
 		}
 	}
+	steps = slices.DeleteFunc(steps, func(o ScoreAt) bool { return o.Score <= c.Score && !o.At.After(c.At) })
+	i, _ := slices.BinarySearchFunc(steps, c, func(a, b ScoreAt) int { return a.At.Compare(b.At) })
+	steps = slices.Insert(steps, i, c)
+	if len(steps) > 1+maxLowerScores {
+		steps = steps[:1+maxLowerScores]
+	}
+	return steps, true
+}
+
+// setSteps stores a signal's steps: the first is the highest.
+func (s *State) setSteps(sig msg.Signal, steps []ScoreAt) {
+	if len(steps) == 0 {
+		delete(s.MaxScores, sig)
+		delete(s.LowerScores, sig)
+		return
+	}
+	s.MaxScores[sig] = steps[0]
+	if len(steps) == 1 {
+		delete(s.LowerScores, sig)
+		return
+	}
+	if s.LowerScores == nil {
+		s.LowerScores = map[msg.Signal][]ScoreAt{}
+	}
+	s.LowerScores[sig] = steps[1:]
 }
 
 // seen lowers the oldest-entry bound to t.
@@ -236,10 +301,20 @@ func (s *State) Prune(since time.Time) {
 		}
 	}
 	for sig, v := range s.MaxScores {
-		if v.At.Before(since) {
-			delete(s.MaxScores, sig)
-		} else {
+		if !v.At.Before(since) {
 			oldest = minTime(oldest, v.At)
+			continue
+		}
+		// The highest left the window: the next lower one still in it
+		// takes its place (they are in time order).
+		lower := s.LowerScores[sig]
+		i := 0
+		for i < len(lower) && lower[i].At.Before(since) {
+			i++
+		}
+		s.setSteps(sig, lower[i:])
+		if i < len(lower) {
+			oldest = minTime(oldest, lower[i].At)
 		}
 	}
 	s.oldest, s.oldestKnown = oldest, true
