@@ -21,8 +21,9 @@ type Aggregate struct {
 	// arrive and still count toward the live level. Later posts count
 	// toward the baseline only and never page.
 	Grace time.Duration `yaml:"grace"`
-	// MaxFuture clamps posts stamped further than this ahead of the
-	// engine's clock (a site with a wrong clock must not jump time).
+	// MaxFuture clamps posts stamped further than this ahead of the later
+	// of the engine's clock and when the scraper read the post (a site
+	// with a wrong clock must not jump time).
 	MaxFuture time.Duration `yaml:"max_future"`
 	// MinScore is the lowest signal score that counts as a threatening
 	// post; a post's weight is its highest score at or above it.
