@@ -132,6 +132,13 @@ func countLetters(w string, counts *[16]int) {
 		if !unicode.IsLetter(r) {
 			continue
 		}
+		if r >= 0x1D400 && r <= 0x1D6A3 || r >= 0x2100 && r <= 0x214F {
+			// Mathematical and letter-like Latin letters (𝐤𝐢𝐥𝐥, ℎℯ𝓇), the
+			// "fancy fonts" of harassers, are of the common script in
+			// Unicode's tables; the normalizer reads them as Latin.
+			counts[0]++
+			continue
+		}
 		k := other
 		for j, s := range scripts {
 			if unicode.Is(s.table, r) {

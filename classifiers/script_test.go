@@ -25,6 +25,8 @@ func TestScript(t *testing.T) {
 		{"ᎠᏂᏴᏫ ᎠᏂᏴᏫ", "other"},
 		{"She said привет to me and left the room.", ScriptLatin},
 		{"ab вг", ScriptLatin}, // a tie is read
+		{"𝐈 𝐰𝐢𝐥𝐥 𝐟𝐢𝐧𝐝 𝐲𝐨𝐮 𝐭𝐨𝐧𝐢𝐠𝐡𝐭", ScriptLatin}, // read: the normalizer folds them
+		{"𝓘 𝓀𝓃ℴ𝓌 𝓌𝒽ℯ𝓇ℯ 𝓎ℴ𝓊 𝓁𝒾𝓋ℯ", ScriptLatin},
 		{strings.Repeat("word ", 2000) + strings.Repeat("слово ", 3000), ScriptLatin},
 	} {
 		if got := Script(tc.text); got != tc.want {

@@ -147,6 +147,9 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 		}
 		if allDigits(t.s) {
 			t.flags |= tokNum
+		} else if w := unjoin(t.s); w != "" {
+			t.s = w
+			t.flags |= tokFolded
 		} else if leetInside || hasInnerLeet(t.s) {
 			if f := unleet(t.s); f != t.s {
 				t.s = f
@@ -157,6 +160,12 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 		i = j
 	}
 	return mergeSpelledOut(s, toks)
+}
+
+// spelledGap reports a gap between two letters of a spelled-out word: at
+// most two characters, none a line break.
+func spelledGap(g string) bool {
+	return len(g) <= 8 && utf8.RuneCountInString(g) <= 2 && strings.IndexByte(g, '\n') < 0
 }
 
 func qflag(q bool) uint8 {
@@ -221,15 +230,41 @@ func unleet(s string) string {
 	return string(b)
 }
 
+// unjoin returns the letters of a word spelled out with underscores or
+// apostrophes between single letters ("k_i_l_l", "k'i'l'l"), which the
+// tokenizer keeps as one word, or "" for any other word.
+func unjoin(w string) string {
+	if len(w) < 5 || len(w)%2 == 0 || w[1] != '_' && w[1] != '\'' {
+		return ""
+	}
+	b := make([]byte, 0, len(w)/2+1)
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if i%2 == 1 {
+			if c != '_' && c != '\'' {
+				return ""
+			}
+			continue
+		}
+		if c < 'a' || c > 'z' {
+			return ""
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
 // mergeSpelledOut joins runs of three or more single letters separated by
-// at most two characters of punctuation or space ("k i l l", "k.i.l.l")
-// into one token, which is how a word is hidden from keyword filters.
+// at most two characters of punctuation or space ("k i l l", "k.i.l.l",
+// "k•i•l•l") into one token, which is how a word is hidden from keyword
+// filters. The gap is counted in characters, not bytes: a bullet is one
+// character of three bytes.
 func mergeSpelledOut(s string, toks []token) []token {
 	out := toks[:0]
 	for i := 0; i < len(toks); {
 		j := i
 		for j < len(toks) && len(toks[j].s) == 1 && toks[j].flags&(tokNum|tokSymbol) == 0 &&
-			(j == i || (toks[j].start-toks[j-1].end <= 2 && toks[j].sent == toks[i].sent && !strings.ContainsRune(s[toks[j-1].end:toks[j].start], '\n'))) {
+			(j == i || (spelledGap(s[toks[j-1].end:toks[j].start]) && toks[j].sent == toks[i].sent)) {
 			j++
 		}
 		if j-i >= 3 {
