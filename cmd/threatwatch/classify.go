@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type classifyMetrics struct {
 	score    *prometheus.HistogramVec
 	duration prometheus.Histogram
 	script   *prometheus.CounterVec
+	cut      *prometheus.CounterVec
 }
 
 func newClassifyMetrics(reg prometheus.Registerer) *classifyMetrics {
@@ -59,9 +61,13 @@ func newClassifyMetrics(reg prometheus.Registerer) *classifyMetrics {
 			Name: "threatwatch_classify_posts_by_script_total",
 			Help: "Posts scored, by site and by the script most of their letters are in (latin, none, cyrillic, han, kana, hangul, arabic, hebrew, greek, devanagari, thai, other). The classifiers read English: posts in any script but latin and none score near zero whatever they say.",
 		}, []string{"site", "script"}),
+		cut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_classify_posts_cut_total",
+			Help: "Scored posts cut to fit one Kafka message, by reason: text (the post's text or quotes were over the scrapers' caps and were cut to them, as the classifiers read no further) or entities (the post named more than 100 people and handles; protected people and targets were kept first).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.scored, m.score, m.duration, m.script)
+		reg.MustRegister(m.scored, m.score, m.duration, m.script, m.cut)
 	}
 	return m
 }
@@ -151,10 +157,23 @@ func (h *classifyHandler) warningDue(site string) bool {
 }
 
 func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, meta pipeline.Meta) ([]pipeline.Output, error) {
+	if overCaps(in) {
+		// The scrapers cut posts to these caps; another producer may not
+		// have. The scored post carries the post: cut, it fits one message
+		// with its scores, and the classifiers read no further anyway.
+		p := *in
+		p.Quoted = slices.Clone(in.Quoted)
+		p.Clip()
+		in = &p
+		h.m.cut.WithLabelValues("text").Inc()
+	}
 	t0 := time.Now()
 	s, err := h.c.Score(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	if capEntities(s, maxScoredEntities) {
+		h.m.cut.WithLabelValues("entities").Inc()
 	}
 	h.m.duration.Observe(time.Since(t0).Seconds())
 	h.m.scored.Inc()
@@ -163,6 +182,57 @@ func (h *classifyHandler) Handle(ctx context.Context, in *msg.Post, meta pipelin
 		h.m.score.WithLabelValues(string(sig)).Observe(v)
 	}
 	return []pipeline.Output{{Topic: h.out, Msg: s, Arrival: meta.Time}}, nil
+}
+
+// overCaps reports a post whose text or quotes are over the caps the
+// scrapers cut posts to (msg.Post.Clip).
+func overCaps(p *msg.Post) bool {
+	if len(p.Text) > msg.MaxTextBytes {
+		return true
+	}
+	n := 0
+	for _, q := range p.Quoted {
+		n += len(q)
+	}
+	return n > msg.MaxQuotedBytes
+}
+
+// maxScoredEntities bounds the entities of one scored post. A post can
+// name thousands of handles (a raid call listing the accounts to flood)
+// and each costs some 70 bytes written out: uncapped, such a post's
+// scored message is over the Kafka limit and is set aside on the
+// dead-letter topic, scores and all.
+const maxScoredEntities = 100
+
+// capEntities keeps at most limit entities of s, protected people first,
+// then targets, then the others, each kept in the order found. It reports
+// whether it dropped any.
+func capEntities(s *msg.Scored, limit int) bool {
+	if len(s.Entities) <= limit {
+		return false
+	}
+	keep := make([]bool, len(s.Entities))
+	left := limit
+	for _, pass := range []func(msg.Entity) bool{
+		func(e msg.Entity) bool { return e.Kind == msg.EntityProtected },
+		func(e msg.Entity) bool { return e.Target },
+		func(msg.Entity) bool { return true },
+	} {
+		for i, e := range s.Entities {
+			if left > 0 && !keep[i] && pass(e) {
+				keep[i] = true
+				left--
+			}
+		}
+	}
+	kept := s.Entities[:0]
+	for i, e := range s.Entities {
+		if keep[i] {
+			kept = append(kept, e)
+		}
+	}
+	s.Entities = kept
+	return true
 }
 
 // runClassifyStage runs posts -> scored through the stage runner.
