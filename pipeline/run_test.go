@@ -809,8 +809,8 @@ func TestAHandlerPanicDeadLettersTheMessageAndTheStreamGoesOn(t *testing.T) {
 	bad := post("s", 2)
 	handler := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, _ pipeline.Meta) ([]pipeline.Output, error) {
 		if p.ID == bad.ID {
-			var m map[string]int
-			m["boom"]++ // a nil map: the runtime panics
+			var ids []string
+			_ = ids[len(p.ID)] // out of range: the runtime panics
 		}
 		return []pipeline.Output{{Topic: scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{}, Classifier: "t", Version: "1"}}}, nil
 	})
