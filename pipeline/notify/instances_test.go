@@ -42,37 +42,8 @@ func (g gatedKeepAlive) Notify(ctx context.Context, alerts ...*msg.Alert) (bool,
 // episode as firing just before and writes it back after its keep-alive:
 // the episode would then be kept alive, and repeated, as firing for good.
 func TestATickDoesNotUndoAResolutionAnotherInstanceHandled(t *testing.T) {
-	cfg, err := config.Parse([]byte(`
-notify:
-  receivers:
-    - {name: am, type: gated}
-  default_receivers: [am]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: notifytest.Start}
-	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
 	// Both instances deliver to the same Alertmanager: one recorder.
-	am := &notifytest.Recorder{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	instance := func(gated bool) *notify.Stage {
-		f := notify.Factory{Type: "gated", Doc: "test", Settings: func() any { return &struct{}{} },
-			New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
-				g := gatedKeepAlive{Recorder: am}
-				if gated {
-					g.gate = func() { once.Do(func() { close(entered); <-release }) }
-				}
-				return g, nil
-			}}
-		s, err := notify.New(cfg.Notify, []notify.Factory{f}, state, notify.Options{Now: c.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	ticker, handler := instance(true), instance(false)
+	ticker, handler, am, c, state, entered, release := gatedInstances(t)
 	ctx := context.Background()
 	a := notifytest.Alert("forum-a")
 	if _, err := handler.Handle(ctx, a, pipeline.Meta{}); err != nil {
@@ -280,36 +251,7 @@ notify:
 // As above, but the tick's keep-alive times out: Alertmanager may have got
 // it after the resolution all the same, so the resolution is sent again.
 func TestAKeepAliveThatTimedOutAfterAResolutionIsFollowedByTheResolution(t *testing.T) {
-	cfg, err := config.Parse([]byte(`
-notify:
-  receivers:
-    - {name: am, type: gated}
-  default_receivers: [am]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: notifytest.Start}
-	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
-	am := &notifytest.Recorder{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	instance := func(gated bool) *notify.Stage {
-		f := notify.Factory{Type: "gated", Doc: "test", Settings: func() any { return &struct{}{} },
-			New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
-				g := gatedKeepAlive{Recorder: am}
-				if gated {
-					g.gate = func() { once.Do(func() { close(entered); <-release }) }
-				}
-				return g, nil
-			}}
-		s, err := notify.New(cfg.Notify, []notify.Factory{f}, state, notify.Options{Now: c.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	ticker, handler := instance(true), instance(false)
+	ticker, handler, am, c, _, entered, release := gatedInstances(t)
 	ctx := context.Background()
 	a := notifytest.Alert("forum-a")
 	if _, err := handler.Handle(ctx, a, pipeline.Meta{}); err != nil {
@@ -345,4 +287,42 @@ notify:
 	if got := fmt.Sprint(am.Statuses()); got != "[firing resolved firing resolved]" {
 		t.Errorf("Alertmanager got %s, want its last word to be the resolution", got)
 	}
+}
+
+// gatedInstances makes two notify stages on one Redis and one clock, both
+// delivering to the Alertmanager am: ticker's first keep-alive stops, with
+// entered closed, until release is closed; handler's sends at once. state
+// is the episodes' store they share.
+func gatedInstances(t *testing.T) (ticker, handler *notify.Stage, am *notifytest.Recorder, c *clock, state *alertstate.State, entered, release chan struct{}) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(`
+notify:
+  receivers:
+    - {name: am, type: gated}
+  default_receivers: [am]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = &clock{t: notifytest.Start}
+	state = alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+	am = &notifytest.Recorder{}
+	entered, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	instance := func(gated bool) *notify.Stage {
+		f := notify.Factory{Type: "gated", Doc: "test", Settings: func() any { return &struct{}{} },
+			New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
+				g := gatedKeepAlive{Recorder: am}
+				if gated {
+					g.gate = func() { once.Do(func() { close(entered); <-release }) }
+				}
+				return g, nil
+			}}
+		s, err := notify.New(cfg.Notify, []notify.Factory{f}, state, notify.Options{Now: c.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return instance(true), instance(false), am, c, state, entered, release
 }
