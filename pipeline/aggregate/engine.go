@@ -319,6 +319,12 @@ func (e *Engine) setKeys(m map[string]*keyState) {
 	e.sorted, e.fresh, e.changed, e.gone = nil, nil, nil, nil
 	for name, k := range m {
 		k.name = name
+		// Checkpoints from before escalations were notified may hold a
+		// rank raised silently during a firing episode: take the rank the
+		// episode was notified with, so that it can still escalate.
+		if l := &k.Spike; l.Phase == alert.Firing && l.Labels != nil {
+			l.Rank = alert.SeverityRank(l.Labels["severity"])
+		}
 		if k.Kind == kindSite {
 			e.bySite[k.Site] = k
 		} else {
@@ -370,6 +376,12 @@ func (e *Engine) key(kind, site, target string) *keyState {
 
 func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs window.Bucket) {
 	st := k.L
+	if s.Post.Edited {
+		if prev, ok := st.Counted[level.PostKey(s.Post.ID)]; ok {
+			e.editOf(k, s, prev, w, sigs)
+			return
+		}
+	}
 	e.touch(k)
 	if !st.Win.Started() {
 		st.Watermark = t
@@ -398,6 +410,9 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 		b.Live, b.Signals, b.Posts = w, sigs.Signals, 1
 	}
 	inWindow := st.Win.Add(e.bucket(t), b)
+	if inWindow {
+		st.Count(level.PostKey(s.Post.ID), level.Counted{At: t, W: w, Live: live, Signals: b.Signals})
+	}
 	if !live || !inWindow {
 		return
 	}
@@ -412,6 +427,58 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 		st.AddScores(s.Scores, t)
 	}
 	// A live post may fire a spike at once: no waiting for the step.
+	e.judge(k, st.Watermark, false)
+	e.overrides(k, s, st.Watermark)
+}
+
+// editOf applies an edit of a post key k counted as prev (a scraper
+// re-emits an edited post with the same id): the post is counted once, at
+// the higher of its weights, so only a rise adds, and only the rise
+// (weight and each signal's). A lower edit changes nothing: readers saw
+// the first version, and a threat edited away after the fact was still
+// made. The rise is dated at the post's time, where the first version was
+// counted, and is live only if that was and it is still within grace, as
+// a late post would be.
+func (e *Engine) editOf(k *keyState, s *msg.Scored, prev level.Counted, w float64, sigs window.Bucket) {
+	st := k.L
+	t := prev.At
+	live := prev.Live && !s.Post.Backfill && !t.Before(st.Watermark.Add(-e.cfg.Grace))
+	b := window.Bucket{Total: max(0, w-prev.W)}
+	rises := b.Total > 0
+	for i := range sigs.Signals {
+		if d := sigs.Signals[i] - prev.Signals[i]; d > 0 && live {
+			b.Signals[i] = d
+			rises = true
+		}
+	}
+	if !rises {
+		return
+	}
+	e.touch(k)
+	if live {
+		b.Live = b.Total
+	} else {
+		b.Signals = [window.NumSignals]float64{}
+		e.stats.Late++
+	}
+	if b.Total > 0 && st.Hist.Add(hourOf(t), b.Total) && !live {
+		st.EstHour = staleEstimate
+	}
+	now := level.Counted{At: t, W: max(w, prev.W), Live: prev.Live, Signals: prev.Signals}
+	for i := range now.Signals {
+		now.Signals[i] += b.Signals[i]
+	}
+	st.Count(level.PostKey(s.Post.ID), now)
+	if !st.Win.Add(e.bucket(t), b) || !live {
+		return
+	}
+	if w > prev.W {
+		st.ReplaceContributor(contributor(s, t, w), e.cfg.Evidence)
+	}
+	if k.Kind == kindTarget {
+		st.AddSite(s.Post.Site, t)
+		st.AddScores(s.Scores, t)
+	}
 	e.judge(k, st.Watermark, false)
 	e.overrides(k, s, st.Watermark)
 }
@@ -716,6 +783,10 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 	if k.Kind == kindTarget {
 		policy = e.tgtPolicy
 	}
+	var prev alert.Lifecycle
+	if k.Spike.Phase == alert.Firing && a.fires {
+		prev = k.Spike // what was notified, should the episode escalate
+	}
 	ev := k.Spike.Step(at, a.fires, a.clear, a.score, alert.SeverityRank(e.severity(a)), policy)
 	if ev == alert.None {
 		return lv
@@ -734,8 +805,28 @@ func (e *Engine) judge(k *keyState, at time.Time, closing bool) *msg.Level {
 		e.emitAlert(k, &k.Spike, msg.StatusFiring, at, lv, "", nil)
 	case alert.Resolve:
 		e.emitAlert(k, &k.Spike, msg.StatusResolved, at, lv, "", nil)
+	case alert.Escalate:
+		e.escalate(k, &k.Spike, &prev, e.severity(a), at, lv, "")
 	}
 	return lv
+}
+
+// escalate notifies lifecycle l, which just escalated from prev (a copy
+// taken before the step), at severity: the episode fires again under its
+// labels with the new severity, a new fingerprint (the severity is a
+// label, and the notify stage deduplicates by fingerprint, so the same one
+// would page nobody), and the lower notification is resolved at the same
+// moment, marked as superseded.
+func (e *Engine) escalate(k *keyState, l, prev *alert.Lifecycle, severity string, at time.Time, lv *msg.Level, rule string) {
+	// The resolution first: one alert has one episode open at a time,
+	// and both come out in the same batch.
+	e.emitAlert(k, prev, msg.StatusResolved, at, lv, rule, nil)
+	lower := e.outs[len(e.outs)-1].Alert
+	l.Labels = maps.Clone(prev.Labels)
+	l.Labels["severity"] = severity
+	l.Fingerprint = msg.Fingerprint(l.Labels, l.StartsAt)
+	e.emitAlert(k, l, msg.StatusFiring, at, lv, rule, nil)
+	alert.Supersede(e.outs[len(e.outs)-1].Alert, lower)
 }
 
 func (e *Engine) signals(b *window.Bucket) map[msg.Signal]float64 {
@@ -811,6 +902,7 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 			l = &alert.Lifecycle{}
 			k.Over[id] = l
 		}
+		prev := *l
 		ev := l.Step(at, true, false, 0, alert.SeverityRank(r.Severity), alert.Policy{ResolveAfter: e.policy.ResolveAfter, Cooldown: e.policy.Cooldown, RepeatInterval: e.policy.RepeatInterval})
 		if ev == alert.None {
 			continue
@@ -821,9 +913,14 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 		if target != "" && kk.Target == "" {
 			kk.Target = target
 		}
-		if ev == alert.Fire {
+		switch ev {
+		case alert.Fire:
 			e.emitAlert(&kk, l, msg.StatusFiring, at, lv, r.Name, &onset{alert.NameOverride, r.Severity, sig})
-		} else {
+		case alert.Escalate:
+			// Only when the rule's severity was raised in the config while
+			// its episode fired.
+			e.escalate(&kk, l, &prev, r.Severity, at, lv, r.Name)
+		default:
 			e.emitAlert(&kk, l, msg.StatusFiring, at, lv, r.Name, nil)
 		}
 	}

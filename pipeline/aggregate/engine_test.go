@@ -95,12 +95,13 @@ func alerts(outs []Output, status string) []*msg.Alert {
 	return a
 }
 
-// onsets returns the first firing notification of each episode.
+// onsets returns the first firing notification of each episode (an
+// escalation continues one).
 func onsets(outs []Output) []*msg.Alert {
 	seen := map[string]bool{}
 	var a []*msg.Alert
 	for _, x := range alerts(outs, msg.StatusFiring) {
-		if !seen[x.Fingerprint] {
+		if !seen[x.Fingerprint] && x.Annotations[alert.AnnotationEscalates] == "" {
 			seen[x.Fingerprint] = true
 			a = append(a, x)
 		}

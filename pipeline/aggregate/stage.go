@@ -35,8 +35,11 @@ type TargetPost struct {
 	TargetKey string `json:"target_key"`
 }
 
-// DedupID is the post's id and the target: one post names several targets.
-func (t *TargetPost) DedupID() string { return t.Post.ID + "|" + t.TargetKey }
+// DedupID is the post's dedup id and the target: one post names several
+// targets, and an edit (its id carries the content hash, msg.Post.DedupID)
+// is new input to the target's level, as it is to the site's, not a
+// redelivery to drop.
+func (t *TargetPost) DedupID() string { return t.Post.DedupID() + "|" + t.TargetKey }
 
 // Key sends every post about one target to one partition.
 func (t *TargetPost) Key() string { return "target:" + t.TargetKey }

@@ -95,6 +95,29 @@ func Build(l *Lifecycle, status string, now time.Time, f *Facts) *msg.Alert {
 	return a
 }
 
+// Annotations linking the two notifications of an escalation, each the
+// other's fingerprint (a hash: no name, nothing to redact).
+const (
+	// AnnotationEscalates is on the firing notification at the higher
+	// severity: the episode it continues. It is the same incident, not a
+	// new onset (nab.Onsets leaves it out).
+	AnnotationEscalates = "escalates"
+	// AnnotationSupersededBy is on the resolution of the lower one.
+	AnnotationSupersededBy = "superseded_by"
+)
+
+// Supersede links the notifications of an escalation: firing, the episode
+// at its raised severity, and resolved, the lower notification it
+// replaces, resolved at the same moment so that nothing lingers.
+func Supersede(firing, resolved *msg.Alert) {
+	firing.Annotations[AnnotationEscalates] = resolved.Fingerprint
+	resolved.Annotations[AnnotationSupersededBy] = firing.Fingerprint
+	// The summary names no fingerprint: the redaction takes a run of
+	// digits in one for a phone number.
+	resolved.Annotations["summary"] = Redact(fmt.Sprintf("Escalated to %s: superseded by the alert at the higher severity",
+		firing.Labels["severity"]))
+}
+
 func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
 	who := "site " + f.Site
 	if f.Target != "" {

@@ -31,6 +31,11 @@ const (
 	Fire          // the alert starts firing: a new episode
 	Repeat        // still firing and due for re-notification
 	Resolve       // the episode is over
+	// Escalate: still firing, at a severity above the one notified. The
+	// caller pages the episode again under labels with the new severity
+	// (a new fingerprint, starting now) and resolves the lower
+	// notification at the same moment, so nothing lingers.
+	Escalate
 )
 
 func (e Event) String() string {
@@ -41,6 +46,8 @@ func (e Event) String() string {
 		return "repeat"
 	case Resolve:
 		return "resolve"
+	case Escalate:
+		return "escalate"
 	}
 	return "none"
 }
@@ -54,7 +61,7 @@ type Policy struct {
 	ResolveAfter time.Duration
 	// Cooldown keeps a resolved alert from starting a new episode this
 	// long, unless the new one is an escalation: a higher severity than the
-	// episode that was paged.
+	// last episode was notified with.
 	Cooldown time.Duration
 	// RepeatInterval re-notifies a firing alert this often (0: never).
 	RepeatInterval time.Duration
@@ -66,7 +73,8 @@ type Lifecycle struct {
 	Phase Phase `json:"phase,omitempty"`
 	// PendingSince is when the fire condition started to hold.
 	PendingSince time.Time `json:"pending_since,omitzero"`
-	// StartsAt is the episode's start (the firing onset).
+	// StartsAt is the start of the episode's current notification: the
+	// firing onset, or its last escalation.
 	StartsAt time.Time `json:"starts_at,omitzero"`
 	// ClearSince is when the clear condition started to hold while firing.
 	ClearSince time.Time `json:"clear_since,omitzero"`
@@ -79,20 +87,30 @@ type Lifecycle struct {
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	// Peak is the highest score seen in the episode.
 	Peak float64 `json:"peak,omitempty"`
-	// Rank is the highest severity rank the last episode reached.
+	// Rank is the severity rank the last episode was notified with (its
+	// highest: an episode escalates, it never steps down). Only what was
+	// notified counts: a rise nobody was told of must not hold back the
+	// next page in the cooldown.
 	Rank int `json:"rank,omitempty"`
 }
 
 // Step observes the alert condition at event time now. fire: the condition
 // to start (or keep) an episode holds; clear: the condition to end one
 // holds; score: how strong it is (the episode's peak is kept); rank: the
-// severity a new episode would page with (in cooldown only a rank above
-// the last episode's starts a new one). A condition neither firing nor
-// clear (between the two bars) keeps a firing alert firing: that gap is
-// the hysteresis.
+// severity the condition pages with now (in cooldown only a rank above
+// the last episode's starts a new one; while firing, a rank above the
+// notified one escalates at once, without a new pending period: the
+// episode is already established). A condition neither firing nor clear
+// (between the two bars) keeps a firing alert firing: that gap is the
+// hysteresis.
 func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, rank int, p Policy) Event {
 	if l.Phase == Firing && fire {
-		l.Peak, l.Rank = max(l.Peak, score), max(l.Rank, rank)
+		l.Peak = max(l.Peak, score)
+		if rank > l.Rank {
+			l.StartsAt, l.LastSent, l.ClearSince, l.Rank = now, now, time.Time{}, rank
+			// The caller sets the new labels and fingerprint.
+			return Escalate
+		}
 	}
 	switch l.Phase {
 	case Inactive:

@@ -49,6 +49,17 @@ func TestLifecycle(t *testing.T) {
 		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {20, false, true, 0, None}, {50, false, true, 0, Resolve},
 		{60, true, false, 2, None}, {70, true, false, 2, None}, {80, true, false, 3, None}, {90, true, false, 3, Fire},
 	})
+	f("a rise in severity while firing escalates at once, once", []step{
+		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {15, true, false, 3, Escalate}, {20, true, false, 3, None}, {25, true, false, 2, None},
+	})
+	f("after an escalated episode the cooldown holds the higher severity back", []step{
+		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {15, true, false, 3, Escalate}, {20, false, true, 0, None}, {50, false, true, 0, Resolve},
+		{60, true, false, 3, None}, {80, true, false, 3, None},
+	})
+	f("a severity reached between the bars is no escalation", []step{
+		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {15, false, false, 3, None}, {20, false, true, 0, None}, {50, false, true, 0, Resolve},
+		{60, true, false, 3, None}, {70, true, false, 3, Fire},
+	})
 	f("after the cooldown a new episode pages", []step{
 		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {20, false, true, 0, None}, {50, false, true, 0, Resolve},
 		{50 + 6*60, true, false, 2, None}, {60 + 6*60, true, false, 2, Fire},

@@ -81,6 +81,11 @@ type State struct {
 	// window took its signal along, although a later post meeting a rule
 	// was still in it.
 	LowerScores map[msg.Signal][]ScoreAt `json:"lower_scores,omitempty"`
+	// Counted is what each threatening post in the window added to it, by
+	// PostKey of its id, so that an edit of the post (a scraper re-emits
+	// it with the same id) replaces its contribution instead of adding a
+	// second one.
+	Counted map[uint64]Counted `json:"counted,omitempty"`
 	// LastEmitted is the bucket of the last Level emitted, and Emitted the
 	// level it carried, so a silent key stops emitting once at zero.
 	LastEmitted int64   `json:"last_emitted"`
@@ -116,6 +121,47 @@ func (s *State) ownTop() {
 	if s.topShared {
 		s.Top = slices.Clone(s.Top)
 		s.topShared = false
+	}
+}
+
+// Counted is one post's contribution to a key: its event time, weight and
+// weight per signal slot as they were added to the window and history.
+type Counted struct {
+	At      time.Time                  `json:"at"`
+	W       float64                    `json:"w"`
+	Live    bool                       `json:"live,omitempty"`
+	Signals [window.NumSignals]float64 `json:"s"`
+}
+
+// PostKey is the key of a post id in State.Counted: a 64-bit FNV-1a hash,
+// so remembering a post costs no copy of its id.
+func PostKey(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Count remembers post key's contribution c.
+func (s *State) Count(key uint64, c Counted) {
+	if s.Counted == nil {
+		s.Counted = map[uint64]Counted{}
+	}
+	s.Counted[key] = c
+	s.seen(c.At)
+}
+
+// ReplaceContributor puts c in place of the entry of the same post in the
+// top k, if there is one (an edit of the post changed its weight).
+func (s *State) ReplaceContributor(c msg.Contributor, k int) {
+	if i := slices.IndexFunc(s.Top, func(o msg.Contributor) bool { return o.PostID == c.PostID }); i >= 0 {
+		s.ownTop()
+		s.Top = slices.Delete(s.Top, i, i+1)
+	}
+	if s.Admits(c.Weight, c.At, k) {
+		s.AddContributor(c, k)
 	}
 }
 
@@ -279,7 +325,8 @@ func (s *State) seen(t time.Time) {
 	}
 }
 
-// Prune drops contributors, sites and max scores older than since.
+// Prune drops contributors, sites, max scores and counted posts older than
+// since.
 func (s *State) Prune(since time.Time) {
 	if s.oldestKnown && !s.oldest.Before(since) {
 		return
@@ -299,6 +346,16 @@ func (s *State) Prune(since time.Time) {
 		} else {
 			oldest = minTime(oldest, t)
 		}
+	}
+	for key, c := range s.Counted {
+		if c.At.Before(since) {
+			delete(s.Counted, key)
+		} else {
+			oldest = minTime(oldest, c.At)
+		}
+	}
+	if len(s.Counted) == 0 {
+		s.Counted = nil
 	}
 	for sig, v := range s.MaxScores {
 		if !v.At.Before(since) {

@@ -56,6 +56,25 @@ func fallbackRedact(s string) string {
 // work; every other label value is redacted.
 var identityLabels = map[string]bool{"alertname": true, "site": true, "signal": true, "severity": true, "target": true, "rule": true}
 
+// fingerprintAnnotations name another alert of the same episode by its
+// fingerprint (an escalation and the alert it supersedes). A fingerprint
+// is a hash the aggregator made, and its digit runs must not be read as a
+// phone number: the link between the two would be lost.
+var fingerprintAnnotations = map[string]bool{"escalates": true, "superseded_by": true}
+
+// isFingerprint reports a lower-case hex string of a fingerprint's length.
+func isFingerprint(v string) bool {
+	if len(v) < 8 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // Redact returns a deep copy of a with every free-text field redacted:
 // annotations, evidence snippets, thread titles and URLs, and labels other
 // than the identity labels. The input is not modified.
@@ -82,7 +101,10 @@ func Redact(a *msg.Alert) *msg.Alert {
 	if a.Annotations != nil {
 		c.Annotations = make(map[string]string, len(a.Annotations))
 		for k, v := range a.Annotations {
-			c.Annotations[k] = redactText(v)
+			if !(fingerprintAnnotations[k] && isFingerprint(v)) {
+				v = redactText(v)
+			}
+			c.Annotations[k] = v
 		}
 	}
 	if a.Signals != nil {

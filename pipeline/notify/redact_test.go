@@ -91,3 +91,19 @@ func TestRedactKeepsTheAlertsOwnIdentityInTexts(t *testing.T) {
 		t.Fatalf("summary %q, want %q", out.Annotations["summary"], want)
 	}
 }
+
+// An escalation names the alert it supersedes by fingerprint: a hash whose
+// digit runs are not a phone number. Any other value under those keys is
+// redacted as text.
+func TestRedactKeepsTheFingerprintsThatLinkAnEscalation(t *testing.T) {
+	a := notifytest.Alert("forum-a")
+	a.Annotations["escalates"] = "5e5543315992027ed"
+	a.Annotations["superseded_by"] = "call 555-867-5309"
+	out := Redact(a)
+	if got := out.Annotations["escalates"]; got != "5e5543315992027ed" {
+		t.Errorf("escalates %q, want the fingerprint as it is", got)
+	}
+	if got := out.Annotations["superseded_by"]; got != "call [PHONE]" {
+		t.Errorf("superseded_by %q, want a value that is no fingerprint redacted", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -38,9 +39,11 @@ func (o *Onsets) Level(*msg.Level) error { return nil }
 
 // Alert keeps the alert if it is an onset: the first notification of an
 // episode that started when it was sent, not a repeat of one that started
-// before the replayed range (during a warm-up).
+// before the replayed range (during a warm-up), nor an escalation of a
+// running one (the same incident, paged again at a higher severity).
 func (o *Onsets) Alert(a *msg.Alert) error {
-	if a.Status != msg.StatusFiring || o.seen[a.Fingerprint] || (!a.StartsAt.IsZero() && a.StartsAt.Before(a.EventTime)) {
+	if a.Status != msg.StatusFiring || o.seen[a.Fingerprint] || (!a.StartsAt.IsZero() && a.StartsAt.Before(a.EventTime)) ||
+		a.Annotations[alert.AnnotationEscalates] != "" {
 		return nil
 	}
 	o.seen[a.Fingerprint] = true

@@ -127,3 +127,24 @@ func TestReport(t *testing.T) {
 		t.Fatalf("WriteCharts = %v, %v; want one file per site", paths, err)
 	}
 }
+
+// An escalation pages the same incident again at a higher severity: it is
+// not an onset of its own, so a comparison does not count it as an alert
+// one configuration fired and the other did not.
+func TestAnEscalationIsNotAnOnset(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	o := NewOnsets()
+	warn := &msg.Alert{Status: msg.StatusFiring, Fingerprint: "aaaa", EventTime: at, StartsAt: at,
+		Labels: map[string]string{"alertname": "ThreatLevelSpike", "site": "s", "severity": "warning"}}
+	crit := &msg.Alert{Status: msg.StatusFiring, Fingerprint: "bbbb", EventTime: at.Add(time.Hour), StartsAt: at.Add(time.Hour),
+		Labels:      map[string]string{"alertname": "ThreatLevelSpike", "site": "s", "severity": "critical"},
+		Annotations: map[string]string{"escalates": "aaaa"}}
+	for _, a := range []*msg.Alert{warn, crit} {
+		if err := o.Alert(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := o.List(); len(got) != 1 || got[0].Severity != "warning" {
+		t.Fatalf("onsets %+v, want the warning only", got)
+	}
+}

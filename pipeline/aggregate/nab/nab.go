@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline/aggregate"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -223,14 +224,20 @@ func Drive(ctx context.Context, eng *aggregate.Engine, next func() (*msg.Scored,
 
 // Onsets returns, per NAB site, the event times at which alerts started
 // firing: the first firing notification of each fingerprint (a
-// re-notification of a firing alert is not a new alert). Only spike and
-// override alerts on NAB sites count.
+// re-notification of a firing alert is not a new alert). An escalation
+// (the annotation alert.AnnotationEscalates) is not an onset either: it
+// pages a running episode again at a higher severity, under a new
+// fingerprint, but it is the same incident, which NAB scores once. Only
+// spike and override alerts on NAB sites count.
 func Onsets(alerts []*msg.Alert) map[string][]time.Time {
 	seen := map[string]bool{}
 	out := map[string][]time.Time{}
 	for _, a := range alerts {
 		site := a.Labels["site"]
 		if a.Status != msg.StatusFiring || !strings.HasPrefix(site, SitePrefix) || seen[a.Fingerprint] {
+			continue
+		}
+		if a.Annotations[alert.AnnotationEscalates] != "" {
 			continue
 		}
 		seen[a.Fingerprint] = true

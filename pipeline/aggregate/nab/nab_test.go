@@ -9,6 +9,7 @@ import (
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/aggregate"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -60,5 +61,23 @@ func TestEngineOnNAB(t *testing.T) {
 	t.Logf("%d posts in %v", len(posts), time.Since(start))
 	if err := WriteDetections(out, series, Onsets(alerts)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAnEscalationIsNotANewOnset(t *testing.T) {
+	t1 := time.Date(2015, 3, 2, 10, 30, 0, 0, time.UTC)
+	site := SitePrefix + "x"
+	fire := func(fp, severity string, at time.Time, ann map[string]string) *msg.Alert {
+		return &msg.Alert{Status: msg.StatusFiring, Fingerprint: fp, EventTime: at, StartsAt: at, Annotations: ann,
+			Labels: map[string]string{"alertname": "ThreatLevelSpike", "site": site, "severity": severity}}
+	}
+	got := Onsets([]*msg.Alert{
+		fire("a", "warning", t1, nil),
+		fire("b", "critical", t1.Add(5*time.Minute), map[string]string{alert.AnnotationEscalates: "a"}),
+		fire("b", "critical", t1.Add(time.Hour), map[string]string{alert.AnnotationEscalates: "a"}),
+		fire("c", "warning", t1.Add(48*time.Hour), nil),
+	})
+	if ts := got[site]; len(ts) != 2 || !ts[0].Equal(t1) || !ts[1].Equal(t1.Add(48*time.Hour)) {
+		t.Errorf("onsets %v, want the warning's and the next episode's only", ts)
 	}
 }
