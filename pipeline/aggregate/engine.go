@@ -377,7 +377,7 @@ func (e *Engine) key(kind, site, target string) *keyState {
 func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs window.Bucket) {
 	st := k.L
 	if s.Post.Edited {
-		if prev, ok := st.Counted[level.PostKey(s.Post.ID)]; ok {
+		if prev, ok := st.CountedOf(level.PostKey(s.Post.ID)); ok {
 			e.editOf(k, s, prev, w, sigs)
 			return
 		}
@@ -411,7 +411,7 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 	}
 	inWindow := st.Win.Add(e.bucket(t), b)
 	if inWindow {
-		st.Count(level.PostKey(s.Post.ID), level.Counted{At: t, W: w, Live: live, Signals: b.Signals})
+		st.Count(level.Counted{Key: level.PostKey(s.Post.ID), At: t, W: w, Live: live, Signals: b.Signals})
 	}
 	if !live || !inWindow {
 		return
@@ -464,11 +464,11 @@ func (e *Engine) editOf(k *keyState, s *msg.Scored, prev level.Counted, w float6
 	if b.Total > 0 && st.Hist.Add(hourOf(t), b.Total) && !live {
 		st.EstHour = staleEstimate
 	}
-	now := level.Counted{At: t, W: max(w, prev.W), Live: prev.Live, Signals: prev.Signals}
+	now := level.Counted{Key: prev.Key, At: t, W: max(w, prev.W), Live: prev.Live, Signals: prev.Signals}
 	for i := range now.Signals {
 		now.Signals[i] += b.Signals[i]
 	}
-	st.Count(level.PostKey(s.Post.ID), now)
+	st.Recount(now)
 	if !st.Win.Add(e.bucket(t), b) || !live {
 		return
 	}

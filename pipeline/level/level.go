@@ -81,11 +81,13 @@ type State struct {
 	// window took its signal along, although a later post meeting a rule
 	// was still in it.
 	LowerScores map[msg.Signal][]ScoreAt `json:"lower_scores,omitempty"`
-	// Counted is what each threatening post in the window added to it, by
-	// PostKey of its id, so that an edit of the post (a scraper re-emits
-	// it with the same id) replaces its contribution instead of adding a
-	// second one.
-	Counted map[uint64]Counted `json:"counted,omitempty"`
+	// Counted is what each threatening post in the window added to it,
+	// with the PostKey of its id, so that an edit of the post (a scraper
+	// re-emits it with the same id) replaces its contribution instead of
+	// adding a second one. A slice in arrival order, not a map: every
+	// threatening post is appended, and only an edit, which is rare,
+	// looks one up.
+	Counted []Counted `json:"counted,omitempty"`
 	// LastEmitted is the bucket of the last Level emitted, and Emitted the
 	// level it carried, so a silent key stops emitting once at zero.
 	LastEmitted int64   `json:"last_emitted"`
@@ -127,6 +129,7 @@ func (s *State) ownTop() {
 // Counted is one post's contribution to a key: its event time, weight and
 // weight per signal slot as they were added to the window and history.
 type Counted struct {
+	Key     uint64                     `json:"k"`
 	At      time.Time                  `json:"at"`
 	W       float64                    `json:"w"`
 	Live    bool                       `json:"live,omitempty"`
@@ -144,13 +147,41 @@ func PostKey(id string) uint64 {
 	return h
 }
 
-// Count remembers post key's contribution c.
-func (s *State) Count(key uint64, c Counted) {
-	if s.Counted == nil {
-		s.Counted = map[uint64]Counted{}
-	}
-	s.Counted[key] = c
+// Count remembers the contribution c of a post counted for the first
+// time (c.Key names the post).
+func (s *State) Count(c Counted) {
+	s.Counted = append(s.Counted, c)
 	s.seen(c.At)
+}
+
+// Recount puts c in place of what the same post added before (an edit).
+func (s *State) Recount(c Counted) {
+	if i := s.countedIndex(c.Key); i >= 0 {
+		s.Counted[i] = c
+		s.seen(c.At)
+		return
+	}
+	s.Count(c)
+}
+
+// CountedOf returns what the post of key added to the window, if it is
+// remembered.
+func (s *State) CountedOf(key uint64) (Counted, bool) {
+	if i := s.countedIndex(key); i >= 0 {
+		return s.Counted[i], true
+	}
+	return Counted{}, false
+}
+
+// countedIndex looks from the newest back: an edit comes soon after its
+// post more often than not.
+func (s *State) countedIndex(key uint64) int {
+	for i := len(s.Counted) - 1; i >= 0; i-- {
+		if s.Counted[i].Key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // ReplaceContributor puts c in place of the entry of the same post in the
@@ -347,13 +378,15 @@ func (s *State) Prune(since time.Time) {
 			oldest = minTime(oldest, t)
 		}
 	}
-	for key, c := range s.Counted {
-		if c.At.Before(since) {
-			delete(s.Counted, key)
-		} else {
+	kept := s.Counted[:0]
+	for _, c := range s.Counted {
+		if !c.At.Before(since) {
+			kept = append(kept, c)
 			oldest = minTime(oldest, c.At)
 		}
 	}
+	clear(s.Counted[len(kept):])
+	s.Counted = kept
 	if len(s.Counted) == 0 {
 		s.Counted = nil
 	}
