@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -575,10 +576,16 @@ func (r *runner[T, P]) handle(ctx context.Context, p P, meta Meta) ([]Output, er
 func (r *runner[T, P]) call(ctx context.Context, p P, meta Meta) (res []Output, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			// The stack names code, not data; the value is the runtime's
-			// or our code's message, never a post's text.
+			// The stack names code, not data, and so does a runtime
+			// error; any other panic value may quote the message, so the
+			// log gets its type only (the dead letter, which holds the
+			// message anyway, gets the value).
+			what := fmt.Sprintf("a %T", v)
+			if re, ok := v.(runtime.Error); ok {
+				what = re.Error()
+			}
 			r.log.Error("handler panicked; the message is dead-lettered", "partition", meta.Partition, "offset", meta.Offset,
-				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				"panic", what, "stack", string(debug.Stack()))
 			res, err = nil, Permanent("panic", fmt.Errorf("handler panicked: %v", v))
 		}
 	}()
