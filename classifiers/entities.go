@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jdkato/prose/v2"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
@@ -104,7 +105,7 @@ func (c *Classifier) entities(d *Document, s *msg.Scored) {
 	}
 	seen := map[string]int{}
 	for _, m := range ms {
-		m.e.Ref = msg.TargetRef(m.e.Name)
+		m.e.Ref = msg.TargetRef(refForm(m.e.Name))
 		if m.e.Ref == "" {
 			continue
 		}
@@ -309,4 +310,17 @@ func (d *Document) townAt(a, b int) bool {
 		break
 	}
 	return b < len(d.Text) && reTownTail.MatchString(d.Text[b:min(len(d.Text), b+16)])
+}
+
+// refForm puts a name in Unicode's compatibility composed form before it
+// becomes a target ref: "José" typed with a combining accent, or in
+// full-width letters, is the same person as "José", and must raise the
+// same target's level on every site.
+func refForm(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return norm.NFKC.String(name)
+		}
+	}
+	return name
 }

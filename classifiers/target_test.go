@@ -66,3 +66,26 @@ func TestDirectThreatsAgainstAPersonScoreHigh(t *testing.T) {
 	f("that boss fight killed me lol, gonna kill the final boss tonight", 0, 0.5)
 	f(`Nobody should hurt her, threats like "I will kill you" are disgusting and I reported them`, 0, 0.5)
 }
+
+// One person written with a composed accent or a combining one is one
+// target: the per-target level gathers what each site says about them.
+func TestATargetsRefDoesNotDependOnHowItsLettersAreEncoded(t *testing.T) {
+	c := newTestClassifier(t)
+	refs := map[string]bool{}
+	for _, name := range []string{"Zoé Marchetti", "Zoe\u0301 Marchetti"} {
+		s := score(t, c, name+" lives at 15 Millrace Ln, Pruitt Hollow. go make her regret every word.")
+		found := ""
+		for _, e := range s.Entities {
+			if e.Kind == msg.EntityPerson && e.Target {
+				found = e.Ref
+			}
+		}
+		if found == "" {
+			t.Fatalf("%q: no target person in %+v", name, s.Entities)
+		}
+		refs[found] = true
+	}
+	if len(refs) != 1 {
+		t.Fatalf("one person, %d target refs: %v", len(refs), refs)
+	}
+}
