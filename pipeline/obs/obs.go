@@ -82,10 +82,25 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	sort.Strings(names)
+	// Checks run side by side, each with the whole budget: one after the
+	// other, a dependency that hangs (a broker whose node is gone
+	// blackholes the dial) spent the others' time too, so Redis was
+	// reported down beside it and a serve-only process, which needs only
+	// Redis, went unready during a Kafka outage.
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = checks[n].f(ctx)
+		}()
+	}
+	wg.Wait()
 	res := map[string]string{}
 	ok := true
-	for _, n := range names {
-		switch err := checks[n].f(ctx); {
+	for i, n := range names {
+		switch err := errs[i]; {
 		case err == nil:
 			res[n] = "ok"
 		case checks[n].optional:
