@@ -585,10 +585,7 @@ func TestGracefulShutdownCommitsWhatWasProcessed(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	done2 := runStage(t, ctx2, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: handler})
 	produce(t, c, posts, post("s", 1000))
-	deadline := time.Now().Add(20 * time.Second)
-	for handled.Load() < 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHandled(&handled, 1)
 	time.Sleep(300 * time.Millisecond)
 	cancel2()
 	<-done2
@@ -770,10 +767,7 @@ func TestARefusedMessageIsNotMarkedSoItsRedriveIsHandled(t *testing.T) {
 	if dead := readTopic(t, c, dlq, 1, 20*time.Second); len(dead) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dead))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for handled.Load() < 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHandled(&handled, 1)
 	cancel()
 	<-done
 	if n := handled.Load(); n != 1 {
@@ -785,10 +779,7 @@ func TestARefusedMessageIsNotMarkedSoItsRedriveIsHandled(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	done = runStage(t, ctx, d, stage)
-	deadline = time.Now().Add(20 * time.Second)
-	for handled.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHandled(&handled, 2)
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	<-done
@@ -836,5 +827,13 @@ func TestAHandlerPanicDeadLettersTheMessageAndTheStreamGoesOn(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("stage ended with %v", err)
+	}
+}
+
+// waitHandled waits up to 20 s for a handler's count to reach n; the test
+// then checks the count itself.
+func waitHandled(handled *atomic.Int64, n int64) {
+	for deadline := time.Now().Add(20 * time.Second); handled.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -108,16 +108,7 @@ func (s slowKeepAliveSink) Notify(ctx context.Context, alerts ...*msg.Alert) (bo
 // lease still expires, and the other instance takes the tick over.
 func TestASlowTickKeepsItsLeaseFromAnotherInstance(t *testing.T) {
 	redistest.NeedOwnServer(t, "key expiry in real time")
-	cfg, err := config.Parse([]byte(`
-notify:
-  tick: 100ms
-  receivers:
-    - {name: am, type: slow}
-  default_receivers: [am]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := slowTickConfig(t)
 	c := &clock{t: notifytest.Start}
 	// One Redis, as two notify processes share it (a store each would get
 	// a key prefix of its own).
@@ -195,16 +186,7 @@ notify:
 // them.
 func TestATickThatLostItsLeaseStartsNoMoreEpisodes(t *testing.T) {
 	redistest.NeedOwnServer(t, "key expiry in real time")
-	cfg, err := config.Parse([]byte(`
-notify:
-  tick: 100ms
-  receivers:
-    - {name: am, type: slow}
-  default_receivers: [am]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := slowTickConfig(t)
 	c := &clock{t: notifytest.Start}
 	store := redistest.New(t)
 	state := alertstate.New(store, alertstate.WithClock(c.now))
@@ -325,4 +307,21 @@ notify:
 		return s
 	}
 	return instance(true), instance(false), am, c, state, entered, release
+}
+
+// slowTickConfig ticks every 100 ms (a lease of 300 ms) and notifies the
+// one receiver am, of the test sink type "slow".
+func slowTickConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(`
+notify:
+  tick: 100ms
+  receivers:
+    - {name: am, type: slow}
+  default_receivers: [am]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
