@@ -165,6 +165,13 @@ type Runner struct {
 	DedupTTL time.Duration `yaml:"dedup_ttl"`
 	// ShutdownTimeout bounds finishing in-flight work on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// WatermarkEvery is how often a stage that passes posts on tells the
+	// stage after it, on every partition of its output, how far it has got
+	// through its input, so the aggregate stage's clock waits for a stage
+	// upstream that is down or behind instead of moving past the posts it
+	// has not delivered yet. Negative: never; the aggregate stage then
+	// follows the wall clock alone.
+	WatermarkEvery time.Duration `yaml:"watermark_every"`
 }
 
 // HTTP configures the operational HTTP listener.
@@ -213,6 +220,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&r.WriteTimeout, 30*time.Second)
 	setDefault(&r.DedupTTL, 7*24*time.Hour)
 	setDefault(&r.ShutdownTimeout, 30*time.Second)
+	setDefault(&r.WatermarkEvery, 10*time.Second)
 	setDefault(&c.Redis.KeyPrefix, "tw:")
 	setDefault(&c.HTTP.Listen, "127.0.0.1:9464")
 	setDefault(&c.Log.Level, "info")
@@ -333,6 +341,11 @@ func (c *Config) Validate() error {
 	}
 	if r.RetryMin <= 0 || r.RetryMax < r.RetryMin {
 		p.Add("runner.retry_max", ErrOutOfRange, "want 0 < retry_min <= retry_max")
+	}
+	if r.WatermarkEvery > 0 && (r.WatermarkEvery < time.Second || r.WatermarkEvery > 5*time.Minute) {
+		// Each one is a message on every partition of a topic, and the
+		// aggregate stage's clock can lag the wall clock by about three.
+		p.Addf("runner.watermark_every", ErrOutOfRange, "%v, want 1s..5m, or negative for never", r.WatermarkEvery)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

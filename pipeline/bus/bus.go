@@ -324,7 +324,7 @@ func (b *Bus) Writer(topic string, o WriterOptions) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(b.Brokers...),
 		Topic:                  topic,
-		Balancer:               &kafka.Murmur2Balancer{},
+		Balancer:               &headerBalancer{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           o.BatchTimeout,
 		BatchSize:              1000,

@@ -58,10 +58,12 @@ func (b *Bus) ReadRange(ctx context.Context, topic string, partition int, from t
 		if m.Offset >= before {
 			return n, nil
 		}
-		if err := fn(m.Value, m.Offset, m.Time); err != nil {
-			return n, err
+		if _, ok := Control(m); !ok { // a stage's watermark is not data
+			if err := fn(m.Value, m.Offset, m.Time); err != nil {
+				return n, err
+			}
+			n++
 		}
-		n++
 		if m.Offset == before-1 {
 			return n, nil
 		}
