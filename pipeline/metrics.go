@@ -16,6 +16,10 @@ type Metrics struct {
 	GroupLag     *prometheus.GaugeVec
 	BatchSeconds *prometheus.HistogramVec
 	Errors       *prometheus.CounterVec
+	// Watermark is how far the watermark a stage last passed on lags the
+	// wall clock; WatermarkAge how long ago it was passed on.
+	Watermark    *prometheus.GaugeVec
+	WatermarkAge *prometheus.GaugeVec
 }
 
 // NewMetrics registers the runner metrics with reg (nil: not registered).
@@ -47,11 +51,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}, []string{"stage"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "threatwatch_stage_errors_total", Help: "Errors by class (transient, unknown, permanent).",
+			Name: "threatwatch_stage_errors_total", Help: "Errors by class (transient, unknown, permanent; watermark: a watermark the stage could not work out or write).",
 		}, []string{"stage", "class"}),
+		Watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threatwatch_stage_watermark_lag_seconds", Help: "How far behind the wall clock the stage's last watermark was when it wrote it: the oldest post, over the input's partitions, it had yet to pass on (or, for the aggregate stage, that a stage upstream had).",
+		}, []string{"stage"}),
+		WatermarkAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threatwatch_stage_watermark_written_timestamp_seconds", Help: "When the stage last wrote a watermark to its output (Unix time).",
+		}, []string{"stage"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.GroupLag, m.BatchSeconds, m.Errors)
+		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.GroupLag, m.BatchSeconds, m.Errors, m.Watermark, m.WatermarkAge)
 	}
 	return m
 }

@@ -126,6 +126,11 @@ type Stage[T any, P msg.Constraint[T]] struct {
 	// StartAt is kafka.FirstOffset (default) or kafka.LastOffset for a group
 	// with no committed offset yet.
 	StartAt int64
+	// WatermarkTo is the topic the stage passes posts on to, where the
+	// runner writes its watermark every runner.watermark_every (see
+	// msg.Watermark); "" for a stage whose outputs no stage's clock waits
+	// for.
+	WatermarkTo string
 }
 
 // Deps are what a runner needs from its process.
@@ -145,7 +150,7 @@ type Deps struct {
 // batch in hand (bounded by runner.shutdown_timeout), commits it and
 // returns nil. It returns an error only when it cannot go on.
 func Run[T any, P msg.Constraint[T]](ctx context.Context, d Deps, s Stage[T, P]) error {
-	r := &runner[T, P]{d: d, s: s, log: d.Log.With("stage", s.Name, "topic", s.Input)}
+	r := &runner[T, P]{d: d, s: s, log: d.Log.With("stage", s.Name, "topic", s.Input), wmReq: make(chan wmRequest)}
 	if s.Dedup {
 		if d.Store == nil {
 			return fmt.Errorf("stage %s: dedup needs a store", s.Name)
@@ -166,6 +171,10 @@ type runner[T any, P msg.Constraint[T]] struct {
 	w     *kafka.Writer
 	// member tags this runner's group membership, for Assignee handlers.
 	member string
+	// up holds the watermarks read from the input; wmReq carries the
+	// watermark to write to the stage's loop, to be bounded by them.
+	up    upstream
+	wmReq chan wmRequest
 }
 
 // maxFetchPause bounds the pause after a failed fetch (see run).
@@ -264,6 +273,11 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 		defer wg.Done()
 		r.watchGroupLag(fetchCtx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.emitWatermarks(fetchCtx)
+	}()
 
 	var tick <-chan time.Time
 	if _, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
@@ -300,6 +314,9 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 			continue
 		case <-lagTick.C:
 			r.d.Metrics.Lag.WithLabelValues(r.s.Name).Set(float64(reader.Stats().Lag))
+			continue
+		case req := <-r.wmReq:
+			r.bound(req)
 			continue
 		}
 		// Fill the batch: what is already buffered, then a short linger.
@@ -405,7 +422,20 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 
 	// Decode everything first: bad messages are known before any work.
 	decoded := make([]P, len(batch))
+	var control map[int]*msg.Watermark // by batch index
 	for i, km := range batch {
+		if kind, ok := bus.Control(km); ok {
+			w, err := decodeControl(kind, km.Value)
+			if err != nil {
+				pd.outs = append(pd.outs, r.deadLetter(km, Permanent("control", err)))
+				continue
+			}
+			if control == nil {
+				control = map[int]*msg.Watermark{}
+			}
+			control[i] = w
+			continue
+		}
 		p, err := codec.Decode[T, P](km.Value)
 		if err != nil {
 			pd.outs = append(pd.outs, r.deadLetter(km, err))
@@ -443,6 +473,15 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	processed := len(batch)
 	var dead map[int]bool // dead-lettered by the handler, by batch index
 	for i, p := range decoded {
+		if w := control[i]; w != nil {
+			if err := r.takeWatermark(ctx, batch[i], w); err != nil {
+				// Shutting down mid-retry: finish what was done before this one.
+				processed = i
+				pd.partial = true
+				break
+			}
+			continue
+		}
 		if p == nil || skip[i] {
 			continue
 		}
