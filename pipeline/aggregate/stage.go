@@ -85,6 +85,11 @@ type StageOptions struct {
 	// read as processed there too, since Redis lost those marks with the
 	// checkpoint. 0: the runner does not deduplicate.
 	DedupTTL time.Duration
+	// WatermarkEvery is the runner's runner.watermark_every: how often the
+	// stages upstream write their watermarks, which the stage's clock then
+	// waits for (see tickTime). 0 or negative: the clock follows the wall
+	// clock alone.
+	WatermarkEvery time.Duration
 }
 
 // History reads what a partition of the input topic received before the
@@ -119,6 +124,10 @@ type Stage struct {
 	parts map[int]*partition
 	met   *stageMetrics
 	log   *slog.Logger
+	// upstream is, per input partition, the time through which the stages
+	// upstream have passed every post on (their watermark), once one was
+	// read or loaded with the partition's checkpoint.
+	upstream map[int]time.Time
 }
 
 type partition struct {
@@ -138,6 +147,8 @@ type partition struct {
 	// arrived is the latest arrival time (Kafka timestamp, kept from the
 	// posts topic) of the messages handled since the last tick.
 	arrived time.Time
+	// upSaved is the upstream watermark the checkpoint holds.
+	upSaved time.Time
 	// read holds the ids a rebuild applied until the next checkpoint: the
 	// runner checked the batch in hand against dedup marks the rebuild had
 	// not restored yet.
@@ -156,7 +167,7 @@ func NewStage(cfg config.Aggregate, o StageOptions) (*Stage, error) {
 	if _, err := NewEngine(cfg); err != nil {
 		return nil, err
 	}
-	s := &Stage{cfg: cfg, o: o, parts: map[int]*partition{}, met: newStageMetrics(o.Registerer), log: o.Log.With("stage", o.Name)}
+	s := &Stage{cfg: cfg, o: o, parts: map[int]*partition{}, upstream: map[int]time.Time{}, met: newStageMetrics(o.Registerer), log: o.Log.With("stage", o.Name)}
 	return s, nil
 }
 
@@ -167,6 +178,9 @@ var (
 	_ pipeline.Ticker               = TargetStage{}
 	_ pipeline.Assignee             = (*Stage)(nil)
 	_ pipeline.Assignee             = TargetStage{}
+	_ pipeline.Watermarker          = (*Stage)(nil)
+	_ pipeline.Watermarker          = TargetStage{}
+	_ pipeline.UpstreamWatermarker  = (*Stage)(nil)
 )
 
 // TargetStage is the stage's handler for the target scope: the same
@@ -187,6 +201,33 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Scored, meta pipeline.Meta) 
 // (the target scope's id names the target too), asked for its id only
 // after a rebuild, so the common path builds no string.
 func (s *Stage) handle(ctx context.Context, in *msg.Scored, id interface{ DedupID() string }, meta pipeline.Meta) ([]pipeline.Output, error) {
+	p, err := s.partitionAt(ctx, meta)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	if p.read != nil {
+		if _, dup := p.read[id.DedupID()]; dup {
+			p.last = meta.Offset
+			s.met.skipped.WithLabelValues(s.o.Name).Inc()
+			return nil, nil
+		}
+	}
+	outs := p.eng.Add(in)
+	p.last = meta.Offset
+	if meta.Time.After(p.arrived) {
+		p.arrived = meta.Time
+	}
+	s.count(p)
+	res := s.outputs(outs)
+	if s.o.Scope == Sites && s.o.Repartition != "" && s.cfg.Targets.On() && !in.Post.Backfill {
+		res = append(res, s.repartition(in, meta.Time)...)
+	}
+	return res, nil
+}
+
+// partitionAt returns the state of meta's partition to apply the input at
+// meta to, loading it when needed; nil when the state already holds it.
+func (s *Stage) partitionAt(ctx context.Context, meta pipeline.Meta) (*partition, error) {
 	p := s.parts[meta.Partition]
 	// First message or a rewind (a redelivery after a failed batch): what
 	// is in Redis is the truth.
@@ -217,24 +258,7 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id interface{ DedupI
 		s.met.skipped.WithLabelValues(s.o.Name).Inc()
 		return nil, nil
 	}
-	if p.read != nil {
-		if _, dup := p.read[id.DedupID()]; dup {
-			p.last = meta.Offset
-			s.met.skipped.WithLabelValues(s.o.Name).Inc()
-			return nil, nil
-		}
-	}
-	outs := p.eng.Add(in)
-	p.last = meta.Offset
-	if meta.Time.After(p.arrived) {
-		p.arrived = meta.Time
-	}
-	s.count(p)
-	res := s.outputs(outs)
-	if s.o.Scope == Sites && s.o.Repartition != "" && s.cfg.Targets.On() && !in.Post.Backfill {
-		res = append(res, s.repartition(in, meta.Time)...)
-	}
-	return res, nil
+	return p, nil
 }
 
 // repartition re-publishes a threatening post once per target, stamped
@@ -317,13 +341,17 @@ func (s *Stage) Tick(ctx context.Context, now time.Time) ([]pipeline.Output, err
 		}
 	}
 	var res []pipeline.Output
+	var behind time.Duration
 	for _, id := range slices.Sorted(maps.Keys(s.parts)) {
 		p := s.parts[id]
-		outs := p.eng.Advance(s.tickTime(p, now))
+		at := s.tickTime(id, p, now)
+		behind = max(behind, now.Sub(at))
+		outs := p.eng.Advance(at)
 		p.arrived = time.Time{}
 		p.pending = p.pending || p.eng.hasDirty()
 		res = append(res, s.outputs(outs)...)
 	}
+	s.met.behind.WithLabelValues(s.o.Name).Set(behind.Seconds())
 	s.gauge()
 	return res, nil
 }
@@ -373,11 +401,56 @@ const catchingUp = time.Minute
 // partition then moves at the pace the posts entered, as it would have
 // live, and joins the wall clock once it has caught up; but never further
 // back than aggregate.catch_up, beyond which a backlog is history.
-func (s *Stage) tickTime(p *partition, now time.Time) time.Time {
-	if s.cfg.CatchUp > 0 && !p.arrived.IsZero() && now.Sub(p.arrived) > catchingUp {
-		return maxTime(p.arrived, now.Add(-s.cfg.CatchUp))
+//
+// A stage upstream that is down or behind (the classify stage stopped,
+// the broker away) delivers nothing, so nothing arrives late yet: the
+// stage would move its windows to the wall clock meanwhile, and the
+// backlog, once delivered, would find them gone. The stages upstream
+// therefore write watermarks (msg.Watermark), and the partition's clock
+// waits at the latest time through which all of them have passed every
+// post on, plus three watermark intervals (within aggregate.grace, so a
+// post just behind it still counts as live); again no further back than
+// aggregate.catch_up.
+func (s *Stage) tickTime(id int, p *partition, now time.Time) time.Time {
+	if s.cfg.CatchUp <= 0 {
+		return now
 	}
-	return now
+	t := now
+	if !p.arrived.IsZero() && now.Sub(p.arrived) > catchingUp {
+		t = p.arrived
+	}
+	if up, ok := s.upstream[id]; ok && s.o.WatermarkEvery > 0 {
+		if hold := up.Add(min(3*s.o.WatermarkEvery, s.cfg.Grace)); hold.Before(t) {
+			t = hold
+		}
+	}
+	return maxTime(t, now.Add(-s.cfg.CatchUp))
+}
+
+// Watermark implements pipeline.Watermarker: the stages upstream have
+// passed on every post they received before through. It loads the
+// partition as a post would, and counts as applied: a restart resumes
+// after it, and a partition's first message being one is no gap to
+// rebuild.
+func (s *Stage) Watermark(ctx context.Context, meta pipeline.Meta, through time.Time) error {
+	p, err := s.partitionAt(ctx, meta)
+	if err != nil {
+		return err
+	}
+	s.upstream[meta.Partition] = through.UTC()
+	if p != nil {
+		p.last = meta.Offset
+		p.pending = true
+	}
+	return nil
+}
+
+// Upstream implements pipeline.UpstreamWatermarker: the site half passes
+// on no later a watermark than the one it holds, loaded with its
+// checkpoint after a restart as well as read since.
+func (s *Stage) Upstream(partition int) (time.Time, bool) {
+	t, ok := s.upstream[partition]
+	return t, ok
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -518,11 +591,13 @@ func (s *Stage) save(ctx context.Context, id int, p *partition, tick bool) error
 		s.log.Warn("partition handed over to another aggregator; dropping its state", "partition", id, "offset", p.last)
 		s.met.handovers.WithLabelValues(s.o.Name).Inc()
 		delete(s.parts, id)
+		delete(s.upstream, id)
 		return nil
 	}
 	p.eng.ClearDirty()
 	p.pending = false
 	p.saved = true
+	p.upSaved = s.upstream[id]
 	p.read = nil
 	if p.legacy {
 		if err := s.o.Store.Del(ctx, s.legacyKey(id)).Err(); err != nil {
@@ -554,6 +629,9 @@ func (s *Stage) write(ctx context.Context, id int, p *partition) (int, error) {
 		} else {
 			del = append(del, "k:"+name)
 		}
+	}
+	if up := s.upstream[id]; !up.Equal(p.upSaved) && !up.IsZero() {
+		set = append(set, "_upstream", up.Format(time.RFC3339Nano))
 	}
 	args[4] = len(set) / 2
 	args = append(args, set...)
@@ -629,6 +707,19 @@ func (s *Stage) load(ctx context.Context, meta pipeline.Meta) (*partition, error
 	if c := h["_rolled"]; c != "" {
 		if rolled, err = time.Parse(time.RFC3339Nano, c); err != nil {
 			return nil, fmt.Errorf("%w: partition %d: bad rolled time: %w", ErrStateCorrupt, id, err)
+		}
+	}
+	if c := h["_upstream"]; c != "" {
+		up, err := time.Parse(time.RFC3339Nano, c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: partition %d: bad upstream watermark: %w", ErrStateCorrupt, id, err)
+		}
+		// The stage was stopped while a stage upstream was down: its
+		// clock waits from where it was, not from the wall clock. A
+		// watermark read since (kept from before a handover) is the later.
+		p.upSaved = up
+		if up.After(s.upstream[id]) {
+			s.upstream[id] = up
 		}
 	}
 	keys := map[string][]byte{}
@@ -815,7 +906,7 @@ type stageMetrics struct {
 	rebuilds, rebuilt, resaves, resumed         *prometheus.CounterVec
 	posts, skipped, reloads, handovers, clamped *prometheus.CounterVec
 	notLive, alerts                             *prometheus.CounterVec
-	keys                                        *prometheus.GaugeVec
+	keys, behind                                *prometheus.GaugeVec
 	siteLevel                                   *prometheus.GaugeVec
 }
 
@@ -837,6 +928,8 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 		alerts:    c("alerts_total", "Alert notifications emitted, by status.", "status"),
 		keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "threatwatch_aggregate_tracked_keys",
 			Help: "Sites and targets with state in this process."}, []string{"stage", "kind"}),
+		behind: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "threatwatch_aggregate_clock_behind_seconds",
+			Help: "How far the furthest-behind partition's clock was from the wall clock at the last tick: held for a backlog or for a stage upstream that is down or behind (its watermark)."}, []string{"stage"}),
 		// Per site only: targets are not metric labels (cardinality, privacy).
 		siteLevel: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "threatwatch_aggregate_site_level",
 			Help: "The last threat level (value=level) and baseline (value=baseline) emitted for a site by this process; max by site across replicas."}, []string{"site", "value"}),
@@ -847,6 +940,7 @@ func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 			*col = registerOrReuse(reg, *col)
 		}
 		m.keys = registerOrReuse(reg, m.keys)
+		m.behind = registerOrReuse(reg, m.behind)
 		m.siteLevel = registerOrReuse(reg, m.siteLevel)
 	}
 	return m

@@ -1,0 +1,223 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// TestACampaignWhileTheClassifyStageIsDownPagesWhenItComesBack: the
+// aggregator stays up, ticking, while the classify stage is down (or the
+// broker, or a backlog holds it back). Nothing arrives meanwhile, so
+// nothing is late yet; but a clock that followed the wall clock would
+// move the windows past the campaign's hours, and the backlog, delivered
+// later, would count toward the baseline only. The classify stage's
+// watermarks stop with it, and the clock waits at the last one. Only a
+// backlog older than aggregate.catch_up is history.
+func TestACampaignWhileTheClassifyStageIsDownPagesWhenItComesBack(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		down       time.Duration
+		watermarks bool
+		restart    bool // the aggregator restarts during the outage
+		pages      int
+	}{
+		{"down 2h", 2 * time.Hour, true, false, 1},
+		{"down 5h", 5 * time.Hour, true, false, 1},
+		{"down 5h, aggregator restarted meanwhile", 5 * time.Hour, true, true, 1},
+		{"down 2 days", 2 * day, true, false, 0},
+		// Without watermarks (runner.watermark_every negative) the clock
+		// follows the wall clock, and the campaign is lost.
+		{"down 2h, no watermarks", 2 * time.Hour, false, false, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, opts := unitStage(t)
+			if c.watermarks {
+				opts.WatermarkEvery = 10 * time.Second
+				var err error
+				if s, err = NewStage(defaults(), opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			base := t0.Add(5 * day)
+			off := int64(0)
+			var fired []*msg.Alert
+			collect := func(outs []pipeline.Output) {
+				for _, o := range outs {
+					if a, ok := o.Msg.(*msg.Alert); ok {
+						fired = append(fired, a)
+					}
+				}
+			}
+			handle := func(site string, at time.Time, score float64) {
+				t.Helper()
+				outs, err := s.Handle(ctx, threatPost(fmt.Sprint(off), site, at, score), pipeline.Meta{Partition: 0, Offset: off, Time: at.Add(time.Second)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				collect(outs)
+				off++
+			}
+			watermark := func(through time.Time) {
+				if c.watermarks {
+					if err := s.Watermark(ctx, pipeline.Meta{Partition: 0, Offset: off, Time: through}, through); err != nil {
+						t.Fatal(err)
+					}
+					off++
+				}
+			}
+			tick := func(now time.Time) {
+				t.Helper()
+				outs, err := s.Tick(ctx, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				collect(outs)
+			}
+			// Four days live: a post every 10 minutes, the classify
+			// stage's watermark after it, a tick after that.
+			for m := time.Duration(0); m < 4*day; m += 10 * time.Minute {
+				handle("forum", base.Add(-4*day+m), 0.8)
+				watermark(base.Add(-4*day + m + 2*time.Second))
+				tick(base.Add(-4*day + m + 2*time.Second))
+			}
+			// The classify stage stops at base. The aggregator ticks on,
+			// every minute, and receives nothing.
+			now := base
+			for ; now.Before(base.Add(c.down)); now = now.Add(time.Minute) {
+				tick(now)
+				if c.restart && now.Equal(base.Add(time.Hour)) {
+					if err := s.Checkpoint(ctx, map[int]int64{0: off - 1}); err != nil {
+						t.Fatal(err)
+					}
+					var err error
+					if s, err = NewStage(defaults(), opts); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.Resume(ctx, "", 0, off); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// Back: it works through the posts that waited on the topic
+			// (another site's, then the campaign), in batches of 20, its
+			// watermark rising with them.
+			n := 0
+			batch := func(at time.Time) {
+				if n++; n%20 == 0 {
+					watermark(at)
+					tick(now)
+					now = now.Add(time.Second)
+				}
+			}
+			for k := range 60 {
+				at := base.Add(time.Duration(k) * 10 * time.Second)
+				handle("other", at, 0.9)
+				batch(at)
+			}
+			for k := range 120 {
+				at := base.Add(10*time.Minute + time.Duration(k)*30*time.Second)
+				handle("forum", at, 0.9)
+				batch(at)
+			}
+			// Caught up: its watermark is the wall clock again.
+			for range 8 {
+				watermark(now)
+				tick(now)
+				now = now.Add(15 * time.Second)
+			}
+			var onsets []*msg.Alert
+			for _, a := range fired {
+				if a.Status == msg.StatusFiring && a.Labels["site"] == "forum" {
+					onsets = append(onsets, a)
+				}
+			}
+			if len(onsets) != c.pages {
+				t.Fatalf("the campaign during the outage paged %d times, want %d", len(onsets), c.pages)
+			}
+			late := s.parts[0].eng.Stats().Late
+			if c.pages == 0 {
+				if late < 120 {
+					t.Errorf("%d backlog posts counted as late, want the campaign's 120 at least", late)
+				}
+				return
+			}
+			if at := onsets[0].EventTime; at.Before(base.Add(10*time.Minute)) || at.After(base.Add(45*time.Minute)) {
+				t.Errorf("paged at %v, want within the campaign's first 35 minutes", at.Sub(base))
+			}
+			if late != 0 {
+				t.Errorf("%d posts of the backlog counted as late", late)
+			}
+			if got := s.parts[0].eng.Clock(); now.Sub(got) > time.Minute {
+				t.Errorf("caught up, the clock is %v behind the wall clock", now.Sub(got))
+			}
+		})
+	}
+}
+
+// TestStageCrashAndResumeWithWatermarksOnTheTopic: the classify stage's
+// watermarks lie between the posts on every partition. The aggregator
+// reads them beside the posts, crashes and resumes through them with the
+// same alerts and state as without them, saves the last with its
+// checkpoint, and counts none as a post or a dead letter.
+func TestStageCrashAndResumeWithWatermarksOnTheTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	e := newStageEnv(t)
+	topic := e.c.Topic(e.c.Config.Topics.Scored)
+	w := e.c.Bus.MultiWriter(bus.WriterOptions{})
+	defer w.Close()
+	var last time.Time
+	marks := 0
+	for i := 0; i < len(e.posts); i += 300 {
+		e.produce(t, e.posts[i:min(i+300, len(e.posts))])
+		last = e.posts[min(i+300, len(e.posts))-1].Post.Published.Add(time.Minute)
+		b, err := msg.EncodeWatermark(&msg.Watermark{Stage: "classify", Topic: "posts", Through: map[int]time.Time{0: last, 1: last.Add(time.Hour)}, Written: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms []kafka.Message
+		for p := range 3 {
+			ms = append(ms, bus.ControlMessage(topic, p, msg.ControlWatermark, b))
+		}
+		if err := w.WriteMessages(context.Background(), ms...); err != nil {
+			t.Fatal(err)
+		}
+		marks += 3
+	}
+	for round, after := range []int32{6, 10, 8} {
+		c := &crashing{Stage: e.newStage(t), after: after, crashed: make(chan struct{})}
+		stop := e.run(t, c)
+		select {
+		case <-c.crashed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no crash happened", round)
+		}
+		stop()
+	}
+	s := e.newStage(t)
+	e.run(t, s)
+	e.waitApplied(t, len(e.posts)+marks)
+	e.check(t)
+	for p := range 3 {
+		v, err := e.st.HGet(context.Background(), CheckpointKey(e.st, "aggregate", topic, p), "_upstream").Result()
+		if err != nil {
+			t.Fatalf("partition %d: no watermark saved: %v", p, err)
+		}
+		if v != last.UTC().Format(time.RFC3339Nano) {
+			t.Errorf("partition %d: saved watermark %s, want the lowest of the last one, %s", p, v, last.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if dl := e.readTopic(t, e.c.Topic(e.c.Config.Topics.DeadLetter)); len(dl) != 0 {
+		t.Errorf("%d messages dead-lettered", len(dl))
+	}
+}
