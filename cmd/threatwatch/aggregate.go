@@ -33,6 +33,7 @@ func runAggregateStage(ctx context.Context, p *process) error {
 	opts := aggregate.StageOptions{
 		Levels: p.topic(p.cfg.Topics.Levels), Alerts: p.topic(p.cfg.Topics.Alerts),
 		Store: p.store, Log: p.log, Registerer: p.obs.Registry, History: p.bus, DedupTTL: p.cfg.Runner.DedupTTL,
+		WatermarkEvery: p.cfg.Runner.WatermarkEvery,
 	}
 	siteOpts := opts
 	siteOpts.Name, siteOpts.Scope = "aggregate", aggregate.Sites
@@ -47,6 +48,9 @@ func runAggregateStage(ctx context.Context, p *process) error {
 	g.Go(func() error {
 		return pipeline.Run(gctx, p.deps(), pipeline.Stage[msg.Scored, *msg.Scored]{
 			Name: siteOpts.Name, Input: p.topic(p.cfg.Topics.Scored), Handler: sites, TickEvery: cfg.TickEvery,
+			// The target half's clock waits for this half's watermark
+			// (itself no later than the classify stage's).
+			WatermarkTo: siteOpts.Repartition,
 			// A post can be on the topic twice (the classify stage crashed
 			// between writing and marking, a producer retried): count it once.
 			Dedup: true,

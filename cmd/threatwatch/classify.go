@@ -249,6 +249,8 @@ func runClassifyStage(ctx context.Context, p *process) error {
 	p.log.Info("classifier ready", "stage", "classify", "classifier", classifiers.Name, "version", c.Version())
 	return pipeline.Run(ctx, p.deps(), pipeline.Stage[msg.Post, *msg.Post]{
 		Name: "classify", Input: p.topic(p.cfg.Topics.Posts), Handler: h, Dedup: true,
+		// The aggregate stage's clock waits for this stage's watermark.
+		WatermarkTo: h.out,
 	})
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // consume reads every partition of a topic, not only the first: with
@@ -60,5 +65,43 @@ func TestConsumeReadsEveryPartition(t *testing.T) {
 		if v != 1 {
 			t.Errorf("alert %s written %d times", k, v)
 		}
+	}
+}
+
+// consume shows the data of a topic, not the watermarks the stages write
+// beside it: they are neither printed nor reported as skipped.
+func TestConsumeLeavesOutWatermarks(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 2})
+	cfg := kafkaConfigFile(t, kc, t.TempDir())
+	topic := kc.Topic(kc.Config.Topics.Scored)
+	s := &msg.Scored{Post: msg.Post{Site: "forum.example", SitePostID: "1", Text: "hello", Published: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		Scores: map[msg.Signal]float64{msg.SignalThreat: 0.1}}
+	s.Post.Normalize()
+	v, err := msg.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm, err := msg.EncodeWatermark(&msg.Watermark{Stage: "classify", Topic: "posts", Through: map[int]time.Time{0: time.Now()}, Written: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := kc.Bus.MultiWriter(bus.WriterOptions{})
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(),
+		bus.ControlMessage(topic, 0, msg.ControlWatermark, wm),
+		kafka.Message{Topic: topic, Key: []byte(s.Key()), Value: v},
+		bus.ControlMessage(topic, 1, msg.ControlWatermark, wm),
+	); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runWithin(t, 30*time.Second, "consume", "--config", cfg, "--topic", "scored", "--idle", "2s")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.Contains(lines[0], `"schema":"scored/1"`) {
+		t.Errorf("consume printed %q, want the one scored post", out)
+	}
+	if strings.Contains(errOut, "skipped") || strings.Contains(out, "watermark") {
+		t.Errorf("a watermark shown: stdout %q, stderr %q", out, errOut)
 	}
 }

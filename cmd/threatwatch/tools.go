@@ -390,6 +390,9 @@ func cmdConsume(ctx context.Context, e *env, args []string) error {
 		if idleT != nil {
 			idleT.Reset(*idle)
 		}
+		if _, ok := bus.Control(rd.m); ok {
+			continue // a stage's watermark, not data
+		}
 		dm, err := msg.DecodeAny(rd.m.Value)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "skipped %s/%d@%d: %v\n", full, rd.part, rd.m.Offset, err)

@@ -112,6 +112,12 @@ func (p *partitionSource) Fill(ctx context.Context, c *chunk, n int) error {
 			return err
 		}
 		p.read.Store(m.Offset - p.start + 1)
+		if _, ok := bus.Control(m); ok {
+			// A stage's watermark, not data; stamped when it was written,
+			// so it says nothing of where the range ends either.
+			p.next = m.Offset + 1
+			continue
+		}
 		if !p.stopAt.IsZero() && !m.Time.Before(p.stopAt) {
 			p.next = p.end
 			return io.EOF
