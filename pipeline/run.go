@@ -407,9 +407,15 @@ func (c *committer) close() error {
 // pending is a prepared batch: its outputs, and the messages whose offsets
 // may be committed once the outputs are written.
 type pending struct {
-	outs    []kafka.Message
-	done    []kafka.Message
-	ids     []string
+	outs []kafka.Message
+	// src is, per output, the batch index of the input it came from (-1:
+	// a dead letter), so an input whose output the broker refuses for
+	// good is set aside in its place.
+	src  []int
+	done []kafka.Message
+	ids  []string
+	// idOf is the dedup id of each input, by batch index ("": none).
+	idOf    []string
 	start   time.Time
 	partial bool // shutdown cut the batch short
 }
@@ -427,7 +433,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 		if kind, ok := bus.Control(km); ok {
 			w, err := decodeControl(kind, km.Value)
 			if err != nil {
-				pd.outs = append(pd.outs, r.deadLetter(km, Permanent("control", err)))
+				pd.add(r.deadLetter(km, Permanent("control", err)), -1)
 				continue
 			}
 			if control == nil {
@@ -438,7 +444,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 		}
 		p, err := codec.Decode[T, P](km.Value)
 		if err != nil {
-			pd.outs = append(pd.outs, r.deadLetter(km, err))
+			pd.add(r.deadLetter(km, err), -1)
 			continue
 		}
 		decoded[i] = p
@@ -446,9 +452,11 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	skip := make([]bool, len(batch))
 	var idx []int // the batch index of each of pd.ids
 	if r.dedup != nil {
+		pd.idOf = make([]string, len(batch))
 		for i, p := range decoded {
 			if p != nil {
 				pd.ids = append(pd.ids, p.DedupID())
+				pd.idOf[i] = pd.ids[len(pd.ids)-1]
 				idx = append(idx, i)
 			}
 		}
@@ -495,7 +503,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 				pd.partial = true
 				break
 			}
-			pd.outs = append(pd.outs, r.deadLetter(km, err))
+			pd.add(r.deadLetter(km, err), -1)
 			dead = setIndex(dead, i)
 			continue
 		}
@@ -510,11 +518,12 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 				// kafka-go would refuse it on every attempt and the stage
 				// would stop here for good: set the input aside instead.
 				tooLarge := Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
-				pd.outs = append(pd.outs[:mark], r.deadLetter(km, tooLarge))
+				pd.outs, pd.src = pd.outs[:mark], pd.src[:mark]
+				pd.add(r.deadLetter(km, tooLarge), -1)
 				dead = setIndex(dead, i)
 				break
 			}
-			pd.outs = append(pd.outs, om)
+			pd.add(om, i)
 		}
 	}
 	pd.done = batch[:processed]
@@ -542,6 +551,11 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	return pd, nil
 }
 
+func (pd *pending) add(m kafka.Message, src int) {
+	pd.outs = append(pd.outs, m)
+	pd.src = append(pd.src, src)
+}
+
 func setIndex(m map[int]bool, i int) map[int]bool {
 	if m == nil {
 		m = map[int]bool{}
@@ -553,8 +567,14 @@ func setIndex(m map[int]bool, i int) map[int]bool {
 // finish writes a prepared batch's outputs, checkpoints, and commits. It
 // returns an error only when work is cancelled or a commit cannot be made.
 func (r *runner[T, P]) finish(ctx context.Context, reader *kafka.Reader, pd pending) error {
-	if err := r.write(ctx, pd.outs); err != nil {
+	refused, err := r.write(ctx, pd.outs)
+	if err != nil {
 		return err
+	}
+	if len(refused) > 0 {
+		if err := r.setAsideRefused(ctx, &pd, refused); err != nil {
+			return err
+		}
 	}
 	if len(pd.done) == 0 {
 		return ctx.Err()
@@ -677,24 +697,6 @@ func (r *runner[T, P]) retry(ctx context.Context, what string, f func() error) e
 	}
 }
 
-func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) error {
-	if len(outs) == 0 {
-		return nil
-	}
-	err := r.retry(ctx, "write", func() error {
-		wctx, cancel := context.WithTimeout(ctx, r.d.Config.WriteTimeout)
-		defer cancel()
-		return r.w.WriteMessages(wctx, outs...)
-	})
-	if err != nil {
-		return err
-	}
-	for _, o := range outs {
-		r.d.Metrics.Out.WithLabelValues(r.s.Name, o.Topic).Inc()
-	}
-	return nil
-}
-
 // watchGroupLag keeps threatwatch_stage_group_lag_messages: how far the
 // stage's consumer group is behind its input, read from the broker (end
 // offsets less committed ones) beside the stage's own loop. The reader's
@@ -787,8 +789,13 @@ func (r *runner[T, P]) tick(ctx context.Context, now time.Time) error {
 		}
 		outs = append(outs, km)
 	}
-	if err := r.write(ctx, outs); err != nil && ctx.Err() == nil {
+	refused, err := r.write(ctx, outs)
+	if err != nil && ctx.Err() == nil {
 		return err
+	}
+	for i, e := range refused {
+		r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
+		r.log.Error("tick output dropped: the broker refuses it", "topic", outs[i].Topic, "bytes", len(outs[i].Value), "err", e)
 	}
 	return nil
 }

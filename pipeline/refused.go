@@ -1,0 +1,160 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// refusedForGood says the broker refused a message for what it is (too
+// large for the topic's max.message.bytes, a record it will not take),
+// not for the state of the cluster: writing it again cannot succeed.
+// Refusals only an operator can lift (authorization) are waited out.
+func refusedForGood(err error) bool {
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		// kafka-go's per-message errors, which it does not unwrap.
+		n := 0
+		for _, e := range we {
+			if e == nil {
+				continue
+			}
+			if !refusedForGood(e) {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	}
+	for _, e := range []kafka.Error{kafka.MessageSizeTooLarge, kafka.RecordListTooLarge, kafka.InvalidRecord, kafka.InvalidTimestamp} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// write writes outs, retrying what fails until it is written or ctx ends,
+// and returns (by index) those the broker refused for good. Each attempt
+// writes only what is not written yet. A refusal can be the batch's
+// rather than the message's (a topic whose max.message.bytes is below the
+// writer's batch size), so once there is one, what is left is written one
+// message at a time, and only a message refused alone is given up.
+func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) (map[int]error, error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	pending := make([]int, len(outs))
+	for i := range pending {
+		pending[i] = i
+	}
+	var refused map[int]error
+	solo := false
+	once := func(ms ...kafka.Message) error {
+		wctx, cancel := context.WithTimeout(ctx, r.d.Config.WriteTimeout)
+		defer cancel()
+		return r.w.WriteMessages(wctx, ms...)
+	}
+	err := r.retry(ctx, "write", func() error {
+		if solo {
+			var left []int
+			var last error
+			for _, i := range pending {
+				err := once(outs[i])
+				switch {
+				case err == nil:
+				case refusedForGood(err):
+					if refused == nil {
+						refused = map[int]error{}
+					}
+					refused[i] = err
+				default:
+					left, last = append(left, i), err
+				}
+			}
+			pending = left
+			return last
+		}
+		ms := make([]kafka.Message, len(pending))
+		for j, i := range pending {
+			ms[j] = outs[i]
+		}
+		err := once(ms...)
+		if err == nil {
+			pending = nil
+			return nil
+		}
+		var we kafka.WriteErrors
+		if errors.As(err, &we) && len(we) == len(ms) {
+			var left []int
+			for j, e := range we {
+				if e != nil {
+					left = append(left, pending[j])
+					solo = solo || refusedForGood(e)
+				}
+			}
+			pending = left
+		} else {
+			solo = refusedForGood(err)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range outs {
+		if _, ok := refused[i]; !ok {
+			r.d.Metrics.Out.WithLabelValues(r.s.Name, o.Topic).Inc()
+		}
+	}
+	return refused, nil
+}
+
+// setAsideRefused dead-letters the inputs whose outputs the broker refused
+// for good, as it does an input whose output is over the client's limit:
+// the input is kept, with the broker's reason, and the stream goes on. An
+// input set aside is not marked as processed, so its redrive is handled.
+// A refused dead letter is logged and counted: there is nowhere else to
+// put it.
+func (r *runner[T, P]) setAsideRefused(ctx context.Context, pd *pending, refused map[int]error) error {
+	var dls []kafka.Message
+	drop := map[string]bool{}
+	seen := map[int]bool{}
+	for i, e := range refused {
+		src := pd.src[i]
+		if src < 0 {
+			r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
+			r.log.Error("dead letter lost: the broker refuses it", "topic", pd.outs[i].Topic, "bytes", len(pd.outs[i].Value), "err", e)
+			continue
+		}
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		cause := Permanent("refused", fmt.Errorf("the broker refuses its output to %s (%d bytes): %w", pd.outs[i].Topic, len(pd.outs[i].Value), e))
+		dls = append(dls, r.deadLetter(pd.done[src], cause))
+		if src < len(pd.idOf) && pd.idOf[src] != "" {
+			drop[pd.idOf[src]] = true
+		}
+	}
+	if len(drop) > 0 {
+		ids := pd.ids[:0:0]
+		for _, id := range pd.ids {
+			if !drop[id] {
+				ids = append(ids, id)
+			}
+		}
+		pd.ids = ids
+	}
+	again, err := r.write(ctx, dls)
+	if err != nil {
+		return err
+	}
+	for i, e := range again {
+		r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
+		r.log.Error("dead letter lost: the broker refuses it", "topic", dls[i].Topic, "bytes", len(dls[i].Value), "err", e)
+	}
+	return nil
+}
