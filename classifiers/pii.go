@@ -65,6 +65,10 @@ func findPIIBudget(text string, n *normalized, toks []token, out []pii, phoneBud
 		out = findPercentEncoded(text, out)
 		out = dedupPII(text, out)
 	}
+	if hasFullwidth(text) {
+		out = findFullwidth(text, out)
+		out = dedupPII(text, out)
+	}
 	return out, capped
 }
 

@@ -1,0 +1,63 @@
+package classifiers
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// hasFullwidth reports whether text holds a fullwidth form of an ASCII
+// character (U+FF01..U+FF5E, UTF-8 EF BC 81..EF BD 9E) or the ideographic
+// space (U+3000).
+func hasFullwidth(text string) bool {
+	for i := 0; i+2 < len(text); i++ {
+		switch text[i] {
+		case 0xEF:
+			if c := text[i+1]; c == 0xBC || c == 0xBD {
+				return true
+			}
+		case 0xE3:
+			if text[i+1] == 0x80 && text[i+2] == 0x80 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// findFullwidth finds personal data written in fullwidth forms
+// ("５４１-５５５-０１３７", "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ"), as an East Asian
+// keyboard types them or a poster does to slip past filters. The
+// extractors read ASCII digits and punctuation; the text is read again
+// with every fullwidth character narrowed, and what is found there is
+// mapped back to the fullwidth bytes.
+func findFullwidth(text string, out []pii) []pii {
+	var b strings.Builder
+	b.Grow(len(text))
+	src := make([]int, 0, len(text)+1)
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			b.WriteByte(byte(r - 0xFEE0))
+			src = append(src, i)
+		case r == 0x3000:
+			b.WriteByte(' ')
+			src = append(src, i)
+		default:
+			// Kept byte for byte, each mapped to itself.
+			b.WriteString(text[i : i+size])
+			for k := 0; k < size; k++ {
+				src = append(src, i+k)
+			}
+		}
+		i += size
+	}
+	src = append(src, len(text))
+	narrow := b.String()
+	n := normalize(narrow)
+	ps, _ := findPIIIn(narrow, &n, tokenize(&n, narrow, nil), nil, maxPhoneParses)
+	for _, p := range ps {
+		out = append(out, pii{p.kind, src[p.start], src[p.end]})
+	}
+	return out
+}
