@@ -1343,6 +1343,7 @@ func findRedactableExtras(text string, out []pii) []pii {
 		out = findEmails(text, out)
 	}
 	out = findSpelledPhones(text, out)
+	out = findSpelledEmails(text, out)
 	if hasDigit(text) {
 		out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
 		out = findPOBoxes(text, out)
