@@ -835,6 +835,11 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("alerts exported", "by", p.Name, "format", format)
 	name := "threatwatch-alerts-" + s.now().UTC().Format("20060102T150405Z") + "." + format
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	// Whether more alerts matched than max is known only at the end: the
+	// trailers say it, with the count (X-Export-Max lets a client that
+	// cannot read trailers, a browser's fetch, tell by counting).
+	w.Header().Set("X-Export-Max", strconv.Itoa(maxN))
+	w.Header().Set("Trailer", "X-Export-Count, X-Export-Truncated")
 	out := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout}
 	var cw *csv.Writer
 	if format == "csv" {
@@ -876,6 +881,21 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		if cw.Flush(); cw.Error() != nil {
 			s.abortExport(p, n, cw.Error())
 		}
+	}
+	truncated := false
+	if n >= maxN && page.NextCursor != "" {
+		// A full last page leaves a cursor whether or not anything follows.
+		f.Cursor, f.Limit = page.NextCursor, 1
+		more, err := s.model.Alerts(r.Context(), f)
+		if err != nil {
+			s.abortExport(p, n, err)
+		}
+		truncated = len(more.Alerts) > 0
+	}
+	w.Header().Set("X-Export-Count", strconv.Itoa(n))
+	w.Header().Set("X-Export-Truncated", strconv.FormatBool(truncated))
+	if truncated {
+		s.log.Info("export stopped at its max; more alerts matched", "by", p.Name, "max", maxN)
 	}
 	return nil
 }

@@ -433,7 +433,15 @@
   async function download(path, name) {
     const res = await fetch(path, { headers: { Authorization: "Bearer " + store.get() }, cache: "no-store", credentials: "omit" });
     if (!res.ok) { announce("Export failed: " + res.status); return; }
-    const url = URL.createObjectURL(await res.blob());
+    const blob = await res.blob();
+    // A browser cannot read the trailer that says more matched: count.
+    const max = Number(res.headers.get("X-Export-Max") || 0);
+    if (max > 0) {
+      let n = (await blob.text()).split("\n").filter(Boolean).length;
+      if (name.endsWith(".csv")) n--;
+      if (n >= max) announce("The export stopped at " + n + " alerts and more matched: narrow the filter to get the rest.");
+    }
+    const url = URL.createObjectURL(blob);
     const a = el("a", { href: url, download: name }); document.body.append(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
