@@ -221,9 +221,10 @@ type Fetcher struct {
 	// while a later fetch of it fails and to check where redirects lead.
 	// A site's mirrors are hosts of their own.
 	lastRobots map[string]robotsCopy
-	// robotsDown is when robots.txt last failed with no copy to use: colly
-	// then disallows everything until its cache is rebuilt.
-	robotsDown time.Time
+	// robotsRetryAt is when to ask again for a robots.txt that failed with
+	// no copy to use (zero: none failed): colly then disallows everything
+	// until its cache is rebuilt.
+	robotsRetryAt time.Time
 	cur        atomic.Pointer[context.Context]
 	// Requests counts requests sent (robots.txt included), for tests and
 	// benchmarks.
@@ -236,8 +237,9 @@ type Fetcher struct {
 const robotsTTL = 12 * time.Hour
 
 // robotsRetry is how soon a robots.txt that failed (5xx, 429) with no
-// earlier copy to use is asked for again. Until then the host is
-// disallowed, as RFC 9309 says; colly alone would keep that for robotsTTL.
+// earlier copy to use is asked for again, unless its Retry-After asks for
+// longer (up to scrape.max_retry_after, as for pages). Until then the host is disallowed, as RFC
+// 9309 says; colly alone would keep that for robotsTTL.
 var robotsRetry = 10 * time.Minute
 
 // NewFetcher builds the fetcher of one site (site as returned by
@@ -438,7 +440,11 @@ func (f *Fetcher) robotsUnreachable(host string, resp *http.Response) *http.Resp
 	body := f.lastRobots[host].body
 	if body == nil {
 		body = []byte("User-agent: *\nDisallow: /\n")
-		f.robotsDown = time.Now()
+		// A 503 or 429 may say when to come back: sooner would be asking
+		// a host that said it cannot take it.
+		now := time.Now()
+		wait := max(robotsRetry, min(retryAfter(resp.Header.Get("Retry-After"), now), f.cfg.MaxRetryAfter))
+		f.robotsRetryAt = now.Add(wait)
 	}
 	f.robotsMu.Unlock()
 	resp.Body.Close()
@@ -484,7 +490,7 @@ func (g *gzipBody) Close() error {
 // conditional; a 304 comes back as Response.NotModified.
 func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Response, error) {
 	f.robotsMu.Lock()
-	retry := !f.robotsDown.IsZero() && time.Since(f.robotsDown) > robotsRetry
+	retry := !f.robotsRetryAt.IsZero() && time.Now().After(f.robotsRetryAt)
 	f.robotsMu.Unlock()
 	if time.Since(f.built) > robotsTTL || retry {
 		var proxy *url.URL
@@ -495,7 +501,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 			return nil, err
 		}
 		f.robotsMu.Lock()
-		f.robotsDown = time.Time{} // the new collector asks for the file again
+		f.robotsRetryAt = time.Time{} // the new collector asks for the file again
 		f.robotsMu.Unlock()
 	}
 	f.cur.Store(&ctx)

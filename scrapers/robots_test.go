@@ -246,7 +246,7 @@ func TestRobotsTxtThatFailsIsAskedForAgain(t *testing.T) {
 		t.Fatalf("within the retry interval: %v, robots.txt asked %d times", err, asked())
 	}
 	// ...after it the file is read again and its rules apply.
-	f.robotsDown = time.Now().Add(-robotsRetry - time.Second)
+	f.robotsRetryAt = time.Now().Add(-time.Second)
 	if _, err := f.Get(ctx, srv.URL+"/public", Validators{}); err != nil || asked() != 2 {
 		t.Fatalf("after the retry interval: %v, robots.txt asked %d times", err, asked())
 	}
