@@ -13,6 +13,14 @@
 // HMAC-SHA256 of the exact body bytes under the secret, as GitHub and
 // others do. A receiver checks it with a constant-time comparison before
 // parsing the body.
+//
+// That signature holds for ever: whoever records one request can send it
+// again later (re-opening an incident a resolution closed). Each request
+// therefore also carries X-ThreatWatch-Timestamp (Unix seconds when it was
+// signed) and X-ThreatWatch-Timestamped-Signature: "sha256=" and the hex
+// HMAC-SHA256 of the timestamp, a ".", and the body, as Slack and Stripe
+// do. A receiver that checks it and refuses a timestamp more than a few
+// minutes from its clock (VerifyTimestamped) refuses replays.
 package webhook
 
 import (
@@ -24,6 +32,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +45,12 @@ import (
 
 // DefaultHeader is the signature header when none is configured.
 const DefaultHeader = "X-ThreatWatch-Signature"
+
+// The headers of the timestamped signature.
+const (
+	TimestampHeader            = "X-ThreatWatch-Timestamp"
+	TimestampedSignatureHeader = "X-ThreatWatch-Timestamped-Signature"
+)
 
 // Settings configure the webhook sink.
 type Settings struct {
@@ -81,6 +96,13 @@ var Factory = notify.Factory{
 type Sink struct {
 	s Settings
 	d notify.Deps
+}
+
+func (s *Sink) now() time.Time {
+	if s.d.Now != nil {
+		return s.d.Now()
+	}
+	return time.Now()
 }
 
 // New returns a webhook sink for checked settings.
@@ -182,6 +204,30 @@ func Verify(key, body []byte, sig string) bool {
 	return hmac.Equal([]byte(sig), []byte(Sign(key, body)))
 }
 
+// SignTimestamped returns the timestamped signature of body sent with
+// timestamp ts (TimestampHeader's value).
+func SignTimestamped(key []byte, ts string, body []byte) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(ts))
+	h.Write([]byte{'.'})
+	h.Write(body)
+	return "sha256=" + hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyTimestamped reports whether sig is the timestamped signature of
+// body sent at ts, and ts lies within tolerance of now: a request signed
+// long ago, however genuine, is a replay.
+func VerifyTimestamped(key, body []byte, ts, sig string, now time.Time, tolerance time.Duration) bool {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(SignTimestamped(key, ts, body)))
+}
+
 // Notify posts one signed body holding all alerts.
 func (s *Sink) Notify(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
 	body, err := json.Marshal(Body(s.d.Receiver, s.d.ExternalURL, alerts, s.s.MaxAlerts))
@@ -189,6 +235,10 @@ func (s *Sink) Notify(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
 		return false, fmt.Errorf("cannot encode webhook body: %w", err)
 	}
 	h := http.Header{}
-	h.Set(s.s.SignatureHeader, Sign([]byte(s.s.Secret.Value()), body))
+	key := []byte(s.s.Secret.Value())
+	h.Set(s.s.SignatureHeader, Sign(key, body))
+	ts := strconv.FormatInt(s.now().Unix(), 10)
+	h.Set(TimestampHeader, ts)
+	h.Set(TimestampedSignatureHeader, SignTimestamped(key, ts, body))
 	return notify.Do(ctx, s.d.Client, notify.Request{URL: s.s.URL.Value(), Body: body, Header: h, Secrets: []string{s.s.Secret.Value()}})
 }

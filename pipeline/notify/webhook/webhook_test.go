@@ -52,6 +52,11 @@ func receiver(t *testing.T, got *[]v4, key string) *httptest.Server {
 			_, _ = w.Write([]byte("bad signature"))
 			return
 		}
+		if !webhook.VerifyTimestamped([]byte(key), b, r.Header.Get(webhook.TimestampHeader), r.Header.Get(webhook.TimestampedSignatureHeader), time.Now(), 5*time.Minute) {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte("bad timestamped signature"))
+			return
+		}
 		dec := json.NewDecoder(strings.NewReader(string(b)))
 		dec.DisallowUnknownFields()
 		var m v4
@@ -151,5 +156,36 @@ func TestMaxAlertsTruncates(t *testing.T) {
 	m := webhook.Body("r", "", []*msg.Alert{a, b}, 1)
 	if len(m.Alerts) != 1 || m.TruncatedAlerts != 1 {
 		t.Fatalf("alerts %d truncated %d, want 1 and 1", len(m.Alerts), m.TruncatedAlerts)
+	}
+}
+
+// The body's own signature holds for ever, so a recorded request could be
+// sent again later; the timestamped one binds the request to when it was
+// signed, and a receiver refuses one signed minutes ago, or one whose
+// timestamp or body was changed.
+func TestTimestampedSignatureRefusesReplays(t *testing.T) {
+	key, body := []byte("key"), []byte(`{"status":"firing"}`)
+	now := time.Unix(1_800_000_000, 0)
+	ts := "1800000000"
+	sig := webhook.SignTimestamped(key, ts, body)
+	for _, c := range []struct {
+		name string
+		body []byte
+		ts   string
+		sig  string
+		at   time.Time
+		ok   bool
+	}{
+		{"as sent", body, ts, sig, now, true},
+		{"a minute later", body, ts, sig, now.Add(time.Minute), true},
+		{"replayed an hour later", body, ts, sig, now.Add(time.Hour), false},
+		{"a timestamp moved forward", body, "1800003600", sig, now.Add(time.Hour), false},
+		{"another body", []byte(`{"status":"resolved"}`), ts, sig, now, false},
+		{"the body's plain signature", body, ts, webhook.Sign(key, body), now, false},
+		{"no timestamp", body, "", sig, now, false},
+	} {
+		if got := webhook.VerifyTimestamped(key, c.body, c.ts, c.sig, c.at, 5*time.Minute); got != c.ok {
+			t.Errorf("%s: VerifyTimestamped = %v, want %v", c.name, got, c.ok)
+		}
 	}
 }
