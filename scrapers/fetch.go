@@ -225,7 +225,7 @@ type Fetcher struct {
 	// no copy to use (zero: none failed): colly then disallows everything
 	// until its cache is rebuilt.
 	robotsRetryAt time.Time
-	cur        atomic.Pointer[context.Context]
+	cur           atomic.Pointer[context.Context]
 	// Requests counts requests sent (robots.txt included), for tests and
 	// benchmarks.
 	Requests atomic.Int64
