@@ -35,6 +35,10 @@ const (
 	ResultReplay   = "replay"   // alert from a replay, never paged
 	ResultClosed   = "closed"   // firing again after an operator resolved the episode
 	ResultDropped  = "dropped"  // pending for a receiver the config no longer has
+	// ResultDeferred records a notification held back, not sent, because
+	// its receiver asked (Retry-After) to be left alone until RetryAt; it is
+	// sent then.
+	ResultDeferred = "deferred"
 	// ResultAckSent records an acknowledgement passed on to a receiver
 	// (Status is "acknowledged").
 	ResultAckSent = "ack_sent"

@@ -245,3 +245,83 @@ notify:
 		t.Fatalf("slack got %v, want the firing retried once the wait it asked for is over", got)
 	}
 }
+
+// A receiver that answered 429 with Retry-After asked for no calls until
+// then, for any alert. New alerts used to get one call each all the same
+// (a PagerDuty or Slack rate limit, hit again with every new page); they
+// are now held back, audited as deferred, and sent by the tick once the
+// wait is over.
+func TestNewAlertsWaitOutTheReceiversRetryAfter(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+notify:
+  retry: {attempts: 1, max: 1m}
+  receivers:
+    - {name: slack, type: rec}
+  default_receivers: [slack]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+	recs := map[string]*notifytest.Recorder{}
+	s, err := notify.New(cfg.Notify, recorderFactory(recs), state, notify.Options{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs["slack"].Fail = func(n int) (bool, error) {
+		if n == 1 {
+			return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}
+		}
+		return false, nil
+	}
+	ctx := context.Background()
+	sites := []string{"forum-a", "forum-b", "forum-c", "forum-d"}
+	for _, site := range sites {
+		if _, err := s.Handle(ctx, notifytest.Alert(site), pipeline.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		c.add(5 * time.Second)
+	}
+	for range 2 {
+		c.add(10 * time.Second)
+		if _, err := s.Tick(ctx, c.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(recs["slack"].Calls()); n != 1 {
+		t.Fatalf("slack got %d calls in the 40s after it asked to wait 45s, want none but the first", n)
+	}
+	entries, _, err := state.Audit(ctx, alertstate.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deferred := 0
+	for _, e := range entries {
+		if e.Result == alertstate.ResultDeferred {
+			deferred++
+		}
+	}
+	if deferred != 3 {
+		t.Errorf("%d deferrals audited, want one for each of the 3 alerts held back", deferred)
+	}
+	c.add(10 * time.Second)
+	if _, err := s.Tick(ctx, c.now()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, call := range recs["slack"].Calls() {
+		for _, a := range call.Alerts {
+			got[a.Labels["site"]]++
+		}
+	}
+	for _, site := range sites {
+		want := 1
+		if site == "forum-a" {
+			want = 2 // refused, then sent
+		}
+		if got[site] != want {
+			t.Errorf("%s sent %d times once the wait was over, want %d (all: %v)", site, got[site], want, got)
+		}
+	}
+}

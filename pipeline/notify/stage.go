@@ -58,6 +58,11 @@ type Receiver struct {
 	// new notifications then get one call instead of the full retry
 	// sequence, so a dead receiver does not hold up the alerts topic.
 	failing atomic.Bool
+	// quietUntil (Unix nanoseconds; 0: none) is when the receiver's last
+	// Retry-After ends. Until then no call is made to it, for any alert:
+	// new ones are held back and sent by the tick once it ends, rather
+	// than each adding a call to a receiver that asked for none.
+	quietUntil atomic.Int64
 }
 
 // Stage is the notify stage's handler: pipeline.Handler[*msg.Alert] and
@@ -444,6 +449,9 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 			return d
 		}
 	}
+	if q := r.quietUntil.Load(); q != 0 && e.now.Before(time.Unix(0, q)) {
+		return s.holdBack(ctx, a, r, d, e, entry, time.Unix(0, q))
+	}
 	rs := s.retry
 	if tick || r.failing.Load() {
 		// The tick is itself the retry loop: one call per delivery.
@@ -468,6 +476,11 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		s.m.retries.WithLabelValues(r.Name).Add(float64(attempts - 1))
 	}
 	r.failing.Store(err != nil && retry)
+	if ra, ok := RetryAfter(err); ok && err != nil && retry {
+		r.quietUntil.Store(e.now.Add(min(ra, s.retry.Max)).UnixNano())
+	} else if err == nil {
+		r.quietUntil.Store(0)
+	}
 	if err != nil && retry && tick && e.down != nil {
 		e.down.Store(r.Name, true)
 	}
@@ -904,4 +917,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// holdBack holds a notification back while its receiver's Retry-After runs:
+// it is pending, due at until, and no call is made. The tick sends it
+// then. Audited once per status held back.
+func (s *Stage) holdBack(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, entry alertstate.AuditEntry, until time.Time) alertstate.Delivery {
+	first := d.Pending != a.Status
+	if first || d.FirstFailure.IsZero() {
+		// Retry.give_up_after counts from here, as from a first failure.
+		d.FirstFailure = e.now
+	}
+	d.Pending, d.RetryAt, d.Failed, d.Suppressed = a.Status, until, "", ""
+	s.m.notifications.WithLabelValues(r.Name, alertstate.ResultDeferred).Inc()
+	if first {
+		entry.Result = alertstate.ResultDeferred
+		entry.Note = "the receiver asked to be left alone until " + until.UTC().Format(time.RFC3339)
+		s.record(ctx, entry)
+	}
+	return d
 }
