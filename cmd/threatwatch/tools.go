@@ -393,12 +393,13 @@ func cmdConsume(ctx context.Context, e *env, args []string) error {
 		if _, ok := bus.Control(rd.m); ok {
 			continue // a stage's watermark, not data
 		}
-		dm, err := msg.DecodeAny(rd.m.Value)
-		if err != nil {
+		// Decoded to check it, written as it was read: a field this
+		// build does not know (a newer stage wrote it) is kept.
+		if _, err := msg.DecodeAny(rd.m.Value); err != nil {
 			fmt.Fprintf(e.stderr, "skipped %s/%d@%d: %v\n", full, rd.part, rd.m.Offset, err)
 			continue
 		}
-		if err := out.Write(dm); err != nil {
+		if err := out.WriteRaw(rd.m.Value); err != nil {
 			return err
 		}
 		n++

@@ -243,6 +243,22 @@ func (w *Writer) Write(m Message) error {
 	return nil
 }
 
+// WriteRaw writes a message as it was read, on one line: fields this
+// build does not know are kept (a dump of a topic a newer stage writes,
+// sent back with produce, must not lose them).
+func (w *Writer) WriteRaw(b []byte) error {
+	var buf bytes.Buffer
+	buf.Grow(len(b) + 1)
+	if err := json.Compact(&buf, b); err != nil {
+		return fmt.Errorf("cannot write message: %w", err)
+	}
+	buf.WriteByte('\n')
+	if _, err := w.w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("cannot write message: %w", err)
+	}
+	return nil
+}
+
 // Flush writes buffered lines out.
 func (w *Writer) Flush() error { return w.w.Flush() }
 
