@@ -142,7 +142,7 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 			lineStart = false
 		}
 		// Capitalized, not shouted: "Dana", not "WATCH".
-		if o := n.orig(i); o < len(orig) && 'A' <= orig[o] && orig[o] <= 'Z' && (o+1 >= len(orig) || !('A' <= orig[o+1] && orig[o+1] <= 'Z')) {
+		if o := n.orig(i); o < len(orig) && capitalized(orig[o:]) {
 			t.flags |= tokCap
 		}
 		if allDigits(t.s) {
@@ -284,4 +284,22 @@ func mergeSpelledOut(s string, toks []token) []token {
 		i++
 	}
 	return out
+}
+
+// capitalized reports whether s starts with an upper-case letter that an
+// upper-case letter does not follow: "Dana", "Élodie", "Ｄａｎａ" (a name in
+// fullwidth forms), not "WATCH".
+func capitalized(s string) bool {
+	if c := s[0]; c < utf8.RuneSelf {
+		return 'A' <= c && c <= 'Z' && (len(s) < 2 || !('A' <= s[1] && s[1] <= 'Z'))
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	if !unicode.IsUpper(r) && !unicode.IsTitle(r) {
+		return false
+	}
+	if size >= len(s) {
+		return true
+	}
+	next, _ := utf8.DecodeRuneInString(s[size:])
+	return !unicode.IsUpper(next)
 }
