@@ -309,6 +309,77 @@ func (lx *lexicon) lookup(n *trieNode, w string) *trieNode {
 		}
 		return n.next[squeeze(w)]
 	}
+	if hasLeetTail(w) {
+		return lx.lookupLeet(n, w)
+	}
+	return nil
+}
+
+// hasLeetTail reports a word of letters that ends in characters standing
+// for letters, which the tokenizer leaves as they are ("ki11", "ki||",
+// "4ll" is another matter: it begins with one). Leet between letters
+// ("k1ll") the tokenizer reads already. Checked in O(1) first: it runs on
+// every word the lexicon misses.
+func hasLeetTail(w string) bool {
+	if len(w) < 3 || len(w) > 12 || !isLeet(w[len(w)-1]) && !isLeet(w[0]) {
+		return false
+	}
+	letters, leet := 0, 0
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; {
+		case 'a' <= c && c <= 'z':
+			letters++
+		case isLeet(c):
+			leet++
+		default:
+			return false
+		}
+	}
+	return letters >= 2 && leet > 0 && leet <= 4
+}
+
+// lookupLeet tries the spellings a word with leet characters may stand
+// for: each "1", "|" or "!" as an "l" or an "i", the others as leetMap
+// reads them.
+func (lx *lexicon) lookupLeet(n *trieNode, w string) *trieNode {
+	var amb [4]int
+	na := 0
+	var buf, sqBuf [12]byte // hasLeetTail bounds w to 12 bytes
+	b := buf[:len(w)]
+	copy(b, w)
+	for i := range b {
+		switch b[i] {
+		case '1', '|', '!':
+			amb[na] = i
+			na++
+		default:
+			if m := leetMap[b[i]]; m != 0 {
+				b[i] = m
+			}
+		}
+	}
+	for mask := 0; mask < 1<<na; mask++ {
+		for k := 0; k < na; k++ {
+			b[amb[k]] = 'i'
+			if mask&(1<<k) != 0 {
+				b[amb[k]] = 'l'
+			}
+		}
+		if c := n.next[string(b)]; c != nil {
+			return c
+		}
+		sq := sqBuf[:0]
+		for i := range b {
+			if i == 0 || b[i] != b[i-1] {
+				sq = append(sq, b[i])
+			}
+		}
+		if orig, ok := lx.squeezed[string(sq)]; ok {
+			if c := n.next[orig]; c != nil {
+				return c
+			}
+		}
+	}
 	return nil
 }
 

@@ -127,6 +127,17 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 				j++
 				continue
 			}
+			if c == '|' && j > i && j-i >= 2 {
+				// Bars for "l" at a word's end: "ki||".
+				k := j
+				for k < len(s) && s[k] == '|' {
+					k++
+				}
+				if k-j <= 2 && (k == len(s) || !isWordByte(s[k])) {
+					j = k
+					continue
+				}
+			}
 			if c >= utf8.RuneSelf {
 				r, size := utf8.DecodeRuneInString(s[j:])
 				if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) {

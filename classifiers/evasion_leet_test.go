@@ -1,0 +1,46 @@
+package classifiers
+
+import (
+	"context"
+	"testing"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// Leet at the end of a word was left as it was: "ki11" and "ki||" (ones
+// and bars for the "l"s) read as no word, so "I am going to ki11 you"
+// scored as harmless as small talk, and "kill th3m 4ll" missed "all".
+// Each "1", "|" or "!" may stand for an "l" or an "i"; the lexicon says
+// which spelling is a word.
+func TestLeetAtAWordsEndIsRead(t *testing.T) {
+	c := leakClassifier(t)
+	score := func(text string) float64 {
+		t.Helper()
+		s, err := c.Score(context.Background(), &msg.Post{ID: "p", Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Scores[msg.SignalThreat]
+	}
+	plain := score("I am going to kill you, Marek.")
+	for _, text := range []string{
+		"I am going to ki11 you, Marek.",
+		"I am going to ki|| you, Marek.",
+		"I am going to kil| you, Marek.",
+		"I am going to k1ll you, Marek.",
+	} {
+		if got := score(text); got < plain-0.05 {
+			t.Errorf("%q scores %.3f, %q %.3f", text, got, "kill", plain)
+		}
+	}
+	for _, text := range []string{
+		"ill be there at 11, bring the bills",
+		"the skill is real, 10|10 would watch again",
+		"Gunn and Bill went up the hill at 4",
+		"a|b testing for the kiln, 1!1",
+	} {
+		if got := score(text); got >= 0.5 {
+			t.Errorf("%q scores %.3f as a threat", text, got)
+		}
+	}
+}
