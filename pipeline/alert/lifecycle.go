@@ -124,7 +124,10 @@ func (l *Lifecycle) Step(now time.Time, fire, clear bool, score float64, rank in
 		}
 		return l.fire(now, score, rank)
 	case Pending:
-		if !fire {
+		// In cooldown only a rank above the last episode's may page; one
+		// that fell back during the pending period must not page at the
+		// rank the cooldown holds back.
+		if !fire || (now.Before(l.CooldownUntil) && rank <= l.Rank) {
 			l.Phase, l.PendingSince = Inactive, time.Time{}
 			return None
 		}

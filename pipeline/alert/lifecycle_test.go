@@ -49,6 +49,11 @@ func TestLifecycle(t *testing.T) {
 		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {20, false, true, 0, None}, {50, false, true, 0, Resolve},
 		{60, true, false, 2, None}, {70, true, false, 2, None}, {80, true, false, 3, None}, {90, true, false, 3, Fire},
 	})
+	f("in cooldown a higher severity that falls back while pending does not page", []step{
+		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {20, false, true, 0, None}, {50, false, true, 0, Resolve},
+		{60, true, false, 3, None}, {65, true, false, 2, None}, {70, true, false, 2, None}, {75, true, false, 2, None},
+		{80, true, false, 3, None}, {90, true, false, 3, Fire},
+	})
 	f("a rise in severity while firing escalates at once, once", []step{
 		{0, true, false, 2, None}, {10, true, false, 2, Fire}, {15, true, false, 3, Escalate}, {20, true, false, 3, None}, {25, true, false, 2, None},
 	})
