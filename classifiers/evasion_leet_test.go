@@ -13,15 +13,7 @@ import (
 // Each "1", "|" or "!" may stand for an "l" or an "i"; the lexicon says
 // which spelling is a word.
 func TestLeetAtAWordsEndIsRead(t *testing.T) {
-	c := leakClassifier(t)
-	score := func(text string) float64 {
-		t.Helper()
-		s, err := c.Score(context.Background(), &msg.Post{ID: "p", Text: text})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s.Scores[msg.SignalThreat]
-	}
+	score := func(text string) float64 { t.Helper(); return scoreOf(t, text, msg.SignalThreat) }
 	plain := score("I am going to kill you, Marek.")
 	for _, text := range []string{
 		"I am going to ki11 you, Marek.",
@@ -43,4 +35,14 @@ func TestLeetAtAWordsEndIsRead(t *testing.T) {
 			t.Errorf("%q scores %.3f as a threat", text, got)
 		}
 	}
+}
+
+// scoreOf is text's score for sig under the default classifier.
+func scoreOf(t *testing.T, text string, sig msg.Signal) float64 {
+	t.Helper()
+	s, err := leakClassifier(t).Score(context.Background(), &msg.Post{ID: "p", Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Scores[sig]
 }

@@ -1,7 +1,6 @@
 package classifiers
 
 import (
-	"context"
 	"testing"
 
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -38,15 +37,7 @@ func TestRedactLeavesFullwidthProseAlone(t *testing.T) {
 // the width; the second reading for redaction must not change that: a dox
 // in fullwidth forms scores as the same dox in ASCII does.
 func TestAFullwidthDoxScoresAsItsASCIIForm(t *testing.T) {
-	c := leakClassifier(t)
-	score := func(text string) float64 {
-		t.Helper()
-		s, err := c.Score(context.Background(), &msg.Post{ID: "p", Text: text})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s.Scores[msg.SignalDoxxing]
-	}
+	score := func(text string) float64 { t.Helper(); return scoreOf(t, text, msg.SignalDoxxing) }
 	ascii := score("Dana Kowalski lives at 4412 Larkspur Drive, Tessaly. Her cell is (541) 555-0137, go say hi.")
 	wide := score("Dana Kowalski lives at ４４１２ Larkspur Drive, Tessaly. Her cell is （５４１） ５５５-０１３７, go say hi.")
 	if ascii < 0.5 || wide < ascii-0.05 {

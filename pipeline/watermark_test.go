@@ -50,6 +50,85 @@ func (w *wmRecorder) snapshot() map[int]time.Time {
 	return out
 }
 
+// stuckRig is a classify-like stage that passes posts from posts to scored
+// and is stuck (its dependency away) on a post of the site "stuck" until
+// released, under a runner that writes its watermark every 150 ms.
+type stuckRig struct {
+	t             *testing.T
+	c             *kafkatest.Cluster
+	d             pipeline.Deps
+	posts, scored string
+	release       atomic.Bool
+}
+
+func newStuckRig(t *testing.T) *stuckRig {
+	c := kafkatest.New(t, kafkatest.Options{Partitions: 2})
+	r := &stuckRig{t: t, c: c, d: deps(c, prometheus.NewRegistry()), posts: c.Topic("posts"), scored: c.Topic("scored")}
+	r.d.Config.WatermarkEvery = 150 * time.Millisecond
+	r.d.Config.RetryMax = 50 * time.Millisecond
+	r.d.Config.ShutdownTimeout = 200 * time.Millisecond
+	return r
+}
+
+// classify is the stage's spec.
+func (r *stuckRig) classify() pipeline.Stage[msg.Post, *msg.Post] {
+	up := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, meta pipeline.Meta) ([]pipeline.Output, error) {
+		if p.Site == "stuck" && !r.release.Load() {
+			return nil, fmt.Errorf("the dependency is away: %w", context.DeadlineExceeded)
+		}
+		return []pipeline.Output{{Topic: r.scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalThreat: 0}}, Arrival: meta.Time}}, nil
+	})
+	return pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: r.posts, Handler: up, WatermarkTo: r.scored}
+}
+
+// waitFor waits until last's watermarks satisfy ok.
+func (r *stuckRig) waitFor(last *wmRecorder, what string, ok func(map[int]time.Time) bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok(last.snapshot()) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: the watermarks of the last stage are %v", what, last.snapshot())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// run checks the watermarks last reads: close to the wall clock while
+// all is idle, at or before the stuck post's entry for a second of
+// watermarks while the stage is stuck on it, and past its release once
+// it is through. It returns when the release was.
+func (r *stuckRig) run(last *wmRecorder) time.Time {
+	r.t.Helper()
+	start := time.Now()
+	r.waitFor(last, "idle", func(s map[int]time.Time) bool {
+		return len(s) == 2 && !s[0].Before(start) && !s[1].Before(start)
+	})
+	produce(r.t, r.c, r.posts, post("stuck", 1))
+	got := readTopic(r.t, r.c, r.posts, 1, 10*time.Second)
+	if len(got) != 1 {
+		r.t.Fatalf("read %d posts back, want 1", len(got))
+	}
+	entered := got[0].Time
+	time.Sleep(time.Second)
+	for p, at := range last.snapshot() {
+		if at.After(entered) {
+			r.t.Errorf("partition %d of the last stage: watermark %v, past the post the first stage is stuck on (entered %v)", p, at, entered)
+		}
+	}
+	if n := last.data.Load(); n != 0 {
+		r.t.Fatalf("%d posts passed on while the stage was stuck", n)
+	}
+	r.release.Store(true)
+	after := time.Now()
+	r.waitFor(last, "released", func(s map[int]time.Time) bool {
+		return len(s) == 2 && s[0].After(after) && s[1].After(after)
+	})
+	if n := last.data.Load(); n != 1 {
+		r.t.Errorf("%d posts reached the last stage, want 1", n)
+	}
+	return after
+}
+
 // TestAStageBehindHoldsTheWatermarkItPassesOn: the stage upstream writes
 // its watermark to every partition of its output. While it is stuck on a
 // post, the watermark stays at or before the time that post entered the
@@ -57,77 +136,17 @@ func (w *wmRecorder) snapshot() map[int]time.Time {
 // passes; once the post is through, it moves on to the wall clock. The
 // stage downstream reads the watermarks beside the data, never as data.
 func TestAStageBehindHoldsTheWatermarkItPassesOn(t *testing.T) {
-	c := kafkatest.New(t, kafkatest.Options{Partitions: 2})
-	posts, scored := c.Topic("posts"), c.Topic("scored")
-	reg := prometheus.NewRegistry()
-	d := deps(c, reg)
-	d.Config.WatermarkEvery = 150 * time.Millisecond
-	d.Config.RetryMax = 50 * time.Millisecond
-	d.Config.ShutdownTimeout = 200 * time.Millisecond
-
-	var release atomic.Bool
-	up := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, meta pipeline.Meta) ([]pipeline.Output, error) {
-		if p.Site == "stuck" && !release.Load() {
-			return nil, fmt.Errorf("the dependency is away: %w", context.DeadlineExceeded)
-		}
-		return []pipeline.Output{{Topic: scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalThreat: 0}}, Arrival: meta.Time}}, nil
-	})
+	r := newStuckRig(t)
 	rec := &wmRecorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	upDone := runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: up, WatermarkTo: scored})
-	downDone := runStage(t, ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: scored, Handler: rec})
-
-	waitFor := func(what string, ok func(map[int]time.Time) bool) map[int]time.Time {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			s := rec.snapshot()
-			if ok(s) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the watermarks downstream are %v", what, s)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	// Idle and caught up: every partition downstream gets a watermark
-	// close to the wall clock.
-	start := time.Now()
-	waitFor("idle", func(s map[int]time.Time) bool {
-		return len(s) == 2 && !s[0].Before(start) && !s[1].Before(start)
-	})
-
-	produce(t, c, posts, post("stuck", 1))
-	got := readTopic(t, c, posts, 1, 10*time.Second)
-	if len(got) != 1 {
-		t.Fatalf("read %d posts back, want 1", len(got))
-	}
-	entered := got[0].Time
-	// Stuck: let a second of watermarks pass; none may go past the post.
-	time.Sleep(time.Second)
-	for p, at := range rec.snapshot() {
-		if at.After(entered) {
-			t.Errorf("partition %d downstream: watermark %v, past the post the stage is stuck on (entered %v)", p, at, entered)
-		}
-	}
-	if n := rec.data.Load(); n != 0 {
-		t.Fatalf("%d posts passed on while the stage was stuck", n)
-	}
-
-	release.Store(true)
-	after := time.Now()
-	waitFor("released", func(s map[int]time.Time) bool {
-		return len(s) == 2 && s[0].After(after) && s[1].After(after)
-	})
-	if n := rec.data.Load(); n != 1 {
-		t.Errorf("%d posts downstream, want 1", n)
-	}
-	if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("aggregate", "control")); n != 0 {
+	upDone := runStage(t, ctx, r.d, r.classify())
+	downDone := runStage(t, ctx, r.d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: r.scored, Handler: rec})
+	after := r.run(rec)
+	if n := testutil.ToFloat64(r.d.Metrics.DeadLettered.WithLabelValues("aggregate", "control")); n != 0 {
 		t.Errorf("%v watermarks dead-lettered", n)
 	}
-	if ts := testutil.ToFloat64(d.Metrics.WatermarkAge.WithLabelValues("classify")); ts < float64(after.Unix()) {
+	if ts := testutil.ToFloat64(r.d.Metrics.WatermarkAge.WithLabelValues("classify")); ts < float64(after.Unix()) {
 		t.Errorf("threatwatch_stage_watermark_written_timestamp_seconds = %v, before the release at %v", ts, after.Unix())
 	}
 	cancel()
@@ -155,67 +174,20 @@ func (f *wmForwarder) Resume(context.Context, string, int, int64) error { return
 // is itself: the target half of the aggregate stage waits for the
 // classify stage through the site half.
 func TestAWatermarkPassesThroughAStageThatIsCaughtUp(t *testing.T) {
-	c := kafkatest.New(t, kafkatest.Options{Partitions: 2})
-	posts, scored, byTarget := c.Topic("posts"), c.Topic("scored"), c.Topic("scored-by-target")
-	d := deps(c, prometheus.NewRegistry())
-	d.Config.WatermarkEvery = 150 * time.Millisecond
-	d.Config.RetryMax = 50 * time.Millisecond
-	d.Config.ShutdownTimeout = 200 * time.Millisecond
-
-	var release atomic.Bool
-	up := pipeline.HandlerFunc[*msg.Post](func(_ context.Context, p *msg.Post, meta pipeline.Meta) ([]pipeline.Output, error) {
-		if p.Site == "stuck" && !release.Load() {
-			return nil, fmt.Errorf("the dependency is away: %w", context.DeadlineExceeded)
-		}
-		return []pipeline.Output{{Topic: scored, Msg: &msg.Scored{Post: *p, Scores: map[msg.Signal]float64{msg.SignalThreat: 0}}, Arrival: meta.Time}}, nil
-	})
-	if err := c.Bus.EnsureTopics(context.Background(), byTarget); err != nil {
+	r := newStuckRig(t)
+	byTarget := r.c.Topic("scored-by-target")
+	if err := r.c.Bus.EnsureTopics(context.Background(), byTarget); err != nil {
 		t.Fatal(err)
 	}
-	mid := &wmForwarder{out: byTarget}
 	last := &wmRecorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := []<-chan error{
-		runStage(t, ctx, d, pipeline.Stage[msg.Post, *msg.Post]{Name: "classify", Input: posts, Handler: up, WatermarkTo: scored}),
-		runStage(t, ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: scored, Handler: mid, WatermarkTo: byTarget}),
-		runStage(t, ctx, d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate-targets", Input: byTarget, Handler: last}),
+		runStage(t, ctx, r.d, r.classify()),
+		runStage(t, ctx, r.d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate", Input: r.scored, Handler: &wmForwarder{out: byTarget}, WatermarkTo: byTarget}),
+		runStage(t, ctx, r.d, pipeline.Stage[msg.Scored, *msg.Scored]{Name: "aggregate-targets", Input: byTarget, Handler: last}),
 	}
-	waitFor := func(r *wmRecorder, what string, ok func(map[int]time.Time) bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !ok(r.snapshot()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the watermarks are %v", what, r.snapshot())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	start := time.Now()
-	waitFor(last, "idle", func(s map[int]time.Time) bool {
-		return len(s) == 2 && s[0].After(start) && s[1].After(start)
-	})
-
-	produce(t, c, posts, post("stuck", 1))
-	got := readTopic(t, c, posts, 1, 10*time.Second)
-	if len(got) != 1 {
-		t.Fatalf("read %d posts back, want 1", len(got))
-	}
-	entered := got[0].Time
-	time.Sleep(time.Second)
-	for p, at := range last.snapshot() {
-		if at.After(entered) {
-			t.Errorf("partition %d of the last topic: watermark %v, past the post the first stage is stuck on (entered %v)", p, at, entered)
-		}
-	}
-	release.Store(true)
-	after := time.Now()
-	waitFor(last, "released", func(s map[int]time.Time) bool {
-		return len(s) == 2 && s[0].After(after) && s[1].After(after)
-	})
-	if n := last.data.Load(); n != 1 {
-		t.Errorf("%d posts reached the last stage, want 1", n)
-	}
+	r.run(last)
 	cancel()
 	for _, ch := range done {
 		<-ch

@@ -546,85 +546,21 @@ func TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp(t *testing.T) {
 	} {
 		t.Run("down "+c.down.String(), func(t *testing.T) {
 			s, _ := unitStage(t)
-			ctx := context.Background()
-			base := t0.Add(5 * day)
-			off := int64(0)
-			var fired []*msg.Alert
-			collect := func(outs []pipeline.Output) {
-				for _, o := range outs {
-					if a, ok := o.Msg.(*msg.Alert); ok {
-						fired = append(fired, a)
-					}
-				}
-			}
-			handle := func(site string, at time.Time, score float64) {
-				t.Helper()
-				// Its arrival time: when it entered the pipeline, a second after.
-				outs, err := s.Handle(ctx, threatPost(fmt.Sprint(off), site, at, score), pipeline.Meta{Partition: 0, Offset: off, Time: at.Add(time.Second)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				collect(outs)
-				off++
-			}
-			tick := func(now time.Time) {
-				t.Helper()
-				outs, err := s.Tick(ctx, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				collect(outs)
-			}
-			// Four days live: a post every 10 minutes, a tick after each.
-			for m := time.Duration(0); m < 4*day; m += 10 * time.Minute {
-				handle("forum", base.Add(-4*day+m), 0.8)
-				tick(base.Add(-4*day + m + 2*time.Second))
-			}
+			r := newCampaignRig(t, s)
+			r.live(r.tick)
 			// Down from base: another site's posts, then the campaign, wait
 			// on the topic. Read back in batches of 20, a tick between each.
-			now := base.Add(c.down)
-			n := 0
-			batch := func() {
-				if n++; n%20 == 0 {
-					tick(now)
-					now = now.Add(time.Second)
-				}
-			}
-			for k := range 60 {
-				handle("other", base.Add(time.Duration(k)*10*time.Second), 0.9)
-				batch()
-			}
-			for k := range 120 {
-				handle("forum", base.Add(10*time.Minute+time.Duration(k)*30*time.Second), 0.9)
-				batch()
-			}
+			now := r.base.Add(c.down)
+			r.backlog(func(time.Time) {
+				r.tick(now)
+				now = now.Add(time.Second)
+			})
 			// Caught up: the wall clock again.
 			for range 8 {
-				tick(now)
+				r.tick(now)
 				now = now.Add(15 * time.Second)
 			}
-			var onsets []*msg.Alert
-			for _, a := range fired {
-				if a.Status == msg.StatusFiring && a.Labels["site"] == "forum" {
-					onsets = append(onsets, a)
-				}
-			}
-			if len(onsets) != c.pages {
-				t.Fatalf("the campaign during the outage paged %d times, want %d", len(onsets), c.pages)
-			}
-			late := s.parts[0].eng.Stats().Late
-			if c.pages == 0 {
-				if late < 120 {
-					t.Errorf("%d backlog posts counted as late, want the campaign's 120 at least", late)
-				}
-				return
-			}
-			if at := onsets[0].EventTime; at.Before(base.Add(10*time.Minute)) || at.After(base.Add(45*time.Minute)) {
-				t.Errorf("paged at %v, want within the campaign's first 35 minutes", at.Sub(base))
-			}
-			if late != 0 {
-				t.Errorf("%d posts of the backlog counted as late", late)
-			}
+			r.check(c.pages)
 		})
 	}
 }

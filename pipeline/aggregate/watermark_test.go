@@ -2,13 +2,11 @@ package aggregate
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
@@ -46,117 +44,54 @@ func TestACampaignWhileTheClassifyStageIsDownPagesWhenItComesBack(t *testing.T) 
 					t.Fatal(err)
 				}
 			}
-			ctx := context.Background()
-			base := t0.Add(5 * day)
-			off := int64(0)
-			var fired []*msg.Alert
-			collect := func(outs []pipeline.Output) {
-				for _, o := range outs {
-					if a, ok := o.Msg.(*msg.Alert); ok {
-						fired = append(fired, a)
-					}
-				}
-			}
-			handle := func(site string, at time.Time, score float64) {
-				t.Helper()
-				outs, err := s.Handle(ctx, threatPost(fmt.Sprint(off), site, at, score), pipeline.Meta{Partition: 0, Offset: off, Time: at.Add(time.Second)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				collect(outs)
-				off++
-			}
+			r := newCampaignRig(t, s)
 			watermark := func(through time.Time) {
 				if c.watermarks {
-					if err := s.Watermark(ctx, pipeline.Meta{Partition: 0, Offset: off, Time: through}, through); err != nil {
-						t.Fatal(err)
-					}
-					off++
+					r.watermark(through)
 				}
-			}
-			tick := func(now time.Time) {
-				t.Helper()
-				outs, err := s.Tick(ctx, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				collect(outs)
 			}
 			// Four days live: a post every 10 minutes, the classify
 			// stage's watermark after it, a tick after that.
-			for m := time.Duration(0); m < 4*day; m += 10 * time.Minute {
-				handle("forum", base.Add(-4*day+m), 0.8)
-				watermark(base.Add(-4*day + m + 2*time.Second))
-				tick(base.Add(-4*day + m + 2*time.Second))
-			}
+			r.live(func(now time.Time) {
+				watermark(now)
+				r.tick(now)
+			})
 			// The classify stage stops at base. The aggregator ticks on,
 			// every minute, and receives nothing.
-			now := base
-			for ; now.Before(base.Add(c.down)); now = now.Add(time.Minute) {
-				tick(now)
-				if c.restart && now.Equal(base.Add(time.Hour)) {
-					if err := s.Checkpoint(ctx, map[int]int64{0: off - 1}); err != nil {
+			now := r.base
+			for ; now.Before(r.base.Add(c.down)); now = now.Add(time.Minute) {
+				r.tick(now)
+				if c.restart && now.Equal(r.base.Add(time.Hour)) {
+					if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
 						t.Fatal(err)
 					}
 					var err error
-					if s, err = NewStage(defaults(), opts); err != nil {
+					if r.s, err = NewStage(defaults(), opts); err != nil {
 						t.Fatal(err)
 					}
-					if err := s.Resume(ctx, "", 0, off); err != nil {
+					if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
 						t.Fatal(err)
 					}
 				}
 			}
 			// Back: it works through the posts that waited on the topic
-			// (another site's, then the campaign), in batches of 20, its
-			// watermark rising with them.
-			n := 0
-			batch := func(at time.Time) {
-				if n++; n%20 == 0 {
-					watermark(at)
-					tick(now)
-					now = now.Add(time.Second)
-				}
-			}
-			for k := range 60 {
-				at := base.Add(time.Duration(k) * 10 * time.Second)
-				handle("other", at, 0.9)
-				batch(at)
-			}
-			for k := range 120 {
-				at := base.Add(10*time.Minute + time.Duration(k)*30*time.Second)
-				handle("forum", at, 0.9)
-				batch(at)
-			}
+			// in batches of 20, its watermark rising with them.
+			r.backlog(func(at time.Time) {
+				watermark(at)
+				r.tick(now)
+				now = now.Add(time.Second)
+			})
 			// Caught up: its watermark is the wall clock again.
 			for range 8 {
 				watermark(now)
-				tick(now)
+				r.tick(now)
 				now = now.Add(15 * time.Second)
 			}
-			var onsets []*msg.Alert
-			for _, a := range fired {
-				if a.Status == msg.StatusFiring && a.Labels["site"] == "forum" {
-					onsets = append(onsets, a)
-				}
-			}
-			if len(onsets) != c.pages {
-				t.Fatalf("the campaign during the outage paged %d times, want %d", len(onsets), c.pages)
-			}
-			late := s.parts[0].eng.Stats().Late
+			r.check(c.pages)
 			if c.pages == 0 {
-				if late < 120 {
-					t.Errorf("%d backlog posts counted as late, want the campaign's 120 at least", late)
-				}
 				return
 			}
-			if at := onsets[0].EventTime; at.Before(base.Add(10*time.Minute)) || at.After(base.Add(45*time.Minute)) {
-				t.Errorf("paged at %v, want within the campaign's first 35 minutes", at.Sub(base))
-			}
-			if late != 0 {
-				t.Errorf("%d posts of the backlog counted as late", late)
-			}
-			if got := s.parts[0].eng.Clock(); now.Sub(got) > time.Minute {
+			if got := r.s.parts[0].eng.Clock(); now.Sub(got) > time.Minute {
 				t.Errorf("caught up, the clock is %v behind the wall clock", now.Sub(got))
 			}
 		})

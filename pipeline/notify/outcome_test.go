@@ -201,29 +201,7 @@ func TestARetryableFailureAfterARefusalIsRetriedWithBackoff(t *testing.T) {
 // Retry-After) is not retried by the tick before then, as the retry stage
 // would not within one retry run (up to retry.max).
 func TestTheTickHonorsRetryAfter(t *testing.T) {
-	cfg, err := config.Parse([]byte(`
-notify:
-  retry: {attempts: 1, max: 1m}
-  receivers:
-    - {name: slack, type: rec}
-  default_receivers: [slack]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: notifytest.Start}
-	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
-	recs := map[string]*notifytest.Recorder{}
-	s, err := notify.New(cfg.Notify, recorderFactory(recs), state, notify.Options{Now: c.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs["slack"].Fail = func(n int) (bool, error) {
-		if n == 1 {
-			return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}
-		}
-		return false, nil
-	}
+	s, c, _, recs := rateLimitedSlack(t)
 	ctx := context.Background()
 	if _, err := s.Handle(ctx, notifytest.Alert("forum-a"), pipeline.Meta{}); err != nil {
 		t.Fatal(err)
@@ -252,29 +230,7 @@ notify:
 // are now held back, audited as deferred, and sent by the tick once the
 // wait is over.
 func TestNewAlertsWaitOutTheReceiversRetryAfter(t *testing.T) {
-	cfg, err := config.Parse([]byte(`
-notify:
-  retry: {attempts: 1, max: 1m}
-  receivers:
-    - {name: slack, type: rec}
-  default_receivers: [slack]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: notifytest.Start}
-	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
-	recs := map[string]*notifytest.Recorder{}
-	s, err := notify.New(cfg.Notify, recorderFactory(recs), state, notify.Options{Now: c.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs["slack"].Fail = func(n int) (bool, error) {
-		if n == 1 {
-			return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}
-		}
-		return false, nil
-	}
+	s, c, state, recs := rateLimitedSlack(t)
 	ctx := context.Background()
 	sites := []string{"forum-a", "forum-b", "forum-c", "forum-d"}
 	for _, site := range sites {
@@ -324,4 +280,34 @@ notify:
 			t.Errorf("%s sent %d times once the wait was over, want %d (all: %v)", site, got[site], want, got)
 		}
 	}
+}
+
+// rateLimitedSlack is a notify stage on a fake clock with one receiver,
+// slack, that answers its first call with a 429 asking for 45 s.
+func rateLimitedSlack(t *testing.T) (*notify.Stage, *clock, *alertstate.State, map[string]*notifytest.Recorder) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(`
+notify:
+  retry: {attempts: 1, max: 1m}
+  receivers:
+    - {name: slack, type: rec}
+  default_receivers: [slack]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+	recs := map[string]*notifytest.Recorder{}
+	s, err := notify.New(cfg.Notify, recorderFactory(recs), state, notify.Options{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs["slack"].Fail = func(n int) (bool, error) {
+		if n == 1 {
+			return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}
+		}
+		return false, nil
+	}
+	return s, c, state, recs
 }

@@ -1,0 +1,122 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/threatwatch/threatwatch/pipeline"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
+)
+
+// campaignRig drives a unit stage's partition 0 through the outage
+// scenarios: four days of a forum's hostile normal, an outage, and a
+// backlog holding another site's posts and a campaign on the forum.
+type campaignRig struct {
+	t     *testing.T
+	ctx   context.Context
+	s     *Stage
+	base  time.Time // the outage begins
+	off   int64
+	fired []*msg.Alert
+}
+
+func newCampaignRig(t *testing.T, s *Stage) *campaignRig {
+	return &campaignRig{t: t, ctx: context.Background(), s: s, base: t0.Add(5 * day)}
+}
+
+func (r *campaignRig) collect(outs []pipeline.Output) {
+	for _, o := range outs {
+		if a, ok := o.Msg.(*msg.Alert); ok {
+			r.fired = append(r.fired, a)
+		}
+	}
+}
+
+// handle applies a post published at; it entered the pipeline a second
+// after.
+func (r *campaignRig) handle(site string, at time.Time, score float64) {
+	r.t.Helper()
+	outs, err := r.s.Handle(r.ctx, threatPost(fmt.Sprint(r.off), site, at, score), pipeline.Meta{Partition: 0, Offset: r.off, Time: at.Add(time.Second)})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.collect(outs)
+	r.off++
+}
+
+// watermark applies the classify stage's watermark, at the next offset.
+func (r *campaignRig) watermark(through time.Time) {
+	r.t.Helper()
+	if err := r.s.Watermark(r.ctx, pipeline.Meta{Partition: 0, Offset: r.off, Time: through}, through); err != nil {
+		r.t.Fatal(err)
+	}
+	r.off++
+}
+
+func (r *campaignRig) tick(now time.Time) {
+	r.t.Helper()
+	outs, err := r.s.Tick(r.ctx, now)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.collect(outs)
+}
+
+// live feeds the four days before the outage: a post every 10 minutes,
+// then after is called (a watermark, a tick) two seconds after each.
+func (r *campaignRig) live(after func(now time.Time)) {
+	for m := time.Duration(0); m < 4*day; m += 10 * time.Minute {
+		r.handle("forum", r.base.Add(-4*day+m), 0.8)
+		after(r.base.Add(-4*day + m + 2*time.Second))
+	}
+}
+
+// backlog feeds what waited on the topic: another site's posts, then the
+// campaign, calling every20 after each twentieth with the last post's
+// time.
+func (r *campaignRig) backlog(every20 func(at time.Time)) {
+	n := 0
+	feed := func(site string, at time.Time) {
+		r.handle(site, at, 0.9)
+		if n++; n%20 == 0 {
+			every20(at)
+		}
+	}
+	for k := range 60 {
+		feed("other", r.base.Add(time.Duration(k)*10*time.Second))
+	}
+	for k := range 120 {
+		feed("forum", r.base.Add(10*time.Minute+time.Duration(k)*30*time.Second))
+	}
+}
+
+// check says whether the campaign paged as many times as it should have:
+// once, early in the campaign, with no post of the backlog late; or
+// never, with the campaign's posts counted as late (history).
+func (r *campaignRig) check(pages int) {
+	r.t.Helper()
+	var onsets []*msg.Alert
+	for _, a := range r.fired {
+		if a.Status == msg.StatusFiring && a.Labels["site"] == "forum" {
+			onsets = append(onsets, a)
+		}
+	}
+	if len(onsets) != pages {
+		r.t.Fatalf("the campaign during the outage paged %d times, want %d", len(onsets), pages)
+	}
+	late := r.s.parts[0].eng.Stats().Late
+	if pages == 0 {
+		if late < 120 {
+			r.t.Errorf("%d backlog posts counted as late, want the campaign's 120 at least", late)
+		}
+		return
+	}
+	if at := onsets[0].EventTime; at.Before(r.base.Add(10*time.Minute)) || at.After(r.base.Add(45*time.Minute)) {
+		r.t.Errorf("paged at %v, want within the campaign's first 35 minutes", at.Sub(r.base))
+	}
+	if late != 0 {
+		r.t.Errorf("%d posts of the backlog counted as late", late)
+	}
+}
