@@ -255,12 +255,10 @@ func (c *crashing) Checkpoint(ctx context.Context, offsets map[int]int64) error 
 	return c.Stage.Checkpoint(ctx, offsets)
 }
 
-func TestStageCrashAndResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the in-process cluster")
-	}
-	e := newStageEnv(t)
-	e.produce(t, e.posts)
+// crashThrice runs an aggregator three times, each dying after a few
+// checkpoints with the outputs of its batch in hand written.
+func (e *stageEnv) crashThrice(t *testing.T) {
+	t.Helper()
 	for round, after := range []int32{6, 10, 8} {
 		c := &crashing{Stage: e.newStage(t), after: after, crashed: make(chan struct{})}
 		stop := e.run(t, c)
@@ -271,6 +269,15 @@ func TestStageCrashAndResume(t *testing.T) {
 		}
 		stop()
 	}
+}
+
+func TestStageCrashAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the in-process cluster")
+	}
+	e := newStageEnv(t)
+	e.produce(t, e.posts)
+	e.crashThrice(t)
 	// A fresh aggregator resumes from Redis and the committed offsets.
 	e.run(t, e.newStage(t))
 	e.waitApplied(t, len(e.posts))

@@ -129,16 +129,7 @@ func TestStageCrashAndResumeWithWatermarksOnTheTopic(t *testing.T) {
 		}
 		marks += 3
 	}
-	for round, after := range []int32{6, 10, 8} {
-		c := &crashing{Stage: e.newStage(t), after: after, crashed: make(chan struct{})}
-		stop := e.run(t, c)
-		select {
-		case <-c.crashed:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("round %d: no crash happened", round)
-		}
-		stop()
-	}
+	e.crashThrice(t)
 	s := e.newStage(t)
 	e.run(t, s)
 	e.waitApplied(t, len(e.posts)+marks)
