@@ -7,21 +7,32 @@ import (
 
 // hasFullwidth reports whether text holds a fullwidth form of an ASCII
 // character (U+FF01..U+FF5E, UTF-8 EF BC 81..EF BD 9E) or the ideographic
-// space (U+3000).
+// space (U+3000), and something the extractors need (a digit or an "@",
+// either width). Chinese and Japanese text is full of fullwidth
+// punctuation ("，", "（"); without a digit or an "@" nothing the second
+// reading could find is there, and it is not worth its cost.
 func hasFullwidth(text string) bool {
-	for i := 0; i+2 < len(text); i++ {
+	wide, need := false, hasDigit(text) || strings.IndexByte(text, '@') >= 0
+	for i := 0; i+2 < len(text) && !(wide && need); i++ {
 		switch text[i] {
 		case 0xEF:
-			if c := text[i+1]; c == 0xBC || c == 0xBD {
-				return true
+			switch c := text[i+1]; {
+			case c == 0xBC:
+				wide = true
+				// Fullwidth digits are EF BC 90..99, "＠" EF BC A0.
+				if d := text[i+2]; d >= 0x90 && d <= 0x99 || d == 0xA0 {
+					need = true
+				}
+			case c == 0xBD:
+				wide = true
 			}
 		case 0xE3:
 			if text[i+1] == 0x80 && text[i+2] == 0x80 {
-				return true
+				wide = true
 			}
 		}
 	}
-	return false
+	return wide && need
 }
 
 // findFullwidth finds personal data written in fullwidth forms

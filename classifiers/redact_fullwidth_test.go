@@ -44,3 +44,25 @@ func TestAFullwidthDoxScoresAsItsASCIIForm(t *testing.T) {
 		t.Errorf("doxxing score %.3f in fullwidth forms, %.3f in ASCII", wide, ascii)
 	}
 }
+
+// The second reading runs only where it can find something: fullwidth
+// forms and a digit or an "@" of either width. Chinese and Japanese prose,
+// full of fullwidth punctuation, is not read twice.
+func TestFullwidthTextIsReadAgainOnlyWithDigitsOrAt(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"我们明天见，好吗？", false},
+		{"ｈｅｌｌｏ　ｗｏｒｌｄ", false},
+		{"call 541-555-0137 now", false},
+		{"她的电话是５４１-５５５-０１３７，快打", true},
+		{"她的电话是541-555-0137，快打", true},
+		{"ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", true},
+		{"jane@example．com", true},
+	} {
+		if got := hasFullwidth(tc.s); got != tc.want {
+			t.Errorf("hasFullwidth(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
