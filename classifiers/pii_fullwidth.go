@@ -12,6 +12,10 @@ import (
 // punctuation ("，", "（"); without a digit or an "@" nothing the second
 // reading could find is there, and it is not worth its cost.
 func hasFullwidth(text string) bool {
+	// Most text holds neither lead byte: two vectorized scans say so.
+	if strings.IndexByte(text, 0xEF) < 0 && strings.IndexByte(text, 0xE3) < 0 {
+		return false
+	}
 	wide, need := false, hasDigit(text) || strings.IndexByte(text, '@') >= 0
 	for i := 0; i+2 < len(text) && !(wide && need); i++ {
 		switch text[i] {

@@ -153,7 +153,8 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 			lineStart = false
 		}
 		// Capitalized, not shouted: "Dana", not "WATCH".
-		if o := n.orig(i); o < len(orig) && capitalized(orig[o:]) {
+		if o := n.orig(i); o < len(orig) && (orig[o] < utf8.RuneSelf && 'A' <= orig[o] && orig[o] <= 'Z' && (o+1 >= len(orig) || !('A' <= orig[o+1] && orig[o+1] <= 'Z')) ||
+			orig[o] >= utf8.RuneSelf && capitalized(orig[o:])) {
 			t.flags |= tokCap
 		}
 		if allDigits(t.s) {
