@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -102,35 +103,43 @@ type Comparison struct {
 	Earlier, Later int
 }
 
-// Compare matches the onsets of two lanes: each onset of A with the nearest
-// unmatched onset of B with the same key within window, in time order.
+// Compare matches the onsets of two lanes: per key, as many onsets of A
+// with onsets of B within window of each other as can be, and of those
+// matchings the one whose onsets lie closest together. Matching each
+// onset of A in turn with the nearest free one of B gave B's onset to
+// the first A within window of it, though the next A was nearer, and left
+// that one unmatched: "only A" and "only B" where both fired.
 func Compare(nameA string, a []Onset, nameB string, b []Onset, window time.Duration) *Comparison {
 	c := &Comparison{NameA: nameA, NameB: nameB, Window: window}
-	byKey := map[string][]int{}
-	for i, o := range b {
-		byKey[o.Key] = append(byKey[o.Key], i)
+	aByKey, bByKey := map[string][]int{}, map[string][]int{}
+	for i, o := range a {
+		aByKey[o.Key] = append(aByKey[o.Key], i)
 	}
-	used := make([]bool, len(b))
-	for i := range a {
-		oa := &a[i]
-		best := -1
-		var bestD time.Duration
-		for _, j := range byKey[oa.Key] {
-			if used[j] {
-				continue
-			}
-			d := b[j].Time.Sub(oa.Time)
-			if d < 0 {
-				d = -d
-			}
-			if d <= window && (best < 0 || d < bestD) {
-				best, bestD = j, d
+	for j, o := range b {
+		bByKey[o.Key] = append(bByKey[o.Key], j)
+	}
+	matchA := make([]int, len(a))
+	for i := range matchA {
+		matchA[i] = -1
+	}
+	usedB := make([]bool, len(b))
+	for key, ia := range aByKey {
+		ib := bByKey[key]
+		if len(ib) == 0 {
+			continue
+		}
+		for k, j := range matchOnsets(a, ia, b, ib, window) {
+			if j >= 0 {
+				matchA[ia[k]] = j
+				usedB[j] = true
 			}
 		}
+	}
+	for i := range a {
+		oa := &a[i]
 		p := Pair{Key: oa.Key, A: oa}
-		if best >= 0 {
-			used[best] = true
-			p.B = &b[best]
+		if j := matchA[i]; j >= 0 {
+			p.B = &b[j]
 			c.Both++
 			switch {
 			case p.B.Time.Before(oa.Time):
@@ -144,7 +153,7 @@ func Compare(nameA string, a []Onset, nameB string, b []Onset, window time.Durat
 		c.Pairs = append(c.Pairs, p)
 	}
 	for j := range b {
-		if !used[j] {
+		if !usedB[j] {
 			c.Pairs = append(c.Pairs, Pair{Key: b[j].Key, B: &b[j]})
 			c.OnlyB++
 		}
@@ -157,6 +166,73 @@ func Compare(nameA string, a []Onset, nameB string, b []Onset, window time.Durat
 		return c.Pairs[i].Key < c.Pairs[j].Key
 	})
 	return c
+}
+
+// matchOnsets matches the onsets ia of a with the onsets ib of b (one
+// key's): the most pairs within window, and of those the least total
+// time apart. It returns, per element of ia, the index in b matched, or
+// -1. On a line an optimal matching never crosses (two crossing pairs
+// within window uncross into two pairs within window no further apart),
+// so a dynamic programme over both lists in time order finds it.
+func matchOnsets(a []Onset, ia []int, b []Onset, ib []int, window time.Duration) []int {
+	ia, ib = slices.Clone(ia), slices.Clone(ib)
+	byTime := func(o []Onset) func(x, y int) int {
+		return func(x, y int) int { return o[x].Time.Compare(o[y].Time) }
+	}
+	order := make([]int, len(ia)) // order[k]: position in the caller's ia of the k-th earliest
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return a[ia[x]].Time.Compare(a[ia[y]].Time) })
+	sortedA := make([]int, len(ia))
+	for k, o := range order {
+		sortedA[k] = ia[o]
+	}
+	slices.SortStableFunc(ib, byTime(b))
+	type cell struct {
+		n    int
+		dist time.Duration
+	}
+	better := func(x, y cell) bool { return x.n > y.n || x.n == y.n && x.dist < y.dist }
+	n, m := len(sortedA), len(ib)
+	dp := make([][]cell, n+1)
+	for i := range dp {
+		dp[i] = make([]cell, m+1)
+	}
+	for i := 1; i <= n; i++ {
+		for j := 1; j <= m; j++ {
+			best := dp[i-1][j]
+			if better(dp[i][j-1], best) {
+				best = dp[i][j-1]
+			}
+			d := b[ib[j-1]].Time.Sub(a[sortedA[i-1]].Time)
+			if d < 0 {
+				d = -d
+			}
+			if d <= window {
+				if c := (cell{dp[i-1][j-1].n + 1, dp[i-1][j-1].dist + d}); better(c, best) {
+					best = c
+				}
+			}
+			dp[i][j] = best
+		}
+	}
+	matched := make([]int, len(ia))
+	for k := range matched {
+		matched[k] = -1
+	}
+	for i, j := n, m; i > 0 && j > 0; {
+		switch {
+		case dp[i][j] == dp[i-1][j]:
+			i--
+		case dp[i][j] == dp[i][j-1]:
+			j--
+		default:
+			matched[order[i-1]] = ib[j-1]
+			i, j = i-1, j-1
+		}
+	}
+	return matched
 }
 
 func (p Pair) time() time.Time {

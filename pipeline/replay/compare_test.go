@@ -148,3 +148,46 @@ func TestAnEscalationIsNotAnOnset(t *testing.T) {
 		t.Fatalf("onsets %+v, want the warning only", got)
 	}
 }
+
+// Matching each onset of A in turn with the nearest free onset of B lost
+// pairs: the first A took a B the next A needed, or took the B nearer
+// the next A, leaving "only A" and "only B" where both lanes fired. The
+// matching now pairs as many as can be, and of those the closest.
+func TestCompareFindsTheBestMatching(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	on := func(ms ...int) []Onset {
+		var out []Onset
+		for _, m := range ms {
+			out = append(out, Onset{Key: "alertname=Spike site=forum-a", Time: at(m)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name         string
+		a, b         []Onset
+		both, oA, oB int
+		pairs        map[int]int // minute of A -> minute of B
+	}{
+		{"a B nearer the next A goes to it", on(0, 50), on(40), 1, 1, 0, map[int]int{50: 40}},
+		{"the first A does not take the B the next A needs", on(10, 40), on(30, -10), 2, 0, 0, map[int]int{10: -10, 40: 30}},
+		{"out of window stays apart", on(0), on(120), 0, 1, 1, map[int]int{}},
+		{"one each, in order", on(0, 100, 200), on(5, 95, 230), 3, 0, 0, map[int]int{0: 5, 100: 95, 200: 230}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Compare("a", tc.a, "b", tc.b, 45*time.Minute)
+			if c.Both != tc.both || c.OnlyA != tc.oA || c.OnlyB != tc.oB {
+				t.Errorf("both %d, only A %d, only B %d; want %d, %d, %d", c.Both, c.OnlyA, c.OnlyB, tc.both, tc.oA, tc.oB)
+			}
+			for _, p := range c.Pairs {
+				if p.A == nil || p.B == nil {
+					continue
+				}
+				ma, mb := int(p.A.Time.Sub(t0).Minutes()), int(p.B.Time.Sub(t0).Minutes())
+				if want, ok := tc.pairs[ma]; !ok || want != mb {
+					t.Errorf("A at %d paired with B at %d; want %v", ma, mb, tc.pairs)
+				}
+			}
+		})
+	}
+}
