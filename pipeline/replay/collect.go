@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -67,11 +68,16 @@ const MaxMarkers = 500
 
 // Marker is an alert onset or resolution on a chart.
 type Marker struct {
-	Time     time.Time
+	Time time.Time
+	// Status is the alert's ("firing", "resolved"), or MarkerEscalated.
 	Status   string
 	Severity string
 	Name     string
 }
+
+// MarkerEscalated is the Status of a marker where an episode went on at a
+// higher severity.
+const MarkerEscalated = "escalated"
 
 // Point is one bucket of a series: the highest level in it, and the mean
 // baseline and signal levels.
@@ -180,9 +186,16 @@ func (p *Point) merge(q Point) {
 // Alert records one alert.
 func (c *Collector) Alert(a *msg.Alert) error {
 	// A repeat of an episode that started before the replayed range (a
-	// warm-up) is not an onset.
-	onset := a.Status == msg.StatusFiring && !c.onsets[a.Fingerprint] && (a.StartsAt.IsZero() || !a.StartsAt.Before(a.EventTime))
-	if onset || a.Status == msg.StatusResolved {
+	// warm-up) is not an onset. Nor is an escalation: the episode goes on
+	// at a higher severity under a new fingerprint (marked, not counted),
+	// and the resolution of the lower one it supersedes ended nothing.
+	escalation := a.Status == msg.StatusFiring && a.Annotations[alert.AnnotationEscalates] != ""
+	if escalation {
+		c.onsets[a.Fingerprint] = true
+	}
+	onset := a.Status == msg.StatusFiring && !escalation && !c.onsets[a.Fingerprint] && (a.StartsAt.IsZero() || !a.StartsAt.Before(a.EventTime))
+	superseded := a.Status == msg.StatusResolved && a.Annotations[alert.AnnotationSupersededBy] != ""
+	if onset || escalation || a.Status == msg.StatusResolved && !superseded {
 		k := seriesKey{a.Labels["site"], a.Labels["target"]}
 		s := c.series[k]
 		if s == nil {
@@ -197,7 +210,11 @@ func (c *Collector) Alert(a *msg.Alert) error {
 			}
 		}
 		if len(s.Markers) < MaxMarkers {
-			s.Markers = append(s.Markers, Marker{Time: a.EventTime, Status: a.Status, Severity: a.Labels["severity"], Name: a.Labels["alertname"]})
+			status := a.Status
+			if escalation {
+				status = MarkerEscalated
+			}
+			s.Markers = append(s.Markers, Marker{Time: a.EventTime, Status: status, Severity: a.Labels["severity"], Name: a.Labels["alertname"]})
 		}
 	}
 	if len(c.alerts) >= c.MaxAlerts {

@@ -191,3 +191,39 @@ func TestCompareFindsTheBestMatching(t *testing.T) {
 		})
 	}
 }
+
+// The report counted an escalation as a second alert of the site and drew
+// it as a new firing, with a resolution (the superseded lower one) at the
+// same moment; the escalation's first repeat was counted again. It is one
+// alert, marked where it escalated, and resolved once.
+func TestTheReportCountsAnEscalatedEpisodeOnce(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	labels := func(sev string) map[string]string {
+		return map[string]string{"alertname": "ThreatLevelSpike", "site": "s", "severity": sev}
+	}
+	c := NewCollector()
+	for _, a := range []*msg.Alert{
+		{Status: msg.StatusFiring, Fingerprint: "aaaa", EventTime: at, StartsAt: at, Labels: labels("warning")},
+		{Status: msg.StatusResolved, Fingerprint: "aaaa", EventTime: at.Add(time.Hour), StartsAt: at, Labels: labels("warning"),
+			Annotations: map[string]string{"superseded_by": "bbbb"}},
+		{Status: msg.StatusFiring, Fingerprint: "bbbb", EventTime: at.Add(time.Hour), StartsAt: at.Add(time.Hour), Labels: labels("critical"),
+			Annotations: map[string]string{"escalates": "aaaa"}},
+		{Status: msg.StatusFiring, Fingerprint: "bbbb", EventTime: at.Add(5 * time.Hour), StartsAt: at.Add(time.Hour), Labels: labels("critical")},
+		{Status: msg.StatusResolved, Fingerprint: "bbbb", EventTime: at.Add(6 * time.Hour), StartsAt: at.Add(time.Hour), Labels: labels("critical")},
+	} {
+		if err := c.Alert(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sites := c.Sites()
+	if len(sites) != 1 || sites[0].Alerts != 1 {
+		t.Fatalf("sites %+v, want one site with one alert", sites)
+	}
+	var got []string
+	for _, m := range sites[0].Markers {
+		got = append(got, m.Status+" "+m.Severity)
+	}
+	if want := []string{"firing warning", "escalated critical", "resolved critical"}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("markers %v, want %v", got, want)
+	}
+}

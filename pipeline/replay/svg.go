@@ -167,6 +167,9 @@ func ChartSVG(s *Series, from, to time.Time) string {
 			color = colorResolved
 		}
 		label := fmt.Sprintf("%s %s %s at %s", m.Name, m.Severity, m.Status, m.Time.UTC().Format("2006-01-02 15:04"))
+		if m.Status == MarkerEscalated {
+			label = fmt.Sprintf("%s escalated to %s at %s", m.Name, m.Severity, m.Time.UTC().Format("2006-01-02 15:04"))
+		}
 		fmt.Fprintf(&b, `<g><title>%s</title><line x1="%s" y1="%d" x2="%s" y2="%d" stroke="%s" stroke-width="1.5" stroke-dasharray="3,2"/>`,
 			html.EscapeString(label), xx, padT, xx, padT+levelH, color)
 		if m.Status == msg.StatusFiring {
