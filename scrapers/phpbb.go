@@ -95,6 +95,14 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		lastPost := phpbbParam(resolve(base, attrOrText(last.Find("a[href*='p=']"), "href")), "p")
 		tv, _ := last.Find("time").Attr("datetime")
 		lt, _ := parseTime(tv, "", p.loc)
+		if tv == "" {
+			// phpBB before 3.2 prints the last post's time as text after
+			// a line break: "by wolf <a><img></a> <br />Sat Jan 10, 2026
+			// 2:00 pm". Without it every thread looked undated: a first
+			// crawl read the whole history, however short the backfill,
+			// and a listing walk never stopped at threads too old.
+			lt, _ = parseTimeAt(textAfterLastBreak(last), "", p.loc, in.Fetched)
+		}
 		replies := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s.Find("dd.posts").Clone().Children().Remove().End().Text()), "Replies"))
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: phpbbTopicURL(href), Title: strings.TrimSpace(link.Text()),
@@ -154,4 +162,17 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		pg.Posts = append(pg.Posts, po)
 	})
 	return pg, nil
+}
+
+// textAfterLastBreak is the text after the last <br> in s, trimmed.
+func textAfterLastBreak(s *goquery.Selection) string {
+	br := s.Find("br").Last()
+	if br.Length() == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for n := br.Nodes[0].NextSibling; n != nil; n = n.NextSibling {
+		b.WriteString(goquery.NewDocumentFromNode(n).Text())
+	}
+	return strings.TrimSpace(b.String())
 }

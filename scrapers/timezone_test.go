@@ -87,6 +87,14 @@ func TestTimesWithoutAnOffsetAreReadInTheSitesZone(t *testing.T) {
 	}
 	f("phpbb 3.0: the text after »", "phpbb", "Europe/Moscow",
 		phpbbPost(`by <a class="username">wolf</a> » Sat Jan 10, 2026 2:00 pm`), eleven)
+	phpbbListing := func(last string) string {
+		return `<html><body><div id="page-body"><ul class="topiclist topics"><li class="row"><dl><dt><a href="./viewtopic.php?f=2&amp;t=5" class="topictitle">T</a></dt>
+<dd class="posts">3 <dfn>Replies</dfn></dd><dd class="lastpost"><span><dfn>Last post </dfn>` + last + `</span></dd></dl></li></ul></div></body></html>`
+	}
+	f("phpbb 3.0: a listing's last post after the line break", "phpbb", "Europe/Moscow",
+		phpbbListing(`by <a href="./memberlist.php?mode=viewprofile&amp;u=2">wolf</a> <a href="./viewtopic.php?f=2&amp;t=5&amp;p=9#p9"><img src="x.gif" alt="View the latest post" /></a> <br />Sat Jan 10, 2026 2:00 pm`), eleven)
+	f("phpbb 3.1: a listing's last post, today", "phpbb", "Europe/Moscow",
+		phpbbListing(`by <a href="./memberlist.php?mode=viewprofile&amp;u=2" class="username">wolf</a> <a href="./viewtopic.php?f=2&amp;t=5&amp;p=9#p9" title="Go to last post"><i class="icon fa-external-link-square"></i></a><br />Today, 2:00 pm`), eleven)
 	f("phpbb 3.2: a datetime with its offset is not moved", "phpbb", "Europe/Moscow",
 		phpbbPost(`by <a class="username">wolf</a> » <time datetime="2026-01-10T14:00:00+00:00">Sat Jan 10, 2026 5:00 pm</time>`), fourteen)
 
