@@ -62,3 +62,41 @@ func TestRFC822DatesKeepTheirZone(t *testing.T) {
 		}
 	})
 }
+
+// A generic site's own time_format with a zone name ("MST") went straight
+// to Go, which reads a name its location does not know as offset zero: a
+// post dated "02:00 PM EST" came out five hours early, one in "IST" at an
+// offset nobody meant. RFC 822's names keep their offsets, the site's
+// zone keeps its own names, and any other name leaves the post undated.
+func TestASitesLayoutWithAZoneNameKeepsTheZone(t *testing.T) {
+	moscow, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const layout = "01-02-2006, 03:04 PM MST"
+	for _, c := range []struct {
+		in   string
+		loc  *time.Location
+		want string // "": unread
+	}{
+		{"01-10-2026, 02:00 PM EST", time.UTC, "2026-01-10T19:00:00Z"},
+		{"01-10-2026, 02:00 PM PDT", time.UTC, "2026-01-10T21:00:00Z"},
+		{"01-10-2026, 02:00 PM GMT", time.UTC, "2026-01-10T14:00:00Z"},
+		{"01-10-2026, 02:00 PM UTC", moscow, "2026-01-10T14:00:00Z"},
+		{"01-10-2026, 02:00 PM MSK", moscow, "2026-01-10T11:00:00Z"},
+		{"01-10-2026, 02:00 PM IST", time.UTC, ""},
+		{"01-10-2026, 02:00 PM MSK", time.UTC, ""},
+	} {
+		got, ok := parseTime(c.in, layout, c.loc)
+		if c.want == "" {
+			if ok {
+				t.Errorf("parseTime(%q) in %v = %v, want unread", c.in, c.loc, got)
+			}
+			continue
+		}
+		w, _ := time.Parse(time.RFC3339, c.want)
+		if !ok || !got.Equal(w) {
+			t.Errorf("parseTime(%q) in %v = %v, %v; want %v", c.in, c.loc, got, ok, w)
+		}
+	}
+}

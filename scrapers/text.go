@@ -366,7 +366,24 @@ func parseTime(s, layout string, loc *time.Location) (time.Time, bool) {
 func parseTimeAs(s, layout string, loc *time.Location) (time.Time, bool) {
 	if layout != "" {
 		t, err := time.ParseInLocation(layout, s, loc)
-		return t.UTC(), err == nil
+		if err != nil {
+			return time.Time{}, false
+		}
+		if strings.Contains(layout, "MST") && t.Location() != loc {
+			// A site's own layout with a zone name: Go gives a name loc
+			// does not know offset zero, so "2:00 PM EST" came out five
+			// hours early. RFC 822's names are known; any other is
+			// ambiguous (IST, BST), and no date beats a wrong one.
+			name, off := t.Zone()
+			if z, ok := rfc822Zones[strings.ToUpper(name)]; ok && off == 0 {
+				o, _ := strconv.Atoi(z)
+				off = (o/100*60 + o%100) * 60
+				t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.FixedZone(name, off))
+			} else if off == 0 && name != "UTC" && name != "GMT" {
+				return time.Time{}, false
+			}
+		}
+		return t.UTC(), true
 	}
 	s = numericZone(s)
 	for _, l := range timeLayouts {
