@@ -23,7 +23,8 @@ type Admin struct {
 	list    *ListStore
 	hashers []*Hasher
 	region  string
-	// LockTTL bounds how long a crashed command keeps the list locked.
+	// LockTTL bounds how long a crashed command keeps the list locked; a
+	// running one renews it.
 	LockTTL time.Duration
 }
 
@@ -37,7 +38,7 @@ func NewAdmin(cfg config.Watchlist, st *store.Store) (*Admin, error) {
 	if len(cfg.PhoneRegions) > 0 {
 		region = cfg.PhoneRegions[0]
 	}
-	return &Admin{list: NewListStore(st, cfg.Namespace), hashers: hs, region: region, LockTTL: 10 * time.Minute}, nil
+	return &Admin{list: NewListStore(st, cfg.Namespace), hashers: hs, region: region, LockTTL: 30 * time.Second}, nil
 }
 
 // Summary reports what a change did.

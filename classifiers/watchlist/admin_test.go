@@ -644,3 +644,51 @@ func TestTailFilterPassesListedPhonesOnly(t *testing.T) {
 		t.Errorf("%d of %d random numbers passed the tail filter (%d phones listed)", passed, tries, listed)
 	}
 }
+
+// The change lock had a fixed ten minutes: a change that took longer (a
+// large import, a slow Redis) lost it halfway and a second command could
+// interleave its writes, while a crashed command's lock kept everyone out
+// for the full ten minutes. A running change now renews it; a crashed
+// one's lapses within the TTL.
+func TestTheLockLastsAsLongAsTheChangeAndNoLonger(t *testing.T) {
+	st := redistest.New(t)
+	l := NewListStore(st, "wl")
+	const ttl = 300 * time.Millisecond
+	unlock, err := l.Lock(context.Background(), ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Held for many TTLs: renewed, so nobody else gets it.
+	for range 6 {
+		time.Sleep(ttl / 2)
+		if _, err := l.Lock(context.Background(), ttl); !errors.Is(err, ErrLocked) {
+			t.Fatalf("a second lock during a long change: %v, want ErrLocked", err)
+		}
+	}
+	unlock()
+	unlock2, err := l.Lock(context.Background(), ttl)
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	unlock2()
+
+	// A command that crashes: its renewals stop with it (here with its
+	// context), and the lock lapses within the TTL.
+	ctx, crash := context.WithCancel(context.Background())
+	if _, err := l.Lock(ctx, ttl); err != nil {
+		t.Fatal(err)
+	}
+	crash()
+	deadline := time.Now().Add(2 * ttl)
+	for {
+		unlock3, err := l.Lock(context.Background(), ttl)
+		if err == nil {
+			unlock3()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a crashed command's lock still held after %v: %v", 2*ttl, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

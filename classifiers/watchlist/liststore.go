@@ -49,8 +49,11 @@ func (l *ListStore) key(parts ...string) string {
 // ErrLocked reports that another command is changing the list.
 var ErrLocked = errors.New("another watchlist change is in progress")
 
-// Lock takes the list's change lock for at most ttl; the returned func
-// releases it if still held by this caller.
+// Lock takes the list's change lock and holds it until the returned func
+// is called, renewing it every ttl/3: a change takes as long as it needs
+// (a large import, a slow Redis), and the lock of a command that crashed
+// expires within ttl, not after a fixed ten minutes. The renewals stop
+// with ctx too.
 func (l *ListStore) Lock(ctx context.Context, ttl time.Duration) (func(), error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -60,12 +63,33 @@ func (l *ListStore) Lock(ctx context.Context, ttl time.Duration) (func(), error)
 		return nil, fmt.Errorf("cannot take the watchlist lock: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w (the lock expires by itself within %s)", ErrLocked, ttl)
+		return nil, fmt.Errorf("%w (a crashed command's lock expires within %s)", ErrLocked, ttl)
 	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+				// A failed renewal is tried again at the next tick; the
+				// lock lapses only if none succeeds within ttl.
+				_ = renewScript.Run(rctx, l.st, []string{l.key("lock")}, tok, ttl.Milliseconds()).Err()
+			}
+		}
+	}()
 	return func() {
+		stop()
+		<-done
 		_ = unlockScript.Run(context.WithoutCancel(ctx), l.st, []string{l.key("lock")}, tok).Err()
 	}, nil
 }
+
+var renewScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
 
 var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
