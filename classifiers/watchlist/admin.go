@@ -52,6 +52,34 @@ type Summary struct {
 	Generation int64
 	// DryRun marks a summary of changes not made.
 	DryRun bool
+	// Leftovers are the keys whose hashes an interrupted rotation or
+	// retirement had left, deleted by this change.
+	Leftovers []string
+}
+
+// lock takes the change lock and, unless dryRun, deletes the hashes an
+// interrupted rotation or retirement left under keys no longer (or not
+// yet) live: a retired key may be the one that leaked, and its hashes are
+// what retiring it was to delete. They are returned for the summary.
+func (a *Admin) lock(ctx context.Context, dryRun bool) (unlock func(), leftovers []string, err error) {
+	if unlock, err = a.list.Lock(ctx, a.LockTTL); err != nil {
+		return nil, nil, err
+	}
+	if dryRun {
+		return unlock, nil, nil
+	}
+	if leftovers, err = a.list.Stale(ctx); err == nil {
+		for _, kid := range leftovers {
+			if err = a.list.Drop(ctx, kid); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return unlock, leftovers, nil
 }
 
 func (a *Admin) hasher(id string) *Hasher {
@@ -127,7 +155,7 @@ func (a *Admin) Import(ctx context.Context, f *File, dryRun bool) (Summary, erro
 }
 
 func (a *Admin) write(ctx context.Context, f *File, replace, dryRun bool) (Summary, error) {
-	unlock, err := a.list.Lock(ctx, a.LockTTL)
+	unlock, leftovers, err := a.lock(ctx, dryRun)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -137,7 +165,7 @@ func (a *Admin) write(ctx context.Context, f *File, replace, dryRun bool) (Summa
 		return Summary{}, err
 	}
 	recs := make([][]Record, len(keys))
-	sum := Summary{DryRun: dryRun, Persons: len(f.Persons)}
+	sum := Summary{DryRun: dryRun, Persons: len(f.Persons), Leftovers: leftovers}
 	for i, h := range keys {
 		if recs[i], sum.Hashes, err = a.hashAll(f, h); err != nil {
 			return Summary{}, err
@@ -210,7 +238,7 @@ var ErrUnknownPerson = errors.New("person not on the watchlist")
 
 // Remove removes persons by id. If any id is not listed nothing is removed.
 func (a *Admin) Remove(ctx context.Context, ids []string) (Summary, error) {
-	unlock, err := a.list.Lock(ctx, a.LockTTL)
+	unlock, leftovers, err := a.lock(ctx, false)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -232,7 +260,7 @@ func (a *Admin) Remove(ctx context.Context, ids []string) (Summary, error) {
 	if len(unknown) > 0 {
 		return Summary{}, fmt.Errorf("%w: %s (nothing removed)", ErrUnknownPerson, strings.Join(unknown, ", "))
 	}
-	sum := Summary{Removed: len(ids)}
+	sum := Summary{Removed: len(ids), Leftovers: leftovers}
 	for _, h := range keys {
 		for _, id := range ids {
 			if _, err := a.list.Remove(ctx, h.ID(), id); err != nil {
@@ -331,7 +359,7 @@ var ErrRotation = errors.New("cannot rotate")
 // listed persons with the same number of details of each kind: a stale
 // import file would silently drop protection.
 func (a *Admin) RotateTo(ctx context.Context, newID string, f *File, force bool) (Summary, error) {
-	unlock, err := a.list.Lock(ctx, a.LockTTL)
+	unlock, leftovers, err := a.lock(ctx, false)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -381,7 +409,7 @@ func (a *Admin) RotateTo(ctx context.Context, newID string, f *File, force bool)
 	if err := a.list.Activate(ctx, newID); err != nil {
 		return Summary{}, err
 	}
-	sum := Summary{Persons: len(recs), Hashes: n, Keys: []string{newID}}
+	sum := Summary{Persons: len(recs), Hashes: n, Keys: []string{newID}, Leftovers: leftovers}
 	if sum.Generation, err = a.list.Bump(ctx); err != nil {
 		return Summary{}, err
 	}
@@ -419,7 +447,7 @@ func compareCounts(cur map[string]map[Kind]int, recs []Record) []string {
 // Retire ends a rotation: matchers stop using oldID (on their next check)
 // and its hashes are deleted. Another key must be live.
 func (a *Admin) Retire(ctx context.Context, oldID string) (Summary, error) {
-	unlock, err := a.list.Lock(ctx, a.LockTTL)
+	unlock, leftovers, err := a.lock(ctx, false)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -437,7 +465,7 @@ func (a *Admin) Retire(ctx context.Context, oldID string) (Summary, error) {
 	if err := a.list.Deactivate(ctx, oldID); err != nil {
 		return Summary{}, err
 	}
-	sum := Summary{Keys: []string{oldID}}
+	sum := Summary{Keys: []string{oldID}, Leftovers: leftovers}
 	if sum.Generation, err = a.list.Bump(ctx); err != nil {
 		return Summary{}, err
 	}

@@ -692,3 +692,62 @@ func TestTheLockLastsAsLongAsTheChangeAndNoLonger(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A retirement that stopped between deactivating the old key and deleting
+// its hashes left them in Redis for good: the hashes under a key that may
+// be the one that leaked, which retiring it was to delete. So did a
+// rotation interrupted while it wrote the new key's hashes. The next change
+// deletes them, and says so; a dry run does not.
+func TestLeftoversOfAnInterruptedRotationAreDeletedByTheNextChange(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.New(t)
+	file := parse(t, twoPersons)
+	first, _ := NewAdmin(testConfig("k1"), st)
+	if _, err := first.Import(ctx, file, false); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewAdmin(testConfig("k1", "k2"), st)
+	// Retirement of k1 cut short after deactivation: what Retire does
+	// before it deletes the hashes.
+	if _, err := a.RotateTo(ctx, "k2", file, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.list.Deactivate(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.list.Bump(ctx); err != nil {
+		t.Fatal(err)
+	}
+	held := func(kid string) int {
+		t.Helper()
+		n, err := st.Exists(ctx, a.list.key("persons", kid), a.list.key("check", kid)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := a.list.Persons(ctx, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n) + len(ids)
+	}
+	if held("k1") == 0 {
+		t.Fatal("the cut-short retirement left nothing: the test sets up nothing")
+	}
+	if stale, err := a.list.Stale(ctx); err != nil || len(stale) != 1 || stale[0] != "k1" {
+		t.Fatalf("stale keys %v, %v; want [k1]", stale, err)
+	}
+	// A dry run changes nothing, leftovers included.
+	if sum, err := a.Import(ctx, file, true); err != nil || len(sum.Leftovers) != 0 || held("k1") == 0 {
+		t.Fatalf("dry run: %+v, %v; k1 holds %d", sum, err, held("k1"))
+	}
+	sum, err := a.Add(ctx, parse(t, twoPersons))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Leftovers) != 1 || sum.Leftovers[0] != "k1" || held("k1") != 0 {
+		t.Errorf("after a change: leftovers %v, k1 still holds %d keys and persons", sum.Leftovers, held("k1"))
+	}
+	if held("k2") == 0 {
+		t.Error("the live key's hashes were deleted too")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -347,6 +348,41 @@ func (l *ListStore) Drop(ctx context.Context, kid string) error {
 		return fmt.Errorf("cannot delete key %s: %w", kid, err)
 	}
 	return nil
+}
+
+// Stale returns the key ids that have hashes or a check value in Redis
+// but are not live: left by a rotation that was interrupted, or by a
+// retirement that stopped between deactivating the key and deleting its
+// hashes.
+func (l *ListStore) Stale(ctx context.Context) ([]string, error) {
+	active, err := l.Active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, kind := range []string{"persons", "check"} {
+		prefix := l.key(kind) + ":"
+		var cursor uint64
+		for {
+			keys, next, err := l.st.Scan(ctx, cursor, globEscape(prefix)+"*", 500).Result()
+			if err != nil {
+				return nil, fmt.Errorf("cannot list the watchlist's keys: %w", err)
+			}
+			for _, k := range keys {
+				kid := strings.TrimPrefix(k, prefix)
+				if !seen[kid] && !slices.Contains(active, kid) {
+					seen[kid] = true
+					out = append(out, kid)
+				}
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Deactivate stops matchers from using kid's hashes.

@@ -141,6 +141,7 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "retired key %s (generation %d): its hashes are deleted; remove it from watchlist.keys\n", *retire, sum.Generation)
+		printLeftovers(e.stdout, sum)
 		return nil
 	}
 	if len(files) != 1 {
@@ -156,6 +157,7 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "rotated %d persons (%d hashes) to key %s (generation %d); both keys are live until you run: threatwatch watchlist rotate --retire OLDKEY\n",
 		sum.Persons, sum.Hashes, *to, sum.Generation)
+	printLeftovers(e.stdout, sum)
 	return nil
 }
 
@@ -182,6 +184,14 @@ func printSummary(w io.Writer, sub string, s watchlist.Summary) {
 		fmt.Fprintf(w, "; generation %d", s.Generation)
 	}
 	fmt.Fprintln(w)
+	printLeftovers(w, s)
+}
+
+// printLeftovers says which keys' leftover hashes a change deleted.
+func printLeftovers(w io.Writer, s watchlist.Summary) {
+	if len(s.Leftovers) > 0 {
+		fmt.Fprintf(w, "deleted the hashes an interrupted rotation or retirement had left under key(s) %s\n", strings.Join(s.Leftovers, ", "))
+	}
 }
 
 func printListing(w io.Writer, l watchlist.Listing) {
