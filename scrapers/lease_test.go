@@ -127,3 +127,52 @@ func TestRunnersShareSites(t *testing.T) {
 		t.Errorf("got %d distinct posts, want 4", len(seen))
 	}
 }
+
+// A process whose Redis went away kept crawling its site for as long as
+// it was away, its renewals failing: its lease lapsed in Redis after one
+// TTL, and a process that could still reach Redis (or any, once it was
+// back) took the site too, doubling the requests to it. A lease not
+// renewed for about its TTL now stops the crawl until it is taken again.
+func TestACrawlStopsWhenItsLeaseCannotBeRenewed(t *testing.T) {
+	ts := newTestSite(t, "telegram")
+	srv := redistest.Start(t)
+	s := redistest.Connect(t, srv)
+	cfg := testScrapeConfig()
+	cfg.LeaseTTL = 600 * time.Millisecond
+	cfg.PollInterval = 50 * time.Millisecond
+	cfg.Jitter = 0
+	site := fixtureSite(t, "telegram", ts.URL)
+	site.Name = "fx"
+	cfg.Sites = []config.Site{site}
+	r, err := NewRunner(cfg, s, func(context.Context, []msg.Post) error { return nil }, Options{Log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	rounds := 0
+	r.OnRound = func(string, RoundStats, error) { mu.Lock(); rounds++; mu.Unlock() }
+	count := func() int { mu.Lock(); defer mu.Unlock(); return rounds }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for count() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the site was never crawled")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.Stop()
+	// Within a TTL and a renewal period the crawl stops; after that,
+	// neither rounds nor requests to the site.
+	time.Sleep(2*cfg.LeaseTTL + 200*time.Millisecond)
+	rs, reqs := count(), ts.requests.Load()
+	time.Sleep(4 * cfg.LeaseTTL / 3)
+	if n := count() - rs; n > 0 {
+		t.Errorf("%d rounds after the lease could not be renewed for its TTL", n)
+	}
+	if n := ts.requests.Load() - reqs; n > 0 {
+		t.Errorf("%d requests to the site after the lease could not be renewed for its TTL", n)
+	}
+}

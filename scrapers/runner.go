@@ -142,12 +142,29 @@ func (r *Runner) holdSite(ctx context.Context, c *Crawler, lease *Lease) {
 	defer cancel()
 	go func() {
 		every := r.cfg.LeaseTTL / 3
+		renewed := time.Now()
 		for sleep(hctx, every) {
-			ok, err := lease.Renew(hctx)
+			// A renewal that cannot finish before the lease lapses is
+			// given up then: go-redis's own retries against a Redis that
+			// is away can outlast a short TTL.
+			lapse := renewed.Add(r.cfg.LeaseTTL)
+			rctx, rcancel := context.WithDeadline(hctx, lapse.Add(-every/2))
+			ok, err := lease.Renew(rctx)
+			rcancel()
 			if err != nil && hctx.Err() == nil {
 				c.log.Warn("cannot renew site lease", "err", err)
-				continue // Redis away: keep trying until the TTL would lapse
+				if !time.Now().Before(lapse.Add(-every)) {
+					// Redis away (or away from this process only) for
+					// about a TTL: the lease lapses before the next try,
+					// and another process may take the site. Crawling on
+					// would double the requests to it.
+					c.log.Warn("site lease not renewed for its TTL; stopping the crawl until it is taken again", "ttl", r.cfg.LeaseTTL)
+					cancel()
+					return
+				}
+				continue // keep trying until the TTL would lapse
 			}
+			renewed = time.Now()
 			if !ok {
 				c.log.Warn("site lease lost to another process")
 				cancel()
