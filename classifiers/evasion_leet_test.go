@@ -46,3 +46,30 @@ func scoreOf(t *testing.T, text string, sig msg.Signal) float64 {
 	}
 	return s.Scores[sig]
 }
+
+// A capital I inside a word stands for an l in most fonts: "kilI", "kiIl"
+// read as "kill" and scored as "kili" (nothing). Where the original has
+// a capital I after a lower-case letter, the lexicon tries it as an l.
+// Camel-case names (LinkedIn, McIntyre) and a name that is a word of its
+// own (Kili) stay what they are.
+func TestACapitalIInsideAWordMayBeAnL(t *testing.T) {
+	plain := scoreOf(t, "I am going to kill you, Marek.", msg.SignalThreat)
+	for _, text := range []string{
+		"I am going to kilI you, Marek.",
+		"I am going to kiIl you, Marek.",
+		"I am going to kiII you, Marek.",
+	} {
+		if got := scoreOf(t, text, msg.SignalThreat); got < plain-0.05 {
+			t.Errorf("%q scores %.3f, %q %.3f", text, got, "kill", plain)
+		}
+	}
+	for _, text := range []string{
+		"my LinkedIn and McIntyre say hi",
+		"Kili is my favourite dwarf",
+		"the iPhone and the WiFi are fine",
+	} {
+		if got := scoreOf(t, text, msg.SignalThreat); got >= 0.5 {
+			t.Errorf("%q scores %.3f as a threat", text, got)
+		}
+	}
+}

@@ -315,6 +315,38 @@ func (lx *lexicon) lookup(n *trieNode, w string) *trieNode {
 	return nil
 }
 
+// lookupIAsL tries a word whose original wrote a capital I inside it
+// ("kilI"): the I may stand for an l, which it looks like in most fonts.
+// Each i of the word is tried as either.
+func (lx *lexicon) lookupIAsL(n *trieNode, w string) *trieNode {
+	if len(w) > 12 {
+		return nil
+	}
+	var buf [12]byte
+	b := buf[:len(w)]
+	copy(b, w)
+	var is [4]int
+	k := 0
+	for i := range b {
+		if b[i] == 'i' && k < len(is) {
+			is[k] = i
+			k++
+		}
+	}
+	for mask := 1; mask < 1<<k; mask++ {
+		for x := 0; x < k; x++ {
+			b[is[x]] = 'i'
+			if mask&(1<<x) != 0 {
+				b[is[x]] = 'l'
+			}
+		}
+		if c := n.next[string(b)]; c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
 // hasLeetTail reports a word of letters that ends in characters standing
 // for letters, which the tokenizer leaves as they are ("ki11", "ki||",
 // "4ll" is another matter: it begins with one). Leet between letters
@@ -395,7 +427,11 @@ func (lx *lexicon) match(toks []token, hits []hit) []hit {
 			var nextFront [16]*trieNode
 			nf := nextFront[:0]
 			for _, n := range front {
-				if c := lx.lookup(n, toks[j].s); c != nil {
+				c := lx.lookup(n, toks[j].s)
+				if c == nil && toks[j].flags&tokCapI != 0 {
+					c = lx.lookupIAsL(n, toks[j].s)
+				}
+				if c != nil {
 					for _, cu := range c.cues {
 						hits = append(hits, hit{c: cu, from: int32(i), to: int32(j + 1)})
 					}

@@ -22,6 +22,7 @@ const (
 	tokSymbol                      // an emoji or other symbol
 	tokFolded                      // spelling was de-obfuscated
 	tokLineStart                   // first token of a line
+	tokCapI                        // a capital I after a lower-case letter in the original ("kilI": an l?)
 )
 
 // reportVerbs introduce a quotation of someone else's words.
@@ -50,6 +51,9 @@ var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': '
 // original text, used only to read capitalization.
 func tokenize(n *normalized, orig string, toks []token) []token {
 	s := n.s
+	// Most texts hold no capital I inside a word: one vectorized scan
+	// spares every token the check.
+	capI := capIInside(orig, 0, len(orig))
 	sent := int32(0)
 	quoted := false    // inside a reported quotation
 	lineQuote := false // inside a "> quoted" line
@@ -156,6 +160,9 @@ func tokenize(n *normalized, orig string, toks []token) []token {
 		if o := n.orig(i); o < len(orig) && (orig[o] < utf8.RuneSelf && 'A' <= orig[o] && orig[o] <= 'Z' && (o+1 >= len(orig) || !('A' <= orig[o+1] && orig[o+1] <= 'Z')) ||
 			orig[o] >= utf8.RuneSelf && capitalized(orig[o:])) {
 			t.flags |= tokCap
+		}
+		if capI && capIInside(orig, n.orig(i), n.orig(j)) {
+			t.flags |= tokCapI
 		}
 		if allDigits(t.s) {
 			t.flags |= tokNum
@@ -314,4 +321,22 @@ func capitalized(s string) bool {
 	}
 	next, _ := utf8.DecodeRuneInString(s[size:])
 	return !unicode.IsUpper(next)
+}
+
+// capIInside reports a capital I right after a lower-case ASCII letter in
+// orig[a:b].
+func capIInside(orig string, a, b int) bool {
+	b = min(b, len(orig))
+	for k := max(a, 0) + 1; k < b; {
+		j := strings.IndexByte(orig[k:b], 'I')
+		if j < 0 {
+			return false
+		}
+		k += j
+		if 'a' <= orig[k-1] && orig[k-1] <= 'z' {
+			return true
+		}
+		k++
+	}
+	return false
 }
