@@ -11,46 +11,6 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
-func TestLease(t *testing.T) {
-	ctx := context.Background()
-	s := redistest.New(t)
-	a, err := AcquireLease(ctx, s, "site", "A", 300*time.Millisecond)
-	if err != nil || a == nil {
-		t.Fatalf("A: %v %v", a, err)
-	}
-	if b, err := AcquireLease(ctx, s, "site", "B", 300*time.Millisecond); err != nil || b != nil {
-		t.Fatalf("B took a held lease: %v %v", b, err)
-	}
-	if ok, err := a.Renew(ctx); !ok || err != nil {
-		t.Fatalf("renew: %v %v", ok, err)
-	}
-	// A release by someone else's token must not free A's lease.
-	fake := &Lease{s: s, key: a.key, token: "B", ttl: a.ttl}
-	_ = fake.Release(ctx)
-	if v, _ := s.Get(ctx, a.key).Result(); v != "A" {
-		t.Fatalf("foreign release freed the lease: %q", v)
-	}
-	// A pauses past its TTL: B takes over, and A's renewal must fail.
-	time.Sleep(400 * time.Millisecond)
-	b, err := AcquireLease(ctx, s, "site", "B", 300*time.Millisecond)
-	if err != nil || b == nil {
-		t.Fatalf("B after expiry: %v %v", b, err)
-	}
-	if ok, _ := a.Renew(ctx); ok {
-		t.Fatal("A renewed a lease B holds")
-	}
-	_ = a.Release(ctx)
-	if v, _ := s.Get(ctx, a.key).Result(); v != "B" {
-		t.Fatalf("A's late release freed B's lease: %q", v)
-	}
-	if err := b.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := s.Exists(ctx, a.key).Result(); n != 0 {
-		t.Fatal("release left the key")
-	}
-}
-
 func TestRunnersShareSites(t *testing.T) {
 	ts := newTestSite(t, "telegram")
 	s := redistest.New(t)

@@ -58,12 +58,11 @@ var ErrLocked = errors.New("another watchlist change is in progress")
 func (l *ListStore) Lock(ctx context.Context, ttl time.Duration) (func(), error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
-	ok, err := l.st.SetNX(ctx, l.key("lock"), tok, ttl).Result()
+	lease, err := l.st.AcquireLease(ctx, l.key("lock"), hex.EncodeToString(b[:]), ttl)
 	if err != nil {
 		return nil, fmt.Errorf("cannot take the watchlist lock: %w", err)
 	}
-	if !ok {
+	if lease == nil {
 		return nil, fmt.Errorf("%w (a crashed command's lock expires within %s)", ErrLocked, ttl)
 	}
 	rctx, stop := context.WithCancel(ctx)
@@ -79,20 +78,16 @@ func (l *ListStore) Lock(ctx context.Context, ttl time.Duration) (func(), error)
 			case <-t.C:
 				// A failed renewal is tried again at the next tick; the
 				// lock lapses only if none succeeds within ttl.
-				_ = renewScript.Run(rctx, l.st, []string{l.key("lock")}, tok, ttl.Milliseconds()).Err()
+				_, _ = lease.Renew(rctx)
 			}
 		}
 	}()
 	return func() {
 		stop()
 		<-done
-		_ = unlockScript.Run(context.WithoutCancel(ctx), l.st, []string{l.key("lock")}, tok).Err()
+		_ = lease.Release(context.WithoutCancel(ctx))
 	}, nil
 }
-
-var renewScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
-
-var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // Gen returns the change counter (0 for a list never written).
 func (l *ListStore) Gen(ctx context.Context) (int64, error) {
