@@ -325,23 +325,45 @@ func (lx *lexicon) lookupIAsL(n *trieNode, w string) *trieNode {
 	var buf [12]byte
 	b := buf[:len(w)]
 	copy(b, w)
-	var is [4]int
+	var at [4]int
 	k := 0
 	for i := range b {
-		if b[i] == 'i' && k < len(is) {
-			is[k] = i
+		if b[i] == 'i' && k < len(at) {
+			at[k] = i
 			k++
 		}
 	}
-	for mask := 1; mask < 1<<k; mask++ {
-		for x := 0; x < k; x++ {
-			b[is[x]] = 'i'
-			if mask&(1<<x) != 0 {
-				b[is[x]] = 'l'
+	return lx.eitherIOrL(n, b, at[:k], false)
+}
+
+// eitherIOrL looks up b (at most 12 bytes) with each position of at read
+// as an "i" or an "l", as it is and, when squeezed is set, with its runs
+// of a letter squeezed ("stretched" words).
+func (lx *lexicon) eitherIOrL(n *trieNode, b []byte, at []int, squeezed bool) *trieNode {
+	var sqBuf [12]byte
+	for mask := 0; mask < 1<<len(at); mask++ {
+		for k, i := range at {
+			b[i] = 'i'
+			if mask&(1<<k) != 0 {
+				b[i] = 'l'
 			}
 		}
 		if c := n.next[string(b)]; c != nil {
 			return c
+		}
+		if !squeezed {
+			continue
+		}
+		sq := sqBuf[:0]
+		for i := range b {
+			if i == 0 || b[i] != b[i-1] {
+				sq = append(sq, b[i])
+			}
+		}
+		if orig, ok := lx.squeezed[string(sq)]; ok {
+			if c := n.next[orig]; c != nil {
+				return c
+			}
 		}
 	}
 	return nil
@@ -376,7 +398,7 @@ func hasLeetTail(w string) bool {
 func (lx *lexicon) lookupLeet(n *trieNode, w string) *trieNode {
 	var amb [4]int
 	na := 0
-	var buf, sqBuf [12]byte // hasLeetTail bounds w to 12 bytes
+	var buf [12]byte // hasLeetTail bounds w to 12 bytes
 	b := buf[:len(w)]
 	copy(b, w)
 	for i := range b {
@@ -390,29 +412,7 @@ func (lx *lexicon) lookupLeet(n *trieNode, w string) *trieNode {
 			}
 		}
 	}
-	for mask := 0; mask < 1<<na; mask++ {
-		for k := 0; k < na; k++ {
-			b[amb[k]] = 'i'
-			if mask&(1<<k) != 0 {
-				b[amb[k]] = 'l'
-			}
-		}
-		if c := n.next[string(b)]; c != nil {
-			return c
-		}
-		sq := sqBuf[:0]
-		for i := range b {
-			if i == 0 || b[i] != b[i-1] {
-				sq = append(sq, b[i])
-			}
-		}
-		if orig, ok := lx.squeezed[string(sq)]; ok {
-			if c := n.next[orig]; c != nil {
-				return c
-			}
-		}
-	}
-	return nil
+	return lx.eitherIOrL(n, b, amb[:na], true)
 }
 
 // match appends every phrase occurrence in toks to hits.

@@ -422,11 +422,18 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 	if st.Admits(w, t, e.cfg.Evidence) {
 		st.AddContributor(contributor(s, t, w), e.cfg.Evidence)
 	}
+	e.liveAdded(k, s, t)
+}
+
+// liveAdded finishes a live post counted at t (or the rise of an edit):
+// a target's sites and scores, and a spike or override that fires at
+// once, with no waiting for the step.
+func (e *Engine) liveAdded(k *keyState, s *msg.Scored, t time.Time) {
+	st := k.L
 	if k.Kind == kindTarget {
 		st.AddSite(s.Post.Site, t)
 		st.AddScores(s.Scores, t)
 	}
-	// A live post may fire a spike at once: no waiting for the step.
 	e.judge(k, st.Watermark, false)
 	e.overrides(k, s, st.Watermark)
 }
@@ -475,12 +482,7 @@ func (e *Engine) editOf(k *keyState, s *msg.Scored, prev level.Counted, w float6
 	if w > prev.W {
 		st.ReplaceContributor(contributor(s, t, w), e.cfg.Evidence)
 	}
-	if k.Kind == kindTarget {
-		st.AddSite(s.Post.Site, t)
-		st.AddScores(s.Scores, t)
-	}
-	e.judge(k, st.Watermark, false)
-	e.overrides(k, s, st.Watermark)
+	e.liveAdded(k, s, t)
 }
 
 // contributor is the evidence entry for a post: ids, permalink, scores and

@@ -156,6 +156,19 @@ type batch struct {
 	done   chan struct{}
 }
 
+// scoredFor is record i's scored post for lane k: the lane's own scoring
+// of a raw post, else the record's.
+func (b *batch) scoredFor(i, k int) (*msg.Scored, error) {
+	s := b.recs[i].Scored
+	if b.scored != nil && b.scored[i][k] != nil {
+		s = b.scored[i][k]
+	}
+	if s == nil {
+		return nil, ErrNoScorer
+	}
+	return s, nil
+}
+
 // Run replays src through lanes and closes src. It returns when the input
 // is exhausted, ctx ends, or a sink fails.
 func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, error) {
@@ -327,12 +340,9 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 			if warm {
 				// History for the engines only: not replayed, not observed.
 				for k, l := range lanes {
-					s := rec.Scored
-					if b.scored != nil && b.scored[i][k] != nil {
-						s = b.scored[i][k]
-					}
-					if s == nil {
-						sinkErr = fmt.Errorf("lane %s: %s:%d: %w", l.Name, src.nameOf(rec.src), rec.seq, ErrNoScorer)
+					s, err := b.scoredFor(i, k)
+					if err != nil {
+						sinkErr = fmt.Errorf("lane %s: %s:%d: %w", l.Name, src.nameOf(rec.src), rec.seq, err)
 						break
 					}
 					d.emit(k, l.Engine.Add(s))
@@ -350,12 +360,9 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 				st.Last = rec.Time
 			}
 			for k, l := range lanes {
-				s := rec.Scored
-				if b.scored != nil && b.scored[i][k] != nil {
-					s = b.scored[i][k]
-				}
-				if s == nil {
-					sinkErr = fmt.Errorf("lane %s: %s:%d: %w", l.Name, src.nameOf(rec.src), rec.seq, ErrNoScorer)
+				s, err := b.scoredFor(i, k)
+				if err != nil {
+					sinkErr = fmt.Errorf("lane %s: %s:%d: %w", l.Name, src.nameOf(rec.src), rec.seq, err)
 					break
 				}
 				d.ds[k].post(s)
