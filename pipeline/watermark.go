@@ -119,13 +119,14 @@ func (r *runner[T, P]) emitWatermarks(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	failing := false
+	var out outPartitions
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		err := r.emitWatermark(ctx, every)
+		err := r.emitWatermark(ctx, every, &out)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -153,7 +154,7 @@ func (r *runner[T, P]) emitWatermarks(ctx context.Context) {
 // the group's committed offsets, not this runner's, so it speaks for the
 // whole group: a member that is stuck holds its partitions back in every
 // member's watermark.
-func (r *runner[T, P]) emitWatermark(ctx context.Context, every time.Duration) error {
+func (r *runner[T, P]) emitWatermark(ctx context.Context, every time.Duration, out *outPartitions) error {
 	ctx, cancel := context.WithTimeout(ctx, every)
 	defer cancel()
 	prog, err := r.d.Bus.GroupProgress(ctx, r.s.Name, r.s.Input)
@@ -203,7 +204,7 @@ func (r *runner[T, P]) emitWatermark(ctx context.Context, every time.Duration) e
 	if len(through) == 0 {
 		return nil
 	}
-	parts, err := r.d.Bus.Partitions(ctx, r.s.WatermarkTo)
+	parts, err := out.get(ctx, r.d.Bus, r.s.WatermarkTo)
 	if err != nil {
 		return err
 	}
@@ -229,6 +230,29 @@ func (r *runner[T, P]) emitWatermark(ctx context.Context, every time.Duration) e
 	r.d.Metrics.Watermark.WithLabelValues(r.s.Name).Set(now.Sub(low).Seconds())
 	r.d.Metrics.WatermarkAge.WithLabelValues(r.s.Name).Set(float64(now.UnixNano()) / 1e9)
 	return nil
+}
+
+// outPartitions caches the partitions of the topic watermarks go to: they
+// change only when an operator adds some, and asking at every interval
+// would open a connection to the cluster for nothing.
+type outPartitions struct {
+	parts []int
+	at    time.Time
+}
+
+// outPartitionsTTL is how long the cached partitions are used.
+const outPartitionsTTL = 5 * time.Minute
+
+func (o *outPartitions) get(ctx context.Context, b *bus.Bus, topic string) ([]int, error) {
+	if len(o.parts) > 0 && time.Since(o.at) < outPartitionsTTL {
+		return o.parts, nil
+	}
+	parts, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	o.parts, o.at = parts, time.Now()
+	return parts, nil
 }
 
 // wmRequest asks the stage's loop to bound a watermark (see bound).

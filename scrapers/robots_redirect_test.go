@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,21 +28,9 @@ func testRobotsRedirect(t *testing.T, target string) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer rules.Close()
-	var private atomic.Int64
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/robots.txt":
-			http.Redirect(w, r, rules.URL+target, http.StatusMovedPermanently)
-		case r.URL.Path == "/go":
-			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
-		case strings.HasPrefix(r.URL.Path, "/private/"):
-			private.Add(1)
-			_, _ = w.Write([]byte("secret"))
-		default:
-			_, _ = w.Write([]byte("ok"))
-		}
-	}))
-	defer site.Close()
+	site, private := siteWithPrivate(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, rules.URL+target, http.StatusMovedPermanently)
+	})
 	f := testFetcher(t, nil)
 	ctx := context.Background()
 	if _, err := f.Get(ctx, site.URL+"/public", Validators{}); err != nil {

@@ -303,21 +303,9 @@ func TestWhatAnswersForRobotsTxt(t *testing.T) {
 // A redirect does not lead the crawler where robots.txt forbids it: the
 // target's rules apply, as for a page asked for directly.
 func TestARedirectIntoADisallowedPathIsNotFollowed(t *testing.T) {
-	var private atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/robots.txt":
-			_, _ = w.Write([]byte("User-agent: *\nDisallow: /private/\n"))
-		case r.URL.Path == "/go":
-			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
-		case strings.HasPrefix(r.URL.Path, "/private/"):
-			private.Add(1)
-			_, _ = w.Write([]byte("secret"))
-		default:
-			_, _ = w.Write([]byte("ok"))
-		}
-	}))
-	defer srv.Close()
+	srv, private := siteWithPrivate(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("User-agent: *\nDisallow: /private/\n"))
+	})
 	f := testFetcher(t, nil)
 	ctx := context.Background()
 	if _, err := f.Get(ctx, srv.URL+"/go?to=/public/1", Validators{}); err != nil {
@@ -329,4 +317,27 @@ func TestARedirectIntoADisallowedPathIsNotFollowed(t *testing.T) {
 	if n := private.Load(); n != 0 {
 		t.Fatalf("the disallowed page was fetched %d times", n)
 	}
+}
+
+// siteWithPrivate is a site whose robots.txt robots answers, with /go?to=
+// redirecting where it says, /private/ pages (their fetches counted) and
+// any other page "ok".
+func siteWithPrivate(t *testing.T, robots http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var private atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt":
+			robots(w, r)
+		case r.URL.Path == "/go":
+			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/private/"):
+			private.Add(1)
+			_, _ = w.Write([]byte("secret"))
+		default:
+			_, _ = w.Write([]byte("ok"))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &private
 }
