@@ -66,6 +66,9 @@ type keyState struct {
 	name    string // keyName, kept to avoid building it per post
 	ref     string // a target's ref (the byRef index), "" for a site
 	changed bool   // in Engine.changed: its checkpoint is stale
+	// lateBy is set only on the copy of a key an override is notified
+	// with when the post that matched was read late: how late.
+	lateBy time.Duration
 }
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
@@ -414,6 +417,9 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 		st.Count(level.Counted{Key: level.PostKey(s.Post.ID), At: t, W: w, Live: live, Signals: b.Signals})
 	}
 	if !live || !inWindow {
+		if !live && !s.Post.Backfill {
+			e.lateAdded(k, s, t, w)
+		}
 		return
 	}
 	st.Posts++
@@ -435,7 +441,38 @@ func (e *Engine) liveAdded(k *keyState, s *msg.Scored, t time.Time) {
 		st.AddScores(s.Scores, t)
 	}
 	e.judge(k, st.Watermark, false)
-	e.overrides(k, s, st.Watermark)
+	e.overrides(k, s, st.Watermark, nil)
+}
+
+// lateAdded applies the override rules to a post counted late, behind
+// its key's window by more than grace. A rule fires at once whatever the
+// baseline, and a protected person's address is no less exposed for
+// having been read an hour after it was posted (a scraper back from an
+// outage, a thread reached a few rounds late, a feed that lags): the
+// episode starts at the key's event time, with the late post first in
+// its evidence. A post later than catch_up (and than the window) is
+// history, as a backlog that old is.
+func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
+	st := k.L
+	if len(e.cfg.Overrides) == 0 || t.Before(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window))) {
+		return
+	}
+	if k.Kind == kindTarget && !t.Before(st.Watermark.Add(-e.cfg.Window)) {
+		// Still in the target's window: a same-target rule can pair it
+		// with the other posts there.
+		st.AddSite(s.Post.Site, t)
+		st.AddScores(s.Scores, t)
+	}
+	e.overrides(k, s, st.Watermark, &lateMatch{at: t, w: w})
+}
+
+// lateMatch is a post read late that override rules are applied to: its
+// event time and weight, for its evidence entry, built only on a match
+// (redacting a snippet for each post of a backlog would cost more than
+// the rules).
+type lateMatch struct {
+	at time.Time
+	w  float64
 }
 
 // editOf applies an edit of a post key k counted as prev (a scraper
@@ -477,6 +514,9 @@ func (e *Engine) editOf(k *keyState, s *msg.Scored, prev level.Counted, w float6
 	}
 	st.Recount(now)
 	if !st.Win.Add(e.bucket(t), b) || !live {
+		if !live && !s.Post.Backfill && w > prev.W {
+			e.lateAdded(k, s, t, w)
+		}
 		return
 	}
 	if w > prev.W {
@@ -858,7 +898,7 @@ func (e *Engine) emitAlert(k *keyState, l *alert.Lifecycle, status string, at ti
 	f := &alert.Facts{
 		Site: k.Site, Target: k.Target, Level: lv.Level, Baseline: lv.Baseline, Score: lv.Score,
 		Name: lv.Name, Signals: lv.Signals, Posts: lv.Posts, Evidence: k.L.Top, Rule: rule,
-		Window: e.cfg.Window, Replay: e.replay,
+		Window: e.cfg.Window, Replay: e.replay, LateBy: k.lateBy,
 	}
 	if k.Kind == kindTarget {
 		f.Sites = slices.Sorted(maps.Keys(k.L.Sites))
@@ -876,14 +916,17 @@ func (e *Engine) emitAlert(k *keyState, l *alert.Lifecycle, status string, at ti
 	e.outs = append(e.outs, Output{Alert: alert.Build(l, status, at, f)})
 }
 
-// overrides applies the override rules to a live post on key k.
-func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
+// overrides applies the override rules to a post on key k, live or
+// (late) read late.
+func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time, late *lateMatch) {
 	for _, r := range e.cfg.Overrides {
 		var ok bool
 		var target string
 		switch {
 		case r.SameTarget && k.Kind == kindTarget:
-			ok = scoresMet(r.Scores, func(sig msg.Signal) float64 { return k.L.MaxScores[sig].Score })
+			// The post alone may meet the rule: a late one older than
+			// the window is not among the window's scores.
+			ok = scoresMet(r.Scores, func(sig msg.Signal) float64 { return k.L.MaxScores[sig].Score }) || scoresMet(r.Scores, s.Score)
 		case r.SameTarget:
 			continue
 		case k.Kind == kindTarget:
@@ -909,9 +952,14 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 		if ev == alert.None {
 			continue
 		}
-		lv := e.levelOf(k, at, e.assess(k, at, false))
-		sig := dominantRule(r, s)
 		kk := *k
+		if late != nil {
+			lst := *k.L
+			lst.Top = withFirst(k.L.Top, contributor(s, late.at, late.w), e.cfg.Evidence)
+			kk.L, kk.lateBy = &lst, at.Sub(late.at)
+		}
+		lv := e.levelOf(&kk, at, e.assess(&kk, at, false))
+		sig := dominantRule(r, s)
 		if target != "" && kk.Target == "" {
 			kk.Target = target
 		}
@@ -926,6 +974,22 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time) {
 			e.emitAlert(&kk, l, msg.StatusFiring, at, lv, r.Name, nil)
 		}
 	}
+}
+
+// withFirst returns top with c first (once) and at most n entries, in a
+// new slice: top belongs to the key's state.
+func withFirst(top []msg.Contributor, c msg.Contributor, n int) []msg.Contributor {
+	out := make([]msg.Contributor, 0, min(len(top)+1, max(n, 1)))
+	out = append(out, c)
+	for _, o := range top {
+		if len(out) >= max(n, 1) {
+			break
+		}
+		if o.PostID != c.PostID {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func scoresMet(want map[string]float64, got func(msg.Signal) float64) bool {

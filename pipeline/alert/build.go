@@ -53,6 +53,9 @@ type Facts struct {
 	Rule     string // override rule, if any
 	Window   time.Duration
 	Replay   bool
+	// LateBy is, for an override, how long before it was counted the
+	// post that matched was published, when it was read late.
+	LateBy time.Duration
 }
 
 // Labels returns the label set of a new episode.
@@ -145,6 +148,9 @@ func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
 	if len(f.Evidence) > 0 {
 		fmt.Fprintf(&d, " Top post: %s.", f.Evidence[0].PostID)
 	}
+	if f.LateBy > 0 && status == msg.StatusFiring {
+		fmt.Fprintf(&d, " The post that matched was published %s before it was read.", f.LateBy.Round(time.Minute))
+	}
 	out := map[string]string{
 		"summary":      Redact(summary),
 		"description":  Redact(d.String()),
@@ -152,6 +158,9 @@ func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
 		"baseline":     fmt.Sprintf("%.2f", f.Baseline),
 		"score":        fmt.Sprintf("%.2f", f.Score),
 		"threat_level": f.Name,
+	}
+	if f.LateBy > 0 && status == msg.StatusFiring {
+		out["late_by"] = f.LateBy.Round(time.Second).String()
 	}
 	return out
 }
