@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,34 @@ func (r *campaignRig) check(pages int) {
 	}
 	if late != 0 {
 		r.t.Errorf("%d posts of the backlog counted as late", late)
+	}
+}
+
+// checkLate checks that the campaign paged once, late: when its backlog
+// was read, after back, from the late judgement of its hour, with every
+// post of the campaign counted late.
+func (r *campaignRig) checkLate(back time.Time) {
+	r.t.Helper()
+	var onsets []*msg.Alert
+	for _, a := range r.fired {
+		if a.Status == msg.StatusFiring && a.Labels["site"] == "forum" {
+			onsets = append(onsets, a)
+		}
+	}
+	if len(onsets) != 1 {
+		r.t.Fatalf("the campaign during the outage paged %d times, want once, late", len(onsets))
+	}
+	// The stage catching up moves its clock at the pace the backlog
+	// entered, so the page's event time is the partition's clock then:
+	// after the campaign's hour, before the wall clock.
+	hour := r.base.Truncate(time.Hour)
+	if a := onsets[0]; a.EventTime.Before(hour.Add(time.Hour)) || a.EventTime.After(back) || a.Annotations["late_hour"] != hour.Format(time.RFC3339) {
+		r.t.Errorf("paged at %v with annotations %v, want after the campaign's hour, judged late", a.EventTime.Sub(r.base), a.Annotations)
+	}
+	if s := onsets[0].Annotations["summary"]; strings.Contains(s, "[") {
+		r.t.Errorf("summary %q: redaction took a time for personal data", s)
+	}
+	if late := r.s.parts[0].eng.Stats().Late; late < 120 {
+		r.t.Errorf("%d backlog posts counted as late, want the campaign's 120 at least", late)
 	}
 }

@@ -66,9 +66,11 @@ type keyState struct {
 	name    string // keyName, kept to avoid building it per post
 	ref     string // a target's ref (the byRef index), "" for a site
 	changed bool   // in Engine.changed: its checkpoint is stale
-	// lateBy is set only on the copy of a key an override is notified
-	// with when the post that matched was read late: how late.
-	lateBy time.Duration
+	// lateBy is set only on the copy of a key an alert is notified with
+	// when the post behind it was read late: how late; lateHour, for a
+	// spike judged late, the hour judged.
+	lateBy   time.Duration
+	lateHour time.Time
 }
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
@@ -454,7 +456,7 @@ func (e *Engine) liveAdded(k *keyState, s *msg.Scored, t time.Time) {
 // history, as a backlog that old is.
 func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 	st := k.L
-	if len(e.cfg.Overrides) == 0 || t.Before(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window))) {
+	if t.Before(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window))) {
 		return
 	}
 	if k.Kind == kindTarget && !t.Before(st.Watermark.Add(-e.cfg.Window)) {
@@ -463,7 +465,78 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 		st.AddSite(s.Post.Site, t)
 		st.AddScores(s.Scores, t)
 	}
-	e.overrides(k, s, st.Watermark, &lateMatch{at: t, w: w})
+	if len(e.cfg.Overrides) > 0 {
+		e.overrides(k, s, st.Watermark, &lateMatch{at: t, w: w})
+	}
+	e.judgeLate(k, s, t, w)
+}
+
+// judgeLate judges the complete hour a late post fell in, as the windows
+// ending then would have judged it had its posts come in time. A scraper
+// back from an outage reads the gap all at once, in thread order, so all
+// but its last grace arrive behind the windows: a campaign that peaked
+// meanwhile went into the history only and never paged. The hour's
+// history holds every post of the hour, live and late, and its baseline
+// is the one its windows had (the hours before it), so an hour that late
+// posts lift over the spike bar pages now, once per hour, through the
+// key's spike lifecycle without its pending period (a whole hour over the
+// bar is more than the pending period asks). The hour in progress is left
+// to the windows.
+func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
+	st := k.L
+	h := hourOf(t)
+	if h >= hourOf(st.Watermark) || st.Spikes.Has(h) {
+		return
+	}
+	v, ok := st.Hist.At(h)
+	minExcess := e.cfg.Spike.MinExcess
+	if k.Kind == kindTarget {
+		minExcess = e.cfg.Targets.MinExcess
+	}
+	if !ok || v < minExcess {
+		// Below the excess a spike needs over any baseline: no estimate.
+		return
+	}
+	a := e.assessAt(k, v, e.estimate(k, h), h)
+	if !a.fires {
+		return
+	}
+	st.Spikes.Set(h)
+	at := st.Watermark
+	policy := e.policy
+	if k.Kind == kindTarget {
+		policy = e.tgtPolicy
+	}
+	policy.Pending = 0
+	var prev alert.Lifecycle
+	if k.Spike.Phase == alert.Firing {
+		prev = k.Spike
+	}
+	ev := k.Spike.Step(at, true, false, a.score, alert.SeverityRank(e.severity(a)), policy)
+	if ev != alert.Fire && ev != alert.Escalate {
+		// Already paging (a repeat is the notify stage's), or in cooldown.
+		return
+	}
+	c := contributor(s, t, w)
+	kk := *k
+	lst := *k.L
+	lst.Top = []msg.Contributor{c}
+	kk.L = &lst
+	kk.lateBy, kk.lateHour = at.Sub(t), time.Unix(0, h*int64(time.Hour)).UTC()
+	lv := &msg.Level{
+		Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
+		Level: round3(a.live), Baseline: round3(a.baseline), Score: round3(a.score),
+		Name: a.names.Name(a.score, a.ready, a.fires), Contributors: lst.Top,
+	}
+	if ev == alert.Escalate {
+		e.escalate(&kk, &k.Spike, &prev, e.severity(a), at, lv, "")
+		return
+	}
+	name := alert.NameSiteSpike
+	if k.Kind == kindTarget {
+		name = alert.NameTargetSpike
+	}
+	e.emitAlert(&kk, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, e.severity(a), alert.Dominant(c.Scores)})
 }
 
 // lateMatch is a post read late that override rules are applied to: its
@@ -759,19 +832,29 @@ func (e *Engine) assess(k *keyState, at time.Time, closing bool) assessment {
 		h = hourOf(at.Add(-time.Nanosecond))
 	}
 	if st.EstHour != h {
-		spikes := st.Spikes
-		if e.cfg.Baseline.LearnSpikes {
-			spikes = nil
-		}
-		if k.Kind == kindTarget {
-			st.Est = e.tgtDet.Estimate(st.Hist, spikes, h)
-		} else {
-			st.Est = e.siteDet.Estimate(st.Hist, spikes, h)
-		}
+		st.Est = e.estimate(k, h)
 		st.EstHour = h
 	}
-	a := assessment{live: st.Win.Sum.Live, ready: st.Est.Ready, names: e.names}
-	a.baseline, a.score = spike.Score(a.live, st.Est, e.factor, e.cfg.Baseline.MinScale)
+	return e.assessAt(k, st.Win.Sum.Live, st.Est, h)
+}
+
+// estimate is key k's baseline for a window ending in hour h.
+func (e *Engine) estimate(k *keyState, h int64) spike.Estimate {
+	spikes := k.L.Spikes
+	if e.cfg.Baseline.LearnSpikes {
+		spikes = nil
+	}
+	if k.Kind == kindTarget {
+		return e.tgtDet.Estimate(k.L.Hist, spikes, h)
+	}
+	return e.siteDet.Estimate(k.L.Hist, spikes, h)
+}
+
+// assessAt judges a level live of key k against est, its baseline for a
+// window ending in hour h.
+func (e *Engine) assessAt(k *keyState, live float64, est spike.Estimate, h int64) assessment {
+	a := assessment{live: live, ready: est.Ready, names: e.names}
+	a.baseline, a.score = spike.Score(a.live, est, e.factor, e.cfg.Baseline.MinScale)
 	fireScore, minExcess := e.cfg.Spike.FireScore, e.cfg.Spike.MinExcess
 	if k.Kind == kindTarget {
 		fireScore, minExcess = e.cfg.Targets.FireScore, e.cfg.Targets.MinExcess
@@ -780,7 +863,7 @@ func (e *Engine) assess(k *keyState, at time.Time, closing bool) assessment {
 		a.names.Elevated = min(a.names.Elevated, fireScore)
 	}
 	a.fires = a.ready && a.score >= fireScore && a.live >= e.cfg.Spike.FireRatio*a.baseline && a.live-a.baseline >= minExcess &&
-		a.live > e.peakRatio*st.Est.DailyPeak*e.factor
+		a.live > e.peakRatio*est.DailyPeak*e.factor
 	a.hour = h
 	a.clear = !a.ready || a.score < e.cfg.Spike.ResolveScore || a.live-a.baseline < minExcess/2
 	return a
@@ -898,7 +981,7 @@ func (e *Engine) emitAlert(k *keyState, l *alert.Lifecycle, status string, at ti
 	f := &alert.Facts{
 		Site: k.Site, Target: k.Target, Level: lv.Level, Baseline: lv.Baseline, Score: lv.Score,
 		Name: lv.Name, Signals: lv.Signals, Posts: lv.Posts, Evidence: k.L.Top, Rule: rule,
-		Window: e.cfg.Window, Replay: e.replay, LateBy: k.lateBy,
+		Window: e.cfg.Window, Replay: e.replay, LateBy: k.lateBy, LateHour: k.lateHour,
 	}
 	if k.Kind == kindTarget {
 		f.Sites = slices.Sorted(maps.Keys(k.L.Sites))

@@ -32,8 +32,9 @@ func TestACampaignWhileTheClassifyStageIsDownPagesWhenItComesBack(t *testing.T) 
 		{"down 5h, aggregator restarted meanwhile", 5 * time.Hour, true, true, 1},
 		{"down 2 days", 2 * day, true, false, 0},
 		// Without watermarks (runner.watermark_every negative) the clock
-		// follows the wall clock, and the campaign is lost.
-		{"down 2h, no watermarks", 2 * time.Hour, false, false, 0},
+		// follows the wall clock: the backlog is late, and only the late
+		// judgement of its hours pages, when it is read (checkLate).
+		{"down 2h, no watermarks", 2 * time.Hour, false, false, -1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, opts := unitStage(t)
@@ -86,6 +87,10 @@ func TestACampaignWhileTheClassifyStageIsDownPagesWhenItComesBack(t *testing.T) 
 				watermark(now)
 				r.tick(now)
 				now = now.Add(15 * time.Second)
+			}
+			if c.pages < 0 {
+				r.checkLate(r.base.Add(c.down))
+				return
 			}
 			r.check(c.pages)
 			if c.pages == 0 {

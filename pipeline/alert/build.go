@@ -53,9 +53,13 @@ type Facts struct {
 	Rule     string // override rule, if any
 	Window   time.Duration
 	Replay   bool
-	// LateBy is, for an override, how long before it was counted the
-	// post that matched was published, when it was read late.
+	// LateBy is how long before it was counted the post behind the alert
+	// was published, when it was read late (an override's match, or the
+	// post that lifted a late hour over the spike bar).
 	LateBy time.Duration
+	// LateHour is, for a spike judged on posts read late, the start of
+	// the hour judged: Level and Baseline are that hour's.
+	LateHour time.Time
 }
 
 // Labels returns the label set of a new episode.
@@ -132,13 +136,22 @@ func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
 		summary = fmt.Sprintf("Override rule %s matched for %s", f.Rule, who)
 	case a.Labels["alertname"] == NameOverride:
 		summary = fmt.Sprintf("Override rule %s: no new match for %s", f.Rule, who)
+	case status == msg.StatusFiring && !f.LateHour.IsZero():
+		// Not "2006-01-02 15:04": Redact takes that for a phone number.
+		summary = fmt.Sprintf("Threat level %s for %s in the hour from %s, read late: %.1f against a normal of %.1f",
+			f.Name, who, f.LateHour.UTC().Format("15:04 UTC on 2 Jan 2006"), f.Level, f.Baseline)
 	case status == msg.StatusFiring:
 		summary = fmt.Sprintf("Threat level %s for %s: %.1f against a normal of %.1f", f.Name, who, f.Level, f.Baseline)
 	default:
 		summary = fmt.Sprintf("Threat level for %s back to %s: %.1f against a normal of %.1f", who, f.Name, f.Level, f.Baseline)
 	}
 	var d strings.Builder
-	fmt.Fprintf(&d, "%d threatening posts in the last %s (level %.1f, baseline %.1f, score %.1f).", f.Posts, f.Window, f.Level, f.Baseline, f.Score)
+	if !f.LateHour.IsZero() && status == msg.StatusFiring {
+		fmt.Fprintf(&d, "Posts of the hour from %s UTC were read late (a scraper outage or backlog): with them that hour's level is %.1f against a normal of %.1f (score %.1f).",
+			f.LateHour.UTC().Format("15:04"), f.Level, f.Baseline, f.Score)
+	} else {
+		fmt.Fprintf(&d, "%d threatening posts in the last %s (level %.1f, baseline %.1f, score %.1f).", f.Posts, f.Window, f.Level, f.Baseline, f.Score)
+	}
 	if mix := signalMix(f.Signals); mix != "" {
 		fmt.Fprintf(&d, " Signal mix: %s.", mix)
 	}
@@ -149,7 +162,11 @@ func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
 		fmt.Fprintf(&d, " Top post: %s.", f.Evidence[0].PostID)
 	}
 	if f.LateBy > 0 && status == msg.StatusFiring {
-		fmt.Fprintf(&d, " The post that matched was published %s before it was read.", f.LateBy.Round(time.Minute))
+		what := "The post that matched"
+		if !f.LateHour.IsZero() {
+			what = "The post that lifted it over the bar"
+		}
+		fmt.Fprintf(&d, " %s was published %s before it was read.", what, f.LateBy.Round(time.Minute))
 	}
 	out := map[string]string{
 		"summary":      Redact(summary),
@@ -161,6 +178,9 @@ func annotations(a *msg.Alert, status string, f *Facts) map[string]string {
 	}
 	if f.LateBy > 0 && status == msg.StatusFiring {
 		out["late_by"] = f.LateBy.Round(time.Second).String()
+	}
+	if !f.LateHour.IsZero() && status == msg.StatusFiring {
+		out["late_hour"] = f.LateHour.UTC().Format(time.RFC3339)
 	}
 	return out
 }
