@@ -445,10 +445,13 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 			}
 			return "", err
 		}
-		clean, changed := true, 0
+		clean, changed, unpinned := true, 0, 0
 		allOld := len(pg.Threads) > 0 || len(pg.Posts) > 0
 		for i := range pg.Threads {
 			t := &pg.Threads[i]
+			if !t.Pinned {
+				unpinned++
+			}
 			if !r.tooOld(t.Latest) || t.Latest.IsZero() {
 				allOld = false
 			}
@@ -465,7 +468,7 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 				clean = false
 				continue
 			}
-			if did {
+			if did && !t.Pinned {
 				changed++
 			}
 		}
@@ -495,7 +498,9 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 		} else {
 			// After the first crawl, an older page is read only while
 			// everything on this one was new: a gap since the last round.
-			gap := (len(pg.Posts) > 0 && fresh == len(pg.Posts)) || (len(pg.Threads) > 0 && changed == len(pg.Threads))
+			// Sticky threads sit on top however quiet they are; counted,
+			// they hid every gap on a forum that has one.
+			gap := (len(pg.Posts) > 0 && fresh == len(pg.Posts)) || (unpinned > 0 && changed == unpinned)
 			if !gap {
 				return "", nil
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,8 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 	var doc struct {
 		LatestPosts *[]discoursePost `json:"latest_posts"`
 		PostStream  *struct {
-			Posts []discoursePost `json:"posts"`
+			Posts  []discoursePost `json:"posts"`
+			Stream []int64         `json:"stream"`
 		} `json:"post_stream"`
 		TopicList *struct {
 			Topics []struct {
@@ -58,6 +60,8 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 				Slug         string    `json:"slug"`
 				PostsCount   int       `json:"posts_count"`
 				LastPostedAt time.Time `json:"last_posted_at"`
+				Pinned       bool      `json:"pinned"`
+				PinnedGlob   bool      `json:"pinned_globally"`
 			} `json:"topics"`
 			MoreTopicsURL string `json:"more_topics_url"`
 		} `json:"topic_list"`
@@ -85,6 +89,7 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 			pg.Threads = append(pg.Threads, ThreadRef{
 				ID: id, URL: resolve(in.URL, "/t/"+slug+"/"+id+".json"), Title: t.Title,
 				Marker: t.LastPostedAt.UTC().Format(time.RFC3339Nano) + "/" + strconv.Itoa(t.PostsCount), Latest: t.LastPostedAt.UTC(),
+				Pinned: t.Pinned || t.PinnedGlob,
 			})
 		}
 		if tl.MoreTopicsURL != "" {
@@ -150,8 +155,15 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 		// A topic's JSON holds 20 posts a page; ?page=N reads on.
 		page, _ := strconv.Atoi(in.URL.Query().Get("page"))
 		page = max(page, 1)
-		last := posts[len(posts)-1].PostNumber
-		if doc.PostsCount > 0 && last < doc.PostsCount && len(posts) >= 20 {
+		// Post numbers are never reused, so a topic with deleted posts or
+		// whispers has numbers past its posts_count: the stream, the ids
+		// of every post a reader sees, says whether more pages follow.
+		more := doc.PostsCount > 0 && posts[len(posts)-1].PostNumber < doc.PostsCount
+		st := doc.PostStream.Stream
+		if i := slices.Index(st, posts[len(posts)-1].ID); i >= 0 {
+			more = i < len(st)-1
+		}
+		if more && len(posts) >= 20 {
 			u := *in.URL
 			q := u.Query()
 			q.Set("page", strconv.Itoa(page+1))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"strconv"
 	"strings"
 	"time"
@@ -104,7 +105,7 @@ func (ib *imageboard) Parse(in *Input) (*Page, error) {
 				}
 				ref := ThreadRef{
 					ID: board + "/" + no, URL: resolve(in.URL, "/"+strings.TrimPrefix(path, "/")),
-					Title: t.Sub, Marker: strconv.FormatInt(lm, 10) + "/" + strconv.Itoa(t.Replies),
+					Title: ibField(t.Sub), Marker: strconv.FormatInt(lm, 10) + "/" + strconv.Itoa(t.Replies),
 				}
 				if lm > 0 {
 					ref.Latest = time.Unix(lm, 0).UTC()
@@ -150,7 +151,7 @@ func (ib *imageboard) Parse(in *Input) (*Page, error) {
 		text, quoted := htmlFragmentText(p.Com, "span.quote", "")
 		text = stripReplyLinks(text)
 		if i == 0 {
-			pg.Title = tidy(p.Sub)
+			pg.Title = ibField(p.Sub)
 			if pg.Title == "" {
 				pg.Title = firstRunes(text, 80)
 			}
@@ -158,9 +159,9 @@ func (ib *imageboard) Parse(in *Input) (*Page, error) {
 		if text == "" && len(quoted) == 0 {
 			continue // an image-only post
 		}
-		author := p.Name
+		author := ibField(p.Name)
 		if p.Trip != "" {
-			author += " " + p.Trip
+			author += " " + ibField(p.Trip)
 		}
 		no := strconv.FormatInt(p.No, 10)
 		pg.Posts = append(pg.Posts, msg.Post{
@@ -170,6 +171,13 @@ func (ib *imageboard) Parse(in *Input) (*Page, error) {
 		})
 	}
 	return pg, nil
+}
+
+// ibField reads a subject, name or tripcode: the 4chan API escapes HTML
+// in every field where it could appear, not only in the comment, so
+// "O'Brien" comes as "O&#039;Brien".
+func ibField(s string) string {
+	return tidy(html.UnescapeString(s))
 }
 
 // stripReplyLinks drops >>123 and >>>/b/123 reply references, which say

@@ -74,6 +74,13 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 	if pg.Next == "" {
 		pg.Next = resolve(base, attrOrText(doc.Find(`link[rel="next"]`), "href"))
 	}
+	if pg.Next == "" {
+		// phpBB 3.0 has no "next" link: its pager is the page numbers, the
+		// current one in <strong> and the next one the link after it.
+		// Without it, only a topic's or forum's first page was ever read.
+		cur := doc.Find(".pagination > span > strong").First()
+		pg.Next = resolve(base, attrOrText(cur.NextAllFiltered("a").First(), "href"))
+	}
 	posts := doc.Find("div.post[id^='p']")
 	rows := doc.Find("ul.topiclist.topics li.row, ul.topiclist li.row:has(a.topictitle)")
 	if posts.Length() == 0 && rows.Length() == 0 {
@@ -107,6 +114,7 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: phpbbTopicURL(href), Title: strings.TrimSpace(link.Text()),
 			Marker: lastPost + "/" + tv + "/" + replies, Latest: lt,
+			Pinned: s.HasClass("sticky") || s.HasClass("announce") || s.HasClass("global-announce"),
 		})
 	})
 	threadID := ""
@@ -138,6 +146,14 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		author := s.Find(".postprofile .username, .postprofile .username-coloured").First()
 		if author.Length() == 0 {
 			author = s.Find("p.author .username, p.author .username-coloured").First()
+		}
+		if author.Length() == 0 {
+			// phpBB 3.0 gives a user's link no class (only a coloured
+			// name has one); a guest's name is bare text.
+			author = s.Find("p.author strong a[href*='mode=viewprofile']").First()
+			if author.Length() == 0 {
+				author = s.Find("p.author strong").First()
+			}
 		}
 		po.Author = strings.TrimSpace(author.Text())
 		po.AuthorID = phpbbParam(resolve(base, attrOrText(author, "href")), "u")

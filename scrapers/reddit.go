@@ -70,13 +70,19 @@ func (rd *reddit) Parse(in *Input) (*Page, error) {
 	pg := &Page{}
 	for _, c := range l.Data.Children {
 		d := c.Data
-		if d.ID == "" || d.Author == "[deleted]" {
+		if d.ID == "" {
 			continue
 		}
 		p := msg.Post{
 			SitePostID: d.Name, Author: d.Author, AuthorID: d.AuthorFull,
 			Published: time.Unix(int64(d.Created), 0).UTC(),
 			URL:       resolve(in.URL, d.Permalink),
+		}
+		if d.Author == "[deleted]" {
+			// A deleted account's posts stay up (a throwaway that posts
+			// and deletes itself): their words count, the placeholder is
+			// no one's name.
+			p.Author, p.AuthorID = "", ""
 		}
 		if p.SitePostID == "" {
 			p.SitePostID = c.Kind + "_" + d.ID
@@ -86,7 +92,9 @@ func (rd *reddit) Parse(in *Input) (*Page, error) {
 		case "t3":
 			p.ThreadID, p.Thread, p.ThreadURL = d.ID, d.Title, p.URL
 			body = d.Title
-			if d.Selftext != "" {
+			// A removed or deleted self post's text is Reddit's
+			// placeholder, no word of the poster's; its title stays up.
+			if d.Selftext != "" && d.Selftext != "[removed]" && d.Selftext != "[deleted]" {
 				body += "\n\n" + d.Selftext
 			}
 		case "t1":

@@ -12,8 +12,9 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
-// rss reads RSS 2.0 and Atom 1.0 feeds. An item is a post; its guid (or
-// Atom id, or link) is its id; blockquotes in its HTML are quotes.
+// rss reads RSS 2.0, RSS 1.0 (RDF) and Atom 1.0 feeds. An item is a post;
+// its guid (or Atom id, or link) is its id; blockquotes in its HTML are
+// quotes.
 type rss struct {
 	entries []string
 	// loc is the feed's zone, for dates written without one.
@@ -46,6 +47,23 @@ type feedAuthor struct {
 	Name string `xml:"name"`
 }
 
+// feedContent is Atom's content or summary. Of type "html" it is escaped
+// markup, read as text; of type "xhtml" it is markup inline in the feed,
+// whose words are in child elements: read as text, it was empty, and the
+// entry's body was lost.
+type feedContent struct {
+	Type  string `xml:"type,attr"`
+	Text  string `xml:",chardata"`
+	Inner string `xml:",innerxml"`
+}
+
+func (c *feedContent) html() string {
+	if strings.EqualFold(strings.TrimSpace(c.Type), "xhtml") {
+		return c.Inner
+	}
+	return c.Text
+}
+
 type feedItem struct {
 	// RSS
 	Title       string     `xml:"title"`
@@ -57,12 +75,15 @@ type feedItem struct {
 	Description string     `xml:"description"`
 	Encoded     string     `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
 	Comments    string     `xml:"comments"`
+	// Date is Dublin Core's date: the only date of an RSS 1.0 item, and
+	// of many RSS 2.0 ones.
+	Date string `xml:"http://purl.org/dc/elements/1.1/ date"`
 	// Atom
-	ID        string `xml:"id"`
-	Published string `xml:"published"`
-	Updated   string `xml:"updated"`
-	Content   string `xml:"content"`
-	Summary   string `xml:"summary"`
+	ID        string      `xml:"id"`
+	Published string      `xml:"published"`
+	Updated   string      `xml:"updated"`
+	Content   feedContent `xml:"content"`
+	Summary   feedContent `xml:"summary"`
 }
 
 func (it *feedItem) link() string {
@@ -110,6 +131,9 @@ func (r *rss) Parse(in *Input) (*Page, error) {
 		items, pg.Title = feed.Entries, feed.Title
 	case "rdf":
 		items = feed.Items
+		if feed.Channel != nil {
+			pg.Title = feed.Channel.Title
+		}
 	default:
 		return nil, fmt.Errorf("%w: root element %q is not rss or feed", ErrMarkup, feed.XMLName.Local)
 	}
@@ -124,15 +148,12 @@ func (r *rss) Parse(in *Input) (*Page, error) {
 		if id == "" {
 			id = link
 		}
-		html := it.Encoded
-		if html == "" {
-			html = it.Content
-		}
-		if html == "" {
-			html = it.Description
-		}
-		if html == "" {
-			html = it.Summary
+		html := ""
+		for _, h := range []string{it.Encoded, it.Content.html(), it.Description, it.Summary.html()} {
+			if strings.TrimSpace(h) != "" {
+				html = h
+				break
+			}
 		}
 		p := msg.Post{SitePostID: id, URL: link, Thread: tidy(it.Title), ThreadURL: link}
 		p.Author = strings.TrimSpace(it.Creator)
@@ -150,7 +171,7 @@ func (r *rss) Parse(in *Input) (*Page, error) {
 			}
 			p.Author = a
 		}
-		for _, t := range []string{it.PubDate, it.Published, it.Updated} {
+		for _, t := range []string{it.PubDate, it.Date, it.Published, it.Updated} {
 			if ts, ok := parseTime(t, "", r.loc); ok {
 				p.Published = ts
 				break

@@ -82,6 +82,10 @@ type ThreadRef struct {
 	// Latest is the time of the thread's last post, when shown; the
 	// backfill age bound uses it to skip old threads.
 	Latest time.Time `json:"latest,omitzero"`
+	// Pinned is a sticky thread or an announcement: the listing shows it
+	// on top whatever its activity, so whether it moved says nothing of
+	// threads pushed to the next page.
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // Page is what an engine found on one page.

@@ -274,6 +274,8 @@ func lastDigits(s string) string {
 // timeLayouts are the formats forums print times in, tried in order.
 var timeLayouts = []string{
 	time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05Z0700",
+	// W3C-DTF (dc:date) may leave out the seconds.
+	"2006-01-02T15:04Z07:00",
 	"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02",
 	time.RFC1123Z, time.RFC1123, time.RFC850, time.ANSIC, "Mon, 2 Jan 2006 15:04:05 -0700",
 	"Mon, 2 Jan 2006 15:04:05 MST", "Mon Jan 02, 2006 3:04 pm", "Mon Jan 2, 2006 3:04 pm",

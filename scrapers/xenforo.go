@@ -107,6 +107,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: href, Title: strings.TrimSpace(link.Text()),
 			Marker: ts + "/" + replies, Latest: lt,
+			Pinned: s.Find(".structItem-status--sticky").Length() > 0 || s.ParentsFiltered(".structItemContainer-group--sticky").Length() > 0,
 		})
 	})
 	threadID, threadURL := xfPageThread(in)

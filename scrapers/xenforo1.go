@@ -67,7 +67,7 @@ func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Pag
 		replies := strings.TrimSpace(s.Find(".stats dl.major dd").First().Text())
 		pg.Threads = append(pg.Threads, ThreadRef{
 			ID: id, URL: xfThreadTail.ReplaceAllString(href, "$1"), Title: strings.TrimSpace(link.Text()),
-			Marker: raw + "/" + replies, Latest: lt,
+			Marker: raw + "/" + replies, Latest: lt, Pinned: s.HasClass("sticky"),
 		})
 	})
 	threadID, threadURL := xfPageThread(in)
