@@ -42,8 +42,10 @@ type discoursePost struct {
 	TopicSlug  string    `json:"topic_slug"`
 	TopicTitle string    `json:"topic_title"`
 	Hidden     bool      `json:"hidden"`
-	DeletedAt  *string   `json:"deleted_at"`
-	PostType   int       `json:"post_type"`
+	// UserDeleted: withdrawn by its author, its text replaced by a notice.
+	UserDeleted bool    `json:"user_deleted"`
+	DeletedAt   *string `json:"deleted_at"`
+	PostType    int     `json:"post_type"`
 }
 
 func (d *discourse) Parse(in *Input) (*Page, error) {
@@ -124,8 +126,9 @@ func (d *discourse) Parse(in *Input) (*Page, error) {
 			oldest = dp.ID
 		}
 		// Post type 1 is a regular post; others are moderator actions and
-		// whispers. Hidden and deleted posts are not public words.
-		if dp.Hidden || dp.DeletedAt != nil || (dp.PostType != 0 && dp.PostType != 1) {
+		// whispers. Hidden, deleted and withdrawn posts are not public
+		// words.
+		if dp.Hidden || dp.DeletedAt != nil || dp.UserDeleted || (dp.PostType != 0 && dp.PostType != 1) {
 			continue
 		}
 		topic, slug, title := dp.TopicID, dp.TopicSlug, dp.TopicTitle

@@ -167,10 +167,19 @@ func (ib *imageboard) Parse(in *Input) (*Page, error) {
 		pg.Posts = append(pg.Posts, msg.Post{
 			SitePostID: board + "/" + no, ThreadID: threadID, ThreadURL: html, Thread: pg.Title,
 			URL: html + "#p" + no, Author: strings.TrimSpace(author), AuthorID: p.ID,
-			Published: time.Unix(p.Time, 0).UTC(), Text: text, Quoted: quoted,
+			Published: unixOrZero(p.Time), Text: text, Quoted: quoted,
 		})
 	}
 	return pg, nil
+}
+
+// unixOrZero is the time of Unix seconds, zero (undated) for none: a
+// post without a time is not from 1970.
+func unixOrZero(sec int64) time.Time {
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
 }
 
 // ibField reads a subject, name or tripcode: the 4chan API escapes HTML

@@ -25,6 +25,15 @@ func newReddit(site config.Site) (Engine, error) {
 	for _, e := range site.Entries {
 		e = strings.Trim(e, "/")
 		if strings.Contains(e, ".json") {
+			// Without raw_json=1 Reddit escapes &, < and > in every body,
+			// and a quote written "&gt; ..." is no quote.
+			if !strings.Contains(e, "raw_json=") {
+				sep := "?"
+				if strings.Contains(e, "?") {
+					sep = "&"
+				}
+				e += sep + "raw_json=1"
+			}
 			rd.entries = append(rd.entries, e)
 			continue
 		}
