@@ -378,6 +378,14 @@ func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) 
 		return decision{result: alertstate.ResultSilenced, silIDs: ids}
 	}
 	if d.Pending == msg.StatusFiring {
+		if _, acked := e.acks[a.Fingerprint]; acked && r.KeepAlive == 0 && (d.Status == msg.StatusFiring || !d.MaybeFiring) {
+			// Acknowledged while waiting for a retry: a repeat is not
+			// repeated, and a first notification the receiver certainly
+			// never got is not sent, as for one acknowledged before its
+			// first try. One it may have got is retried, so what it may
+			// have opened gets the acknowledgement passed on.
+			return decision{result: alertstate.ResultAcked}
+		}
 		if !s.retryDue(d, e.now) {
 			return decision{}
 		}
@@ -551,9 +559,23 @@ func (s *Stage) passAck(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 			return d
 		}
 	}
+	if q := r.quietUntil.Load(); q != 0 && e.now.Before(time.Unix(0, q)) {
+		// The receiver asked to be left alone; the tick passes the
+		// acknowledgement on once the wait is over.
+		return d
+	}
 	rs := s.retry
 	rs.Attempts = 1 // the tick retries
 	attempts, retry, err := rs.Do(ctx, ak.Acknowledge, &a)
+	// As for deliveries: a receiver that failed is left alone for the
+	// rest of the tick, and for as long as it asked, or every acknowledged
+	// episode would cost a call (and a timeout) at every tick.
+	if ra, ok := RetryAfter(err); ok && err != nil && retry {
+		r.quietUntil.Store(e.now.Add(min(ra, s.retry.Max)).UnixNano())
+	}
+	if err != nil && retry && e.down != nil {
+		e.down.Store(r.Name, true)
+	}
 	entry := alertstate.AuditEntry{
 		Action: alertstate.ActionNotify, Fingerprint: a.Fingerprint, Labels: a.Labels, Status: "acknowledged",
 		Receiver: r.Name, Sink: r.Type, Actor: ack.By, Attempts: attempts, Result: alertstate.ResultAckSent,

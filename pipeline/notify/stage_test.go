@@ -850,3 +850,166 @@ notify:
 		t.Errorf("audit %s, want the first delivery, the failed keep-alive, the one that recovered it, and the resolution", got)
 	}
 }
+
+// Passing acknowledgements on follows the rules of any other call to a
+// receiver: once a tick saw it fail, the tick makes no more calls to it
+// (each can cost a timeout, and the runner handles no new alert while the
+// tick runs), and while it asked to be left alone (Retry-After), nobody
+// calls it. A tick handles 16 episodes at a time, so up to 16 calls can
+// be under way before the first failure is seen.
+func TestAcknowledgementsWaitForAReceiverThatIsDownOrRateLimited(t *testing.T) {
+	const (
+		episodes   = 40
+		tickWorker = 16
+	)
+	setup := func(t *testing.T) *harness {
+		t.Helper()
+		// Not newHarness: its retry.max of 5ms would cut the Retry-After.
+		cfg, err := config.Parse([]byte(`
+notify:
+  retry: {attempts: 1, max: 1m}
+  receivers:
+    - {name: pd, type: ackrec}
+  routes:
+    - receivers: [pd]
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &clock{t: notifytest.Start}
+		st := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+		recs := map[string]*notifytest.Recorder{}
+		s, err := notify.New(cfg.Notify, recorderFactory(recs), st, notify.Options{Now: c.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &harness{t: t, stage: s, state: st, clock: c, recs: recs}
+		ctx := context.Background()
+		for i := range episodes {
+			a := notifytest.Alert(fmt.Sprintf("forum-%02d", i))
+			h.handle(a)
+			if _, err := h.state.Acknowledge(ctx, a.Fingerprint, "ana", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return h
+	}
+	t.Run("a receiver seen down gets no more calls in that tick", func(t *testing.T) {
+		h := setup(t)
+		h.recs["pd/acks"].Fail = func(int) (bool, error) { return true, notifytest.ErrDown }
+		before := 0
+		for i := 1; i <= 3; i++ {
+			h.clock.add(10 * time.Second)
+			h.tick()
+			n := len(h.recs["pd/acks"].Calls())
+			if n == before || n-before > tickWorker {
+				t.Fatalf("tick %d: %d acknowledge calls to a receiver that is down, want 1 to %d", i, n-before, tickWorker)
+			}
+			before = n
+		}
+	})
+	t.Run("a receiver that asked to wait gets no call until then", func(t *testing.T) {
+		h := setup(t)
+		until := h.clock.now().Add(10*time.Second + 45*time.Second)
+		h.recs["pd/acks"].Fail = func(int) (bool, error) {
+			if h.clock.now().Before(until) {
+				return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}
+			}
+			return false, nil
+		}
+		h.clock.add(10 * time.Second)
+		h.tick()
+		first := len(h.recs["pd/acks"].Calls())
+		if first == 0 || first > tickWorker {
+			t.Fatalf("first tick: %d acknowledge calls, want 1 to %d", first, tickWorker)
+		}
+		for range 4 {
+			h.clock.add(10 * time.Second)
+			h.tick()
+		}
+		if n := len(h.recs["pd/acks"].Calls()); n != first {
+			t.Fatalf("%d acknowledge calls in the 40s after the receiver asked to wait 45s, want none", n-first)
+		}
+		h.clock.add(10 * time.Second)
+		h.tick()
+		if n := len(h.recs["pd/acks"].Calls()); n != first+episodes {
+			t.Fatalf("%d acknowledge calls once the wait was over, want one per episode (%d)", n-first, episodes)
+		}
+	})
+}
+
+// An acknowledgement made while a notification waits for a retry is
+// honoured as it is for any other: a repeat is not repeated, and a first
+// notification the receiver certainly never got (refused with a 429, held
+// back by its Retry-After) is not sent at all, as one acknowledged before
+// its first try is not. A first notification the receiver may have got (a
+// 5xx, a timeout) is retried, so that whatever it opened gets the
+// acknowledgement passed on.
+func TestAnAcknowledgementStopsANotificationWaitingForARetry(t *testing.T) {
+	notDelivered := &notify.HTTPError{Status: http.StatusTooManyRequests}
+	mayHaveArrived := &notify.HTTPError{Status: http.StatusServiceUnavailable}
+	for _, tc := range []struct {
+		name string
+		// sentFirst: the firing got through before the failures began, so
+		// the one waiting is a repeat.
+		sentFirst bool
+		err       error
+		want      string // statuses the receiver got, calls that failed included
+		wantAck   int    // acknowledge calls
+	}{
+		{"a first notification refused with a 429 is not sent", false, notDelivered, "[firing firing firing firing]", 0},
+		{"a first notification that may have arrived is retried and acknowledged", false, mayHaveArrived, "[firing firing firing firing firing]", 1},
+		{"a repeat is not repeated", true, mayHaveArrived, "[firing firing]", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, `
+notify:
+  repeat_interval: 1h
+  receivers:
+    - {name: pd, type: ackrec}
+  routes:
+    - receivers: [pd]
+`)
+			ctx := context.Background()
+			var failing atomic.Bool
+			h.recs["pd"].Fail = func(int) (bool, error) {
+				if failing.Load() {
+					return true, tc.err
+				}
+				return false, nil
+			}
+			a := notifytest.Alert("forum-a")
+			if tc.sentFirst {
+				h.handle(a)
+				h.clock.add(time.Hour)
+			}
+			failing.Store(true)
+			if tc.sentFirst {
+				h.tick() // the repeat fails
+			} else {
+				h.handle(a)
+			}
+			tr, err := h.state.Tracked(ctx, a.Fingerprint)
+			if err != nil || tr.Deliveries["pd"].Pending != msg.StatusFiring {
+				t.Fatalf("before the ack: %+v, %v; want a firing pending", tr, err)
+			}
+			if _, err := h.state.Acknowledge(ctx, a.Fingerprint, "ana", "on it"); err != nil {
+				t.Fatal(err)
+			}
+			failing.Store(false)
+			for range 3 {
+				h.clock.add(time.Minute)
+				h.tick()
+			}
+			if got := fmt.Sprint(h.recs["pd"].Statuses()); got != tc.want {
+				t.Errorf("pd got %s, want %s", got, tc.want)
+			}
+			if n := len(h.recs["pd/acks"].Calls()); n != tc.wantAck {
+				t.Errorf("%d acknowledge calls, want %d", n, tc.wantAck)
+			}
+			if tr, err := h.state.Tracked(ctx, a.Fingerprint); err != nil || tr.Deliveries["pd"].Pending != "" {
+				t.Errorf("after the ack: %+v, %v; want nothing pending", tr, err)
+			}
+		})
+	}
+}

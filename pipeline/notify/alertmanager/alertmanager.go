@@ -124,6 +124,13 @@ func (s *Sink) Build(alerts []*msg.Alert, now time.Time) []PostableAlert {
 			}
 		} else {
 			pa.EndsAt = now.Add(4 * s.s.ResendInterval)
+			if pa.StartsAt.After(now) {
+				// The aggregator accepts posts stamped a little ahead of
+				// the clock (max_future), so an episode can start after
+				// now; Alertmanager refuses a startsAt after endsAt, and
+				// Prometheus never sends one ahead of its clock either.
+				pa.StartsAt = now.UTC()
+			}
 		}
 		pa.EndsAt = pa.EndsAt.UTC()
 		out = append(out, pa)

@@ -253,3 +253,71 @@ func TestUnreachableAlertmanagerIsRetryable(t *testing.T) {
 		t.Fatalf("retry=%v err=%v; want a retryable error", retry, err)
 	}
 }
+
+// An episode can start a little ahead of the notify stage's clock: the
+// aggregator accepts posts stamped up to max_future (10m by default) ahead.
+// Alertmanager refuses, with a 400 the stage does not retry for a repeat
+// interval, an alert whose startsAt is after its endsAt.
+func TestAnEpisodeStampedAheadOfTheClockStillReachesAlertmanager(t *testing.T) {
+	hook := &webhookSink{}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	base := startAlertmanager(t, hs.URL)
+
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("url: "+base+"\nresend_interval: 1m\n"), &n); err != nil {
+		t.Fatal(err)
+	}
+	s, err := alertmanager.Factory.Build(n.Content[0], notify.Deps{Receiver: "am"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ahead := range []time.Duration{0, 3 * time.Minute, 6 * time.Minute, 10 * time.Minute} {
+		t.Run(fmt.Sprintf("starting %v ahead", ahead), func(t *testing.T) {
+			a := notifytest.Alert(fmt.Sprintf("forum-ahead-%d", int(ahead.Minutes())))
+			a.StartsAt = time.Now().Add(ahead).UTC().Truncate(time.Second)
+			a.Fingerprint = msg.Fingerprint(a.Labels, a.StartsAt)
+			if _, err := s.Notify(context.Background(), a); err != nil {
+				t.Fatalf("Notify firing: %v", err)
+			}
+			for _, g := range alerts(t, base) {
+				if g.Labels["site"] != a.Labels["site"] {
+					continue
+				}
+				if g.Status.State != "active" {
+					t.Errorf("alert in alertmanager is %q, want active", g.Status.State)
+				}
+				if g.StartsAt.After(g.EndsAt) {
+					t.Errorf("startsAt %v after endsAt %v", g.StartsAt, g.EndsAt)
+				}
+				return
+			}
+			t.Fatal("alertmanager does not hold the alert")
+		})
+	}
+}
+
+func TestAFiringAlertNeverStartsAfterItEnds(t *testing.T) {
+	now := notifytest.Start
+	s := alertmanager.New(alertmanager.Settings{URL: "http://am.example", ResendInterval: time.Minute}, notify.Deps{Now: func() time.Time { return now }})
+	f := func(ahead time.Duration) {
+		t.Helper()
+		a := notifytest.Alert("forum-a")
+		a.StartsAt = now.Add(ahead)
+		pa := s.Build([]*msg.Alert{a}, now)[0]
+		if !pa.StartsAt.Before(pa.EndsAt) {
+			t.Errorf("starting %v ahead: startsAt %v, endsAt %v", ahead, pa.StartsAt, pa.EndsAt)
+		}
+		if !pa.EndsAt.Equal(now.Add(4 * time.Minute)) {
+			t.Errorf("starting %v ahead: endsAt %v, want now + 4 × resend_interval", ahead, pa.EndsAt)
+		}
+		if ahead <= 0 && !pa.StartsAt.Equal(a.StartsAt) {
+			t.Errorf("starting %v ahead: startsAt %v, want the episode's own %v", ahead, pa.StartsAt, a.StartsAt)
+		}
+	}
+	f(-time.Hour)
+	f(0)
+	f(3 * time.Minute)
+	f(4 * time.Minute)
+	f(10 * time.Minute)
+}
