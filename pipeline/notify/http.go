@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"errors"
 	"fmt"
@@ -93,8 +94,20 @@ func DoResponse(ctx context.Context, c *http.Client, r Request) (body []byte, re
 		if len(u.Path) > 1 {
 			secrets = append(secrets, u.Path)
 		}
-		if p, ok := u.User.Password(); ok {
-			secrets = append(secrets, p)
+		if ep := u.EscapedPath(); len(ep) > 1 && ep != u.Path {
+			// As sent, and as a receiver echoes it.
+			secrets = append(secrets, ep)
+		}
+		if u.User != nil {
+			p, ok := u.User.Password()
+			if ok {
+				secrets = append(secrets, p)
+			} else {
+				// A token given as the user name (https://TOKEN@host).
+				secrets = append(secrets, u.User.Username())
+			}
+			// The Authorization header the client builds from them.
+			secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
 		}
 	}
 	where := Endpoint(r.URL)
@@ -156,6 +169,21 @@ func Endpoint(raw string) string {
 		return "the configured URL"
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// ShownURL is raw as a settings error may print it: with what may be user
+// info (everything before the last "@", after any "//") replaced, since a
+// mistyped URL may still hold a password.
+func ShownURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	start := 0
+	if i := strings.Index(raw, "//"); i >= 0 && i < at {
+		start = i + 2
+	}
+	return raw[:start] + "<secret>" + raw[at:]
 }
 
 // unwrapURLError drops net/http's `Post "<full url>": ` prefix, which would

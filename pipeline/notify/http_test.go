@@ -72,3 +72,36 @@ func TestAnErrorQuotingTheBodyHoldsNoPartOfASecret(t *testing.T) {
 	f(195)
 	f(400)
 }
+
+// A receiver that echoes what it was sent (its path, as sent: percent
+// encoded; the Authorization header Go builds from the URL's user info)
+// in an error body put the URL's secrets in the error, the log and the
+// audit log: only the decoded path and a password were scrubbed.
+func TestAnErrorEchoingTheRequestHoldsNoSecretOfTheURL(t *testing.T) {
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "bad request "+r.URL.EscapedPath()+" auth="+r.Header.Get("Authorization"))
+	}))
+	defer recv.Close()
+	host := strings.TrimPrefix(recv.URL, "http://")
+	for _, c := range []struct {
+		name, url string
+		secrets   []string
+	}{
+		{"a percent-encoded path", "http://" + host + "/hooks/T0%2FB0%2FSEKRETPATHKEY", []string{"SEKRETPATHKEY"}},
+		{"a token as the user name", "http://TOKENAS_USERNAME99@" + host + "/hook", []string{"TOKENAS_USERNAME99", "VE9LRU5BU19VU0VSTkFNRTk5Og=="}},
+		{"a user name and password", "http://ops:PASSW0RD_HUNTER2@" + host + "/hook", []string{"PASSW0RD_HUNTER2", "b3BzOlBBU1NXMFJEX0hVTlRFUjI="}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Do(context.Background(), recv.Client(), Request{URL: c.url, Body: []byte(`{}`)})
+			if err == nil {
+				t.Fatal("a 400 was taken for a delivery")
+			}
+			for _, s := range c.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q holds %q", err, s)
+				}
+			}
+		})
+	}
+}

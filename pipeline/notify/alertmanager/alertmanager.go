@@ -54,7 +54,7 @@ var Factory = notify.Factory{
 		if s.URL == "" {
 			p.Add(d.Path+".url", notify.ErrRequired, "Alertmanager's base URL")
 		} else if !notify.IsHTTPURL(s.URL) {
-			p.Addf(d.Path+".url", notify.ErrInvalidEnum, "%q is not an http(s) URL", s.URL)
+			p.Addf(d.Path+".url", notify.ErrInvalidEnum, "%q is not an http(s) URL", notify.ShownURL(s.URL))
 		}
 		if s.ResendInterval < time.Second {
 			p.Addf(d.Path+".resend_interval", notify.ErrOutOfRange, "%v, want >= 1s", s.ResendInterval)

@@ -321,3 +321,21 @@ func TestAFiringAlertNeverStartsAfterItEnds(t *testing.T) {
 	f(4 * time.Minute)
 	f(10 * time.Minute)
 }
+
+// A mistyped URL is named in the error `config check` prints, but not the
+// password in it: the url setting is a plain string, and Alertmanager
+// behind basic auth is configured as https://user:password@host.
+func TestABadURLIsNamedWithoutItsPassword(t *testing.T) {
+	for _, u := range []string{"htps://ops:hunter2hunter2@am.example:9093", "ops:hunter2hunter2@am.example:9093"} {
+		var n yaml.Node
+		_ = yaml.Unmarshal([]byte("url: "+u+"\n"), &n)
+		_, err := alertmanager.Factory.Build(n.Content[0], notify.Deps{Path: "notify.receivers[0].settings"})
+		if err == nil || !strings.Contains(err.Error(), "settings.url") || !strings.Contains(err.Error(), "am.example") {
+			t.Errorf("url %s: error %v, want one naming settings.url and the host", u, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2hunter2") {
+			t.Errorf("url %s: error %v holds the password", u, err)
+		}
+	}
+}

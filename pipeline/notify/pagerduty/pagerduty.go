@@ -67,7 +67,7 @@ var Factory = notify.Factory{
 			p.Add(d.Path+".routing_key", notify.ErrInvalidEnum, "a routing key is 32 characters")
 		}
 		if !notify.IsHTTPURL(s.URL) {
-			p.Addf(d.Path+".url", notify.ErrInvalidEnum, "%q is not an http(s) URL", s.URL)
+			p.Addf(d.Path+".url", notify.ErrInvalidEnum, "%q is not an http(s) URL", notify.ShownURL(s.URL))
 		}
 		for k, v := range s.Severity {
 			switch v {

@@ -189,13 +189,14 @@ func TestSettingsAreChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), wantPath) {
 			t.Errorf("settings %q: error %v, want one naming %s", settings, err, wantPath)
 		}
-		if err != nil && strings.Contains(err.Error(), "short") {
-			t.Errorf("error echoes the routing key: %v", err)
+		if err != nil && (strings.Contains(err.Error(), "short") || strings.Contains(err.Error(), "hunter2hunter2")) {
+			t.Errorf("error echoes a secret: %v", err)
 		}
 	}
 	f("url: https://x\n", "settings.routing_key")
 	f("routing_key: short\n", "settings.routing_key")
 	f("routing_key: "+key+"\nurl: ftp://x\n", "settings.url")
+	f("routing_key: "+key+"\nurl: htps://ops:hunter2hunter2@events.example\n", "settings.url")
 	f("routing_key: "+key+"\nseverity: {high: loud}\n", "settings.severity.high")
 }
 
