@@ -247,6 +247,33 @@ func TestSitesCarryLevelTrendHealthAndSparkline(t *testing.T) {
 	}
 }
 
+// TestASiteNeverLiveOrNeverStaleSendsNoYearOne reads a site that has only
+// ever been stale, one that never was, and one known only from its
+// scraper's health (dark from its first crawl): a time that never happened
+// is left out, so the dashboard says "never" rather than "1/1/1, 00:00:00
+// (739000 d ago)".
+func TestASiteNeverLiveOrNeverStaleSendsNoYearOne(t *testing.T) {
+	h := newHarness(t, nil)
+	h.seed()
+	h.level(msg.Level{Site: "dark-from-start", Time: h.now, Name: "scraper_unreachable", Stale: true})
+	for _, path := range []string{"/api/v1/sites", "/api/v1/sites/forum-a", "/api/v1/sites/forum-b", "/api/v1/sites/dark-from-start"} {
+		t.Run(path, func(t *testing.T) {
+			code, body, _ := h.do("GET", path, config.RoleViewer, nil)
+			if code != http.StatusOK {
+				t.Fatalf("%d %s", code, body)
+			}
+			if strings.Contains(string(body), "0001-01-01") {
+				t.Fatalf("holds the zero time: %s", body)
+			}
+		})
+	}
+	var b struct{ Site SiteDetail }
+	h.getJSON("/api/v1/sites/forum-b", config.RoleViewer, &b)
+	if !b.Site.Health.Stale || b.Site.Health.StaleSince.IsZero() || !b.Site.Health.LastLive.IsZero() {
+		t.Fatalf("forum-b, stale from its first level: %+v", b.Site.Health)
+	}
+}
+
 func TestALateLevelDoesNotReplaceTheCurrentOne(t *testing.T) {
 	h := newHarness(t, nil)
 	h.level(msg.Level{Site: "s", Time: h.now, Level: 5, Baseline: 1})
@@ -344,6 +371,32 @@ func TestAlertsFilterAndPage(t *testing.T) {
 		if code, _, _ := h.do("GET", "/api/v1/alerts?"+bad, config.RoleViewer, nil); code != 400 {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
+	}
+}
+
+// TestATimeOutOfRangeIsABadRequest sends times no answer can hold (unix
+// milliseconds where seconds are wanted, the largest int64): each is a 400
+// that says so, not an empty 200 (the series' from cannot be encoded) or
+// a filter that wraps around and matches everything.
+func TestATimeOutOfRangeIsABadRequest(t *testing.T) {
+	h := newHarness(t, nil)
+	h.seed()
+	fromMS, toMS := h.now.Add(-time.Hour).UnixMilli(), h.now.UnixMilli()
+	for _, path := range []string{
+		fmt.Sprintf("/api/v1/levels?site=forum-a&from=%d&to=%d", fromMS, toMS),
+		"/api/v1/levels?site=forum-a&from=-99999999999999&to=1h",
+		"/api/v1/alerts?from=9223372036854775807",
+		"/api/v1/alerts?to=-9223372036854775808",
+		"/api/v1/export/alerts?from=9223372036854775807",
+		fmt.Sprintf("/api/v1/audit?since=%d", toMS),
+	} {
+		t.Run(path, func(t *testing.T) {
+			code, body, _ := h.do("GET", path, config.RoleAnalyst, nil)
+			var e struct{ Error string }
+			if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, "out of range") {
+				t.Fatalf("got %d %q, want 400 saying the time is out of range", code, body)
+			}
+		})
 	}
 }
 

@@ -218,3 +218,68 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+// signIn opens the dashboard at path on the harness's server and signs in
+// as role.
+func (h *harness) signIn(t *testing.T, ctx context.Context, role, path string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(h.ts.URL+path),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), testTokens[role]),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		poll(`document.getElementById("who").textContent.includes("`+role+`-user")`),
+		poll(`document.getElementById("live").textContent === "live"`),
+	)
+	if err != nil {
+		t.Fatalf("signing in: %v", err)
+	}
+}
+
+// alertRows is the number of alert rows the alerts view shows.
+const alertRows = `document.querySelectorAll('main tbody a[href^="#/alert/"]').length`
+
+// TestTheAlertsViewListsAlertsOfAnyStatus picks "any" in the status filter
+// of the alerts view: firing and resolved alerts both show, and the
+// filter stays on "any" rather than falling back to "firing".
+func TestTheAlertsViewListsAlertsOfAnyStatus(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	h := newHarness(t, nil)
+	firing, resolved := h.seed()
+	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
+	err := chromedp.Do(ctx,
+		poll(alertRows+` === 1 && document.querySelector('main tbody a[href="#/alert/`+firing+`"]') !== null`),
+		// As a person picks it: the value, then the change event.
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('select[name="status"]'); s.value = ""; s.dispatchEvent(new Event("change")); })()`),
+	)
+	if err != nil {
+		t.Fatalf("picking any status: %v", err)
+	}
+	err = chromedp.Do(ctx, poll(alertRows+` === 2 && document.querySelector('main tbody a[href="#/alert/`+resolved+`"]') !== null && document.querySelector('select[name="status"]').value === ""`))
+	if err != nil {
+		hash, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + " " + document.querySelector('select[name="status"]').value`))
+		t.Fatalf("with status any, the view does not list the resolved alert (at %q): %v", hash, err)
+	}
+}
+
+// TestTheFiringAlertsViewDropsAnAlertThatResolves keeps the alerts view
+// open on firing alerts while one resolves: its row leaves the list
+// instead of showing it as firing until the next reload.
+func TestTheFiringAlertsViewDropsAnAlertThatResolves(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	h := newHarness(t, nil)
+	now := h.now
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
+	start := now.Add(-time.Hour)
+	fp := msg.Fingerprint(labels, start)
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
+	if err := chromedp.Do(ctx, poll(alertRows+` === 1`)); err != nil {
+		t.Fatalf("the firing alert never showed: %v", err)
+	}
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusResolved, StartsAt: start, EventTime: now, EndsAt: now, Level: 1, Baseline: 1})
+	if err := chromedp.Do(ctx, poll(alertRows+` === 0`)); err != nil {
+		badge, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("main tbody .badge")].map(b => b.textContent).join(",")`))
+		t.Fatalf("the resolved alert stays in the list of firing alerts (badges %q): %v", badge, err)
+	}
+}

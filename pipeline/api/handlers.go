@@ -92,7 +92,14 @@ func (s *Server) parseTime(q, name string, def time.Time) (time.Time, error) {
 		return s.now().Add(-d), nil
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
+		t := time.Unix(n, 0)
+		// Past year 9999 a time cannot be encoded in an answer, and far
+		// enough out its Unix milliseconds wrap around: a filter would
+		// then match everything. Milliseconds sent for seconds land there.
+		if t.Year() < 1 || t.Year() > 9999 {
+			return time.Time{}, badRequest("%s: %s is out of range: want unix seconds (not milliseconds) of a year up to 9999", name, v)
+		}
+		return t, nil
 	}
 	return time.Time{}, badRequest("%s: want RFC 3339, a duration before now (48h) or unix seconds", name)
 }

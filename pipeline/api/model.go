@@ -24,8 +24,10 @@ import (
 
 // SiteSummary is a site's current state as the wall view shows it.
 type SiteSummary struct {
-	Site     string                 `json:"site"`
-	Time     time.Time              `json:"time"`
+	Site string `json:"site"`
+	// Time is the current level's; absent while the site is known only
+	// from its scraper's health (a zero time would read as year 1).
+	Time     time.Time              `json:"time,omitzero"`
 	Level    float64                `json:"level"`
 	Baseline float64                `json:"baseline"`
 	Score    float64                `json:"score,omitempty"`
@@ -48,10 +50,13 @@ type SiteSummary struct {
 type Health struct {
 	// Stale is set while the latest level was emitted for a site that is
 	// dark (unreachable, markup changed, blocked by a bot challenge) or quiet.
-	Stale      bool      `json:"stale"`
-	StaleSince time.Time `json:"stale_since,omitempty"`
-	// LastLive is the time of the latest level that was not stale.
-	LastLive time.Time `json:"last_live,omitempty"`
+	Stale bool `json:"stale"`
+	// StaleSince is absent while the site is not stale. (omitempty never
+	// leaves out a time.Time: the dashboard showed the zero as year 1.)
+	StaleSince time.Time `json:"stale_since,omitzero"`
+	// LastLive is the time of the latest level that was not stale; absent
+	// for a site that has been stale since it was first seen.
+	LastLive time.Time `json:"last_live,omitzero"`
 	// Scraper holds what the scrapers report about the site, when they do.
 	Scraper map[string]string `json:"scraper,omitempty"`
 }

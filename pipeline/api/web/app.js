@@ -401,8 +401,10 @@
   async function alertsView(params) {
     navCurrent("alerts");
     const my = viewToken;
-    const f = { status: params.get("status") || "firing", site: params.get("site") || "", severity: params.get("severity") || "", signal: params.get("signal") || "" };
-    const q = () => Object.entries(f).filter(([, v]) => v).map(([k, v]) => k + "=" + encodeURIComponent(v)).join("&");
+    // Firing by default; "status=" (any) stays in the query, or picking
+    // "any" would read as no choice and fall back to firing.
+    const f = { status: params.has("status") ? params.get("status") : "firing", site: params.get("site") || "", severity: params.get("severity") || "", signal: params.get("signal") || "" };
+    const q = () => Object.entries(f).filter(([k, v]) => v || k === "status").map(([k, v]) => k + "=" + encodeURIComponent(v)).join("&");
     const page = await api("/api/v1/alerts?limit=100&" + q());
     if (my !== viewToken) return;
     const rows = el("tbody", {}, page.alerts.map(alertRow));
@@ -423,9 +425,11 @@
     setView("Alerts", form, alertTable(rows), more);
     on((type, ev) => {
       if (type !== "alert") return;
-      if ((f.status && ev.status !== f.status) || (f.site && ev.site !== f.site) || (f.severity && ev.labels.severity !== f.severity) || (f.signal && ev.labels.signal !== f.signal)) return;
+      // An alert that no longer matches (it resolved under "firing") leaves
+      // the list rather than staying on it as it was.
       const old = [...rows.querySelectorAll("a")].find((a) => a.getAttribute("href") === "#/alert/" + encodeURIComponent(ev.fingerprint));
       if (old) old.closest("tr").remove();
+      if ((f.status && ev.status !== f.status) || (f.site && ev.site !== f.site) || (f.severity && ev.labels.severity !== f.severity) || (f.signal && ev.labels.signal !== f.signal)) return;
       rows.prepend(alertRow(ev));
     });
   }
