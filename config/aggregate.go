@@ -38,8 +38,9 @@ type Aggregate struct {
 	// time. Posts that entered longer ago than this count toward the
 	// baseline only, as history: a new deployment reading a topic's
 	// months of history, or a stage back after days away, does not page
-	// for campaigns long over. 0: the wall clock always (every backlog
-	// post older than grace is late).
+	// for campaigns long over. Negative (-1s): off, the wall clock always
+	// (every backlog post older than grace is late); 0 is unset, the
+	// default.
 	CatchUp time.Duration `yaml:"catch_up"`
 	// Evidence is how many top contributing posts an alert and a level carry.
 	Evidence int `yaml:"evidence"`
@@ -273,9 +274,6 @@ func (c *Aggregate) validate(path string) error {
 	}
 	if c.TickEvery < 0 {
 		p.Addf(f("tick_every"), ErrOutOfRange, "%v, want >= 0 (0: never)", c.TickEvery)
-	}
-	if c.CatchUp < 0 {
-		p.Addf(f("catch_up"), ErrOutOfRange, "%v, want >= 0 (0: off)", c.CatchUp)
 	}
 	if c.Evidence < 0 || c.Evidence > 50 {
 		p.Addf(f("evidence"), ErrOutOfRange, "%d, want 0..50", c.Evidence)

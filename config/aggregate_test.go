@@ -58,3 +58,24 @@ func TestAggregateDefaults(t *testing.T) {
 		t.Errorf("overrides: [] kept %d rules", len(cfg.Aggregate.Overrides))
 	}
 }
+
+// Catching up can be turned off, as aggregate.catch_up documents: 0 is
+// "unset" (the default), so a negative duration is what says "off", and
+// filling the defaults again keeps it off.
+func TestAggregateCatchUpCanBeTurnedOff(t *testing.T) {
+	f := func(yml string, want time.Duration) {
+		t.Helper()
+		c, err := Parse([]byte(yml))
+		if err != nil {
+			t.Fatalf("%q: %v", yml, err)
+		}
+		c.SetDefaults()
+		if got := c.Aggregate.CatchUp; got != want {
+			t.Errorf("%q: catch_up %v, want %v", yml, got, want)
+		}
+	}
+	f("aggregate:\n  catch_up: -1s\n", -time.Second)
+	f("aggregate:\n  catch_up: -1h\n", -time.Hour)
+	f("aggregate:\n  catch_up: 2h\n", 2*time.Hour)
+	f("aggregate: {}\n", 6*time.Hour)
+}

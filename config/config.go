@@ -81,6 +81,8 @@ type Embedded struct {
 
 // TLS configures a TLS client.
 type TLS struct {
+	// Enabled turns TLS on; the other keys are read only with it (a
+	// rediss:// URL alone uses the system's roots).
 	Enabled            bool   `yaml:"enabled"`
 	CAFile             string `yaml:"ca_file"`
 	CertFile           string `yaml:"cert_file"`
@@ -377,6 +379,27 @@ func validateTLS(p *Problems, path string, t TLS) {
 	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		p.Add(path+".key_file", ErrRequired, "cert_file and key_file go together")
+	}
+	if !t.Enabled {
+		// The client reads the section only when it is enabled: a CA given
+		// without it is ignored, and a rediss:// URL then checks the
+		// server against the system's roots.
+		var set []string
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"ca_file", t.CAFile != ""}, {"cert_file", t.CertFile != ""}, {"key_file", t.KeyFile != ""}, {"server_name", t.ServerName != ""}, {"insecure_skip_verify", t.InsecureSkipVerify}} {
+			if f.set {
+				set = append(set, f.name)
+			}
+		}
+		switch len(set) {
+		case 0:
+		case 1:
+			p.Addf(path+".enabled", ErrRequired, "%s has no effect without it", set[0])
+		default:
+			p.Addf(path+".enabled", ErrRequired, "%s have no effect without it", strings.Join(set, ", "))
+		}
 	}
 }
 

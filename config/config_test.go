@@ -28,6 +28,7 @@ func TestConfigCases(t *testing.T) {
 		"sentinel-no-addrs":  "redis.sentinel.addrs: is required: with a sentinel master_name",
 		"bad-duration":       "cannot parse config",
 		"bad-feed-stall":     "serve.feed.stall: is out of range: 45s, want >= 2 x feed.check (1m0s)",
+		"tls-not-enabled":    "redis.tls.enabled: is required: ca_file has no effect without it",
 	}
 	files, _ := filepath.Glob("testdata/conf.*.yml")
 	if len(files) != len(cases) {

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/aggregate"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -17,7 +18,11 @@ func cmdAggregate(ctx context.Context, e *env, args []string) error {
 
 // repartitionTopic is the topic between the site and target halves of the
 // aggregate stage: threatening posts keyed by target.
-func repartitionTopic(p *process) string { return p.topic(p.cfg.Topics.Scored + "-by-target") }
+func repartitionTopic(p *process) string { return repartitionName(p.cfg.Topics) }
+
+// repartitionName is the full name of the aggregate stage's repartition
+// topic under topics t.
+func repartitionName(t config.Topics) string { return t.Name(t.Scored + "-by-target") }
 
 // runAggregateStage runs scored -> levels + alerts: per-site levels from the
 // scored topic, and per-target levels from the repartition topic the site

@@ -158,3 +158,24 @@ func TestScoreAndEvalTakeTheInputAsAnArgument(t *testing.T) {
 		t.Fatalf("eval FILE: exit %d, out %q, stderr %q", code, out, stderr)
 	}
 }
+
+// config check runs the checks a stage runs when it starts, so a file it
+// passes does not stop a stage: every site's engine must exist and take
+// the site's settings, as every receiver must.
+func TestConfigCheckRefusesWhatAStageWouldRefuseAtItsStart(t *testing.T) {
+	f := func(name, yml, want string) {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "tw.yaml")
+		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run(t, "", "config", "check", file)
+		if code != 1 || !strings.Contains(errOut, want) || strings.Contains(out, "ok") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1 and %q", name, code, out, errOut, want)
+		}
+	}
+	f("an unknown engine", "scrape:\n  sites:\n    - name: forum\n      engine: xenfor0\n      url: https://forum.example.org/\n",
+		`scrape.sites[0].engine: is not one of the allowed values: unknown engine "xenfor0"`)
+	f("an unknown sink", "notify:\n  receivers:\n    - name: r\n      type: carrier-pigeon\n  default_receivers: [r]\n",
+		"notify.receivers[0]")
+}

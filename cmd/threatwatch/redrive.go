@@ -38,6 +38,9 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	for _, t := range cfg.Topics.All() {
 		known[t] = true
 	}
+	// The target half of the aggregate stage reads the repartition topic,
+	// so its dead letters name that one.
+	known[repartitionName(cfg.Topics)] = true
 	known[cfg.Topics.Name(cfg.Topics.DeadLetter)] = false
 	wantSource := ""
 	if *source != "" {

@@ -74,3 +74,38 @@ func TestRedriveSendsDeadLettersBack(t *testing.T) {
 		}
 	}
 }
+
+// The aggregate stage's target half reads the repartition topic the site
+// half fills (<scored>-by-target), so its dead letters name that topic; it
+// is the pipeline's own, and redrive sends them back there too.
+func TestRedriveSendsTheTargetHalfsDeadLettersBackToTheRepartitionTopic(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := kafkaConfigFile(t, kc, dir)
+	repart := kc.Topic(kc.Config.Topics.Scored + "-by-target")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The aggregate stage creates it at its start.
+	if err := kc.Bus.EnsureTopics(ctx, repart); err != nil {
+		t.Fatal(err)
+	}
+	dl := &msg.DeadLetter{Schema: msg.SchemaDeadLetter, Stage: "aggregate-targets", Reason: "schema", Error: "refused",
+		Topic: repart, Partition: 0, Offset: 4, OrigKey: []byte("target-ref"), Value: []byte(`{"schema":"scored/2"}`), At: time.Now().UTC()}
+	b, err := msg.Encode(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(in, append(b, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, "--reason", "schema", in)
+	if code != 0 || !strings.Contains(errOut, "re-sent 1 messages ("+repart+": 1)") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	got := readTopic(t, kc, repart, 1, 20*time.Second)
+	if len(got) != 1 || got[0] != `{"schema":"scored/2"}` {
+		t.Fatalf("the repartition topic holds %q, want the original", got)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/scrapers"
 )
 
 // openInput opens a file, or standard input for "" or "-".
@@ -430,7 +431,9 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := checkNotify(cfg); err != nil {
+		// What the config package cannot check, each stage checks at its
+		// start; a file that passes here must not stop a stage there.
+		if err := errors.Join(scrapers.Validate(cfg.Scrape), checkNotify(cfg)); err != nil {
 			return fmt.Errorf("%s: invalid config: %w", args[1], err)
 		}
 		fmt.Fprintf(e.stdout, "%s: ok\n", args[1])
