@@ -58,6 +58,9 @@ type Receiver struct {
 	// new notifications then get one call instead of the full retry
 	// sequence, so a dead receiver does not hold up the alerts topic.
 	failing atomic.Bool
+	// triedAt (Unix nanoseconds) is when a new notification last called
+	// the receiver: while it is failing, at most one a tick does.
+	triedAt atomic.Int64
 	// quietUntil (Unix nanoseconds; 0: none) is when the receiver's last
 	// Retry-After ends. Until then no call is made to it, for any alert:
 	// new ones are held back and sent by the tick once it ends, rather
@@ -458,8 +461,16 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		}
 	}
 	if q := r.quietUntil.Load(); q != 0 && e.now.Before(time.Unix(0, q)) {
-		return s.holdBack(ctx, a, r, d, e, entry, time.Unix(0, q))
+		return s.holdBack(ctx, a, r, d, e, entry, time.Unix(0, q), "the receiver asked to be left alone until "+time.Unix(0, q).UTC().Format(time.RFC3339))
 	}
+	if !tick && r.failing.Load() && e.now.Sub(time.Unix(0, r.triedAt.Load())) < s.cfg.Tick {
+		// A receiver that is down costs a timeout a call: one call per
+		// new alert held the alerts topic (and the ticks that keep
+		// Alertmanager's alerts alive) for minutes in a burst. Within a
+		// tick of the last call, the tick sends it.
+		return s.holdBack(ctx, a, r, d, e, entry, e.now, "the receiver is failing; the tick retries")
+	}
+	r.triedAt.Store(e.now.UnixNano())
 	rs := s.retry
 	if tick || r.failing.Load() {
 		// The tick is itself the retry loop: one call per delivery.
@@ -944,7 +955,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // holdBack holds a notification back while its receiver's Retry-After runs:
 // it is pending, due at until, and no call is made. The tick sends it
 // then. Audited once per status held back.
-func (s *Stage) holdBack(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, entry alertstate.AuditEntry, until time.Time) alertstate.Delivery {
+func (s *Stage) holdBack(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, entry alertstate.AuditEntry, until time.Time, why string) alertstate.Delivery {
 	first := d.Pending != a.Status
 	if first || d.FirstFailure.IsZero() {
 		// Retry.give_up_after counts from here, as from a first failure.
@@ -954,7 +965,7 @@ func (s *Stage) holdBack(ctx context.Context, a msg.Alert, r *Receiver, d alerts
 	s.m.notifications.WithLabelValues(r.Name, alertstate.ResultDeferred).Inc()
 	if first {
 		entry.Result = alertstate.ResultDeferred
-		entry.Note = "the receiver asked to be left alone until " + until.UTC().Format(time.RFC3339)
+		entry.Note = why
 		s.record(ctx, entry)
 	}
 	return d

@@ -349,21 +349,22 @@ notify:
 	if n := len(h.recs["broken"].Calls()); n != 1 {
 		t.Errorf("broken: %d calls, want 1 (not retryable)", n)
 	}
-	// While a receiver is failing, a new alert gets one call, not the whole
-	// retry sequence: a dead receiver must not hold up the alerts topic.
+	// While a receiver is failing, a new alert within a tick of its last
+	// call makes none (the tick sends it), not the whole retry sequence: a
+	// dead receiver must not hold up the alerts topic.
 	downFor.Store(6)
 	h.handle(notifytest.Alert("forum-b"))
-	if n := len(h.recs["down"].Calls()); n != 4 {
-		t.Errorf("down after a second alert: %d calls, want 4", n)
+	if n := len(h.recs["down"].Calls()); n != 3 {
+		t.Errorf("down after a second alert: %d calls, want 3", n)
 	}
 	// The ticks retry the pending deliveries, one call each, after backoff.
-	for range 3 {
+	for range 4 {
 		h.clock.add(time.Second)
 		h.tick()
 	}
-	// Ticks 1 and 2: the first pending delivery fails (calls 5, 6) and the
-	// receiver is left alone for the rest of the tick; tick 3: both pending
-	// deliveries succeed (7, 8).
+	// Ticks 1 to 3: the first pending delivery fails (calls 4, 5, 6) and
+	// the receiver is left alone for the rest of the tick; tick 4: both
+	// pending deliveries succeed (7, 8).
 	if got := h.recs["down"].Calls(); len(got) != 8 {
 		t.Errorf("down after ticks: %d calls, want 8", len(got))
 	}
@@ -381,10 +382,68 @@ notify:
 		t.Errorf("broken delivery %+v, want failed for good", d)
 	}
 	got := fmt.Sprint(h.results())
-	for _, want := range []string{"flaky:firing:sent", "broken:firing:failed", "down:firing:failed", "down:firing:sent"} {
+	for _, want := range []string{"flaky:firing:sent", "broken:firing:failed", "down:firing:failed", "down:firing:deferred", "down:firing:sent"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("audit lacks %s: %s", want, got)
 		}
+	}
+}
+
+// TestABurstOfAlertsDoesNotWaitOnADeadReceiver: a receiver that is down
+// costs a timeout a call (10 s by default). One call per new alert while
+// it failed made a burst of 30 alerts wait five minutes on it, and the
+// ticks meanwhile (which keep Alertmanager's alerts alive and deliver to
+// the receivers that work) with them. Now a failing receiver gets at most
+// one call a tick from new alerts; the rest are held for the tick, and
+// the receivers that work get every alert at once.
+func TestABurstOfAlertsDoesNotWaitOnADeadReceiver(t *testing.T) {
+	h := newHarness(t, `
+notify:
+  tick: 10s
+  retry: {attempts: 3}
+  receivers:
+    - {name: dead, type: rec}
+    - {name: chat, type: rec}
+  routes:
+    - receivers: [dead, chat]
+`)
+	var up atomic.Bool
+	h.recs["dead"].Fail = func(int) (bool, error) {
+		if up.Load() {
+			return false, nil
+		}
+		return true, notifytest.ErrDown
+	}
+	for i := range 30 {
+		h.handle(notifytest.Alert(fmt.Sprintf("forum-%d", i)))
+	}
+	if n := len(h.recs["dead"].Calls()); n != 3 {
+		t.Errorf("the dead receiver got %d calls for a burst of 30 alerts, want 3 (the first alert's retries)", n)
+	}
+	if n := len(h.recs["chat"].Calls()); n != 30 {
+		t.Errorf("the working receiver got %d of 30 alerts", n)
+	}
+	// A tick later a new alert tries it again, once.
+	h.clock.add(10 * time.Second)
+	h.handle(notifytest.Alert("forum-30"))
+	if n := len(h.recs["dead"].Calls()); n != 4 {
+		t.Errorf("a tick later, %d calls, want 4", n)
+	}
+	// Back up: the ticks deliver everything held, none lost.
+	before := len(h.recs["dead"].Calls())
+	up.Store(true)
+	for range 40 {
+		h.clock.add(10 * time.Second)
+		h.tick()
+	}
+	sent := map[string]bool{}
+	for _, c := range h.recs["dead"].Calls()[before:] {
+		for _, a := range c.Alerts {
+			sent[a.Fingerprint] = true
+		}
+	}
+	if len(sent) != 31 {
+		t.Errorf("the receiver back up got %d of 31 alerts", len(sent))
 	}
 }
 
