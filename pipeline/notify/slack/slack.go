@@ -109,7 +109,8 @@ func (s *Sink) Build(alerts []*msg.Alert) Message {
 		if i > 0 {
 			m.Blocks = append(m.Blocks, Block{Type: "divider"})
 		}
-		texts = append(texts, notify.Title(a))
+		// The top-level text is mrkdwn too (the notification shows it).
+		texts = append(texts, escape(notify.Title(a)))
 		m.Blocks = append(m.Blocks, Block{Type: "header", Text: &Text{Type: "plain_text", Text: notify.Truncate(notify.Title(a), 150)}})
 		var fields []*Text
 		for _, k := range []string{"site", "signal", "severity", "target"} {

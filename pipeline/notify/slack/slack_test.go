@@ -129,3 +129,26 @@ func TestSlackErrorsAreClassified(t *testing.T) {
 	f(http.StatusBadRequest, "invalid_token", false)
 	f(http.StatusInternalServerError, "internal_error", true)
 }
+
+// The message's top-level text (what the notification and a client
+// without blocks show) is mrkdwn as well: a title holding "<!channel>"
+// (a site's name is configuration, a rule's name too) pinged the whole
+// channel, which the blocks, escaped, did not.
+func TestSlackTopLevelTextIsEscaped(t *testing.T) {
+	var got []map[string]any
+	srv := hook(t, &got, 0, "ok")
+	defer srv.Close()
+	s := newSink(t, srv.URL)
+	a := notifytest.Alert("<!channel> & co")
+	a.Annotations["summary"] = "Swatting talk spiking on <!channel> & co"
+	if _, err := s.Notify(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d messages, want 1", len(got))
+	}
+	text, _ := got[0]["text"].(string)
+	if strings.Contains(text, "<!channel>") || !strings.Contains(text, "&lt;!channel&gt; &amp; co") {
+		t.Errorf("text %q: want mrkdwn escaped", text)
+	}
+}
