@@ -71,6 +71,10 @@ type keyState struct {
 	// spike judged late, the hour judged.
 	lateBy   time.Duration
 	lateHour time.Time
+
+	// LateIn is 1 + the hour, still in progress, that late posts fell in:
+	// judged when it ends (0: none).
+	LateIn int64 `json:"late_in,omitempty"`
 }
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
@@ -483,9 +487,24 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 // bar is more than the pending period asks). The hour in progress is left
 // to the windows.
 func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
-	st := k.L
 	h := hourOf(t)
-	if h >= hourOf(st.Watermark) || st.Spikes.Has(h) {
+	switch {
+	case h > hourOf(k.L.Watermark):
+	case h == hourOf(k.L.Watermark):
+		// The hour in progress: its windows cannot count late posts
+		// either, so it is judged when it ends (roll).
+		k.LateIn = h + 1
+	default:
+		c := contributor(s, t, w)
+		e.judgeHour(k, h, k.L.Watermark, &c)
+	}
+}
+
+// judgeHour judges hour h of key k from its history at event time at (see
+// judgeLate); c, when known, is the late post that brought it there.
+func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, c *msg.Contributor) {
+	st := k.L
+	if st.Spikes.Has(h) {
 		return
 	}
 	v, ok := st.Hist.At(h)
@@ -502,7 +521,6 @@ func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
 		return
 	}
 	st.Spikes.Set(h)
-	at := st.Watermark
 	policy := e.policy
 	if k.Kind == kindTarget {
 		policy = e.tgtPolicy
@@ -517,12 +535,27 @@ func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
 		// Already paging (a repeat is the notify stage's), or in cooldown.
 		return
 	}
-	c := contributor(s, t, w)
 	kk := *k
 	lst := *k.L
-	lst.Top = []msg.Contributor{c}
+	from := time.Unix(0, h*int64(time.Hour)).UTC()
+	kk.lateHour = from
+	if c != nil {
+		lst.Top = []msg.Contributor{*c}
+		kk.lateBy = at.Sub(c.At)
+	} else {
+		// Judged when the hour ended: the window's evidence of the hour.
+		lst.Top = nil
+		for _, o := range k.L.Top {
+			if !o.At.Before(from) && o.At.Before(from.Add(time.Hour)) {
+				lst.Top = append(lst.Top, o)
+			}
+		}
+	}
 	kk.L = &lst
-	kk.lateBy, kk.lateHour = at.Sub(t), time.Unix(0, h*int64(time.Hour)).UTC()
+	var sig msg.Signal
+	if len(lst.Top) > 0 {
+		sig = alert.Dominant(lst.Top[0].Scores)
+	}
 	lv := &msg.Level{
 		Schema: msg.SchemaLevel, Site: k.Site, Target: k.Target, Time: at,
 		Level: round3(a.live), Baseline: round3(a.baseline), Score: round3(a.score),
@@ -536,7 +569,7 @@ func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
 	if k.Kind == kindTarget {
 		name = alert.NameTargetSpike
 	}
-	e.emitAlert(&kk, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, e.severity(a), alert.Dominant(c.Scores)})
+	e.emitAlert(&kk, &k.Spike, msg.StatusFiring, at, lv, "", &onset{name, e.severity(a), sig})
 }
 
 // lateMatch is a post read late that override rules are applied to: its
@@ -760,6 +793,12 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 	// the time got to t, in one move or many (a restore moves quiet keys
 	// in one).
 	st.Spikes.Advance(hourOf(t))
+	if k.LateIn != 0 && hourOf(t) >= k.LateIn {
+		h := k.LateIn - 1
+		k.LateIn = 0
+		e.touch(k)
+		e.judgeHour(k, h, t, nil)
+	}
 }
 
 // quietAlone reports whether moving key k forward in time emits nothing

@@ -103,3 +103,48 @@ func TestACampaignReadLateAfterAScraperOutagePagesWhenItIsRead(t *testing.T) {
 	f("a campaign in a first crawl's backfill does not page", 200, true, back, false)
 	f("a campaign read more than catch_up after it happened does not page", 200, false, down+8*time.Hour, false)
 }
+
+// TestALateCampaignInTheHourInProgressPagesWhenTheHourEnds: a scraper
+// down from 10:05 to 10:55 reads a campaign of 10:05-10:25 late, in the
+// hour still in progress, which the late judgement leaves to the windows;
+// but the windows cannot count late posts. The hour is judged when it
+// ends.
+func TestALateCampaignInTheHourInProgressPagesWhenTheHourEnds(t *testing.T) {
+	const (
+		down = 4*day + 10*time.Hour + 5*time.Minute
+		back = 4*day + 10*time.Hour + 55*time.Minute
+	)
+	s := newStream(7)
+	s.feed("forum", 0, down, 20, 0.8, true, nil)
+	gap := newStream(8)
+	gap.feed("forum", down, back, 20, 0.8, true, nil)
+	gap.feed("forum", down, down+20*time.Minute, 240, 0.9, false, nil)
+	for _, p := range gap.posts {
+		p.Post.ID = "gap-" + p.Post.ID
+		p.Post.Fetched = at(back)
+	}
+	after := newStream(9)
+	after.feed("forum", back, back+6*time.Hour, 20, 0.8, true, nil)
+
+	e, _ := NewEngine(defaults())
+	outs := drive(e, s.sorted(), down)
+	for tick := down; tick <= back; tick += 15 * time.Second {
+		outs = append(outs, e.Advance(at(tick))...)
+	}
+	for _, p := range gap.posts {
+		outs = append(outs, e.Add(p)...)
+	}
+	if on := onsets(outs); len(on) != 0 {
+		t.Fatalf("paged %v before the hour ended", times(on))
+	}
+	outs = drive(e, after.sorted(), back+6*time.Hour)
+	on := onsets(outs)
+	if len(on) != 1 {
+		t.Fatalf("paged %d times (%v), want once when the hour ended", len(on), times(on))
+	}
+	hourEnd := at(4*day + 11*time.Hour)
+	if a := on[0]; a.EventTime.Before(hourEnd) || a.EventTime.After(hourEnd.Add(5*time.Minute)) ||
+		a.Annotations["late_hour"] != at(4*day+10*time.Hour).Format(time.RFC3339) {
+		t.Errorf("paged at %v with annotations %v, want when the hour ended, for 10:00", a.EventTime.Sub(t0), a.Annotations)
+	}
+}
