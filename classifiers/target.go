@@ -6,6 +6,8 @@ package classifiers
 // cues alone fire equally on both, so the threat features read the words
 // right after the verb.
 
+import "strings"
+
 // harmObject says what a harm verb is done to.
 type harmObject uint8
 
@@ -189,7 +191,7 @@ func (d *Document) harmAgainst(obj harmObject, intent bool, cs ...cue) (bool, in
 					if in.to > h.from {
 						break
 					}
-					if h.from-in.to <= 6 && d.toks[in.from].sent == d.toks[h.from].sent && d.toks[in.from].flags&tokQuoted == 0 && !d.hitNegated(in) {
+					if (h.from-in.to <= 6 || d.coordinated(in.to, h.from)) && d.toks[in.from].sent == d.toks[h.from].sent && d.toks[in.from].flags&tokQuoted == 0 && !d.hitNegated(in) {
 						found, a = true, d.norm.orig(int(d.toks[in.from].start))
 						break
 					}
@@ -206,4 +208,54 @@ func (d *Document) harmAgainst(obj harmObject, intent bool, cs ...cue) (bool, in
 		}
 	}
 	return false, -1, -1
+}
+
+// maxCoordinated bounds how far an intent carries through coordinated
+// verb phrases.
+const maxCoordinated = 20
+
+// clauseBreaks end the reach of an intent: a contrast or a subordinate
+// clause ("but", "because") has its own subject and mood; a subject
+// pronoun other than the speaker's hands the clause to someone else; a
+// verb of saying turns what follows into reported words.
+var clauseBreaks = map[string]bool{
+	"but": true, "because": true, "cause": true, "cuz": true, "so": true, "while": true, "if": true, "when": true,
+	"until": true, "unless": true, "or": true, "though": true, "although": true, "since": true,
+	"he": true, "she": true, "they": true, "it": true, "someone": true, "somebody": true, "nobody": true,
+	// What the speaker will say is not what they will do: "I'll call the
+	// police and say Kyle shot his roommate" reports, it does not threaten.
+	"say": true, "says": true, "saying": true, "tell": true, "telling": true, "claim": true, "claiming": true,
+	"report": true, "that": true,
+}
+
+// coordinated reports whether the tokens from..to (exclusive) are a chain
+// of coordinated verb phrases that an intent before them carries through
+// to the word at to: "going to find you, tie you up and then [kill]".
+// Within six words an intent reaches anyway; past them, the gap must hold
+// a coordination (a comma, "and", "then") and no clause break, and "you"
+// right after a coordination is a new subject ("..., and you will").
+func (d *Document) coordinated(from, to int32) bool {
+	if to-from > maxCoordinated || to <= from {
+		return false
+	}
+	coord, afterCoord := false, false
+	for k := from; k < to; k++ {
+		if k > from && strings.IndexByte(d.norm.s[d.toks[k-1].end:d.toks[k].start], ',') >= 0 {
+			coord, afterCoord = true, true
+		}
+		switch s := d.toks[k].s; {
+		case clauseBreaks[s]:
+			return false
+		case s == "and" || s == "then" || s == "&" || s == "n":
+			coord, afterCoord = true, true
+			continue
+		case s == "you" && afterCoord:
+			return false
+		}
+		afterCoord = false
+	}
+	if to > from && strings.IndexByte(d.norm.s[d.toks[to-1].end:d.toks[to].start], ',') >= 0 {
+		coord = true
+	}
+	return coord
 }
