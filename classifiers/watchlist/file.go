@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"go.yaml.in/yaml/v3"
@@ -133,6 +134,10 @@ func ParseFile(r io.Reader, name string) (*File, error) {
 	if len(b) > MaxFileBytes {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFile, name, MaxFileBytes)
 	}
+	if err := checkEncoding(b); err != nil {
+		clear(b)
+		return nil, fmt.Errorf("%w: %s: %w", ErrFile, name, err)
+	}
 	f := &File{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -149,6 +154,30 @@ func ParseFile(r io.Reader, name string) (*File, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrFile, name, err)
 	}
 	return f, nil
+}
+
+// checkEncoding refuses a file that is not UTF-8 (or UTF-16 with a byte
+// order mark, which yaml reads), naming the first line to fix. yaml says
+// only "invalid trailing UTF-8 octet" or "control characters are not
+// allowed", without a line: in a list of thousands of persons exported
+// from a spreadsheet as Latin-1, that leaves the operator searching. The
+// bytes themselves are never quoted: they are a value.
+func checkEncoding(b []byte) error {
+	if bytes.HasPrefix(b, []byte{0xfe, 0xff}) || bytes.HasPrefix(b, []byte{0xff, 0xfe}) {
+		return nil
+	}
+	line := func(i int) int { return 1 + bytes.Count(b[:i], []byte{'\n'}) }
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return fmt.Errorf("line %d holds a NUL byte (saved as UTF-16 without a byte order mark?); save the file as UTF-8", line(i))
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return fmt.Errorf("line %d is not UTF-8 text (saved as Latin-1 or Windows-1252?); save the file as UTF-8", line(i))
+		}
+		i += size
+	}
+	return nil
 }
 
 var regionCode = regexp.MustCompile(`^[A-Za-z]{2,3}$`)
@@ -179,12 +208,15 @@ func (f *File) validate() error {
 			errs = append(errs, fmt.Errorf("persons[%d]: id is not valid: want 1-64 of A-Z, a-z, 0-9, '.', '_', ':', '-', starting with a letter or digit", i))
 			continue
 		}
+		// Named by position, not by id, until the id is known to be
+		// opaque: an id that spells a name would be the name in the
+		// error, on the operator's terminal and in CI logs.
 		if j, dup := seen[p.ID]; dup {
-			errs = append(errs, fmt.Errorf("persons[%d]: id %q is also persons[%d]", i, p.ID, j))
+			errs = append(errs, fmt.Errorf("persons[%d]: id is also persons[%d]", i, j))
 		}
 		seen[p.ID] = i
 		if err := p.opaque(); err != nil {
-			errs = append(errs, fmt.Errorf("person %s: %w", p.ID, err))
+			errs = append(errs, fmt.Errorf("persons[%d]: %w", i, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -1094,6 +1094,27 @@ func isPhoneSep(c byte) bool {
 	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/'
 }
 
+// phoneSepLen returns the length of the phone separator at text[j:], or
+// 0: an ASCII one, or a no-break or thin space (web pages keep a number
+// on one line with them, French typography groups digits with them) or a
+// dash or minus that a word processor put for a hyphen.
+func phoneSepLen(text string, j int) int {
+	if j >= len(text) {
+		return 0
+	}
+	if c := text[j]; c < utf8.RuneSelf {
+		if isPhoneSep(c) {
+			return 1
+		}
+		return 0
+	}
+	switch r, size := utf8.DecodeRuneInString(text[j:]); r {
+	case '\u00a0', '\u2009', '\u202f', '\u2010', '\u2011', '\u2012', '\u2013', '\u2212':
+		return size
+	}
+	return 0
+}
+
 func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token, regions []string) {
 	clear(sc.seenCnd)
 	tries := 0
@@ -1124,17 +1145,21 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 			}
 			groups[g] = digitGroup{s, i, i - s}
 			g++
-			// Up to two separators between groups ("555) 867", " - ").
+			// Up to three separators between groups ("555) 867", " - ").
 			j := i
-			for j < len(text) && j-i < 3 && isPhoneSep(text[j]) {
-				j++
+			for n := 0; n < 3; n++ {
+				k := phoneSepLen(text, j)
+				if k == 0 {
+					break
+				}
+				j += k
 			}
 			if j == i || j >= len(text) || !(text[j] >= '0' && text[j] <= '9') {
 				break
 			}
 			i = j
 		}
-		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' {
+		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' && !gluedExtension(text, i) {
 			continue // digits glued to letters: not a phone number
 		}
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
@@ -1169,6 +1194,25 @@ func (ks *keySet) scanPhones(sc *scratch, m hash.Hash, text string, toks []token
 			}
 		}
 	}
+}
+
+// gluedExtension reports whether text[i:], right after a phone's digits,
+// is an extension written without a space: "x12", "ext12", "ext.12" (any
+// case), as signatures write it. The digits before it are a number all
+// the same; other letters glued to digits ("4477abc") make them none.
+func gluedExtension(text string, i int) bool {
+	switch {
+	case i+1 < len(text) && text[i]|0x20 == 'x':
+		i++
+	case i+3 < len(text) && text[i]|0x20 == 'e' && text[i+1]|0x20 == 'x' && text[i+2]|0x20 == 't':
+		i += 3
+		if text[i] == '.' {
+			i++
+		}
+	default:
+		return false
+	}
+	return i < len(text) && text[i] >= '0' && text[i] <= '9'
 }
 
 // digitGroup is a run of ASCII digits in a phone candidate.

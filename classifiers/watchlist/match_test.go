@@ -3,6 +3,7 @@ package watchlist
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -259,7 +260,7 @@ func TestParseFileRejectsBadInputWithoutEchoingIt(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("err = %v, want it to mention %q", err, want)
 			}
-			for _, secret := range []string{"Secret Person", "999 Hidden", "hidden@example.com", "12345"} {
+			for _, secret := range []string{"Secret Person", "999 Hidden", "hidden@example.com", "12345", "SecretPerson", "secret_person", "hidden.one"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Fatalf("error %q echoes a value", err)
 				}
@@ -269,7 +270,10 @@ func TestParseFileRejectsBadInputWithoutEchoingIt(t *testing.T) {
 	f("unknown field", "persons:\n  - id: a1\n    nicknames: [Secret Person]\n", "nicknames")
 	f("missing id", "persons:\n  - names: [Secret Person]\n", "id is required")
 	f("duplicate id", "persons:\n  - id: a1\n  - id: a1\n", "also persons[0]")
-	f("id spelling the name", "persons:\n  - id: SecretPerson\n    names: [Secret Person]\n", "opaque")
+	f("id spelling the name", "persons:\n  - id: SecretPerson\n    names: [Secret Person]\n", "persons[0]: id must be opaque")
+	f("id spelling a handle", "persons:\n  - id: a1\n  - id: secret_person\n    handles: [\"@Secret_Person\"]\n", "persons[1]: id must be opaque")
+	f("id spelling an email", "persons:\n  - id: hidden.one\n    emails: [hidden.one@example.com]\n", "persons[0]: id must be opaque")
+	f("duplicate id spelling the name", "persons:\n  - id: SecretPerson\n  - id: SecretPerson\n    names: [Secret Person]\n", "persons[1]: id is also persons[0]")
 	f("bad phone", "persons:\n  - id: a1\n    phones: [\"12345\"]\n", "phones[0]")
 	f("bad email", "persons:\n  - id: a1\n    emails: [hidden-at-example.com]\n", "emails[0]")
 	f("single-word relative", "persons:\n  - id: a1\n    relatives: [Secret]\n", "relatives[0]")
@@ -281,6 +285,114 @@ func TestParseFileRejectsBadInputWithoutEchoingIt(t *testing.T) {
 	f("a name where the id goes", "persons:\n  - id: Secret Person\n", "persons[0]: id is not valid")
 	f("a value as a duplicate key", "persons:\n  - id: a1\n    Secret Person: 1\n    Secret Person: 2\n", "already defined")
 	f("a value as an anchor", "persons:\n  - id: a1\n    names: *Secret_Person_12345\n", "unknown anchor '…'")
+}
+
+// A file saved in another encoding than UTF-8 (Latin-1 or Windows-1252
+// from a spreadsheet, UTF-16 without a byte order mark) is refused with
+// the line to fix and what to do, never the bytes; a byte order mark and
+// CRLF line ends are read as they are meant.
+func TestParseFileNamesTheLineThatIsNotUTF8(t *testing.T) {
+	const body = "region: US\npersons:\n  - id: a1\n    names: [Zo\u00eb Hidden]\n    phones: [\"+1 555 010 4477\"]\n"
+	utf16 := func(s string) string {
+		var b []byte
+		for _, r := range s {
+			b = append(b, byte(r), byte(r>>8))
+		}
+		return string(b)
+	}
+	f := func(name, in, want string) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			file, err := ParseFile(strings.NewReader(in), "in.yaml")
+			if want == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if len(file.Persons) != 1 || file.Persons[0].Names[0] != "Zo\u00eb Hidden" {
+					t.Fatalf("read %+v", file.Persons)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrFile) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want it to mention %q", err, want)
+			}
+			if strings.Contains(err.Error(), "Hidden") || strings.Contains(err.Error(), "Zo") {
+				t.Fatalf("error %q echoes a value", err)
+			}
+		})
+	}
+	f("UTF-8", body, "")
+	f("UTF-8 with a byte order mark", "\ufeff"+body, "")
+	f("CRLF line ends", strings.ReplaceAll(body, "\n", "\r\n"), "")
+	f("UTF-16 with a byte order mark", utf16("\ufeff"+body), "")
+	f("Latin-1", strings.ReplaceAll(body, "\u00eb", "\xeb"), "line 4 is not UTF-8")
+	f("Latin-1 with CRLF", strings.ReplaceAll(strings.ReplaceAll(body, "\u00eb", "\xeb"), "\n", "\r\n"), "line 4 is not UTF-8")
+	f("Latin-1 in a comment", "# Zo\xeb Hidden\n"+body, "line 1 is not UTF-8")
+	f("UTF-16 without a byte order mark", utf16(body), "line 1 holds a NUL byte")
+}
+
+// A phone number followed by its extension is the number, however the
+// extension is glued on ("x12", "ext.12"); digits glued to other letters
+// are still no phone number.
+func TestPhonesWithAGluedExtensionMatch(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	f := func(text string, want bool) {
+		t.Helper()
+		t.Run(text, func(t *testing.T) {
+			got := false
+			for _, g := range m.Find(&msg.Post{Text: text}) {
+				if g.Person == "wl-0001" && g.Kind == KindPhone {
+					got = true
+					if s := text[g.Start:g.End]; strings.ContainsAny(s, "xX") {
+						t.Fatalf("span %q takes in the extension", s)
+					}
+				}
+			}
+			if got != want {
+				t.Fatalf("matched %v, want %v", got, want)
+			}
+			agree(t, m.snap.Load(), text)
+		})
+	}
+	f("call 555-010-4477x12", true)
+	f("call 555-010-4477X12 today", true)
+	f("(555) 010-4477ext12", true)
+	f("+1 555 010 4477 ext.12", true)
+	f("555-010-4477 x12", true)
+	f("555-010-4478x12", false)
+	f("555-010-4477abc", false)
+	f("555-010-4477x", false)
+	f("5550104477xyz", false)
+}
+
+// Web pages keep a phone number on one line with no-break spaces, French
+// typography groups digits with narrow ones, and word processors turn
+// hyphens into dashes: a number written with any of them is the number.
+func TestPhonesWithTypographicSeparatorsMatch(t *testing.T) {
+	m := staticMatcher(t, loadTestFile(t))
+	f := func(name, text, wantPerson string) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, g := range m.Find(&msg.Post{Text: text}) {
+				if g.Kind == KindPhone {
+					got = append(got, g.Person)
+				}
+			}
+			if wantPerson == "" && len(got) > 0 || wantPerson != "" && (len(got) != 1 || got[0] != wantPerson) {
+				t.Fatalf("matched %v, want %q", got, wantPerson)
+			}
+			agree(t, m.snap.Load(), text)
+		})
+	}
+	f("no-break spaces", "call 555\u00a0010\u00a04477", "wl-0001")
+	f("narrow no-break spaces", "+1\u202f555\u202f010\u202f4477", "wl-0001")
+	f("thin spaces", "+44\u200920\u20097946\u20090958", "wl-0002")
+	f("en dashes", "555\u2013010\u20134477", "wl-0001")
+	f("non-breaking hyphens", "555\u2011010\u20114477", "wl-0001")
+	f("a no-break space after a parenthesis", "(555)\u00a0010-4477", "wl-0001")
+	f("one digit off", "555\u00a0010\u00a04478", "")
+	f("a figure, an em dash and a figure", "2019\u2014555 010", "")
 }
 
 // TestCanonKeysPassThePrefilter keeps the canon table and its prefilter in
@@ -576,4 +688,72 @@ func TestTokenizerStopsAtTheCap(t *testing.T) {
 			t.Fatalf("%q: last token at %d..%d of %d bytes", unit, last.start, last.end, len(text))
 		}
 	}
+}
+
+// An address's street line is what is stored, wherever the file puts the
+// unit: before the street line in the same part ("Apt 9 77 Oak Road",
+// Australia's "Unit 4/123 Wattle Parade" and "6/18 Banksia Crescent") as
+// well as after it. The city and postcode are never the street line. A
+// German street written with "Straße" as a word of its own matches its
+// abbreviation "Str." both ways.
+func TestAddressesMatchWhereverTheUnitIsAndHoweverStraßeIsWritten(t *testing.T) {
+	fh, err := os.Open("testdata/addresses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	file, err := ParseFile(fh, "addresses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := staticMatcher(t, file)
+	f := func(text, want string) {
+		t.Helper()
+		t.Run(text, func(t *testing.T) {
+			var got []string
+			for _, g := range m.Find(&msg.Post{Text: text}) {
+				if g.Kind == KindAddress {
+					got = append(got, g.Person)
+				}
+			}
+			switch {
+			case want == "" && len(got) > 0:
+				t.Fatalf("near miss matched %v", got)
+			case want != "" && (len(got) != 1 || got[0] != want):
+				t.Fatalf("matched %v, want %s", got, want)
+			}
+		})
+	}
+	f("she lives at 77 Oak Road", "ad-unit-first")
+	f("77 oak rd apt 9", "ad-unit-first")
+	f("Apt 9 77 Oak Road", "ad-unit-first")
+	f("78 Oak Road", "")
+	f("everyone in Springfield, IL 62704 got the flyer", "")
+	f("123 Wattle Parade, Sydney", "ad-unit-slash")
+	f("Unit 4/123 Wattle Parade", "ad-unit-slash")
+	f("4/123 Wattle Parade", "ad-unit-slash")
+	f("124 Wattle Parade", "")
+	f("the Sydney NSW 2000 office", "")
+	f("18 Banksia Crescent", "ad-slash")
+	f("6/18 Banksia Cres", "ad-slash")
+	f("Unit 6, 18 Banksia Crescent", "ad-slash")
+	f("6 18 Banksia Crescent", "ad-slash")
+	f("19 Banksia Crescent", "")
+	f("14 Rue-Haute Street", "ad-flat-first")
+	f("flat 2, 14 rue haute st", "ad-flat-first")
+	f("301 Birch Lane #5", "ad-hash-first")
+	f("301 Birch Ln", "ad-hash-first")
+	f("Berliner Str. 5", "ad-strasse")
+	f("berliner str 5", "ad-strasse")
+	f("Berliner Strasse 5", "ad-strasse")
+	f("Berliner Straße 5", "ad-strasse")
+	f("Berliner Straße 6", "")
+	f("Lindenauer Straße 27", "ad-str")
+	f("Lindenauer Str. 27", "ad-str")
+	f("Lindenauer Straße 28", "")
+	f("Mariahilfer Straße 45", "ad-stiege")
+	f("Mariahilfer Str. 45/2/13", "ad-stiege")
+	f("Mariahilfer Straße 46", "")
+	f("2214 1/2 Elm Street", "ad-half")
+	f("2214 Elm Street", "")
 }

@@ -619,23 +619,16 @@ var legalSuffixes = map[string]string{
 // without the street type ("123 main") when that leaves two words or more.
 // Any post that contains the full address contains its street line, so the
 // street line is what is stored; the city and postcode add nothing but
-// would be more to leak.
+// would be more to leak. A German street written with "Straße" as a word
+// of its own, or abbreviated "Str.", is stored in both spellings, since
+// posts write either ("Berliner Str. 5").
 func addressForms(s string) [][]string {
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ';' })
-	var line []string
+	var line, alt []string
 	for _, p := range parts {
-		w := words(p, true)
-		if len(w) == 0 || isUnit(w[0]) {
-			continue // "Apt 4" given as its own part
-		}
-		for i, x := range w {
-			if isUnit(x) {
-				w = w[:i]
-				break
-			}
-		}
+		w, a := streetWords(p)
 		if len(w) >= 2 && hasDigit(w) {
-			line = w
+			line, alt = w, a
 			break
 		}
 	}
@@ -651,7 +644,67 @@ func addressForms(s string) [][]string {
 	if n := len(line); n >= 3 && streetSuffixes[line[n-1]] {
 		forms = append(forms, line[:n-1])
 	}
+	if alt != nil {
+		forms = append(forms, alt)
+	}
 	return forms
+}
+
+// streetWords returns the canonical words of one part of an address from
+// its house number on, up to a unit, and the same with the German street
+// word in its other spelling (nil when it has none). A unit written
+// before the street line is left out as one written after it is: "Apt 9
+// 77 Oak Road", and the Australian "Unit 4/123 Wattle Parade" and
+// "4/123 Wattle Parade", would otherwise store no street line at all, and
+// the next part ("Springfield, IL 62704") would be taken for it, paging on
+// every mention of the postcode. So is the staircase and door of an
+// Austrian "Mariahilfer Straße 45/2/13". A slash between two figures that
+// follow nothing else but figures ("2214 1/2 Elm Street") stays.
+func streetWords(p string) (w, alt []string) {
+	var t tokenizer
+	toks := t.tokenize(p)
+	canonAt := func(i int) string { return string(t.canonical(&toks[i])) }
+	slashAfter := func(i int) bool {
+		return i+1 < len(toks) && toks[i].hasDigit() && toks[i+1].hasDigit() &&
+			strings.TrimSpace(p[toks[i].end:toks[i+1].start]) == "/"
+	}
+	i := 0
+	if i < len(toks) && isUnit(canonAt(i)) {
+		for i < len(toks) && isUnit(canonAt(i)) {
+			i++ // "Apt #4" is two unit words
+		}
+		i++ // the unit's number or letter
+	}
+	if slashAfter(i) {
+		i++ // "4/123": unit 4, house number 123
+	}
+	var german []int // where w has a word written "Str" or "Straße"
+	for ; i < len(toks); i++ {
+		c := canonAt(i)
+		if isUnit(c) {
+			break
+		}
+		// Only a word written so: an "St" that is a street or a saint
+		// has no German spelling.
+		if f := string(t.folded(&toks[i])); f == "str" || f == "strasse" {
+			german = append(german, len(w))
+		}
+		w = append(w, c)
+		if slashAfter(i) && slices.ContainsFunc(w, func(x string) bool { return !hasDigit([]string{x}) }) {
+			break
+		}
+	}
+	if len(german) > 0 {
+		alt = slices.Clone(w)
+		for _, k := range german {
+			if alt[k] == "st" {
+				alt[k] = "strasse"
+			} else {
+				alt[k] = "st"
+			}
+		}
+	}
+	return w, alt
 }
 
 func hasDigit(w []string) bool {

@@ -239,17 +239,21 @@ func refPhones(text string, try func(num string, start, end int) int) {
 			}
 			groups[g] = digitGroup{s, i, i - s}
 			g++
-			// Up to two separators between groups ("555) 867", " - ").
+			// Up to three separators between groups ("555) 867", " - ").
 			j := i
-			for j < len(text) && j-i < 3 && isPhoneSep(text[j]) {
-				j++
+			for n := 0; n < 3; n++ {
+				k := phoneSepLen(text, j)
+				if k == 0 {
+					break
+				}
+				j += k
 			}
 			if j == i || j >= len(text) || !(text[j] >= '0' && text[j] <= '9') {
 				break
 			}
 			i = j
 		}
-		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' {
+		if i < len(text) && isWordRune(rune(text[i])) && i > 0 && text[i-1] >= '0' && text[i-1] <= '9' && !gluedExtension(text, i) {
 			continue // digits glued to letters: not a phone number
 		}
 		if isDottedQuad(text[runStart:groups[g-1].end]) {
