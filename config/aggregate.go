@@ -203,13 +203,19 @@ func DefaultOverrideRules() []OverrideRule {
 	}
 }
 
+// Defaults that range errors name, as 0 in the file means them.
+const (
+	defaultGrace     = 30 * time.Minute
+	defaultTickEvery = 15 * time.Second
+)
+
 func (c *Aggregate) setDefaults() {
 	setDefault(&c.Step, 5*time.Minute)
 	setDefault(&c.Window, time.Hour)
-	setDefault(&c.Grace, 30*time.Minute)
+	setDefault(&c.Grace, defaultGrace)
 	setDefault(&c.MaxFuture, 10*time.Minute)
 	setDefault(&c.MinScore, 0.5)
-	setDefault(&c.TickEvery, 15*time.Second)
+	setDefault(&c.TickEvery, defaultTickEvery)
 	setDefault(&c.CatchUp, 6*time.Hour)
 	setDefault(&c.Evidence, 5)
 	setDefault(&c.MaxKeys, 200000)
@@ -263,8 +269,10 @@ func (c *Aggregate) validate(path string) error {
 	if c.Step > 0 && time.Hour%c.Step != 0 {
 		p.Addf(f("step"), ErrOutOfRange, "%v must divide one hour (baselines are hourly)", c.Step)
 	}
+	// Here and for tick_every, 0 in a file is unset and takes the default:
+	// the reason must not offer 0 as "no grace" or "never".
 	if c.Grace < 0 || c.Grace > 7*24*time.Hour {
-		p.Addf(f("grace"), ErrOutOfRange, "%v, want 0..168h", c.Grace)
+		p.Addf(f("grace"), ErrOutOfRange, "%v, want > 0 and <= 168h (0: the default, %v)", c.Grace, defaultGrace)
 	}
 	if c.MaxFuture < 0 {
 		p.Addf(f("max_future"), ErrOutOfRange, "%v, want >= 0", c.MaxFuture)
@@ -273,7 +281,7 @@ func (c *Aggregate) validate(path string) error {
 		p.Addf(f("min_score"), ErrOutOfRange, "%v, want 0..1", c.MinScore)
 	}
 	if c.TickEvery < 0 {
-		p.Addf(f("tick_every"), ErrOutOfRange, "%v, want >= 0 (0: never)", c.TickEvery)
+		p.Addf(f("tick_every"), ErrOutOfRange, "%v, want > 0 (0: the default, %v)", c.TickEvery, defaultTickEvery)
 	}
 	if c.Evidence < 0 || c.Evidence > 50 {
 		p.Addf(f("evidence"), ErrOutOfRange, "%d, want 0..50", c.Evidence)

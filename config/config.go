@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -83,27 +85,40 @@ type Embedded struct {
 type TLS struct {
 	// Enabled turns TLS on; the other keys are read only with it (a
 	// rediss:// URL alone uses the system's roots).
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of the certificate authorities the server's
+	// certificate is checked against. Empty: the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// a server that requires mutual TLS; give both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the server's certificate must carry, when it
+	// is not the host dialed (an address, or a name behind a proxy).
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any server certificate: for a test
+	// cluster only, as anyone on the path can then read and change the
+	// traffic, credentials included.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // SASL configures broker authentication.
 type SASL struct {
 	// Mechanism is "", "plain", "scram-sha-256" or "scram-sha-512".
 	Mechanism string `yaml:"mechanism"`
-	Username  string `yaml:"username"`
-	Password  Secret `yaml:"password"`
+	// Username and Password are the credentials; both are required with
+	// a mechanism, and are sent only with one.
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
 }
 
 // Redis configures the connection to Redis.
 type Redis struct {
 	// URL is redis://host:port/db or rediss:// for TLS. A password in the
 	// URL is accepted but better given as Password. Empty: embedded store.
-	URL      Secret `yaml:"url"`
+	URL Secret `yaml:"url"`
+	// Username and Password authenticate to Redis (an ACL user, or only a
+	// password for requirepass); they replace those of the URL.
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
 	TLS      TLS    `yaml:"tls"`
@@ -180,6 +195,10 @@ type Runner struct {
 type HTTP struct {
 	// Listen is host:port for /metrics, /healthz and /readyz; "" disables.
 	Listen string `yaml:"listen"`
+
+	// off records a listen key given as "" in the file, so that filling
+	// the defaults does not turn the disabled listener back on.
+	off bool
 }
 
 // Log configures logging.
@@ -224,7 +243,9 @@ func (c *Config) SetDefaults() {
 	setDefault(&r.ShutdownTimeout, 30*time.Second)
 	setDefault(&r.WatermarkEvery, 10*time.Second)
 	setDefault(&c.Redis.KeyPrefix, "tw:")
-	setDefault(&c.HTTP.Listen, "127.0.0.1:9464")
+	if !c.HTTP.off {
+		setDefault(&c.HTTP.Listen, "127.0.0.1:9464")
+	}
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "text")
 	c.Scrape.setDefaults()
@@ -305,14 +326,42 @@ func (c *Config) Validate() error {
 	}
 	if k.ReplicationFactor < 1 {
 		p.Addf("kafka.replication_factor", ErrOutOfRange, "%d, want >= 1", k.ReplicationFactor)
+	} else if len(k.Brokers) == 0 && k.ReplicationFactor > 1 {
+		// The embedded cluster has one broker: it refuses to create the
+		// topics, and every stage then fails on a topic that is not there.
+		p.Addf("kafka.replication_factor", ErrOutOfRange, "%d, want 1 with the embedded cluster (no kafka.brokers)", k.ReplicationFactor)
+	}
+	if e := k.Embedded.Port; e < 0 || e > 65535 {
+		p.Addf("kafka.embedded.port", ErrOutOfRange, "%d, want 0..65535 (0: a free one)", e)
 	}
 	switch k.SASL.Mechanism {
 	case "", "plain", "scram-sha-256", "scram-sha-512":
 	default:
 		p.Addf("kafka.sasl.mechanism", ErrInvalidEnum, "%q, want plain, scram-sha-256 or scram-sha-512", k.SASL.Mechanism)
 	}
-	if k.SASL.Mechanism != "" && k.SASL.Username == "" {
-		p.Add("kafka.sasl.username", ErrRequired, "with a SASL mechanism")
+	if k.Retention <= 0 {
+		// A topic created without retention.ms keeps the broker's default,
+		// which is not what a negative value would seem to ask for.
+		p.Addf("kafka.retention", ErrOutOfRange, "%v, want > 0", k.Retention)
+	}
+	if k.DialTimeout <= 0 {
+		p.Addf("kafka.dial_timeout", ErrOutOfRange, "%v, want > 0", k.DialTimeout)
+	}
+	// A broker that gets no or half the credentials closes the connection,
+	// which kafka-go reports only as "unexpected EOF".
+	if k.SASL.Mechanism != "" {
+		if k.SASL.Username == "" {
+			p.Add("kafka.sasl.username", ErrRequired, "with a SASL mechanism")
+		}
+		if !k.SASL.Password.IsSet() {
+			detail := "with a SASL mechanism"
+			if src := k.SASL.Password.Source(); src != "" {
+				detail += " (" + src + " is empty)"
+			}
+			p.Add("kafka.sasl.password", ErrRequired, detail)
+		}
+	} else if k.SASL.Username != "" || k.SASL.Password.IsSet() {
+		p.Add("kafka.sasl.mechanism", ErrRequired, "username and password are sent only with a mechanism")
 	}
 	validateTLS(&p, "kafka.tls", k.TLS)
 	validateTLS(&p, "redis.tls", c.Redis.TLS)
@@ -344,10 +393,37 @@ func (c *Config) Validate() error {
 	if r.RetryMin <= 0 || r.RetryMax < r.RetryMin {
 		p.Add("runner.retry_max", ErrOutOfRange, "want 0 < retry_min <= retry_max")
 	}
+	if r.MaxAttempts < 1 {
+		p.Addf("runner.max_attempts", ErrOutOfRange, "%d, want >= 1", r.MaxAttempts)
+	}
+	// 0 is unset and takes the default; below it, a context times out at
+	// once, a dedup mark expires before it is written (and is retried for
+	// ever), and a linger never waits.
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"runner.batch_linger", r.BatchLinger}, {"runner.write_timeout", r.WriteTimeout},
+		{"runner.dedup_ttl", r.DedupTTL}, {"runner.shutdown_timeout", r.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			p.Addf(d.path, ErrOutOfRange, "%v, want > 0", d.v)
+		}
+	}
 	if r.WatermarkEvery > 0 && (r.WatermarkEvery < time.Second || r.WatermarkEvery > 5*time.Minute) {
 		// Each one is a message on every partition of a topic, and the
 		// aggregate stage's clock can lag the wall clock by about three.
 		p.Addf("runner.watermark_every", ErrOutOfRange, "%v, want 1s..5m, or negative for never", r.WatermarkEvery)
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			p.Addf("http.listen", ErrInvalidEnum, "%q is not host:port", c.HTTP.Listen)
+		}
+	}
+	// The serve process listens on both: the second listener would fail at
+	// start with a socket error that names neither key.
+	if h, s := c.HTTP.Listen, c.Serve.Listen; h != "" && s != "" && sameListener(h, s) {
+		p.Addf("serve.listen", ErrInvalidEnum, "%q binds the port of http.listen (%q); give them different ports", s, h)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -403,6 +479,35 @@ func validateTLS(p *Problems, path string, t TLS) {
 	}
 }
 
+// sameListener reports whether two host:port listen addresses would bind
+// the same socket: the same port on the same address, or on any address
+// when one of them binds every interface. Port 0 picks a free port each
+// time and never clashes.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	ha, hb = listenHost(ha), listenHost(hb)
+	return ha == "" || hb == "" || ha == hb
+}
+
+// listenHost canonicalizes a listen host; "" means every interface.
+func listenHost(h string) string {
+	switch h = strings.ToLower(h); h {
+	case "", "0.0.0.0", "::":
+		return ""
+	case "localhost":
+		// net.Listen binds the first address it resolves to.
+		return "127.0.0.1"
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap().String()
+	}
+	return h
+}
+
 func validTopic(s string) bool {
 	if s == "" || len(s) > 249 || s == "." || s == ".." {
 		return false
@@ -423,6 +528,16 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("cannot parse config: %w", err)
 	}
+	// A listen address given as "" disables its listener, and a string
+	// cannot tell "" from a key left out: look at the keys themselves. The
+	// strict decode above has reported any error already.
+	var listen struct {
+		HTTP  struct{ Listen *string } `yaml:"http"`
+		Serve struct{ Listen *string } `yaml:"serve"`
+	}
+	_ = yaml.Unmarshal(b, &listen)
+	c.HTTP.off = listen.HTTP.Listen != nil && *listen.HTTP.Listen == ""
+	c.Serve.off = listen.Serve.Listen != nil && *listen.Serve.Listen == ""
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)

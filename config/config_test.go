@@ -29,6 +29,9 @@ func TestConfigCases(t *testing.T) {
 		"bad-duration":       "cannot parse config",
 		"bad-feed-stall":     "serve.feed.stall: is out of range: 45s, want >= 2 x feed.check (1m0s)",
 		"tls-not-enabled":    "redis.tls.enabled: is required: ca_file has no effect without it",
+		"negative-dedup-ttl": "runner.dedup_ttl: is out of range: -1h0m0s, want > 0",
+		"sasl-no-password":   "kafka.sasl.password: is required: with a SASL mechanism",
+		"listen-clash":       `serve.listen: is not one of the allowed values: "0.0.0.0:8080" binds the port of http.listen (":8080"); give them different ports`,
 	}
 	files, _ := filepath.Glob("testdata/conf.*.yml")
 	if len(files) != len(cases) {

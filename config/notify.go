@@ -51,7 +51,9 @@ type Notify struct {
 	// late or redelivered firing notification of it is not sent again.
 	ResolvedRetention time.Duration `yaml:"resolved_retention"`
 	// Tick is how often the stage looks for repeats due, deliveries to
-	// retry, expired silences and operators' resolve requests.
+	// retry, expired silences and operators' resolve requests. It must be
+	// shorter than the resend_interval of every alertmanager receiver,
+	// whose keep-alives it sends.
 	Tick time.Duration `yaml:"tick"`
 	// Timeout bounds one request to a sink.
 	Timeout time.Duration `yaml:"timeout"`
@@ -185,6 +187,29 @@ func (c *Notify) setDefaults() {
 	}
 }
 
+// alertmanagerResendInterval is the Alertmanager sink's default
+// resend_interval (pipeline/notify/alertmanager; a test keeps them equal).
+const alertmanagerResendInterval = time.Minute
+
+// settingDuration reads a duration from a receiver's settings; given is
+// false when the key is absent or does not hold a duration (the sink
+// package reports a bad value when it decodes its settings).
+func settingDuration(s SinkSettings, key string) (d time.Duration, given bool) {
+	n := s.Node
+	if n.Kind != yaml.MappingNode {
+		return 0, false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			if err := n.Content[i+1].Decode(&d); err != nil {
+				return 0, false
+			}
+			return d, true
+		}
+	}
+	return 0, false
+}
+
 var receiverName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 
 func (c *Notify) validate(path string) error {
@@ -241,6 +266,27 @@ func (c *Notify) validate(path string) error {
 	} {
 		if d <= 0 {
 			p.Addf(path+"."+f, ErrOutOfRange, "%v, want > 0", d)
+		}
+	}
+	// An Alertmanager receiver's firing alerts end at 4 x resend_interval
+	// unless re-sent, and re-sends are made on ticks: with a tick as long
+	// as the interval they come up to twice as late as promised, and a
+	// lease moving to another instance (3 ticks) lets the alerts resolve
+	// and fire again in Alertmanager. The sink package decodes the
+	// settings; the key and its default are read here only for this check.
+	for i, r := range c.Receivers {
+		if r.Type != "alertmanager" || c.Tick <= 0 {
+			continue
+		}
+		resend, given := settingDuration(r.Settings, "resend_interval")
+		shown := resend.String()
+		if !given {
+			resend, shown = alertmanagerResendInterval, alertmanagerResendInterval.String()+", its default"
+		}
+		// A resend_interval <= 0 is the sink's to report, when it is built.
+		if resend > 0 && c.Tick >= resend {
+			p.Addf(path+".tick", ErrOutOfRange, "%v, want less than %s.receivers[%d].settings.resend_interval (%s): keep-alives to Alertmanager would come late and alerts flap",
+				c.Tick, path, i, shown)
 		}
 	}
 	if c.Retry.Max < c.Retry.Initial {

@@ -68,6 +68,10 @@ type Serve struct {
 	// MountOps also serves /metrics, /healthz and /readyz on the API
 	// listener (they are always on http.listen).
 	MountOps bool `yaml:"mount_ops"`
+
+	// off records a listen key given as "" in the file, so that filling
+	// the defaults does not turn the disabled console back on.
+	off bool
 }
 
 // ServeTLS names the server certificate.
@@ -171,7 +175,9 @@ type ServeFeed struct {
 }
 
 func (c *Serve) setDefaults() {
-	setDefault(&c.Listen, "127.0.0.1:8080")
+	if !c.off {
+		setDefault(&c.Listen, "127.0.0.1:8080")
+	}
 	if c.ReplicaID == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {

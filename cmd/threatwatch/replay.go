@@ -62,6 +62,27 @@ func (f *timeFlag) Set(s string) error {
 	return fmt.Errorf("%q is not a time (want RFC 3339 or YYYY-MM-DD[THH:MM], UTC)", s)
 }
 
+// laterDefault is a duration flag whose default is worked out after the
+// flags are parsed; it is negative until set, and --help then prints no
+// "(default -1ns)" beside the default its usage describes.
+type laterDefault struct{ d *time.Duration }
+
+func (f laterDefault) String() string {
+	if f.d == nil || *f.d < 0 {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f laterDefault) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
 // badLinePrinter prints the first bad lines and counts the rest.
 type badLinePrinter struct {
 	w     io.Writer
@@ -94,10 +115,12 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	compare := fs.String("compare", "", "second config `FILE`: run both and report which alerts each fires, how far apart")
 	topic := fs.String("topic", "", "read this topic (posts or scored, short name) instead of files; needs kafka.brokers")
 	var from, to timeFlag
-	fs.Var(&from, "from", "replay posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
-	fs.Var(&to, "to", "replay posts with event time before this")
+	fs.Var(&from, "from", "replay posts with event time at or after this `TIME` (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
+	fs.Var(&to, "to", "replay posts with event time before this `TIME`")
 	slack := fs.Duration("slack", time.Hour, "with --topic: also read messages written this long before --from and after --to (late scrapes)")
-	warmup := fs.Duration("warmup", -1, "with --from: apply the posts of this long before --from as history first, as the live stage had it (default: the history the baselines use, aggregate.baseline.days plus window and grace; 0: none)")
+	warmup := new(time.Duration)
+	*warmup = -1 // unset: the default below, which needs the config
+	fs.Var(laterDefault{warmup}, "warmup", "with --from: apply the posts of this `duration` before --from as history first, as the live stage had it (default: the history the baselines use, aggregate.baseline.days plus window and grace; 0: none)")
 	tail := fs.Duration("tail", 0, "keep the event clock running this long after the last post (or --to), to see decay and resolutions")
 	rescore := fs.Bool("rescore", false, "score posts that already carry scores again, with the configured classifiers")
 	alertsOut := fs.String("alerts", "", "write alerts as JSON lines to `FILE` ('-': stdout)")

@@ -22,11 +22,27 @@ import (
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	for _, a := range args {
-		if a == "--hash-token" || a == "-hash-token" {
+		switch a {
+		case "--hash-token", "-hash-token", "--hash-token=true", "-hash-token=true":
 			return cmdHashToken(e, args)
 		}
 	}
-	return stageCommand("serve")(ctx, e, args)
+	fs, cfgPath := newFlags(e, "serve", "[--config FILE]\n"+
+		"       threatwatch serve --hash-token [--generate] [--name NAME] [--role ROLE]   (token on standard input)\n\n"+
+		"Runs the API and the dashboard on serve.listen. With --hash-token, prints the serve.tokens\n"+
+		"entry for a bearer token instead (threatwatch serve --hash-token --help).")
+	hash := fs.Bool("hash-token", false, "print the serve.tokens entry for a token read from standard input, or for a new one with --generate, and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *hash {
+		// Written another way (--hash-token=1) that the loop above misses.
+		return cmdHashToken(e, args)
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	return runStages(ctx, e, *cfgPath, "serve")
 }
 
 // cmdHashToken prints the hash to put in serve.tokens: of the token read
@@ -34,7 +50,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 // printed once and never stored.
 func cmdHashToken(e *env, args []string) error {
 	fs, _ := newFlags(e, "serve", "--hash-token [--generate] [--name NAME] [--role ROLE]   (token on standard input)")
-	fs.Bool("hash-token", true, "print the serve.tokens entry for a token")
+	fs.Bool("hash-token", false, "print the serve.tokens entry for a token")
 	gen := fs.Bool("generate", false, "generate a new random token instead of reading one")
 	name := fs.String("name", "operator", "name of the token holder, as the audit log shows it")
 	role := fs.String("role", "viewer", "viewer, responder or analyst")

@@ -109,11 +109,11 @@ func exprName(e ast.Expr) string {
 	return ""
 }
 
-var wordRE = regexp.MustCompile(`[A-Za-z0-9]+`)
-
 // fieldDoc returns a field's comment; a field without one takes the comment
-// of a sibling field that names it ("Partitions and ReplicationFactor are
-// used..."), as Go code often documents a group of fields once.
+// of a sibling field with a sentence or clause that starts by naming it
+// ("Partitions and ReplicationFactor are used...", "...; TimeAttr reads
+// ..."), as Go code often documents a group of fields once. A comment that
+// merely mentions the field ("rediss:// for TLS") is about its own field.
 func (c *Comments) fieldDoc(typ, field string) string {
 	fm := c.fields[typ]
 	if d := fm[field]; d != "" {
@@ -125,7 +125,7 @@ func (c *Comments) fieldDoc(typ, field string) string {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		for _, w := range wordRE.FindAllString(fm[n], -1) {
+		for _, w := range subjects(fm[n]) {
 			if w == field {
 				return fm[n]
 			}
@@ -133,6 +133,31 @@ func (c *Comments) fieldDoc(typ, field string) string {
 	}
 	return ""
 }
+
+// subjects returns the names the sentences and clauses of a comment start
+// with, before their verbs: Partitions and ReplicationFactor in
+// "Partitions and ReplicationFactor are used...".
+func subjects(doc string) []string {
+	var out []string
+	for _, clause := range clauseRE.Split(doc, -1) {
+		for _, w := range strings.Fields(clause) {
+			w = strings.TrimSuffix(w, ",")
+			if w == "and" || w == "or" {
+				continue
+			}
+			if !identRE.MatchString(w) {
+				break
+			}
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+var (
+	clauseRE = regexp.MustCompile(`[.;:]\s`)
+	identRE  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+)
 
 // row is one key of the reference.
 type row struct {

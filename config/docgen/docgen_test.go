@@ -96,3 +96,55 @@ func TestGenerate(t *testing.T) {
 		}
 	})
 }
+
+// A field without a comment takes a sibling's only when that comment is
+// about it ("Partitions and ReplicationFactor are used..."), not when it
+// merely mentions its name further on ("rediss:// for TLS").
+func TestFieldDocTakesOnlyASiblingCommentAboutTheField(t *testing.T) {
+	c := &Comments{fields: map[string]map[string]string{"T": {
+		"URL":               "URL is redis://host:port/db or rediss:// for TLS. A password in the URL is accepted but better given as Password.",
+		"TLS":               "",
+		"Password":          "",
+		"Partitions":        "Partitions and ReplicationFactor are used when creating topics.",
+		"ReplicationFactor": "",
+		"RetryMin":          "RetryMin, RetryMax and Attempts bound the backoff.",
+		"RetryMax":          "",
+		"Attempts":          "",
+	}}}
+	f := func(field, want string) {
+		t.Helper()
+		if got := c.fieldDoc("T", field); got != want {
+			t.Errorf("%s: %q, want %q", field, got, want)
+		}
+	}
+	f("TLS", "")
+	f("Password", "")
+	f("ReplicationFactor", "Partitions and ReplicationFactor are used when creating topics.")
+	f("RetryMax", "RetryMin, RetryMax and Attempts bound the backoff.")
+	f("Attempts", "RetryMin, RetryMax and Attempts bound the backoff.")
+}
+
+func TestReferenceDescribesEveryTLSKeyAndNoSectionWithAnotherKeysComment(t *testing.T) {
+	out := string(generate(t))
+	for _, sec := range []string{"kafka.tls", "redis.tls"} {
+		i := strings.Index(out, "## `"+sec+"`\n")
+		if i < 0 {
+			t.Fatalf("no section %s", sec)
+		}
+		body := out[i:]
+		if j := strings.Index(body[1:], "\n## "); j >= 0 {
+			body = body[:j+1]
+		}
+		if strings.Contains(body, "URL is redis://") {
+			t.Errorf("%s is described by redis.url's comment:\n%s", sec, body)
+		}
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, "| `") && strings.HasSuffix(line, "|  |") {
+				t.Errorf("%s: a key without a description: %s", sec, line)
+			}
+		}
+	}
+	if strings.Contains(out, "| `password` | secret |  | URL is") {
+		t.Error("redis.password is described by redis.url's comment")
+	}
+}

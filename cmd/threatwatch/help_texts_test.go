@@ -1,0 +1,43 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// --help tells what a command takes and nothing false: the token hashing
+// the docs use is listed under serve, and a default computed at run time
+// is not printed as the placeholder behind it.
+func TestHelpTextsAreAccurate(t *testing.T) {
+	f := func(name string, args []string, want, notWant []string) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			_, _, stderr := run(t, "", args...)
+			for _, w := range want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("%v: help lacks %q:\n%s", args, w, stderr)
+				}
+			}
+			for _, w := range notWant {
+				if strings.Contains(stderr, w) {
+					t.Errorf("%v: help shows %q:\n%s", args, w, stderr)
+				}
+			}
+		})
+	}
+	f("serve lists --hash-token", []string{"serve", "--help"},
+		[]string{"threatwatch serve --hash-token [--generate] [--name NAME] [--role ROLE]", "-hash-token"}, nil)
+	f("serve --hash-token shows no default for the flag it is", []string{"serve", "--hash-token", "--help"},
+		[]string{"-generate", "-role"}, []string{"(default true)"})
+	f("replay shows the warm-up's default once", []string{"replay", "--help"},
+		[]string{"-warmup duration", "default: the history the baselines use"}, []string{"-1ns", "-from value", "-to value"})
+}
+
+// --hash-token=true is the flag written another way: it hashes a token,
+// it does not start the console.
+func TestServeHashTokenWithAValueHashes(t *testing.T) {
+	code, stdout, stderr := run(t, "a-token-of-sixteen-chars-or-more\n", "serve", "--hash-token=true", "--role", "analyst")
+	if code != 0 || !strings.Contains(stdout, "sha256: ") || !strings.Contains(stdout, "role: analyst") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
