@@ -113,13 +113,18 @@ type Response struct {
 type HostLimiter struct {
 	mu    sync.Mutex
 	hosts map[string]*hostState
-	// MaxWait is the longest a request waits for its slot; a host blocked
-	// for longer (Retry-After) fails the request with ErrBackoff instead.
+	// MaxWait is the longest a request waits for a host held by a
+	// Retry-After; a host held for longer fails the request with
+	// ErrBackoff instead. The spacing of requests (rate_limit.delay,
+	// Crawl-delay) is always waited out.
 	MaxWait time.Duration
 }
 
 type hostState struct {
-	next         time.Time
+	next time.Time
+	// last is the latest slot given: a request whose site asks for a
+	// longer gap than the request before it waits that gap from it.
+	last         time.Time
 	blockedUntil time.Time
 	// crawlDelay is the host's robots.txt Crawl-delay: the least gap
 	// between two requests, whatever the site's own rate limit says.
@@ -165,13 +170,19 @@ func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit)
 	if r.RandomDelay > 0 {
 		gap += rand.N(r.RandomDelay)
 	}
-	wait := at.Sub(now)
-	if wait > l.MaxWait {
+	if t := h.last.Add(gap); t.After(at) {
+		at = t
+	}
+	// Only a hold (Retry-After) fails fast. Spacing is waited out however
+	// long: failed, a Crawl-delay over MaxWait left every request after a
+	// round's first failing, and a forum's threads were never read.
+	if held := h.blockedUntil.Sub(now); held > l.MaxWait {
 		l.mu.Unlock()
 		release()
-		return nil, fmt.Errorf("%w: %s for %v more", ErrBackoff, host, wait.Round(time.Second))
+		return nil, fmt.Errorf("%w: %s for %v more", ErrBackoff, host, held.Round(time.Second))
 	}
-	h.next = at.Add(gap)
+	wait := at.Sub(now)
+	h.next, h.last = at.Add(gap), at
 	l.mu.Unlock()
 	if wait > 0 {
 		t := time.NewTimer(wait)
@@ -299,7 +310,10 @@ func (f *Fetcher) build(proxy *url.URL) error {
 	)
 	// Colly ignores robots.txt by default; say explicitly that we do not.
 	c.IgnoreRobotsTxt = f.site.IgnoreRobotsTxt
-	c.SetRequestTimeout(f.cfg.RequestTimeout)
+	// No client timeout: it would run while the transport waits for the
+	// host's slot, and a Crawl-delay longer than it failed every page as
+	// unreachable. The transport times each request from its slot.
+	c.SetRequestTimeout(0)
 	c.WithTransport(&guardedTransport{f: f, next: tr})
 	maxRedirects := f.cfg.MaxRedirects
 	c.SetRedirectHandler(func(req *http.Request, via []*http.Request) error {
@@ -359,10 +373,39 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	defer release()
 	f.Requests.Add(1)
-	resp, err := t.next.RoundTrip(req)
+	// The request's time runs from its slot and covers reading the body,
+	// which the body's Close (or the time running out) ends.
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	resp, err = t.check(req, resp)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody ends a request's context once its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// check bounds a response's body and reads a robots.txt response as the
+// RoundTrip comment says.
+func (t *guardedTransport) check(req *http.Request, resp *http.Response) (*http.Response, error) {
+	f := t.f
 	if resp.ContentLength > f.cfg.MaxBodyBytes {
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: Content-Length %d", ErrTooLarge, resp.ContentLength)

@@ -384,3 +384,29 @@ func TestCleanURLEncodesOnlyInvalidBytes(t *testing.T) {
 		}
 	}
 }
+
+// Two sites on one host share its spacing, and each site's delay is the
+// least gap it asked for between any two requests to that host: a site
+// with a 1 s delay sent its request a moment after a 10 s site's, which
+// then came right after it, two requests together on a host one site had
+// asked to space by 10 s.
+func TestTwoSitesOnOneHostKeepTheLongerDelay(t *testing.T) {
+	ctx := context.Background()
+	l := NewHostLimiter()
+	slow := config.RateLimit{Delay: 200 * time.Millisecond, Parallelism: 1}
+	fast := config.RateLimit{Delay: 0, Parallelism: 1}
+	var at []time.Time
+	for _, r := range []config.RateLimit{slow, fast, slow, fast} {
+		release, err := l.Wait(ctx, "forum.example", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at = append(at, time.Now())
+		release()
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 190*time.Millisecond {
+			t.Errorf("request %d came %v after request %d; want the slow site's 200ms", i+1, gap, i)
+		}
+	}
+}

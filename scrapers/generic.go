@@ -102,13 +102,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			seen[id] = true
 			t := ThreadRef{ID: id, URL: href, Title: strings.TrimSpace(link.Text())}
 			if row != nil && s.ThreadLatest != "" {
-				l := row.Find(s.ThreadLatest).First()
-				v := strings.TrimSpace(l.Text())
-				if s.TimeAttr != "" {
-					if a, ok := l.Attr(s.TimeAttr); ok {
-						v = a
-					}
-				}
+				v := g.timeOf(row.Find(s.ThreadLatest).First())
 				t.Marker = v
 				t.Latest, _ = parseTimeAt(v, s.TimeFormat, g.loc, in.Fetched)
 			}
@@ -154,7 +148,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			p.Author = strings.TrimSpace(ps.Find(s.Author).First().Text())
 		}
 		if s.Time != "" {
-			p.Published, _ = parseTimeAt(attrOrText(ps.Find(s.Time), s.TimeAttr), s.TimeFormat, g.loc, in.Fetched)
+			p.Published, _ = parseTimeAt(g.timeOf(ps.Find(s.Time).First()), s.TimeFormat, g.loc, in.Fetched)
 		}
 		p.Text, p.Quoted = splitQuotes(ps.Find(s.Body).First(), s.Quote, s.QuoteHeader)
 		if p.Text == "" && len(p.Quoted) == 0 {
@@ -176,6 +170,18 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 		return nil, fmt.Errorf("%w: selectors matched no posts (%q) and no thread links (%q)", ErrMarkup, s.Post, s.ThreadLink)
 	}
 	return pg, nil
+}
+
+// timeOf is the time an element shows: its time_attr attribute, or its
+// text where it has none (boards that put the absolute time in a title
+// only on recent posts, whose text is relative).
+func (g *generic) timeOf(el *goquery.Selection) string {
+	if g.s.TimeAttr != "" {
+		if a, ok := el.Attr(g.s.TimeAttr); ok {
+			return strings.TrimSpace(a)
+		}
+	}
+	return strings.TrimSpace(el.Text())
 }
 
 func mustFragment(u string) string {

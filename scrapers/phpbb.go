@@ -68,7 +68,20 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 		return nil, err
 	}
 	base := docBase(in.URL, doc)
+	titleLink := doc.Find("h2.topic-title a").First()
 	pg := &Page{Title: strings.TrimSpace(doc.Find("h2.topic-title").First().Text())}
+	if pg.Title == "" {
+		// phpBB 3.0 titles a topic with a plain <h2><a>, as it does a
+		// forum: only the link to a topic (t=) tells them apart.
+		doc.Find("h2").EachWithBreak(func(_ int, h *goquery.Selection) bool {
+			a := h.Find("a[href]").First()
+			if phpbbParam(resolve(base, attrOrText(a, "href")), "t") == "" {
+				return true
+			}
+			titleLink, pg.Title = a, strings.TrimSpace(h.Text())
+			return false
+		})
+	}
 	next := doc.Find(".pagination li.next a, .pagination a[rel='next']").First()
 	pg.Next = resolve(base, attrOrText(next, "href"))
 	if pg.Next == "" {
@@ -121,16 +134,16 @@ func (p *phpBB) Parse(in *Input) (*Page, error) {
 	if in.Thread != nil {
 		threadID = in.Thread.ID
 	}
-	titleLink := resolve(base, attrOrText(doc.Find("h2.topic-title a"), "href"))
+	titleHref := resolve(base, attrOrText(titleLink, "href"))
 	if threadID == "" {
-		threadID = phpbbParam(titleLink, "t")
+		threadID = phpbbParam(titleHref, "t")
 	}
 	if threadID == "" {
 		threadID = phpbbParam(in.URL.String(), "t")
 	}
 	threadURL := ""
-	if titleLink != "" {
-		threadURL = phpbbTopicURL(titleLink)
+	if titleHref != "" {
+		threadURL = phpbbTopicURL(titleHref)
 	}
 	posts.Each(func(_ int, s *goquery.Selection) {
 		id, _ := s.Attr("id")

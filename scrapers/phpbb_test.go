@@ -70,3 +70,41 @@ func TestPhpbb30PagesAreFollowedAndKeepTheirAuthors(t *testing.T) {
 		})
 	}
 }
+
+// phpBB 3.0's prosilver prints a topic's title in a plain <h2><a>, with
+// no topic-title class: its pages came out untitled and its posts with no
+// thread URL, and a topic reached through a post link (viewtopic.php?p=N)
+// with no thread id at all. A forum's own <h2> is no topic title.
+func TestPhpbb30TopicsKeepTheirTitleAndThread(t *testing.T) {
+	e, err := newPhpBB(config.Site{Name: "pb", Engine: "phpbb", URL: goldenBase + "/", Entries: []string{"viewforum.php?f=2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := goldenBase + "/viewtopic.php?f=2&t=7"
+	for _, tc := range []struct {
+		name, path, file     string
+		kind                 Kind
+		title, id, threadURL string
+	}{
+		{name: "a topic read from its link", path: "/viewtopic.php?f=2&t=7", file: "topic30-p1.html", kind: Thread, title: "Where does he work", id: "7", threadURL: topic},
+		{name: "a topic read from a post link", path: "/viewtopic.php?p=702", file: "topic30-p1.html", kind: Thread, title: "Where does he work", id: "7", threadURL: topic},
+		{name: "a topic's later page", path: "/viewtopic.php?f=2&t=7&start=10", file: "topic30-p1.html", kind: Thread, title: "Where does he work", id: "7", threadURL: topic},
+		{name: "a forum is not a topic", path: "/viewforum.php?f=2", file: "forum30.html", kind: Listing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, _ := url.Parse(goldenBase + tc.path)
+			pg, err := e.Parse(&Input{Site: "pb", URL: u, Kind: tc.kind, Body: readFixture(t, "phpbb", tc.file), Fetched: fixedFetch})
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if pg.Title != tc.title {
+				t.Errorf("title %q, want %q", pg.Title, tc.title)
+			}
+			for _, p := range pg.Posts {
+				if p.Thread != tc.title || p.ThreadID != tc.id || p.ThreadURL != tc.threadURL {
+					t.Errorf("post %s: thread %q (id %q, url %q); want %q (%q, %q)", p.SitePostID, p.Thread, p.ThreadID, p.ThreadURL, tc.title, tc.id, tc.threadURL)
+				}
+			}
+		})
+	}
+}

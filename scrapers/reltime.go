@@ -44,6 +44,37 @@ var relUnits = []struct {
 // clockLayouts are the times of day that follow "today" or "yesterday".
 var clockLayouts = []string{"3:04 pm", "3:04pm", "3:04:05 pm", "15:04", "15:04:05"}
 
+// Clocks differ: the board's (or a cache in front of it) may be behind
+// ours by up to clockLag, and ahead by up to clockLead.
+const (
+	clockLag  = 15 * time.Minute
+	clockLead = 5 * time.Minute
+)
+
+// todayAt checks a "today" time t, read against now in loc. A time
+// slightly ahead is our clock running behind the board's: it is now. One
+// further ahead, in the first minutes after our midnight, is the board's
+// "today" still being our yesterday. Any other time after the fetch means
+// the site's time_zone is not the board's: better no date than a wrong
+// one. Never a date after the fetch.
+func todayAt(t, now time.Time, loc *time.Location) (time.Time, bool) {
+	if !t.After(now.Add(clockLead)) {
+		if t.After(now) {
+			return now.UTC(), true
+		}
+		return t.UTC(), true
+	}
+	if now.Add(-clockLag).In(loc).Day() == now.In(loc).Day() {
+		return time.Time{}, false
+	}
+	y, m, d := t.AddDate(0, 0, -1).Date()
+	t = time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, loc)
+	if t.After(now) {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
 // parseRelative reads a relative date against now, in loc.
 func parseRelative(s string, now time.Time, loc *time.Location) (time.Time, bool) {
 	if loc == nil {
@@ -73,10 +104,8 @@ func parseRelative(s string, now time.Time, loc *time.Location) (time.Time, bool
 		for _, l := range clockLayouts {
 			if c, err := time.Parse(l, rest); err == nil {
 				t := time.Date(y, m, d, c.Hour(), c.Minute(), c.Second(), 0, loc)
-				// Later than the fetch: the site's time_zone is not the
-				// board's; better no date than a wrong one.
-				if t.After(now.Add(time.Hour)) {
-					return time.Time{}, false
+				if day.back == 0 {
+					return todayAt(t, now, loc)
 				}
 				return t.UTC(), true
 			}

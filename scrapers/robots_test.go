@@ -341,3 +341,96 @@ func siteWithPrivate(t *testing.T, robots http.HandlerFunc) (*httptest.Server, *
 	t.Cleanup(srv.Close)
 	return srv, &private
 }
+
+// A Crawl-delay longer than the limiter's MaxWait (30 s) failed every
+// request after a round's first as "throttled": each round read its
+// listing, reserved the next slot a Crawl-delay away, and failed every
+// thread, so a forum asking for "Crawl-delay: 60" never had a thread
+// read. Spacing is waited out, however long the site asks for; only a
+// host held by a Retry-After longer than MaxWait fails fast.
+func TestALongCrawlDelayIsWaitedOutNotFailed(t *testing.T) {
+	ctx := context.Background()
+	l := NewHostLimiter()
+	l.MaxWait = 20 * time.Millisecond
+	l.SetCrawlDelay("forum.example", 100*time.Millisecond)
+	for i := range 3 {
+		release, err := l.Wait(ctx, "forum.example", config.RateLimit{Parallelism: 1})
+		if err != nil {
+			t.Fatalf("request %d: %v, want it to wait for the Crawl-delay", i+1, err)
+		}
+		release()
+	}
+	l.Block("forum.example", time.Now().Add(time.Hour))
+	if _, err := l.Wait(ctx, "forum.example", config.RateLimit{Parallelism: 1}); !errors.Is(err, ErrBackoff) {
+		t.Errorf("a host held for an hour: %v, want %v", err, ErrBackoff)
+	}
+
+	// Through the fetcher, where the wait is inside the request: a
+	// Crawl-delay longer than the request timeout still lets each page
+	// through, a Crawl-delay apart.
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			_, _ = w.Write([]byte("User-agent: *\nCrawl-delay: 0.3\n"))
+			return
+		}
+		hits.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	f := testFetcher(t, func(c *config.Scrape, s *config.Site) {
+		c.RequestTimeout = 150 * time.Millisecond
+		s.RateLimit.Delay = 0
+	})
+	f.lim.MaxWait = 20 * time.Millisecond
+	for i := range 3 {
+		if _, err := f.Get(ctx, srv.URL+"/p", Validators{}); err != nil {
+			t.Fatalf("page %d: %v", i+1, err)
+		}
+	}
+	if n := hits.Load(); n != 3 {
+		t.Errorf("server saw %d page requests, want 3", n)
+	}
+}
+
+// The request timeout runs from the request's slot, not from when the
+// collector asked: a server that stalls, before its headers or in the
+// middle of its body, still fails the page at scrape.request_timeout.
+func TestAStalledServerStillTimesOut(t *testing.T) {
+	ctx := context.Background()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/robots.txt":
+			return
+		case "/headers":
+			<-stop
+		case "/body":
+			w.Header().Set("Content-Length", "100")
+			_, _ = w.Write([]byte("half"))
+			w.(http.Flusher).Flush()
+			<-stop
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	f := testFetcher(t, func(c *config.Scrape, s *config.Site) {
+		c.RequestTimeout = 200 * time.Millisecond
+		s.RateLimit.Delay = 0
+	})
+	for _, path := range []string{"/headers", "/body"} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Get(ctx, srv.URL+path, Validators{})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if fetchErrReason(err) != "unreachable" {
+				t.Errorf("%s: %v, want the page to fail as unreachable", path, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the request never timed out", path)
+		}
+	}
+}

@@ -16,7 +16,8 @@ import (
 // div.tgme_widget_message[data-post="channel/123"], newest last, older
 // messages with ?before=<id> (link[rel=prev] or a.tme_messages_more). A
 // reply's preview of the message it answers and blockquotes are quoted
-// text; the channel is the thread.
+// text; a poll's text is its question and options; the channel is the
+// thread.
 type telegram struct{ entries []string }
 
 func newTelegram(site config.Site) (Engine, error) {
@@ -87,6 +88,9 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 			return t.ParentsFiltered(".tgme_widget_message_reply").Length() == 0
 		}).First()
 		p.Text, p.Quoted = splitQuotes(body, "blockquote", "")
+		if p.Text == "" {
+			p.Text = tgPoll(s)
+		}
 		if r := strings.TrimSpace(nodeText(s.Find(".tgme_widget_message_reply .tgme_widget_message_metatext, .tgme_widget_message_reply .tgme_widget_message_text").First())); r != "" {
 			p.Quoted = append([]string{r}, p.Quoted...)
 		}
@@ -109,6 +113,22 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 	}
 	pg.Older = prev
 	return pg, nil
+}
+
+// tgPoll is a poll's question and options, a line each ("" when the
+// message holds none): a poll has no text of its own, and what it asks
+// ("whose address next?") is what a channel says.
+func tgPoll(s *goquery.Selection) string {
+	poll := s.Find(".tgme_widget_message_poll").FilterFunction(func(_ int, t *goquery.Selection) bool {
+		return t.ParentsFiltered(".tgme_widget_message_reply").Length() == 0
+	}).First()
+	var lines []string
+	poll.Find(".tgme_widget_message_poll_question, .tgme_widget_message_poll_option_text").Each(func(_ int, t *goquery.Selection) {
+		if l := nodeText(t); l != "" {
+			lines = append(lines, l)
+		}
+	})
+	return strings.Join(lines, "\n")
 }
 
 func tgBefore(in *Input, id string) string {
