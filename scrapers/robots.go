@@ -41,7 +41,13 @@ type robotsBody struct {
 
 func (b *robotsBody) Read(p []byte) (int, error) {
 	if b.out == nil {
-		raw, err := io.ReadAll(io.LimitReader(b.r, maxRobotsBytes))
+		raw, err := io.ReadAll(io.LimitReader(b.r, maxRobotsBytes+1))
+		if len(raw) > maxRobotsBytes {
+			// Cut at the limit: the last line is partial, and a cut
+			// "Allow: /forum/private-x" would be "Allow: /fo".
+			raw = raw[:maxRobotsBytes]
+			raw = raw[:bytes.LastIndexByte(raw, '\n')+1]
+		}
 		clean := lenientRobots(raw)
 		b.out = bytes.NewReader(clean)
 		if err != nil {

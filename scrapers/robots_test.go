@@ -434,3 +434,31 @@ func TestAStalledServerStillTimesOut(t *testing.T) {
 		}
 	}
 }
+
+// A robots.txt longer than the 500 KiB read was cut mid-line, and the cut
+// line kept: "Allow: /forum/private-x" cut to "Allow: /fo" allows far
+// more than the file does. The partial last line is dropped.
+func TestARobotsTxtCutAtTheLimitLosesItsPartialLine(t *testing.T) {
+	f := testFetcher(t, nil)
+	var sb strings.Builder
+	sb.WriteString("User-agent: *\nDisallow: /forum/\n")
+	for i := 0; sb.Len() < maxRobotsBytes-10; i++ {
+		fmt.Fprintf(&sb, "Disallow: /archive/%d/\n", i)
+	}
+	sb.WriteString("Allow: /forum/private-x\n")
+	b := &robotsBody{r: io.NopCloser(strings.NewReader(sb.String())), f: f, host: "forum.example"}
+	got, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(got, []byte("\n")) || bytes.Contains(got, []byte("Allow: /fo")) {
+		t.Errorf("the cut robots.txt ends %q", got[max(0, len(got)-40):])
+	}
+	rules, err := robotstxt.FromBytes(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules.TestAgent("/forum/thread-1", "ThreatWatch") {
+		t.Error("/forum/ is allowed after the cut")
+	}
+}
