@@ -2,7 +2,6 @@ package scrapers
 
 import (
 	"encoding/json"
-	"net/url"
 	"testing"
 
 	"github.com/threatwatch/threatwatch/config"
@@ -53,11 +52,7 @@ func TestDiscourseTopicPagesAreFollowedPastDeletedPosts(t *testing.T) {
 				tc.edit(doc)
 				body, _ = json.Marshal(doc)
 			}
-			u, _ := url.Parse(goldenBase + tc.path)
-			pg, err := e.Parse(&Input{Site: "dc", URL: u, Kind: Thread, Body: body, Fetched: fixedFetch})
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
+			pg := parseAt(t, e, tc.path, Thread, body)
 			if len(pg.Posts) != tc.posts || pg.Next != tc.next {
 				t.Errorf("got %d posts, next %q; want %d, next %q", len(pg.Posts), pg.Next, tc.posts, tc.next)
 			}

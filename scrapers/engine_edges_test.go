@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"slices"
 	"testing"
 
@@ -21,11 +20,7 @@ func TestDiscoursePostsWithdrawnByTheirAuthorAreNotRead(t *testing.T) {
 	 {"id":901,"username":"a","user_id":5,"created_at":"2026-01-10T10:00:00Z","cooked":"<p>He lives by the lake.</p>","post_number":1,"post_type":1},
 	 {"id":902,"username":"b","user_id":6,"created_at":"2026-01-10T10:05:00Z","cooked":"<p>(post withdrawn by author, will be automatically deleted in 24 hours unless flagged)</p>","post_number":2,"post_type":1,"user_deleted":true}
 	],"stream":[901,902]}}`)
-	u, _ := url.Parse(goldenBase + "/t/his-address/77.json")
-	pg, err := e.Parse(&Input{Site: "d", URL: u, Kind: Thread, Body: body, Fetched: fixedFetch})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := parseAt(t, e, "/t/his-address/77.json", Thread, body)
 	var ids []string
 	for _, p := range pg.Posts {
 		ids = append(ids, p.SitePostID)
@@ -44,11 +39,7 @@ func TestAnImageboardPostWithoutATimeIsUndated(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := []byte(`{"posts":[{"no":9200,"com":"still here","time":1768039200},{"no":9201,"com":"no time on this one"}]}`)
-	u, _ := url.Parse(goldenBase + "/b/thread/9200.json")
-	pg, err := e.Parse(&Input{Site: "ib", URL: u, Kind: Thread, Body: body, Fetched: fixedFetch})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := parseAt(t, e, "/b/thread/9200.json", Thread, body)
 	if len(pg.Posts) != 2 {
 		t.Fatalf("%d posts, want 2", len(pg.Posts))
 	}

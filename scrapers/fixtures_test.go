@@ -223,3 +223,18 @@ func (ts *testSite) requestLog() []string {
 }
 
 func (ts *testSite) String() string { return fmt.Sprintf("testSite(%s)", ts.URL) }
+
+// parseAt parses body with e as a page of kind at goldenBase+path, read
+// at fixedFetch, failing the test on an error.
+func parseAt(t testing.TB, e Engine, path string, kind Kind, body []byte) *Page {
+	t.Helper()
+	u, err := url.Parse(goldenBase + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := e.Parse(&Input{Site: "site", URL: u, Kind: kind, Body: body, Fetched: fixedFetch})
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return pg
+}

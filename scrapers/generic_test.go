@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"testing"
 	"time"
 
@@ -24,11 +23,7 @@ func TestGenericTimeAttrFallsBackToTheText(t *testing.T) {
 <div class="post" id="pid1"><em class="date">2026-01-09 10:00</em><div class="body">older post</div></div>
 <div class="post" id="pid2"><em class="date" title="2026-01-19 23:30">30 minutes ago</em><div class="body">recent post</div></div>
 </body></html>`
-	u, _ := url.Parse(goldenBase + "/thread-9-1-1.html")
-	pg, err := e.Parse(&Input{Site: "dz", URL: u, Kind: Thread, Body: []byte(page), Fetched: fixedFetch})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := parseAt(t, e, "/thread-9-1-1.html", Thread, []byte(page))
 	want := []time.Time{time.Date(2026, 1, 9, 10, 0, 0, 0, time.UTC), time.Date(2026, 1, 19, 23, 30, 0, 0, time.UTC)}
 	if len(pg.Posts) != len(want) {
 		t.Fatalf("%d posts, want %d", len(pg.Posts), len(want))

@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"testing"
 
 	"github.com/threatwatch/threatwatch/config"
@@ -19,11 +18,7 @@ func TestImageboardSubjectsAndNamesAreUnescaped(t *testing.T) {
 	const title = `"Rate" O'Brien's new place & car`
 	parse := func(path, file string, k Kind) *Page {
 		t.Helper()
-		u, _ := url.Parse(goldenBase + path)
-		pg, err := e.Parse(&Input{Site: "ib", URL: u, Kind: k, Body: readFixture(t, "imageboard", file), Fetched: fixedFetch})
-		if err != nil {
-			t.Fatalf("parse %s: %v", file, err)
-		}
+		pg := parseAt(t, e, path, k, readFixture(t, "imageboard", file))
 		return pg
 	}
 	t.Run("a thread's posts", func(t *testing.T) {

@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -49,11 +48,7 @@ func TestPhpbb30PagesAreFollowedAndKeepTheirAuthors(t *testing.T) {
 			if tc.edit != nil {
 				body = tc.edit.Replace(body)
 			}
-			u, _ := url.Parse(goldenBase + tc.path)
-			pg, err := e.Parse(&Input{Site: "pb", URL: u, Kind: tc.kind, Body: []byte(body), Fetched: fixedFetch})
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
+			pg := parseAt(t, e, tc.path, tc.kind, []byte(body))
 			if pg.Next != tc.next {
 				t.Errorf("next %q, want %q", pg.Next, tc.next)
 			}
@@ -92,11 +87,7 @@ func TestPhpbb30TopicsKeepTheirTitleAndThread(t *testing.T) {
 		{name: "a forum is not a topic", path: "/viewforum.php?f=2", file: "forum30.html", kind: Listing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u, _ := url.Parse(goldenBase + tc.path)
-			pg, err := e.Parse(&Input{Site: "pb", URL: u, Kind: tc.kind, Body: readFixture(t, "phpbb", tc.file), Fetched: fixedFetch})
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
+			pg := parseAt(t, e, tc.path, tc.kind, readFixture(t, "phpbb", tc.file))
 			if pg.Title != tc.title {
 				t.Errorf("title %q, want %q", pg.Title, tc.title)
 			}

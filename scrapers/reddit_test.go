@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 
@@ -18,11 +17,7 @@ func TestRedditPostsOfDeletedAccountsAreReadAndRemovedTextIsNot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(goldenBase + "/r/exampletargets/deleted.json")
-	pg, err := e.Parse(&Input{Site: "rd", URL: u, Kind: Listing, Body: readFixture(t, "reddit", "deleted-accounts.json"), Fetched: fixedFetch})
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	pg := parseAt(t, e, "/r/exampletargets/deleted.json", Listing, readFixture(t, "reddit", "deleted-accounts.json"))
 	got := map[string]string{}
 	for _, p := range pg.Posts {
 		got[p.SitePostID] = p.Text

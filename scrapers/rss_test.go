@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -67,11 +66,7 @@ func TestFeedItemsKeepTheirDateAndBodyInEveryFormat(t *testing.T) {
 			if tc.file != "" {
 				body = readFixture(t, "rss", tc.file)
 			}
-			u, _ := url.Parse(goldenBase + "/feed")
-			pg, err := e.Parse(&Input{Site: "fx", URL: u, Kind: Listing, Body: decoded(body), Fetched: fixedFetch})
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
+			pg := parseAt(t, e, "/feed", Listing, decoded(body))
 			if pg.Title != tc.title {
 				t.Errorf("title %q, want %q", pg.Title, tc.title)
 			}

@@ -2,7 +2,6 @@ package scrapers
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -119,11 +118,7 @@ func TestListingsMarkStickyThreadsPinned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, _ := url.Parse(goldenBase + tc.path)
-			pg, err := e.Parse(&Input{Site: "fx", URL: u, Kind: Listing, Body: tc.body, Fetched: fixedFetch})
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
+			pg := parseAt(t, e, tc.path, Listing, tc.body)
 			var pinned []string
 			for _, th := range pg.Threads {
 				if th.Pinned {

@@ -1,7 +1,6 @@
 package scrapers
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -20,11 +19,7 @@ func TestTelegramPreviewMessagesOfEveryKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(goldenBase + "/s/exposechan")
-	pg, err := e.Parse(&Input{Site: "tg", URL: u, Kind: Listing, Body: readFixture(t, "telegram", "poll.html"), Fetched: fixedFetch})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := parseAt(t, e, "/s/exposechan", Listing, readFixture(t, "telegram", "poll.html"))
 	got := map[string]string{}
 	var ids []string
 	for _, p := range pg.Posts {
