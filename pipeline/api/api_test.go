@@ -721,6 +721,14 @@ func TestTheReadModelWorksOnTheEmbeddedStore(t *testing.T) {
 	if len(ser.Points) < 2 {
 		t.Fatalf("hourly series: %+v", ser)
 	}
+	// Health signals, the later one first.
+	h.level(msg.Level{Site: "forum-a", Time: h.now.Add(2 * time.Minute), Name: "scraper_ok"})
+	h.level(msg.Level{Site: "forum-a", Time: h.now.Add(time.Minute), Name: "scraper_unreachable", Stale: true})
+	var one struct{ Site SiteDetail }
+	h.getJSON("/api/v1/sites/forum-a", config.RoleViewer, &one)
+	if one.Site.Health.Stale || one.Site.Health.Scraper["state"] != "ok" || one.Site.Level != 14 {
+		t.Fatalf("health: %+v", one.Site)
+	}
 	var v AlertView
 	h.getJSON("/api/v1/alerts/"+firing, config.RoleViewer, &v)
 	var tg struct{ Targets []Target }

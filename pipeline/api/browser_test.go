@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,5 +283,160 @@ func TestTheFiringAlertsViewDropsAnAlertThatResolves(t *testing.T) {
 	if err := chromedp.Do(ctx, poll(alertRows+` === 0`)); err != nil {
 		badge, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("main tbody .badge")].map(b => b.textContent).join(",")`))
 		t.Fatalf("the resolved alert stays in the list of firing alerts (badges %q): %v", badge, err)
+	}
+}
+
+// alertRowText is the text of the alerts view's row of an alert, "" when
+// it has none.
+func alertRowText(fp string) string {
+	return `((document.querySelector('main tbody a[href="#/alert/` + fp + `"]') || {closest: () => ({textContent: ""})}).closest("tr").textContent)`
+}
+
+// TestALiveAlertRowShowsItsAckAndSilence keeps the alerts view open while
+// an acknowledged, silenced alert changes and a new silenced one fires:
+// the rows the live events bring show "acked" and "silenced" as the rows
+// the list brought did, rather than losing them until the next reload.
+func TestALiveAlertRowShowsItsAckAndSilence(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	h := newHarness(t, nil)
+	now := h.now
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
+	start := now.Add(-time.Hour)
+	fp := msg.Fingerprint(labels, start)
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	if code, b, _ := h.do("POST", "/api/v1/alerts/"+fp+"/ack", config.RoleResponder, map[string]string{"note": "on it"}); code != 200 {
+		t.Fatalf("ack: %d %s", code, b)
+	}
+	if code, b, _ := h.do("POST", "/api/v1/silences", config.RoleResponder, map[string]any{"matchers": []string{`site="forum-a"`}, "duration": "2h"}); code != 201 {
+		t.Fatalf("silence: %d %s", code, b)
+	}
+	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
+	listed := alertRowText(fp)
+	if err := chromedp.Do(ctx, poll(listed+`.includes("acked by responder-user") && `+listed+`.includes("silenced")`)); err != nil {
+		t.Fatalf("the listed row does not show the ack and the silence: %v", err)
+	}
+
+	// The alert's level rises: its row is redrawn from the live event.
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: now, Level: 8, Baseline: 1})
+	// A new alert on the silenced site fires.
+	l2 := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "doxxing", "severity": "critical"}
+	fp2 := msg.Fingerprint(l2, now)
+	h.alert(msg.Alert{Labels: l2, Fingerprint: fp2, Status: msg.StatusFiring, StartsAt: now, EventTime: now, Level: 8, Baseline: 1})
+	row, row2 := alertRowText(fp), alertRowText(fp2)
+	if err := chromedp.Do(ctx, poll(row+`.includes("8.0 / 1.0") && `+row2+` !== ""`)); err != nil {
+		t.Fatalf("the live events never showed: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[`+row+`, `+row2+`]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got[0], "acked by responder-user") || !strings.Contains(got[0], "silenced") {
+		t.Errorf("the acknowledged, silenced alert's live row lost its badges: %q", got[0])
+	}
+	if !strings.Contains(got[1], "silenced") || strings.Contains(got[1], "acked") {
+		t.Errorf("the new alert's live row, want silenced and not acked: %q", got[1])
+	}
+}
+
+// TestTheAlertsViewFollowsAcksAndSilencesMadeElsewhere keeps the alerts
+// view open while a responder elsewhere acknowledges the alert, takes the
+// acknowledgement back, silences it and ends the silence: the row follows
+// each, as a reload would show it.
+func TestTheAlertsViewFollowsAcksAndSilencesMadeElsewhere(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	h := newHarness(t, nil)
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
+	start := h.now.Add(-time.Hour)
+	fp := msg.Fingerprint(labels, start)
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
+	row := alertRowText(fp)
+	if err := chromedp.Do(ctx, poll(row+` !== "" && !`+row+`.includes("acked") && !`+row+`.includes("silenced")`)); err != nil {
+		t.Fatalf("the alert never showed: %v", err)
+	}
+	var silence SilenceView
+	for _, step := range []struct {
+		name, method, path string
+		body               any
+		want               string
+	}{
+		{"acknowledged", "POST", "/api/v1/alerts/" + fp + "/ack", map[string]string{"note": "on it"}, `.includes("acked by responder-user")`},
+		{"acknowledgement taken back", "DELETE", "/api/v1/alerts/" + fp + "/ack", nil, `!== "" && !` + row + `.includes("acked")`},
+		{"silenced", "POST", "/api/v1/silences", map[string]any{"matchers": []string{`site="forum-a"`}, "duration": "2h"}, `.includes("silenced")`},
+		{"silence ended", "DELETE", "/api/v1/silences/", nil, `!== "" && !` + row + `.includes("silenced")`},
+	} {
+		path := step.path
+		if step.name == "silence ended" {
+			path += silence.ID
+		}
+		code, b, _ := h.do(step.method, path, config.RoleResponder, step.body)
+		if code >= 300 {
+			t.Fatalf("%s: %d %s", step.name, code, b)
+		}
+		if step.name == "silenced" {
+			_ = json.Unmarshal(b, &silence)
+		}
+		if err := chromedp.Do(ctx, poll(row+step.want)); err != nil {
+			got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](row))
+			t.Fatalf("%s: the row did not follow (it reads %q): %v", step.name, got, err)
+		}
+	}
+}
+
+// TestTheWallAddsASiteFirstHeardOfFromItsScraper keeps the wall open while
+// a scraper reports a new site it cannot read: the site gets its stale
+// tile at once, as the list the wall loads would give it, instead of
+// only after a reload.
+func TestTheWallAddsASiteFirstHeardOfFromItsScraper(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	h := newHarness(t, nil)
+	h.level(msg.Level{Site: "forum-a", Time: h.now, Level: 3, Baseline: 2, Name: "normal"})
+	h.signIn(t, ctx, config.RoleViewer, "/#/")
+	if err := chromedp.Do(ctx, poll(`document.querySelectorAll("a.tile").length === 1`)); err != nil {
+		t.Fatalf("the wall never showed: %v", err)
+	}
+	h.level(msg.Level{Site: "dark-from-start", Time: h.now, Name: "scraper_markup_changed", Stale: true})
+	err := chromedp.Do(ctx, poll(`document.querySelectorAll("a.tile").length === 2 && document.querySelector('a.tile[data-site="dark-from-start"]').classList.contains("stale")`))
+	if err != nil {
+		t.Fatalf("the new dark site never got its tile: %v", err)
+	}
+	var res struct{ Sites []SiteSummary }
+	h.getJSON("/api/v1/sites", config.RoleViewer, &res)
+	if len(res.Sites) != 2 {
+		t.Fatalf("the list, for comparison: %+v", res.Sites)
+	}
+}
+
+// TestTheAlertPageFollowsASilenceMadeElsewhere keeps an alert's page open
+// while a responder elsewhere silences alerts like it and ends the
+// silence: the page's state line follows both.
+func TestTheAlertPageFollowsASilenceMadeElsewhere(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	h := newHarness(t, nil)
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
+	start := h.now.Add(-time.Hour)
+	fp := msg.Fingerprint(labels, start)
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	h.signIn(t, ctx, config.RoleViewer, "/#/alert/"+fp)
+	state := `(document.getElementById("alert-state") || {textContent: ""}).textContent`
+	if err := chromedp.Do(ctx, poll(state+`.includes("firing") && !`+state+`.includes("silenced")`)); err != nil {
+		t.Fatalf("the alert page never showed: %v", err)
+	}
+	code, b, _ := h.do("POST", "/api/v1/silences", config.RoleResponder, map[string]any{"matchers": []string{`site="forum-a"`}, "duration": "2h"})
+	if code != 201 {
+		t.Fatalf("silence: %d %s", code, b)
+	}
+	if err := chromedp.Do(ctx, poll(state+`.includes("silenced")`)); err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](state))
+		t.Fatalf("the page does not show the silence (it reads %q): %v", got, err)
+	}
+	var sil SilenceView
+	_ = json.Unmarshal(b, &sil)
+	if code, b, _ := h.do("DELETE", "/api/v1/silences/"+sil.ID, config.RoleResponder, nil); code != 204 {
+		t.Fatalf("expire: %d %s", code, b)
+	}
+	if err := chromedp.Do(ctx, poll(state+`.includes("firing") && !`+state+`.includes("silenced")`)); err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](state))
+		t.Fatalf("the page still shows the ended silence (it reads %q): %v", got, err)
 	}
 }

@@ -58,10 +58,30 @@ func (s *Server) PublishLevel(l *msg.Level) {
 	}
 }
 
-// PublishAlert pushes an alert (without evidence) to live streams.
-func (s *Server) PublishAlert(a *msg.Alert) {
+// PublishAlert pushes an alert (without evidence) to live streams, with
+// its acknowledgement and the silences matching it, as a list shows it: a
+// dashboard draws the row from the event, and without them an
+// acknowledged or silenced alert read as neither until the next reload.
+func (s *Server) PublishAlert(ctx context.Context, a *msg.Alert) {
 	rec := &AlertRecord{Alert: *a}
-	if err := s.hub.Publish("alert", s.alertView(rec, RedactFull, false), s.alertView(rec, RedactPII, false), s.alertView(rec, RedactNone, false)); err != nil {
+	modes := []string{RedactFull, RedactPII, RedactNone}
+	views := make([]AlertView, len(modes))
+	var derr error
+	for i, mode := range modes {
+		views[i] = s.alertView(rec, mode, false)
+		views[i].rawLabels = a.Labels
+		if derr == nil {
+			derr = s.decorate(ctx, views[i:i+1], mode)
+		}
+	}
+	if derr != nil {
+		// The change itself matters more than its badges: push it.
+		s.log.Warn("cannot read the alert's acknowledgement and silences for its live update", "fingerprint", a.Fingerprint, "err", derr)
+		for i := range views {
+			views[i].Ack, views[i].Silenced = nil, nil
+		}
+	}
+	if err := s.hub.Publish("alert", views[0], views[1], views[2]); err != nil {
 		s.log.Warn("cannot publish alert", "err", err)
 	}
 }
@@ -245,7 +265,7 @@ func (s *Server) HandleAlert(ctx context.Context, a *msg.Alert, meta pipeline.Me
 	}
 	s.metrics.applied.WithLabelValues("alert", "current").Inc()
 	if s.recent(meta) {
-		s.PublishAlert(a)
+		s.PublishAlert(ctx, a)
 	}
 	return nil, nil
 }

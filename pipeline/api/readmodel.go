@@ -153,59 +153,158 @@ func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) 
 
 func fmtF(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, error) {
-	prev, err := m.siteSummary(ctx, l.Site)
-	if err != nil {
-		return false, err
-	}
-	sum := SiteSummary{
-		Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Score: l.Score,
-		Name: l.Name, Signals: l.Signals, Posts: l.Posts,
-	}
-	if prev != nil {
-		sum.Health = prev.Health
-	}
-	if !l.Stale && sum.Health.Scraper["state"] != "" && sum.Health.Stale {
-		// A live level means posts arrive again, whatever the scraper said.
-		sum.Health.Scraper = nil
-	}
-	sum.Health.Stale = l.Stale
+// siteScript stores the summary ARGV[4] of site ARGV[1] for a level of
+// order ARGV[2] (and its contributors ARGV[5] when KEYS[3] is given):
+// 0 when a later level is stored; -1 when the summary is no longer
+// ARGV[3] as read ("" for none), so the caller reads it again. Without
+// the second check a level and a health signal applied at once (a
+// restore's workers, two replicas) each write back the summary they read,
+// and one loses the other's change.
+// KEYS: level order hash, sites[, contributors].
+var siteScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(old) > tonumber(ARGV[2]) then return 0 end
+if (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[3] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+if KEYS[3] then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
+return 1
+`)
+
+// healthScript stores the summary ARGV[4] of site ARGV[1] for a health
+// signal of order ARGV[2]: 0 when a later signal is stored; -1 when the
+// summary is no longer ARGV[3] as read ("" for none). A site first known
+// from its health is ordered before any real level.
+// KEYS: health order hash, sites, level order hash.
+var healthScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(old) > tonumber(ARGV[2]) then return 0 end
+if (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[3] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('HSETNX', KEYS[3], ARGV[1], 0)
+return 1
+`)
+
+// siteWriteTries bounds how often a site write reads the summary again
+// after another write changed it in between.
+const siteWriteTries = 20
+
+// errSiteBusy reports a site summary that changed under every try.
+var errSiteBusy = errors.New("the site's summary kept changing while it was written")
+
+// healthOrder orders a site's health signals: later time wins, and at
+// the same time an outage beats a recovery. Its low bit says whether the
+// signal was stale.
+func healthOrder(l *msg.Level) int64 {
+	o := ms(l.Time) * 2
 	if l.Stale {
-		if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
-			sum.Health.StaleSince = l.Time.UTC()
+		o++
+	}
+	return o
+}
+
+func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, error) {
+	for range siteWriteTries {
+		raw, prev, hOrder, err := m.siteState(ctx, l.Site)
+		if err != nil {
+			return false, err
 		}
-	} else {
-		sum.Health.StaleSince = time.Time{}
-		sum.Health.LastLive = l.Time.UTC()
+		sum := SiteSummary{
+			Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Score: l.Score,
+			Name: l.Name, Signals: l.Signals, Posts: l.Posts,
+		}
+		if prev != nil {
+			sum.Health = prev.Health
+		}
+		// A scraper outage reported after this level still holds: the
+		// level was read back late (a restore applies in any order).
+		outage := hOrder%2 == 1 && hOrder/2 > ms(l.Time) && sum.Health.Stale
+		switch {
+		case outage:
+			if !l.Stale && l.Time.After(sum.Health.LastLive) {
+				sum.Health.LastLive = l.Time.UTC()
+			}
+		default:
+			if !l.Stale && sum.Health.Scraper["state"] != "" && sum.Health.Stale {
+				// A live level means posts arrive again, whatever the scraper said.
+				sum.Health.Scraper = nil
+			}
+			sum.Health.Stale = l.Stale
+			if l.Stale {
+				if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
+					sum.Health.StaleSince = l.Time.UTC()
+				}
+			} else {
+				sum.Health.StaleSince = time.Time{}
+				sum.Health.LastLive = l.Time.UTC()
+			}
+		}
+		sb, err := json.Marshal(sum)
+		if err != nil {
+			return false, err
+		}
+		detail := l.Contributors
+		if l.Stale && prev != nil {
+			// A stale level carries no posts: keep the threads that raised the
+			// level last, so the site view still shows them.
+			detail = nil
+		}
+		db, err := json.Marshal(detail)
+		if err != nil {
+			return false, err
+		}
+		keys := []string{m.k("sites", "t"), m.k("sites")}
+		args := []any{l.Site, ms(l.Time), raw, string(sb)}
+		if detail != nil || prev == nil {
+			keys = append(keys, m.k("sites", "contrib"))
+			args = append(args, string(db))
+		}
+		n, err := siteScript.Run(ctx, m.s, keys, args...).Int()
+		if err != nil {
+			return false, fmt.Errorf("cannot store site level: %w", err)
+		}
+		if n == -1 {
+			continue
+		}
+		if n == 1 {
+			m.cache.invalidate()
+		}
+		return n == 1, nil
 	}
-	sb, err := json.Marshal(sum)
+	return false, fmt.Errorf("cannot store site level: %w", errSiteBusy)
+}
+
+// siteState reads a site's stored summary, as stored ("" for none) and
+// decoded (nil for none), and the order of its last health signal (0 for
+// none).
+func (m *ReadModel) siteState(ctx context.Context, site string) (string, *SiteSummary, int64, error) {
+	var sum *redis.StringCmd
+	var ho *redis.StringCmd
+	_, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		sum = p.HGet(ctx, m.k("sites"), site)
+		ho = p.HGet(ctx, m.k("sites", "ht"), site)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", nil, 0, fmt.Errorf("cannot read site: %w", err)
+	}
+	var order int64
+	if v, err := ho.Result(); err == nil {
+		order, _ = strconv.ParseInt(v, 10, 64)
+	}
+	raw, err := sum.Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil, order, nil
+	}
 	if err != nil {
-		return false, err
+		return "", nil, 0, fmt.Errorf("cannot read site: %w", err)
 	}
-	detail := l.Contributors
-	if l.Stale && prev != nil {
-		// A stale level carries no posts: keep the threads that raised the
-		// level last, so the site view still shows them.
-		detail = nil
+	var s SiteSummary
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return "", nil, 0, fmt.Errorf("cannot decode stored site: %w", err)
 	}
-	db, err := json.Marshal(detail)
-	if err != nil {
-		return false, err
-	}
-	keys := []string{m.k("sites", "t"), m.k("sites")}
-	args := []any{l.Site, ms(l.Time), string(sb)}
-	if detail != nil || prev == nil {
-		keys = append(keys, m.k("sites", "contrib"))
-		args = append(args, string(db))
-	}
-	n, err := casScript.Run(ctx, m.s, keys, args...).Int()
-	if err != nil {
-		return false, fmt.Errorf("cannot store site level: %w", err)
-	}
-	if n == 1 {
-		m.cache.invalidate()
-	}
-	return n == 1, nil
+	return raw, &s, order, nil
 }
 
 // IsHealthSignal reports whether l is a scraper's health signal (named
@@ -216,43 +315,50 @@ func IsHealthSignal(l *msg.Level) bool {
 }
 
 // applyHealth records a scraper health signal on the site's summary. It
-// does not take part in the level ordering: the scraper's clock is not the
-// aggregator's event time.
+// does not take part in the level ordering (the scraper's clock is not
+// the aggregator's event time), but signals are ordered among themselves:
+// a restore reads them back in any order, and an old outage applied last
+// would mark a recovered site stale. An outage older than the site's
+// last live level is over too: that level ended it.
 func (m *ReadModel) applyHealth(ctx context.Context, l *msg.Level) (bool, error) {
-	prev, err := m.siteSummary(ctx, l.Site)
-	if err != nil {
-		return false, err
-	}
-	sum := SiteSummary{Site: l.Site}
-	if prev != nil {
-		sum = *prev
-	}
-	state := strings.TrimPrefix(l.Name, "scraper_")
-	if l.Stale && !sum.Health.Stale {
-		sum.Health.StaleSince = l.Time.UTC()
-	}
-	sum.Health.Stale = l.Stale
-	if !l.Stale {
-		sum.Health.StaleSince = time.Time{}
-	}
-	sum.Health.Scraper = map[string]string{"state": state, "at": l.Time.UTC().Format(time.RFC3339)}
-	b, err := json.Marshal(sum)
-	if err != nil {
-		return false, err
-	}
-	if prev == nil {
-		// The first word about a site: make it listed, ordered before any
-		// real level.
-		if _, err := casScript.Run(ctx, m.s, []string{m.k("sites", "t"), m.k("sites")}, l.Site, 0, string(b)).Result(); err != nil {
+	for range siteWriteTries {
+		raw, prev, _, err := m.siteState(ctx, l.Site)
+		if err != nil {
+			return false, err
+		}
+		sum := SiteSummary{Site: l.Site}
+		if prev != nil {
+			sum = *prev
+		}
+		if l.Stale && l.Time.Before(sum.Health.LastLive) {
+			return false, nil
+		}
+		state := strings.TrimPrefix(l.Name, "scraper_")
+		if l.Stale && !sum.Health.Stale {
+			sum.Health.StaleSince = l.Time.UTC()
+		}
+		sum.Health.Stale = l.Stale
+		if !l.Stale {
+			sum.Health.StaleSince = time.Time{}
+		}
+		sum.Health.Scraper = map[string]string{"state": state, "at": l.Time.UTC().Format(time.RFC3339)}
+		b, err := json.Marshal(sum)
+		if err != nil {
+			return false, err
+		}
+		n, err := healthScript.Run(ctx, m.s, []string{m.k("sites", "ht"), m.k("sites"), m.k("sites", "t")}, l.Site, healthOrder(l), raw, string(b)).Int()
+		if err != nil {
 			return false, fmt.Errorf("cannot store site health: %w", err)
 		}
-		return true, nil
+		if n == -1 {
+			continue
+		}
+		if n == 1 {
+			m.cache.invalidate()
+		}
+		return n == 1, nil
 	}
-	if err := m.s.HSet(ctx, m.k("sites"), l.Site, b).Err(); err != nil {
-		return false, fmt.Errorf("cannot store site health: %w", err)
-	}
-	m.cache.invalidate()
-	return true, nil
+	return false, fmt.Errorf("cannot store site health: %w", errSiteBusy)
 }
 
 func (m *ReadModel) applyTargetLevel(ctx context.Context, l *msg.Level, tid string) (bool, error) {
@@ -605,7 +711,8 @@ var ErrRange = errors.New("bad range")
 // site over [from, to), downsampled to step: each bucket holds the maximum
 // level and the latest point's level, baseline and name. Steps of an hour
 // or more, and ranges reaching past the raw retention, are answered from
-// the hourly tier.
+// the hourly tier, whose buckets start on the hour: its first holds the
+// whole hour from falls in, stamped at from.
 func (m *ReadModel) Levels(ctx context.Context, site, targetID string, from, to time.Time, step time.Duration) (*Series, error) {
 	if !to.After(from) {
 		return nil, fmt.Errorf("%w: from must be before to", ErrRange)
@@ -619,13 +726,20 @@ func (m *ReadModel) Levels(ctx context.Context, site, targetID string, from, to 
 	tier := "raw"
 	key := m.k("lv", seriesKey(site, targetID))
 	parse := parseRaw
+	// Buckets count from origin. An hourly rollup is stamped with the
+	// start of its hour, so the hourly tier counts from the start of the
+	// hour from falls in: counted from from itself, that hour's rollup
+	// (levels inside the range) fell before the range and was left out,
+	// and every bucket was labelled up to an hour early.
+	origin := from
 	if step >= time.Hour || from.Before(m.now().Add(-m.RawRetention)) {
 		tier, key, parse = "hourly", m.k("lvh", seriesKey(site, targetID)), parseHourly
 		step = max(step.Truncate(time.Hour), time.Hour)
+		origin = from.Truncate(time.Hour)
 	}
 	vals, err := m.s.ZRangeArgs(ctx, redis.ZRangeArgs{
 		Key: key, ByScore: true,
-		Start: strconv.FormatInt(ms(from), 10), Stop: "(" + strconv.FormatInt(ms(to), 10),
+		Start: strconv.FormatInt(ms(origin), 10), Stop: "(" + strconv.FormatInt(ms(to), 10),
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read levels: %w", err)
@@ -638,13 +752,15 @@ func (m *ReadModel) Levels(ctx context.Context, site, targetID string, from, to 
 		if !ok {
 			continue
 		}
-		b := int64(p.T.Sub(from) / step)
+		b := int64(p.T.Sub(origin) / step)
 		if b != curBucket {
 			if cur != nil {
 				out.Points = append(out.Points, *cur)
 			}
 			bp := p
-			bp.T = from.Add(time.Duration(b) * step).UTC()
+			// The first bucket may start before from: stamp it at from,
+			// so every point stays inside the range asked for.
+			bp.T = maxTime(origin.Add(time.Duration(b)*step), from).UTC()
 			cur, curBucket = &bp, b
 			continue
 		}
@@ -655,6 +771,13 @@ func (m *ReadModel) Levels(ctx context.Context, site, targetID string, from, to 
 		out.Points = append(out.Points, *cur)
 	}
 	return out, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // AlertFilter selects alerts. Zero fields match everything.

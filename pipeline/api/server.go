@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -501,5 +502,17 @@ func decodeBody(r *http.Request, v any) error {
 		}
 		return badRequest("bad JSON body: %v", err)
 	}
-	return nil
+	// Anything but white space after the value is a second request the
+	// caller meant to make, or a broken one: neither is half taken.
+	var rest json.RawMessage
+	switch err := dec.Decode(&rest); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+	}
+	return badRequest("bad JSON body: want one JSON object, found data after it")
 }

@@ -305,10 +305,16 @@
         if (isNew) { list.append(li); if (!list.isConnected) setView("Wall", counts, list); }
         li.firstChild.classList.add("flash");
         summary();
-      } else if (type === "health" && sites.has(ev.site)) {
-        const s = sites.get(ev.site);
+      } else if (type === "health" && ev.site) {
+        // A site may be heard of first from its scraper (one dark from the
+        // start): the list has it then, so the wall does too.
+        const isNew = !sites.has(ev.site);
+        const s = sites.get(ev.site) || { site: ev.site, level: 0, baseline: 0, spark: [], health: {} };
         s.health = Object.assign({}, s.health, { stale: ev.stale, scraper: { state: ev.state } });
-        tile(s).firstChild.classList.add("flash");
+        sites.set(ev.site, s);
+        const li = tile(s);
+        if (isNew) { list.append(li); if (!list.isConnected) setView("Wall", counts, list); }
+        li.firstChild.classList.add("flash");
         summary();
       } else if (type === "alert") {
         if (ev.status === "firing") firing.set(ev.fingerprint, ev); else firing.delete(ev.fingerprint);
@@ -408,11 +414,27 @@
     const page = await api("/api/v1/alerts?limit=100&" + q());
     if (my !== viewToken) return;
     const rows = el("tbody", {}, page.alerts.map(alertRow));
+    // The alerts the rows show, by fingerprint: an action taken elsewhere
+    // redraws the row from it.
+    const shown = new Map(page.alerts.map((a) => [a.fingerprint, a]));
+    const rowOf = (fp) => { const a = [...rows.querySelectorAll("a")].find((a) => a.getAttribute("href") === "#/alert/" + encodeURIComponent(fp)); return a ? a.closest("tr") : null; };
+    const redraw = (a) => { const tr = rowOf(a.fingerprint); if (tr) tr.replaceWith(alertRow(a)); };
     let cursor = page.next_cursor;
     const more = el("button", { type: "button", hidden: !cursor, text: "Load more", onclick: async () => {
       const p = await api("/api/v1/alerts?limit=100&" + q() + "&cursor=" + encodeURIComponent(cursor));
+      for (const a of p.alerts) shown.set(a.fingerprint, a);
       rows.append(...p.alerts.map(alertRow)); cursor = p.next_cursor; more.hidden = !cursor;
     } });
+    // Which alerts a silence matches is the server's to say: ask again for
+    // the rows shown.
+    async function refreshSilenced() {
+      const p = await api("/api/v1/alerts?limit=" + Math.min(1000, Math.max(shown.size, 1)) + "&" + q());
+      if (my !== viewToken) return;
+      for (const a of p.alerts) {
+        const s = shown.get(a.fingerprint);
+        if (s) { s.silenced_by = a.silenced_by; redraw(s); }
+      }
+    }
     const sel = (name, opts) => el("label", {}, name, el("select", { name, onchange: (e) => { f[name] = e.target.value; location.hash = "#/alerts?" + q(); } },
       opts.map(([v, l]) => { const o = el("option", { value: v, text: l }); if (f[name] === v) o.selected = true; return o; })));
     const siteIn = el("input", { name: "site", value: f.site, placeholder: "any site", "aria-label": "Site filter" });
@@ -424,12 +446,24 @@
       can("analyst") ? el("button", { type: "button", text: "Export JSON lines", onclick: () => download("/api/v1/export/alerts?format=jsonl&" + q(), "alerts.jsonl") }) : null);
     setView("Alerts", form, alertTable(rows), more);
     on((type, ev) => {
+      if (type === "action") {
+        const a = shown.get(ev.fingerprint);
+        if (a && (ev.action === "ack" || ev.action === "unack")) {
+          a.ack = ev.action === "ack" ? { by: ev.by, at: ev.at, note: ev.note } : null;
+          redraw(a);
+        } else if (ev.action === "silence" || ev.action === "unsilence") {
+          refreshSilenced().catch((e) => console.error(e));
+        }
+        return;
+      }
       if (type !== "alert") return;
       // An alert that no longer matches (it resolved under "firing") leaves
       // the list rather than staying on it as it was.
-      const old = [...rows.querySelectorAll("a")].find((a) => a.getAttribute("href") === "#/alert/" + encodeURIComponent(ev.fingerprint));
-      if (old) old.closest("tr").remove();
+      const old = rowOf(ev.fingerprint);
+      if (old) old.remove();
+      shown.delete(ev.fingerprint);
       if ((f.status && ev.status !== f.status) || (f.site && ev.site !== f.site) || (f.severity && ev.labels.severity !== f.severity) || (f.signal && ev.labels.signal !== f.signal)) return;
+      shown.set(ev.fingerprint, ev);
       rows.prepend(alertRow(ev));
     });
   }
@@ -522,7 +556,10 @@
         if (ev.action === "unack") a.ack = null;
         if (ev.action === "resolve") a.resolve_request = { by: ev.by, at: ev.at };
         drawState();
-      } else if (type === "alert" && ev.fingerprint === fp) { a.status = ev.status; drawState(); }
+      } else if (type === "action" && (ev.action === "silence" || ev.action === "unsilence")) {
+        // Whether a silence matches this alert is the server's to say.
+        api(path).then((b) => { if (my !== viewToken) return; a.silenced_by = b.silenced_by; drawState(); }).catch((e) => console.error(e));
+      } else if (type === "alert" && ev.fingerprint === fp) { a.status = ev.status; a.ack = ev.ack; a.silenced_by = ev.silenced_by; drawState(); }
     });
   }
 
