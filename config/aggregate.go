@@ -44,6 +44,13 @@ type Aggregate struct {
 	CatchUp time.Duration `yaml:"catch_up"`
 	// Evidence is how many top contributing posts an alert and a level carry.
 	Evidence int `yaml:"evidence"`
+	// TargetKey keys the hash of the "target" label (HMAC-SHA256), which
+	// every receiver and console user sees: unkeyed, anyone holding a
+	// label can test a guessed name against it. Give it from a Secret, the
+	// same for the aggregate stage and the watchlist command; at least 16
+	// characters. Changing it starts every target's level afresh. Empty:
+	// unkeyed, as before.
+	TargetKey Secret `yaml:"target_key"`
 	// MaxKeys caps the keys (sites plus targets) one engine tracks; beyond
 	// it new targets are not tracked and counted as dropped.
 	MaxKeys int `yaml:"max_keys"`
@@ -282,6 +289,9 @@ func (c *Aggregate) validate(path string) error {
 	}
 	if c.TickEvery < 0 {
 		p.Addf(f("tick_every"), ErrOutOfRange, "%v, want > 0 (0: the default, %v)", c.TickEvery, defaultTickEvery)
+	}
+	if k := c.TargetKey.Value(); k != "" && len(k) < 16 {
+		p.Add(f("target_key"), ErrOutOfRange, "shorter than 16 characters: a key that short can be guessed")
 	}
 	if c.Evidence < 0 || c.Evidence > 50 {
 		p.Addf(f("evidence"), ErrOutOfRange, "%d, want 0..50", c.Evidence)

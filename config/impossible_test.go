@@ -52,6 +52,10 @@ func TestValidateRejectsImpossibleValues(t *testing.T) {
 	f("a negative embedded port is refused", "kafka: {embedded: {port: -1}}",
 		"kafka.embedded.port: is out of range: -1, want 0..65535 (0: a free one)", ErrOutOfRange)
 
+	f("a short target key is refused", "aggregate: {target_key: short}",
+		"aggregate.target_key: is out of range: shorter than 16 characters", ErrOutOfRange)
+	f("a target key of 16 characters loads", "aggregate: {target_key: 0123456789abcdef}", "", nil)
+
 	f("a SASL mechanism needs a password", "kafka: {sasl: {mechanism: plain, username: u}}",
 		"kafka.sasl.password: is required: with a SASL mechanism", ErrRequired)
 	f("a SASL mechanism needs a user", "kafka: {sasl: {mechanism: scram-sha-512, password: p}}",

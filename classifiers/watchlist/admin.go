@@ -26,6 +26,10 @@ type Admin struct {
 	// LockTTL bounds how long a crashed command keeps the list locked; a
 	// running one renews it.
 	LockTTL time.Duration
+	// Targets makes the target labels List prints: keyed as the
+	// aggregate stage's are (aggregate.target_key), so a route on one
+	// matches its alerts.
+	Targets alert.TargetLabeler
 }
 
 // NewAdmin returns an Admin on the list in st.
@@ -340,7 +344,7 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 		}
 		sort.Slice(recs, func(x, y int) bool { return recs[x].Person < recs[y].Person })
 		for _, r := range recs {
-			pl := PersonListing{ID: r.Person, TargetLabel: alert.TargetLabel(r.Person), Counts: map[string]int{}}
+			pl := PersonListing{ID: r.Person, TargetLabel: a.Targets.Label(r.Person), Counts: map[string]int{}}
 			for k, n := range r.Counts {
 				pl.Counts[k.String()] = n
 			}

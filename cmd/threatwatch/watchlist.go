@@ -12,6 +12,7 @@ import (
 
 	"github.com/threatwatch/threatwatch/classifiers"
 	"github.com/threatwatch/threatwatch/classifiers/watchlist"
+	"github.com/threatwatch/threatwatch/pipeline/alert"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
@@ -76,6 +77,9 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The labels list prints are the ones the aggregate stage puts on
+	// the person's alerts, to route on.
+	a.Targets = alert.NewTargetLabeler(cfg.Aggregate.TargetKey.Value())
 	files := fs.Args()
 	switch sub {
 	case "add", "import":

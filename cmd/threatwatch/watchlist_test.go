@@ -87,6 +87,21 @@ func TestWatchlistCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "key k1: 2 persons") || !strings.Contains(out, "wl-0001") || !strings.Contains(out, alert.TargetLabel("wl-0001")) {
 		t.Fatalf("list: exit %d, %q", code, out)
 	}
+	// With aggregate.target_key, the labels printed are the keyed ones
+	// the aggregate stage puts on the person's alerts.
+	keyedCfg := filepath.Join(t.TempDir(), "keyed.yaml")
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyedCfg, append(base, "aggregate:\n  target_key: a-target-key-of-32-characters!!\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = wl("", "list", "--config", keyedCfg)
+	keyed := alert.NewTargetLabeler("a-target-key-of-32-characters!!").Label("wl-0001")
+	if code != 0 || !strings.Contains(out, keyed) || strings.Contains(out, alert.TargetLabel("wl-0001")) {
+		t.Fatalf("list with a target key: exit %d, %q; want the keyed label %s", code, out, keyed)
+	}
 	code, out, _ = wl("", "list", "--config", cfg, "--json")
 	var l struct {
 		Persons []struct {

@@ -87,6 +87,7 @@ type Engine struct {
 	siteDet   spike.Detector
 	tgtDet    spike.Detector
 	names     level.Thresholds
+	labels    alert.TargetLabeler
 	policy    alert.Policy
 	tgtPolicy alert.Policy // policy with targets.pending
 	sites     bool
@@ -144,6 +145,7 @@ func NewEngine(cfg config.Aggregate) (*Engine, error) {
 		targets: cfg.Targets.On(),
 		nextDue: math.MinInt64,
 	}
+	e.labels = alert.NewTargetLabeler(cfg.TargetKey.Value())
 	e.tgtPolicy = e.policy
 	if p := cfg.Targets.Pending; p != nil {
 		e.tgtPolicy.Pending = *p
@@ -274,7 +276,7 @@ func (e *Engine) targetKey(ref string) *keyState {
 	if k, ok := e.byRef[ref]; ok {
 		return k
 	}
-	k := e.key(kindTarget, "", alert.TargetLabel(ref))
+	k := e.key(kindTarget, "", e.labels.Label(ref))
 	if k != nil && k.ref == "" {
 		// Cloned: ref may point into a decoder's buffer.
 		k.ref = strings.Clone(ref)
@@ -1055,7 +1057,7 @@ func (e *Engine) overrides(k *keyState, s *msg.Scored, at time.Time, late *lateM
 			continue
 		default:
 			ok = scoresMet(r.Scores, s.Score) && kindMatch(r, s)
-			target = overrideTarget(s)
+			target = overrideTarget(s, e.labels)
 		}
 		if !ok {
 			continue
@@ -1137,7 +1139,7 @@ func kindMatch(r config.OverrideRule, s *msg.Scored) bool {
 
 // overrideTarget is the target an override episode is about: a protected
 // person if the post names one, else its first target; "" for none.
-func overrideTarget(s *msg.Scored) string {
+func overrideTarget(s *msg.Scored, labels alert.TargetLabeler) string {
 	var first string
 	for _, en := range s.Entities {
 		ref := en.Ref
@@ -1148,10 +1150,10 @@ func overrideTarget(s *msg.Scored) string {
 			continue
 		}
 		if en.Kind == msg.EntityProtected {
-			return alert.TargetLabel(ref)
+			return labels.Label(ref)
 		}
 		if en.Target && first == "" {
-			first = alert.TargetLabel(ref)
+			first = labels.Label(ref)
 		}
 	}
 	return first

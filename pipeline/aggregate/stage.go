@@ -128,6 +128,7 @@ type Stage struct {
 	// upstream have passed every post on (their watermark), once one was
 	// read or loaded with the partition's checkpoint.
 	upstream map[int]time.Time
+	labels   alert.TargetLabeler
 }
 
 type partition struct {
@@ -167,7 +168,8 @@ func NewStage(cfg config.Aggregate, o StageOptions) (*Stage, error) {
 	if _, err := NewEngine(cfg); err != nil {
 		return nil, err
 	}
-	s := &Stage{cfg: cfg, o: o, parts: map[int]*partition{}, upstream: map[int]time.Time{}, met: newStageMetrics(o.Registerer), log: o.Log.With("stage", o.Name)}
+	s := &Stage{cfg: cfg, o: o, parts: map[int]*partition{}, upstream: map[int]time.Time{}, met: newStageMetrics(o.Registerer), log: o.Log.With("stage", o.Name),
+		labels: alert.NewTargetLabeler(cfg.TargetKey.Value())}
 	return s, nil
 }
 
@@ -269,7 +271,7 @@ func (s *Stage) repartition(in *msg.Scored, arrival time.Time) []pipeline.Output
 	}
 	var out []pipeline.Output
 	for _, ref := range targetRefs(in) {
-		tp := &TargetPost{Scored: *in, TargetKey: alert.TargetLabel(ref)}
+		tp := &TargetPost{Scored: *in, TargetKey: s.labels.Label(ref)}
 		tp.Schema = msg.SchemaScored
 		tp.Entities = nil
 		for _, en := range in.Entities {

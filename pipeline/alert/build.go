@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -29,13 +30,40 @@ const (
 
 // TargetLabel hashes a target ref into the value of the "target" label and
 // of Level.Target: stable, so alerts about one person group together, and
-// opaque, so no name reaches a page.
+// opaque, so no name reaches a page. Unkeyed: anyone who can read a label
+// can test a guessed name against it (TargetLabeler with a key cannot).
 func TargetLabel(ref string) string {
 	if ref == "" {
 		return ""
 	}
 	h := sha256.Sum256([]byte("threatwatch-target\x00" + ref))
 	return "tgt-" + hex.EncodeToString(h[:8])
+}
+
+// TargetLabeler makes target labels, keyed with aggregate.target_key when
+// one is set. Target labels go to every receiver (Slack, PagerDuty, an
+// Alertmanager) and to every console user; unkeyed, whoever holds one can
+// confirm that a person they name is a target by hashing the name. Keyed
+// (HMAC-SHA256), only the holder of the key can. The zero value is
+// unkeyed (TargetLabel).
+type TargetLabeler struct{ key []byte }
+
+// NewTargetLabeler returns a labeler with key ("" : unkeyed).
+func NewTargetLabeler(key string) TargetLabeler {
+	if key == "" {
+		return TargetLabeler{}
+	}
+	return TargetLabeler{key: []byte(key)}
+}
+
+// Label is ref's target label.
+func (l TargetLabeler) Label(ref string) string {
+	if ref == "" || l.key == nil {
+		return TargetLabel(ref)
+	}
+	m := hmac.New(sha256.New, l.key)
+	m.Write([]byte("threatwatch-target\x00" + ref))
+	return "tgt-" + hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // Facts are what an alert notification says about its key at one time.
