@@ -486,17 +486,12 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 // is the one its windows had (the hours before it), so an hour that late
 // posts lift over the spike bar pages now, once per hour, through the
 // key's spike lifecycle without its pending period (a whole hour over the
-// bar is more than the pending period asks). The hour in progress is left
-// to the windows.
+// bar is more than the pending period asks). The hour in progress, whose
+// windows cannot count late posts either, is judged when it ends (roll).
 func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
-	h := hourOf(t)
-	switch {
-	case h > hourOf(k.L.Watermark):
-	case h == hourOf(k.L.Watermark):
-		// The hour in progress: its windows cannot count late posts
-		// either, so it is judged when it ends (roll).
+	if h := hourOf(t); h == hourOf(k.L.Watermark) {
 		k.LateIn = h + 1
-	default:
+	} else {
 		c := contributor(s, t, w)
 		e.judgeHour(k, h, k.L.Watermark, &c)
 	}
