@@ -492,14 +492,14 @@ func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
 	if h := hourOf(t); h == hourOf(k.L.Watermark) {
 		k.LateIn = h + 1
 	} else {
-		c := contributor(s, t, w)
-		e.judgeHour(k, h, k.L.Watermark, &c)
+		e.judgeHour(k, h, k.L.Watermark, s, &lateMatch{at: t, w: w})
 	}
 }
 
 // judgeHour judges hour h of key k from its history at event time at (see
-// judgeLate); c, when known, is the late post that brought it there.
-func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, c *msg.Contributor) {
+// judgeLate); s, when known, is the late post that brought it there, its
+// evidence entry built only if the hour pages.
+func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, late *lateMatch) {
 	st := k.L
 	if st.Spikes.Has(h) {
 		return
@@ -536,9 +536,9 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, c *msg.Contributo
 	lst := *k.L
 	from := time.Unix(0, h*int64(time.Hour)).UTC()
 	kk.lateHour = from
-	if c != nil {
-		lst.Top = []msg.Contributor{*c}
-		kk.lateBy = at.Sub(c.At)
+	if s != nil {
+		lst.Top = []msg.Contributor{contributor(s, late.at, late.w)}
+		kk.lateBy = at.Sub(late.at)
 	} else {
 		// Judged when the hour ended: the window's evidence of the hour.
 		lst.Top = nil
@@ -794,7 +794,7 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 		h := k.LateIn - 1
 		k.LateIn = 0
 		e.touch(k)
-		e.judgeHour(k, h, t, nil)
+		e.judgeHour(k, h, t, nil, nil)
 	}
 }
 
