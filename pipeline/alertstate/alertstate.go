@@ -12,9 +12,9 @@
 // Keys (under the store's prefix):
 //
 //	alertstate:silences          hash   silence id -> Silence JSON
-//	alertstate:ack:<fp>          string Ack JSON, expires after AckTTL
+//	alertstate:ack:<fp>          string Ack JSON, expires AckTTL after its episode is forgotten
 //	alertstate:resolve           hash   fingerprint -> pending ResolveRequest JSON
-//	alertstate:closed:<fp>       string ResolveRequest JSON of a handled request, expires after AckTTL
+//	alertstate:closed:<fp>       string ResolveRequest JSON of a handled request, expires as an ack
 //	alertstate:alerts            hash   fingerprint -> Tracked JSON (the notify stage's view)
 //	alertstate:audit             stream newest entries, trimmed to about AuditMax
 //	alertstate:audit:<fp>        stream one alert's entries, expires after AuditTTL
@@ -65,7 +65,8 @@ type Option func(*State)
 func WithClock(now func() time.Time) Option { return func(s *State) { s.now = now } }
 
 // WithAckTTL sets how long acknowledgements and handled resolve requests
-// are kept (default 30 days).
+// are kept after their episode was last tracked (default 30 days; see
+// KeepMarks).
 func WithAckTTL(d time.Duration) Option { return func(s *State) { s.ackTTL = d } }
 
 // WithAudit sets the approximate length of the global audit stream
@@ -126,7 +127,9 @@ func (s Silence) Matches(labels map[string]string) bool {
 
 // CreateSilence validates and stores a silence, returning it with its id
 // and times filled in: a zero StartsAt means now. It needs at least one
-// matcher, a creator, and EndsAt after StartsAt (and after now).
+// matcher, one matcher that the empty string does not match (else it
+// would mute every alert), a creator, and EndsAt after StartsAt (and after
+// now).
 func (st *State) CreateSilence(ctx context.Context, sil Silence) (Silence, error) {
 	now := st.now().UTC()
 	if len(sil.Matchers) == 0 {
@@ -136,6 +139,11 @@ func (st *State) CreateSilence(ctx context.Context, sil Silence) (Silence, error
 		if err := sil.Matchers[i].Compile(); err != nil {
 			return Silence{}, fmt.Errorf("%w: matcher %d: %w", ErrInvalid, i, err)
 		}
+	}
+	if MatchAll(sil.Matchers, nil) {
+		// A missing label is "", so such a silence matches any label set;
+		// Alertmanager refuses it too.
+		return Silence{}, fmt.Errorf("%w: every matcher matches an empty or missing label, so the silence would mute every alert; add one that needs a value, such as site=\"forum-a\"", ErrInvalid)
 	}
 	if strings.TrimSpace(sil.CreatedBy) == "" {
 		return Silence{}, fmt.Errorf("%w: a silence needs createdBy", ErrInvalid)
@@ -345,6 +353,30 @@ func (st *State) Acks(ctx context.Context, fps ...string) (map[string]Ack, error
 		}
 	}
 	return out, nil
+}
+
+// KeepMarks renews, for a full AckTTL, the acknowledgements and the
+// closed marks (handled resolve requests) that the episodes fps have. The
+// notify stage calls it at every tick for the episodes it tracks: a mark
+// that expired while its episode still fires would resume the repeats it
+// stopped, or page again for an episode an operator closed. A mark so
+// expires AckTTL after its episode is forgotten. A mark removed meanwhile
+// (an unacknowledgement) stays removed.
+func (st *State) KeepMarks(ctx context.Context, fps ...string) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	_, err := st.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, fp := range fps {
+			p.Expire(ctx, st.key("ack", fp), st.ackTTL)
+			p.Expire(ctx, st.key("closed", fp), st.ackTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot renew acknowledgements: %w", err)
+	}
+	return nil
 }
 
 // ---- resolve requests ----

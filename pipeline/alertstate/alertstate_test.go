@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -383,4 +384,40 @@ func TestLeaseIsRenewedByItsHolderAndTakenOnceItLapses(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		f(t, s)
 	})
+}
+
+// A silence whose every matcher matches the empty string (a missing label)
+// matches every alert, whatever its labels: Alertmanager refuses it, and so
+// does ThreatWatch. target="" is fine beside a matcher that needs a value
+// (site alerts have no target).
+func TestASilenceThatWouldMuteEveryAlertIsRefused(t *testing.T) {
+	ctx := context.Background()
+	st, c := newState(t)
+	f := func(exprs []string, refused bool) {
+		t.Helper()
+		ms, err := alertstate.ParseMatchers(exprs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = st.CreateSilence(ctx, alertstate.Silence{Matchers: ms, EndsAt: c.now().Add(time.Hour), CreatedBy: "ana"})
+		switch {
+		case refused && !errors.Is(err, alertstate.ErrInvalid):
+			t.Errorf("CreateSilence(%q) error = %v, want ErrInvalid", exprs, err)
+		case refused && !strings.Contains(err.Error(), "every alert"):
+			t.Errorf("CreateSilence(%q) error = %q, want it to say the silence would mute every alert", exprs, err)
+		case !refused && err != nil:
+			t.Errorf("CreateSilence(%q) = %v, want it accepted", exprs, err)
+		}
+	}
+	f([]string{`team=""`}, true)
+	f([]string{`foo=~".*"`}, true)
+	f([]string{`target=""`}, true)
+	f([]string{`target=""`, `severity=~"|critical"`}, true)
+	f([]string{`site!="forum-a"`}, true)
+	f([]string{`site!~"forum-.+"`}, true)
+	f([]string{`target=""`, `site="forum-a"`}, false)
+	f([]string{`site=~"forum-.*"`}, false)
+	f([]string{`foo=~".*"`, `alertname="ThreatSpike"`}, false)
+	f([]string{`team!=""`}, false)
+	f([]string{`target!~""`}, false)
 }

@@ -724,6 +724,21 @@ func (s *Stage) Tick(ctx context.Context, _ time.Time) ([]pipeline.Output, error
 		return nil, firstErr
 	}
 	s.m.pending.Set(float64(pending))
+	// An operator's ack or resolution must outlive its TTL while the
+	// episode is tracked, however long it fires.
+	gone := make(map[string]bool, len(forget))
+	for _, fp := range forget {
+		gone[fp] = true
+	}
+	keep := make([]string, 0, len(fps))
+	for _, fp := range fps {
+		if !gone[fp] {
+			keep = append(keep, fp)
+		}
+	}
+	if err := s.state.KeepMarks(ctx, keep...); err != nil {
+		return nil, err
+	}
 	if err := s.state.Forget(ctx, forget...); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/notify"
 	"github.com/threatwatch/threatwatch/pipeline/notify/notifytest"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
+	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
 type clock struct {
@@ -47,6 +48,7 @@ type harness struct {
 	state *alertstate.State
 	clock *clock
 	recs  map[string]*notifytest.Recorder
+	store *store.Store
 }
 
 // keepAliveRecorder is a Recorder that asks for keep-alives, like the
@@ -97,7 +99,8 @@ func newHarness(t *testing.T, yml string) *harness {
 		t.Fatalf("config: %v", err)
 	}
 	c := &clock{t: notifytest.Start}
-	st := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+	rs := redistest.New(t)
+	st := alertstate.New(rs, alertstate.WithClock(c.now))
 	recs := map[string]*notifytest.Recorder{}
 	cfg.Notify.Retry.Initial = time.Millisecond
 	cfg.Notify.Retry.Max = 5 * time.Millisecond
@@ -105,7 +108,7 @@ func newHarness(t *testing.T, yml string) *harness {
 	if err != nil {
 		t.Fatalf("notify.New: %v", err)
 	}
-	return &harness{t: t, stage: s, state: st, clock: c, recs: recs}
+	return &harness{t: t, stage: s, state: st, clock: c, recs: recs, store: rs}
 }
 
 func (h *harness) handle(a *msg.Alert) {
