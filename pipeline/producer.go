@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -36,7 +37,10 @@ func NewProducer(b *bus.Bus, stage string, m *Metrics, log *slog.Logger) *Produc
 	return &Producer{w: b.MultiWriter(bus.WriterOptions{}), b: b, stage: stage, metrics: m, log: log, retry: 100 * time.Millisecond}
 }
 
-// Send writes outputs, retrying transient failures until ctx ends.
+// Send writes outputs, retrying transient failures until ctx ends. A
+// message the broker refuses for good (over the topic's
+// max.message.bytes) is not retried: the others are written, and Send
+// returns a Permanent error with reason "refused".
 func (p *Producer) Send(ctx context.Context, outs ...Output) error {
 	if len(outs) == 0 {
 		return nil
@@ -53,12 +57,22 @@ func (p *Producer) Send(ctx context.Context, outs ...Output) error {
 			return Permanent("too_large", fmt.Errorf("cannot write to Kafka: a %s message of %d bytes is over the %d-byte limit", o.Topic, len(b), bus.MaxMessageBytes))
 		}
 	}
+	w := newPartialWrite(kms)
 	delay := p.retry
 	for attempt := 1; ; attempt++ {
-		err := p.w.WriteMessages(ctx, kms...)
+		err := w.attempt(func(ms ...kafka.Message) error { return p.w.WriteMessages(ctx, ms...) })
 		if err == nil {
-			for _, o := range outs {
+			var refused []error
+			for i, o := range outs {
+				if e, ok := w.refused[i]; ok {
+					refused = append(refused, fmt.Errorf("the broker refuses a %s message of %d bytes: %w", o.Topic, len(kms[i].Value), e))
+					continue
+				}
 				p.metrics.Out.WithLabelValues(p.stage, o.Topic).Inc()
+			}
+			if len(refused) > 0 {
+				p.metrics.Errors.WithLabelValues(p.stage, "permanent").Add(float64(len(refused)))
+				return Permanent("refused", fmt.Errorf("cannot write to Kafka: %w", errors.Join(refused...)))
 			}
 			return nil
 		}

@@ -36,54 +36,38 @@ func refusedForGood(err error) bool {
 	return false
 }
 
-// write writes outs, retrying what fails until it is written or ctx ends,
-// and returns (by index) those the broker refused for good. Each attempt
-// writes only what is not written yet. A refusal can be the batch's
-// rather than the message's (a topic whose max.message.bytes is below the
-// writer's batch size), so once there is one, what is left is written one
-// message at a time, and only a message refused alone is given up.
-func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) (map[int]error, error) {
-	if len(outs) == 0 {
-		return nil, nil
+// partialWrite is a write of several messages that can succeed in part:
+// each attempt writes only what is not written yet. A refusal can be the
+// batch's rather than the message's (a topic whose max.message.bytes is
+// below the writer's batch size), so once there is one, what is left is
+// written one message at a time, and only a message refused alone is
+// given up: retried, it would hold the writer there for good.
+type partialWrite struct {
+	outs    []kafka.Message
+	pending []int         // indexes of outs not written yet
+	refused map[int]error // refused alone, by index: given up
+	solo    bool
+}
+
+func newPartialWrite(outs []kafka.Message) *partialWrite {
+	w := &partialWrite{outs: outs, pending: make([]int, len(outs))}
+	for i := range w.pending {
+		w.pending[i] = i
 	}
-	pending := make([]int, len(outs))
-	for i := range pending {
-		pending[i] = i
-	}
-	var refused map[int]error
-	solo := false
-	once := func(ms ...kafka.Message) error {
-		wctx, cancel := context.WithTimeout(ctx, r.d.Config.WriteTimeout)
-		defer cancel()
-		return r.w.WriteMessages(wctx, ms...)
-	}
-	err := r.retry(ctx, "write", func() error {
-		if solo {
-			var left []int
-			var last error
-			for _, i := range pending {
-				err := once(outs[i])
-				switch {
-				case err == nil:
-				case refusedForGood(err):
-					if refused == nil {
-						refused = map[int]error{}
-					}
-					refused[i] = err
-				default:
-					left, last = append(left, i), err
-				}
-			}
-			pending = left
-			return last
+	return w
+}
+
+// attempt writes what is pending with write and returns the error to
+// retry on: nil once everything is written or given up.
+func (w *partialWrite) attempt(write func(ms ...kafka.Message) error) error {
+	if !w.solo {
+		ms := make([]kafka.Message, len(w.pending))
+		for j, i := range w.pending {
+			ms[j] = w.outs[i]
 		}
-		ms := make([]kafka.Message, len(pending))
-		for j, i := range pending {
-			ms[j] = outs[i]
-		}
-		err := once(ms...)
+		err := write(ms...)
 		if err == nil {
-			pending = nil
+			w.pending = nil
 			return nil
 		}
 		var we kafka.WriteErrors
@@ -91,25 +75,58 @@ func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) (map[int
 			var left []int
 			for j, e := range we {
 				if e != nil {
-					left = append(left, pending[j])
-					solo = solo || refusedForGood(e)
+					left = append(left, w.pending[j])
+					w.solo = w.solo || refusedForGood(e)
 				}
 			}
-			pending = left
+			w.pending = left
 		} else {
-			solo = refusedForGood(err)
+			w.solo = refusedForGood(err)
 		}
-		return err
-	})
-	if err != nil {
+		if !w.solo {
+			return err
+		}
+	}
+	var left []int
+	var last error
+	for _, i := range w.pending {
+		err := write(w.outs[i])
+		switch {
+		case err == nil:
+		case refusedForGood(err):
+			if w.refused == nil {
+				w.refused = map[int]error{}
+			}
+			w.refused[i] = err
+		default:
+			left, last = append(left, i), err
+		}
+	}
+	w.pending = left
+	return last
+}
+
+// write writes outs, retrying what fails until it is written or ctx ends,
+// and returns (by index) those the broker refused for good (partialWrite).
+func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) (map[int]error, error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	w := newPartialWrite(outs)
+	once := func(ms ...kafka.Message) error {
+		wctx, cancel := context.WithTimeout(ctx, r.d.Config.WriteTimeout)
+		defer cancel()
+		return r.w.WriteMessages(wctx, ms...)
+	}
+	if err := r.retry(ctx, "write", func() error { return w.attempt(once) }); err != nil {
 		return nil, err
 	}
 	for i, o := range outs {
-		if _, ok := refused[i]; !ok {
+		if _, ok := w.refused[i]; !ok {
 			r.d.Metrics.Out.WithLabelValues(r.s.Name, o.Topic).Inc()
 		}
 	}
-	return refused, nil
+	return w.refused, nil
 }
 
 // setAsideRefused dead-letters the inputs whose outputs the broker refused

@@ -321,11 +321,19 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 		}
 		// Fill the batch: what is already buffered, then a short linger.
 		timer := time.NewTimer(linger)
+		var fetchErr error
 	fill:
 		for len(batch) < cap(batch) {
 			select {
 			case f, ok := <-in:
-				if !ok || f.err != nil {
+				if !ok {
+					break fill
+				}
+				if f.err != nil {
+					// The fetch loop has stopped for good: finish what was
+					// fetched before it, then stop with its error. Dropped,
+					// the stage would return nil and stop consuming unseen.
+					fetchErr = f.err
 					break fill
 				}
 				batch = append(batch, f.m)
@@ -344,6 +352,9 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+		if fetchErr != nil {
+			return fmt.Errorf("stage %s: cannot fetch: %w", r.s.Name, r.d.Bus.Explain(fetchErr))
 		}
 	}
 }
@@ -510,19 +521,25 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 		mark := len(pd.outs)
 		for _, o := range res {
 			om, err := r.encode(o)
-			if err != nil {
-				return pd, fmt.Errorf("stage %s: %w", r.s.Name, err)
-			}
-			om.Time = o.Arrival
-			if bus.TooLarge(om) {
+			var aside error
+			switch {
+			case err != nil:
+				// What this input made (a NaN score, a time past year
+				// 9999) fails the same way on every attempt: stopping the
+				// stage would stop it again after every restart.
+				aside = Permanent("encode", fmt.Errorf("its output to %s cannot be written: %w", o.Topic, err))
+			case bus.TooLarge(om):
 				// kafka-go would refuse it on every attempt and the stage
 				// would stop here for good: set the input aside instead.
-				tooLarge := Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
+				aside = Permanent("too_large", fmt.Errorf("its output to %s is %d bytes, over the %d-byte message limit", o.Topic, len(om.Value), bus.MaxMessageBytes))
+			}
+			if aside != nil {
 				pd.outs, pd.src = pd.outs[:mark], pd.src[:mark]
-				pd.add(r.deadLetter(km, tooLarge), -1)
+				pd.add(r.deadLetter(km, aside), -1)
 				dead = setIndex(dead, i)
 				break
 			}
+			om.Time = o.Arrival
 			pd.add(om, i)
 		}
 	}
@@ -780,7 +797,10 @@ func (r *runner[T, P]) tick(ctx context.Context, now time.Time) error {
 	for _, o := range res {
 		km, err := r.encode(o)
 		if err != nil {
-			return fmt.Errorf("stage %s: %w", r.s.Name, err)
+			// Stopping the stage would stop it again at every tick.
+			r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
+			r.log.Error("tick output dropped: it cannot be encoded", "topic", o.Topic, "err", err)
+			continue
 		}
 		if bus.TooLarge(km) {
 			r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()

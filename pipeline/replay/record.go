@@ -15,7 +15,7 @@ import (
 type Record struct {
 	// Time is the post's event time (published, else fetched).
 	Time time.Time
-	// ID is the post id, the deduplication key.
+	// ID is the post id, which orders posts of the same time.
 	ID string
 	// Scored is set for inputs that carry scores (and, after rescoring, for
 	// every record).
@@ -28,6 +28,9 @@ type Record struct {
 
 	src int   // index of the source stream, for the ordering tiebreak
 	seq int64 // line number in a file, offset in a partition
+	// dedupID is the post's DedupID, the deduplication key, as the live
+	// stages use it: an edit (its content hash added) is not a copy.
+	dedupID string
 }
 
 // IsScored reports whether the record carries scores.
@@ -106,7 +109,7 @@ func decodeRecordWith(dec *codec.ScoredDecoder, b []byte) (*Record, error) {
 	if s != nil {
 		post = &s.Post
 	}
-	r.ID = post.ID
+	r.ID, r.dedupID = post.ID, post.DedupID()
 	r.Time = post.EventTime()
 	if r.Time.IsZero() {
 		return nil, fmt.Errorf("%w: %w", msg.ErrInvalid, ErrNoEventTime)

@@ -271,7 +271,7 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 				st.OutOfRange++
 				continue
 			}
-			if dd.duplicate(rec.ID, rec.Time) {
+			if dd.duplicate(rec.dedupID, rec.Time) {
 				st.Duplicates++
 				continue
 			}
