@@ -21,6 +21,12 @@ import (
 // only after it returns.
 type Sink func(ctx context.Context, posts []msg.Post) error
 
+// ErrRefused, wrapped in a Sink's error, says the sink handed on what it
+// could and refused the rest for good (a post over the topic's message
+// size): retried, the same page would fail at every round. The crawler
+// records the posts as read and counts them as dropped ("refused").
+var ErrRefused = errors.New("refused for good")
+
 // HealthSink receives a site's health when it changes, and every round
 // while the site is stale.
 type HealthSink func(ctx context.Context, h Health) error
@@ -678,7 +684,10 @@ func (r *round) emit(ctx context.Context, posts []msg.Post, t *ThreadRef) (int, 
 		out = append(out, *p)
 	}
 	if len(out) > 0 {
-		if err := c.sink(ctx, out); err != nil {
+		if err := c.sink(ctx, out); errors.Is(err, ErrRefused) {
+			c.m.Drops.WithLabelValues(c.site.Name, "refused").Inc()
+			c.log.Error("posts refused for good by the sink; recorded as read", "err", err)
+		} else if err != nil {
 			return fresh, fmt.Errorf("%w: %w", errSink, err)
 		}
 	}

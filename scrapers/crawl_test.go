@@ -455,3 +455,36 @@ func TestCrawlClipsAHugePost(t *testing.T) {
 		t.Errorf("text_clipped drops = %v, want 1", n)
 	}
 }
+
+// A post the sink refuses for good (over the posts topic's message size)
+// failed its page at every round: the round stopped there, and the posts
+// after it on the page, and the pages after it, were never read. The sink
+// says so with ErrRefused; the crawler records the page as read, counts
+// the drop, and goes on.
+func TestAPostTheSinkRefusesForGoodDoesNotStopTheCrawl(t *testing.T) {
+	ts := newTestSite(t, "xenforo")
+	h := newHarness(t, "xenforo", ts, nil)
+	doRound(t, h)
+	before := len(h.posts())
+	now := time.Now()
+	ts.set("/threads/stream-tonight.12/", xfAddPost(t, ts.page("/threads/stream-tonight.12/"), 120, 123, "too big for the topic", now))
+	ts.set("/forums/general.2/", xfBumpLatest(t, ts.page("/forums/general.2/"), 12, now))
+	h.mu.Lock()
+	h.fail = fmt.Errorf("%w: the broker refuses a posts message of 2000000 bytes", ErrRefused)
+	h.mu.Unlock()
+	if _, err := h.c.Round(context.Background()); err != nil {
+		t.Fatalf("a refused post failed the round: %v", err)
+	}
+	if n := testutil.ToFloat64(h.c.m.Drops.WithLabelValues(h.c.site.Name, "refused")); n != 1 {
+		t.Errorf("refused drops = %v, want 1", n)
+	}
+	h.mu.Lock()
+	h.fail = nil
+	h.mu.Unlock()
+	doRound(t, h)
+	for _, p := range h.posts()[before:] {
+		if p.SitePostID == "123" {
+			t.Errorf("the refused post was handed on again next round")
+		}
+	}
+}

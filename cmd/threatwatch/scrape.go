@@ -108,7 +108,12 @@ func runScrapeStage(ctx context.Context, p *process) error {
 		for i := range ps {
 			outs[i] = pipeline.Output{Topic: posts, Msg: &ps[i]}
 		}
-		return prod.Send(ctx, outs...)
+		err := prod.Send(ctx, outs...)
+		if class, reason := pipeline.Classify(err); err != nil && class == pipeline.PermanentClass && (reason == "refused" || reason == "too_large") {
+			// The others are written; these never will be.
+			return fmt.Errorf("%w: %w", scrapers.ErrRefused, err)
+		}
+		return err
 	}
 	health := func(ctx context.Context, h scrapers.Health) error {
 		return prod.Send(ctx, pipeline.Output{Topic: levels, Msg: h.Level()})
