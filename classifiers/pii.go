@@ -120,6 +120,19 @@ const (
 // and read on its own (with no further decoding), and what is found in it
 // is mapped back to the encoded bytes.
 func findPercentEncoded(text string, out []pii) []pii {
+	return findPercentEncodedWith(text, out, func(d string) []pii {
+		if !hasDigit(d) {
+			return nil
+		}
+		n := normalize(d)
+		ps, _ := findPIIIn(d, &n, tokenize(&n, d, nil), nil, maxPhoneParses)
+		return ps
+	})
+}
+
+// findPercentEncodedWith is findPercentEncoded with its own finder for
+// what each word decodes to.
+func findPercentEncodedWith(text string, out []pii, find func(string) []pii) []pii {
 	var dec []byte
 	var src []int
 	words := 0
@@ -156,12 +169,8 @@ func findPercentEncoded(text string, out []pii) []pii {
 			j++
 		}
 		src = append(src, b)
-		if d := string(dec); hasDigit(d) {
-			n := normalize(d)
-			ps, _ := findPIIIn(d, &n, tokenize(&n, d, nil), nil, maxPhoneParses)
-			for _, p := range ps {
-				out = append(out, pii{p.kind, src[p.start], src[p.end]})
-			}
+		for _, p := range find(string(dec)) {
+			out = append(out, pii{p.kind, src[p.start], src[p.end]})
 		}
 	}
 	return out
@@ -1241,7 +1250,11 @@ var commonCapital = map[string]bool{
 	"i": true, "main": false, "and": true, "to": true, "of": true, "off": true, "by": true, "near": true,
 }
 
-var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:apt|apartment|unit|suite|ste|#|flat)\.?\s*#?\s*[A-Za-z0-9-]{1,5})?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b|(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?)?)(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
+// reAddrTail matches what follows a street: a unit, a town, a state, a
+// postcode. The unit word is read in any case and wants a number or a
+// letter after it: matched in lower case only, "Apt 4B" was read as a town
+// named "Apt" and its number left in clear.
+var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:(?i:apt|apartment|unit|suite|ste|flat)\.?\s*#?\s*(?:[A-Za-z]{0,2}\d[A-Za-z0-9-]{0,4}|[A-Za-z]\b)|#\s*[A-Za-z0-9-]{1,5}))?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b|(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?)?)(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
 
 // reUnitBefore matches, at the end of what precedes a house number, the
 // flat or unit written before it: "Flat 2, ", "apt 4B at ", "Unit 7/",
@@ -1320,7 +1333,7 @@ var reDateShaped = regexp.MustCompile(`^(\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}
 // exchange, a local number without its area code). Redaction uses it: a
 // leaked digit is worse than a redacted date, so it errs towards hiding.
 func phoneShaped(cand string) bool {
-	if reDateShaped.MatchString(cand) {
+	if reDateShaped.MatchString(cand) || yearRange(cand) {
 		return false
 	}
 	if dots := strings.Count(cand, "."); dots > 0 && dots != 2 {
@@ -1329,12 +1342,41 @@ func phoneShaped(cand string) bool {
 	return true
 }
 
+// redactablePhone accepts a candidate redaction hides as a phone number:
+// one the phone-number library takes, or one a reader would.
+func redactablePhone(cand string) bool { return phoneShaped(cand) || validPhone(cand) }
+
+// yearRange reports a range of years ("2019-2024", "1939-1945"): two
+// groups of four figures, each a year from 1800 to 2099, the second the
+// later. Eight figures in two groups are also the shape of a local number
+// in some countries, but a range of years is far the commoner in prose.
+func yearRange(cand string) bool {
+	if len(cand) != 9 || cand[4] != '-' {
+		return false
+	}
+	year := func(s string) int {
+		v := 0
+		for i := 0; i < len(s); i++ {
+			if !isDigit(s[i]) {
+				return -1
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v
+	}
+	a, b := year(cand[:4]), year(cand[5:])
+	return a >= 1800 && a < 2100 && b > a && b < 2100
+}
+
 // findRedactableExtras adds what redaction hides but scoring leaves out,
 // because the model was not trained on it or could not weigh it: e-mail
 // addresses followed by a full stop; the phone-shaped runs that
-// findPhones, wanting valid numbers only, does not take; numbers spelled
-// out in words ("five five five zero one zero eight"); post-office boxes
-// and rural routes, which shops and charities post as often as doxxers do.
+// findPhones, wanting valid numbers only, does not take, also with
+// typographic separators; numbers spelled out in words ("five five five
+// zero one zero eight"); post-office boxes and rural routes, which shops
+// and charities post as often as doxxers do; addresses on streets named by
+// an ordinal; coordinates in degrees and decimal minutes; dates of birth
+// in the forms reDOB does not read.
 func findRedactableExtras(text string, out []pii) []pii {
 	n := len(out)
 	if hasAt(text) {
@@ -1345,8 +1387,12 @@ func findRedactableExtras(text string, out []pii) []pii {
 	out = findSpelledPhones(text, out)
 	out = findSpelledEmails(text, out)
 	if hasDigit(text) {
-		out, _ = findPhonesWith(text, out, -1, func(c string) bool { return phoneShaped(c) || validPhone(c) })
+		out, _ = findPhonesWith(text, out, -1, redactablePhone)
+		out = findTypographicPhones(text, out)
 		out = findPOBoxes(text, out)
+		out = findOrdinalStreets(text, out)
+		out = findDMSCoords(text, out)
+		out = findMoreDOBs(text, out)
 	}
 	if len(out) == n {
 		return out
