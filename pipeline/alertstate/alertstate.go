@@ -356,7 +356,8 @@ func (st *State) Acks(ctx context.Context, fps ...string) (map[string]Ack, error
 }
 
 // KeepMarks renews, for a full AckTTL, the acknowledgements and the
-// closed marks (handled resolve requests) that the episodes fps have. The
+// closed marks (handled resolve requests) that the episodes fps have, and
+// their own audit streams for a full AuditTTL. The
 // notify stage calls it at every tick for the episodes it tracks: a mark
 // that expired while its episode still fires would resume the repeats it
 // stopped, or page again for an episode an operator closed. A mark so
@@ -370,6 +371,10 @@ func (st *State) KeepMarks(ctx context.Context, fps ...string) error {
 		for _, fp := range fps {
 			p.Expire(ctx, st.key("ack", fp), st.ackTTL)
 			p.Expire(ctx, st.key("closed", fp), st.ackTTL)
+			// Its own audit stream too: a firing alert writes no entries
+			// (steady keep-alives are not audited), and who acknowledged
+			// it must not vanish while it still fires.
+			p.Expire(ctx, st.key("audit", fp), st.auditTTL)
 		}
 		return nil
 	})

@@ -56,10 +56,11 @@ func TestAcksAndClosedMarksLastAsLongAsTheirEpisodeIsTracked(t *testing.T) {
 		}
 	}
 
-	age(ackKey, closedKey)
+	auditKey := h.store.Key("alertstate", "audit", acked.Fingerprint)
+	age(ackKey, closedKey, auditKey)
 	h.clock.add(time.Minute)
 	h.tick()
-	kept("a tick while both episodes are tracked", ackKey, closedKey)
+	kept("a tick while both episodes are tracked", ackKey, closedKey, auditKey)
 
 	// The closed episode stays resolved for resolved_retention, then is
 	// forgotten: from then on its mark counts down.
