@@ -90,11 +90,10 @@ type Series struct {
 }
 
 // AlertRecord is an alert as the read model keeps it: the latest message
-// of its episode and when the console first saw it.
+// of its episode and when it was stored.
 type AlertRecord struct {
-	Alert     msg.Alert `json:"alert"`
-	FirstSeen time.Time `json:"first_seen"`
-	Updated   time.Time `json:"updated"`
+	Alert   msg.Alert `json:"alert"`
+	Updated time.Time `json:"updated"`
 	// ResolvedAt is the resolution's event time.
 	ResolvedAt time.Time `json:"resolved_at,omitempty"`
 }
