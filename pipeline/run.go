@@ -836,8 +836,16 @@ func (r *runner[T, P]) deadLetter(km kafka.Message, cause error) kafka.Message {
 		Schema: msg.SchemaDeadLetter, Stage: r.s.Name, Reason: reason, Error: cause.Error(),
 		Topic: km.Topic, Partition: km.Partition, Offset: km.Offset,
 		OrigKey: km.Key, Value: km.Value, At: time.Now().UTC(),
+		Time: km.Time.UTC(), Headers: deadLetterHeaders(km.Headers),
 	}
 	b, err := msg.Encode(dl)
+	if err != nil && !dl.Time.IsZero() {
+		// JSON holds no time past year 9999, and another client's producer
+		// may stamp one (a broken clock): better a dead letter without the
+		// timestamp than none.
+		dl.Time = time.Time{}
+		b, err = msg.Encode(dl)
+	}
 	if err != nil {
 		b = km.Value
 	}
@@ -850,6 +858,20 @@ func (r *runner[T, P]) deadLetter(km kafka.Message, cause error) kafka.Message {
 		if b, err := msg.Encode(dl); err == nil {
 			out.Value = b
 		}
+	}
+	return out
+}
+
+// deadLetterHeaders copies a message's Kafka headers into its dead letter,
+// so a redrive writes the message back as it was: a control message is
+// told from data by its header alone.
+func deadLetterHeaders(hs []kafka.Header) []msg.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]msg.Header, len(hs))
+	for i, h := range hs {
+		out[i] = msg.Header{Key: h.Key, Value: h.Value}
 	}
 	return out
 }

@@ -62,7 +62,7 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		defer w.Close()
 	}
 	sent := map[string]int{}
-	filtered, unknown := 0, 0
+	filtered, unknown, watermarks := 0, 0, 0
 	var notCopied []string
 	var batch []kafka.Message
 	flush := func() error {
@@ -89,12 +89,28 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		case !known[dl.Topic]:
 			unknown++
 			return nil
+		case isWatermark(dl):
+			// A watermark says only how far a stage had got when it was
+			// written: sent back, an old one would hold the clocks of the
+			// stages after it back, and one whose dead letter lost its
+			// header would come back as data, to be set aside again.
+			watermarks++
+			return nil
 		case len(dl.Value) == 0:
 			// Too large to copy into the dead letter: it is still where it was.
 			notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
 			return nil
 		}
-		batch = append(batch, kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value})
+		// The original's timestamp and headers go back with it: the stages
+		// take the timestamp for when a post entered the pipeline (stamped
+		// now, a backlog post would pass for a fresh one), and the headers
+		// tell a control message from data. Dead letters from before they
+		// were kept have neither, and are stamped when written.
+		km := kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value, Time: dl.Time}
+		for _, h := range dl.Headers {
+			km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+		batch = append(batch, km)
 		if len(batch) >= 500 {
 			return flush()
 		}
@@ -119,6 +135,9 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "%s %d messages (%s); %d left out by the filters, %d from topics that are not the pipeline's, %d bad lines\n",
 		verb, total, strings.Join(topics, ", "), filtered, unknown, bad)
+	if watermarks > 0 {
+		fmt.Fprintf(e.stderr, "%d watermarks left out: they say only how far a stage had got, and the stages write new ones\n", watermarks)
+	}
 	if len(notCopied) > 0 {
 		fmt.Fprintf(e.stderr, "%d originals were too large to copy into their dead letter; read them where they are (topic/partition/offset): %s\n",
 			len(notCopied), strings.Join(notCopied[:min(len(notCopied), 20)], " "))
@@ -127,4 +146,15 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d bad lines", bad)
 	}
 	return nil
+}
+
+// isWatermark reports whether dl holds a stage's watermark: by its control
+// header, or by its schema for a dead letter from before headers were kept.
+func isWatermark(dl *msg.DeadLetter) bool {
+	for _, h := range dl.Headers {
+		if h.Key == msg.ControlHeader {
+			return string(h.Value) == msg.ControlWatermark
+		}
+	}
+	return msg.SchemaOf(dl.Value) == msg.SchemaWatermark
 }

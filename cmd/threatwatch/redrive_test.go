@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/threatwatch/threatwatch/pipeline/bus"
 	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
@@ -107,5 +109,114 @@ func TestRedriveSendsTheTargetHalfsDeadLettersBackToTheRepartitionTopic(t *testi
 	got := readTopic(t, kc, repart, 1, 20*time.Second)
 	if len(got) != 1 || got[0] != `{"schema":"scored/2"}` {
 		t.Fatalf("the repartition topic holds %q, want the original", got)
+	}
+}
+
+// A redrive writes each original back with its Kafka timestamp and headers:
+// the stages take a post's timestamp for when it entered the pipeline, so
+// a backlog post stamped anew would pass for a fresh one. A dead letter
+// from before they were kept is sent as before, stamped when written.
+func TestRedriveWritesBackTheOriginalsTimestampAndHeaders(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := kafkaConfigFile(t, kc, dir)
+	posts := kc.Topic(kc.Config.Topics.Posts)
+	entered := time.Now().Add(-3 * time.Hour).Truncate(time.Millisecond).UTC()
+	cases := []struct {
+		name    string
+		value   string
+		time    time.Time
+		headers []msg.Header
+	}{
+		{"a backlog post keeps when it entered the pipeline", `{"schema":"post/2","site":"s","site_post_id":"1"}`, entered, nil},
+		{"a post keeps the headers its producer gave it", `{"schema":"post/2","site":"s","site_post_id":"2"}`, entered.Add(time.Minute),
+			[]msg.Header{{Key: "traceparent", Value: []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}}},
+		{"a dead letter from before timestamps were kept is stamped when sent", `{"schema":"post/2","site":"s","site_post_id":"3"}`, time.Time{}, nil},
+	}
+	var lines []string
+	for i, tc := range cases {
+		dl := &msg.DeadLetter{Schema: msg.SchemaDeadLetter, Stage: "classify", Reason: "schema", Error: "refused",
+			Topic: posts, Partition: 0, Offset: int64(i), OrigKey: []byte("s"), Value: []byte(tc.value), At: time.Now().UTC(),
+			Time: tc.time, Headers: tc.headers}
+		b, err := msg.Encode(dl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	in := filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, in); code != 0 || !strings.Contains(errOut, "re-sent 3 messages") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+
+	r := kc.Bus.PartitionReader(posts, 0)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, tc := range cases {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			if string(m.Value) != tc.value {
+				t.Fatalf("value %q, want the original %q", m.Value, tc.value)
+			}
+			switch {
+			case tc.time.IsZero() && m.Time.Before(sent.Add(-time.Second)):
+				t.Errorf("stamped %v, want when it was sent", m.Time)
+			case !tc.time.IsZero() && !m.Time.Equal(tc.time):
+				t.Errorf("stamped %v, want the original's %v", m.Time, tc.time)
+			}
+			var want []kafka.Header
+			for _, h := range tc.headers {
+				want = append(want, kafka.Header{Key: h.Key, Value: h.Value})
+			}
+			if !slices.EqualFunc(m.Headers, want, func(a, b kafka.Header) bool { return a.Key == b.Key && string(a.Value) == string(b.Value) }) {
+				t.Errorf("headers %q, want the original's %q", m.Headers, want)
+			}
+		})
+	}
+}
+
+// A watermark says only how far a stage had got when it was written: an
+// old one sent back would hold the aggregate stage's clock back, and one
+// from a dead letter that lost its header (written before headers were
+// kept) would come back as data and be dead-lettered again at every
+// redrive. Redrive leaves watermarks out and says so.
+func TestRedriveLeavesOutWatermarks(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := kafkaConfigFile(t, kc, dir)
+	posts, scored := kc.Topic(kc.Config.Topics.Posts), kc.Topic(kc.Config.Topics.Scored)
+	wm := `{"schema":"watermark/1","stage":"classify","topic":"` + posts + `","through":{"0":"2026-03-01T12:00:10Z"},"written":"2026-03-01T12:00:10Z"}`
+	control := []msg.Header{{Key: msg.ControlHeader, Value: []byte(msg.ControlWatermark)}, {Key: bus.PartitionHeader, Value: []byte("0")}}
+	var lines []string
+	for i, dl := range []*msg.DeadLetter{
+		{Stage: "aggregate", Reason: "schema", Topic: scored, Offset: 1, Value: []byte(wm), Headers: control},
+		{Stage: "aggregate", Reason: "schema", Topic: scored, Offset: 2, Value: []byte(wm)}, // from before headers were kept
+		{Stage: "aggregate", Reason: "schema", Topic: scored, Offset: 3, OrigKey: []byte("s"), Value: []byte(`{"schema":"scored/2"}`)},
+	} {
+		dl.Error, dl.At = "refused", time.Now().UTC()
+		b, err := msg.Encode(dl)
+		if err != nil {
+			t.Fatalf("dead letter %d: %v", i, err)
+		}
+		lines = append(lines, string(b))
+	}
+	in := filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, "--reason", "schema", in)
+	if code != 0 || !strings.Contains(errOut, "re-sent 1 messages ("+scored+": 1)") || !strings.Contains(errOut, "2 watermarks left out") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if got := readTopic(t, kc, scored, 2, 3*time.Second); len(got) != 1 || got[0] != `{"schema":"scored/2"}` {
+		t.Fatalf("the scored topic holds %q, want the one scored post only", got)
 	}
 }

@@ -451,6 +451,22 @@ type DeadLetter struct {
 	OrigKey   []byte    `json:"key,omitempty"`
 	Value     []byte    `json:"value"`
 	At        time.Time `json:"at"`
+	// Time is the original's Kafka timestamp, and Headers its Kafka
+	// headers, both written back by a redrive: the stages take a post's
+	// timestamp for when it entered the pipeline (a redriven post stamped
+	// anew would pass for live traffic), and a control message is told
+	// from data by its header (ControlHeader). ThreatWatch's writers put
+	// only control data in headers, never a post's content. Dead letters
+	// from before they were kept have neither: redriven, they are stamped
+	// when written.
+	Time    time.Time `json:"timestamp,omitzero"`
+	Headers []Header  `json:"headers,omitempty"`
+}
+
+// Header is one Kafka header of the message a dead letter keeps.
+type Header struct {
+	Key   string `json:"key"`
+	Value []byte `json:"value"`
 }
 
 // DedupID identifies the dead letter by where it came from.
