@@ -260,6 +260,13 @@ func hasAt(text string) bool {
 // dot, a digit or another mark of one, or follows a word like "email": "lol
 // @ reddit.com" is prose.
 func findEmails(text string, out []pii) []pii {
+	return findEmailsWith(text, out, false)
+}
+
+// findEmailsWith is findEmails; wide also reads into the local part the
+// apostrophes and non-ASCII letters that names hold ("jane.o'brien",
+// "josé.garcía"), as redaction wants and scoring was not trained on.
+func findEmailsWith(text string, out []pii, wide bool) []pii {
 	for i := 0; i < len(text); i++ {
 		w := 0
 		switch {
@@ -278,6 +285,9 @@ func findEmails(text string, out []pii) []pii {
 		at := a
 		for a > 0 && isEmailLocal(text[a-1]) {
 			a--
+		}
+		if wide {
+			a = wideEmailLocalStart(text, a)
 		}
 		b := i + w
 		for k := 0; k < 2 && b < len(text) && (text[b] == ' ' || text[b] == '\t'); k++ {
@@ -305,6 +315,16 @@ func findEmails(text string, out []pii) []pii {
 			case text[b] == fullWidthDot[0] && strings.HasPrefix(text[b:], fullWidthDot):
 				next = b + len(fullWidthDot)
 				b += len(fullWidthDot)
+				continue
+			case wide && text[b] >= utf8.RuneSelf && letterAfter(text, b):
+				// A host with non-ASCII letters ("münchen.de"):
+				// stopped at the first, the address was no address
+				// and stayed whole.
+				if next >= 0 {
+					tld, next = next, -1
+				}
+				_, size := utf8.DecodeRuneInString(text[b:])
+				b += size
 				continue
 			}
 			break
@@ -1376,13 +1396,18 @@ func yearRange(cand string) bool {
 // zero one zero eight"); post-office boxes and rural routes, which shops
 // and charities post as often as doxxers do; addresses on streets named by
 // an ordinal; coordinates in degrees and decimal minutes; dates of birth
-// in the forms reDOB does not read.
+// in the forms reDOB does not read; e-mail addresses with an apostrophe or
+// non-ASCII letters; UK and Canadian postcodes in lower case or without
+// the space; the town after a direction or "St.,", and lower-case
+// addresses that end on a postcode; plates of three or four groups; IPv6
+// zones and defanged IPv4 addresses.
 func findRedactableExtras(text string, out []pii) []pii {
 	n := len(out)
 	if hasAt(text) {
-		// With those scoring left out before a full stop; the others
-		// come again, and go with the overlaps.
-		out = findEmails(text, out)
+		// With those scoring left out before a full stop, and the
+		// local parts with an apostrophe or a non-ASCII letter; the
+		// others come again, and go with the overlaps.
+		out = findEmailsWith(text, out, true)
 	}
 	out = findSpelledPhones(text, out)
 	out = findSpelledEmails(text, out)
@@ -1393,6 +1418,12 @@ func findRedactableExtras(text string, out []pii) []pii {
 		out = findOrdinalStreets(text, out)
 		out = findDMSCoords(text, out)
 		out = findMoreDOBs(text, out)
+		runs := digitRunStarts(text)
+		out = findLoosePostcodes(text, runs, out)
+		out = findAddressTails(text, out)
+		out = findLowerAddresses(text, runs, out)
+		out = findPlateGroups(text, out)
+		out = findMoreIPs(text, out)
 	}
 	if len(out) == n {
 		return out
