@@ -39,6 +39,31 @@ func hasFullwidth(text string) bool {
 	return wide && need
 }
 
+// narrowed is text with the characters narrow maps (to an ASCII byte, and
+// the character's size) replaced by that byte, and for each byte of it the
+// offset in text it came from (one more at the end): what is found in the
+// narrowed text is mapped back to the original bytes.
+func narrowed(text string, narrow func(text string, i int) (byte, int)) (string, []int) {
+	var b strings.Builder
+	b.Grow(len(text))
+	src := make([]int, 0, len(text)+1)
+	for i := 0; i < len(text); {
+		if c, size := narrow(text, i); size > 0 {
+			b.WriteByte(c)
+			src = append(src, i)
+			i += size
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(text[i:])
+		b.WriteString(text[i : i+size])
+		for k := 0; k < size; k++ {
+			src = append(src, i+k)
+		}
+		i += size
+	}
+	return b.String(), append(src, len(text))
+}
+
 // findFullwidth finds personal data written in fullwidth forms
 // ("５４１-５５５-０１３７", "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ"), as an East Asian
 // keyboard types them or a poster does to slip past filters. The
@@ -46,29 +71,16 @@ func hasFullwidth(text string) bool {
 // with every fullwidth character narrowed, and what is found there is
 // mapped back to the fullwidth bytes.
 func findFullwidth(text string, out []pii) []pii {
-	var b strings.Builder
-	b.Grow(len(text))
-	src := make([]int, 0, len(text)+1)
-	for i := 0; i < len(text); {
+	narrow, src := narrowed(text, func(text string, i int) (byte, int) {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case r >= 0xFF01 && r <= 0xFF5E:
-			b.WriteByte(byte(r - 0xFEE0))
-			src = append(src, i)
+			return byte(r - 0xFEE0), size
 		case r == 0x3000:
-			b.WriteByte(' ')
-			src = append(src, i)
-		default:
-			// Kept byte for byte, each mapped to itself.
-			b.WriteString(text[i : i+size])
-			for k := 0; k < size; k++ {
-				src = append(src, i+k)
-			}
+			return ' ', size
 		}
-		i += size
-	}
-	src = append(src, len(text))
-	narrow := b.String()
+		return 0, 0
+	})
 	n := normalize(narrow)
 	ps, _ := findPIIIn(narrow, &n, tokenize(&n, narrow, nil), nil, maxPhoneParses)
 	for _, p := range ps {

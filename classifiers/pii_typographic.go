@@ -1,9 +1,6 @@
 package classifiers
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // typographicSeparator returns the ASCII separator that the rune at
 // text[i:] stands for between the groups of a number, and its length:
@@ -59,25 +56,12 @@ func findTypographicPhones(text string, out []pii) []pii {
 	if !hasTypographicSeparator(text) {
 		return out
 	}
-	var b strings.Builder
-	b.Grow(len(text))
-	src := make([]int, 0, len(text)+1)
-	for i := 0; i < len(text); {
+	narrow, src := narrowed(text, func(text string, i int) (byte, int) {
 		if c, size := typographicSeparator(text, i); c != 0 {
-			b.WriteByte(c)
-			src = append(src, i)
-			i += size
-			continue
+			return c, size
 		}
-		_, size := utf8.DecodeRuneInString(text[i:])
-		b.WriteString(text[i : i+size])
-		for k := 0; k < size; k++ {
-			src = append(src, i+k)
-		}
-		i += size
-	}
-	src = append(src, len(text))
-	narrow := b.String()
+		return 0, 0
+	})
 	ps := findSSNs(narrow, nil)
 	// A number in two groups counts only when valid: an en dash between
 	// two is more often a range ("pp. 1123–1145", "10000–20000").
