@@ -271,10 +271,7 @@ func TestTheFiringAlertsViewDropsAnAlertThatResolves(t *testing.T) {
 	ctx := browser(t, 1400, 1000)
 	h := newHarness(t, nil)
 	now := h.now
-	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
-	start := now.Add(-time.Hour)
-	fp := msg.Fingerprint(labels, start)
-	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	labels, start, fp := h.firingSpike("forum-a")
 	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
 	if err := chromedp.Do(ctx, poll(alertRows+` === 1`)); err != nil {
 		t.Fatalf("the firing alert never showed: %v", err)
@@ -300,10 +297,7 @@ func TestALiveAlertRowShowsItsAckAndSilence(t *testing.T) {
 	ctx := browser(t, 1400, 1000)
 	h := newHarness(t, nil)
 	now := h.now
-	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
-	start := now.Add(-time.Hour)
-	fp := msg.Fingerprint(labels, start)
-	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	labels, start, fp := h.firingSpike("forum-a")
 	if code, b, _ := h.do("POST", "/api/v1/alerts/"+fp+"/ack", config.RoleResponder, map[string]string{"note": "on it"}); code != 200 {
 		t.Fatalf("ack: %d %s", code, b)
 	}
@@ -345,10 +339,7 @@ func TestALiveAlertRowShowsItsAckAndSilence(t *testing.T) {
 func TestTheAlertsViewFollowsAcksAndSilencesMadeElsewhere(t *testing.T) {
 	ctx := browser(t, 1400, 1000)
 	h := newHarness(t, nil)
-	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
-	start := h.now.Add(-time.Hour)
-	fp := msg.Fingerprint(labels, start)
-	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	_, _, fp := h.firingSpike("forum-a")
 	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
 	row := alertRowText(fp)
 	if err := chromedp.Do(ctx, poll(row+` !== "" && !`+row+`.includes("acked") && !`+row+`.includes("silenced")`)); err != nil {
@@ -413,10 +404,7 @@ func TestTheWallAddsASiteFirstHeardOfFromItsScraper(t *testing.T) {
 func TestTheAlertPageFollowsASilenceMadeElsewhere(t *testing.T) {
 	ctx := browser(t, 1400, 1000)
 	h := newHarness(t, nil)
-	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": "forum-a", "signal": "threat", "severity": "warning"}
-	start := h.now.Add(-time.Hour)
-	fp := msg.Fingerprint(labels, start)
-	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	_, _, fp := h.firingSpike("forum-a")
 	h.signIn(t, ctx, config.RoleViewer, "/#/alert/"+fp)
 	state := `(document.getElementById("alert-state") || {textContent: ""}).textContent`
 	if err := chromedp.Do(ctx, poll(state+`.includes("firing") && !`+state+`.includes("silenced")`)); err != nil {
@@ -439,4 +427,14 @@ func TestTheAlertPageFollowsASilenceMadeElsewhere(t *testing.T) {
 		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](state))
 		t.Fatalf("the page still shows the ended silence (it reads %q): %v", got, err)
 	}
+}
+
+// firingSpike stores a firing site spike of site, started an hour before
+// the harness's now, and returns its labels, start and fingerprint.
+func (h *harness) firingSpike(site string) (map[string]string, time.Time, string) {
+	labels := map[string]string{"alertname": "ThreatLevelSpike", "site": site, "signal": "threat", "severity": "warning"}
+	start := h.now.Add(-time.Hour)
+	fp := msg.Fingerprint(labels, start)
+	h.alert(msg.Alert{Labels: labels, Fingerprint: fp, Status: msg.StatusFiring, StartsAt: start, EventTime: start, Level: 5, Baseline: 1})
+	return labels, start, fp
 }
