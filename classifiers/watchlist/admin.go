@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,14 +256,16 @@ func (a *Admin) Remove(ctx context.Context, ids []string) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	// Named by position, not echoed: an operator who typed a person's
+	// name for their id would see it in the terminal and in CI logs.
 	var unknown []string
-	for _, id := range ids {
+	for i, id := range ids {
 		if !slices.Contains(listed, id) {
-			unknown = append(unknown, id)
+			unknown = append(unknown, "argument "+strconv.Itoa(i+1))
 		}
 	}
 	if len(unknown) > 0 {
-		return Summary{}, fmt.Errorf("%w: %s (nothing removed)", ErrUnknownPerson, strings.Join(unknown, ", "))
+		return Summary{}, fmt.Errorf("%w: %s (nothing removed; ids are listed by watchlist list)", ErrUnknownPerson, strings.Join(unknown, ", "))
 	}
 	sum := Summary{Removed: len(ids), Leftovers: leftovers}
 	for _, h := range keys {

@@ -148,6 +148,11 @@ func TestAdminAddListRemove(t *testing.T) {
 	if _, err := a.Remove(ctx, []string{"p-2", "p-9"}); !errors.Is(err, ErrUnknownPerson) {
 		t.Fatalf("removing an unknown id: err = %v", err)
 	}
+	// An operator who typed a name for an id must not see it echoed into
+	// a terminal or a CI log: the error names the argument by position.
+	if _, err := a.Remove(ctx, []string{"p-2", "Clara Sorrenti"}); !errors.Is(err, ErrUnknownPerson) || strings.Contains(err.Error(), "Clara") || !strings.Contains(err.Error(), "argument 2") {
+		t.Fatalf("removing a name given for an id: err = %v", err)
+	}
 	if l, _ := a.List(ctx); len(l.Persons) != 2 {
 		t.Fatalf("a failed remove removed something: %+v", l)
 	}
