@@ -55,17 +55,20 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 	}
 	var oldest int64
 	msgs.Each(func(_ int, s *goquery.Selection) {
-		if s.HasClass("service_message") {
-			return
-		}
 		dp, _ := s.Attr("data-post")
 		channel, num, ok := strings.Cut(dp, "/")
 		n, err := strconv.ParseInt(num, 10, 64)
 		if !ok || err != nil {
 			return
 		}
+		// A service message ("pinned a message") has its place in the
+		// channel too: left out here, the older page asked for began
+		// after it and read this page's posts again.
 		if oldest == 0 || n < oldest {
 			oldest = n
+		}
+		if s.HasClass("service_message") {
+			return
 		}
 		p := msg.Post{
 			SitePostID: dp, ThreadID: channel, Thread: pg.Title,

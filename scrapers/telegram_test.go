@@ -45,3 +45,22 @@ func TestTelegramPreviewMessagesOfEveryKind(t *testing.T) {
 		t.Errorf("older %q", pg.Older)
 	}
 }
+
+// A page whose oldest message is a service message ("pinned a message")
+// and that gives no rel=prev link: the older page asked for must begin
+// before that message, not after it, or it holds this page's posts again.
+func TestTelegramOlderPageStartsBeforeAServiceMessage(t *testing.T) {
+	e, err := newTelegram(config.Site{Name: "tg", Engine: "telegram", URL: goldenBase + "/", Entries: []string{"exposechan"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := `<html><body><section class="tgme_channel_history">
+<div class="tgme_widget_message service_message" data-post="exposechan/40"><div class="tgme_widget_message_service_text">Channel pinned a message</div></div>
+<div class="tgme_widget_message" data-post="exposechan/41"><div class="tgme_widget_message_text">first post</div><a class="tgme_widget_message_date" href="https://t.me/exposechan/41"><time datetime="2026-01-10T10:00:00+00:00"></time></a></div>
+<div class="tgme_widget_message" data-post="exposechan/42"><div class="tgme_widget_message_text">second post</div><a class="tgme_widget_message_date" href="https://t.me/exposechan/42"><time datetime="2026-01-10T10:05:00+00:00"></time></a></div>
+</section></body></html>`
+	pg := parseAt(t, e, "/s/exposechan", Listing, []byte(page))
+	if len(pg.Posts) != 2 || !strings.Contains(pg.Older, "before=40") {
+		t.Errorf("%d posts, older %q; want 2 posts and the page before message 40", len(pg.Posts), pg.Older)
+	}
+}
