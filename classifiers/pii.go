@@ -360,36 +360,46 @@ var reObfuscatedEmail = regexp.MustCompile(`(?i)[a-z0-9][a-z0-9._%+-]*(?:\s*[\[\
 // regexp then runs on a window around each, not on the whole post: over
 // a long post it costs a thousand times more.
 func obfuscatedEmailTriggers(text string) []int {
+	return byteTriggers(text, "])}", func(c int) (int, bool) {
+		k := c
+		for k > 0 && isSpaceByte(text[k-1]) {
+			k--
+		}
+		w := 0
+		switch {
+		case k >= 2 && text[k-1]|0x20 == 't' && text[k-2]|0x20 == 'a':
+			w = 2
+		case k >= 3 && text[k-1]|0x20 == 't' && text[k-2]|0x20 == 'o' && text[k-3]|0x20 == 'd':
+			w = 3
+		case k >= 1 && (text[k-1] == '@' || text[k-1] == '.'):
+			w = 1
+		default:
+			return 0, false
+		}
+		// The word stands between brackets: "(at)", "[ dot ]".
+		o := k - w
+		for o > 0 && isSpaceByte(text[o-1]) {
+			o--
+		}
+		return k - w, o > 0 && (text[o-1] == '[' || text[o-1] == '(' || text[o-1] == '{')
+	})
+}
+
+// byteTriggers returns, in order, the places trigger reports for the
+// bytes of text that are in set (trigger gets each one's index): a
+// vectorized IndexByte per byte of set finds the rare bytes a costly
+// pattern needs, so the pattern runs on windows around them only.
+func byteTriggers(text, set string, trigger func(i int) (int, bool)) []int {
 	var at []int
-	for _, c := range []byte("])}") {
-		for i := 0; ; {
-			j := strings.IndexByte(text[i:], c)
+	for b := 0; b < len(set); b++ {
+		for i := 0; ; i++ {
+			j := strings.IndexByte(text[i:], set[b])
 			if j < 0 {
 				break
 			}
-			i += j + 1
-			k := i - 1
-			for k > 0 && isSpaceByte(text[k-1]) {
-				k--
-			}
-			w := 0
-			switch {
-			case k >= 2 && text[k-1]|0x20 == 't' && text[k-2]|0x20 == 'a':
-				w = 2
-			case k >= 3 && text[k-1]|0x20 == 't' && text[k-2]|0x20 == 'o' && text[k-3]|0x20 == 'd':
-				w = 3
-			case k >= 1 && (text[k-1] == '@' || text[k-1] == '.'):
-				w = 1
-			default:
-				continue
-			}
-			// The word stands between brackets: "(at)", "[ dot ]".
-			o := k - w
-			for o > 0 && isSpaceByte(text[o-1]) {
-				o--
-			}
-			if o > 0 && (text[o-1] == '[' || text[o-1] == '(' || text[o-1] == '{') {
-				at = append(at, k-w)
+			i += j
+			if k, ok := trigger(i); ok {
+				at = append(at, k)
 			}
 		}
 	}

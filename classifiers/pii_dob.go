@@ -2,7 +2,6 @@ package classifiers
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 )
 
@@ -18,48 +17,36 @@ var reDOBMore = regexp.MustCompile(`(?i)\b(?:dob|d\.o\.b|date of birth|born|birt
 // holds a "b", which two vectorized scans find. Searching the normalized
 // text for each word, as findDOBs does, cost redaction 7% more.
 func dobTriggers(text string) []int {
-	var at []int
-	for _, c := range []byte{'b', 'B'} {
-		for i := 0; ; i++ {
-			j := strings.IndexByte(text[i:], c)
-			if j < 0 {
-				break
-			}
-			i += j
-			// Most "b"s start or end no such word: one look at their
-			// neighbours says so.
-			prev, next := byte(0), byte(0)
-			if i > 0 {
-				prev = text[i-1] | 0x20
-			}
-			if i+1 < len(text) {
-				next = text[i+1] | 0x20
-			}
-			if prev != 'o' && prev != '.' && next != 'o' && next != 'i' && next != 'd' && next != '-' {
-				continue
-			}
-			s := -1
-			switch {
-			case i >= 2 && strings.EqualFold(text[i-2:i+1], "dob"):
-				s = i - 2
-			case i >= 4 && strings.EqualFold(text[i-4:i+1], "d.o.b"):
-				s = i - 4
-			case hasPrefixFold(text[i:], "birth"):
-				s = i
-				if i >= 8 && strings.EqualFold(text[i-8:i], "date of ") {
-					s = i - 8
-				}
-			case hasPrefixFold(text[i:], "born"), hasPrefixFold(text[i:], "bday"), hasPrefixFold(text[i:], "b-day"):
-				s = i
-			}
-			// Every date reDOBMore reads has a figure within its window.
-			if s >= 0 && (s == 0 || !isAlnum(text[s-1])) && hasDigit(text[s:min(len(text), s+60)]) {
-				at = append(at, s)
-			}
+	return byteTriggers(text, "bB", func(i int) (int, bool) {
+		// Most "b"s start or end no such word: one look at their
+		// neighbours says so.
+		prev, next := byte(0), byte(0)
+		if i > 0 {
+			prev = text[i-1] | 0x20
 		}
-	}
-	slices.Sort(at)
-	return at
+		if i+1 < len(text) {
+			next = text[i+1] | 0x20
+		}
+		if prev != 'o' && prev != '.' && next != 'o' && next != 'i' && next != 'd' && next != '-' {
+			return 0, false
+		}
+		s := -1
+		switch {
+		case i >= 2 && strings.EqualFold(text[i-2:i+1], "dob"):
+			s = i - 2
+		case i >= 4 && strings.EqualFold(text[i-4:i+1], "d.o.b"):
+			s = i - 4
+		case hasPrefixFold(text[i:], "birth"):
+			s = i
+			if i >= 8 && strings.EqualFold(text[i-8:i], "date of ") {
+				s = i - 8
+			}
+		case hasPrefixFold(text[i:], "born"), hasPrefixFold(text[i:], "bday"), hasPrefixFold(text[i:], "b-day"):
+			s = i
+		}
+		// Every date reDOBMore reads has a figure within its window.
+		return s, s >= 0 && (s == 0 || !isAlnum(text[s-1])) && hasDigit(text[s:min(len(text), s+60)])
+	})
 }
 
 func hasPrefixFold(s, prefix string) bool {

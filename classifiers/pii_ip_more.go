@@ -3,7 +3,6 @@ package classifiers
 import (
 	"net/netip"
 	"regexp"
-	"slices"
 	"strings"
 )
 
@@ -15,30 +14,16 @@ var reDefangedIPv4 = regexp.MustCompile(`(?i)\b\d{1,3}(?:(?:\.|\s?[\[\(\{](?:\.|
 // defangTriggers are the places reDefangedIPv4 may match around: each
 // "[.]", "(.)", "{.}" or "[dot]" right after a digit.
 func defangTriggers(text string) []int {
-	var at []int
-	for _, c := range []byte("[({") {
-		for i := 0; ; {
-			j := strings.IndexByte(text[i:], c)
-			if j < 0 {
-				break
-			}
-			i += j + 1
-			k := i - 1
-			if k > 0 && text[k-1] == ' ' {
-				k--
-			}
-			if k == 0 || !isDigit(text[k-1]) {
-				continue
-			}
-			if i < len(text) && text[i] == '.' || i+3 <= len(text) && strings.EqualFold(text[i:i+3], "dot") {
-				at = append(at, k)
-			}
+	return byteTriggers(text, "[({", func(c int) (int, bool) {
+		i, k := c+1, c
+		if k > 0 && text[k-1] == ' ' {
+			k--
 		}
-	}
-	if len(at) > 1 {
-		slices.Sort(at)
-	}
-	return at
+		if k == 0 || !isDigit(text[k-1]) {
+			return 0, false
+		}
+		return k, i < len(text) && text[i] == '.' || i+3 <= len(text) && strings.EqualFold(text[i:i+3], "dot")
+	})
 }
 
 // findMoreIPs adds what findIPs, which scoring uses, does not read:
