@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -415,15 +416,22 @@ func (c *Config) Validate() error {
 		// aggregate stage's clock can lag the wall clock by about three.
 		p.Addf("runner.watermark_every", ErrOutOfRange, "%v, want 1s..5m, or negative for never", r.WatermarkEvery)
 	}
-	if c.HTTP.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			p.Addf("http.listen", ErrInvalidEnum, "%q is not host:port", c.HTTP.Listen)
-		}
-	}
+	validateListen(&p, "http.listen", c.HTTP.Listen)
 	// The serve process listens on both: the second listener would fail at
 	// start with a socket error that names neither key.
 	if h, s := c.HTTP.Listen, c.Serve.Listen; h != "" && s != "" && sameListener(h, s) {
 		p.Addf("serve.listen", ErrInvalidEnum, "%q binds the port of http.listen (%q); give them different ports", s, h)
+	}
+	// So does a process running the embedded broker on a fixed port, which
+	// it binds on loopback before either listener starts.
+	if e := c.Kafka.Embedded.Port; len(c.Kafka.Brokers) == 0 && e > 0 && e <= 65535 {
+		broker := net.JoinHostPort("127.0.0.1", strconv.Itoa(e))
+		for _, l := range []struct{ key, addr string }{{"http.listen", c.HTTP.Listen}, {"serve.listen", c.Serve.Listen}} {
+			if l.addr != "" && sameListener(l.addr, broker) {
+				p.Addf("kafka.embedded.port", ErrInvalidEnum, "%d binds the port of %s (%q); give them different ports", e, l.key, l.addr)
+				break
+			}
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -486,11 +494,39 @@ func validateTLS(p *Problems, path string, t TLS) {
 func sameListener(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
-	if errA != nil || errB != nil || pa != pb || pa == "0" {
+	if errA != nil || errB != nil {
+		return false
+	}
+	na, okA := listenPort(pa)
+	nb, okB := listenPort(pb)
+	if !okA || !okB || na != nb || na == 0 {
 		return false
 	}
 	ha, hb = listenHost(ha), listenHost(hb)
 	return ha == "" || hb == "" || ha == hb
+}
+
+// validateListen checks a listen address before the process binds it:
+// net.Listen would refuse a bad port only at start.
+func validateListen(p *Problems, path, addr string) {
+	if addr == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.Addf(path, ErrInvalidEnum, "%q is not host:port", addr)
+		return
+	}
+	if _, ok := listenPort(port); !ok {
+		p.Addf(path, ErrInvalidEnum, "%q: port %q is neither a number of 0..65535 nor a known service name", addr, port)
+	}
+}
+
+// listenPort resolves a port as net.Listen does: a number, or a service
+// name ("http") from the system's table or Go's built-in one.
+func listenPort(s string) (int, bool) {
+	n, err := net.LookupPort("tcp", s)
+	return n, err == nil
 }
 
 // listenHost canonicalizes a listen host; "" means every interface.

@@ -80,6 +80,20 @@ func TestValidateRejectsImpossibleValues(t *testing.T) {
 	f("a disabled console clashes with nothing", "http: {listen: '127.0.0.1:8080'}\nserve: {listen: ''}", "", nil)
 	f("the ops listen address is host:port", "http: {listen: '9464'}",
 		`http.listen: is not one of the allowed values: "9464" is not host:port`, ErrInvalidEnum)
+	f("a service name is its port", "http: {listen: '127.0.0.1:http'}\nserve: {listen: '127.0.0.1:80'}",
+		`serve.listen: is not one of the allowed values: "127.0.0.1:80" binds the port of http.listen ("127.0.0.1:http")`, ErrInvalidEnum)
+	f("a port written with a leading zero is the same port", "http: {listen: ':09464'}\nserve: {listen: ':9464'}",
+		`serve.listen: is not one of the allowed values: ":9464" binds the port of http.listen (":09464")`, ErrInvalidEnum)
+	f("an unknown service name is refused", "serve: {listen: '127.0.0.1:htp'}",
+		`serve.listen: is not one of the allowed values: "127.0.0.1:htp": port "htp" is neither a number of 0..65535 nor a known service name`, ErrInvalidEnum)
+	f("a port past 65535 is refused", "http: {listen: '127.0.0.1:65536'}",
+		`http.listen: is not one of the allowed values: "127.0.0.1:65536": port "65536" is neither a number of 0..65535 nor a known service name`, ErrInvalidEnum)
+	f("the embedded broker's port is taken on loopback", "kafka: {embedded: {port: 9464}}\nhttp: {listen: ':9464'}",
+		`kafka.embedded.port: is not one of the allowed values: 9464 binds the port of http.listen (":9464"); give them different ports`, ErrInvalidEnum)
+	f("the embedded broker clashes with the console too", "kafka: {embedded: {port: 8080}}\nhttp: {listen: '127.0.0.1:9464'}\nserve: {listen: 'localhost:8080'}",
+		`kafka.embedded.port: is not one of the allowed values: 8080 binds the port of serve.listen ("localhost:8080"); give them different ports`, ErrInvalidEnum)
+	f("the embedded broker listens on loopback only", "kafka: {embedded: {port: 9464}}\nhttp: {listen: '10.1.2.3:9464'}", "", nil)
+	f("an external cluster starts no embedded broker", "kafka: {brokers: ['k1:9092'], embedded: {port: 9464}}\nhttp: {listen: ':9464'}", "", nil)
 
 	f("an alertmanager keep-alive must come more often than the tick", "notify:\n  tick: 30s\n  receivers: [{name: am, type: alertmanager, settings: {url: 'http://am:9093', resend_interval: 30s}}]\n  default_receivers: [am]",
 		"notify.tick: is out of range: 30s, want less than notify.receivers[0].settings.resend_interval (30s)", ErrOutOfRange)

@@ -231,11 +231,7 @@ func validRole(s string) bool {
 
 func (c *Serve) validate(path string) error {
 	var p Problems
-	if c.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p.Addf(path+".listen", ErrInvalidEnum, "%q is not host:port", c.Listen)
-		}
-	}
+	validateListen(&p, path+".listen", c.Listen)
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			p.Addf(path+".public_url", ErrInvalidEnum, "%q is not an http(s) URL", c.PublicURL)
