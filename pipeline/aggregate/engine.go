@@ -79,9 +79,15 @@ type keyState struct {
 
 // Engine computes levels and alerts. It is not safe for concurrent use.
 type Engine struct {
-	cfg       config.Aggregate
-	step      time.Duration
-	n         int
+	cfg  config.Aggregate
+	step time.Duration
+	n    int
+	// sub is the width of the slots late posts are judged in (every
+	// hour-long span starting on one), subN how many make an hour, and
+	// recentN how many a key keeps while it reads late posts.
+	sub       time.Duration
+	subN      int64
+	recentN   int
 	factor    float64
 	peakRatio float64
 	siteDet   spike.Detector
@@ -145,6 +151,9 @@ func NewEngine(cfg config.Aggregate) (*Engine, error) {
 		targets: cfg.Targets.On(),
 		nextDue: math.MinInt64,
 	}
+	e.sub = max(cfg.Step, lateSlot)
+	e.subN = int64(time.Hour / e.sub)
+	e.recentN = int((max(cfg.CatchUp, cfg.Window) + 2*time.Hour) / e.sub)
 	e.labels = alert.NewTargetLabeler(cfg.TargetKey.Value())
 	e.tgtPolicy = e.policy
 	if p := cfg.Targets.Pending; p != nil {
@@ -188,6 +197,12 @@ func (e *Engine) bucketTime(b int64) time.Time {
 	return time.Unix(0, b*int64(e.step)).UTC()
 }
 func hourOf(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(time.Hour)) }
+
+// lateSlot is the finest offset at which late posts' hour-long spans
+// start: a campaign split by a clock hour is judged whole to within it.
+const lateSlot = 15 * time.Minute
+
+func (e *Engine) slotOf(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(e.sub)) }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -416,6 +431,9 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 	if w == 0 {
 		return
 	}
+	if st.Recent != nil {
+		st.Recent.Add(e.slotOf(t), w)
+	}
 	b := window.Bucket{Total: w}
 	if live {
 		b.Live, b.Signals, b.Posts = w, sigs.Signals, 1
@@ -474,37 +492,111 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 	if len(e.cfg.Overrides) > 0 {
 		e.overrides(k, s, st.Watermark, &lateMatch{at: t, w: w})
 	}
+	if st.Recent == nil {
+		e.startRecent(st)
+		st.Recent.Add(e.slotOf(t), w)
+	}
+	st.RecentUntil = e.slotOf(st.Watermark) + int64(e.recentN)
 	e.judgeLate(k, s, t, w)
 }
 
-// judgeLate judges the complete hour a late post fell in, as the windows
-// ending then would have judged it had its posts come in time. A scraper
-// back from an outage reads the gap all at once, in thread order, so all
-// but its last grace arrive behind the windows: a campaign that peaked
-// meanwhile went into the history only and never paged. The hour's
-// history holds every post of the hour, live and late, and its baseline
-// is the one its windows had (the hours before it), so an hour that late
-// posts lift over the spike bar pages now, once per hour, through the
-// key's spike lifecycle without its pending period (a whole hour over the
-// bar is more than the pending period asks). The hour in progress, whose
-// windows cannot count late posts either, is judged when it ends (roll).
-func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
-	if h := hourOf(t); h == hourOf(k.L.Watermark) {
-		k.LateIn = h + 1
-	} else {
-		e.judgeHour(k, h, k.L.Watermark, s, &lateMatch{at: t, w: w})
+// startRecent starts keeping key state st's sub-hour totals, from its
+// window's buckets (the hour before its event time); what lies before is
+// known to the hourly history only.
+func (e *Engine) startRecent(st *level.State) {
+	st.Recent = window.NewHourly(e.recentN)
+	st.Recent.Advance(e.slotOf(st.Watermark))
+	w := st.Win
+	for b := w.Head - int64(w.N) + 1; b <= w.Head; b++ {
+		if w.Contains(b) {
+			if v := w.Buckets[w.Slot(b)].Total; v != 0 {
+				st.Recent.Add(e.slotOf(e.bucketTime(b)), v)
+			}
+		}
 	}
 }
 
-// judgeHour judges hour h of key k from its history at event time at (see
-// judgeLate); s, when known, is the late post that brought it there, its
-// evidence entry built only if the hour pages.
+// judgeLate judges the hour-long spans a late post fell in, as the
+// windows ending then would have judged them had its posts come in time.
+// A scraper back from an outage reads the gap all at once, in thread
+// order, so all but its last grace arrive behind the windows: a campaign
+// that peaked meanwhile went into the history only and never paged. The
+// spans start every sub-hour slot (a campaign from 10:30 to 11:30 is one
+// span, not two halves of clock hours each under the bar); each holds
+// every post, live and late, and is judged against the baseline its
+// window had (the hours before the hour it ends in), so a span that late
+// posts lift over the spike bar pages now, once per hour, through the
+// key's spike lifecycle without its pending period (a whole hour over
+// the bar is more than the pending period asks). Spans ending in the hour
+// in progress, whose windows cannot count late posts either, are judged
+// when that hour ends (roll).
+func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
+	wmH := hourOf(k.L.Watermark)
+	q := e.slotOf(t)
+	for h := e.endHour(q + 1); h <= e.endHour(q+e.subN); h++ {
+		if h >= wmH {
+			k.LateIn = wmH + 1
+			return
+		}
+		e.judgeHour(k, h, k.L.Watermark, s, &lateMatch{at: t, w: w, slot: q})
+	}
+}
+
+// endHour is the hour a span ending at the start of slot end ends in.
+func (e *Engine) endHour(end int64) int64 { return floorDiv(end-1, e.subN) }
+
+// lateSpan returns the highest of the hour-long spans of key state st
+// that end in hour h (those holding slot only, when late is set; all of
+// them otherwise) and start no earlier than slot oldest, and the start of
+// that span. The span that is hour h itself is read from the hourly
+// history, which holds posts counted before the key kept sub-hour totals
+// too.
+func (e *Engine) lateSpan(st *level.State, h, oldest int64, late *lateMatch) (float64, time.Time, bool) {
+	var v float64
+	ok := false
+	if h*e.subN >= oldest {
+		v, ok = st.Hist.At(h)
+	}
+	from := (h + 1) * e.subN
+	first, last := max(h*e.subN+1, oldest+e.subN), (h+1)*e.subN
+	if late != nil {
+		first, last = max(first, late.slot+1), min(last, late.slot+e.subN)
+	}
+	if r := st.Recent; r != nil && first <= last {
+		// One read of each slot, the spans' sums slid across them.
+		var sum float64
+		for i := first - e.subN; i < first; i++ {
+			x, _ := r.At(i)
+			sum += x
+		}
+		for end := first; ; end++ {
+			if sum > v || !ok {
+				v, from, ok = sum, end, true
+			}
+			if end == last {
+				break
+			}
+			in, _ := r.At(end)
+			out, _ := r.At(end - e.subN)
+			sum += in - out
+		}
+	}
+	start := time.Unix(0, (from-e.subN)*int64(e.sub)).UTC()
+	return v, start, ok
+}
+
+// judgeHour judges the spans of key k ending in hour h (see judgeLate) at
+// event time at; s, when known, is the late post that brought them
+// there, its evidence entry built only if a span pages.
 func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, late *lateMatch) {
 	st := k.L
 	if st.Spikes.Has(h) {
 		return
 	}
-	v, ok := st.Hist.At(h)
+	// A span reaching back past catch_up is history, as a backlog that
+	// old is.
+	oldest := e.slotOf(at.Add(-max(e.cfg.CatchUp, e.cfg.Window)))
+	v, from, ok := e.lateSpan(st, h, oldest, late)
 	minExcess := e.cfg.Spike.MinExcess
 	if k.Kind == kindTarget {
 		minExcess = e.cfg.Targets.MinExcess
@@ -534,7 +626,6 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, la
 	}
 	kk := *k
 	lst := *k.L
-	from := time.Unix(0, h*int64(time.Hour)).UTC()
 	kk.lateHour = from
 	if s != nil {
 		lst.Top = []msg.Contributor{contributor(s, late.at, late.w)}
@@ -574,8 +665,9 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, la
 // (redacting a snippet for each post of a backlog would cost more than
 // the rules).
 type lateMatch struct {
-	at time.Time
-	w  float64
+	at   time.Time
+	w    float64
+	slot int64 // its sub-hour slot, for the spans it falls in
 }
 
 // editOf applies an edit of a post key k counted as prev (a scraper
@@ -790,6 +882,9 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 	// the time got to t, in one move or many (a restore moves quiet keys
 	// in one).
 	st.Spikes.Advance(hourOf(t))
+	if st.Recent != nil && e.slotOf(t) > st.RecentUntil {
+		st.Recent, st.RecentUntil = nil, 0
+	}
 	if k.LateIn != 0 && hourOf(t) >= k.LateIn {
 		h := k.LateIn - 1
 		k.LateIn = 0

@@ -67,6 +67,13 @@ type State struct {
 	LastPost time.Time `json:"last_post,omitzero"`
 	// Top are the strongest posts in the window, strongest first.
 	Top []msg.Contributor `json:"top,omitempty"`
+	// Recent holds the key's totals per sub-hour slot (the engine sets
+	// the width) while posts are being read late, so that a late campaign
+	// is judged over every hour-long span, not only over clock hours that
+	// may split it in two; nil otherwise, which costs a key nothing.
+	// RecentUntil is the slot after which it is dropped.
+	Recent      *window.Hourly `json:"recent,omitempty"`
+	RecentUntil int64          `json:"recent_until,omitempty"`
 	// Est is the detector's estimate for hour EstHour.
 	Est     spike.Estimate `json:"est"`
 	EstHour int64          `json:"est_hour"`

@@ -104,6 +104,9 @@ func (s *Sliding) Contains(idx int64) bool {
 	return s.Started() && idx <= s.Head && idx > s.Head-int64(s.N)
 }
 
+// Slot is the index in Buckets of bucket idx.
+func (s *Sliding) Slot(idx int64) int { return s.slot(idx) }
+
 func (s *Sliding) slot(i int64) int {
 	m := i % int64(s.N)
 	if m < 0 {
