@@ -51,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}, []string{"stage"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "threatwatch_stage_errors_total", Help: "Errors by class (transient, unknown, permanent; watermark: a watermark the stage could not work out or write).",
+			Name: "threatwatch_stage_errors_total", Help: "Errors by class (transient, unknown, permanent; watermark: a watermark the stage could not work out or write; timestamp: an output stamped when written, its input's timestamp out of the range the client can write).",
 		}, []string{"stage", "class"}),
 		Watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "threatwatch_stage_watermark_lag_seconds", Help: "How far behind the wall clock the stage's last watermark was when it wrote it: the oldest post, over the input's partitions, it had yet to pass on (or, for the aggregate stage, that a stage upstream had).",

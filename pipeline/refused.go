@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // refusedForGood says the broker refused a message for what it is (too
@@ -133,8 +135,8 @@ func (r *runner[T, P]) write(ctx context.Context, outs []kafka.Message) (map[int
 // for good, as it does an input whose output is over the client's limit:
 // the input is kept, with the broker's reason, and the stream goes on. An
 // input set aside is not marked as processed, so its redrive is handled.
-// A refused dead letter is logged and counted: there is nowhere else to
-// put it.
+// A refused dead letter is written again without its copy of the
+// original (see writeDeadLetters).
 func (r *runner[T, P]) setAsideRefused(ctx context.Context, pd *pending, refused map[int]error) error {
 	var dls []kafka.Message
 	drop := map[string]bool{}
@@ -142,8 +144,7 @@ func (r *runner[T, P]) setAsideRefused(ctx context.Context, pd *pending, refused
 	for i, e := range refused {
 		src := pd.src[i]
 		if src < 0 {
-			r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
-			r.log.Error("dead letter lost: the broker refuses it", "topic", pd.outs[i].Topic, "bytes", len(pd.outs[i].Value), "err", e)
+			dls = append(dls, r.withoutCopy(pd.outs[i], e))
 			continue
 		}
 		if seen[src] {
@@ -169,9 +170,51 @@ func (r *runner[T, P]) setAsideRefused(ctx context.Context, pd *pending, refused
 	if err != nil {
 		return err
 	}
+	var last []kafka.Message
 	for i, e := range again {
-		r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
-		r.log.Error("dead letter lost: the broker refuses it", "topic", dls[i].Topic, "bytes", len(dls[i].Value), "err", e)
+		if slim := r.withoutCopy(dls[i], e); len(slim.Value) < len(dls[i].Value) {
+			last = append(last, slim)
+			continue
+		}
+		r.lostDeadLetter(dls[i], e)
+	}
+	lost, err := r.write(ctx, last)
+	if err != nil {
+		return err
+	}
+	for i, e := range lost {
+		r.lostDeadLetter(last[i], e)
 	}
 	return nil
+}
+
+// withoutCopy returns dead letter out, which the broker refused (err),
+// without its copy of the original: the broker takes the dead letter of a
+// large input once its base64 copy is gone, and the original stays on its
+// topic, where the dead letter says it is. Committed with its input lost,
+// the dead letter would leave nothing pointing at it. A dead letter with
+// no copy left (or none to read) comes back as it was.
+func (r *runner[T, P]) withoutCopy(out kafka.Message, err error) kafka.Message {
+	dl, derr := msg.Decode[msg.DeadLetter](out.Value)
+	if derr != nil || len(dl.Value) == 0 {
+		return out
+	}
+	r.log.Warn("dead letter refused by the broker; writing it without its copy of the original",
+		"partition", dl.Partition, "offset", dl.Offset, "bytes", len(out.Value), "err", err)
+	dl.Error = fmt.Sprintf("%s (the original, %d bytes, could not be copied here: read it at %s/%d/%d)", dl.Error, len(dl.Value), dl.Topic, dl.Partition, dl.Offset)
+	dl.Value = nil
+	b, eerr := msg.Encode(dl)
+	if eerr != nil {
+		return out
+	}
+	slim := out
+	slim.Value = b
+	return slim
+}
+
+// lostDeadLetter logs and counts a dead letter the broker refuses even
+// without its copy: there is nowhere else to put it.
+func (r *runner[T, P]) lostDeadLetter(out kafka.Message, err error) {
+	r.d.Metrics.Errors.WithLabelValues(r.s.Name, "permanent").Inc()
+	r.log.Error("dead letter lost: the broker refuses it", "topic", out.Topic, "bytes", len(out.Value), "err", err)
 }

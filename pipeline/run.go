@@ -19,9 +19,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -343,10 +345,10 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 		}
 		timer.Stop()
 		pd, err := r.prepare(work, batch)
-		if err == nil {
+		if err == nil && !pd.partial {
 			err = c.submit(pd)
 		}
-		if err != nil {
+		if err != nil || pd.partial {
 			if work.Err() != nil {
 				r.log.Warn("shutdown timeout reached with a batch in hand; it will be redelivered", "messages", len(batch))
 				return nil
@@ -428,7 +430,7 @@ type pending struct {
 	// idOf is the dedup id of each input, by batch index ("": none).
 	idOf    []string
 	start   time.Time
-	partial bool // shutdown cut the batch short
+	partial bool // shutdown cut the batch short: nothing to write or commit
 }
 
 // prepare decodes and handles one batch. It writes nothing.
@@ -539,14 +541,28 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 				dead = setIndex(dead, i)
 				break
 			}
-			om.Time = o.Arrival
+			ts, ok := bus.Timestamp(o.Arrival)
+			if !ok {
+				// Kept, the output would carry a wrong date (kafka-go wraps
+				// it); stamped when written, it counts as live traffic,
+				// which it is as far as this stage can tell.
+				m.Errors.WithLabelValues(r.s.Name, "timestamp").Inc()
+				r.log.Warn("output stamped when written: its arrival time is out of the range kafka-go can write as a Kafka timestamp",
+					"partition", km.Partition, "offset", km.Offset, "timestamp", o.Arrival.UTC())
+			}
+			om.Time = ts
 			pd.add(om, i)
 		}
 	}
-	pd.done = batch[:processed]
-	if pd.partial && r.dedup != nil {
-		pd.ids = nil // not all were handled; let a redelivery decide
+	if pd.partial {
+		// Nothing of a batch cut short is written or committed: all of it
+		// comes back, and what was written now (kafka-go may send a batch
+		// under a cancelled context, and then a commit may fail) would be
+		// written again then, the dead letters of its undecodable inputs
+		// among it.
+		return pending{start: pd.start, partial: true}, nil
 	}
+	pd.done = batch[:processed]
 	if len(dead) > 0 && len(pd.ids) > 0 {
 		// A dead letter is not done: marked, its redrive once the cause is
 		// fixed would be skipped as a repeat for dedup_ttl.
@@ -614,9 +630,6 @@ func (r *runner[T, P]) finish(ctx context.Context, reader *kafka.Reader, pd pend
 		return fmt.Errorf("stage %s: cannot commit: %w", r.s.Name, err)
 	}
 	r.d.Metrics.BatchSeconds.WithLabelValues(r.s.Name).Observe(time.Since(pd.start).Seconds())
-	if pd.partial {
-		return ctx.Err()
-	}
 	return nil
 }
 
@@ -653,19 +666,44 @@ func (r *runner[T, P]) call(ctx context.Context, p P, meta Meta) (res []Output, 
 	defer func() {
 		if v := recover(); v != nil {
 			// The stack names code, not data, and so does a runtime
-			// error; any other panic value may quote the message, so the
-			// log gets its type only (the dead letter, which holds the
-			// message anyway, gets the value).
+			// error; any other panic value may quote the message (a
+			// post's text), and its error goes to the dead letter's
+			// headers and the log: it gets the value's type only, and
+			// where it was raised.
 			what := fmt.Sprintf("a %T", v)
 			if re, ok := v.(runtime.Error); ok {
 				what = re.Error()
 			}
+			where := panicSite()
 			r.log.Error("handler panicked; the message is dead-lettered", "partition", meta.Partition, "offset", meta.Offset,
-				"panic", what, "stack", string(debug.Stack()))
-			res, err = nil, Permanent("panic", fmt.Errorf("handler panicked: %v", v))
+				"panic", what, "at", where, "stack", string(debug.Stack()))
+			res, err = nil, Permanent("panic", fmt.Errorf("handler panicked: %s at %s", what, where))
 		}
 	}()
 	return r.s.Handler.Handle(ctx, p, meta)
+}
+
+// panicSite names the function, file and line that raised the panic being
+// recovered: the first frame past runtime.gopanic outside the runtime
+// (which raises index and nil errors on the code's behalf). It is called
+// from the deferred function itself.
+func panicSite() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			fn := f.Function[strings.LastIndexByte(f.Function, '/')+1:]
+			return fmt.Sprintf("%s (%s:%d)", fn, filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "an unknown place"
+		}
+	}
 }
 
 func (r *runner[T, P]) maxAttempts() int {

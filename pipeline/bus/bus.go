@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -312,6 +313,27 @@ func TooLarge(m kafka.Message) bool {
 		n += 16 + len(h.Key) + len(h.Value)
 	}
 	return n > MaxMessageBytes
+}
+
+// MaxTimestamp is the latest message time kafka-go writes faithfully: it
+// converts a time to a Kafka timestamp through int64 nanoseconds, and a
+// later one comes out wrapped to a wrong date, with no error.
+var MaxTimestamp = time.Unix(0, math.MaxInt64).UTC()
+
+// Timestamp returns t as a kafka.Message.Time that kafka-go writes as
+// it is, and whether t was one. A time after MaxTimestamp, or not after
+// the Unix epoch (Kafka timestamps are positive milliseconds), gives the
+// zero time, which kafka-go stamps with the time of writing: such a time
+// only comes from a producer whose clock is broken, and a message the
+// pipeline passes on must not carry a wrong date instead.
+func Timestamp(t time.Time) (time.Time, bool) {
+	if t.IsZero() {
+		return t, true
+	}
+	if t.After(MaxTimestamp) || t.UnixMilli() <= 0 {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // Writer returns a writer for one topic with acknowledgement from all
