@@ -105,8 +105,10 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		// take the timestamp for when a post entered the pipeline (stamped
 		// now, a backlog post would pass for a fresh one), and the headers
 		// tell a control message from data. Dead letters from before they
-		// were kept have neither, and are stamped when written.
-		km := kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value, Time: dl.Time}
+		// were kept have neither, and are stamped when written; so is a
+		// time kafka-go would write as a wrong date (past 2262).
+		ts, _ := bus.Timestamp(dl.Time)
+		km := kafka.Message{Topic: dl.Topic, Key: dl.OrigKey, Value: dl.Value, Time: ts}
 		for _, h := range dl.Headers {
 			km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
 		}

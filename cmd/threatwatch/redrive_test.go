@@ -132,6 +132,8 @@ func TestRedriveWritesBackTheOriginalsTimestampAndHeaders(t *testing.T) {
 		{"a post keeps the headers its producer gave it", `{"schema":"post/2","site":"s","site_post_id":"2"}`, entered.Add(time.Minute),
 			[]msg.Header{{Key: "traceparent", Value: []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}}},
 		{"a dead letter from before timestamps were kept is stamped when sent", `{"schema":"post/2","site":"s","site_post_id":"3"}`, time.Time{}, nil},
+		// kafka-go wraps a time past 2262 to a wrong date when it writes it.
+		{"a timestamp kafka-go cannot write is stamped when sent", `{"schema":"post/2","site":"s","site_post_id":"4"}`, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), nil},
 	}
 	var lines []string
 	for i, tc := range cases {
@@ -149,7 +151,7 @@ func TestRedriveWritesBackTheOriginalsTimestampAndHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := time.Now()
-	if code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, in); code != 0 || !strings.Contains(errOut, "re-sent 3 messages") {
+	if code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, in); code != 0 || !strings.Contains(errOut, "re-sent 4 messages") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 
@@ -166,10 +168,11 @@ func TestRedriveWritesBackTheOriginalsTimestampAndHeaders(t *testing.T) {
 			if string(m.Value) != tc.value {
 				t.Fatalf("value %q, want the original %q", m.Value, tc.value)
 			}
+			_, writable := bus.Timestamp(tc.time)
 			switch {
-			case tc.time.IsZero() && m.Time.Before(sent.Add(-time.Second)):
+			case (tc.time.IsZero() || !writable) && (m.Time.Before(sent.Add(-time.Second)) || m.Time.After(time.Now().Add(time.Second))):
 				t.Errorf("stamped %v, want when it was sent", m.Time)
-			case !tc.time.IsZero() && !m.Time.Equal(tc.time):
+			case !tc.time.IsZero() && writable && !m.Time.Equal(tc.time):
 				t.Errorf("stamped %v, want the original's %v", m.Time, tc.time)
 			}
 			var want []kafka.Header
