@@ -146,15 +146,7 @@ func (s *Sink) Build(a *msg.Alert) Event {
 	if sev == "" {
 		sev = "warning"
 	}
-	details := map[string]any{
-		"labels":      a.Labels,
-		"annotations": a.Annotations,
-		"fingerprint": a.Fingerprint,
-		"details":     notify.Details(a),
-	}
-	if ev := notify.EvidenceLines(a, 10); len(ev) > 0 {
-		details["evidence"] = ev
-	}
+	details := fitDetails(a)
 	ts := a.StartsAt
 	if ts.IsZero() {
 		ts = a.EventTime
@@ -178,6 +170,69 @@ func (s *Sink) Build(a *msg.Alert) Event {
 		ev.Links = []Link{{Href: l, Text: "Open in ThreatWatch"}}
 	}
 	return ev
+}
+
+// maxEvent is the largest event PagerDuty takes (512 KB); it refuses a
+// larger one with a 400, which is not retried: the page would be lost.
+// Room is left for the rest of the event (summary, links, routing key).
+const maxEvent = 512*1024 - 8*1024
+
+// textCaps are the caps tried, in turn, on each text of custom_details
+// until they fit in maxEvent (0: none).
+var textCaps = []int{0, 64 << 10, 16 << 10, 4 << 10, 1 << 10, 256}
+
+// fitDetails returns the event's custom_details: labels, annotations,
+// details and evidence, with every text cut (on a rune boundary) to the
+// first cap at which they fit in one event, and the identity alone when
+// none does. The console has the texts in full.
+func fitDetails(a *msg.Alert) map[string]any {
+	for _, n := range textCaps {
+		d := map[string]any{
+			"labels":      capValues(a.Labels, n),
+			"annotations": capValues(a.Annotations, n),
+			"fingerprint": a.Fingerprint,
+			"details":     capLines(notify.Details(a), n),
+		}
+		if ev := notify.EvidenceLines(a, 10); len(ev) > 0 {
+			d["evidence"] = capLines(ev, n)
+		}
+		if n > 0 {
+			d["truncated"] = fmt.Sprintf("texts cut to %d bytes to fit PagerDuty's event size limit", n)
+		}
+		if b, err := json.Marshal(d); err == nil && len(b) <= maxEvent {
+			return d
+		}
+	}
+	ids := map[string]string{}
+	for _, k := range []string{"alertname", "site", "signal", "severity", "target"} {
+		if v, ok := a.Labels[k]; ok {
+			ids[k] = notify.Truncate(v, 256)
+		}
+	}
+	return map[string]any{"labels": ids, "fingerprint": a.Fingerprint,
+		"truncated": "texts left out to fit PagerDuty's event size limit"}
+}
+
+func capValues(m map[string]string, n int) map[string]string {
+	if n == 0 || m == nil {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = notify.Truncate(v, n)
+	}
+	return out
+}
+
+func capLines(ls []string, n int) []string {
+	if n == 0 {
+		return ls
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = notify.Truncate(l, n)
+	}
+	return out
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -3,6 +3,7 @@ package pagerduty_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,6 +46,11 @@ func (e *eventsAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, _ := io.ReadAll(r.Body)
+	if len(b) > 512*1024 {
+		// PagerDuty refuses events over 512 KB.
+		fail("event over 512 KB")
+		return
+	}
 	var ev map[string]any
 	if err := json.Unmarshal(b, &ev); err != nil {
 		fail("not JSON")
@@ -215,5 +222,63 @@ func TestAcknowledgeEvent(t *testing.T) {
 	}
 	if len(api.events) != 1 || api.events[0]["event_action"] != "acknowledge" || api.events[0]["dedup_key"] != pagerduty.DedupKey(a) {
 		t.Fatalf("events %v", api.events)
+	}
+}
+
+// An alert with huge texts must still page: PagerDuty refuses an event
+// over 512 KB with a 400, which is not retried, so the firing never
+// reached anyone. The texts are cut to fit, the summary to 1024
+// characters, on rune boundaries, and the event says so.
+func TestHugeAlertTextsStillPage(t *testing.T) {
+	huge := strings.Repeat("Ünïcödé threat text ", 30_000) // 660 KB
+	cases := map[string]func(a *msg.Alert){
+		"a huge description": func(a *msg.Alert) { a.Annotations["description"] = huge },
+		"a huge summary":     func(a *msg.Alert) { a.Annotations["summary"] = huge },
+		"huge evidence snippets": func(a *msg.Alert) {
+			for i := range 8 {
+				a.Evidence = append(a.Evidence, msg.Contributor{PostID: fmt.Sprintf("forum-a:%d", i), Snippet: huge[:70_000]})
+			}
+		},
+		"many huge annotations": func(a *msg.Alert) {
+			for i := range 12 {
+				a.Annotations[fmt.Sprintf("note%d", i)] = huge[:50_000]
+			}
+		},
+		"a huge extra label": func(a *msg.Alert) { a.Labels["note"] = huge },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			api := &eventsAPI{t: t}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			s := newSink(t, srv.URL, "")
+			a := notifytest.Alert("forum-a")
+			mutate(a)
+			if retry, err := s.Notify(context.Background(), a); err != nil {
+				t.Fatalf("Notify: retry=%v err=%v", retry, err)
+			}
+			if len(api.events) != 1 {
+				t.Fatalf("got %d events, want the trigger", len(api.events))
+			}
+			p := api.events[0]["payload"].(map[string]any)
+			sum := p["summary"].(string)
+			if !utf8.ValidString(sum) || utf8.RuneCountInString(sum) > 1024 {
+				t.Errorf("summary of %d runes, valid UTF-8 %v", utf8.RuneCountInString(sum), utf8.ValidString(sum))
+			}
+			cd := p["custom_details"].(map[string]any)
+			if cd["fingerprint"] != a.Fingerprint {
+				t.Errorf("custom_details lost the fingerprint: %v", cd["fingerprint"])
+			}
+			if lbl, _ := cd["labels"].(map[string]any); lbl["site"] != "forum-a" || lbl["target"] != a.Labels["target"] {
+				t.Errorf("custom_details lost the identity labels: %v", lbl)
+			}
+			b, _ := json.Marshal(cd)
+			if !utf8.Valid(b) || strings.Contains(string(b), `\ufffd`) {
+				t.Error("custom_details cut inside a character")
+			}
+			if _, ok := cd["truncated"]; !ok {
+				t.Error("custom_details do not say texts were cut")
+			}
+		})
 	}
 }
