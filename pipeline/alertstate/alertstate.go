@@ -19,7 +19,9 @@
 //	alertstate:audit             stream newest entries, trimmed to about AuditMax
 //	alertstate:audit:<fp>        stream one alert's entries, expires after AuditTTL
 //	alertstate:lease:<name>      string a short lease so one notify instance runs periodic work
+//	alertstate:hold:<receiver>   string when a receiver's Retry-After ends (Unix ms), expires then
 //	alertstate:restored          string set once the tracked alerts hold what the alerts topic holds
+//	alertstate:handled           hash   alerts-topic partition -> offset after the last message handled
 //
 // Nothing here holds raw PII: alerts stored here are already redacted by
 // the notify stage, and labels carry a hashed target ref.
@@ -33,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -550,11 +553,12 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
-// TrackFiring stores t, a firing episode read a while ago, unless its
+// TrackFiring stores t, an episode read as firing a while ago, unless its
 // episode was resolved since (another notify instance handled the
 // resolution meanwhile), and reports whether it stored it. Storing it
 // anyway would undo the resolution: the episode would be kept alive and
-// repeated as firing for good.
+// repeated as firing for good. (t itself may be resolved: a resolution
+// read back from the alerts topic is stored over a firing the same way.)
 func (st *State) TrackFiring(ctx context.Context, t *Tracked) (bool, error) {
 	t.UpdatedAt = st.now().UTC()
 	b, err := json.Marshal(t)
@@ -603,6 +607,47 @@ func (st *State) MarkRestored(ctx context.Context, at time.Time) error {
 	return nil
 }
 
+// markHandledScript raises the offset of partition ARGV[1] in the hash
+// KEYS[1] to ARGV[2], never lowering it: a message seen again after a
+// rebalance does not undo what later ones recorded.
+var markHandledScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if cur and cur >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// MarkHandled records that the notify stage's state holds the effects of
+// every message of the alerts topic's partition before offset next. It is
+// written after those effects: Redis replicates writes in order, so a
+// replica that holds the mark holds them too, and after a failover to a
+// replica that had not caught up the mark shows how much was lost.
+func (st *State) MarkHandled(ctx context.Context, partition int, next int64) error {
+	if err := markHandledScript.Run(ctx, st.s, []string{st.key("handled")}, partition, next).Err(); err != nil {
+		return fmt.Errorf("cannot record the offset handled: %w", err)
+	}
+	return nil
+}
+
+// Handled returns the offsets recorded by MarkHandled, by partition.
+func (st *State) Handled(ctx context.Context) (map[int]int64, error) {
+	m, err := st.s.HGetAll(ctx, st.key("handled")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the offsets handled: %w", err)
+	}
+	out := make(map[int]int64, len(m))
+	for k, v := range m {
+		p, err1 := strconv.Atoi(k)
+		off, err2 := strconv.ParseInt(v, 10, 64)
+		if err1 == nil && err2 == nil {
+			out[p] = off
+		}
+	}
+	return out, nil
+}
+
 // Tracked returns one tracked alert, or ErrNotFound.
 func (st *State) Tracked(ctx context.Context, fp string) (*Tracked, error) {
 	b, err := st.s.HGet(ctx, st.key("alerts"), fp).Bytes()
@@ -647,6 +692,60 @@ func (st *State) Forget(ctx context.Context, fps ...string) error {
 		return fmt.Errorf("cannot forget alerts: %w", err)
 	}
 	return nil
+}
+
+// holdScript sets KEYS[1] to ARGV[1], the end of a receiver's wait in
+// Unix milliseconds, expiring ARGV[2] milliseconds from now, unless it
+// holds a later end already.
+var holdScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur and cur >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// Hold records that the receiver asked (with Retry-After) to be left
+// alone until until, so every notify instance holds back, not only the
+// one that was told. An earlier end does not shorten a later one.
+func (st *State) Hold(ctx context.Context, receiver string, until time.Time) error {
+	ttl := until.Sub(st.now())
+	if ttl <= 0 {
+		return nil
+	}
+	err := holdScript.Run(ctx, st.s, []string{st.key("hold", receiver)}, until.UnixMilli(), max(ttl.Milliseconds(), 1)).Err()
+	if err != nil {
+		return fmt.Errorf("cannot record the wait receiver %s asked for: %w", receiver, err)
+	}
+	return nil
+}
+
+// Holds returns the ends of the waits recorded by Hold for the named
+// receivers, those that have one.
+func (st *State) Holds(ctx context.Context, receivers ...string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if len(receivers) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(receivers))
+	for i, r := range receivers {
+		keys[i] = st.key("hold", r)
+	}
+	vals, err := st.s.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read receivers' waits: %w", err)
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+			out[receivers[i]] = time.UnixMilli(ms)
+		}
+	}
+	return out, nil
 }
 
 // leaseScript takes the lease KEYS[1] for holder ARGV[1] for ARGV[2]

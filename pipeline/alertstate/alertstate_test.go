@@ -421,3 +421,46 @@ func TestASilenceThatWouldMuteEveryAlertIsRefused(t *testing.T) {
 	f([]string{`team!=""`}, false)
 	f([]string{`target!~""`}, false)
 }
+
+// The offsets handled and the receivers' waits only move forward: a
+// message seen again after a rebalance, or a shorter Retry-After from
+// another instance, must not undo what was recorded later.
+func TestHandledOffsetsAndHoldsOnlyMoveForward(t *testing.T) {
+	st, c := newState(t)
+	ctx := context.Background()
+	for _, step := range []struct {
+		partition int
+		next      int64
+		want      int64
+	}{
+		{0, 10, 10},
+		{0, 7, 10}, // seen again after a rebalance
+		{1, 3, 3},
+		{0, 11, 11},
+	} {
+		if err := st.MarkHandled(ctx, step.partition, step.next); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Handled(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[step.partition] != step.want {
+			t.Errorf("after marking %d/%d: %v, want %d", step.partition, step.next, got, step.want)
+		}
+	}
+
+	long, short := c.now().Add(time.Minute), c.now().Add(10*time.Second)
+	for _, until := range []time.Time{long, short, c.now().Add(-time.Second)} {
+		if err := st.Hold(ctx, "am", until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Holds(ctx, "am", "pager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got["am"].Equal(long) {
+		t.Errorf("holds %v, want am's until %v and none for pager", got, long)
+	}
+}

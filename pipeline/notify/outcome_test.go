@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -310,4 +311,56 @@ notify:
 		return false, nil
 	}
 	return s, c, state, recs
+}
+
+// A receiver's Retry-After longer than a tick is not waited out inside the
+// handling of an alert: the stage's loop, which also runs the tick, was
+// held for up to (retry.attempts - 1) x retry.max (3 minutes by default),
+// delaying every other page and the keep-alives that hold Alertmanager's
+// alerts firing. The delivery is left pending, and the tick sends it once
+// the wait is over.
+func TestALongRetryAfterDoesNotHoldUpTheAlertsTopic(t *testing.T) {
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second} {
+		t.Run(fmt.Sprintf("Retry-After %v", wait), func(t *testing.T) {
+			cfg, err := config.Parse([]byte(`
+notify:
+  tick: 100ms
+  retry: {attempts: 3, initial: 1ms, max: 1m}
+  receivers:
+    - {name: slack, type: rec}
+  default_receivers: [slack]
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &clock{t: notifytest.Start}
+			state := alertstate.New(redistest.New(t), alertstate.WithClock(c.now))
+			recs := map[string]*notifytest.Recorder{}
+			s, err := notify.New(cfg.Notify, recorderFactory(recs), state, notify.Options{Now: c.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs["slack"].Fail = func(n int) (bool, error) {
+				if n == 1 {
+					return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: wait}
+				}
+				return false, nil
+			}
+			ctx := context.Background()
+			a := notifytest.Alert("forum-a")
+			if _, err := s.Handle(ctx, a, pipeline.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(recs["slack"].Calls()); n != 1 {
+				t.Fatalf("handling the alert called slack %d times, waiting out its Retry-After; want 1 and the rest left to the tick", n)
+			}
+			c.add(wait)
+			if _, err := s.Tick(ctx, c.now()); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(recs["slack"].Statuses()); got != "[firing firing]" {
+				t.Errorf("slack got %s, want the refused firing and the tick's retry", got)
+			}
+		})
+	}
 }

@@ -85,6 +85,12 @@ type Stage struct {
 	history   TopicReader
 	topic     string
 	group     string
+	// restoreMu guards wrote and keeps one restore at a time.
+	restoreMu sync.Mutex
+	// wrote is, per alerts-topic partition, the offset this process last
+	// recorded as handled in Redis: finding Redis's record below it shows
+	// that Redis lost writes (a failover to a replica behind).
+	wrote map[int]int64
 }
 
 // Check builds every configured receiver without sending anything, so a
@@ -166,7 +172,7 @@ func New(cfg config.Notify, factories []Factory, state *alertstate.State, o Opti
 	return &Stage{
 		cfg: cfg, state: state, router: router, receivers: recv, retry: NewRetry(cfg.Retry),
 		log: o.Log.With("stage", "notify"), now: o.Now, m: m, holder: hex.EncodeToString(id[:]),
-		history: o.History, topic: o.AlertsTopic, group: o.Group,
+		history: o.History, topic: o.AlertsTopic, group: o.Group, wrote: map[int]int64{},
 	}, nil
 }
 
@@ -197,6 +203,15 @@ func (s *Stage) Close() error {
 // only when the alert state cannot be read or written (Redis away), and
 // the runner then retries the message.
 func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) ([]pipeline.Output, error) {
+	if err := s.handle(ctx, in, meta); err != nil {
+		return nil, err
+	}
+	// After the message's effects, so that a Redis that lost them has lost
+	// this mark too (restoreIfLost).
+	return nil, s.markHandled(ctx, meta)
+}
+
+func (s *Stage) handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) error {
 	now := s.now()
 	a := Redact(in)
 	if a.Replay && !s.wantsReplay(a) {
@@ -211,12 +226,12 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 				s.m.notifications.WithLabelValues(r.Name, alertstate.ResultReplay).Inc()
 			}
 		}
-		return nil, nil
+		return nil
 	}
 	// Before deciding from the record of what was sent, make sure Redis
 	// still holds it: a resolution decided on a lost record reaches nobody.
 	if err := s.restoreIfLost(ctx, &meta); err != nil {
-		return nil, err
+		return err
 	}
 	tr, err := s.state.Tracked(ctx, a.Fingerprint)
 	isNew := errors.Is(err, alertstate.ErrNotFound)
@@ -224,13 +239,13 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 	case isNew:
 		tr = &alertstate.Tracked{Deliveries: map[string]alertstate.Delivery{}}
 	case err != nil:
-		return nil, err
+		return err
 	case tr.Alert.Status == msg.StatusResolved && a.Status == msg.StatusFiring:
 		// A redelivered or late firing of an episode already resolved:
 		// paging now would be wrong.
 		s.m.dropped.WithLabelValues("after_resolve").Inc()
 		s.log.Debug("firing notification after its resolution ignored", "partition", meta.Partition, "offset", meta.Offset, "fingerprint", a.Fingerprint)
-		return nil, nil
+		return nil
 	}
 	if tr.Deliveries == nil {
 		tr.Deliveries = map[string]alertstate.Delivery{}
@@ -238,11 +253,11 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 	tr.Alert = *a
 	env, err := s.loadEnv(ctx, now, a.Fingerprint)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if a.Status == msg.StatusFiring {
 		if _, closed, err := s.state.Closed(ctx, a.Fingerprint); err != nil {
-			return nil, err
+			return err
 		} else if closed {
 			env.closed = true
 		}
@@ -256,9 +271,9 @@ func (s *Stage) Handle(ctx context.Context, in *msg.Alert, meta pipeline.Meta) (
 			"fingerprint", a.Fingerprint, "alertname", a.Labels["alertname"], "site", a.Labels["site"])
 	}
 	if err := s.state.Track(ctx, tr); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, nil
+	return nil
 }
 
 // wantsReplay reports whether any receiver a routes to takes replays.
@@ -277,6 +292,9 @@ type env struct {
 	silences []alertstate.Silence
 	acks     map[string]alertstate.Ack
 	closed   bool
+	// holds are the receivers' waits (Retry-After) recorded in Redis by
+	// any notify instance; read only.
+	holds map[string]time.Time
 	// down holds receivers that failed retryably during this tick; the
 	// tick tries nothing more on them until the next one, so a dead
 	// receiver costs one timeout per tick, not one per pending alert.
@@ -292,7 +310,39 @@ func (s *Stage) loadEnv(ctx context.Context, now time.Time, fps ...string) (*env
 	if err != nil {
 		return nil, err
 	}
-	return &env{now: now, silences: sils, acks: acks}, nil
+	names := make([]string, 0, len(s.receivers))
+	for n := range s.receivers {
+		names = append(names, n)
+	}
+	holds, err := s.state.Holds(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	return &env{now: now, silences: sils, acks: acks, holds: holds}, nil
+}
+
+// heldUntil is when the wait r last asked for (Retry-After) ends, as this
+// process was told or another notify instance recorded in Redis; zero:
+// none.
+func heldUntil(r *Receiver, e *env) time.Time {
+	var t time.Time
+	if q := r.quietUntil.Load(); q != 0 {
+		t = time.Unix(0, q)
+	}
+	if h := e.holds[r.Name]; h.After(t) {
+		t = h
+	}
+	return t
+}
+
+// hold records the wait r asked for, here and in Redis for the other
+// notify instances: kept per process, each would find out with a call of
+// its own.
+func (s *Stage) hold(ctx context.Context, r *Receiver, until time.Time) {
+	r.quietUntil.Store(until.UnixNano())
+	if err := s.state.Hold(ctx, r.Name, until); err != nil {
+		s.log.Warn("cannot share a receiver's Retry-After with the other notify instances", "receiver", r.Name, "err", err)
+	}
 }
 
 // receiversFor returns who gets tr: the routed receivers, plus those that
@@ -323,6 +373,7 @@ func (s *Stage) receiversFor(tr *alertstate.Tracked) []*Receiver {
 // receivers in parallel so one slow sink does not hold up the others.
 func (s *Stage) deliverAll(ctx context.Context, tr *alertstate.Tracked, e *env, tick bool) {
 	rs := s.receiversFor(tr)
+	routed := s.router.Match(tr.Alert.Labels)
 	type result struct {
 		name string
 		d    alertstate.Delivery
@@ -334,7 +385,7 @@ func (s *Stage) deliverAll(ctx context.Context, tr *alertstate.Tracked, e *env, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := s.deliver(ctx, tr.Alert, r, d, e, tick)
+			d := s.deliver(ctx, tr.Alert, r, d, e, tick, slices.Contains(routed, r.Name))
 			out <- result{r.Name, s.passAck(ctx, tr.Alert, r, d, e)}
 		}()
 	}
@@ -354,7 +405,11 @@ type decision struct {
 }
 
 // decide is the single place the rules of the package doc are applied.
-func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) decision {
+//
+// routed says whether the alert's labels route it to r now; a receiver
+// that got the firing before a config change routed it elsewhere gets
+// only the resolution.
+func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, routed bool) decision {
 	if a.Replay && !r.SendReplay {
 		return decision{result: alertstate.ResultReplay}
 	}
@@ -373,6 +428,11 @@ func (s *Stage) decide(a msg.Alert, r *Receiver, d alertstate.Delivery, e *env) 
 			return decision{}
 		}
 		return decision{send: true}
+	}
+	if !routed {
+		// No longer this receiver's alert (the routes changed): no
+		// repeats, keep-alives or retries of its firing.
+		return decision{}
 	}
 	if e.closed {
 		return decision{result: alertstate.ResultClosed}
@@ -421,8 +481,8 @@ func (s *Stage) retryDue(d alertstate.Delivery, now time.Time) bool {
 
 // deliver applies decide and, when it says so, sends through the retry
 // stage, returning the receiver's updated delivery record.
-func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, tick bool) alertstate.Delivery {
-	dec := s.decide(a, r, d, e)
+func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertstate.Delivery, e *env, tick, routed bool) alertstate.Delivery {
+	dec := s.decide(a, r, d, e, routed)
 	entry := alertstate.AuditEntry{
 		Action: alertstate.ActionNotify, Fingerprint: a.Fingerprint, Labels: a.Labels, Status: a.Status,
 		Receiver: r.Name, Sink: r.Type, Repeat: dec.repeat,
@@ -431,6 +491,11 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		if dec.result == "" {
 			if a.Status == msg.StatusResolved && d.Status == "" && !d.MaybeFiring {
 				// The firing was never delivered: nothing is left to send.
+				d.Pending = ""
+			}
+			if a.Status == msg.StatusFiring && !routed && d.Pending == msg.StatusFiring {
+				// A retry of a firing no longer routed here is moot (if it
+				// may have arrived, MaybeFiring still brings the resolution).
 				d.Pending = ""
 			}
 			s.m.notifications.WithLabelValues(r.Name, "deduped").Inc()
@@ -460,8 +525,8 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 			return d
 		}
 	}
-	if q := r.quietUntil.Load(); q != 0 && e.now.Before(time.Unix(0, q)) {
-		return s.holdBack(ctx, a, r, d, e, entry, time.Unix(0, q), "the receiver asked to be left alone until "+time.Unix(0, q).UTC().Format(time.RFC3339))
+	if q := heldUntil(r, e); e.now.Before(q) {
+		return s.holdBack(ctx, a, r, d, e, entry, q, "the receiver asked to be left alone until "+q.UTC().Format(time.RFC3339))
 	}
 	if !tick && r.failing.Load() && e.now.Sub(time.Unix(0, r.triedAt.Load())) < s.cfg.Tick {
 		// A receiver that is down costs a timeout a call: one call per
@@ -479,13 +544,38 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	// Whether the receiver may have got it is asked of every failed call:
 	// one that timed out and one then refused with a 429 may have opened
 	// an incident all the same.
-	var maybe bool
+	var maybe, asked bool
 	call := func(ctx context.Context, alerts ...*msg.Alert) (bool, error) {
 		retry, err := r.Sink.Notify(ctx, alerts...)
 		if err != nil && retry && !NotDelivered(err) {
 			maybe = true
 		}
+		ra, ok := RetryAfter(err)
+		asked = ok && err != nil && retry
+		if asked {
+			// Shared at once: the retry stage may wait here for it, and
+			// the other instances must not call meanwhile.
+			s.hold(ctx, r, s.now().Add(min(ra, s.retry.Max)))
+		}
 		return retry, err
+	}
+	if !tick && rs.Attempts > 1 {
+		// The stage's loop runs the tick too: waiting out a long
+		// Retry-After here held every other page, and the keep-alives,
+		// for up to (attempts-1) x retry.max. Up to a tick in all is
+		// waited; a longer wait is left pending for the tick, which
+		// would not send it sooner.
+		sleep, slept := rs.sleep, time.Duration(0)
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		rs.sleep = func(ctx context.Context, d time.Duration) error {
+			if asked && slept+d > s.cfg.Tick {
+				return errLeftToTick
+			}
+			slept += d
+			return sleep(ctx, d)
+		}
 	}
 	start := time.Now()
 	attempts, retry, err := rs.Do(ctx, call, &a)
@@ -556,6 +646,9 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	return d
 }
 
+// errLeftToTick stops a retry sequence whose next wait is left to the tick.
+var errLeftToTick = errors.New("wait left to the tick")
+
 // passAck passes an operator's acknowledgement of a firing alert on to a
 // receiver that has acknowledgements of its own and was sent the firing,
 // once. A failure is audited and tried again at the next tick.
@@ -570,7 +663,7 @@ func (s *Stage) passAck(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 			return d
 		}
 	}
-	if q := r.quietUntil.Load(); q != 0 && e.now.Before(time.Unix(0, q)) {
+	if e.now.Before(heldUntil(r, e)) {
 		// The receiver asked to be left alone; the tick passes the
 		// acknowledgement on once the wait is over.
 		return d
@@ -582,7 +675,7 @@ func (s *Stage) passAck(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	// rest of the tick, and for as long as it asked, or every acknowledged
 	// episode would cost a call (and a timeout) at every tick.
 	if ra, ok := RetryAfter(err); ok && err != nil && retry {
-		r.quietUntil.Store(e.now.Add(min(ra, s.retry.Max)).UnixNano())
+		s.hold(ctx, r, e.now.Add(min(ra, s.retry.Max)))
 	}
 	if err != nil && retry && e.down != nil {
 		e.down.Store(r.Name, true)

@@ -1075,3 +1075,56 @@ notify:
 		})
 	}
 }
+
+// After a config reload that routes an alert elsewhere, the receiver it
+// was routed to before gets no more repeats or keep-alives of it, only its
+// resolution, so what it opened is closed; the receivers it routes to now
+// get the firing at the next tick. Before, the old receiver went on being
+// paged every repeat interval for an alert no longer its own.
+func TestARoutingChangeMovesRepeatsToTheNewReceivers(t *testing.T) {
+	for _, typ := range []string{"rec", "keepalive"} {
+		t.Run("a receiver of type "+typ, func(t *testing.T) {
+			conf := func(to, other string) string {
+				return `
+notify:
+  repeat_interval: 1h
+  receivers:
+    - {name: old, type: ` + typ + `}
+    - {name: new, type: ` + typ + `}
+  routes:
+    - receivers: [` + to + `]
+  default_receivers: [` + other + `] # unused, so the config is valid
+`
+			}
+			h := newHarness(t, conf("old", "new"))
+			a := notifytest.Alert("forum-a")
+			h.handle(a)
+
+			cfg, err := config.Parse([]byte(conf("new", "old")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := map[string]*notifytest.Recorder{}
+			s2, err := notify.New(cfg.Notify, recorderFactory(recs), h.state, notify.Options{Now: h.clock.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for range 3 {
+				h.clock.add(time.Hour)
+				if _, err := s2.Tick(ctx, h.clock.now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s2.Handle(ctx, resolved(a), pipeline.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(recs["old"].Statuses()); got != "[resolved]" {
+				t.Errorf("the receiver routed to before got %s after the change, want only the resolution", got)
+			}
+			if got := recs["new"].Statuses(); len(got) < 2 || got[0] != msg.StatusFiring || got[len(got)-1] != msg.StatusResolved {
+				t.Errorf("the receiver routed to now got %v, want the firing, then its resolution", got)
+			}
+		})
+	}
+}
