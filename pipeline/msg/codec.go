@@ -124,7 +124,7 @@ func DecodeAny(b []byte) (Message, error) {
 	s := SchemaOf(b)
 	k, ok := KindOfSchema(s)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrSchema, s)
+		return nil, fmt.Errorf("%w: %s", ErrSchema, schemaName(s))
 	}
 	return DecodeKind(k, b, false)
 }

@@ -154,7 +154,7 @@ func (p *Post) Normalize() {
 func (p *Post) Validate() error {
 	var errs []error
 	if p.Schema != SchemaPost {
-		errs = append(errs, fmt.Errorf("%w: schema %q, want %q", ErrSchema, p.Schema, SchemaPost))
+		errs = append(errs, fmt.Errorf("%w: schema %s, want %q", ErrSchema, schemaName(p.Schema), SchemaPost))
 	}
 	if p.ID == "" {
 		errs = append(errs, fmt.Errorf("%w: post has no id", ErrInvalid))
@@ -278,7 +278,7 @@ func (s *Scored) Targets() []Entity {
 func (s *Scored) Validate() error {
 	var errs []error
 	if s.Schema != SchemaScored {
-		errs = append(errs, fmt.Errorf("%w: schema %q, want %q", ErrSchema, s.Schema, SchemaScored))
+		errs = append(errs, fmt.Errorf("%w: schema %s, want %q", ErrSchema, schemaName(s.Schema), SchemaScored))
 	}
 	if s.Post.ID == "" {
 		errs = append(errs, fmt.Errorf("%w: scored post has no id", ErrInvalid))
@@ -343,7 +343,7 @@ func (l *Level) Key() string {
 // Validate reports what makes l unusable.
 func (l *Level) Validate() error {
 	if l.Schema != SchemaLevel {
-		return fmt.Errorf("%w: schema %q, want %q", ErrSchema, l.Schema, SchemaLevel)
+		return fmt.Errorf("%w: schema %s, want %q", ErrSchema, schemaName(l.Schema), SchemaLevel)
 	}
 	if l.Site == "" && l.Target == "" {
 		return fmt.Errorf("%w: level has neither site nor target", ErrInvalid)
@@ -401,7 +401,7 @@ func (a *Alert) Key() string {
 func (a *Alert) Validate() error {
 	var errs []error
 	if a.Schema != SchemaAlert {
-		errs = append(errs, fmt.Errorf("%w: schema %q, want %q", ErrSchema, a.Schema, SchemaAlert))
+		errs = append(errs, fmt.Errorf("%w: schema %s, want %q", ErrSchema, schemaName(a.Schema), SchemaAlert))
 	}
 	if a.Labels["alertname"] == "" {
 		errs = append(errs, fmt.Errorf("%w: alert has no alertname label", ErrInvalid))
@@ -480,7 +480,7 @@ func (d *DeadLetter) Key() string { return string(d.OrigKey) }
 // Validate reports what makes d unusable.
 func (d *DeadLetter) Validate() error {
 	if d.Schema != SchemaDeadLetter {
-		return fmt.Errorf("%w: schema %q, want %q", ErrSchema, d.Schema, SchemaDeadLetter)
+		return fmt.Errorf("%w: schema %s, want %q", ErrSchema, schemaName(d.Schema), SchemaDeadLetter)
 	}
 	return nil
 }
@@ -525,4 +525,23 @@ func clipString(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// schemaName quotes a schema field for an error. Errors reach dead
+// letters' headers and logs, so a field that holds something else (a
+// producer that put a post's text there) is described, not quoted.
+func schemaName(s string) string {
+	if s == "" {
+		return "none"
+	}
+	if len(s) > 32 {
+		return fmt.Sprintf("(not a schema name: %d bytes)", len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-') {
+			return fmt.Sprintf("(not a schema name: %d bytes)", len(s))
+		}
+	}
+	return fmt.Sprintf("%q", s)
 }

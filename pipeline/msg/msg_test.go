@@ -2,6 +2,7 @@ package msg
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -225,6 +226,32 @@ func TestClipCutsLongTextsAtRuneBoundaries(t *testing.T) {
 			}
 			if fmt.Sprint(lens) != fmt.Sprint(tc.quotedLens) {
 				t.Errorf("quoted lengths %v, want %v", lens, tc.quotedLens)
+			}
+		})
+	}
+}
+
+// A schema field is quoted in errors, which reach dead letters' headers
+// and logs: a producer that put a post's text there (a field mix-up)
+// must not have it quoted back. A schema name is.
+func TestASchemaErrorQuotesOnlyASchemaName(t *testing.T) {
+	for _, c := range []struct {
+		name, schema, want, never string
+	}{
+		{"a newer version is named", "post/9", `"post/9"`, ""},
+		{"text is not quoted", "call 555 0147 at 12 Oak Street", "not a schema name", "Oak"},
+		{"a long value is not quoted", strings.Repeat("a", 80), "not a schema name", "aaaaaaaaaa"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, _ := json.Marshal(map[string]string{"schema": c.schema, "site": "s", "site_post_id": "1"})
+			for _, decode := range []func() error{
+				func() error { _, err := DecodeAny(b); return err },
+				func() error { _, err := Decode[Post](b); return err },
+			} {
+				err := decode()
+				if err == nil || !strings.Contains(err.Error(), c.want) || (c.never != "" && strings.Contains(err.Error(), c.never)) {
+					t.Errorf("error %v, want it to contain %s and not %q", err, c.want, c.never)
+				}
 			}
 		})
 	}

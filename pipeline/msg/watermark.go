@@ -53,7 +53,7 @@ func DecodeWatermark(b []byte) (*Watermark, error) {
 		return nil, fmt.Errorf("%w: watermark: %w", ErrInvalid, err)
 	}
 	if w.Schema != SchemaWatermark {
-		return nil, fmt.Errorf("%w: %q, want %q", ErrSchema, w.Schema, SchemaWatermark)
+		return nil, fmt.Errorf("%w: %s, want %q", ErrSchema, schemaName(w.Schema), SchemaWatermark)
 	}
 	if w.Topic == "" {
 		return nil, fmt.Errorf("%w: watermark without a topic", ErrInvalid)
