@@ -516,11 +516,18 @@ var phoneRegions = []string{"US", "GB", "DE", "FR", "AU", "NL", "IT"}
 // the phone-number library accepts as valid numbers. A bare run of digits
 // with no separators counts only after a word like "phone" or "call".
 func findPhones(text string, out []pii, budget int) ([]pii, bool) {
-	return findPhonesWith(text, out, budget, validPhone)
+	// Scoring reads a run none of whose first groups is a number no
+	// further, as the model was trained on.
+	return findPhonesWith(text, out, budget, validPhone, false)
 }
 
-// findPhonesWith is findPhones with its own test of a candidate.
-func findPhonesWith(text string, out []pii, budget int, accept func(string) bool) ([]pii, bool) {
+// findPhonesWith is findPhones with its own test of a candidate; goOn
+// reads a run of figures none of whose first groups is a number again
+// from after its first group, as a number may follow other figures
+// ("3.50 719-555-0108"), and the groups before or after a fraction or a
+// score beside a number ("719-555-0108 24/7", "5/5 719-555-0108"):
+// skipped whole, such runs left the number in clear.
+func findPhonesWith(text string, out []pii, budget int, accept func(string) bool, goOn bool) ([]pii, bool) {
 	for i := 0; i < len(text); i++ {
 		if budget == 0 {
 			return out, true
@@ -597,6 +604,30 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			slashes = strings.Count(text[i:j], "/") + strings.Count(text[i:j], "_")
 		}
 		cand := text[i:j]
+		if slashes > 0 && goOn && !slashedPhone(cand) {
+			// A fraction or a score beside a number ("719-555-0108
+			// 24/7"): the groups before the one with the first slash
+			// may be the number, or those after it.
+			k := i + strings.IndexAny(cand, "/_")
+			for k > i && isDigit(text[k-1]) {
+				k--
+			}
+			for k > i && !isDigit(text[k-1]) {
+				k--
+			}
+			if k == i {
+				// The slash is in the first group ("5/5
+				// 719-555-0108"): go on after the group after it.
+				e := i + strings.IndexAny(cand, "/_") + 1
+				for e < j && isDigit(text[e]) {
+					e++
+				}
+				i = e - 1
+				continue
+			}
+			j, cand, slashes = k, text[i:k], 0
+			ndig, seps = digitsAndSeps(cand)
+		}
 		if slashes > 0 {
 			if !slashedPhone(cand) {
 				i = j
@@ -648,7 +679,7 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			var found bool
 			var next int
 			out, next, found, budget = firstPhoneIn(text, i, j, true, out, budget, accept)
-			if found {
+			if found || goOn {
 				i = next - 1
 				continue
 			}
@@ -1281,10 +1312,12 @@ var commonCapital = map[string]bool{
 }
 
 // reAddrTail matches what follows a street: a unit, a town, a state, a
-// postcode. The unit word is read in any case and wants a number or a
-// letter after it: matched in lower case only, "Apt 4B" was read as a town
-// named "Apt" and its number left in clear.
-var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:(?i:apt|apartment|unit|suite|ste|flat)\.?\s*#?\s*(?:[A-Za-z]{0,2}\d[A-Za-z0-9-]{0,4}|[A-Za-z]\b)|#\s*[A-Za-z0-9-]{1,5}))?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b|(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?)?)(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
+// postcode (an Indian PIN code of six figures too: read as a ZIP code of
+// five, its sixth was left beside the placeholder). The unit word is read
+// in any case and wants a number or a letter after it: matched in lower
+// case only, "Apt 4B" was read as a town named "Apt" and its number left
+// in clear.
+var reAddrTail = regexp.MustCompile(`^(?:,?\s*(?:(?i:apt|apartment|unit|suite|ste|flat)\.?\s*#?\s*(?:[A-Za-z]{0,2}\d[A-Za-z0-9-]{0,4}|[A-Za-z]\b)|#\s*[A-Za-z0-9-]{1,5}))?(?:,?\s+\d{4,5}\s+[A-Z][\pL]+(?:[ -][A-Z][\pL]+)?|(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2})?(?:,?\s+(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b|(?:,?\s+[A-Z]{2}\b)?(?:,?\s+\d{5}(?:-\d{4})?\b|(?:,?\s+|\s?[-–]\s?)[1-9]\d{2} ?\d{3}\b)?)(?:,?\s+[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b)?)`)
 
 // reUnitBefore matches, at the end of what precedes a house number, the
 // flat or unit written before it: "Flat 2, ", "apt 4B at ", "Unit 7/",
@@ -1410,19 +1443,37 @@ func yearRange(cand string) bool {
 // non-ASCII letters; UK and Canadian postcodes in lower case or without
 // the space; the town after a direction or "St.,", and lower-case
 // addresses that end on a postcode; plates of three or four groups; IPv6
-// zones and defanged IPv4 addresses.
+// zones and defanged IPv4 addresses, and IPv6 addresses and prefixes
+// ending in "::"; German plates and plates run together; Indian PIN
+// codes; area codes in square brackets; and all of these disguised by
+// invisible characters, other scripts' digits, markup, entities or a line
+// break (findDisguised). It leaves alone the ISBNs taken for phone
+// numbers.
 func findRedactableExtras(text string, out []pii) []pii {
+	out = findRedactableExtrasIn(text, out)
+	n := len(out)
+	out = findDisguised(text, out)
+	if len(out) > n {
+		out = dedupPII(text, out)
+	}
+	return withoutISBNs(text, out)
+}
+
+// findRedactableExtrasIn is findRedactableExtras without reading through
+// disguises: findDisguised calls it on the text it has read through.
+func findRedactableExtrasIn(text string, out []pii) []pii {
 	n := len(out)
 	if hasAt(text) {
 		// With those scoring left out before a full stop, and the
 		// local parts with an apostrophe or a non-ASCII letter; the
 		// others come again, and go with the overlaps.
 		out = findEmailsWith(text, out, true)
+		out = findAtSpelledDots(text, out)
 	}
 	out = findSpelledPhones(text, out)
 	out = findSpelledEmails(text, out)
 	if hasDigit(text) {
-		out, _ = findPhonesWith(text, out, -1, redactablePhone)
+		out, _ = findPhonesWith(text, out, -1, redactablePhone, true)
 		out = findTypographicPhones(text, out)
 		out = findPOBoxes(text, out)
 		out = findOrdinalStreets(text, out)
@@ -1432,8 +1483,11 @@ func findRedactableExtras(text string, out []pii) []pii {
 		out = findLoosePostcodes(text, runs, out)
 		out = findAddressTails(text, out)
 		out = findLowerAddresses(text, runs, out)
+		out = findMorePlates(text, out)
 		out = findPlateGroups(text, out)
 		out = findMoreIPs(text, out)
+		out = findPINCodes(text, out)
+		out = findBracketedAreaCodes(text, out)
 	}
 	if len(out) == n {
 		return out
@@ -1458,25 +1512,45 @@ func findPOBoxes(text string, out []pii) []pii {
 	return out
 }
 
-// digitWords are the words people spell a number with.
-var digitWords = map[string]bool{
-	"zero": true, "oh": true, "one": true, "two": true, "three": true, "four": true, "five": true,
-	"six": true, "seven": true, "eight": true, "nine": true,
+// Kinds of words people spell a number with.
+const (
+	spelledUnit    = iota + 1 // "zero", "oh", "one" … "nine": one figure
+	spelledTeen               // "ten" … "nineteen": two
+	spelledTens               // "twenty" … "ninety": two, or with a unit after it
+	spelledRepeat             // "double", "triple": the next unit two or three times
+	spelledHundred            // "hundred" after a unit: two more
+)
+
+// spelledWords are the words people spell a number with, and their kinds.
+var spelledWords = map[string]int{
+	"zero": spelledUnit, "oh": spelledUnit, "one": spelledUnit, "two": spelledUnit, "three": spelledUnit,
+	"four": spelledUnit, "five": spelledUnit, "six": spelledUnit, "seven": spelledUnit, "eight": spelledUnit,
+	"nine": spelledUnit,
+	"ten":  spelledTeen, "eleven": spelledTeen, "twelve": spelledTeen, "thirteen": spelledTeen,
+	"fourteen": spelledTeen, "fifteen": spelledTeen, "sixteen": spelledTeen, "seventeen": spelledTeen,
+	"eighteen": spelledTeen, "nineteen": spelledTeen,
+	"twenty": spelledTens, "thirty": spelledTens, "forty": spelledTens, "fourty": spelledTens, "fifty": spelledTens,
+	"sixty": spelledTens, "seventy": spelledTens, "eighty": spelledTens, "ninety": spelledTens,
+	"double": spelledRepeat, "triple": spelledRepeat, "hundred": spelledHundred,
 }
 
 // findSpelledPhones finds runs of 7 to 15 figures written at least partly
 // in words ("seven one nine, five five five, oh one oh eight", "Seven-
 // One-Nine 555 0108"), with at least three of them in words: counting
-// aloud seldom runs that long.
+// aloud seldom runs that long. Numbers are read as they are said, in
+// pairs ("five fifty five"), with "double" and "triple" ("triple five")
+// and hundreds ("nine hundred"): read word by word only, such numbers
+// were cut short and left in clear.
 func findSpelledPhones(text string, out []pii) []pii {
 	start, end, digits, words := -1, -1, 0, 0
+	prev, repeat := 0, 0 // the kind of the last word, and "double" or "triple" before a unit
 	flush := func() {
 		if start >= 0 && digits >= 7 && digits <= 15 && words >= 3 {
 			out = append(out, pii{KindPhone, start, end})
 		}
-		start, digits, words = -1, 0, 0
+		start, digits, words, prev, repeat = -1, 0, 0, 0, 0
 	}
-	var w [5]byte
+	var w [9]byte
 	for i := 0; i < len(text); {
 		if !isAlnum(text[i]) {
 			switch text[i] {
@@ -1491,6 +1565,10 @@ func findSpelledPhones(text string, out []pii) []pii {
 		for j < len(text) && isAlnum(text[j]) {
 			j++
 		}
+		kind := 0
+		if j-i >= 2 && j-i <= 9 {
+			kind = spelledWords[string(lowerInto(w[:0], text[i:j]))]
+		}
 		switch {
 		case isDigit(text[i]) && countDigits(text[i:j]) == j-i:
 			if start < 0 {
@@ -1498,13 +1576,36 @@ func findSpelledPhones(text string, out []pii) []pii {
 			}
 			digits += j - i
 			end = j
-		case j-i >= 2 && j-i <= 5 && digitWords[string(lowerInto(w[:0], text[i:j]))]:
+			prev, repeat = 0, 0
+		case kind == spelledHundred && prev != spelledUnit && prev != spelledTeen,
+			kind == spelledRepeat && repeat > 0:
+			flush()
+		case kind != 0:
 			if start < 0 {
 				start = i
 			}
-			digits++
 			words++
-			end = j
+			switch kind {
+			case spelledUnit:
+				switch {
+				case repeat > 0:
+					digits += repeat
+				case prev != spelledTens:
+					digits++
+				}
+				repeat = 0
+			case spelledTeen, spelledTens, spelledHundred:
+				digits += 2
+			case spelledRepeat:
+				repeat = 2
+				if text[i]|0x20 == 't' {
+					repeat = 3
+				}
+			}
+			if kind != spelledRepeat {
+				end = j
+			}
+			prev = kind
 		default:
 			flush()
 		}

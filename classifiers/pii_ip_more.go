@@ -27,7 +27,8 @@ func defangTriggers(text string) []int {
 }
 
 // findMoreIPs adds what findIPs, which scoring uses, does not read:
-// defanged IPv4 addresses, and the zone after an IPv6 address
+// defanged IPv4 addresses, IPv4 addresses with leading zeros, IPv6
+// addresses and prefixes ending in "::", and the zone after an IPv6 address
 // ("fe80::1%eth0", "%25eth0" in a URL), which names the host's interface
 // and was left beside the placeholder. Redaction only, as the model was
 // not trained on them.
@@ -47,6 +48,8 @@ func findMoreIPs(text string, out []pii) []pii {
 			out = append(out, pii{KindIPAddress, p.start, e})
 		}
 	}
+	out = findIPv6DoubleColonEnd(text, out)
+	out = findZeroPaddedIPv4(text, out)
 	at := defangTriggers(text)
 	if len(at) == 0 {
 		return out
@@ -83,4 +86,77 @@ func validDefangedIPv4(s string) bool {
 	}
 	a, err := netip.ParseAddr(b.String())
 	return err == nil && a.Is4() && !a.IsUnspecified()
+}
+
+// findIPv6DoubleColonEnd finds IPv6 addresses and prefixes that end in
+// "::" ("2001:db8::", "2001:db8:85a3::/48"): findIPs trims a colon at the
+// end as punctuation, and what is left is no address. Two groups or more
+// before the "::", one with a figure, as "Foo::Bar::" and "std::" in code
+// have neither.
+func findIPv6DoubleColonEnd(text string, out []pii) []pii {
+	for i := 0; ; {
+		k := strings.Index(text[i:], "::")
+		if k < 0 {
+			return out
+		}
+		k += i
+		e := k + 2
+		i = e
+		if e < len(text) && (isAlnum(text[e]) || text[e] == ':' || text[e] == '%') {
+			continue
+		}
+		s := k
+		for s > 0 && (isHex(text[s-1]) || text[s-1] == ':') {
+			s--
+		}
+		if s == k || s > 0 && (isAlnum(text[s-1]) || text[s-1] == '.' || text[s-1] == '_') {
+			continue
+		}
+		cand := text[s:e]
+		if strings.Count(cand, ":") < 3 || !hasDigit(cand) {
+			continue
+		}
+		if a, err := netip.ParseAddr(cand); err == nil && a.Is6() && !a.IsUnspecified() {
+			out = append(out, pii{KindIPAddress, s, e})
+		}
+	}
+}
+
+// findZeroPaddedIPv4 finds IPv4 addresses written with leading zeros
+// ("203.0.113.045", "192.168.001.010"), which the address parser refuses:
+// four groups of one to three figures set apart by dots, each at most
+// 255, one with a leading zero.
+func findZeroPaddedIPv4(text string, out []pii) []pii {
+	for i := 0; i < len(text); i++ {
+		if !isDigit(text[i]) || i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.') {
+			continue
+		}
+		j, groups, padded := i, 0, false
+		for groups < 4 {
+			k, v := j, 0
+			for k < len(text) && k-j < 4 && isDigit(text[k]) {
+				v = v*10 + int(text[k]-'0')
+				k++
+			}
+			if k == j || k-j > 3 || v > 255 {
+				break
+			}
+			padded = padded || k-j > 1 && text[j] == '0'
+			groups++
+			j = k
+			if groups < 4 {
+				if j+1 >= len(text) || text[j] != '.' || !isDigit(text[j+1]) {
+					break
+				}
+				j++
+			}
+		}
+		if groups == 4 && padded && (j == len(text) || !isAlnum(text[j]) && !(text[j] == '.' && j+1 < len(text) && isDigit(text[j+1]))) {
+			out = append(out, pii{KindIPAddress, i, j})
+		}
+		for i < len(text) && (isDigit(text[i]) || text[i] == '.') {
+			i++
+		}
+	}
+	return out
 }

@@ -94,3 +94,41 @@ var plateStopWords = map[string]bool{
 func lastGroup(p string) string {
 	return p[strings.LastIndexAny(p, " -")+1:]
 }
+
+// rePlateMore reads, after the words rePlate starts at (and the German
+// "Kennzeichen"), the plates rePlate does not: German plates whose first
+// groups are letters only ("B MW 1234", "M-AB 123", "HH-XY 99E", with the
+// E of an electric car or the H of a historic one), which rePlate took
+// for two words without a figure; and plates of ten to twelve letters and
+// figures run together ("KA01AB1234"), past rePlate's nine.
+var rePlateMoreForms = regexp.MustCompile(`(?i)\b(?:plates?|tags?|licen[cs]e(?: plate)?(?: number| no\.?)?|reg(?:istration)?(?: number)?|kennzeichen|nummernschild)(?:\s*(?:#|no\.?|number|is|was|reads|lautet|:|-))*\s*["']?((?-i:[A-ZÄÖÜ]{1,3}[- ][A-Z]{1,2}[- ]?[1-9]\d{0,3}[EH]?)|[A-Z0-9]{10,12})\b`)
+
+// findMorePlates adds the plates rePlateMoreForms reads; redaction only,
+// as the model was not trained on them.
+func findMorePlates(text string, out []pii) []pii {
+	at := foldWordTriggers(text, "plate", "tag", "licen", "reg", "kennzeichen", "nummernschild")
+	for _, m := range matchesNear(text, at, 0, 48, rePlateMoreForms) {
+		if p := text[m[2]:m[3]]; plateLike(p) {
+			out = append(out, pii{KindPlate, m[2], m[3]})
+		}
+	}
+	return out
+}
+
+// foldWordTriggers returns, in order, where any of words (in lower case)
+// starts a word of text, in any case.
+func foldWordTriggers(text string, words ...string) []int {
+	var at []int
+	for i := 0; i < len(text); i++ {
+		if i > 0 && isAlnum(text[i-1]) || !isLetter(text[i]) {
+			continue
+		}
+		for _, w := range words {
+			if len(text)-i >= len(w) && strings.EqualFold(text[i:i+len(w)], w) {
+				at = append(at, i)
+				break
+			}
+		}
+	}
+	return at
+}

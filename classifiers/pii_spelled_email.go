@@ -11,7 +11,17 @@ import (
 // "janeroe at example.com"), ending in a common top-level domain: the way
 // addresses are posted to get past filters, with no brackets to mark them
 // (reObfuscatedEmail needs "(at)" or "[dot]").
-var reSpelledEmail = regexp.MustCompile(`(?i)\b[a-z0-9][a-z0-9._+-]*(?:\s+dot\s+[a-z0-9][a-z0-9_+-]*)*\s+at\s+[a-z0-9][a-z0-9-]*(?:(?:\s+dot\s+|\.)[a-z0-9][a-z0-9-]*)*(?:\s+dot\s+|\.)(?:com|org|net|edu|gov|mil|info|biz|io|co|me|us|uk|ca|au|de|fr|nl|it|es|ru|jp|ch|se|no|dk|fi|pl|be|at|ie|nz|in|br|mx|xyz|online|email|mail)\b`)
+var reSpelledEmail = regexp.MustCompile(`(?i)\b[a-z0-9][a-z0-9._+-]*(?:\s+dot\s+[a-z0-9][a-z0-9_+-]*)*\s+at\s+[a-z0-9][a-z0-9-]*(?:(?:\s+dot\s+|\.)[a-z0-9][a-z0-9-]*)*(?:\s+dot\s+|\.)(?:` + spelledTLDs + `)\b`)
+
+// spelledTLDs are the top-level domains an address with its dots written
+// out must end in: "dot com" is an address, "dot matrix" is not.
+const spelledTLDs = `com|org|net|edu|gov|mil|info|biz|io|co|me|us|uk|ca|au|de|fr|nl|it|es|ru|jp|ch|se|no|dk|fi|pl|be|at|ie|nz|in|br|mx|xyz|online|email|mail`
+
+// reAtSpelledDots is an address with a real "@" and its dots written out
+// or set apart by spaces ("jane@gmail dot com", "jane @ gmail . com"),
+// which findEmails reads as an address without a domain, and
+// reSpelledEmail, wanting the word "at", not at all.
+var reAtSpelledDots = regexp.MustCompile(`(?i)\b[a-z0-9][a-z0-9._%+-]*\s?@\s?[a-z0-9][a-z0-9-]*(?:(?:\s*\.\s*|\s+dot\s+)[a-z0-9][a-z0-9-]*)*(?:\s+\.\s*|\s*\.\s+|\s+dot\s+)(?:` + spelledTLDs + `)\b`)
 
 // notALocalPart are words that stand before "at" in prose ("look at
 // example.com", "mad at reddit dot com"): a sentence, not an address.
@@ -109,4 +119,19 @@ func isAtWord(s string, k int) bool { return k+3 < len(s) && s[k+1:k+3] == "at" 
 // count toward a dox.
 func findSpelledEmails(text string, out []pii) []pii {
 	return findNear(text, spelledEmailTriggers(text), 96, 128, reSpelledEmail, KindEmail, validSpelledEmail, out)
+}
+
+// findAtSpelledDots adds the addresses reAtSpelledDots finds; redaction
+// only, as scoring was not trained on them.
+func findAtSpelledDots(text string, out []pii) []pii {
+	var at []int
+	for i := 0; ; i++ {
+		k := strings.IndexByte(text[i:], '@')
+		if k < 0 {
+			break
+		}
+		i += k
+		at = append(at, i)
+	}
+	return findNear(text, at, 64, 64, reAtSpelledDots, KindEmail, nil, out)
 }

@@ -67,7 +67,7 @@ func findTypographicPhones(text string, out []pii) []pii {
 	// two is more often a range ("pp. 1123–1145", "10000–20000").
 	ps, _ = findPhonesWith(narrow, ps, -1, func(c string) bool {
 		return validPhone(c) || phoneShaped(c) && len(digitGroups(c)) >= 3
-	})
+	}, true)
 	for _, p := range ps {
 		out = append(out, pii{p.kind, src[p.start], src[p.end]})
 	}

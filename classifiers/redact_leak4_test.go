@@ -146,11 +146,12 @@ func TestRedactLeavesIPShapedProseAlone(t *testing.T) {
 		"version 1[.]2[.]3 is out",
 		"1[.]2[.]3[.]999 is not an address",
 		"a 10% raise (50%) for 2 people",
+		// An ISBN after its word, with a right check digit, is a book.
+		"ISBN 978-3-16-148410-0",
+		"ISBN 0 306 40615 2",
 	)
 	for in, want := range map[string]string{
-		"ISBN 978-3-16-148410-0": "ISBN [PHONE]",
-		"ISBN 0 306 40615 2":     "ISBN [PHONE]",
-		"version 1.2.3.4":        "version [IP]",
+		"version 1.2.3.4": "version [IP]",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q as before", in, got, want)
