@@ -88,6 +88,13 @@ func (s *Server) parseTime(q, name string, def time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
+	// A "+" offset typed into a URL unescaped reaches us as a space (a
+	// query string's "+" is one): 01:00:00+02:00 must not be refused.
+	if i := strings.LastIndexByte(v, ' '); i > 0 {
+		if t, err := time.Parse(time.RFC3339, v[:i]+"+"+v[i+1:]); err == nil {
+			return t, nil
+		}
+	}
 	if d, err := time.ParseDuration(strings.TrimPrefix(v, "-")); err == nil {
 		return s.now().Add(-d), nil
 	}
@@ -163,7 +170,31 @@ type AckView struct {
 	Done time.Time `json:"done,omitzero"`
 }
 
+// alertView shapes an alert for a role's redaction mode. Analysts read an
+// alert's labels, annotations and evidence raw only through rawAlertView,
+// which is audited: here they get what responders get.
 func (s *Server) alertView(rec *AlertRecord, mode string, evidence bool) AlertView {
+	return s.shapeAlert(rec, contentMode(mode), evidence)
+}
+
+// rawAlertView is the alert as stored, evidence included. Only the audited
+// evidence call may hand it out.
+func (s *Server) rawAlertView(rec *AlertRecord) AlertView {
+	return s.shapeAlert(rec, RedactNone, true)
+}
+
+// contentMode is how an alert's own content (labels, annotations,
+// evidence) is shaped outside the audited raw read: an analyst's mode
+// becomes a responder's. Operator text (notes, comments) keeps the role's
+// mode.
+func contentMode(mode string) string {
+	if mode == RedactNone {
+		return RedactPII
+	}
+	return mode
+}
+
+func (s *Server) shapeAlert(rec *AlertRecord, mode string, evidence bool) AlertView {
 	a := &rec.Alert
 	v := AlertView{
 		Fingerprint: a.Fingerprint, Status: a.Status,
@@ -461,13 +492,19 @@ func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalOf(r)
+	// Which posts were read, by their ids (hashes of site and post id,
+	// never the text): the entry must say what was seen without holding it.
+	ids := make([]string, len(rec.Alert.Evidence))
+	for i, c := range rec.Alert.Evidence {
+		ids[i] = c.PostID
+	}
 	if err := s.state.Record(r.Context(), alertstate.AuditEntry{
 		Action: ActionEvidenceView, Actor: p.Name, Fingerprint: rec.Alert.Fingerprint, Labels: shapeLabels(rec.Alert.Labels, RedactPII, s.red),
+		Note: "posts=" + strings.Join(ids, ","),
 	}); err != nil {
 		return fmt.Errorf("cannot audit evidence access, refusing it: %w", err)
 	}
-	v := s.alertView(rec, RedactNone, true)
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, s.rawAlertView(rec))
 	return nil
 }
 
@@ -505,7 +542,9 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) shapeAudit(ctx context.Context, e alertstate.AuditEntry, mode string) alertstate.AuditEntry {
-	e.Labels = shapeLabels(e.Labels, mode, s.red)
+	// The notifier records an alert's labels as they are: they are the
+	// alert's content, read raw only through the audited call.
+	e.Labels = shapeLabels(e.Labels, contentMode(mode), s.red)
 	e.Note = s.note(e.Note, mode)
 	e.Error = s.note(e.Error, mode)
 	for i, m := range e.Matchers {

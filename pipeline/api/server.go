@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +89,8 @@ type Server struct {
 	// instead bounds each of its writes.
 	writeTimeout time.Duration
 	proxies      []netip.Prefix
+	// origins are serve.cors_allowed_origins in canonical form.
+	origins []string
 }
 
 type apiMetrics struct {
@@ -153,6 +157,16 @@ func New(o Options) (*Server, error) {
 		}
 		proxies = append(proxies, p)
 	}
+	var origins []string
+	for _, listed := range c.CORSAllowedOrigins {
+		co, ok := canonicalOrigin(listed)
+		if !ok {
+			// No browser sends such an Origin: it can never match.
+			o.Log.Warn("serve.cors_allowed_origins: not an origin (want scheme://host[:port]); ignored", "origin", listed)
+			continue
+		}
+		origins = append(origins, co)
+	}
 	s := &Server{
 		cfg: c, store: o.Store, state: o.State, auth: auth, log: o.Log, red: o.Redact,
 		model:   NewReadModel(o.Store, c.Retention.Levels, c.Retention.LevelsHourly, c.Retention.Alerts),
@@ -164,7 +178,7 @@ func New(o Options) (*Server, error) {
 		feedInt: o.FeedCheck,
 		stall:   o.FeedStall,
 
-		writeTimeout: 60 * time.Second, proxies: proxies,
+		writeTimeout: 60 * time.Second, proxies: proxies, origins: origins,
 	}
 	if s.feedInt <= 0 {
 		s.feedInt = 10 * time.Second
@@ -291,6 +305,7 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 				}
 			} else {
 				h.Set("Access-Control-Allow-Origin", origin)
+				h.Set("Access-Control-Expose-Headers", exposedHeaders)
 				h.Add("Vary", "Origin")
 				if r.Method == http.MethodOptions {
 					h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
@@ -319,13 +334,37 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 }
 
 func (s *Server) corsAllowed(origin string) bool {
-	for _, o := range s.cfg.CORSAllowedOrigins {
-		if strings.TrimSuffix(o, "/") == origin {
-			return true
-		}
-	}
-	return false
+	o, ok := canonicalOrigin(origin)
+	return ok && slices.Contains(s.origins, o)
 }
+
+// canonicalOrigin is scheme://host[:port] as a browser sends it in
+// Origin: scheme and host in lower case, no default port, no path. A
+// listed origin spelled otherwise (SOC.example.org, :443, a trailing
+// slash) is the same origin and must match.
+func canonicalOrigin(o string) (string, bool) {
+	u, err := url.Parse(strings.TrimSuffix(o, "/"))
+	if err != nil || u.Host == "" || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		port = ""
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, true
+}
+
+// exposedHeaders are the response headers a page on a listed origin may
+// read besides the CORS-safelisted ones: those the API documents.
+const exposedHeaders = "Retry-After, Content-Disposition, X-Export-Max, X-Export-Count, X-Export-Truncated"
 
 // clientIP is the address the failed-authentication limit counts. It is
 // the peer address, unless the peer is a trusted proxy (serve.

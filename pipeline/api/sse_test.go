@@ -125,10 +125,12 @@ func TestLiveStreamDeliversLevelsAlertsAndActions(t *testing.T) {
 	if !strings.Contains(txt, `"action":"ack"`) || !strings.Contains(txt, `"by":"responder-user"`) || strings.Contains(txt, "looking") {
 		t.Fatalf("viewer's action frame: %s", txt)
 	}
-	// The analyst's frames carry the raw labels; the viewer's do not.
+	// The analyst's frames carry the operator's note raw, and the alert's
+	// own content as responders get it: raw only through the audited
+	// evidence call.
 	atxt := analyst.waitFor(t, `"note":"looking"`, 2*time.Second)
-	if !strings.Contains(atxt, `"target":"clara sorrenti"`) {
-		t.Fatalf("analyst's alert frame lacks the raw target: %s", atxt)
+	if !strings.Contains(atxt, `"target":"`+TargetID("clara sorrenti")+`"`) || !strings.Contains(atxt, "[ADDRESS]") || strings.Contains(atxt, "clara sorrenti") {
+		t.Fatalf("analyst's alert frame: want the target's pseudonym and placeholders: %s", atxt)
 	}
 	if strings.Contains(viewer.text(), "clara sorrenti") {
 		t.Fatal("viewer's stream holds the raw target")

@@ -190,26 +190,71 @@
   }
 
   // levelChart draws level (line), bucket max (band), baseline (dashed)
-  // and alert markers over [from, to].
+  // and alert markers over [from, to], into a box that takes the width its
+  // place in the page gives it. The chart is drawn at that width in pixels
+  // (so text is never scaled down, and labels can be spaced for it), and
+  // drawn again whenever the box changes size: a phone turned, a window
+  // narrowed, a column of a grid.
   function levelChart(series, markers, from, to, label) {
-    // Draw at the width the page offers, so text is not scaled.
-    const W = Math.max(320, Math.min(1800, (main.clientWidth || 940) - 40)), H = 260, L = 44, R = 10, T = 10, B = 26;
-    const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": label });
-    const t0 = from.getTime(), t1 = to.getTime();
-    const pts = series.points || [];
-    const max = Math.max(1, ...pts.map((p) => Math.max(p.max, p.baseline, p.level))) * 1.1;
-    const x = (t) => L + ((new Date(t).getTime() - t0) / (t1 - t0)) * (W - L - R);
-    const y = (v) => T + (1 - v / max) * (H - T - B);
-    for (let i = 0; i <= 4; i++) {
-      const v = (max * i) / 4;
-      s.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
-      const tx = svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", class: "axis" }); tx.textContent = fmt(v, v < 10 ? 1 : 0); s.append(tx);
+    const box = el("div", { class: "chart-box" });
+    box.draw = () => {
+      const W = Math.floor(box.clientWidth);
+      if (W <= 0 || W === box.drawnAt) return;
+      box.drawnAt = W;
+      box.replaceChildren(drawLevelChart(box, W, series, markers, from, to, label));
+    };
+    chartSizes.observe(box);
+    return box;
+  }
+  // chartSizes redraws a chart box when its width changes. A box taken
+  // out of the page is let go (the observer reports it at size 0).
+  const chartSizes = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      if (!e.target.isConnected) { chartSizes.unobserve(e.target); continue; }
+      e.target.draw();
     }
-    for (let i = 0; i <= 4; i++) {
-      const t = new Date(t0 + ((t1 - t0) * i) / 4);
-      const tx = svg("text", { x: x(t), y: H - 6, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "axis" });
-      tx.textContent = (t1 - t0 > 86400e3 ? t.toLocaleDateString([], { month: "short", day: "numeric" }) + " " : "") + t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      s.append(tx);
+  });
+
+  function drawLevelChart(box, W, series, markers, from, to, label) {
+    const H = Math.round(Math.min(300, Math.max(180, W * 0.4))), R = 10, T = 10, B = 26;
+    const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart", role: "img", "aria-label": label });
+    // Attached while drawn, so labels can be measured.
+    box.replaceChildren(s);
+    const t0 = from.getTime(), t1 = Math.max(to.getTime(), t0 + 1);
+    // Points outside the window (a live level stamped after it) would be
+    // drawn past the plot's edge.
+    const pts = (series.points || []).filter((p) => { const t = new Date(p.t).getTime(); return t >= t0 && t <= t1; });
+    const max = Math.max(1, ...pts.map((p) => Math.max(p.max, p.baseline, p.level))) * 1.1;
+    const y = (v) => T + (1 - v / max) * (H - T - B);
+    const text = (x, yy, anchor, content) => {
+      const tx = svg("text", { x, y: yy, "text-anchor": anchor, class: "axis" }); tx.textContent = content; s.append(tx); return tx;
+    };
+    // The left margin fits the widest level label.
+    const yLabels = [];
+    for (let i = 0; i <= 4; i++) { const v = (max * i) / 4; yLabels.push([v, text(0, y(v) + 4, "end", fmt(v, v < 10 ? 1 : 0))]); }
+    const L = Math.ceil(Math.max(...yLabels.map(([, tx]) => tx.getBBox().width))) + 10;
+    for (const [v, tx] of yLabels) {
+      tx.setAttribute("x", L - 6);
+      s.insertBefore(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }), s.firstChild);
+    }
+    const x = (t) => L + ((new Date(t).getTime() - t0) / (t1 - t0)) * (W - L - R);
+    // Time labels: as many as fit without touching. The first and last
+    // are kept inside the chart by their anchors (start, end), so the
+    // space a label needs from its neighbour is one and a half widths
+    // next to them, two between the two alone.
+    const long = t1 - t0 > 86400e3;
+    const tl = (t) => (long ? t.toLocaleDateString([], { month: "short", day: "numeric" }) + " " : "") + t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    let lw = 0;
+    for (const t of [t0, t1]) { const probe = text(0, H - 6, "start", tl(new Date(t))); lw = Math.max(lw, probe.getBBox().width + 12); probe.remove(); }
+    let n = 4;
+    while (n > 1 && (W - L - R) / n < 1.5 * lw) n--;
+    if (n === 1 && W - L - R < 2 * lw) {
+      text(W - R, H - 6, "end", tl(new Date(t1)));
+    } else {
+      for (let i = 0; i <= n; i++) {
+        const t = new Date(t0 + ((t1 - t0) * i) / n);
+        text(x(t), H - 6, i === 0 ? "start" : i === n ? "end" : "middle", tl(t));
+      }
     }
     if (pts.length) {
       const band = pts.map((p, i) => (i ? "L" : "M") + x(p.t).toFixed(1) + " " + y(p.max).toFixed(1)).join(" ") +
@@ -338,7 +383,7 @@
     const my = viewToken;
     const range = params.get("range") || "48h";
     // A minute ahead, so a point stamped by a clock slightly ahead of ours shows.
-    const to = new Date(Date.now() + 60e3), from = new Date(to.getTime() - parseDur(range));
+    let to = new Date(Date.now() + 60e3), from = new Date(to.getTime() - parseDur(range));
     const q = `site=${encodeURIComponent(site)}`;
     const [res, ser, alerts] = await Promise.all([
       api(`/api/v1/sites/${encodeURIComponent(site)}`),
@@ -375,6 +420,14 @@
     on((type, ev) => {
       if (type === "level" && ev.site === site && !ev.target_id) {
         ser.points.push({ t: ev.time, level: ev.level, max: ev.level, baseline: ev.baseline, name: ev.name });
+        // The window moves on with time (and with a level stamped ahead of
+        // it), dropping what falls out of it: a page left open draws its
+        // range up to now, not the range it was opened on.
+        const end = Math.max(Date.now() + 60e3, new Date(ev.time).getTime());
+        if (end > to.getTime()) {
+          to = new Date(end); from = new Date(end - parseDur(range));
+          ser.points = ser.points.filter((p) => new Date(p.t) >= from);
+        }
         head.children[1].textContent = `level ${fmt(ev.level)} · baseline ${fmt(ev.baseline)}`;
         head.children[0].className = "badge " + levelClass(ev.name); head.children[0].textContent = ev.name || "learning";
         drawChart();
@@ -503,7 +556,7 @@
       el("dt", { text: "started" }), el("dd", { text: when(a.starts_at) }),
       a.ends_at ? el("dt", { text: "ended" }) : null, a.ends_at ? el("dd", { text: when(a.ends_at) }) : null,
       el("dt", { text: "level / baseline" }), el("dd", { text: fmt(a.level) + " / " + fmt(a.baseline) }),
-      ...["summary", "description"].filter((k) => a.annotations && a.annotations[k]).flatMap((k) => [el("dt", { text: k }), el("dd", { text: a.annotations[k] })]));
+      ...["summary", "description"].filter((k) => a.annotations && a.annotations[k]).flatMap((k) => [el("dt", { text: k }), el("dd", { "data-annotation": k, text: a.annotations[k] })]));
     const total = Object.values(a.signals || {}).reduce((x, y) => x + y, 0) || 1;
     const mix = el("div", { class: "bars", role: "list", "aria-label": "Signal mix" }, Object.entries(a.signals || {}).sort((x, y) => y[1] - x[1]).map(([k, v]) => {
       const fill = el("div", { class: "fill" }); fill.style.width = Math.round((v / total) * 100) + "%";
@@ -518,6 +571,8 @@
     const redactionNote = el("p", { class: "muted", text: { full: "Evidence text is hidden for your role.", pii: "Personal data is replaced by typed placeholders.", none: "Raw evidence." }[a.redaction] });
     const rawBtn = can("analyst") ? el("button", { type: "button", text: "Show raw evidence (written to the audit log)", onclick: async () => {
       const raw = await api(path + "/evidence"); drawEvidence(raw.evidence); redactionNote.textContent = "Raw evidence. This access was written to the audit log."; rawBtn.disabled = true;
+      // The summary is shown raw only from this audited read.
+      for (const dd of info.querySelectorAll("dd[data-annotation]")) dd.textContent = (raw.annotations || {})[dd.dataset.annotation] || dd.textContent;
     } }) : null;
     const actions = el("section", { class: "panel needs-responder" });
     if (can("responder")) {
