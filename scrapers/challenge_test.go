@@ -54,8 +54,8 @@ func TestBotChallengesAreNamedNotWaitedOut(t *testing.T) {
 				if !errors.Is(err, ErrChallenge) {
 					t.Errorf("%v does not wrap ErrChallenge", err)
 				}
-				if st := f.lim.state(hostOf(t, srv.URL), 1); !st.blockedUntil.IsZero() {
-					t.Errorf("a challenge held the host until %v, as if it were a Retry-After", st.blockedUntil)
+				if until := f.lim.heldUntil(hostOf(t, srv.URL)); !until.IsZero() {
+					t.Errorf("a challenge held the host until %v, as if it were a Retry-After", until)
 				}
 			}
 		})

@@ -362,23 +362,51 @@ func (r *round) listing(ctx context.Context, entry string) error {
 			return fmt.Errorf("%w: %w", errState, err)
 		}
 	}
-	cut, err := r.walk(ctx, entry, r.abs(entry), true, &budget)
 	var pending []string
+	stored, rest := backlog, backlog
+	// ahead records, before a walk reads further into a gap, where it is
+	// going, with the gaps not yet walked: a process stopped in the middle
+	// (a deploy, a lost lease, a crash) left nothing behind, and the posts
+	// beyond the page it was reading were never read, the first page
+	// holding only posts seen by then.
+	ahead := func(cut string) error {
+		refs := slices.Clone(pending)
+		for _, c := range append([]string{cut}, rest...) {
+			if !slices.Contains(refs, c) {
+				refs = append(refs, c)
+			}
+		}
+		refs = refs[:min(len(refs), maxBacklog)]
+		if slices.Equal(refs, stored) {
+			return nil
+		}
+		if err := r.c.st.SetBacklog(ctx, entry, refs); err != nil {
+			return fmt.Errorf("%w: %w", errState, err)
+		}
+		stored = refs
+		return nil
+	}
+	cut, err := r.walk(ctx, entry, r.abs(entry), true, &budget, ahead)
 	if cut != "" {
 		pending = append(pending, cut)
 	}
 	for i := 0; i < len(backlog); i++ {
 		if err != nil || budget <= 0 {
-			pending = append(pending, backlog[i:]...)
+			for _, c := range backlog[i:] {
+				if !slices.Contains(pending, c) {
+					pending = append(pending, c)
+				}
+			}
 			break
 		}
+		rest = backlog[i+1:]
 		var c string
-		c, err = r.walk(ctx, entry, r.abs(backlog[i]), false, &budget)
+		c, err = r.walk(ctx, entry, r.abs(backlog[i]), false, &budget, ahead)
 		if c != "" && !slices.Contains(pending, c) {
 			pending = append(pending, c)
 		}
 	}
-	if r.first || slices.Equal(pending, backlog) {
+	if r.first || slices.Equal(pending, stored) {
 		return err
 	}
 	if len(pending) > maxBacklog {
@@ -398,7 +426,7 @@ func (r *round) listing(ctx context.Context, entry string) error {
 // at most *budget pages. It returns where it stopped while a gap was still
 // open ("" when the walk ended: no older page, or one that held posts
 // already seen), as a reference the round resolves with abs.
-func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int) (cut string, err error) {
+func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int, ahead func(cut string) error) (cut string, err error) {
 	keep := func(u string) string {
 		pu, perr := url.Parse(u)
 		if r.first || perr != nil || u == "" {
@@ -445,6 +473,11 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 			return "", err
 		}
 		fresh, err := r.emit(ctx, pg.Posts, nil)
+		if err == nil {
+			var quiet int
+			quiet, err = r.silent(ctx, pg.Silent)
+			fresh += quiet
+		}
 		if err != nil {
 			if open {
 				return keep(u), err
@@ -506,9 +539,15 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 			// everything on this one was new: a gap since the last round.
 			// Sticky threads sit on top however quiet they are; counted,
 			// they hid every gap on a forum that has one.
-			gap := (len(pg.Posts) > 0 && fresh == len(pg.Posts)) || (unpinned > 0 && changed == unpinned)
+			items := len(pg.Posts) + len(pg.Silent)
+			gap := (items > 0 && fresh == items) || (unpinned > 0 && changed == unpinned)
 			if !gap {
 				return "", nil
+			}
+			if c := keep(next); c != "" {
+				if err := ahead(c); err != nil {
+					return c, err
+				}
 			}
 		}
 		u = next
@@ -542,6 +581,23 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		u, v = r.abs(ts.Cursor), ts.V
 	}
 	complete := false
+	// fail keeps the pages read before a failing one: the cursor moved
+	// past them, and without this every round re-read them all up to the
+	// page that fails (for as long as it fails), the page budget's worth
+	// of requests per poll for one thread. The cursor page's validators
+	// are dropped: a 304 on it next round would end the read there, as if
+	// the thread were complete, and the page after it would never be
+	// asked for again.
+	moved := false
+	fail := func(err error) (bool, error) {
+		if moved && ctx.Err() == nil {
+			ts.Marker, ts.V = "", Validators{}
+			if serr := r.c.st.SetThread(ctx, t.ID, ts); serr != nil && !errors.Is(err, errSink) && !errors.Is(err, errState) {
+				return false, fmt.Errorf("%w: %w", errState, serr)
+			}
+		}
+		return false, err
+	}
 	// A pager that leads back to a page already read (page 2's "next" is
 	// page 1) ends the thread there: followed, it would be walked round
 	// and round to the page limit, never be marked complete, and be read
@@ -569,7 +625,7 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 				}
 				return true, nil
 			}
-			return false, err
+			return fail(err)
 		}
 		if resp.NotModified {
 			complete = true
@@ -577,15 +633,15 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		}
 		pg, err := r.parse(resp, Thread, t)
 		if err != nil {
-			return false, err
+			return fail(err)
 		}
 		if t.Title == "" {
 			t.Title = pg.Title
 		}
 		if _, err := r.emit(ctx, pg.Posts, t); err != nil {
-			return false, err
+			return fail(err)
 		}
-		ts.Cursor, ts.V = r.rel(resp.URL), resp.Validators
+		ts.Cursor, ts.V, moved = r.rel(resp.URL), resp.Validators, true
 		read[pageKey(resp.URL.String())] = true
 		if pg.Next == "" || read[pageKey(pg.Next)] {
 			complete = true
@@ -612,6 +668,37 @@ func pageKey(u string) string {
 	}
 	pu.Fragment, pu.RawFragment = "", ""
 	return pu.String()
+}
+
+// silent records a listing's items that are no posts (Page.Silent) as
+// read and returns how many of them were new.
+func (r *round) silent(ctx context.Context, items []ItemRef) (int, error) {
+	batch := make([]msg.Post, 0, len(items))
+	for _, it := range items {
+		if it.SitePostID == "" {
+			continue
+		}
+		p := msg.Post{Site: r.c.site.Name, SitePostID: it.SitePostID, ThreadID: it.ThreadID}
+		p.Normalize()
+		batch = append(batch, p)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	prev, err := r.c.st.Seen(ctx, batch)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errState, err)
+	}
+	fresh := batch[:0]
+	for i := range batch {
+		if prev[i] == "" {
+			fresh = append(fresh, batch[i])
+		}
+	}
+	if err := r.c.st.MarkSeen(ctx, fresh); err != nil {
+		return 0, fmt.Errorf("%w: %w", errState, err)
+	}
+	return len(fresh), nil
 }
 
 // emit completes the posts of a page, hands on those not seen before (or

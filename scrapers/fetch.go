@@ -122,14 +122,23 @@ type HostLimiter struct {
 
 type hostState struct {
 	next time.Time
-	// last is the latest slot given: a request whose site asks for a
-	// longer gap than the request before it waits that gap from it.
+	// last is the latest slot given: a request waits the host's gap from
+	// it.
 	last         time.Time
 	blockedUntil time.Time
-	// crawlDelay is the host's robots.txt Crawl-delay: the least gap
-	// between two requests, whatever the site's own rate limit says.
-	crawlDelay time.Duration
-	sem        chan struct{}
+	// The host's limits are the strictest of every site that uses it, so
+	// that two sites on one host never together ask more of it than the
+	// strictest allows, whichever of them starts or reads robots.txt
+	// first. Configured limits only tighten (the config is fixed for the
+	// process); Crawl-delays are kept per site, as each site's robots.txt
+	// group says and as it is read again.
+	parallelism int
+	delay       time.Duration
+	randomDelay time.Duration
+	crawlDelays map[string]time.Duration
+	inflight    int
+	// freed is closed, and replaced, when a request gives its slot back.
+	freed chan struct{}
 }
 
 // NewHostLimiter returns an empty limiter.
@@ -137,27 +146,94 @@ func NewHostLimiter() *HostLimiter {
 	return &HostLimiter{hosts: map[string]*hostState{}, MaxWait: 30 * time.Second}
 }
 
-func (l *HostLimiter) state(host string, par int) *hostState {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// stateLocked returns host's state; l.mu must be held.
+func (l *HostLimiter) stateLocked(host string) *hostState {
 	h := l.hosts[host]
 	if h == nil {
-		h = &hostState{sem: make(chan struct{}, max(par, 1))}
+		h = &hostState{freed: make(chan struct{}), crawlDelays: map[string]time.Duration{}}
 		l.hosts[host] = h
 	}
 	return h
 }
 
-// Wait takes a slot for one request to host; call release when done.
-func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit) (release func(), err error) {
-	h := l.state(host, r.Parallelism)
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// registerLocked tightens host's limits to r where r is stricter; l.mu
+// must be held.
+func (h *hostState) registerLocked(r config.RateLimit) {
+	par := max(r.Parallelism, 1)
+	if h.parallelism == 0 || par < h.parallelism {
+		h.parallelism = par
 	}
-	release = func() { <-h.sem }
+	h.delay = max(h.delay, r.Delay)
+	h.randomDelay = max(h.randomDelay, r.RandomDelay)
+}
+
+// gapLocked is the least time between two requests to the host before any
+// random delay: the longest of the configured delays and of the sites'
+// Crawl-delays. l.mu must be held.
+func (h *hostState) gapLocked() time.Duration {
+	gap := h.delay
+	for _, d := range h.crawlDelays {
+		gap = max(gap, d)
+	}
+	return gap
+}
+
+// Register declares that a site with rate limit r sends requests to host,
+// so that the host's limits are the strictest of its sites before any of
+// them asks. Wait registers its rate limit too, for hosts a site reaches
+// without declaring them (a redirect's target).
+func (l *HostLimiter) Register(host string, r config.RateLimit) {
 	l.mu.Lock()
+	l.stateLocked(host).registerLocked(r)
+	l.mu.Unlock()
+}
+
+// limits returns host's parallelism and least gap between requests.
+func (l *HostLimiter) limits(host string) (parallelism int, gap time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.stateLocked(host)
+	return max(h.parallelism, 1), h.gapLocked()
+}
+
+// hostCrawlDelay returns the longest Crawl-delay any site read for host.
+func (l *HostLimiter) hostCrawlDelay(host string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var d time.Duration
+	for _, c := range l.stateLocked(host).crawlDelays {
+		d = max(d, c)
+	}
+	return d
+}
+
+// Wait takes a slot for one request to host by a site with rate limit r;
+// call release when done.
+func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit) (release func(), err error) {
+	l.mu.Lock()
+	h := l.stateLocked(host)
+	h.registerLocked(r)
+	for h.inflight >= max(h.parallelism, 1) {
+		freed := h.freed
+		l.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		l.mu.Lock()
+	}
+	h.inflight++
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			l.mu.Lock()
+			h.inflight--
+			close(h.freed)
+			h.freed = make(chan struct{})
+			l.mu.Unlock()
+		})
+	}
 	now := time.Now()
 	at := h.next
 	if h.blockedUntil.After(at) {
@@ -166,9 +242,9 @@ func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit)
 	if at.Before(now) {
 		at = now
 	}
-	gap := max(r.Delay, h.crawlDelay)
-	if r.RandomDelay > 0 {
-		gap += rand.N(r.RandomDelay)
+	gap := h.gapLocked()
+	if h.randomDelay > 0 {
+		gap += rand.N(h.randomDelay)
 	}
 	if t := h.last.Add(gap); t.After(at) {
 		at = t
@@ -193,27 +269,51 @@ func (l *HostLimiter) Wait(ctx context.Context, host string, r config.RateLimit)
 			release()
 			return nil, ctx.Err()
 		}
+		// A timer fires late on a busy machine: the next request's gap
+		// runs from when this one goes out, not from its slot, or the
+		// two would come closer than the gap.
+		l.mu.Lock()
+		if sent := time.Now(); sent.After(h.last) {
+			h.next, h.last = h.next.Add(sent.Sub(h.last)), sent
+		}
+		l.mu.Unlock()
 	}
 	return release, nil
 }
 
-// SetCrawlDelay sets the least gap between two requests to host, from
-// its robots.txt (0: none beyond each site's rate limit).
-func (l *HostLimiter) SetCrawlDelay(host string, d time.Duration) {
-	h := l.state(host, 1)
+// SetCrawlDelay sets the least gap between two requests to host that
+// site's robots.txt group asks for (0: none beyond the rate limits). The
+// host keeps the longest of its sites' Crawl-delays.
+func (l *HostLimiter) SetCrawlDelay(host, site string, d time.Duration) {
 	l.mu.Lock()
-	h.crawlDelay = d
+	l.stateLocked(host).crawlDelays[site] = d
 	l.mu.Unlock()
 }
 
 // Block holds host until t (a Retry-After).
 func (l *HostLimiter) Block(host string, until time.Time) {
-	h := l.state(host, 1)
 	l.mu.Lock()
+	h := l.stateLocked(host)
 	if until.After(h.blockedUntil) {
 		h.blockedUntil = until
 	}
 	l.mu.Unlock()
+}
+
+// limiterHost is the host a URL's requests count against in the
+// HostLimiter: one name for one server, however the config or a link
+// spells it ("Forum.Example", "forum.example:443", "forum.example."), so
+// that sites sharing it share its limits.
+func limiterHost(u *url.URL) string {
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(h, port)
 }
 
 // Fetcher is the one polite colly collector setup every engine shares. A
@@ -273,6 +373,14 @@ func NewFetcher(cfg *config.Scrape, site config.Site, lim *HostLimiter, m *Metri
 	g, err := newGuard(site.AllowPrivate, proxy)
 	if err != nil {
 		return nil, err
+	}
+	// Every host of the site is declared before anything is fetched, so
+	// that a stricter site's limits hold on a host it shares with another
+	// from the first request, whichever site starts first.
+	for _, b := range append([]string{site.URL}, site.Mirrors...) {
+		if u, err := url.Parse(b); err == nil && u.Host != "" {
+			lim.Register(limiterHost(u), site.RateLimit)
+		}
 	}
 	f := &Fetcher{site: site, cfg: cfg, lim: lim, guard: g, metrics: m}
 	if err := f.build(proxy); err != nil {
@@ -367,7 +475,7 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err := f.guard.checkURL(ctx, req.URL); err != nil {
 		return nil, err
 	}
-	release, err := f.lim.Wait(ctx, req.URL.Host, f.site.RateLimit)
+	release, err := f.lim.Wait(ctx, limiterHost(req.URL), f.site.RateLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +546,7 @@ func (t *guardedTransport) check(req *http.Request, resp *http.Response) (*http.
 		host := origin.URL.Host
 		switch {
 		case resp.StatusCode/100 == 2:
-			resp.Body = &robotsBody{r: resp.Body, f: f, host: host}
+			resp.Body = &robotsBody{r: resp.Body, f: f, host: host, limHost: limiterHost(origin.URL)}
 		case resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden:
 			// A bot challenge in place of robots.txt is the site's
 			// challenge, not its rules: the page fails as "challenge"
@@ -598,7 +706,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 			d = time.Minute
 		}
 		d = min(d, f.cfg.MaxRetryAfter)
-		f.lim.Block(final.Host, time.Now().Add(d))
+		f.lim.Block(limiterHost(final), time.Now().Add(d))
 		if f.onRetry != nil {
 			f.onRetry(final.Host, d)
 		}

@@ -28,18 +28,29 @@ import (
 // until it meets posts it has seen. If that walk is cut short (an older
 // page fails, or the round's page budget runs out), the posts beyond the
 // cut must still be read in a later round, though the first page now holds
-// only posts already seen.
+// only posts already seen. That holds too when the process stops in the
+// middle of the walk (a deploy, a lost lease): the walk's place was written
+// only once it ended, with the round's context already cancelled, so the
+// posts beyond it were never read.
 func TestABurstLargerThanOnePageIsNotLost(t *testing.T) {
-	f := func(name string, perRound int, failOlderOnce bool) {
+	f := func(name string, perRound int, failOlderOnce, stopOnOlderOnce bool) {
 		t.Run(name, func(t *testing.T) {
 			forum := scrapetest.NewForum(scrapetest.Telegram, 1, 30)
 			defer forum.Close()
 			target, _ := url.Parse(forum.URL())
-			var failing atomic.Bool
+			var failing, stopping atomic.Bool
+			var stopRound atomic.Pointer[context.CancelFunc]
 			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if failing.Load() && r.URL.Query().Get("before") != "" {
 					failing.Store(false)
 					http.Error(w, "boom", http.StatusInternalServerError)
+					return
+				}
+				if stopping.Load() && r.URL.Query().Get("before") != "" {
+					// The process stops while this page is on its way.
+					stopping.Store(false)
+					(*stopRound.Load())()
+					<-r.Context().Done()
 					return
 				}
 				httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
@@ -80,8 +91,12 @@ func TestABurstLargerThanOnePageIsNotLost(t *testing.T) {
 				want[id] = true
 			}
 			failing.Store(failOlderOnce)
+			stopping.Store(stopOnOlderOnce)
 			for round := 0; round < 4; round++ {
-				_, _ = c.Round(context.Background())
+				ctx, cancel := context.WithCancel(context.Background())
+				stopRound.Store(&cancel)
+				_, _ = c.Round(ctx)
+				cancel()
 			}
 			got := map[string]int{}
 			for _, p := range posts {
@@ -108,6 +123,7 @@ func TestABurstLargerThanOnePageIsNotLost(t *testing.T) {
 			}
 		})
 	}
-	f("an older page that fails once is read in a later round", 20, true)
-	f("a round's page budget running out leaves the rest for the next round", 2, false)
+	f("an older page that fails once is read in a later round", 20, true, false)
+	f("a round's page budget running out leaves the rest for the next round", 2, false, false)
+	f("a process stopping in the middle of the walk leaves the rest for the next one", 20, false, true)
 }

@@ -35,8 +35,10 @@ type robotsBody struct {
 	r    io.ReadCloser
 	f    *Fetcher
 	host string
-	out  *bytes.Reader
-	err  error
+	// limHost is host as the limiter names it (limiterHost).
+	limHost string
+	out     *bytes.Reader
+	err     error
 }
 
 func (b *robotsBody) Read(p []byte) (int, error) {
@@ -57,7 +59,7 @@ func (b *robotsBody) Read(p []byte) (int, error) {
 		} else {
 			rules, _ := robotstxt.FromBytes(clean) // nil only for what the parser refuses, which cleaning removed
 			d := crawlDelayOf(rules, b.f.site.UserAgent)
-			b.f.lim.SetCrawlDelay(b.host, d)
+			b.f.lim.SetCrawlDelay(b.limHost, b.f.site.Name, d)
 			b.f.metrics.CrawlDelay.WithLabelValues(b.f.site.Name).Set(d.Seconds())
 			b.f.robotsMu.Lock()
 			if b.f.lastRobots == nil {

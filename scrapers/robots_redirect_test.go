@@ -39,10 +39,10 @@ func testRobotsRedirect(t *testing.T, target string) {
 	if _, err := f.Get(ctx, site.URL+"/private/1", Validators{}); fetchErrReason(err) != "robots" {
 		t.Fatalf("a disallowed page asked for directly: %v, want a robots refusal", err)
 	}
-	if d := f.lim.state(hostOf(t, site.URL), 1).crawlDelay; d != 200*time.Millisecond {
+	if d := f.lim.hostCrawlDelay(hostOf(t, site.URL)); d != 200*time.Millisecond {
 		t.Errorf("the site's host has Crawl-delay %v, want 200ms from its redirected robots.txt", d)
 	}
-	if d := f.lim.state(hostOf(t, rules.URL), 1).crawlDelay; d != 0 {
+	if d := f.lim.hostCrawlDelay(hostOf(t, rules.URL)); d != 0 {
 		t.Errorf("the robots.txt's host got Crawl-delay %v, want none: its own robots.txt was never asked for", d)
 	}
 	if _, err := f.Get(ctx, site.URL+"/go?to=/private/2", Validators{}); fetchErrReason(err) != "robots" {

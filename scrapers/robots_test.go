@@ -152,7 +152,7 @@ func TestRobotsTxtAtTheFetcher(t *testing.T) {
 		if _, err := f.Get(ctx, srv.URL+"/p", Validators{}); err != nil {
 			t.Fatal(err)
 		}
-		if d := f.lim.state(hostOf(t, srv.URL), 1).crawlDelay; d != 0 {
+		if d := f.lim.hostCrawlDelay(hostOf(t, srv.URL)); d != 0 {
 			t.Errorf("crawl delay %v, want 0", d)
 		}
 	})
@@ -164,7 +164,7 @@ func TestRobotsTxtAtTheFetcher(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if d := f.lim.state(hostOf(t, srv.URL), 1).crawlDelay; d != 0 {
+		if d := f.lim.hostCrawlDelay(hostOf(t, srv.URL)); d != 0 {
 			t.Errorf("crawl delay %v, want 0", d)
 		}
 	})
@@ -199,13 +199,13 @@ func BenchmarkLenientRobots(b *testing.B) {
 // change the host's Crawl-delay either (here, to none).
 func TestRobotsBodyCutOffKeepsTheDelay(t *testing.T) {
 	f := testFetcher(t, nil)
-	f.lim.SetCrawlDelay("forum.example", 3*time.Second)
+	f.lim.SetCrawlDelay("forum.example", f.site.Name, 3*time.Second)
 	cut := io.MultiReader(strings.NewReader("User-agent: *\nCrawl-delay: 0\n"), iotest.ErrReader(errors.New("connection reset")))
-	b := &robotsBody{r: io.NopCloser(cut), f: f, host: "forum.example"}
+	b := &robotsBody{r: io.NopCloser(cut), f: f, host: "forum.example", limHost: "forum.example"}
 	if _, err := io.ReadAll(b); err == nil {
 		t.Fatal("the read error was not passed on to colly")
 	}
-	if d := f.lim.state("forum.example", 1).crawlDelay; d != 3*time.Second {
+	if d := f.lim.hostCrawlDelay("forum.example"); d != 3*time.Second {
 		t.Errorf("crawl delay %v after a cut-off robots.txt, want it kept at 3s", d)
 	}
 }
@@ -352,7 +352,7 @@ func TestALongCrawlDelayIsWaitedOutNotFailed(t *testing.T) {
 	ctx := context.Background()
 	l := NewHostLimiter()
 	l.MaxWait = 20 * time.Millisecond
-	l.SetCrawlDelay("forum.example", 100*time.Millisecond)
+	l.SetCrawlDelay("forum.example", "t", 100*time.Millisecond)
 	for i := range 3 {
 		release, err := l.Wait(ctx, "forum.example", config.RateLimit{Parallelism: 1})
 		if err != nil {

@@ -61,20 +61,73 @@ func (c *feedContent) html() string {
 	if strings.EqualFold(strings.TrimSpace(c.Type), "xhtml") {
 		return c.Inner
 	}
+	// HTML put in raw, not escaped or in CDATA (invalid, and common in
+	// hand-made RSS): read as character data, only the text before its
+	// first element was kept, and the post took its title as its text.
+	if hasElements(c.Inner) {
+		return unwrapCDATA(c.Inner)
+	}
 	return c.Text
+}
+
+// hasElements reports whether an element's inner XML holds child elements
+// (outside CDATA sections, whose markup is text to XML).
+func hasElements(inner string) bool {
+	for inner != "" {
+		i := strings.IndexByte(inner, '<')
+		if i < 0 || i+1 >= len(inner) {
+			return false
+		}
+		rest := inner[i:]
+		if strings.HasPrefix(rest, "<![CDATA[") {
+			end := strings.Index(rest, "]]>")
+			if end < 0 {
+				return false
+			}
+			inner = rest[end+3:]
+			continue
+		}
+		if c := rest[1]; c == '/' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+			return true
+		}
+		inner = rest[1:]
+	}
+	return false
+}
+
+// unwrapCDATA drops the CDATA delimiters of inner XML read as HTML: what
+// is inside them is the markup itself.
+func unwrapCDATA(inner string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(inner, "<![CDATA[")
+		if i < 0 {
+			b.WriteString(inner)
+			return b.String()
+		}
+		b.WriteString(inner[:i])
+		inner = inner[i+len("<![CDATA["):]
+		end := strings.Index(inner, "]]>")
+		if end < 0 {
+			b.WriteString(inner)
+			return b.String()
+		}
+		b.WriteString(inner[:end])
+		inner = inner[end+len("]]>"):]
+	}
 }
 
 type feedItem struct {
 	// RSS
-	Title       string     `xml:"title"`
-	Links       []feedLink `xml:"link"`
-	GUID        string     `xml:"guid"`
-	PubDate     string     `xml:"pubDate"`
-	Author      feedAuthor `xml:"author"`
-	Creator     string     `xml:"http://purl.org/dc/elements/1.1/ creator"`
-	Description string     `xml:"description"`
-	Encoded     string     `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
-	Comments    string     `xml:"comments"`
+	Title       string      `xml:"title"`
+	Links       []feedLink  `xml:"link"`
+	GUID        string      `xml:"guid"`
+	PubDate     string      `xml:"pubDate"`
+	Author      feedAuthor  `xml:"author"`
+	Creator     string      `xml:"http://purl.org/dc/elements/1.1/ creator"`
+	Description feedContent `xml:"description"`
+	Encoded     feedContent `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
+	Comments    string      `xml:"comments"`
 	// Date is Dublin Core's date: the only date of an RSS 1.0 item, and
 	// of many RSS 2.0 ones.
 	Date string `xml:"http://purl.org/dc/elements/1.1/ date"`
@@ -149,7 +202,7 @@ func (r *rss) Parse(in *Input) (*Page, error) {
 			id = link
 		}
 		html := ""
-		for _, h := range []string{it.Encoded, it.Content.html(), it.Description, it.Summary.html()} {
+		for _, h := range []string{it.Encoded.html(), it.Content.html(), it.Description.html(), it.Summary.html()} {
 			if strings.TrimSpace(h) != "" {
 				html = h
 				break

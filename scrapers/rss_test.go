@@ -48,6 +48,28 @@ func TestFeedItemsKeepTheirDateAndBodyInEveryFormat(t *testing.T) {
 			want:  []want{{id: "post-9", published: time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC), text: "dated the Dublin Core way"}},
 		},
 		{
+			// RSS wants a description's HTML escaped or in CDATA; many
+			// hand-made feeds put it in raw. Read as character data, the
+			// words inside its elements were lost: all of them, or all
+			// after the first <br>, the post taking its title as its text.
+			name: "an RSS item whose description holds raw HTML keeps its words",
+			body: `<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Board</title>
+<item><guid>post-1</guid><title>One</title><description><p>Meet at <b>the station</b>.</p><blockquote>he is home by six</blockquote></description></item>
+<item><guid>post-2</guid><title>Two</title><description>Line one<br>line two &amp; three</description></item>
+<item><guid>post-3</guid><title>Three</title><content:encoded><div>Bring <i>the paint</i>.</div></content:encoded></item>
+<item><guid>post-4</guid><title>Four</title><description>&lt;p&gt;escaped &amp;amp; fine&lt;/p&gt;</description></item>
+<item><guid>post-5</guid><title>Five</title><description><![CDATA[<p>in CDATA</p>]]></description></item>
+</channel></rss>`,
+			title: "Board",
+			want: []want{
+				{id: "post-1", text: "Meet at the station.", quoted: []string{"he is home by six"}},
+				{id: "post-2", text: "Line one\n\nline two & three"},
+				{id: "post-3", text: "Bring the paint."},
+				{id: "post-4", text: "escaped & fine"},
+				{id: "post-5", text: "in CDATA"},
+			},
+		},
+		{
 			name: "an Atom entry with xhtml content keeps its words and quotes", file: "atom-xhtml.xml",
 			title: "Example Discussions",
 			want: []want{{

@@ -104,6 +104,18 @@ type Page struct {
 	Older string `json:"older,omitempty"`
 	// Title is the thread or channel title, when the page shows one.
 	Title string `json:"title,omitempty"`
+	// Silent are a newest-first listing's items that are no posts (a
+	// picture without a caption): never handed on, but recorded as read,
+	// so that a page of them, all new, counts as part of a gap and the
+	// walk reads the older page.
+	Silent []ItemRef `json:"silent,omitempty"`
+}
+
+// ItemRef names an item of a listing that is no post (Page.Silent), as
+// a post on its place would be named.
+type ItemRef struct {
+	SitePostID string `json:"site_post_id"`
+	ThreadID   string `json:"thread_id,omitempty"`
 }
 
 // Engine parses the pages of one forum software. An Engine is built per

@@ -98,7 +98,10 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 			p.Quoted = append([]string{r}, p.Quoted...)
 		}
 		if p.Text == "" && len(p.Quoted) == 0 {
-			return // media without a caption
+			// Media without a caption: no words, but a place in the
+			// channel (see Page.Silent).
+			pg.Silent = append(pg.Silent, ItemRef{SitePostID: p.SitePostID, ThreadID: p.ThreadID})
+			return
 		}
 		pg.Posts = append(pg.Posts, p)
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
 
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
@@ -151,6 +152,7 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		if body.Length() == 0 {
 			body = s.Find(".message-body").First()
 		}
+		xfChrome(body)
 		p.Text, p.Quoted = splitQuotes(body, "blockquote.bbCodeBlock--quote, blockquote.bbCodeBlock[data-quote]", ".bbCodeBlock-title")
 		if p.Text == "" && len(p.Quoted) == 0 {
 			return // nothing written: an attachment-only or emptied post
@@ -158,4 +160,27 @@ func (x *xenForo) Parse(in *Input) (*Page, error) {
 		pg.Posts = append(pg.Posts, p)
 	})
 	return pg, nil
+}
+
+// xfChrome takes the board's buttons out of a post's body (in place): a
+// spoiler's toggle ("Spoiler", "Spoiler: <title>") and the "Click to
+// expand..." link of a long block read as words the author wrote, in the
+// text or in a quote. A spoiler's content stays, and so does the title its
+// author gave it, on a line of its own. Both XenForo 2 and 1 markup.
+func xfChrome(body *goquery.Selection) {
+	body.Find(".bbCodeSpoiler-button, .bbCodeSpoilerButton").Each(func(_ int, b *goquery.Selection) {
+		title := nodeText(b.Find(".bbCodeSpoiler-button-title").First())
+		if title == "" {
+			// XenForo 1: "Spoiler<span class="SpoilerTitle">: title</span>".
+			title = strings.TrimSpace(strings.TrimPrefix(nodeText(b.Find(".SpoilerTitle").First()), ":"))
+		}
+		if title == "" {
+			b.Remove()
+			return
+		}
+		line := &html.Node{Type: html.ElementNode, Data: "div"}
+		line.AppendChild(&html.Node{Type: html.TextNode, Data: title})
+		b.ReplaceWithNodes(line)
+	})
+	body.Find(".bbCodeBlock-expandLink, .quoteExpand").Remove()
 }

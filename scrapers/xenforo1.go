@@ -93,7 +93,8 @@ func (x *xenForo) parseXF1(in *Input, doc *goquery.Document, base *url.URL) *Pag
 		}
 		// posts/<id>/ is XenForo 1's own permalink; it redirects to the post.
 		p.URL = resolve(base, "posts/"+id+"/")
-		body.Find(".messageTextEndMarker, .quoteExpand").Remove()
+		body.Find(".messageTextEndMarker").Remove()
+		xfChrome(body)
 		p.Text, p.Quoted = splitQuotes(body, "div.bbCodeQuote", ".attribution")
 		if p.Text == "" && len(p.Quoted) == 0 {
 			return
