@@ -1,6 +1,7 @@
 package classifiers
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -60,7 +61,16 @@ func normalize(text string) normalized {
 		b.WriteByte(c)
 		off = append(off, int32(at))
 	}
+	rev := reversals(text)
 	for i := 0; i < len(text); {
+		if len(rev) > 0 && i >= rev[0].start {
+			if i < rev[0].end {
+				off = appendReversed(&b, off, text, i, rev[0])
+				i = rev[0].end
+			}
+			rev = rev[1:]
+			continue
+		}
 		c := text[i]
 		if c < utf8.RuneSelf {
 			if c == '&' {
@@ -295,6 +305,8 @@ func foldRune(r rune) (string, bool) {
 		return asciiStrings['a'+byte(r-0x24B6)], true
 	case r >= 0x24D0 && r <= 0x24E9: // circled small letters
 		return asciiStrings['a'+byte(r-0x24D0)], true
+	case r >= 0x249C && r <= 0x24B5: // parenthesized small letters, ⒦⒤⒧⒧
+		return asciiStrings['a'+byte(r-0x249C)], true
 	case r >= 0x1F150 && r <= 0x1F189: // negative circled / squared capitals
 		return asciiStrings['a'+byte((r-0x1F150)%26)], true
 	case r >= 0x1F1E6 && r <= 0x1F1FF: // regional indicators
@@ -310,3 +322,419 @@ var asciiStrings = func() [128]string {
 	}
 	return a
 }()
+
+// A reversal is a stretch of the original text, text[start:end], that a
+// renderer draws in the opposite order from the one it is stored in: the
+// letters after a right-to-left override, or upside-down ("flipped")
+// text, which is also written back to front. Read in stored order, a
+// threat behind either is no word ("llik"); normalize writes it in the
+// order a reader sees it.
+type reversal struct {
+	start, end int
+	flip       bool // each character is also read turned over: ʞ is k
+}
+
+// reversals returns the reversals of text in order, or nil.
+func reversals(text string) []reversal {
+	override, flip := mayReverse(text)
+	var rs []reversal
+	if override {
+		rs = overrides(text, rs)
+	}
+	if flip {
+		n := len(rs)
+		rs = flips(text, rs)
+		if n > 0 && len(rs) > n {
+			// A flipped stretch inside an override is read by the override.
+			kept := rs[:n]
+			for _, f := range rs[n:] {
+				if !slices.ContainsFunc(rs[:n], func(o reversal) bool { return f.start < o.end && o.start < f.end }) {
+					kept = append(kept, f)
+				}
+			}
+			rs = kept
+			slices.SortFunc(rs, func(a, b reversal) int { return a.start - b.start })
+		}
+	}
+	return rs
+}
+
+// reversalLead marks the leading bytes of a right-to-left override and
+// of the characters flipDistinct knows, so that mayReverse passes over
+// most text, Latin accents, Cyrillic and Han included, without decoding.
+var reversalLead = func() (t [256]bool) {
+	for _, c := range []byte{0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCE, 0xCF, 0xD4, 0xE1, 0xE2, 0xE3, 0xEA} {
+		t[c] = true
+	}
+	return t
+}()
+
+// mayReverse reports whether text holds a right-to-left override, and
+// whether it holds a character only upside-down text uses, in one pass.
+func mayReverse(text string) (override, flip bool) {
+	for i := 0; i < len(text); i++ {
+		if !reversalLead[text[i]] {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(text[i:])
+		override = override || r == 0x202E
+		flip = flip || flipDistinct(r) != 0
+		if override && flip {
+			break
+		}
+	}
+	return override, flip
+}
+
+// overrides appends the stretches right-to-left overrides (U+202E)
+// reverse: from the override to its pop (U+202C), to the end of an
+// isolate holding it (U+2069) or to the end of the paragraph, whichever
+// comes first; a tab, which the bidi algorithm sets back to the
+// paragraph's direction, splits a stretch in two. Embeddings nested in
+// the override are read reversed with it, which for Latin letters is a
+// simplification. A stretch holding an ASCII digit is left in stored
+// order: the personal-data finders read addresses, phone numbers and
+// dates in stored order, and must keep finding the ones written there.
+func overrides(text string, rs []reversal) []reversal {
+	for i := 0; i < len(text); {
+		j := strings.Index(text[i:], "\u202e")
+		if j < 0 {
+			break
+		}
+		start := i + j + len("\u202e")
+		end := overrideEnd(text, start)
+		if !hasASCIIDigit(text[start:end]) {
+			for a := start; a < end; {
+				b := strings.IndexByte(text[a:end], '\t')
+				if b < 0 {
+					b = end
+				} else {
+					b += a
+				}
+				if b > a {
+					rs = append(rs, reversal{start: a, end: b})
+				}
+				a = b + 1
+			}
+		}
+		i = end
+	}
+	return rs
+}
+
+// overrideEnd returns where an override whose text starts at i ends.
+func overrideEnd(text string, i int) int {
+	embeddings, isolates := 0, 0
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if c == '\n' || c == '\r' {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch r {
+		case 0x202A, 0x202B, 0x202D, 0x202E: // embeddings and overrides
+			if isolates == 0 {
+				embeddings++
+			}
+		case 0x202C: // pop directional formatting
+			if isolates == 0 {
+				if embeddings == 0 {
+					return i
+				}
+				embeddings--
+			}
+		case 0x2066, 0x2067, 0x2068: // isolates
+			isolates++
+		case 0x2069: // pop directional isolate
+			if isolates == 0 {
+				return i
+			}
+			isolates--
+		case 0x2029, 0x0085: // paragraph separators
+			return i
+		}
+		i += size
+	}
+	return i
+}
+
+func hasASCIIDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// flipped maps the characters of upside-down text to what they read as
+// turned over: the letters, including the ASCII ones that are other
+// letters turned over (p for d, u for n) or themselves (o, s, x), and the
+// punctuation. Turned over, 6 and 9 trade places; the other figures are
+// most often kept as they are, or written with the letters listed (Ɛ, ㄣ).
+var flipped = map[rune]string{
+	'0': "0", '1': "1", '2': "2", '3': "3", '4': "4", '5': "5", '6': "9", '7': "7", '8': "8", '9': "6",
+	'ɐ': "a", 'q': "b", 'ɔ': "c", 'p': "d", 'ǝ': "e", 'ɟ': "f", 'ƃ': "g", 'ᵷ': "g", 'ɥ': "h", 'ı': "i", 'ᴉ': "i",
+	'ɾ': "j", 'ʞ': "k", 'l': "l", 'ɯ': "m", 'u': "n", 'o': "o", 'd': "p", 'b': "q", 'ɹ': "r", 's': "s", 'ʇ': "t",
+	'n': "u", 'ʌ': "v", 'ʍ': "w", 'x': "x", 'ʎ': "y", 'z': "z",
+	'∀': "a", 'ꓭ': "b", 'Ɔ': "c", 'ᗡ': "d", 'ꓷ': "d", 'Ǝ': "e", 'Ⅎ': "f", '⅁': "g", 'H': "h", 'I': "i", 'ſ': "j",
+	'ꓘ': "k", '˥': "l", 'ꓶ': "l", 'W': "m", 'N': "n", 'O': "o", 'Ԁ': "p", 'ᴚ': "r", 'ꓤ': "r", 'S': "s", '⊥': "t",
+	'ꓕ': "t", '∩': "u", 'Λ': "v", 'M': "w", 'X': "x", '⅄': "y", 'Z': "z",
+	'Ɩ': "1", 'ᄅ': "2", 'Ɛ': "3", 'ㄣ': "4", 'ϛ': "5", 'ㄥ': "7",
+	'˙': ".", '¡': "!", '¿': "?", ',': "'", '\'': ",", '(': ")", ')': "(", '[': "]", ']': "[", '{': "}", '}': "{",
+	'<': ">", '>': "<",
+}
+
+// flippedASCII is flipped for the ASCII characters, a lookup for the
+// common case of flipRead.
+var flippedASCII = func() (a [utf8.RuneSelf]string) {
+	for r, s := range flipped {
+		if r < utf8.RuneSelf {
+			a[r] = s
+		}
+	}
+	return a
+}()
+
+// flipRead returns what r reads as turned over, if it is in flipped.
+func flipRead(r rune) (string, bool) {
+	if r < utf8.RuneSelf {
+		s := flippedASCII[r]
+		return s, s != ""
+	}
+	if flipDistinct(r) == 0 && r != 'ı' && r != 'ſ' && r != '˙' && r != '¡' && r != '¿' {
+		return "", false
+	}
+	s, ok := flipped[r]
+	return s, ok
+}
+
+// flipDistinct tells the characters seen only in upside-down text (and
+// phonetics) from those of ordinary text: 1 for a lower-case letter, 2
+// for a capital, figure or symbol, 0 for any other character.
+func flipDistinct(r rune) int {
+	switch r {
+	case 'ɐ', 'ɔ', 'ǝ', 'ɟ', 'ƃ', 'ᵷ', 'ɥ', 'ᴉ', 'ɾ', 'ʞ', 'ɯ', 'ɹ', 'ʇ', 'ʌ', 'ʍ', 'ʎ':
+		return 1
+	case '∀', 'ꓭ', 'Ɔ', 'ᗡ', 'ꓷ', 'Ǝ', 'Ⅎ', '⅁', 'ꓘ', '˥', 'ꓶ', 'Ԁ', 'ᴚ', 'ꓤ', '⊥', 'ꓕ', '∩', 'Λ', '⅄',
+		'Ɩ', 'ᄅ', 'Ɛ', 'ㄣ', 'ϛ', 'ㄥ':
+		return 2
+	}
+	return 0
+}
+
+// flips appends the upside-down stretches of text: runs of words made
+// only of characters that read turned over, on one line, that hold a
+// lower-case letter seen only in upside-down text or two such other
+// characters. Words all in ASCII ("so", "on") at either end of a run are
+// left out, they are more likely the ordinary words around one flipped
+// word, unless every word of the line can be read turned over: then the
+// whole line is flipped, and the "I" it ends with starts it. Flipped full
+// stops, exclamation and question marks next to the run are taken in.
+func flips(text string, rs []reversal) []reversal {
+	start, end, lower, other := -1, -1, 0, 0
+	first, last, clean := -1, -1, true // the line's words so far, all read turned over
+	flush := func(lineEnd bool) {
+		if lineEnd && clean && start >= 0 {
+			start, end = first, last
+		}
+		if start >= 0 && (lower > 0 || other >= 2) {
+			a, b := start, end
+			for a > 0 {
+				r, size := utf8.DecodeLastRuneInString(text[:a])
+				if r != '˙' && r != '¡' && r != '¿' {
+					break
+				}
+				a -= size
+			}
+			for b < len(text) {
+				r, size := utf8.DecodeRuneInString(text[b:])
+				if r != '˙' && r != '¡' && r != '¿' {
+					break
+				}
+				b += size
+			}
+			rs = append(rs, reversal{start: a, end: b, flip: true})
+		}
+		start, end, lower, other = -1, -1, 0, 0
+	}
+	for i := 0; i < len(text); {
+		// The gap before the next word: a line break or a tab ends a run.
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !inWord(r) {
+			if r == '\n' || r == '\r' || r == '\t' || r == 0x2028 || r == 0x2029 {
+				flush(true)
+				first, last, clean = -1, -1, true
+			}
+			i += size
+			continue
+		}
+		w := i
+		ok, ascii, lo, ot := true, true, 0, 0
+		for i < len(text) {
+			r, size := utf8.DecodeRuneInString(text[i:])
+			if !inWord(r) {
+				break
+			}
+			i += size
+			if r >= utf8.RuneSelf {
+				ascii = false
+			}
+			if unicode.IsMark(r) {
+				continue
+			}
+			if _, in := flipRead(r); !in {
+				ok = false
+				continue
+			}
+			switch flipDistinct(r) {
+			case 1:
+				lo++
+			case 2:
+				ot++
+			}
+		}
+		if !ok {
+			flush(false)
+			clean = false
+			continue
+		}
+		if first < 0 {
+			first = w
+		}
+		last = i
+		if !ascii {
+			if start < 0 {
+				start = w
+			}
+			end = i
+			lower += lo
+			other += ot
+		}
+	}
+	flush(true)
+	return rs
+}
+
+// inWord reports the characters of a word of possibly upside-down text.
+func inWord(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r|0x20 && r|0x20 <= 'z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || flipDistinct(r) != 0
+}
+
+// appendReversed writes text[from:rv.end] to b in the order a renderer
+// draws it, each character folded as normalize folds it (and, for
+// upside-down text, turned over first), and returns off extended for the
+// bytes written. A monotone byte map cannot send reversed words back to
+// their own bytes, so every byte written maps to an end of the stretch:
+// the bytes a token can start with to its start, those that can only
+// follow a token (spaces, punctuation) to its end. A symbol, which is a
+// token of its own and can follow one, is set apart by spaces. A token
+// read from the stretch then spans all of it, and the spans of
+// consecutive tokens never run backwards.
+func appendReversed(b *strings.Builder, off []int32, text string, from int, rv reversal) []int32 {
+	var starts [64]int
+	at := starts[:0]
+	for i := from; i < rv.end; {
+		_, size := utf8.DecodeRuneInString(text[i:rv.end])
+		at = append(at, i)
+		i += size
+	}
+	out := make([]byte, 0, rv.end-from+8)
+	var fold [16]byte
+	for k := len(at) - 1; k >= 0; k-- {
+		s := text[at[k]:rv.end]
+		r, size := utf8.DecodeRuneInString(s)
+		f, ok := "", false
+		if rv.flip {
+			f, ok = flipRead(r)
+		}
+		switch {
+		case ok:
+		case r == utf8.RuneError && size == 1:
+			f = " "
+		case r < utf8.RuneSelf:
+			c := byte(r)
+			switch {
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			case c == '(' || c == '[' || c == '{' || c == '<' || c == ')' || c == ']' || c == '}' || c == '>':
+				c = mirrorBracket(c)
+			}
+			f = asciiStrings[c]
+		case isInvisible(r):
+			continue
+		default:
+			if f, ok = foldRune(r); ok {
+				break
+			}
+			if isMark(r) {
+				continue
+			}
+			if f, ok = decomposeASCII(r, s, &fold); ok {
+				break
+			}
+			r = unicode.ToLower(r)
+			if unicode.IsSymbol(r) {
+				out = append(out, ' ')
+				out = utf8.AppendRune(out, r)
+				out = append(out, ' ')
+				continue
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		}
+		out = append(out, f...)
+	}
+	for j := 0; j < len(out); {
+		c := out[j]
+		o, n := rv.end, 1
+		switch {
+		case isWordByte(c):
+			o = from
+		case c == '$':
+			if j+1 < len(out) && 'a' <= out[j+1] && out[j+1] <= 'z' {
+				o = from // "$hoot": the dollar starts the word
+			}
+		case c >= utf8.RuneSelf:
+			var r rune
+			r, n = utf8.DecodeRune(out[j:])
+			if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.IsSymbol(r) {
+				o = from
+			}
+		}
+		b.Write(out[j : j+n])
+		for range n {
+			off = append(off, int32(o))
+		}
+		j += n
+	}
+	return off
+}
+
+// mirrorBracket returns the bracket a right-to-left renderer draws for c.
+func mirrorBracket(c byte) byte {
+	switch c {
+	case '(':
+		return ')'
+	case ')':
+		return '('
+	case '[':
+		return ']'
+	case ']':
+		return '['
+	case '{':
+		return '}'
+	case '}':
+		return '{'
+	case '<':
+		return '>'
+	}
+	return '<'
+}

@@ -85,8 +85,9 @@ func TestNormalizeKeepsOffsetsOnRuneStarts(t *testing.T) {
 	f("𝒽ℯ𝓇 ℎer", "her her")
 	f("ﬁnd ™", "find tm")
 	f("k\u2066i\u2069ll\U000E0041", "kill")
+	f("⒦⒤⒧⒧", "kill")
 	// Left as written: punctuation, other scripts, fractions, emoji.
-	f("½ ⒦", "½ ⒦")
+	f("½ ⑴", "½ ⑴")
 	f("дом й 家 한국", "дom й 家 한국")
 	f("がんばって", "がんばって")
 	f("1️⃣ 👍🏽", "1 👍🏽")
