@@ -78,6 +78,14 @@ func (tg *telegram) Parse(in *Input) (*Page, error) {
 		if p.Author == "" {
 			p.Author = strings.TrimSpace(s.Find(".tgme_widget_message_owner_name").First().Text())
 		}
+		if fw := s.Find(".tgme_widget_message_forwarded_from_name").First(); fw.Length() > 0 {
+			// A public source is a link to its message; a user who hides
+			// their account is a bare name.
+			p.ForwardedFrom = strings.TrimSpace(fw.Text())
+			if href, ok := fw.Attr("href"); ok {
+				p.ForwardedURL = resolve(base, href)
+			}
+		}
 		date := s.Find("a.tgme_widget_message_date").First()
 		p.URL = resolve(base, attrOrText(date, "href"))
 		if p.URL == "" {

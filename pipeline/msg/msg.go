@@ -105,6 +105,12 @@ type Post struct {
 	Thread     string `json:"thread_title,omitempty"`
 	Author     string `json:"author,omitempty"`
 	AuthorID   string `json:"author_id,omitempty"`
+	// ForwardedFrom names where a forwarded message came from (a
+	// Telegram channel or user), and ForwardedURL links to it when the
+	// source is public: a dox spreads by forwarding, and analysts follow
+	// it back to where it was first posted.
+	ForwardedFrom string `json:"forwarded_from,omitempty"`
+	ForwardedURL  string `json:"forwarded_url,omitempty"`
 	// Published is when the site says the post was written: event time.
 	Published time.Time `json:"published"`
 	// Fetched is when the scraper read it: processing time.
