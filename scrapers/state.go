@@ -20,6 +20,7 @@ import (
 //	scrape:<site>:backlog         hash: entry URL -> JSON list of older pages still to read
 //	scrape:<site>:thread:<id>     string: ThreadState JSON, expires seen_ttl after its last change
 //	scrape:<site>:seen:<thread>   hash: site post id -> content hash, expires seen_ttl after its last change
+//	scrape:<site>:seen:_:<id>     string: content hash of a post with no thread (feeds, channels), expires seen_ttl after it is written
 //	scrape:<site>:health          string: Health JSON
 //	scrape:<site>:lease           string: lease owner token (lease.go)
 //
@@ -137,11 +138,15 @@ func (st *State) SetValidators(ctx context.Context, u string, v Validators) erro
 	return nil
 }
 
-func seenKey(p *msg.Post) string {
+// seenKey is the key of post p's record: its thread's hash, or for a post
+// with no thread (a feed's, a channel's) a key of its own. One hash for
+// all of a feed's posts would have its expiry renewed by every new post
+// and never expire on an active feed, growing by every post it carried.
+func (st *State) seenKey(p *msg.Post) (key string, hash bool) {
 	if p.ThreadID == "" {
-		return "_"
+		return st.key("seen", "_", p.SitePostID), false
 	}
-	return p.ThreadID
+	return st.key("seen", p.ThreadID), true
 }
 
 // Seen returns, for each post, the content hash recorded for it ("" for a
@@ -153,7 +158,11 @@ func (st *State) Seen(ctx context.Context, posts []msg.Post) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(posts))
 	_, err := st.s.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range posts {
-			cmds[i] = p.HGet(ctx, st.key("seen", seenKey(&posts[i])), posts[i].SitePostID)
+			if k, hash := st.seenKey(&posts[i]); hash {
+				cmds[i] = p.HGet(ctx, k, posts[i].SitePostID)
+			} else {
+				cmds[i] = p.Get(ctx, k)
+			}
 		}
 		return nil
 	})
@@ -161,8 +170,29 @@ func (st *State) Seen(ctx context.Context, posts []msg.Post) ([]string, error) {
 		return nil, fmt.Errorf("cannot read seen-set: %w", err)
 	}
 	out := make([]string, len(posts))
+	var older []int
 	for i, c := range cmds {
 		out[i], _ = c.Result()
+		if out[i] == "" && posts[i].ThreadID == "" {
+			older = append(older, i)
+		}
+	}
+	if len(older) > 0 {
+		// Recorded before a threadless post had a key of its own: the
+		// site's one hash, which expires seen_ttl after its last write.
+		fields := make([]string, len(older))
+		for j, i := range older {
+			fields[j] = posts[i].SitePostID
+		}
+		vals, err := st.s.HMGet(ctx, st.key("seen", "_"), fields...).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("cannot read seen-set: %w", err)
+		}
+		for j, i := range older {
+			if j < len(vals) {
+				out[i], _ = vals[j].(string)
+			}
+		}
 	}
 	return out, nil
 }
@@ -177,7 +207,11 @@ func (st *State) MarkSeen(ctx context.Context, posts []msg.Post) error {
 	_, err := st.s.Pipelined(ctx, func(p redis.Pipeliner) error {
 		keys := map[string]bool{}
 		for i := range posts {
-			k := st.key("seen", seenKey(&posts[i]))
+			k, hash := st.seenKey(&posts[i])
+			if !hash {
+				p.Set(ctx, k, posts[i].ContentHash, st.seenTTL)
+				continue
+			}
 			p.HSet(ctx, k, posts[i].SitePostID, posts[i].ContentHash)
 			keys[k] = true
 		}
