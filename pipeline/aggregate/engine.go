@@ -497,6 +497,11 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 		st.Recent.Add(e.slotOf(t), w)
 	}
 	st.RecentUntil = e.slotOf(st.Watermark) + int64(e.recentN)
+	if h := hourOf(t); st.LateAdmits(h, w, t, e.cfg.Evidence) {
+		// Built only for posts that enter their hour's top: redacting a
+		// snippet for each post of a backlog would cost more than judging.
+		st.AddLate(h, contributor(s, t, w), int64(e.cfg.Evidence), hourOf(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window)))-1)
+	}
 	e.judgeLate(k, s, t, w)
 }
 
@@ -627,17 +632,12 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, la
 	kk := *k
 	lst := *k.L
 	kk.lateHour = from
+	// The span's strongest posts, live (the window's) and read late; the
+	// post whose reading tipped it over the bar first.
+	lst.Top = k.L.SpanTop(from, from.Add(time.Hour), e.cfg.Evidence)
 	if s != nil {
-		lst.Top = []msg.Contributor{contributor(s, late.at, late.w)}
+		lst.Top = withFirst(lst.Top, contributor(s, late.at, late.w), e.cfg.Evidence)
 		kk.lateBy = at.Sub(late.at)
-	} else {
-		// Judged when the hour ended: the window's evidence of the hour.
-		lst.Top = nil
-		for _, o := range k.L.Top {
-			if !o.At.Before(from) && o.At.Before(from.Add(time.Hour)) {
-				lst.Top = append(lst.Top, o)
-			}
-		}
 	}
 	kk.L = &lst
 	var sig msg.Signal
@@ -883,7 +883,7 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 	// in one).
 	st.Spikes.Advance(hourOf(t))
 	if st.Recent != nil && e.slotOf(t) > st.RecentUntil {
-		st.Recent, st.RecentUntil = nil, 0
+		st.Recent, st.RecentUntil, st.LateTop = nil, 0, nil
 	}
 	if k.LateIn != 0 && hourOf(t) >= k.LateIn {
 		h := k.LateIn - 1

@@ -130,3 +130,40 @@ func TestALateSpanIsJudgedAlikeAcrossARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestALateSpansPageCarriesTheSpansStrongestPosts: a span judged late
+// paged with one post as its evidence, the one whose reading tipped it
+// over the bar; on-call had nothing else of the campaign to look at.
+// The strongest posts read late into the span come with it now (the
+// tipping post first), as a live page carries its window's.
+func TestALateSpansPageCarriesTheSpansStrongestPosts(t *testing.T) {
+	start := 4*day + 10*time.Hour + 30*time.Minute
+	for _, n := range []float64{80, 140} {
+		on := outageScenario(t, start, n, true)
+		if len(on) != 1 {
+			t.Fatalf("n=%v: paged %d times, want once", n, len(on))
+		}
+		a := on[0]
+		span, err := time.Parse(time.RFC3339, a.Annotations["late_hour"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := defaults().Evidence
+		if len(a.Evidence) != want {
+			t.Errorf("n=%v: %d posts of evidence, want %d", n, len(a.Evidence), want)
+		}
+		seen := map[string]bool{}
+		for _, c := range a.Evidence {
+			if c.At.Before(span) || !c.At.Before(span.Add(time.Hour)) {
+				t.Errorf("n=%v: evidence post at %v, outside the span from %v", n, c.At.Sub(t0), span.Sub(t0))
+			}
+			if c.Weight < 0.9 {
+				t.Errorf("n=%v: evidence post of weight %v: not one of the campaign's (0.9)", n, c.Weight)
+			}
+			if seen[c.PostID] {
+				t.Errorf("n=%v: post %s twice in the evidence", n, c.PostID)
+			}
+			seen[c.PostID] = true
+		}
+	}
+}

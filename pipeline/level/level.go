@@ -74,6 +74,10 @@ type State struct {
 	// RecentUntil is the slot after which it is dropped.
 	Recent      *window.Hourly `json:"recent,omitempty"`
 	RecentUntil int64          `json:"recent_until,omitempty"`
+	// LateTop holds, per clock hour, the strongest posts read late into
+	// it while Recent is kept: the evidence of a late span that pages
+	// (late posts never enter Top, the window's).
+	LateTop []HourTop `json:"late_top,omitempty"`
 	// Est is the detector's estimate for hour EstHour.
 	Est     spike.Estimate `json:"est"`
 	EstHour int64          `json:"est_hour"`
@@ -212,6 +216,88 @@ type ScoreAt struct {
 // NewState returns an empty state for a window of n buckets and hist hours.
 func NewState(n, hours int) *State {
 	return &State{Win: window.NewSliding(n), Hist: window.NewHourly(hours), Spikes: window.NewFlags(hours), EstHour: -1 << 62, LastEmitted: -1 << 62}
+}
+
+// HourTop is the strongest posts read late into one clock hour.
+type HourTop struct {
+	Hour int64             `json:"h"`
+	Top  []msg.Contributor `json:"top"`
+}
+
+// LateAdmits reports whether a post of weight w at t, read late into
+// hour h, would enter that hour's late top k, so the caller builds its
+// evidence entry only then.
+func (s *State) LateAdmits(h int64, w float64, t time.Time, k int) bool {
+	if k <= 0 {
+		return false
+	}
+	for i := range s.LateTop {
+		if s.LateTop[i].Hour == h {
+			top := s.LateTop[i].Top
+			if len(top) < k {
+				return true
+			}
+			last := top[len(top)-1]
+			return w > last.Weight || (w == last.Weight && !t.Before(last.At))
+		}
+	}
+	return true
+}
+
+// AddLate keeps c among the k strongest posts read late into hour h, and
+// forgets the hours before oldest.
+func (s *State) AddLate(h int64, c msg.Contributor, k, oldest int64) {
+	s.LateTop = slices.DeleteFunc(s.LateTop, func(x HourTop) bool { return x.Hour < oldest })
+	i := slices.IndexFunc(s.LateTop, func(x HourTop) bool { return x.Hour == h })
+	if i < 0 {
+		s.LateTop = append(s.LateTop, HourTop{Hour: h})
+		i = len(s.LateTop) - 1
+	}
+	top := s.LateTop[i].Top
+	for _, o := range top {
+		if o.PostID == c.PostID {
+			return
+		}
+	}
+	j, _ := slices.BinarySearchFunc(top, c, stronger)
+	if j >= int(k) {
+		return
+	}
+	top = slices.Insert(top, j, c)
+	if len(top) > int(k) {
+		top = top[:k]
+	}
+	s.LateTop[i].Top = top
+}
+
+// SpanTop returns the k strongest posts from from to to (exclusive) among
+// the window's and those read late, strongest first.
+func (s *State) SpanTop(from, to time.Time, k int) []msg.Contributor {
+	var out []msg.Contributor
+	add := func(c msg.Contributor) {
+		if c.At.Before(from) || !c.At.Before(to) {
+			return
+		}
+		for _, o := range out {
+			if o.PostID == c.PostID {
+				return
+			}
+		}
+		out = append(out, c)
+	}
+	for _, c := range s.Top {
+		add(c)
+	}
+	for _, ht := range s.LateTop {
+		for _, c := range ht.Top {
+			add(c)
+		}
+	}
+	slices.SortFunc(out, stronger)
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
 }
 
 // Admits reports whether a post of weight w at t would enter the top k,
