@@ -53,13 +53,65 @@ func (f *timeFlag) String() string {
 }
 
 func (f *timeFlag) Set(s string) error {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+	// A space for the T, and a zone after hours and minutes without
+	// seconds, are how people write times; refusing them sent analysts
+	// working in a local zone back to convert to UTC by hand.
+	v := s
+	if len(v) > 10 && v[10] == ' ' {
+		v = v[:10] + "T" + v[11:]
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
 			f.t = t.UTC()
 			return nil
 		}
 	}
-	return fmt.Errorf("%q is not a time (want RFC 3339 or YYYY-MM-DD[THH:MM], UTC)", s)
+	return fmt.Errorf("%q is not a time (want RFC 3339 or YYYY-MM-DD[THH:MM[:SS]][ZONE], UTC when no zone is given)", s)
+}
+
+// checkRange refuses an empty [from, to): the command would read the
+// whole input and report success for nothing.
+func checkRange(from, to timeFlag) error {
+	if !from.t.IsZero() && !to.t.IsZero() && !from.t.Before(to.t) {
+		return fmt.Errorf("%w: --from %s is not before --to %s: the range [from, to) is empty", errUsage, fmtT(from.t), fmtT(to.t))
+	}
+	return nil
+}
+
+// namedPath is a file a flag names.
+type namedPath struct{ flag, path string }
+
+// checkOutputsApart refuses an output that is one of the inputs, or the
+// same file as another output: outputs are created (emptied) before the
+// inputs are read, so such a typo destroyed the history it was to replay,
+// and two outputs in one file cut each other's lines.
+func checkOutputsApart(outs []namedPath, inputs []string) error {
+	same := func(a, b string) bool {
+		if aa, err := filepath.Abs(a); err == nil {
+			if bb, err := filepath.Abs(b); err == nil && aa == bb {
+				return true
+			}
+		}
+		sa, errA := os.Stat(a)
+		sb, errB := os.Stat(b)
+		return errA == nil && errB == nil && os.SameFile(sa, sb)
+	}
+	for i, o := range outs {
+		if o.path == "" || o.path == "-" {
+			continue
+		}
+		for _, in := range inputs {
+			if in != "-" && same(o.path, in) {
+				return fmt.Errorf("%w: %s %s is an input of this replay: it would be overwritten before it is read", errUsage, o.flag, o.path)
+			}
+		}
+		for _, p := range outs[:i] {
+			if p.path != "" && p.path != "-" && same(o.path, p.path) {
+				return fmt.Errorf("%w: %s and %s name the same file %s: give each its own", errUsage, p.flag, o.flag, o.path)
+			}
+		}
+	}
+	return nil
 }
 
 // laterDefault is a duration flag whose default is worked out after the
@@ -115,7 +167,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	compare := fs.String("compare", "", "second config `FILE`: run both and report which alerts each fires, how far apart")
 	topic := fs.String("topic", "", "read this topic (posts or scored, short name) instead of files; needs kafka.brokers")
 	var from, to timeFlag
-	fs.Var(&from, "from", "replay posts with event time at or after this `TIME` (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
+	fs.Var(&from, "from", "replay posts with event time at or after this `TIME` (RFC 3339 or YYYY-MM-DD[THH:MM], UTC unless a zone follows)")
 	fs.Var(&to, "to", "replay posts with event time before this `TIME`")
 	slack := fs.Duration("slack", time.Hour, "with --topic: also read messages written this long before --from and after --to (late scrapes)")
 	warmup := new(time.Duration)
@@ -153,6 +205,34 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if *topic != "" && len(fs.Args()) > 0 {
 		return fmt.Errorf("%w: give either input files or --topic, not both", errUsage)
 	}
+	if err := checkRange(from, to); err != nil {
+		return err
+	}
+	// A second lane's alerts that no lane writes: the file would silently
+	// never appear.
+	if *compareAlerts != "" && *compare == "" {
+		return fmt.Errorf("%w: --compare-alerts needs --compare, the configuration whose alerts it writes", errUsage)
+	}
+	// Each output buffers on its own: two on standard output cut each
+	// other's lines where a buffer fills.
+	outFiles := []namedPath{{"--alerts", *alertsOut}, {"--levels", *levelsOut}, {"--report", *reportOut}, {"--compare-alerts", *compareAlerts}}
+	var toStdout []string
+	for _, o := range outFiles {
+		if o.path == "-" {
+			toStdout = append(toStdout, o.flag)
+		}
+	}
+	if len(toStdout) > 1 {
+		return fmt.Errorf("%w: %s all write to standard output ('-'): give a file to all but one", errUsage, strings.Join(toStdout, " and "))
+	}
+	if err := checkOutputsApart(outFiles, nil); err != nil {
+		return err
+	}
+	// Checked before any output is created: an error after would leave an
+	// earlier run's outputs emptied.
+	if cfgB != nil && cfgB.Aggregate.Step != cfg.Aggregate.Step {
+		return fmt.Errorf("%w: --compare config has aggregate.step %v, this one %v: both lanes share one event clock", errUsage, cfgB.Aggregate.Step, cfg.Aggregate.Step)
+	}
 	// The baselines' history before --from: without it every site starts
 	// from nothing, and cannot page until it has learnt again.
 	if *warmup < 0 {
@@ -188,6 +268,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		if inputs, err = replay.ExpandInputs(fs.Args()); err != nil {
+			return err
+		}
+		if err := checkOutputsApart(outFiles, inputs); err != nil {
 			return err
 		}
 		if src, err = replay.Files(inputs, e.stdin); err != nil {
@@ -267,9 +350,6 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		onsetsB = replay.NewOnsets()
 		laneB.Sinks = append(laneB.Sinks, onsetsB)
 		lanes = append(lanes, laneB)
-		if cfgB.Aggregate.Step != cfg.Aggregate.Step {
-			return fmt.Errorf("%w: --compare config has aggregate.step %v, this one %v: both lanes share one event clock", errUsage, cfgB.Aggregate.Step, cfg.Aggregate.Step)
-		}
 	}
 
 	o := replay.Options{From: from.t, To: to.t, Warmup: *warmup, Tail: *tail, Rescore: *rescore, Workers: *workers}
@@ -297,11 +377,27 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if st.Records == 0 && st.Warmup == 0 && st.OutOfRange == 0 && st.BadLines > 0 {
+		// Not an empty range: an input that is not posts (an alerts file,
+		// a wrong export). Exit 0 would let a script forward the report.
+		return fmt.Errorf("no post replayed: every line of the input was bad (%d bad lines)", st.BadLines)
+	}
 	fmt.Fprintf(e.stderr, "replayed %d posts from %s, event time %s to %s, in %s (%.0f posts/s): %d scored now, %d duplicates, %d late, %d bad lines, %d out of range\n",
 		st.Records, strings.Join(shorten(inputs, 3), ", "), fmtT(st.First), fmtT(st.Last), st.Elapsed.Round(time.Millisecond), st.PerSecond(),
 		st.Scored, st.Duplicates, st.Late, st.BadLines, st.OutOfRange)
 	if st.Warmup > 0 {
 		fmt.Fprintf(e.stderr, "warm-up: %d posts of the %s before --from applied as history (their alerts and levels not written)\n", st.Warmup, *warmup)
+	}
+	// Where the input's history fell short of what the baselines need
+	// (of the stricter of the two configurations when comparing).
+	learning, history := cfg.Aggregate.Baseline.Learning, time.Duration(cfg.Aggregate.Baseline.Days)*24*time.Hour
+	if cfgB != nil {
+		learning = max(learning, cfgB.Aggregate.Baseline.Learning)
+		history = max(history, time.Duration(cfgB.Aggregate.Baseline.Days)*24*time.Hour)
+	}
+	notes := st.BaselineNotes(from.t, learning, history)
+	for _, n := range notes {
+		fmt.Fprintf(e.stderr, "warning: %s\n", n)
 	}
 	for i, l := range lanes {
 		n := len(onsetsA.List())
@@ -314,13 +410,17 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	var cmp *replay.Comparison
 	if cfgB != nil {
 		cmp = replay.Compare(nameA, onsetsA.List(), nameB, onsetsB.List(), *matchWindow)
-		if err := cmp.WriteText(e.stdout); err != nil {
+		w := e.stdout
+		if len(toStdout) > 0 {
+			w = e.stderr // standard output holds the output named '-'
+		}
+		if err := cmp.WriteText(w); err != nil {
 			return err
 		}
 	}
 	rep := &replay.Report{
 		Title: "ThreatWatch replay", Inputs: shorten(inputs, 20), Config: configSummary(nameA, cfg), Stats: st,
-		Data: coll, Compare: cmp, Redact: replayRedact, MaxCharts: *maxCharts,
+		Data: coll, Compare: cmp, Redact: replayRedact, MaxCharts: *maxCharts, Notes: notes,
 	}
 	if *reportOut != "" {
 		w, err := output(*reportOut)
@@ -353,7 +453,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		"Copies a slice of a topic to JSON lines (unchanged), in event-time order, for a replay elsewhere.")
 	topic := fs.String("topic", "scored", "short topic name: scored or posts")
 	var from, to timeFlag
-	fs.Var(&from, "from", "export posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC)")
+	fs.Var(&from, "from", "export posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC unless a zone follows)")
 	fs.Var(&to, "to", "export posts with event time before this")
 	slack := fs.Duration("slack", time.Hour, "also read messages written this long before --from and after --to (late scrapes)")
 	out := fs.String("output", "-", "write to `FILE` ('-': stdout)")
@@ -363,6 +463,9 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	}
 	if len(fs.Args()) > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	if err := checkRange(from, to); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {

@@ -63,7 +63,8 @@ func (l *LevelWriter) Alert(*msg.Alert) error { return nil }
 func (l *LevelWriter) Flush() error { return l.w.Flush() }
 
 // LevelCSV writes the level series as CSV (time, site, target, level,
-// baseline, score, name, then one column per signal), for a spreadsheet.
+// baseline, score, name, one column per signal, posts, stale), for a
+// spreadsheet.
 type LevelCSV struct {
 	w   *bufio.Writer
 	hdr bool

@@ -60,11 +60,29 @@ var ErrNotPost = errors.New("not a post or a scored post")
 // replay cannot place it in event time.
 var ErrNoEventTime = errors.New("post has neither published nor fetched time")
 
+// schemaShown is how a bad line's unknown schema is named in its report:
+// quoted when it looks like a schema id, else by its length only, since a
+// bad line's report goes to terminals and logs and the field may hold
+// anything, a victim's name included.
+func schemaShown(s string) string {
+	ok := len(s) <= 32
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Sprintf("(not a schema name: %d bytes)", len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 // decodeRecordWith decodes one JSON line: a scored post, or a raw post.
 // Scored lines take the fast path, dec (they are what re-aggregation reads
-// by the million); anything else goes through the standard, lenient
+// by the million); anything else goes through the general, lenient
 // decoder, so a hand-written line without a schema is accepted as it is by
-// every other command.
+// every other command. Both are codec's: msg.DecodeLenient's errors quote
+// the value that did not parse (a time field holding a name and address),
+// and a bad line's error is printed.
 func decodeRecordWith(dec *codec.ScoredDecoder, b []byte) (*Record, error) {
 	var s *msg.Scored
 	var p *msg.Post
@@ -86,13 +104,13 @@ func decodeRecordWith(dec *codec.ScoredDecoder, b []byte) (*Record, error) {
 		}
 		switch {
 		case probe.Schema == msg.SchemaScored || (probe.Schema == "" && (probe.Post != nil || probe.Scores != nil)):
-			v, err := msg.DecodeLenient[msg.Scored](b)
+			v, err := codec.DecodeLenient[msg.Scored](b)
 			if err != nil {
 				return nil, err
 			}
 			s = v
 		case probe.Schema == msg.SchemaPost || probe.Schema == "":
-			v, err := msg.DecodeLenient[msg.Post](b)
+			v, err := codec.DecodeLenient[msg.Post](b)
 			if err != nil {
 				return nil, err
 			}
@@ -101,7 +119,7 @@ func decodeRecordWith(dec *codec.ScoredDecoder, b []byte) (*Record, error) {
 			if _, known := msg.KindOfSchema(probe.Schema); known {
 				return nil, fmt.Errorf("%w: schema %q", ErrNotPost, probe.Schema)
 			}
-			return nil, fmt.Errorf("%w: %q", msg.ErrSchema, probe.Schema)
+			return nil, fmt.Errorf("%w: %s", msg.ErrSchema, schemaShown(probe.Schema))
 		}
 	}
 	r := &Record{Scored: s, Post: p}

@@ -125,6 +125,10 @@ type Stats struct {
 	ScoreErrors int64
 	// First and Last are the event times of the first and last post replayed.
 	First, Last time.Time
+	// HistoryFirst is the event time of the earliest post the engines saw,
+	// the warm-up's included: where their baselines started
+	// (BaselineNotes).
+	HistoryFirst time.Time
 	// End is the engine's clock at the end (Last, or To, plus Tail).
 	End time.Time
 	// MaxReorderHeld is the most records any reorder buffer held at once.
@@ -336,6 +340,9 @@ func Run(ctx context.Context, src *Source, o Options, lanes ...*Lane) (Stats, er
 				continue // refused by the classifiers; reported above
 			}
 			d.advanceTo(rec.Time)
+			if st.HistoryFirst.IsZero() || rec.Time.Before(st.HistoryFirst) {
+				st.HistoryFirst = rec.Time
+			}
 			warm := !d.from.IsZero() && rec.Time.Before(d.from)
 			if warm {
 				// History for the engines only: not replayed, not observed.

@@ -37,6 +37,9 @@ type Report struct {
 	// MaxCharts bounds the sites charted (default 40), most alarming first;
 	// every site is in the summary table.
 	MaxCharts int
+	// Notes are caveats shown above the summary (Stats.BaselineNotes):
+	// what the reader must know before trusting a quiet stretch.
+	Notes []string
 }
 
 func (r *Report) redact(s string) string {
@@ -170,6 +173,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	data := map[string]any{
 		"Title":   r.Title,
+		"Notes":   r.Notes,
 		"Inputs":  r.Inputs,
 		"Config":  r.Config,
 		"Stats":   r.Stats,
@@ -280,12 +284,13 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px}th,td{border-bottom:
 th{background:#f6f6f6;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .meta{color:#555}.chart{margin:10px 0 18px}.firing{color:#c0392b;font-weight:600}.resolved{color:#2e8b57}
 .ev{color:#444;font-size:13px;margin:2px 0}.ev code{background:#f4f4f4;padding:0 3px}.only{background:#fff6e5}
-.note{background:#f4f8ff;border:1px solid #cfe0ff;padding:8px 10px;border-radius:4px}
+.note{background:#f4f8ff;border:1px solid #cfe0ff;padding:8px 10px;border-radius:4px}.warn{background:#fff6e5;border-color:#f0c36d}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p class="meta">Replay of {{range $i, $f := .Inputs}}{{if $i}}, {{end}}<code>{{$f}}</code>{{end}} · event time {{.From}} to {{.To}} UTC{{if .Config}} · {{.Config}}{{end}}</p>
 <p class="note">A replay: these alerts were computed from history and paged no one. Evidence is redacted: personal data appears as typed placeholders such as [ADDRESS] or [PHONE].</p>
-<h2>Summary</h2>
+{{range .Notes}}<p class="note warn">{{.}}</p>
+{{end}}<h2>Summary</h2>
 <table><tr><th>posts replayed</th><th>scored now</th><th>duplicates</th><th>late</th><th>bad lines</th><th>out of range</th><th>alerts (notifications)</th></tr>
 <tr><td class="n">{{.Stats.Records}}</td><td class="n">{{.Stats.Scored}}</td><td class="n">{{.Stats.Duplicates}}</td><td class="n">{{.Stats.Late}}</td><td class="n">{{.Stats.BadLines}}</td><td class="n">{{.Stats.OutOfRange}}</td><td class="n">{{len .Alerts}}{{if .Dropped}} (+{{.Dropped}} not listed){{end}}</td></tr></table>
 <table><tr><th>site</th><th>posts</th><th>threatening</th><th>max level</th><th>max score</th><th>highest named level</th><th>alerts fired</th><th>first alert</th></tr>
