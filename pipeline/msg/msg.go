@@ -291,7 +291,7 @@ func (s *Scored) Validate() error {
 	}
 	for sig, v := range s.Scores {
 		if !(v >= 0 && v <= 1) {
-			errs = append(errs, fmt.Errorf("%w: score %s=%v outside [0,1]", ErrInvalid, sig, v))
+			errs = append(errs, fmt.Errorf("%w: score %s=%v outside [0,1]", ErrInvalid, schemaName(string(sig)), v))
 		}
 	}
 	return errors.Join(errs...)
@@ -533,20 +533,21 @@ func clipString(s string, n int) string {
 	return s[:n]
 }
 
-// schemaName quotes a schema field for an error. Errors reach dead
-// letters' headers and logs, so a field that holds something else (a
-// producer that put a post's text there) is described, not quoted.
+// schemaName quotes a schema field (or a signal name) for an error.
+// Errors reach dead letters' headers and logs, so a field that holds
+// something else (a producer that put a post's text there) is described,
+// not quoted.
 func schemaName(s string) string {
 	if s == "" {
 		return "none"
 	}
 	if len(s) > 32 {
-		return fmt.Sprintf("(not a schema name: %d bytes)", len(s))
+		return fmt.Sprintf("(not a name: %d bytes)", len(s))
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-') {
-			return fmt.Sprintf("(not a schema name: %d bytes)", len(s))
+			return fmt.Sprintf("(not a name: %d bytes)", len(s))
 		}
 	}
 	return fmt.Sprintf("%q", s)

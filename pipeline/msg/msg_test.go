@@ -239,8 +239,8 @@ func TestASchemaErrorQuotesOnlyASchemaName(t *testing.T) {
 		name, schema, want, never string
 	}{
 		{"a newer version is named", "post/9", `"post/9"`, ""},
-		{"text is not quoted", "call 555 0147 at 12 Oak Street", "not a schema name", "Oak"},
-		{"a long value is not quoted", strings.Repeat("a", 80), "not a schema name", "aaaaaaaaaa"},
+		{"text is not quoted", "call 555 0147 at 12 Oak Street", "not a name", "Oak"},
+		{"a long value is not quoted", strings.Repeat("a", 80), "not a name", "aaaaaaaaaa"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b, _ := json.Marshal(map[string]string{"schema": c.schema, "site": "s", "site_post_id": "1"})
@@ -254,5 +254,20 @@ func TestASchemaErrorQuotesOnlyASchemaName(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A score's signal name is quoted in the error of a score out of range
+// only when it is a name.
+func TestAScoreErrorQuotesOnlyASignalName(t *testing.T) {
+	for _, c := range []struct{ sig, want, never string }{
+		{"threat", `"threat"=2`, ""},
+		{"she lives at 12 Oak Street", "not a name", "Oak"},
+	} {
+		s := &Scored{Schema: SchemaScored, Post: Post{ID: "p"}, Scores: map[Signal]float64{Signal(c.sig): 2}}
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) || (c.never != "" && strings.Contains(err.Error(), c.never)) {
+			t.Errorf("error %v, want it to contain %s and not %q", err, c.want, c.never)
+		}
 	}
 }
