@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/threatwatch/threatwatch/pipeline/bench"
@@ -40,8 +41,22 @@ func benchRunner(ctx context.Context, b *benchEnv) ([]bench.Result, error) {
 	return []bench.Result{r}, err
 }
 
+// benchList is the Benchmarks section of --help: NAME is one of these.
+func benchList() string {
+	var b strings.Builder
+	b.WriteString("Benchmarks:")
+	width := 0
+	for _, bm := range benchmarks {
+		width = max(width, len(bm.name))
+	}
+	for _, bm := range benchmarks {
+		fmt.Fprintf(&b, "\n  %-*s  %s", width, bm.name, bm.summary)
+	}
+	return b.String()
+}
+
 func cmdBench(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "bench", "[--n N] [NAME...]   (default: all)")
+	fs, cfgPath := newFlags(e, "bench", "[--n N] [NAME...]   (default: all)\n\n"+benchList())
 	n := fs.Int("n", 200000, "messages per benchmark")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -51,7 +66,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	}
 	for _, name := range fs.Args() {
 		if !slices.ContainsFunc(benchmarks, func(b benchmark) bool { return b.name == name }) {
-			return fmt.Errorf("%w: no benchmark %q", errUsage, name)
+			return fmt.Errorf("%w: no benchmark %q (see --help for the names)", errUsage, name)
 		}
 	}
 	cfg, err := loadConfig(e, *cfgPath)

@@ -31,6 +31,12 @@ func TestHelpTextsAreAccurate(t *testing.T) {
 		[]string{"-generate", "-role"}, []string{"(default true)"})
 	f("replay shows the warm-up's default once", []string{"replay", "--help"},
 		[]string{"-warmup duration", "default: the history the baselines use"}, []string{"-1ns", "-from value", "-to value"})
+	// NAME... is one of these: the help is where an operator learns them.
+	f("bench names its benchmarks", []string{"bench", "--help"},
+		[]string{"runner ", "scrape ", "classify ", "watchlist ", "e2e ", "aggregate ", "replay "}, nil)
+	// docs/notify.md sends the first test page with `notify test`.
+	f("notify lists notify test", []string{"notify", "--help"},
+		[]string{"threatwatch notify test [--config FILE] [--receiver NAME] [--no-resolve]"}, nil)
 }
 
 // --hash-token=true is the flag written another way: it hashes a token,

@@ -18,7 +18,9 @@ func cmdNotify(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "test" {
 		return cmdNotifyTest(ctx, e, args[1:])
 	}
-	return stageCommand("notify")(ctx, e, args)
+	return stageCommand("notify", "\n       threatwatch notify test [--config FILE] [--receiver NAME] [--no-resolve]\n\n"+
+		"Runs the notify stage. notify test sends a test alert and its resolution to the receivers\n"+
+		"directly, to check their keys and URLs (threatwatch notify test --help).")(ctx, e, args)
 }
 
 // runNotifyStage delivers the alerts topic to the configured receivers. It

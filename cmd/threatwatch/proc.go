@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -56,6 +58,10 @@ func openProcess(ctx context.Context, e *env, cfg *config.Config) (*process, err
 	p.metrics = pipeline.NewMetrics(p.obs.Registry)
 	var err error
 	if p.bus, err = bus.Open(cfg.Kafka, log); err != nil {
+		if len(cfg.Kafka.Brokers) == 0 && errors.Is(err, syscall.EADDRINUSE) {
+			// The fixed port another process (often an earlier run) holds.
+			return nil, fmt.Errorf("kafka.embedded.port: %w", err)
+		}
 		return nil, err
 	}
 	if p.store, err = store.Open(cfg.Redis, log); err != nil {
@@ -135,7 +141,14 @@ func runStages(ctx context.Context, e *env, cfgPath string, names ...string) err
 		p.obs.AddInfo("kafka", p.bus.Ping)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.obs.Serve(gctx, cfg.HTTP.Listen) })
+	g.Go(func() error {
+		// Named by its key, as serve.listen is: a process has two ports,
+		// and "address already in use" alone does not say which is taken.
+		if err := p.obs.Serve(gctx, cfg.HTTP.Listen); err != nil {
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		return nil
+	})
 	started := 0
 	for _, s := range stages {
 		if !contains(names, s.name) {
@@ -189,10 +202,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	return runStages(ctx, e, *cfgPath, names...)
 }
 
-// stageCommand is the subcommand of one stage.
-func stageCommand(name string) func(ctx context.Context, e *env, args []string) error {
+// stageCommand is the subcommand of one stage; more, when given, is added
+// to its synopsis in --help (another form the command takes).
+func stageCommand(name string, more ...string) func(ctx context.Context, e *env, args []string) error {
 	return func(ctx context.Context, e *env, args []string) error {
-		fs, cfgPath := newFlags(e, name, "[--config FILE]")
+		fs, cfgPath := newFlags(e, name, "[--config FILE]"+strings.Join(more, ""))
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}

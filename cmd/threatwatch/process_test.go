@@ -107,3 +107,28 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// A listener that cannot bind names the config key of its address, as
+// serve.listen does: "address already in use" alone leaves the operator
+// guessing which of the ports of a process is taken.
+func TestABusyPortIsNamedByItsKey(t *testing.T) {
+	f := func(key string, yml func(addr, port string) string) {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		cfg := filepath.Join(t.TempDir(), "tw.yaml")
+		writeFile(t, cfg, yml(ln.Addr().String(), port))
+		code, _, errOut := runWithin(t, time.Minute, "aggregate", "--config", cfg)
+		if code != 1 || !strings.Contains(errOut, key+": ") || !strings.Contains(errOut, "address already in use") {
+			t.Errorf("%s busy: exit %d, stderr %q; want 1 and the key %s", key, code, errOut, key)
+		}
+	}
+	f("http.listen", func(addr, _ string) string { return "http:\n  listen: " + addr + "\n" })
+	f("kafka.embedded.port", func(_, port string) string {
+		return "kafka:\n  embedded:\n    port: " + port + "\nhttp:\n  listen: 127.0.0.1:0\n"
+	})
+}

@@ -122,3 +122,33 @@ func TestProduceCreatesTheTopicsOfANewPrefix(t *testing.T) {
 		t.Errorf("v2.alerts: partitions %v (%v), want the configured 2", parts, err)
 	}
 }
+
+// --topic takes the pipeline's short names. A typo ("post") used to be
+// written as a new topic of its own, its lines read as dead letters, and
+// reported as written; now it is refused before Kafka is reached.
+func TestProduceRefusesATopicThatIsNotThePipelines(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "tw.yaml")
+	// Nothing listens on port 1: a produce that reaches for Kafka waits for ever.
+	writeFile(t, cfg, "kafka:\n  brokers: [127.0.0.1:1]\n")
+	f := func(topic, want string) {
+		t.Helper()
+		code, _, errOut := runWithin(t, 20*time.Second, "produce", "--config", cfg, "--topic", topic, "-")
+		if code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("--topic %q: exit %d, stderr %q; want 2 and %q", topic, code, errOut, want)
+		}
+	}
+	f("post", `unknown topic "post"`)
+	f("post", "posts, scored, levels, alerts, dead-letter")
+	f("scored-by-target", `unknown topic "scored-by-target"`)
+}
+
+// produce and consume cannot start an embedded cluster of their own (it
+// would be empty): the error says how to reach the one a process runs.
+func TestProduceAndConsumeSayHowToReachAnEmbeddedCluster(t *testing.T) {
+	for _, args := range [][]string{{"produce", "--topic", "posts", "-"}, {"consume", "--topic", "alerts"}} {
+		code, _, errOut := runWithin(t, 20*time.Second, args...)
+		if code != 2 || !strings.Contains(errOut, "kafka.brokers") || !strings.Contains(errOut, "kafka.embedded.port") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a way to reach a running embedded cluster", args, code, errOut)
+		}
+	}
+}

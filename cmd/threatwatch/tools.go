@@ -127,6 +127,17 @@ func parseKind(s string) (msg.Kind, error) {
 	return "", fmt.Errorf("%w: --type %q, want one of %v", errUsage, s, msg.Kinds)
 }
 
+// needBrokers completes "produce"/"consume" in the error they give without
+// kafka.brokers: an embedded cluster of their own would be empty.
+const needBrokers = "needs kafka.brokers (the embedded cluster lives only inside a running process: " +
+	"start that process with kafka.embedded.port set, and give this command kafka.brokers: [127.0.0.1:PORT])"
+
+// shortTopics lists the pipeline's topics by short name, as --topic takes them.
+func shortTopics(cfg *config.Config) []string {
+	t := cfg.Topics
+	return []string{t.Posts, t.Scored, t.Levels, t.Alerts, t.DeadLetter}
+}
+
 // topicKind guesses the message kind from a topic's short name.
 func topicKind(cfg *config.Config, short string) msg.Kind {
 	switch short {
@@ -203,7 +214,7 @@ func cmdMsg(ctx context.Context, e *env, args []string) error {
 
 func cmdProduce(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := newFlags(e, "produce", "--topic NAME [--type KIND] [--backfill] [FILE...]")
-	topic := fs.String("topic", "posts", "short topic name (posts, scored, levels, alerts, dead-letter)")
+	topic := fs.String("topic", "posts", "short topic name (posts, scored, levels, alerts, dead-letter: as named by topics.*)")
 	kind := fs.String("type", "", "message kind (default: from the topic)")
 	backfill := fs.Bool("backfill", false, "mark posts and scored posts as backfill: history that counts toward the baselines and never pages (for copying history into new topics)")
 	if err := parseFlags(fs, args); err != nil {
@@ -213,6 +224,11 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !slices.Contains(shortTopics(cfg), *topic) {
+		// Written, a typo would be a topic of its own that no stage reads,
+		// its lines taken for dead letters.
+		return fmt.Errorf("%w: unknown topic %q: want one of %s (the short names of topics.*)", errUsage, *topic, strings.Join(shortTopics(cfg), ", "))
+	}
 	k := topicKind(cfg, *topic)
 	if *kind != "" {
 		if k, err = parseKind(*kind); err != nil {
@@ -220,7 +236,7 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if len(cfg.Kafka.Brokers) == 0 {
-		return fmt.Errorf("%w: produce needs kafka.brokers (the embedded cluster lives only inside a running process)", errUsage)
+		return fmt.Errorf("%w: produce %s", errUsage, needBrokers)
 	}
 	log := newLogger(e, cfg.Log)
 	b, err := bus.Open(cfg.Kafka, log)
@@ -305,7 +321,7 @@ func cmdConsume(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(cfg.Kafka.Brokers) == 0 {
-		return fmt.Errorf("%w: consume needs kafka.brokers", errUsage)
+		return fmt.Errorf("%w: consume %s", errUsage, needBrokers)
 	}
 	log := newLogger(e, cfg.Log)
 	b, err := bus.Open(cfg.Kafka, log)
