@@ -270,6 +270,8 @@ var (
 	ErrInvalidEnum = errors.New("is not one of the allowed values")
 	ErrOutOfRange  = errors.New("is out of range")
 	ErrFile        = errors.New("names a file that cannot be read")
+	// ErrUnused is a setting nothing reads: most often a typo elsewhere.
+	ErrUnused = errors.New("is not used")
 )
 
 // FieldError names the field path of one configuration problem.
@@ -562,7 +564,10 @@ func Parse(b []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("cannot parse config: %w", err)
+		return nil, fmt.Errorf("cannot parse config: %w", decodeError(b, err))
+	}
+	if extraDocument(b) {
+		return nil, errors.New("cannot parse config: the file holds more than one YAML document (a second ---): only the first would be read; merge them")
 	}
 	// A listen address given as "" disables its listener, and a string
 	// cannot tell "" from a key left out: look at the keys themselves. The

@@ -16,7 +16,7 @@ import (
 func TestConfigCases(t *testing.T) {
 	cases := map[string]string{
 		"good":               "",
-		"unknown-key":        "field brokerz not found in type config.Kafka",
+		"unknown-key":        `kafka.brokerz: unknown key (did you mean "brokers"?)`,
 		"broker-no-port":     `kafka.brokers[0]: is not one of the allowed values: "localhost" is not host:port`,
 		"bad-partitions":     "kafka.partitions: is out of range: -1, want 1..10000",
 		"bad-sasl":           `kafka.sasl.mechanism: is not one of the allowed values: "kerberos", want plain, scram-sha-256 or scram-sha-512`,

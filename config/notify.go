@@ -257,7 +257,7 @@ func (c *Notify) validate(path string) error {
 	checkRefs(path+".default_receivers", c.DefaultReceivers)
 	for i, r := range c.Receivers {
 		if r.Name != "" && !used[r.Name] {
-			p.Addf(fmt.Sprintf("%s.receivers[%d].name", path, i), ErrInvalidEnum, "receiver %q is used by no route and is not a default receiver", r.Name)
+			p.Addf(fmt.Sprintf("%s.receivers[%d].name", path, i), ErrUnused, "receiver %q is used by no route and is not a default receiver", r.Name)
 		}
 	}
 	for f, d := range map[string]time.Duration{

@@ -15,7 +15,7 @@ func TestNotifyConfigCases(t *testing.T) {
 		"unknown-receiver":     `notify.routes[0].receivers[1]: is not one of the allowed values: no receiver named "b"`,
 		"dup-receiver":         `notify.receivers[1].name: is not one of the allowed values: "a" is used by another receiver`,
 		"bad-matcher":          `notify.routes[0].matchers[0]: is not one of the allowed values: invalid matcher: site: error parsing regexp`,
-		"unused-receiver":      `notify.receivers[1].name: is not one of the allowed values: receiver "lonely" is used by no route`,
+		"unused-receiver":      `notify.receivers[1].name: is not used: receiver "lonely" is used by no route`,
 		"no-type":              "notify.receivers[0].type: is required",
 		"bad-retry":            "notify.retry.attempts: is out of range: 50, want 1..20",
 		"settings-not-mapping": "settings must be a mapping",

@@ -58,7 +58,7 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 	case yaml.ScalarNode:
 		v := n.Value
 		if strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") {
-			return s.fromEnv(strings.TrimSuffix(strings.TrimPrefix(v, "${"), "}"))
+			return s.fromEnv(strings.TrimSuffix(strings.TrimPrefix(v, "${"), "}"), n.Line)
 		}
 		s.value, s.source = v, "literal"
 		return nil
@@ -74,7 +74,7 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		case m.Env != "" && m.File != "":
 			return fmt.Errorf("line %d: a secret takes env or file, not both", n.Line)
 		case m.Env != "":
-			return s.fromEnv(m.Env)
+			return s.fromEnv(m.Env, n.Line)
 		case m.File != "":
 			b, err := os.ReadFile(m.File)
 			if err != nil {
@@ -88,10 +88,10 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 	return fmt.Errorf("line %d: a secret is a string or {env: NAME} or {file: PATH}", n.Line)
 }
 
-func (s *Secret) fromEnv(name string) error {
+func (s *Secret) fromEnv(name string, line int) error {
 	v, ok := os.LookupEnv(name)
 	if !ok {
-		return fmt.Errorf("environment variable %s is not set", name)
+		return fmt.Errorf("line %d: environment variable %s is not set", line, name)
 	}
 	s.value, s.source = v, "env:"+name
 	return nil

@@ -45,7 +45,7 @@ func TestServeSectionValidation(t *testing.T) {
 	f("the replica id fits in a group name", "serve: {replica_id: 'A B'}", "serve.replica_id", ErrInvalidEnum)
 	f("hourly retention covers the raw one", "serve: {retention: {levels: 240h, levels_hourly: 24h}}", "serve.retention.levels_hourly", ErrOutOfRange)
 	f("a certificate needs its key", "serve: {tls: {cert_file: /nonexistent}}", "serve.tls.key_file", ErrRequired)
-	if _, err := Parse([]byte("serve: {token: []}")); err == nil || !strings.Contains(err.Error(), "field token not found") {
+	if _, err := Parse([]byte("serve: {token: []}")); err == nil || !strings.Contains(err.Error(), "serve.token: unknown key") {
 		t.Errorf("a misspelt key: %v", err)
 	}
 }
