@@ -255,6 +255,10 @@ loop:
 	stopWatch()
 	wg.Wait()
 	_ = w.alertsOut.Flush()
+	// The live aggregator's clock went on with the wall clock past the
+	// last post (a spike can fire on a tick after it): the replay runs its
+	// clock to here too.
+	stopped := time.Now()
 	if err := stopAll(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -275,7 +279,7 @@ loop:
 		defer cancel()
 	}
 	fmt.Fprintf(e.stdout, "\nReplaying the scored topic through the aggregate and alert code...\n")
-	if err := demoReplay(rctx, e, p, cfg, *out); err != nil {
+	if err := demoReplay(rctx, e, p, cfg, *out, stopped); err != nil {
 		return fmt.Errorf("cannot write the replay report: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "\nWritten to %s/: report.html (the replay report), alerts.jsonl (alerts as they fired live),\n"+
@@ -285,7 +289,7 @@ loop:
 
 // demoReplay replays the scored topic with the live aggregate config and
 // writes the report and the replay's alerts into out.
-func demoReplay(ctx context.Context, e *env, p *process, cfg *config.Config, out string) error {
+func demoReplay(ctx context.Context, e *env, p *process, cfg *config.Config, out string, until time.Time) error {
 	topic := cfg.Topics.Name(cfg.Topics.Scored)
 	src, err := replay.Topic(ctx, p.bus, topic, replay.TopicRange{})
 	if err != nil {
@@ -305,7 +309,7 @@ func demoReplay(ctx context.Context, e *env, p *process, cfg *config.Config, out
 	aw := replay.NewAlertWriter(af)
 	coll := replay.NewCollector()
 	lane := &replay.Lane{Name: "demo", Engine: eng, Sinks: []replay.Sink{aw, coll}}
-	o := replay.Options{}
+	o := replay.Options{To: until}
 	o.FromAggregate(cfg.Aggregate)
 	st, err := replay.Run(ctx, src, o, lane)
 	if err != nil {
