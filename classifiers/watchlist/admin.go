@@ -295,6 +295,10 @@ type KeyListing struct {
 	Configured bool   `json:"configured"`
 	Persons    int    `json:"persons"`
 	Hashes     int    `json:"hashes"`
+	// UnitHashes counts the unit hashes of addresses that name a unit
+	// (two an address: Record.Units), apart from Hashes: they are never
+	// matched against a post, only compared once an address is found.
+	UnitHashes int `json:"unit_hashes"`
 	// WithoutSeqTags counts the entries of two words or more stored
 	// without a sequence tag (by a version before them): matching works,
 	// but costs more until the file is imported again.
@@ -332,6 +336,7 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 		kl := KeyListing{ID: kid, Configured: a.hasher(kid) != nil, Persons: len(recs)}
 		for _, r := range recs {
 			kl.Hashes += len(r.Entries)
+			kl.UnitHashes += len(r.Units)
 			for _, e := range r.Entries {
 				if e.needsSeq() && !e.HasSeq {
 					kl.WithoutSeqTags++

@@ -457,6 +457,66 @@ func TestSequenceTagsAreStoredAndOldListsStillMatch(t *testing.T) {
 	}
 }
 
+// An address's unit hashes are stored with the list, as the bare kind
+// that versions before them read as an address no post word has, and say
+// which unit a post names; a list stored before them (none) matches the
+// building as before, without comparing units.
+func TestUnitHashesAreStoredAndOldListsStillMatch(t *testing.T) {
+	st := redistest.New(t)
+	ctx := context.Background()
+	h, recs := hashedK1(t, twoPersons)
+	for _, old := range []bool{false, true} {
+		rs := slices.Clone(recs)
+		if old {
+			for i := range rs {
+				rs[i].Units = nil
+			}
+		}
+		prefix := fmt.Sprintf("unit-old-%v", old)
+		ls, loaded := storeAndLoad(t, st, prefix, rs, func(*Entry) {})
+		units := 0
+		for _, r := range loaded {
+			units += len(r.Units)
+		}
+		// The building's marker and its unit.
+		if want := map[bool]int{false: 2, true: 0}[old]; units != want {
+			t.Fatalf("old list %v: %d unit hashes loaded, want %d", old, units, want)
+		}
+		if kl := keyListing(t, ls, h); kl.UnitHashes != units || kl.Hashes == 0 {
+			t.Errorf("old list %v: listing counts %d unit hashes (and %d hashes), want %d", old, kl.UnitHashes, kl.Hashes, units)
+		}
+		if !old {
+			stored, err := st.HGetAll(ctx, ls.key("p", "k1", "p-1")).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bare := 0
+			for _, v := range stored {
+				if v == "address" {
+					bare++
+				}
+			}
+			if bare != units {
+				t.Errorf("%d unit hashes stored as the bare kind, want %d", bare, units)
+			}
+		}
+		m, _ := loadedMatcher(h, loaded)
+		for text, want := range map[string]UnitMatch{
+			"she is at 123 main ave, apt 4": map[bool]UnitMatch{false: UnitSame, true: UnitNotCompared}[old],
+			"she is at 123 main ave, apt 5": map[bool]UnitMatch{false: UnitOther, true: UnitNotCompared}[old],
+			"she is at 123 main ave":        UnitNotCompared,
+		} {
+			got := m.Find(&msg.Post{Text: text})
+			if len(got) != 1 || got[0].Kind != KindAddress || got[0].Unit != want {
+				t.Errorf("old list %v: %q found %+v, want the address with %v", old, text, got, want)
+			}
+		}
+		if got := m.Find(&msg.Post{Text: "124 main ave apt 4"}); len(got) != 0 {
+			t.Errorf("old list %v: near miss found %+v", old, got)
+		}
+	}
+}
+
 // The sequence filter turns away most unlisted sequences whose first word
 // is listed, and never a listed one.
 func TestSequenceFilterPassesListedSequencesOnly(t *testing.T) {

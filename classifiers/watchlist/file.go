@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -274,7 +275,15 @@ func (e Entry) needsSeq() bool { return e.Kind.tagged() && e.N >= 2 }
 type Record struct {
 	Person  string
 	Entries []Entry
-	Counts  map[Kind]int
+	// Units are the unit hashes of the person's addresses that name a
+	// unit (domain domUnit): per address, its building alone (a marker
+	// that the address names a unit) and the building with the unit. They
+	// are never matched against a post's words; they say, of a post that
+	// gives a listed street line and a unit, whether the unit is the
+	// listed one. Lists stored before them have none: their address
+	// matches say nothing of units.
+	Units  []Digest
+	Counts map[Kind]int
 }
 
 // maxWords caps a word-sequence entry; the matcher tries sequences up to
@@ -349,7 +358,7 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 		rec.Counts[KindHandle]++
 	}
 	for i, v := range p.Addresses {
-		forms := addressForms(v)
+		forms, unit := addressForms(v)
 		if len(forms) == 0 {
 			bad("addresses", i, "needs at least two words")
 			continue
@@ -367,6 +376,13 @@ func (p *Person) Hash(h *Hasher, region string) (Record, error) {
 		}
 		for _, w := range forms {
 			add(wordsEntry(KindAddress, w))
+		}
+		if unit != "" {
+			for _, d := range []Digest{h.unitMarker(forms[0]), h.unitDigest(forms[0], unit)} {
+				if !slices.Contains(rec.Units, d) {
+					rec.Units = append(rec.Units, d)
+				}
+			}
 		}
 		rec.Counts[KindAddress]++
 	}

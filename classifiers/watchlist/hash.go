@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -168,4 +169,54 @@ func (h *Hasher) tailTag(digits []byte) uint32 {
 
 func (h *Hasher) wordsSeqTag(w []string) uint32 {
 	return h.seqTag(append([]byte{domWords, 0}, joinWords(w)...))
+}
+
+// domUnit separates the hashes that say which unit of a listed building
+// is the listed one. They are never matched against a post's words: only
+// when a post gives a listed street line is its unit hashed, and compared.
+const domUnit byte = 'u'
+
+// unitMarker marks a street line (as its canonical words) whose address
+// names a unit, so that a post naming a unit there can be told it is
+// another one.
+func (h *Hasher) unitMarker(line []string) Digest { return h.sum(domUnit, unitLine(line)) }
+
+// unitDigest is the hash of a street line and the unit of it that is
+// listed (folded, as unitChain writes it).
+func (h *Hasher) unitDigest(line []string, unit string) Digest {
+	return h.sum(domUnit, unitInput(unitLine(line), unit))
+}
+
+// unitInput is what a unit is hashed over: the building (unitLine), a
+// zero byte, the unit. The marker is the building alone.
+func unitInput(line []byte, unit string) []byte {
+	return append(append(line, 0), unit...)
+}
+
+// unitLine is the building a street line names, the same whichever of
+// the address's forms a post gives: without a street type at the end
+// ("123 main ave" and "123 main" are "123 main"), with the German
+// "Straße" and the Dutch "-straat" abbreviated. So an address stores two
+// unit hashes, not two for each form. (Two addresses of one person that
+// differ only in the street type, "12 Oak St Apt 4" and "12 Oak Ave Apt
+// 9", share a building here: a post giving either with unit 9 reads as
+// the listed unit.)
+func unitLine(w []string) []byte {
+	if n := len(w); n >= 3 && streetSuffixes[w[n-1]] {
+		w = w[:n-1]
+	}
+	var b []byte
+	for i, x := range w {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		switch {
+		case x == "strasse":
+			x = "st"
+		case len(x) > len("straat") && strings.HasSuffix(x, "straat"):
+			x = x[:len(x)-len("aat")]
+		}
+		b = append(b, x...)
+	}
+	return b
 }

@@ -17,6 +17,9 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
+// unitField is the value stored for a unit hash.
+const unitField = "address"
+
 // ListStore is the watchlist as kept in Redis. It holds keyed hashes, the
 // ids of the keys that made them, opaque person ids and per-kind counts;
 // never a plain detail. Layout, under redis.key_prefix + namespace:
@@ -27,7 +30,8 @@ import (
 //	persons:<kid>        SET of person ids hashed under <kid>
 //	p:<kid>:<person>     HASH: <digest hex> -> "<kind> <words> <tag hex>" for word
 //	                     entries (names, handles, addresses, ...) and plates,
-//	                     "<kind>" for phones and emails,
+//	                     "<kind>" for phones and emails, "address" for the
+//	                     unit hashes of addresses (see Record.Units),
 //	                     and "_n:<kind>" -> number of details of that kind given
 //	lock                 held while a CLI command changes the list
 type ListStore struct {
@@ -175,6 +179,12 @@ func (l *ListStore) Put(ctx context.Context, kid string, rec Record) error {
 		}
 		fields = append(fields, e.Digest.String(), v)
 	}
+	for _, d := range rec.Units {
+		// The kind alone, as a phone without a tail tag is stored:
+		// versions before unit hashes read it as an address entry
+		// without a tag, which no word of a post has.
+		fields = append(fields, d.String(), unitField)
+	}
 	for k, n := range rec.Counts {
 		fields = append(fields, "_n:"+k.String(), n)
 	}
@@ -276,6 +286,12 @@ func decodeRecord(person string, m map[string]string) (Record, int) {
 		kind, ok := ParseKind(parts[0])
 		if !ok {
 			bad++
+			continue
+		}
+		if len(parts) == 1 && kind == KindAddress {
+			// Word entries always carry a tag: an address without one is
+			// a unit hash.
+			rec.Units = append(rec.Units, d)
 			continue
 		}
 		e := Entry{Digest: d, Kind: kind, N: 1}

@@ -64,6 +64,21 @@ type keySet struct {
 	hasPhone, hasEmail, hasPlate bool
 	hasHandle                    bool
 	entries                      int
+	// units holds the unit hashes of addresses (Record.Units), each with
+	// its person; nil when no address names a unit (or the list was
+	// stored before unit hashes were).
+	units map[unitKey]struct{}
+}
+
+type unitKey struct {
+	d      Digest
+	person uint32
+}
+
+// unitListed reports whether d is a unit hash of person pi.
+func (ks *keySet) unitListed(d Digest, pi uint32) bool {
+	_, ok := ks.units[unitKey{d, pi}]
+	return ok
 }
 
 // keySetIDs numbers key sets; 0 is never used, so a new cache matches none.
@@ -142,6 +157,8 @@ type snapshot struct {
 	regions []string
 	entries int
 	byKind  map[Kind]int
+	// units is set when some key set holds unit hashes.
+	units bool
 }
 
 func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string][]Record) *snapshot {
@@ -161,6 +178,13 @@ func newSnapshot(gen int64, regions []string, hashers []*Hasher, recs map[string
 				pi = uint32(len(s.persons))
 				personIdx[r.Person] = pi
 				s.persons = append(s.persons, r.Person)
+			}
+			for _, d := range r.Units {
+				if ks.units == nil {
+					ks.units = map[unitKey]struct{}{}
+					s.units = true
+				}
+				ks.units[unitKey{d, pi}] = struct{}{}
 			}
 			for _, e := range r.Entries {
 				head, ok := ks.full[e.Digest.hi()]
@@ -229,6 +253,49 @@ type match struct {
 	start, end int
 	person     uint32
 	kind       Kind
+	// ti, tn are the tokens of an address match (tn is 0 for others):
+	// where compareUnits looks for the unit the post names.
+	ti, tn int32
+	unit   UnitMatch
+}
+
+// UnitMatch says how the unit a post names at a listed building compares
+// with the listed address's unit.
+type UnitMatch uint8
+
+// The ways a post's unit compares with the listed one.
+const (
+	// UnitNotCompared: not an address, the post names no unit there, or
+	// the listed address names none (or was imported before units were).
+	UnitNotCompared UnitMatch = iota
+	// UnitSame: the post names the listed unit.
+	UnitSame
+	// UnitOther: the post names another unit of the listed building.
+	UnitOther
+)
+
+// String names the comparison, for tests and tools.
+func (u UnitMatch) String() string {
+	switch u {
+	case UnitSame:
+		return "same unit"
+	case UnitOther:
+		return "other unit"
+	}
+	return "unit not compared"
+}
+
+// otherUnitPlaceholder replaces an address match whose post names
+// another unit than the listed one: the page says it is the person's
+// building, and that the door the post gives is not theirs.
+const otherUnitPlaceholder = "[ADDRESS, OTHER UNIT]"
+
+// placeholder is what replaces x in snippets.
+func (x *match) placeholder() string {
+	if x.kind == KindAddress && x.unit == UnitOther {
+		return otherUnitPlaceholder
+	}
+	return x.kind.Placeholder()
 }
 
 // stream selects which kinds a lookup may report.
@@ -712,7 +779,11 @@ func (ks *keySet) scanWords(sc *scratch, m hash.Hash, toks []token) {
 				continue
 			}
 			d := digestWith(m, sc.in, sc.sum[:0])
+			at := len(sc.found)
 			ks.lookup(sc, d, streamCanon, n, int(toks[i].start), int(toks[i+n-1].end))
+			for k := at; k < len(sc.found); k++ {
+				sc.found[k].ti, sc.found[k].tn = int32(i), int32(n)
+			}
 		}
 	}
 }

@@ -757,3 +757,79 @@ func TestAddressesMatchWhereverTheUnitIsAndHoweverStraßeIsWritten(t *testing.T)
 	f("2214 1/2 Elm Street", "ad-half")
 	f("2214 Elm Street", "")
 }
+
+// Canada writes the unit first, joined to the house number by a dash
+// ("4-123 Maple Grove Rd": unit 4 at number 123), and the Netherlands
+// glue the street type to the name ("Kerkstraat", abbreviated "Kerkstr.")
+// and add the unit after the house number with a dash ("Kerkstraat 12-3").
+// Either way the building is the street line a post gives. Queens writes
+// house numbers with a dash too ("107-12 Queens Blvd" is number 107-12):
+// there the part after the dash is two digits, and it is never read as a
+// unit, so "12 Queens Blvd" does not page.
+func TestUnitFirstAndDutchAddressesMatchTheBuildingOnly(t *testing.T) {
+	fh, err := os.Open("testdata/addresses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	file, err := ParseFile(fh, "addresses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := staticMatcher(t, file)
+	f := func(text, want string) {
+		t.Helper()
+		t.Run(text, func(t *testing.T) {
+			var got []string
+			for _, g := range m.Find(&msg.Post{Text: text}) {
+				if g.Kind == KindAddress {
+					got = append(got, g.Person)
+				}
+			}
+			switch {
+			case want == "" && len(got) > 0:
+				t.Fatalf("near miss matched %v", got)
+			case want != "" && (len(got) != 1 || got[0] != want):
+				t.Fatalf("matched %v, want %s", got, want)
+			}
+		})
+	}
+	// Canada: unit-dash-number.
+	f("she is at 123 Maple Grove Rd now", "ad-ca-dash")
+	f("123 maple grove road", "ad-ca-dash")
+	f("123 Maple Grove, the corner unit", "ad-ca-dash")
+	f("4-123 Maple Grove Rd", "ad-ca-dash")
+	f("Unit 4, 123 Maple Grove Road", "ad-ca-dash")
+	f("Apt 9 123 Maple Grove Rd", "ad-ca-dash")
+	f("124 Maple Grove Rd", "")
+	f("4-124 Maple Grove Rd", "")
+	f("4 Maple Grove Rd", "")
+	f("123 Maple Ave", "")
+	f("Toronto ON M5V 2T6", "")
+	// Queens: the dash is part of the house number.
+	f("107-12 Queens Blvd", "ad-queens")
+	f("107-12 Queens Boulevard, Forest Hills", "ad-queens")
+	f("12 Queens Blvd", "")
+	f("107-14 Queens Blvd", "")
+	f("107 Queens Blvd", "")
+	// The Netherlands: street type glued on, unit after a dash.
+	f("Kerkstraat 12", "ad-nl-addition")
+	f("kerkstraat 12-3", "ad-nl-addition")
+	f("KERKSTRAAT 12 - 3", "ad-nl-addition")
+	f("Kerkstr. 12", "ad-nl-addition")
+	f("kerkstr 12-3", "ad-nl-addition")
+	f("Kerkstraat 13", "")
+	f("Kerkstraat 3", "")
+	f("Kerkweg 12", "")
+	f("Kerk 12", "")
+	f("1017 GC Amsterdam", "")
+	f("Molenstraat 8", "ad-nl-abbrev")
+	f("Molenstr. 8", "ad-nl-abbrev")
+	f("Molenstraße 8", "ad-nl-abbrev")
+	f("Molenstraat 9", "")
+	f("Molenweg 8", "")
+	f("Lindenweg 3", "ad-weg")
+	f("lindenweg 3, Hamburg", "ad-weg")
+	f("Lindenweg 4", "")
+	f("Lindenstraße 3", "")
+}

@@ -236,6 +236,9 @@ type Match struct {
 	End    int
 	Person string
 	Kind   Kind
+	// Unit says, of an address, whether the unit the post names there is
+	// the listed one.
+	Unit UnitMatch
 }
 
 // Find returns every listed detail found in the post's text and quotes.
@@ -247,7 +250,7 @@ func (m *Matcher) Find(p *msg.Post) []Match {
 	fs, n := fieldsOf(p)
 	for _, f := range fs[:n] {
 		for _, x := range s.find(sc, f.text) {
-			out = append(out, Match{Field: f.name, Start: x.start, End: x.end, Person: s.persons[x.person], Kind: x.kind})
+			out = append(out, Match{Field: f.name, Start: x.start, End: x.end, Person: s.persons[x.person], Kind: x.kind, Unit: x.unit})
 		}
 	}
 	return out
@@ -275,7 +278,76 @@ func (s *snapshot) find(sc *scratch, text string) []match {
 	if len(sc.found) == 0 {
 		return nil
 	}
-	return tidy(append([]match(nil), sc.found...))
+	ms := tidy(append([]match(nil), sc.found...))
+	if s.units {
+		s.compareUnits(sc, text, ms)
+	}
+	return ms
+}
+
+// compareUnits says, of each address match in ms whose listed address
+// names a unit, whether the post names the same unit or another one.
+// Address matches are rare, so this costs nothing on most posts; it
+// reads the tokens scan left in sc.
+func (s *snapshot) compareUnits(sc *scratch, text string, ms []match) {
+	tz := &sc.tz
+	toks := tz.toks
+	for k := range ms {
+		x := &ms[k]
+		if x.kind != KindAddress || x.tn == 0 {
+			continue
+		}
+		i, n := int(x.ti), int(x.tn)
+		w := make([]string, n)
+		for j := range w {
+			w[j] = string(tz.canonical(&toks[i+j]))
+		}
+		line := unitLine(w)
+		unit, named := postUnit(text, tz, toks, i, n)
+		for _, ks := range s.keys {
+			if ks.units == nil {
+				continue
+			}
+			m := sc.mac(ks.h)
+			if !ks.unitListed(sc.digest(m, domUnit, line), x.person) {
+				continue
+			}
+			switch {
+			case !named:
+			case ks.unitListed(sc.digest(m, domUnit, unitInput(line, unit)), x.person):
+				x.unit = UnitSame
+			default:
+				x.unit = UnitOther
+			}
+			break
+		}
+	}
+}
+
+// postUnit returns the unit a post names at the street line in tokens
+// i to i+n, the ways streetWords reads one in a watchlist file: after it
+// ("12 Oak St Apt 7", "#7"), after the house number of a street that
+// comes first ("Kerkstraat 12-3", "Mariahilfer Straße 45/2/13"), or
+// before it ("Apt 7, 12 Oak St", "7/12 Oak St", "7-12 Oak St").
+func postUnit(text string, tz *tokenizer, toks []token, i, n int) (string, bool) {
+	e := i + n
+	if e < len(toks) && isUnit(string(tz.canonical(&toks[e]))) {
+		return unitAfter(text, tz, toks, e)
+	}
+	if !toks[i].hasDigit() && toks[e-1].hasDigit() && e < len(toks) && unitLike(tz, &toks[e]) {
+		if s := sepBetween(text, toks, e-1); s == "-" || s == "/" {
+			return unitChain(text, tz, toks, e), true
+		}
+	}
+	if i >= 1 && toks[i].hasDigit() && toks[i-1].hasDigit() {
+		if s := sepBetween(text, toks, i-1); s == "-" || s == "/" {
+			return string(tz.folded(&toks[i-1])), true
+		}
+	}
+	if i >= 2 && isUnit(string(tz.canonical(&toks[i-2]))) && unitLike(tz, &toks[i-1]) {
+		return string(tz.folded(&toks[i-1])), true
+	}
+	return "", false
 }
 
 // tidy sorts matches by position and drops duplicates and matches nested
@@ -455,7 +527,7 @@ func (s *snapshot) scrub(sc *scratch, text string) string {
 			continue
 		}
 		b.WriteString(text[pos:x.start])
-		b.WriteString(x.kind.Placeholder())
+		b.WriteString(x.placeholder())
 		pos = x.end
 	}
 	b.WriteString(text[pos:])
@@ -498,7 +570,7 @@ func redactedSnippet(text string, ms []match, at match) string {
 		var ph string
 		for _, x := range ms {
 			if x.end > pos && x.start < hi && x.start < next {
-				next, nextEnd, ph = max(x.start, pos), x.end, x.kind.Placeholder()
+				next, nextEnd, ph = max(x.start, pos), x.end, x.placeholder()
 			}
 		}
 		parts = append(parts, redactWords(text[pos:next])...)

@@ -621,14 +621,19 @@ var legalSuffixes = map[string]string{
 // street line is what is stored; the city and postcode add nothing but
 // would be more to leak. A German street written with "Straße" as a word
 // of its own, or abbreviated "Str.", is stored in both spellings, since
-// posts write either ("Berliner Str. 5").
-func addressForms(s string) [][]string {
+// posts write either ("Berliner Str. 5"); so is a Dutch "-straat" and its
+// "-str.". unit is the unit the address names, wherever it is written
+// ("Apt 4" in the street line or a part of its own, "4/123", "4-123",
+// "Kerkstraat 12-3"), folded; "" when it names none. It is not part of
+// any form: a post that gives the building with another unit still
+// matches, and the unit only says whether it is the listed one.
+func addressForms(s string) (forms [][]string, unit string) {
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ';' })
 	var line, alt []string
 	for _, p := range parts {
-		w, a := streetWords(p)
+		w, a, u := streetWords(p)
 		if len(w) >= 2 && hasDigit(w) {
-			line, alt = w, a
+			line, alt, unit = w, a, u
 			break
 		}
 	}
@@ -636,75 +641,246 @@ func addressForms(s string) [][]string {
 		// No house number found: the whole address, as written.
 		line = words(s, true)
 		if len(line) < 2 {
-			return nil
+			return nil, ""
 		}
-		return [][]string{line}
+		return [][]string{line}, ""
 	}
-	forms := [][]string{line}
+	if unit == "" {
+		// "123 Main Avenue, Apt 4, Springfield": the unit in a part of
+		// its own.
+		for _, p := range parts {
+			if u := leadingUnit(p); u != "" {
+				unit = u
+				break
+			}
+		}
+	}
+	forms = [][]string{line}
 	if n := len(line); n >= 3 && streetSuffixes[line[n-1]] {
 		forms = append(forms, line[:n-1])
 	}
 	if alt != nil {
 		forms = append(forms, alt)
 	}
-	return forms
+	return forms, unit
+}
+
+// leadingUnit returns the unit a part of an address starts with ("Apt
+// 4", "#4", "Flat 2B"), or "".
+func leadingUnit(p string) string {
+	var t tokenizer
+	toks := t.tokenize(p)
+	i := 0
+	for i < len(toks) && isUnit(string(t.canonical(&toks[i]))) {
+		i++
+	}
+	if i == 0 || i >= len(toks) || !unitLike(&t, &toks[i]) {
+		return ""
+	}
+	return string(t.folded(&toks[i]))
+}
+
+// unitLike reports a word that can be a unit after a unit word: one with
+// a figure ("4", "12B"), a single letter, or a short word in capitals
+// ("PH", "III"). "12 Oak St. Apartment hunting is hard" names no unit.
+func unitLike(t *tokenizer, tk *token) bool {
+	if tk.canonOnly {
+		return false
+	}
+	n := len(t.folded(tk))
+	return tk.hasDigit() || n == 1 || tk.upper() && n <= 4
 }
 
 // streetWords returns the canonical words of one part of an address from
-// its house number on, up to a unit, and the same with the German street
-// word in its other spelling (nil when it has none). A unit written
-// before the street line is left out as one written after it is: "Apt 9
-// 77 Oak Road", and the Australian "Unit 4/123 Wattle Parade" and
-// "4/123 Wattle Parade", would otherwise store no street line at all, and
-// the next part ("Springfield, IL 62704") would be taken for it, paging on
-// every mention of the postcode. So is the staircase and door of an
-// Austrian "Mariahilfer Straße 45/2/13". A slash between two figures that
-// follow nothing else but figures ("2214 1/2 Elm Street") stays.
-func streetWords(p string) (w, alt []string) {
+// its house number on, up to a unit, the same with the street word in its
+// other spelling (nil when it has none), and the unit (folded; "" when the
+// part names none). A unit written before the street line is left out as
+// one written after it is: "Apt 9 77 Oak Road", the Australian "Unit
+// 4/123 Wattle Parade" and "4/123 Wattle Parade", and the Canadian
+// "4-123 Maple Grove Rd" would otherwise store no street line a post gives
+// ("123 Maple Grove Rd"), or none at all, and the next part
+// ("Springfield, IL 62704") would be taken for it, paging on every mention
+// of the postcode. So is the staircase and door of an Austrian
+// "Mariahilfer Straße 45/2/13", and the unit of a Dutch "Kerkstraat 12-3"
+// or "12-III". A slash between two figures that follow nothing else but
+// figures ("2214 1/2 Elm Street") stays, and so does a dash before a
+// number of two digits ("107-12 Queens Blvd"): that is how Queens writes
+// house numbers, and read as unit 107 at number 12 it would page on every
+// "12 Queens Blvd".
+func streetWords(p string) (w, alt []string, unit string) {
 	var t tokenizer
 	toks := t.tokenize(p)
 	canonAt := func(i int) string { return string(t.canonical(&toks[i])) }
-	slashAfter := func(i int) bool {
-		return i+1 < len(toks) && toks[i].hasDigit() && toks[i+1].hasDigit() &&
-			strings.TrimSpace(p[toks[i].end:toks[i+1].start]) == "/"
-	}
 	i := 0
 	if i < len(toks) && isUnit(canonAt(i)) {
 		for i < len(toks) && isUnit(canonAt(i)) {
 			i++ // "Apt #4" is two unit words
 		}
+		if i < len(toks) && unitLike(&t, &toks[i]) {
+			unit = string(t.folded(&toks[i]))
+		}
 		i++ // the unit's number or letter
 	}
-	if slashAfter(i) {
-		i++ // "4/123": unit 4, house number 123
+	if k, ok := unitFirst(p, &t, toks, i); ok {
+		if unit == "" {
+			unit = string(t.folded(&toks[i]))
+		}
+		i = k
 	}
-	var german []int // where w has a word written "Str" or "Straße"
+	var alt1 []string // w with street words in their other spelling
+	swapped := false
 	for ; i < len(toks); i++ {
 		c := canonAt(i)
 		if isUnit(c) {
+			if unit == "" {
+				unit, _ = unitAfter(p, &t, toks, i)
+			}
 			break
-		}
-		// Only a word written so: an "St" that is a street or a saint
-		// has no German spelling.
-		if f := string(t.folded(&toks[i])); f == "str" || f == "strasse" {
-			german = append(german, len(w))
 		}
 		w = append(w, c)
-		if slashAfter(i) && slices.ContainsFunc(w, func(x string) bool { return !hasDigit([]string{x}) }) {
+		a := c
+		// Only a word written so: an "St" that is a street or a saint
+		// has no German spelling.
+		f := string(t.folded(&toks[i]))
+		switch {
+		case f == "str" || f == "strasse":
+			a = map[string]string{"st": "strasse", "strasse": "st"}[c]
+		case len(f) > len("straat") && strings.HasSuffix(f, "straat"):
+			// Dutch: "Kerkstraat" is written "Kerkstr." too.
+			a = f[:len(f)-len("aat")]
+		case len(f) > len("str") && strings.HasSuffix(f, "str"):
+			// "Kerkstr." in the file: posts write "Kerkstraat" as well.
+			// (A German "Hauptstr." gains a Dutch spelling no post uses.)
+			a = f + "aat"
+		}
+		swapped = swapped || a != c
+		alt1 = append(alt1, a)
+		if u, ok := unitAfterNumber(p, &t, toks, i, w); ok {
+			if unit == "" {
+				unit = u
+			}
 			break
 		}
 	}
-	if len(german) > 0 {
-		alt = slices.Clone(w)
-		for _, k := range german {
-			if alt[k] == "st" {
-				alt[k] = "strasse"
-			} else {
-				alt[k] = "st"
-			}
+	if swapped {
+		alt = alt1
+	}
+	return w, alt, unit
+}
+
+// sepBetween returns the separator between tokens i and i+1 of p, spaces
+// trimmed, with any dash read as "-"; "" when there is none or either is
+// a "#" that reads as a unit word.
+func sepBetween(p string, toks []token, i int) string {
+	if i < 0 || i+1 >= len(toks) || toks[i].canonOnly || toks[i+1].canonOnly {
+		return ""
+	}
+	s := strings.TrimSpace(p[toks[i].end:toks[i+1].start])
+	if isDash(s) {
+		return "-"
+	}
+	return s
+}
+
+// unitFirst reports a unit joined to the house number after it, at token
+// i: "4/123 Wattle Parade" (Australia) or "4-123 Maple Grove Rd"
+// (Canada), and returns where the house number is. A dash before a house
+// number of two digits is Queens' ("107-12 Queens Blvd"), not a unit.
+func unitFirst(p string, t *tokenizer, toks []token, i int) (int, bool) {
+	if i+1 >= len(toks) || !toks[i].hasDigit() || !toks[i+1].hasDigit() {
+		return 0, false
+	}
+	switch sepBetween(p, toks, i) {
+	case "/":
+		return i + 1, true
+	case "-":
+		h := t.folded(&toks[i+1])
+		if i+2 < len(toks) && len(t.folded(&toks[i])) <= 5 && houseNumber(h) && leadingDigits(h) != 2 {
+			return i + 1, true
 		}
 	}
-	return w, alt
+	return 0, false
+}
+
+// unitAfterNumber reports a unit joined to a house number at token i
+// (the last of w, the street line so far) by a slash or, where the street
+// comes first, by a dash: "Mariahilfer Straße 45/2/13", "Kerkstraat
+// 12-3". The street line ends there; the unit, folded, is "" when what
+// follows does not look like one (unitLike).
+func unitAfterNumber(p string, t *tokenizer, toks []token, i int, w []string) (string, bool) {
+	if !toks[i].hasDigit() {
+		return "", false
+	}
+	streetFirst := !hasDigit(w[:1])
+	switch sep := sepBetween(p, toks, i); {
+	case sep == "/" && toks[i+1].hasDigit() && slices.ContainsFunc(w, func(x string) bool { return !hasDigit([]string{x}) }):
+	case sep == "-" && streetFirst && houseNumber(t.folded(&toks[i])):
+	default:
+		return "", false
+	}
+	if !unitLike(t, &toks[i+1]) {
+		return "", true
+	}
+	return unitChain(p, t, toks, i+1), true
+}
+
+// unitAfter returns the unit named by the unit words at token i ("Apt
+// 4", "#4", "Suite 4-B"), folded, and whether there is one.
+func unitAfter(p string, t *tokenizer, toks []token, i int) (string, bool) {
+	for i < len(toks) && isUnit(string(t.canonical(&toks[i]))) {
+		i++
+	}
+	if i >= len(toks) || !unitLike(t, &toks[i]) {
+		return "", false
+	}
+	return unitChain(p, t, toks, i), true
+}
+
+// unitChain returns the unit that starts at token i, with the words
+// joined to it by dashes or slashes that look like units too ("2/13",
+// "4-B", not "4 - call me"): folded, a letter and a figure written
+// together ("4-B" is "4b"), anything else separated by a space.
+func unitChain(p string, t *tokenizer, toks []token, i int) string {
+	u := append([]byte(nil), t.folded(&toks[i])...)
+	for ; ; i++ {
+		if s := sepBetween(p, toks, i); s != "-" && s != "/" || !unitLike(t, &toks[i+1]) {
+			return string(u)
+		}
+		next := t.folded(&toks[i+1])
+		if isDigitByte(u[len(u)-1]) == isDigitByte(next[0]) {
+			u = append(u, ' ')
+		}
+		u = append(u, next...)
+	}
+}
+
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
+// isDash reports a separator that joins a unit to a house number: a
+// hyphen-minus or a typographic dash.
+func isDash(s string) bool {
+	switch s {
+	case "-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212":
+		return true
+	}
+	return false
+}
+
+// houseNumber reports a word that may be a house number: one to four
+// digits, perhaps with letters after them ("12", "12a"), so that a
+// postcode with a suffix ("62704-1234") is not taken for one.
+func houseNumber(w []byte) bool {
+	n := leadingDigits(w)
+	return n >= 1 && n <= 4
+}
+
+// leadingDigits counts the ASCII digits w starts with.
+func leadingDigits(w []byte) int {
+	n := 0
+	for n < len(w) && w[n] >= '0' && w[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 func hasDigit(w []string) bool {

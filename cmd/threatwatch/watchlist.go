@@ -215,7 +215,7 @@ func printListing(w io.Writer, l watchlist.Listing) {
 		if k.WithoutTailTags > 0 {
 			note += fmt.Sprintf(" (%d phones stored without tail tags: import the file again to match faster)", k.WithoutTailTags)
 		}
-		fmt.Fprintf(w, "key %s: %d persons, %d hashes%s\n", k.ID, k.Persons, k.Hashes, note)
+		fmt.Fprintf(w, "key %s: %d persons, %d hashes, %d unit hashes%s\n", k.ID, k.Persons, k.Hashes, k.UnitHashes, note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "person\ttarget label\t")
