@@ -444,7 +444,7 @@ func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs 
 	}
 	if !live || !inWindow {
 		if !live && !s.Post.Backfill {
-			e.lateAdded(k, s, t, w)
+			e.lateAdded(k, s, t, w, w)
 		}
 		return
 	}
@@ -477,8 +477,9 @@ func (e *Engine) liveAdded(k *keyState, s *msg.Scored, t time.Time) {
 // outage, a thread reached a few rounds late, a feed that lags): the
 // episode starts at the key's event time, with the late post first in
 // its evidence. A post later than catch_up (and than the window) is
-// history, as a backlog that old is.
-func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
+// history, as a backlog that old is. w is the post's weight, added what
+// it added to the key (an edit: the rise).
+func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w, added float64) {
 	st := k.L
 	if t.Before(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window))) {
 		return
@@ -493,8 +494,13 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w float64) {
 		e.overrides(k, s, st.Watermark, &lateMatch{at: t, w: w})
 	}
 	if st.Recent == nil {
+		// Started from the window, which already holds the weight the
+		// post added when it still falls in it: added again, the spans
+		// holding it were judged one post heavier.
 		e.startRecent(st)
-		st.Recent.Add(e.slotOf(t), w)
+		if !st.Win.Contains(e.bucket(t)) {
+			st.Recent.Add(e.slotOf(t), added)
+		}
 	}
 	st.RecentUntil = e.slotOf(st.Watermark) + int64(e.recentN)
 	if h := hourOf(t); st.LateAdmits(h, w, t, e.cfg.Evidence) {
@@ -610,7 +616,10 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, la
 		// Below the excess a spike needs over any baseline: no estimate.
 		return
 	}
-	a := e.assessAt(k, v, e.estimate(k, h), h)
+	// The span is an hour long, whatever the window: judged against an
+	// hour's normal, not the window's (which made an ordinary hour read
+	// late page with a 30 min window, and a campaign's never with 2 h).
+	a := e.assessOver(k, v, e.estimate(k, h), h, 1)
 	if !a.fires {
 		return
 	}
@@ -703,6 +712,11 @@ func (e *Engine) editOf(k *keyState, s *msg.Scored, prev level.Counted, w float6
 	if b.Total > 0 && st.Hist.Add(hourOf(t), b.Total) && !live {
 		st.EstHour = staleEstimate
 	}
+	if st.Recent != nil && b.Total > 0 {
+		// As for a new post: the spans a late post is judged in hold the
+		// rise too, not only the clock hours.
+		st.Recent.Add(e.slotOf(t), b.Total)
+	}
 	now := level.Counted{Key: prev.Key, At: t, W: max(w, prev.W), Live: prev.Live, Signals: prev.Signals}
 	for i := range now.Signals {
 		now.Signals[i] += b.Signals[i]
@@ -710,7 +724,7 @@ func (e *Engine) editOf(k *keyState, s *msg.Scored, prev level.Counted, w float6
 	st.Recount(now)
 	if !st.Win.Add(e.bucket(t), b) || !live {
 		if !live && !s.Post.Backfill && w > prev.W {
-			e.lateAdded(k, s, t, w)
+			e.lateAdded(k, s, t, w, b.Total)
 		}
 		return
 	}
@@ -864,11 +878,14 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 	from, to := e.bucket(st.Watermark), e.bucket(t)
 	for b := from + 1; b <= to; b++ {
 		tb := e.bucketTime(b)
+		// Before the window ending at tb is judged: pruned after, its
+		// level and alerts showed posts that had left it (a level of 0
+		// posts with a top post and sites).
+		st.Prune(tb.Add(-e.cfg.Window))
 		e.boundary(k, tb)
 		st.Win.Advance(b)
 		st.Hist.Advance(hourOf(tb))
 		st.Spikes.Advance(hourOf(tb))
-		st.Prune(tb.Add(-e.cfg.Window))
 		if b < to && e.quiet(k) {
 			// Nothing in the window and nothing to resolve: skip the
 			// empty steps in one go.
@@ -984,8 +1001,15 @@ func (e *Engine) estimate(k *keyState, h int64) spike.Estimate {
 // assessAt judges a level live of key k against est, its baseline for a
 // window ending in hour h.
 func (e *Engine) assessAt(k *keyState, live float64, est spike.Estimate, h int64) assessment {
+	return e.assessOver(k, live, est, h, e.factor)
+}
+
+// assessOver judges a level live summed over factor hours (the window's,
+// or one for a late span) of key k against est, its hourly baseline for
+// a level ending in hour h.
+func (e *Engine) assessOver(k *keyState, live float64, est spike.Estimate, h int64, factor float64) assessment {
 	a := assessment{live: live, ready: est.Ready, names: e.names}
-	a.baseline, a.score = spike.Score(a.live, est, e.factor, e.cfg.Baseline.MinScale)
+	a.baseline, a.score = spike.Score(a.live, est, factor, e.cfg.Baseline.MinScale)
 	fireScore, minExcess := e.cfg.Spike.FireScore, e.cfg.Spike.MinExcess
 	if k.Kind == kindTarget {
 		fireScore, minExcess = e.cfg.Targets.FireScore, e.cfg.Targets.MinExcess
@@ -994,7 +1018,7 @@ func (e *Engine) assessAt(k *keyState, live float64, est spike.Estimate, h int64
 		a.names.Elevated = min(a.names.Elevated, fireScore)
 	}
 	a.fires = a.ready && a.score >= fireScore && a.live >= e.cfg.Spike.FireRatio*a.baseline && a.live-a.baseline >= minExcess &&
-		a.live > e.peakRatio*est.DailyPeak*e.factor
+		a.live > e.peakRatio*est.DailyPeak*factor
 	a.hour = h
 	a.clear = !a.ready || a.score < e.cfg.Spike.ResolveScore || a.live-a.baseline < minExcess/2
 	return a
@@ -1314,8 +1338,13 @@ func (e *Engine) checkKey(name string, k *keyState) error {
 	if k == nil || k.L == nil || k.L.Win == nil || k.L.Hist == nil {
 		return fmt.Errorf("engine state: key %q is incomplete", name)
 	}
-	if k.L.Win.N != e.n || len(k.L.Win.Buckets) != e.n {
-		return fmt.Errorf("engine state: key %q has a window of %d steps, config says %d (changed step or window?)", name, k.L.Win.N, e.n)
+	if w := k.L.Win; w.N != e.n || len(w.Buckets) != e.n || (w.Started() && w.Head != e.bucket(k.L.Watermark)) {
+		// Saved with another window or step (a window's head is always
+		// the bucket of its key's event time): its buckets stand for
+		// other times. Refused, the stage stopped until the checkpoints
+		// were deleted, baselines and all; with as many buckets of
+		// another step, it counted no post again and nothing paged.
+		e.rewindow(k.L)
 	}
 	if k.L.Spikes == nil || k.L.Spikes.N != e.cfg.Baseline.Days*24 {
 		// A checkpoint from before spike hours were kept, or with another
@@ -1337,6 +1366,28 @@ func (e *Engine) checkKey(name string, k *keyState) error {
 		k.L.Hist = h
 	}
 	return nil
+}
+
+// rewindow puts key state st's window together again, in the engine's
+// step and window, from the posts it counted (level.State.Counted). The
+// hourly history, the spike hours and the alerts, in hours or in event
+// time, stand as they are: an episode open at the change resolves under
+// the fingerprint it paged with. The sub-hour totals of posts read late
+// may be in other slots: dropped (late spans fall back to clock hours).
+func (e *Engine) rewindow(st *level.State) {
+	w := window.NewSliding(e.n)
+	if !st.Watermark.IsZero() {
+		w.Advance(e.bucket(st.Watermark))
+		for _, c := range st.Counted {
+			b := window.Bucket{Total: c.W}
+			if c.Live {
+				b.Live, b.Signals, b.Posts = c.W, c.Signals, 1
+			}
+			w.Add(e.bucket(c.At), b)
+		}
+	}
+	st.Win = w
+	st.Recent, st.RecentUntil, st.LateTop = nil, 0, nil
 }
 
 // Dirty returns the keys changed since the last ClearDirty, sorted.
