@@ -23,7 +23,10 @@ func NewOwner() string {
 }
 
 // AcquireLease tries to take the lease of site for owner. It returns nil
-// and no error when another process holds it.
+// and no error when another process holds it, and for one TTL after Redis
+// lost its data: a process still crawling the site then takes its lease
+// back at its next renewal, and taking the missing key at once would have
+// two processes crawl the site (see store.AcquireLeaseInEpoch).
 func AcquireLease(ctx context.Context, s *store.Store, site, owner string, ttl time.Duration) (*Lease, error) {
-	return s.AcquireLease(ctx, s.Key("scrape", site, "lease"), owner, ttl)
+	return s.AcquireLeaseInEpoch(ctx, s.Key("scrape", site, "lease"), s.Key("scrape-lease-epoch"), owner, ttl)
 }

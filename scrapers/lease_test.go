@@ -9,6 +9,7 @@ import (
 	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 	"github.com/threatwatch/threatwatch/pipeline/redistest"
+	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
 func TestRunnersShareSites(t *testing.T) {
@@ -134,5 +135,74 @@ func TestACrawlStopsWhenItsLeaseCannotBeRenewed(t *testing.T) {
 	}
 	if n := ts.requests.Load() - reqs; n > 0 {
 		t.Errorf("%d requests to the site after the lease could not be renewed for its TTL", n)
+	}
+}
+
+// Redis restarted without persistence while process A crawled a site:
+// the site's lease was gone, and process B, polling for free sites, took
+// it at once while A crawled on until its next renewal, so both crawled
+// the site (doubling the requests to it and emitting its posts twice).
+// Now B, which had seen the leases' epoch before, finds it gone and waits
+// a lease TTL before taking any site; A's next renewal takes its lease
+// back in the meantime, and A keeps the site.
+func TestASiteHeldWhenRedisLostItsDataIsNotTakenBySecondProcess(t *testing.T) {
+	redistest.NeedOwnServer(t, "restarts")
+	ts := newTestSite(t, "telegram")
+	srv := redistest.Start(t)
+	s := redistest.Connect(t, srv)
+	// B is another process: a store of its own on the same Redis.
+	other, err := store.Open(config.Redis{URL: config.NewSecret(srv.URL), KeyPrefix: s.Prefix}, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cfg := testScrapeConfig()
+	cfg.LeaseTTL = 600 * time.Millisecond
+	cfg.PollInterval = 50 * time.Millisecond
+	cfg.Jitter = 0
+	site := fixtureSite(t, "telegram", ts.URL)
+	site.Name = "fx"
+	cfg.Sites = []config.Site{site}
+	r, err := NewRunner(cfg, s, func(context.Context, []msg.Post) error { return nil }, Options{Log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.owner = "A"
+	var mu sync.Mutex
+	rounds := 0
+	r.OnRound = func(string, RoundStats, error) { mu.Lock(); rounds++; mu.Unlock() }
+	count := func() int { mu.Lock(); defer mu.Unlock(); return rounds }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); count() < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("A never crawled the site")
+		}
+	}
+	take := func(when string) {
+		t.Helper()
+		l, err := AcquireLease(ctx, other, "fx", "B", cfg.LeaseTTL)
+		if err != nil {
+			t.Fatalf("B %s: %v", when, err)
+		}
+		if l != nil {
+			t.Fatalf("B took the site %s, while A crawled it", when)
+		}
+	}
+	take("while A held it")
+
+	srv.Restart(t)
+	take("right after Redis lost its data")
+	before := count()
+	// Past the TTL B waited out: A's renewal has taken the lease back.
+	time.Sleep(cfg.LeaseTTL + 300*time.Millisecond)
+	take("once it had waited a lease TTL")
+	if v, err := s.Get(ctx, s.Key("scrape", "fx", "lease")).Result(); err != nil || v != "A" {
+		t.Errorf("the site's lease is %q (%v), want A's", v, err)
+	}
+	if count() == before {
+		t.Error("A stopped crawling the site after Redis lost its data")
 	}
 }

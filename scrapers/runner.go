@@ -139,8 +139,13 @@ func (r *Runner) runSite(ctx context.Context, c *Crawler) {
 // background; losing it stops the crawl within one renewal period.
 func (r *Runner) holdSite(ctx context.Context, c *Crawler, lease *Lease) {
 	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The renewals end before the lease is released: a renewal that finds
+	// the key gone sets it again (Redis lost it), so one landing after the
+	// release would hold the site for nobody for a TTL.
+	renewing := make(chan struct{})
+	defer func() { cancel(); <-renewing }()
 	go func() {
+		defer close(renewing)
 		every := r.cfg.LeaseTTL / 3
 		renewed := time.Now()
 		for sleep(hctx, every) {

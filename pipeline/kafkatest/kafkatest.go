@@ -70,12 +70,23 @@ func New(t testing.TB, o Options) *Cluster {
 		if o.DataDir == "" {
 			o.DataDir = t.TempDir()
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("kafkatest: %v", err)
+		// One fixed port per broker: kfake runs as many brokers as it is
+		// given ports, whatever NumBrokers says.
+		// The listeners stay open until all ports are picked, so they differ.
+		ports := make([]int, max(o.Brokers, 1))
+		lns := make([]net.Listener, 0, len(ports))
+		for i := range ports {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatalf("kafkatest: %v", err)
+			}
+			lns = append(lns, ln)
+			ports[i] = ln.Addr().(*net.TCPAddr).Port
 		}
-		o.Fake = append(o.Fake, kfake.Ports(ln.Addr().(*net.TCPAddr).Port))
-		ln.Close()
+		for _, ln := range lns {
+			ln.Close()
+		}
+		o.Fake = append(o.Fake, kfake.Ports(ports...))
 	}
 	c.opts = o
 	if ext := os.Getenv(EnvBrokers); ext != "" {

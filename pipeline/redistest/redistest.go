@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,11 +116,45 @@ func (s *Server) Restart(t testing.TB) {
 		if err := s.mini.Restart(); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
+		// miniredis keeps its data across a restart; the server Start
+		// runs saves nothing, and tests restart it to lose it.
+		s.mini.FlushAll()
 		return
 	}
 	bin, _ := exec.LookPath("redis-server")
 	n := startBinary(t, bin, p)
 	s.cmd = n.cmd
+}
+
+// Pause freezes the server (SIGSTOP) until Resume: connections stay
+// open and commands get no answer, as from a Redis that hangs or a network
+// that drops packets. Call NeedOwnServer first: only a redis-server this
+// package started can be paused.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
+	// A test that fails while the server is frozen must not leave it so.
+	t.Cleanup(func() {
+		if s.cmd != nil && s.cmd.Process != nil {
+			_ = s.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+}
+
+// Resume lets a paused server go on.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGCONT)
+}
+
+func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		t.Fatalf("redistest: cannot pause or resume a server this package did not start")
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
 }
 
 // Stop stops the server (for tests of Redis going away).

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -29,6 +30,9 @@ type Store struct {
 	Embedded bool
 	mini     *miniredis.Miniredis
 	stop     chan struct{}
+	// epochs holds the lease epoch keys this Store has found in Redis:
+	// one missing later means Redis lost its data (see AcquireLeaseInEpoch).
+	epochs sync.Map
 }
 
 // Open connects to the configured Redis, or starts the embedded one.
@@ -43,7 +47,7 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("cannot start embedded Redis: %w", err)
 		}
 		s.mini, s.Embedded = m, true
-		s.Client = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		s.Client = redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
 		s.stop = make(chan struct{})
 		// miniredis expires keys only when told time has passed.
 		go s.clock()
@@ -58,6 +62,12 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 			return nil, errors.New("redis.url: cannot parse URL")
 		}
 	}
+	// Callers bound their calls with context deadlines (a lease renewal
+	// must end before its lease lapses, a readiness check within its
+	// budget). go-redis ignores them on the connection unless told, and a
+	// Redis that hangs then holds each call for its read timeout and
+	// retries, about 10 s.
+	opt.ContextTimeoutEnabled = true
 	if cfg.Username != "" {
 		opt.Username = cfg.Username
 	}
@@ -78,6 +88,7 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 			MasterName: sn.MasterName, SentinelAddrs: sn.Addrs,
 			SentinelUsername: sn.Username, SentinelPassword: sn.Password.Value(),
 			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
+			ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
 		})
 		return s, nil
 	}
