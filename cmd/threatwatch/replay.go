@@ -181,6 +181,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	chartsDir := fs.String("charts", "", "write one SVG chart per site into `DIR`")
 	compareAlerts := fs.String("compare-alerts", "", "with --compare: write the second config's alerts to `FILE`")
 	matchWindow := fs.Duration("match-window", 24*time.Hour, "with --compare: onsets of one alert this far apart still count as the same alert")
+	onlyDiff := fs.Bool("differences", false, "with --compare: list only the alerts the two configurations fire differently (one only, at another time or severity)")
 	workers := fs.Int("workers", 0, "decoding and scoring goroutines (default: all cores); never changes the results")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")
 	maxCharts := fs.Int("max-charts", 40, "chart at most this many sites (most alarming first)")
@@ -210,6 +211,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	// A second lane's alerts that no lane writes: the file would silently
 	// never appear.
+	if *onlyDiff && *compare == "" {
+		return fmt.Errorf("%w: --differences needs --compare, the configuration to compare with", errUsage)
+	}
 	if *compareAlerts != "" && *compare == "" {
 		return fmt.Errorf("%w: --compare-alerts needs --compare, the configuration whose alerts it writes", errUsage)
 	}
@@ -410,6 +414,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	var cmp *replay.Comparison
 	if cfgB != nil {
 		cmp = replay.Compare(nameA, onsetsA.List(), nameB, onsetsB.List(), *matchWindow)
+		cmp.OnlyDifferences = *onlyDiff
 		w := e.stdout
 		if len(toStdout) > 0 {
 			w = e.stderr // standard output holds the output named '-'

@@ -101,6 +101,16 @@ type Comparison struct {
 	Both, OnlyA, OnlyB int
 	// Earlier, Later count the matched pairs where B fired earlier or later.
 	Earlier, Later int
+	// OnlyDifferences makes WriteText list only the alerts that differ
+	// (fired by one only, at another time, or at another severity): over
+	// weeks of history the few that differ are lost among the many alike.
+	OnlyDifferences bool
+}
+
+// Differs reports whether the two configurations fire p's alert
+// differently: one only, at another time, or at another severity.
+func (p Pair) Differs() bool {
+	return p.A == nil || p.B == nil || !p.A.Time.Equal(p.B.Time) || p.A.Severity != p.B.Severity
 }
 
 // Compare matches the onsets of two lanes: per key, as many onsets of A
@@ -254,13 +264,17 @@ func (c *Comparison) Verdict(p Pair) string {
 		return "only " + c.NameB
 	}
 	m := p.Minutes()
+	v := "same time"
 	switch {
 	case m < 0:
-		return fmt.Sprintf("%s %s min earlier", c.NameB, fmtMinutes(-m))
+		v = fmt.Sprintf("%s %s min earlier", c.NameB, fmtMinutes(-m))
 	case m > 0:
-		return fmt.Sprintf("%s %s min later", c.NameB, fmtMinutes(m))
+		v = fmt.Sprintf("%s %s min later", c.NameB, fmtMinutes(m))
 	}
-	return "same time"
+	if p.A.Severity != p.B.Severity {
+		v += ", " + c.NameB + " " + p.B.Severity
+	}
+	return v
 }
 
 func fmtMinutes(m float64) string {
@@ -282,7 +296,19 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		}
 		return o.Time.UTC().Format("2006-01-02 15:04") + " " + o.Severity
 	}
+	differ := 0
 	for _, p := range c.Pairs {
+		if p.Differs() {
+			differ++
+		}
+	}
+	if c.OnlyDifferences {
+		fmt.Fprintf(w, "listing the %d of %d alerts that differ\n", differ, len(c.Pairs))
+	}
+	for _, p := range c.Pairs {
+		if c.OnlyDifferences && !p.Differs() {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Key, at(p.A), at(p.B), c.Verdict(p))
 	}
 	return tw.Flush()

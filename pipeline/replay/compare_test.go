@@ -227,3 +227,31 @@ func TestTheReportCountsAnEscalatedEpisodeOnce(t *testing.T) {
 		t.Errorf("markers %v, want %v", got, want)
 	}
 }
+
+// A what-if over weeks of history lists hundreds of alerts that both
+// configurations fire alike; the few that differ were hard to find among
+// them. OnlyDifferences lists those alone (the summary counts them all).
+func TestCompareCanListOnlyTheDifferences(t *testing.T) {
+	at := func(h int) time.Time { return scenarioStart.Add(time.Duration(h) * time.Hour) }
+	on := func(site, sev string, t time.Time) Onset {
+		l := map[string]string{"alertname": "ThreatLevelSpike", "site": site, "severity": sev}
+		return Onset{Key: AlertKey(l), Labels: l, Time: t, Severity: sev}
+	}
+	a := []Onset{on("same", "warning", at(1)), on("later", "warning", at(2)), on("only", "warning", at(3)), on("sev", "warning", at(4))}
+	b := []Onset{on("same", "warning", at(1)), on("later", "warning", at(3)), on("sev", "critical", at(4))}
+	c := Compare("old", a, "new", b, 24*time.Hour)
+	c.OnlyDifferences = true
+	var out bytes.Buffer
+	if err := c.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Contains(text, "site=same") {
+		t.Errorf("an alert both fire alike is listed:\n%s", text)
+	}
+	for _, want := range []string{"site=later", "site=only", "site=sev", "3 of 4 alerts that differ", "same time, new critical"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, text)
+		}
+	}
+}
