@@ -39,7 +39,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,11 +62,9 @@ type State struct {
 	auditTTL time.Duration
 	keep     time.Duration
 
-	// The leases this State took or renewed, until when (see Lease), and
-	// whether it has seen the leases' epoch in Redis.
+	// The leases this State took or renewed, and until when (see Lease).
 	leaseMu    sync.Mutex
 	leaseUntil map[string]time.Time
-	epochSeen  atomic.Bool
 }
 
 // Option tunes a State.
@@ -757,45 +754,10 @@ func (st *State) Holds(ctx context.Context, receivers ...string) (map[string]tim
 	return out, nil
 }
 
-// leaseScript takes the lease KEYS[1] for holder ARGV[1] for ARGV[2]
-// milliseconds, or renews it when that holder has it. One script: read,
-// then renew, as separate calls would extend another instance's lease
-// when this one's expired between the two.
-//
-// KEYS[2] is the leases' epoch: the Redis time (ms) since which Redis is
-// known to hold them, "0" when set by an instance that had never seen it
-// (a fresh deployment), the time of the call when set by one that had
-// (ARGV[3] = "1"): Redis lost its data then, with the key of a holder that
-// may be mid-tick. A missing key is taken only once the epoch is a TTL
-// old, or by the instance that held it within its TTL (ARGV[4] = "1"), so
-// the holder takes its lease back and nobody else ticks beside it.
-var leaseScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local since = tonumber(redis.call('GET', KEYS[2]))
-if not since then
-  if ARGV[3] == '1' then since = now else since = 0 end
-  redis.call('SET', KEYS[2], since)
-end
-local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if cur then
-  return 0
-end
-if ARGV[4] ~= '1' and now - since < tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
-
 // Lease takes (or renews, for the same holder) a named lease for ttl. Only
 // the holder runs the periodic work it guards, so two notify instances do
 // not both re-send. After Redis lost its data, an instance that did not
-// hold the lease waits a TTL before taking it (see leaseScript).
+// hold the lease waits a TTL before taking it (see store.LeaseInEpoch).
 func (st *State) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	held := name + "\x00" + holder
 	start := time.Now()
@@ -814,15 +776,13 @@ func (st *State) Lease(ctx context.Context, name, holder string, ttl time.Durati
 		ctx, cancel = context.WithDeadline(ctx, renewBy)
 		defer cancel()
 	}
-	n, err := leaseScript.Run(ctx, st.s, []string{st.key("lease", name), st.key("lease-epoch")},
-		holder, ttl.Milliseconds(), flag(st.epochSeen.Load()), flag(mine)).Int()
+	ok, err := st.s.LeaseInEpoch(ctx, st.key("lease", name), st.key("lease-epoch"), holder, ttl, mine)
 	if err != nil {
-		return false, fmt.Errorf("cannot take lease: %w", err)
+		return false, err
 	}
-	st.epochSeen.Store(true)
 	st.leaseMu.Lock()
 	defer st.leaseMu.Unlock()
-	if n != 1 {
+	if !ok {
 		delete(st.leaseUntil, held)
 		return false, nil
 	}
@@ -832,11 +792,4 @@ func (st *State) Lease(ctx context.Context, name, holder string, ttl time.Durati
 	// Timed from before the call: Redis set the expiry later than that.
 	st.leaseUntil[held] = start.Add(ttl)
 	return true, nil
-}
-
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
 }

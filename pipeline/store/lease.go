@@ -56,15 +56,17 @@ func (s *Store) AcquireLease(ctx context.Context, key, owner string, ttl time.Du
 }
 
 // leaseEpochScript takes the lease KEYS[1] for owner ARGV[1] for ARGV[2]
-// ms, unless the epoch KEYS[2] is younger than that TTL. The epoch is the
-// Redis time (ms) since which Redis is known to hold the leases of the
-// family: "0" when the first caller found it missing and had never seen
-// it (a fresh deployment), the time of the call when a caller that had
-// seen it before (ARGV[3] = "1") finds it missing, because Redis lost its
-// data then, and with it the keys of holders that still run. Those take
-// their keys back at their next renewal; until a TTL has passed, the
-// missing key of a lease is no sign that it is free. It returns 1 (taken,
-// or the owner's own), 0 (held by another) or 2 (wait: the epoch is young).
+// ms, or renews it when the owner has it, unless the epoch KEYS[2] is
+// younger than that TTL. The epoch is the Redis time (ms) since which
+// Redis is known to hold the leases of the family: "0" when the first
+// caller found it missing and had never seen it (a fresh deployment), the
+// time of the call when a caller that had seen it before (ARGV[3] = "1")
+// finds it missing, because Redis lost its data then, and with it the
+// keys of holders that still run. Those take their keys back at their
+// next renewal (or take, ARGV[4] = "1": a caller that held the lease
+// within its TTL); until a TTL has passed, the missing key of a lease is
+// no sign that it is free. It returns 1 (taken, or the owner's own,
+// renewed), 0 (held by another) or 2 (wait: the epoch is young).
 var leaseEpochScript = redis.NewScript(`
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -74,9 +76,12 @@ if not since then
   redis.call("SET", KEYS[2], since)
 end
 local cur = redis.call("GET", KEYS[1])
-if cur == ARGV[1] then return 1 end
+if cur == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return 1
+end
 if cur then return 0 end
-if now - since < tonumber(ARGV[2]) then return 2 end
+if ARGV[4] ~= "1" and now - since < tonumber(ARGV[2]) then return 2 end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 return 1`)
 
@@ -92,19 +97,32 @@ return 1`)
 // A process that starts after the loss has seen no epoch and cannot tell
 // a loss from a fresh deployment: it takes free leases at once.
 func (s *Store) AcquireLeaseInEpoch(ctx context.Context, key, epochKey, owner string, ttl time.Duration) (*Lease, error) {
-	seen := "0"
-	if _, ok := s.epochs.Load(epochKey); ok {
-		seen = "1"
-	}
-	n, err := leaseEpochScript.Run(ctx, s, []string{key, epochKey}, owner, ttl.Milliseconds(), seen).Int()
-	if err != nil {
-		return nil, fmt.Errorf("cannot take lease: %w", err)
-	}
-	s.epochs.Store(epochKey, struct{}{})
-	if n != 1 {
-		return nil, nil
+	ok, err := s.LeaseInEpoch(ctx, key, epochKey, owner, ttl, false)
+	if err != nil || !ok {
+		return nil, err
 	}
 	return &Lease{s: s, key: key, token: owner, ttl: ttl}, nil
+}
+
+// LeaseInEpoch takes or renews the lease at key for owner under the
+// epoch rule of AcquireLeaseInEpoch, for a caller that keeps no *Lease
+// (one call both takes and renews). held says the caller held the lease
+// within its TTL: it takes a missing key back at once, as a renewal does.
+func (s *Store) LeaseInEpoch(ctx context.Context, key, epochKey, owner string, ttl time.Duration, held bool) (bool, error) {
+	_, seen := s.epochs.Load(epochKey)
+	n, err := leaseEpochScript.Run(ctx, s, []string{key, epochKey}, owner, ttl.Milliseconds(), flag(seen), flag(held)).Int()
+	if err != nil {
+		return false, fmt.Errorf("cannot take lease: %w", err)
+	}
+	s.epochs.Store(epochKey, struct{}{})
+	return n == 1, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // Renew extends the lease by its TTL, or sets it again if Redis lost it;
