@@ -506,7 +506,7 @@ func (e *Engine) lateAdded(k *keyState, s *msg.Scored, t time.Time, w, added flo
 	if h := hourOf(t); st.LateAdmits(h, w, t, e.cfg.Evidence) {
 		// Built only for posts that enter their hour's top: redacting a
 		// snippet for each post of a backlog would cost more than judging.
-		st.AddLate(h, contributor(s, t, w), int64(e.cfg.Evidence), hourOf(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window)))-1)
+		st.AddLate(h, contributor(s, t, w), e.cfg.Evidence, hourOf(st.Watermark.Add(-max(e.cfg.CatchUp, e.cfg.Window)))-1)
 	}
 	e.judgeLate(k, s, t, w)
 }

@@ -246,7 +246,7 @@ func (s *State) LateAdmits(h int64, w float64, t time.Time, k int) bool {
 
 // AddLate keeps c among the k strongest posts read late into hour h, and
 // forgets the hours before oldest.
-func (s *State) AddLate(h int64, c msg.Contributor, k, oldest int64) {
+func (s *State) AddLate(h int64, c msg.Contributor, k int, oldest int64) {
 	s.LateTop = slices.DeleteFunc(s.LateTop, func(x HourTop) bool { return x.Hour < oldest })
 	i := slices.IndexFunc(s.LateTop, func(x HourTop) bool { return x.Hour == h })
 	if i < 0 {
@@ -260,11 +260,11 @@ func (s *State) AddLate(h int64, c msg.Contributor, k, oldest int64) {
 		}
 	}
 	j, _ := slices.BinarySearchFunc(top, c, stronger)
-	if j >= int(k) {
+	if j >= k {
 		return
 	}
 	top = slices.Insert(top, j, c)
-	if len(top) > int(k) {
+	if len(top) > k {
 		top = top[:k]
 	}
 	s.LateTop[i].Top = top
