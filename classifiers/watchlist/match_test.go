@@ -697,33 +697,7 @@ func TestTokenizerStopsAtTheCap(t *testing.T) {
 // German street written with "Straße" as a word of its own matches its
 // abbreviation "Str." both ways.
 func TestAddressesMatchWhereverTheUnitIsAndHoweverStraßeIsWritten(t *testing.T) {
-	fh, err := os.Open("testdata/addresses.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	file, err := ParseFile(fh, "addresses.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := staticMatcher(t, file)
-	f := func(text, want string) {
-		t.Helper()
-		t.Run(text, func(t *testing.T) {
-			var got []string
-			for _, g := range m.Find(&msg.Post{Text: text}) {
-				if g.Kind == KindAddress {
-					got = append(got, g.Person)
-				}
-			}
-			switch {
-			case want == "" && len(got) > 0:
-				t.Fatalf("near miss matched %v", got)
-			case want != "" && (len(got) != 1 || got[0] != want):
-				t.Fatalf("matched %v, want %s", got, want)
-			}
-		})
-	}
+	f := addressChecker(t)
 	f("she lives at 77 Oak Road", "ad-unit-first")
 	f("77 oak rd apt 9", "ad-unit-first")
 	f("Apt 9 77 Oak Road", "ad-unit-first")
@@ -767,33 +741,7 @@ func TestAddressesMatchWhereverTheUnitIsAndHoweverStraßeIsWritten(t *testing.T)
 // there the part after the dash is two digits, and it is never read as a
 // unit, so "12 Queens Blvd" does not page.
 func TestUnitFirstAndDutchAddressesMatchTheBuildingOnly(t *testing.T) {
-	fh, err := os.Open("testdata/addresses.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	file, err := ParseFile(fh, "addresses.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := staticMatcher(t, file)
-	f := func(text, want string) {
-		t.Helper()
-		t.Run(text, func(t *testing.T) {
-			var got []string
-			for _, g := range m.Find(&msg.Post{Text: text}) {
-				if g.Kind == KindAddress {
-					got = append(got, g.Person)
-				}
-			}
-			switch {
-			case want == "" && len(got) > 0:
-				t.Fatalf("near miss matched %v", got)
-			case want != "" && (len(got) != 1 || got[0] != want):
-				t.Fatalf("matched %v, want %s", got, want)
-			}
-		})
-	}
+	f := addressChecker(t)
 	// Canada: unit-dash-number.
 	f("she is at 123 Maple Grove Rd now", "ad-ca-dash")
 	f("123 maple grove road", "ad-ca-dash")
@@ -832,4 +780,38 @@ func TestUnitFirstAndDutchAddressesMatchTheBuildingOnly(t *testing.T) {
 	f("lindenweg 3, Hamburg", "ad-weg")
 	f("Lindenweg 4", "")
 	f("Lindenstraße 3", "")
+}
+
+// addressChecker returns f(text, want): the persons whose address a post
+// of text matches against testdata/addresses.yaml must be want alone
+// ("": none, a near miss).
+func addressChecker(t *testing.T) func(text, want string) {
+	t.Helper()
+	fh, err := os.Open("testdata/addresses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	file, err := ParseFile(fh, "addresses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := staticMatcher(t, file)
+	return func(text, want string) {
+		t.Helper()
+		t.Run(text, func(t *testing.T) {
+			var got []string
+			for _, g := range m.Find(&msg.Post{Text: text}) {
+				if g.Kind == KindAddress {
+					got = append(got, g.Person)
+				}
+			}
+			switch {
+			case want == "" && len(got) > 0:
+				t.Fatalf("near miss matched %v", got)
+			case want != "" && (len(got) != 1 || got[0] != want):
+				t.Fatalf("matched %v, want %s", got, want)
+			}
+		})
+	}
 }
