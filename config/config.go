@@ -127,7 +127,8 @@ type Redis struct {
 	KeyPrefix string `yaml:"key_prefix"`
 	// Sentinel finds the master through Redis Sentinel, for a highly
 	// available Redis that fails over to a replica. URL is then optional
-	// and only its database, user and password are used (its host is not).
+	// and everything it sets but its host is used: database, user,
+	// password, timeouts, retries and pool.
 	Sentinel RedisSentinel `yaml:"sentinel"`
 }
 

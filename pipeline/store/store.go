@@ -84,16 +84,29 @@ func Open(cfg config.Redis, log *slog.Logger) (*Store, error) {
 	if sn := cfg.Sentinel; sn.MasterName != "" {
 		// The sentinels name the master; after a failover they name the
 		// promoted replica and the client reconnects to it.
-		s.Client = redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: sn.MasterName, SentinelAddrs: sn.Addrs,
-			SentinelUsername: sn.Username, SentinelPassword: sn.Password.Value(),
-			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
-			ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
-		})
+		s.Client = redis.NewFailoverClient(failoverOptions(sn, opt))
 		return s, nil
 	}
 	s.Client = redis.NewClient(opt)
 	return s, nil
+}
+
+// failoverOptions carries everything redis.url may set but its host: an
+// operator who tunes timeouts or the pool in the URL and then adds
+// sentinels must not silently fall back to go-redis's defaults.
+func failoverOptions(sn config.RedisSentinel, opt *redis.Options) *redis.FailoverOptions {
+	return &redis.FailoverOptions{
+		MasterName: sn.MasterName, SentinelAddrs: sn.Addrs,
+		SentinelUsername: sn.Username, SentinelPassword: sn.Password.Value(),
+		Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
+		Protocol: opt.Protocol, ClientName: opt.ClientName,
+		ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
+		MaxRetries:            opt.MaxRetries, MinRetryBackoff: opt.MinRetryBackoff, MaxRetryBackoff: opt.MaxRetryBackoff,
+		DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
+		PoolFIFO: opt.PoolFIFO, PoolSize: opt.PoolSize, PoolTimeout: opt.PoolTimeout,
+		MinIdleConns: opt.MinIdleConns, MaxIdleConns: opt.MaxIdleConns, MaxActiveConns: opt.MaxActiveConns,
+		ConnMaxIdleTime: opt.ConnMaxIdleTime, ConnMaxLifetime: opt.ConnMaxLifetime,
+	}
 }
 
 func (s *Store) clock() {
