@@ -341,6 +341,11 @@ type Fetcher struct {
 	// benchmarks.
 	Requests atomic.Int64
 	onRetry  func(host string, d time.Duration)
+	// overCap is set when the page's body, as sent, ran past the cap. Get
+	// cannot tell from what colly hands it: a body converted by its
+	// Content-Type charset can come back shorter than it was (UTF-16), a
+	// cut page then passing as whole.
+	overCap atomic.Bool
 }
 
 // robotsTTL is how long a collector (and its robots.txt cache, which colly
@@ -537,12 +542,17 @@ func (t *guardedTransport) check(req *http.Request, resp *http.Response) (*http.
 	// Every body is capped here too: colly's robots.txt fetch reads its
 	// body without any limit. One byte past the cap lets Get see the
 	// truncation.
-	resp.Body = &capBody{r: resp.Body, left: f.cfg.MaxBodyBytes + 1}
+	cb := &capBody{r: resp.Body, left: f.cfg.MaxBodyBytes + 1, over: &f.overCap}
+	resp.Body = cb
 	// The robots.txt fetch is known by the request it started as: after a
 	// redirect (to a CDN, to the www. name) the rules fetched are still
 	// those of the host asked of (RFC 9309), which is where colly files
 	// them, so the Crawl-delay and the copy go there too.
-	if origin := firstRequest(req); origin.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt {
+	origin := firstRequest(req)
+	if origin.URL.Path == "/robots.txt" {
+		cb.over = nil // robotsBody reads its own share of it
+	}
+	if origin.URL.Path == "/robots.txt" && !f.site.IgnoreRobotsTxt {
 		host := origin.URL.Host
 		switch {
 		case resp.StatusCode/100 == 2:
@@ -606,10 +616,12 @@ func (f *Fetcher) robotsUnreachable(host string, resp *http.Response) *http.Resp
 	}
 }
 
-// capBody ends a body after a number of bytes.
+// capBody ends a body after a number of bytes, and sets over (when not
+// nil) once it has handed them all.
 type capBody struct {
 	r    io.ReadCloser
 	left int64
+	over *atomic.Bool
 }
 
 func (c *capBody) Read(p []byte) (int, error) {
@@ -621,6 +633,9 @@ func (c *capBody) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
+	if c.left <= 0 && c.over != nil {
+		c.over.Store(true)
+	}
 	return n, err
 }
 
@@ -677,6 +692,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 		hdr.Set("If-Modified-Since", v.LastModified)
 	}
 	cctx := colly.NewContext()
+	f.overCap.Store(false)
 	err := f.col.Request(http.MethodGet, rawURL, nil, cctx, hdr)
 	r, _ := cctx.GetAny("resp").(*colly.Response)
 	site := f.site.Name
@@ -718,13 +734,30 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 	case r.StatusCode >= 300:
 		return nil, &FetchError{Reason: "redirects", Status: r.StatusCode, URL: rawURL, Err: ErrRedirects}
 	}
-	if int64(len(r.Body)) > f.cfg.MaxBodyBytes {
+	ct := r.Headers.Get("Content-Type")
+	if f.overCap.Load() || int64(len(r.Body)) > f.cfg.MaxBodyBytes {
+		// The cap holds for the page as sent and, since engines read it
+		// in UTF-8, as converted: colly has already converted a charset
+		// the header names (windows-1251 doubles, Shift_JIS grows by half).
+		err := ErrTooLarge
+		if !f.overCap.Load() && headerCharset(ct) {
+			err = fmt.Errorf("%w: %d bytes once converted to UTF-8", ErrTooLarge, len(r.Body))
+		}
 		f.metrics.Drops.WithLabelValues(site, "too_large").Inc()
-		return nil, &FetchError{Reason: "too_large", URL: rawURL, Err: ErrTooLarge}
+		return nil, &FetchError{Reason: "too_large", URL: rawURL, Err: err}
 	}
 	f.metrics.Bytes.WithLabelValues(site).Add(float64(len(r.Body)))
-	ct := r.Headers.Get("Content-Type")
 	body, from := decodeBody(r.Body, ct)
+	if int64(len(body)) > f.cfg.MaxBodyBytes {
+		// A charset the page declares, or invalid bytes repaired (each one
+		// a three-byte U+FFFD), grow the page past the cap only now.
+		f.metrics.Drops.WithLabelValues(site, "too_large").Inc()
+		how := "repaired as UTF-8"
+		if from != "" {
+			how = "converted from " + from + " to UTF-8"
+		}
+		return nil, &FetchError{Reason: "too_large", URL: rawURL, Err: fmt.Errorf("%w: %d bytes once %s", ErrTooLarge, len(body), how)}
+	}
 	return &Response{
 		URL: cleanURL(final), Status: r.StatusCode, Body: body, Charset: from,
 		ContentType: ct,
