@@ -138,6 +138,21 @@ type Selectors struct {
 	ThreadLatest string `yaml:"thread_latest"`
 	// ListingNext matches the link to the next listing page.
 	ListingNext string `yaml:"listing_next"`
+	// ThreadID and ThreadIDAttr, optional, give a thread's id: the
+	// attribute (empty: the text) of the element ThreadID matches inside
+	// the thread's listing row (empty selector: the row itself; without
+	// thread_row, read in the thread's link); digits are extracted. ThreadIDPattern, optional, is a regular
+	// expression matched against a thread's URL below the site's URL
+	// ("/topic/55/title?page=2") whose first group is its id. Without
+	// them the id is that URL, less the slug before a numeric id
+	// ("/t/old-title.123" is "/t/123"), so a renamed thread is no new one.
+	ThreadID        string `yaml:"thread_id"`
+	ThreadIDAttr    string `yaml:"thread_id_attr"`
+	ThreadIDPattern string `yaml:"thread_id_pattern"`
+	// ServerTime, optional, matches where pages print the board's current
+	// time ("The time now is 11:58 PM", "Current time: 01-10-2026, 11:58
+	// PM"): relative dates are read against it, not against our clock.
+	ServerTime string `yaml:"server_time"`
 	// ThreadTitle matches the thread title on a thread page.
 	ThreadTitle string `yaml:"thread_title"`
 	// Post matches each post container on a thread page.

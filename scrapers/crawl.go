@@ -219,15 +219,63 @@ func (r *round) abs(ref string) string {
 	return r.base().ResolveReference(u).String()
 }
 
-// rel stores a URL of any of the site's bases root-relative, so a cursor
-// survives a move to a mirror; other hosts stay absolute.
+// rel stores a URL of any of the site's bases relative to that base, so a
+// cursor survives a move to a mirror, whatever path each serves the site
+// under; other URLs stay absolute. (Cursors stored root-relative by
+// earlier versions still resolve, at the host's root, as they were.)
 func (r *round) rel(u *url.URL) string {
-	for _, b := range r.c.bases {
-		if strings.EqualFold(b.Host, u.Host) {
-			return u.RequestURI()
+	b := r.c.baseOf(u)
+	if b == nil {
+		return u.String()
+	}
+	if !strings.HasPrefix(u.EscapedPath(), b.EscapedPath()) {
+		return u.RequestURI() // the base's path less its final slash
+	}
+	ref := strings.TrimPrefix(u.RequestURI(), b.EscapedPath())
+	if seg, _, _ := strings.Cut(ref, "/"); ref == "" || strings.Contains(seg, ":") || strings.HasPrefix(ref, "/") {
+		ref = "./" + ref // never empty ("none"), a scheme or a host
+	}
+	return ref
+}
+
+// baseOf returns the site base u lies under: the same host and the
+// base's path as a prefix of u's (the longest, where several bases share
+// the host); nil when u is under none.
+func (c *Crawler) baseOf(u *url.URL) *url.URL {
+	var best *url.URL
+	for _, b := range c.bases {
+		if !strings.EqualFold(b.Host, u.Host) {
+			continue
+		}
+		p := b.EscapedPath()
+		if up := u.EscapedPath(); !strings.HasPrefix(up, p) && up != strings.TrimSuffix(p, "/") {
+			continue
+		}
+		if best == nil || len(p) > len(best.EscapedPath()) {
+			best = b
 		}
 	}
-	return u.String()
+	return best
+}
+
+// inScope reports whether a link may be followed: a site served under a
+// path ("https://host/forum/") is only that part of its host, and a link
+// to the host outside it is another site's page. Links to other hosts
+// are the engine's business (an API host, a CDN).
+func (r *round) inScope(link string) bool {
+	u, err := url.Parse(link)
+	if err != nil {
+		return false
+	}
+	onHost := false
+	for _, b := range r.c.bases {
+		onHost = onHost || strings.EqualFold(b.Host, u.Host)
+	}
+	if !onHost || r.c.baseOf(u) != nil {
+		return true
+	}
+	r.c.m.Drops.WithLabelValues(r.c.site.Name, "out_of_scope").Inc()
+	return false
 }
 
 func (r *round) listingWithFailover(ctx context.Context, entry string) error {
@@ -527,7 +575,7 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 		if next == "" {
 			next = pg.Next
 		}
-		if next == "" {
+		if next == "" || !r.inScope(next) {
 			return "", nil
 		}
 		if r.first {
@@ -560,6 +608,9 @@ func (r *round) walk(ctx context.Context, entry, u string, top bool, budget *int
 func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 	if t.ID == "" || t.URL == "" {
 		r.c.m.Drops.WithLabelValues(r.c.site.Name, "no_id").Inc()
+		return false, nil
+	}
+	if !r.inScope(t.URL) {
 		return false, nil
 	}
 	ts, err := r.c.st.Thread(ctx, t.ID)
@@ -643,7 +694,7 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		}
 		ts.Cursor, ts.V, moved = r.rel(resp.URL), resp.Validators, true
 		read[pageKey(resp.URL.String())] = true
-		if pg.Next == "" || read[pageKey(pg.Next)] {
+		if pg.Next == "" || read[pageKey(pg.Next)] || !r.inScope(pg.Next) {
 			complete = true
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +22,10 @@ type generic struct {
 	entries []string
 	s       config.Selectors
 	loc     *time.Location
+	// idRE is selectors.thread_id_pattern, compiled.
+	idRE *regexp.Regexp
+	// bases are the site's URL and mirrors that serve it under a path.
+	bases []*url.URL
 }
 
 func newGeneric(site config.Site) (Engine, error) {
@@ -42,6 +47,7 @@ func newGeneric(site config.Site) (Engine, error) {
 		"listing_next": g.s.ListingNext, "thread_title": g.s.ThreadTitle, "post": g.s.Post, "post_id": g.s.PostID,
 		"author": g.s.Author, "time": g.s.Time, "body": g.s.Body, "quote": g.s.Quote, "quote_header": g.s.QuoteHeader,
 		"permalink": g.s.Permalink, "next_page": g.s.NextPage, "deleted": g.s.Deleted,
+		"thread_id": g.s.ThreadID, "server_time": g.s.ServerTime,
 	} {
 		if sel == "" {
 			continue
@@ -53,20 +59,103 @@ func newGeneric(site config.Site) (Engine, error) {
 	if g.s.Post == "" || g.s.Body == "" {
 		return nil, errors.New("selectors.post and selectors.body are required")
 	}
+	for _, b := range append([]string{site.URL}, site.Mirrors...) {
+		if u, err := url.Parse(b); err == nil && strings.Trim(u.Path, "/") != "" {
+			if !strings.HasSuffix(u.Path, "/") {
+				u.Path += "/"
+			}
+			g.bases = append(g.bases, u)
+		}
+	}
+	if g.s.ThreadIDPattern != "" {
+		if g.idRE, err = regexp.Compile(g.s.ThreadIDPattern); err != nil {
+			return nil, fmt.Errorf("selectors.thread_id_pattern: %q is not a regular expression: %w", g.s.ThreadIDPattern, err)
+		}
+	}
 	return g, nil
 }
 
 func (g *generic) Entries() []string { return g.entries }
 
-// genericThreadID names a thread by its URL without fragment: stable, and
-// needs no knowledge of the forum's URL scheme.
+// genericThreadID names a thread by its URL without fragment, less the
+// slug beside a numeric id where the URL's shape says which number is the
+// id: a segment "<slug>.<id>" (XenForo-style, "/t/old-title.123" is
+// "/t/123") and a query "<id>-<slug>" (vBulletin, "showthread.php?123-Title").
+// A forum that puts the title in its URL changes the URL with the title;
+// keyed by it, a renamed thread was a new one and every post of it was
+// emitted again. Other numbers are left in place: one inside a slug
+// ("top-10-tips") is no id, and two threads must never share one.
 func genericThreadID(u string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
 		return u
 	}
-	pu.Fragment = ""
-	return pu.RequestURI()
+	pu.Fragment, pu.RawFragment = "", ""
+	out := pu.RequestURI()
+	segs := strings.Split(pu.EscapedPath(), "/")
+	changed := false
+	for i, seg := range segs {
+		if m := slugDotID.FindStringSubmatch(seg); m != nil {
+			segs[i], changed = m[1], true
+		}
+	}
+	query := pu.RawQuery
+	if m := queryIDSlug.FindStringSubmatch(query); m != nil {
+		query, changed = m[1], true
+	}
+	if !changed {
+		return out
+	}
+	out = strings.Join(segs, "/")
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}
+
+var (
+	// slugDotID is "<slug>.<id>": a slug holding a letter (or an escaped
+	// character) before a dot and the digits that end the segment.
+	slugDotID = regexp.MustCompile(`^[^/]*[A-Za-z%][^/]*\.(\d+)$`)
+	// queryIDSlug is a query that is an id and a slug, no parameters.
+	queryIDSlug = regexp.MustCompile(`^(\d+)-[^=&]*$`)
+)
+
+// threadID is the id of the thread at URL u: from the thread_id selector
+// and attribute in its listing row (row nil: none), else from
+// thread_id_pattern, else genericThreadID, on the URL below the site's.
+func (g *generic) threadID(u string, row *goquery.Selection) string {
+	if (g.s.ThreadID != "" || g.s.ThreadIDAttr != "") && row != nil {
+		if id := lastDigits(attrOrText(g.find(row, g.s.ThreadID), g.s.ThreadIDAttr)); id != "" {
+			return id
+		}
+	}
+	// Below a site served under a path, the id is the URL below it: a
+	// mirror serving it under another path has the same threads.
+	if pu, err := url.Parse(u); err == nil {
+		for _, b := range g.bases {
+			if strings.EqualFold(b.Host, pu.Host) && strings.HasPrefix(pu.EscapedPath(), b.EscapedPath()) {
+				rest, err := url.Parse("/" + strings.TrimPrefix(pu.RequestURI(), b.EscapedPath()))
+				if err == nil {
+					rest.Fragment = pu.Fragment
+					u = rest.String()
+				}
+				break
+			}
+		}
+	}
+	if g.idRE != nil {
+		if pu, err := url.Parse(u); err == nil {
+			pu.Fragment, pu.RawFragment = "", ""
+			if m := g.idRE.FindStringSubmatch(pu.RequestURI()); m != nil {
+				if len(m) > 1 && m[1] != "" {
+					return m[1]
+				}
+				return m[0]
+			}
+		}
+	}
+	return genericThreadID(u)
 }
 
 func (g *generic) find(s *goquery.Selection, sel string) *goquery.Selection {
@@ -84,6 +173,18 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 	base := docBase(in.URL, doc)
 	s := g.s
 	pg := &Page{}
+	// Relative dates are the board's: read against its clock where the
+	// page shows it.
+	now := in.Fetched
+	if s.ServerTime != "" && !now.IsZero() {
+		if el := doc.Find(s.ServerTime).First(); el.Length() > 0 {
+			shown := strings.TrimSpace(el.Text())
+			if a, ok := el.Attr("datetime"); ok {
+				shown = a
+			}
+			now = boardNow(shown, s.TimeFormat, g.loc, now)
+		}
+	}
 	if s.ThreadTitle != "" {
 		pg.Title = strings.TrimSpace(doc.Find(s.ThreadTitle).First().Text())
 	}
@@ -95,7 +196,11 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			if href == "" {
 				return
 			}
-			id := genericThreadID(href)
+			scope := row
+			if scope == nil {
+				scope = link
+			}
+			id := g.threadID(href, scope)
 			if seen[id] {
 				return
 			}
@@ -104,7 +209,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			if row != nil && s.ThreadLatest != "" {
 				v := g.timeOf(row.Find(s.ThreadLatest).First())
 				t.Marker = v
-				t.Latest, _ = parseTimeAt(v, s.TimeFormat, g.loc, in.Fetched)
+				t.Latest, _ = parseTimeOnBoard(v, s.TimeFormat, g.loc, now, in.Fetched)
 			}
 			pg.Threads = append(pg.Threads, t)
 		}
@@ -125,7 +230,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 		threadID, threadURL = in.Thread.ID, in.Thread.URL
 	} else {
 		// Read without its listing row: the page itself names the thread.
-		threadID, threadURL = genericThreadID(in.URL.String()), in.URL.String()
+		threadID, threadURL = g.threadID(in.URL.String(), nil), in.URL.String()
 	}
 	posts.Each(func(_ int, ps *goquery.Selection) {
 		if s.Deleted != "" && (ps.Is(s.Deleted) || ps.Find(s.Deleted).Length() > 0) {
@@ -139,7 +244,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			p.SitePostID = lastDigits(attrOrText(g.find(ps, s.PostID), s.PostIDAttr))
 		}
 		if p.SitePostID == "" && p.URL != "" {
-			p.SitePostID = genericThreadID(p.URL) + "#" + mustFragment(p.URL)
+			p.SitePostID = g.threadID(p.URL, nil) + "#" + mustFragment(p.URL)
 		}
 		if p.SitePostID == "" {
 			return
@@ -148,7 +253,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			p.Author = strings.TrimSpace(ps.Find(s.Author).First().Text())
 		}
 		if s.Time != "" {
-			p.Published, _ = parseTimeAt(g.timeOf(ps.Find(s.Time).First()), s.TimeFormat, g.loc, in.Fetched)
+			p.Published, _ = parseTimeOnBoard(g.timeOf(ps.Find(s.Time).First()), s.TimeFormat, g.loc, now, in.Fetched)
 		}
 		p.Text, p.Quoted = splitQuotes(ps.Find(s.Body).First(), s.Quote, s.QuoteHeader)
 		if p.Text == "" && len(p.Quoted) == 0 {

@@ -13,13 +13,85 @@ import (
 // time as its event time: an old post in a newly found thread would count
 // as happening now.
 func parseTimeAt(s, layout string, loc *time.Location, now time.Time) (time.Time, bool) {
+	return parseTimeOnBoard(s, layout, loc, now, now)
+}
+
+// parseTimeOnBoard is parseTimeAt with relative dates read against board,
+// the board's own clock (boardNow), but never later than fetched.
+func parseTimeOnBoard(s, layout string, loc *time.Location, board, fetched time.Time) (time.Time, bool) {
 	if t, ok := parseTime(s, layout, loc); ok {
 		return t, true
 	}
-	if now.IsZero() {
+	if board.IsZero() {
 		return time.Time{}, false
 	}
-	return parseRelative(s, now, loc)
+	t, ok := parseRelative(s, board, loc)
+	if ok && !fetched.IsZero() && t.After(fetched) {
+		t = fetched.UTC()
+	}
+	return t, ok
+}
+
+// maxBoardSkew bounds how far a board's printed time may be from our
+// clock and still be taken as its "now": further, it is more likely some
+// other date the selector matched than a clock that far off.
+const maxBoardSkew = 24 * time.Hour
+
+// boardNow is the board's own time, as a page prints it ("The time now is
+// 11:58 PM", "It is currently Sat Jan 10, 2026 11:58 pm"), read in loc; the
+// fetch time when the text holds none or one implausibly far from it.
+// The board says "Today" and "Yesterday" of its own date and counts
+// "5 minutes ago" from its own clock; where that is behind ours across
+// midnight (or a cache served a page rendered before it), our date is a
+// day later than the board's, and a "Yesterday" read against ours lands
+// on the board's today.
+func boardNow(shown, layout string, loc *time.Location, fetched time.Time) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	words := strings.Fields(strings.TrimRight(strings.TrimSpace(shown), "."))
+	layouts := []string{layout}
+	if layout != "" {
+		layouts = append(layouts, "")
+	}
+	// The time is what ends the text, after a label of any length: the
+	// longest ending that reads as a date with a time of day is it. A date
+	// alone would put the board's now at its midnight.
+	for i := range words {
+		tail := strings.Join(words[i:], " ")
+		if !strings.Contains(tail, ":") {
+			break
+		}
+		for _, l := range layouts {
+			if t, ok := parseTime(tail, l, loc); ok {
+				if d := t.Sub(fetched); d > maxBoardSkew || d < -maxBoardSkew {
+					return fetched
+				}
+				return t
+			}
+		}
+	}
+	// A time of day alone: the board's now is that time on whichever day
+	// puts it nearest to ours.
+	for n := min(len(words), 2); n >= 1; n-- {
+		tail := strings.ToLower(strings.Join(words[len(words)-n:], " "))
+		for _, l := range clockLayouts {
+			c, err := time.Parse(l, tail)
+			if err != nil {
+				continue
+			}
+			y, m, d := fetched.In(loc).Date()
+			var best time.Time
+			for _, day := range []int{-1, 0, 1} {
+				t := time.Date(y, m, d+day, c.Hour(), c.Minute(), c.Second(), 0, loc)
+				if best.IsZero() || t.Sub(fetched).Abs() < best.Sub(fetched).Abs() {
+					best = t
+				}
+			}
+			return best.UTC()
+		}
+	}
+	return fetched
 }
 
 // relUnits are the units of "N <unit> ago", by the prefixes they are

@@ -177,3 +177,58 @@ func TestTodayReadJustAfterTheForumsMidnightIsYesterday(t *testing.T) {
 		})
 	}
 }
+
+// A board whose clock is behind ours across midnight still says
+// "Yesterday" of the day before its own today. Read against our clock, a
+// post the board shows as "Yesterday, 11:50 PM" at its 11:58 PM on the
+// 10th, fetched at our 00:05 on the 11th, was dated the 10th: a day late.
+// Where the page prints the board's time, relative dates are read
+// against it; where it does not, or prints something implausible,
+// against ours in the site's zone.
+func TestRelativeDatesAreReadAgainstTheBoardsOwnClock(t *testing.T) {
+	site := fixtureSite(t, "generic", "https://board.example")
+	site.Selectors.ServerTime = "#server_time"
+	eng, err := NewEngine(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(readFixture(t, "generic", "thread-13.html"))
+	fetched := time.Date(2026, 1, 11, 0, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, shown, clock string
+		want               time.Time
+	}{
+		{"a time of day only, before our midnight", "Yesterday, 11:50 PM", "All times are GMT. The time now is 11:58 PM.",
+			time.Date(2026, 1, 9, 23, 50, 0, 0, time.UTC)},
+		{"a full date in the board's format", "Yesterday, 11:50 PM", "Current time: 01-10-2026, 11:58 PM",
+			time.Date(2026, 1, 9, 23, 50, 0, 0, time.UTC)},
+		{"today on the board is our yesterday", "Today, 11:20 PM", "The time now is 11:58 PM",
+			time.Date(2026, 1, 10, 23, 20, 0, 0, time.UTC)},
+		{"minutes ago from the board's now", "5 minutes ago", "The time now is 11:58 PM",
+			time.Date(2026, 1, 10, 23, 53, 0, 0, time.UTC)},
+		{"a board clock ahead of ours", "Today, 12:02 AM", "The time now is 12:09 AM",
+			time.Date(2026, 1, 11, 0, 2, 0, 0, time.UTC)},
+		{"never later than the fetch", "just now", "The time now is 12:09 AM", fetched},
+		{"no board time on the page: our clock", "Yesterday, 11:50 PM", "",
+			time.Date(2026, 1, 10, 23, 50, 0, 0, time.UTC)},
+		{"a board time days away is not believed", "Yesterday, 11:50 PM", "Current time: 01-01-2020, 11:58 PM",
+			time.Date(2026, 1, 10, 23, 50, 0, 0, time.UTC)},
+		{"an unreadable board time is not used", "Yesterday, 11:50 PM", "Current time: soon",
+			time.Date(2026, 1, 10, 23, 50, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := strings.Replace(page, "01-01-2026, 09:00 AM", tc.shown, 1)
+			if tc.clock != "" {
+				body = strings.Replace(body, "</body>", `<div id="footer"><span id="server_time">`+tc.clock+`</span></div></body>`, 1)
+			}
+			u, _ := url.Parse("https://board.example/showthread.php?tid=13")
+			pg, err := eng.Parse(&Input{Site: "mybb", URL: u, Kind: Thread, Body: []byte(body), ContentType: "text/html", Fetched: fetched})
+			if err != nil || len(pg.Posts) == 0 {
+				t.Fatalf("%v, %d posts", err, len(pg.Posts))
+			}
+			if got := pg.Posts[0].Published; !got.Equal(tc.want) {
+				t.Errorf("%q with the board at %q: published %v, want %v", tc.shown, tc.clock, got, tc.want)
+			}
+		})
+	}
+}
