@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,7 +133,23 @@ func (f laterDefault) Set(s string) error {
 	if err != nil {
 		return err
 	}
+	// Negative is how the flag says unset: taken as given, a typo'd
+	// minus would silently become the default.
+	if d < 0 {
+		return fmt.Errorf("%v is negative", d)
+	}
 	*f.d = d
+	return nil
+}
+
+// checkNonNegative refuses a negative duration flag: none of them means
+// anything below zero, and each used to be read as something else.
+func checkNonNegative(flags map[string]time.Duration) error {
+	for _, name := range slices.Sorted(maps.Keys(flags)) {
+		if d := flags[name]; d < 0 {
+			return fmt.Errorf("%w: %s %v is negative", errUsage, name, d)
+		}
+	}
 	return nil
 }
 
@@ -169,7 +187,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	var from, to timeFlag
 	fs.Var(&from, "from", "replay posts with event time at or after this `TIME` (RFC 3339 or YYYY-MM-DD[THH:MM], UTC unless a zone follows)")
 	fs.Var(&to, "to", "replay posts with event time before this `TIME`")
-	slack := fs.Duration("slack", time.Hour, "with --topic: also read messages written this long before --from and after --to (late scrapes)")
+	slack := fs.Duration("slack", replay.DefaultSlack, "with --topic: also read messages written this long before --from and after --to (late scrapes; 0: none)")
 	warmup := new(time.Duration)
 	*warmup = -1 // unset: the default below, which needs the config
 	fs.Var(laterDefault{warmup}, "warmup", "with --from: apply the posts of this `duration` before --from as history first, as the live stage had it (default: the history the baselines use, aggregate.baseline.days plus window and grace; 0: none)")
@@ -184,9 +202,15 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	onlyDiff := fs.Bool("differences", false, "with --compare: list only the alerts the two configurations fire differently (one only, at another time or severity)")
 	workers := fs.Int("workers", 0, "decoding and scoring goroutines (default: all cores); never changes the results")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")
-	maxCharts := fs.Int("max-charts", 40, "chart at most this many sites (most alarming first)")
+	maxCharts := fs.Int("max-charts", 40, "chart at most this many sites (most alarming first; 0: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := checkNonNegative(map[string]time.Duration{"--slack": *slack, "--tail": *tail, "--match-window": *matchWindow}); err != nil {
+		return err
+	}
+	if *maxCharts < 0 {
+		return fmt.Errorf("%w: --max-charts %d is negative", errUsage, *maxCharts)
 	}
 	replayGC(e)
 	cfg, err := loadConfig(e, *cfgPath)
@@ -357,7 +381,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 
 	o := replay.Options{From: from.t, To: to.t, Warmup: *warmup, Tail: *tail, Rescore: *rescore, Workers: *workers}
-	o.FromAggregate(cfg.Aggregate)
+	// Both lanes see one deduplicated stream: the first configuration's
+	// runner.dedup_ttl decides what is a copy.
+	o.FromConfig(cfg)
 	if cfgB != nil {
 		o.Window = max(o.Window, cfgB.Aggregate.Grace)
 	}
@@ -427,6 +453,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		Title: "ThreatWatch replay", Inputs: shorten(inputs, 20), Config: configSummary(nameA, cfg), Stats: st,
 		Data: coll, Compare: cmp, Redact: replayRedact, MaxCharts: *maxCharts, Notes: notes,
 	}
+	if *maxCharts == 0 {
+		rep.MaxCharts = replay.NoCharts
+	}
 	if *reportOut != "" {
 		w, err := output(*reportOut)
 		if err != nil {
@@ -460,10 +489,13 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	var from, to timeFlag
 	fs.Var(&from, "from", "export posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC unless a zone follows)")
 	fs.Var(&to, "to", "export posts with event time before this")
-	slack := fs.Duration("slack", time.Hour, "also read messages written this long before --from and after --to (late scrapes)")
+	slack := fs.Duration("slack", replay.DefaultSlack, "also read messages written this long before --from and after --to (late scrapes; 0: none)")
 	out := fs.String("output", "-", "write to `FILE` ('-': stdout)")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkNonNegative(map[string]time.Duration{"--slack": *slack}); err != nil {
 		return err
 	}
 	if len(fs.Args()) > 0 {

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/threatwatch/threatwatch/pipeline/bus"
+	"github.com/threatwatch/threatwatch/pipeline/kafkatest"
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // --from and --to take a time in the zone the analyst gives, or UTC;
@@ -203,4 +211,81 @@ func TestReplayRefusesAnOutputThatIsAnInputOrAnotherOutput(t *testing.T) {
 	f("--compare-alerts is the input", "--compare", strict, "--compare-alerts", in, in)
 	f("--alerts and --levels are one file", "--alerts", out, "--levels", out, in)
 	f("--alerts and --compare-alerts are one file", "--compare", strict, "--alerts", out, "--compare-alerts", filepath.Join(dir, "x", "..", "out.jsonl"), in)
+}
+
+// --slack 0 means no slack: the topic is read by timestamp over exactly
+// [--from, --to). Zero was taken for unset and read as an hour. A post
+// published just before --to but written to the topic after it is read
+// with the default hour of slack and not with none.
+func TestReplaySlackZeroMeansNoSlack(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := kafkaConfigFile(t, kc, dir)
+	from, to := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
+	var batch []kafka.Message
+	for i, at := range []time.Time{from.Add(time.Hour), to.Add(-10 * time.Minute)} {
+		p := &msg.Post{Site: "forum", SitePostID: fmt.Sprint(i), Published: at, Text: "chatter"}
+		p.Normalize()
+		b, err := msg.Encode(&msg.Scored{Post: *p, Scores: map[msg.Signal]float64{}, Classifier: "t", Version: "1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Written twenty minutes after it was published.
+		batch = append(batch, kafka.Message{Key: []byte(p.Key()), Value: b, Time: at.Add(20 * time.Minute)})
+	}
+	w := kc.Bus.Writer(kc.Topic(kc.Config.Topics.Scored), bus.WriterOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f := func(cmd, want string, slack ...string) {
+		t.Helper()
+		args := append([]string{cmd, "--config", cfg, "--topic", "scored", "--progress", "never", "--from", "2026-03-02", "--to", "2026-03-03"}, slack...)
+		code, _, stderr := runWithin(t, time.Minute, args...)
+		if code != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("%s %v: exit %d, want 0 and %q: %s", cmd, slack, code, want, stderr)
+		}
+	}
+	f("replay", "replayed 2 posts")
+	f("replay", "replayed 1 posts", "--slack", "0")
+	f("export", "exported 2 posts")
+	f("export", "exported 1 posts", "--slack", "0")
+	for _, cmd := range []string{"replay", "export"} {
+		code, _, stderr := run(t, "", cmd, "--config", cfg, "--topic", "scored", "--slack", "-1h")
+		if code != 2 || !strings.Contains(stderr, "--slack") {
+			t.Errorf("%s --slack -1h: exit %d, want 2 naming --slack (%s)", cmd, code, stderr)
+		}
+	}
+}
+
+// --warmup -1h was taken for unset and replaced by the default warm-up;
+// --max-charts 0 for unset and replaced by 40 charts. A negative duration
+// is a usage error, and 0 charts means none.
+func TestReplayFlagsTakeZeroAndRefuseNegatives(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := run(t, "", "replay", "--progress", "never", "--from", "2026-03-04", "--warmup", "-1h", campaignScenario)
+	if code != 2 || !strings.Contains(stderr, "warmup") {
+		t.Errorf("--warmup -1h: exit %d, want 2 naming warmup (%s)", code, stderr)
+	}
+	code, _, stderr = run(t, "", "replay", "--progress", "never", "--max-charts", "-1", campaignScenario)
+	if code != 2 || !strings.Contains(stderr, "--max-charts") {
+		t.Errorf("--max-charts -1: exit %d, want 2 naming --max-charts (%s)", code, stderr)
+	}
+	charts, report := filepath.Join(dir, "charts"), filepath.Join(dir, "r.html")
+	code, _, stderr = run(t, "", "replay", "--progress", "never", "--max-charts", "0", "--charts", charts, "--report", report, campaignScenario)
+	if code != 0 {
+		t.Fatalf("--max-charts 0: exit %d: %s", code, stderr)
+	}
+	if svgs, _ := filepath.Glob(filepath.Join(charts, "*.svg")); len(svgs) != 0 {
+		t.Errorf("--max-charts 0 wrote %d charts, want none", len(svgs))
+	}
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(html), `site-0`) {
+		t.Error("--max-charts 0: the report has site charts, want none")
+	}
 }

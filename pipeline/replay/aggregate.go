@@ -46,3 +46,11 @@ func (o *Options) FromAggregate(cfg config.Aggregate) {
 	o.Step = cfg.Step
 	o.Window = cfg.Grace
 }
+
+// FromConfig sets the options that follow a configuration: those of
+// FromAggregate, and the dedup window, runner.dedup_ttl, for which the live
+// stages remember a post id (a post sent again within it counts once).
+func (o *Options) FromConfig(cfg *config.Config) {
+	o.FromAggregate(cfg.Aggregate)
+	o.DedupWindow = cfg.Runner.DedupTTL
+}

@@ -22,9 +22,16 @@ type TopicRange struct {
 	// Slack widens the window read by Kafka timestamp (the time a message
 	// entered the topic) on both sides: a post published at 23:59 may have
 	// been scraped and written minutes later. Posts outside [From, To) in
-	// event time are read but not replayed. Default 1h.
+	// event time are read but not replayed. Zero is no slack (the read
+	// range is [From, To) by timestamp); the commands default to
+	// DefaultSlack.
 	Slack time.Duration
 }
+
+// DefaultSlack is the slack the replay and export commands read with when
+// none is given: a live stream writes a post minutes after it was
+// published.
+const DefaultSlack = time.Hour
 
 // Topic opens every partition of a topic for a replay or an export. Each
 // partition starts at the first offset whose Kafka timestamp is at or after
@@ -32,8 +39,8 @@ type TopicRange struct {
 // partition had when Topic was called, or at the first message stamped at
 // or after To plus Slack. Nothing is committed: no consumer group is used.
 func Topic(ctx context.Context, b *bus.Bus, topic string, tr TopicRange) (*Source, error) {
-	if tr.Slack == 0 {
-		tr.Slack = time.Hour
+	if tr.Slack < 0 {
+		return nil, fmt.Errorf("slack %v is negative", tr.Slack)
 	}
 	parts, offs, err := b.Offsets(ctx, topic)
 	if err != nil {

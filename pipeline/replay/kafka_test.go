@@ -114,7 +114,7 @@ func TestKafkaTopicSource(t *testing.T) {
 	})
 
 	t.Run("a time range seeks by timestamp and replays like the same range of the files", func(t *testing.T) {
-		tr := TopicRange{From: scenarioStart.Add(36 * time.Hour), To: scenarioStart.Add(84 * time.Hour)}
+		tr := TopicRange{From: scenarioStart.Add(36 * time.Hour), To: scenarioStart.Add(84 * time.Hour), Slack: DefaultSlack}
 		src, err := Topic(context.Background(), c.Bus, topic, tr)
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestKafkaTopicSource(t *testing.T) {
 	})
 
 	t.Run("an export of a range replays like the range itself", func(t *testing.T) {
-		tr := TopicRange{From: scenarioStart.Add(36 * time.Hour), To: scenarioStart.Add(84 * time.Hour)}
+		tr := TopicRange{From: scenarioStart.Add(36 * time.Hour), To: scenarioStart.Add(84 * time.Hour), Slack: DefaultSlack}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		src, err := Topic(ctx, c.Bus, topic, tr)
@@ -159,6 +159,45 @@ func TestKafkaTopicSource(t *testing.T) {
 		sameOutputs(t, "export vs files", exported, direct)
 		if st.Records == 0 {
 			t.Error("nothing exported")
+		}
+	})
+
+	t.Run("a slack of zero reads the range by timestamp exactly", func(t *testing.T) {
+		// Zero was taken for unset and read as an hour: a backfill or a
+		// test could not ask for no slack at all.
+		from, to := scenarioStart.Add(36*time.Hour), scenarioStart.Add(84*time.Hour)
+		starts := func(slack time.Duration) (start map[string]int64, stopAt time.Time) {
+			src, err := Topic(context.Background(), c.Bus, topic, TopicRange{From: from, To: to, Slack: slack})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			start = map[string]int64{}
+			for _, in := range src.inputs {
+				ps := in.(*partitionSource)
+				start[ps.name], stopAt = ps.start, ps.stopAt
+			}
+			return start, stopAt
+		}
+		none, stopNone := starts(0)
+		hour, stopHour := starts(time.Hour)
+		if !stopNone.Equal(to) {
+			t.Errorf("with no slack the read stops at messages stamped %v, want --to %v", stopNone, to)
+		}
+		if !stopHour.Equal(to.Add(time.Hour)) {
+			t.Errorf("with an hour of slack the read stops at %v, want %v", stopHour, to.Add(time.Hour))
+		}
+		later := 0
+		for name, off := range none {
+			if off < hour[name] {
+				t.Errorf("%s: with no slack the read starts at offset %d, before %d with an hour", name, off, hour[name])
+			}
+			if off > hour[name] {
+				later++
+			}
+		}
+		if later == 0 {
+			t.Errorf("with no slack every partition starts where it does with an hour (%v): the zero was not taken as zero", none)
 		}
 	})
 

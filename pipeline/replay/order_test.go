@@ -364,6 +364,15 @@ func TestDedupMatchesAMapOfIDs(t *testing.T) {
 				diff = -diff
 			}
 			if diff <= window {
+				// A copy marks its id again, as live: the id is kept a
+				// window from its latest copy.
+				if at.After(st) {
+					r.seen[id] = at
+					r.fifo = append(r.fifo, struct {
+						id string
+						t  time.Time
+					}{id, at})
+				}
 				return true
 			}
 		}

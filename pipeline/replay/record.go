@@ -56,7 +56,7 @@ func (r *Record) less(o *Record) bool {
 // nor a scored post (a level, an alert).
 var ErrNotPost = errors.New("not a post or a scored post")
 
-// ErrNoEventTime reports a post with neither a published nor a fetched time:
+// ErrNoEventTime reports a post with neither published nor fetched time:
 // replay cannot place it in event time.
 var ErrNoEventTime = errors.New("post has neither published nor fetched time")
 

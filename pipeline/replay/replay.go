@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/threatwatch/threatwatch/config"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
@@ -50,7 +51,8 @@ type Options struct {
 	// Window is the reorder window per input (the aggregate grace period).
 	Window time.Duration
 	// DedupWindow is how far apart in event time two copies of a post id
-	// are still recognised as duplicates. Default 1h.
+	// are still recognised as duplicates: the live stages' runner.dedup_ttl
+	// (FromConfig). Default: that of the default configuration (7 days).
 	DedupWindow time.Duration
 	// Rescore scores posts that already carry scores again.
 	Rescore bool
@@ -71,8 +73,8 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.DedupWindow == 0 {
-		o.DedupWindow = time.Hour
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = config.Default().Runner.DedupTTL
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

@@ -34,12 +34,26 @@ type Report struct {
 	// redacted by the engine already; this is a second pass, because a
 	// report gets mailed around.
 	Redact func(string) string
-	// MaxCharts bounds the sites charted (default 40), most alarming first;
-	// every site is in the summary table.
+	// MaxCharts bounds the sites charted, most alarming first; every site
+	// is in the summary table. Zero: 40; NoCharts (any negative): none.
 	MaxCharts int
 	// Notes are caveats shown above the summary (Stats.BaselineNotes):
 	// what the reader must know before trusting a quiet stretch.
 	Notes []string
+}
+
+// NoCharts as Report.MaxCharts charts no site.
+const NoCharts = -1
+
+// maxCharts is the number of sites to chart.
+func (r *Report) maxCharts() int {
+	switch {
+	case r.MaxCharts == 0:
+		return 40
+	case r.MaxCharts < 0:
+		return 0
+	}
+	return r.MaxCharts
 }
 
 func (r *Report) redact(s string) string {
@@ -108,9 +122,7 @@ type reportPair struct {
 
 // WriteHTML writes the report page.
 func (r *Report) WriteHTML(w io.Writer) error {
-	if r.MaxCharts <= 0 {
-		r.MaxCharts = 40
-	}
+	limit := r.maxCharts()
 	from, to := r.span()
 	sites := r.Data.Sites()
 	var rs []reportSite
@@ -119,7 +131,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		if c == nil {
 			c = &siteCount{}
 		}
-		rs = append(rs, reportSite{Series: s, Posts: c.posts, Threatening: c.threatening, Anchor: fmt.Sprintf("site-%d", i)})
+		rs = append(rs, reportSite{Series: s, Posts: c.posts, Threatening: c.threatening})
+		// Only a charted site links to its chart.
+		if i < limit {
+			rs[len(rs)-1].Anchor = fmt.Sprintf("site-%d", i)
+		}
 	}
 	// Sites with posts but no level point yet still belong in the table.
 	var quiet []string
@@ -134,8 +150,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		rs = append(rs, reportSite{Series: &Series{Site: name}, Posts: c.posts, Threatening: c.threatening})
 	}
 	var charts []reportChart
-	for i, s := range rs {
-		if i >= r.MaxCharts || s.Anchor == "" {
+	for _, s := range rs {
+		if s.Anchor == "" {
 			break
 		}
 		charts = append(charts, reportChart{Title: s.Site, Anchor: s.Anchor, SVG: template.HTML(ChartSVG(s.Series, from, to))}) //nolint:gosec // built by ChartSVG, which escapes every text
@@ -186,7 +202,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Dropped": dropped,
 		"Compare": r.Compare,
 		"Pairs":   pairs,
-		"Omitted": max(0, len(sites)-r.MaxCharts),
+		"Omitted": max(0, len(sites)-limit),
 	}
 	if err := reportTmpl.Execute(w, data); err != nil {
 		return fmt.Errorf("cannot write report: %w", err)
@@ -223,9 +239,7 @@ func (r *Report) alertRow(a *msg.Alert) reportAlert {
 // WriteCharts writes one SVG file per charted site into dir (created if
 // needed) and returns their paths. File names are the site names made safe.
 func (r *Report) WriteCharts(dir string) ([]string, error) {
-	if r.MaxCharts <= 0 {
-		r.MaxCharts = 40
-	}
+	limit := r.maxCharts()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create chart directory: %w", err)
 	}
@@ -233,7 +247,7 @@ func (r *Report) WriteCharts(dir string) ([]string, error) {
 	var out []string
 	used := map[string]int{}
 	for i, s := range r.Data.Sites() {
-		if i >= r.MaxCharts {
+		if i >= limit {
 			break
 		}
 		name := safeName(s.Site)
