@@ -310,7 +310,7 @@ func demoReplay(ctx context.Context, e *env, p *process, cfg *config.Config, out
 	coll := replay.NewCollector()
 	lane := &replay.Lane{Name: "demo", Engine: eng, Sinks: []replay.Sink{aw, coll}}
 	o := replay.Options{To: until}
-	o.FromAggregate(cfg.Aggregate)
+	o.FromConfig(cfg)
 	st, err := replay.Run(ctx, src, o, lane)
 	if err != nil {
 		return err
@@ -727,14 +727,36 @@ func alertLines(a *msg.Alert) string {
 	return b.String()
 }
 
-// summary says which sites paged and which did not.
+// summary says, per site, what paged: the site itself, a target its posts
+// were evidence for, or nothing. A target's alert has no site label (a
+// person is followed across sites), so it is tied to a site by the posts it
+// cites, whose ids begin with the site's name.
 func (w *demoWatch) summary(out io.Writer) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	paged := map[string]int{}
+	sitePages := map[string]int{}
+	targetPages := map[string]int{}
+	targets := map[string][]string{} // by site, in the order they paged
 	for _, a := range w.alerts {
-		if a.Status == msg.StatusFiring && a.Labels["site"] != "" {
-			paged[a.Labels["site"]]++
+		if a.Status != msg.StatusFiring {
+			continue
+		}
+		if s := a.Labels["site"]; s != "" {
+			sitePages[s]++
+			continue
+		}
+		tgt := a.Labels["target"]
+		if tgt == "" {
+			continue
+		}
+		for _, s := range demo.Sites {
+			if !citesSite(a, s) {
+				continue
+			}
+			targetPages[s]++
+			if !slices.Contains(targets[s], tgt) {
+				targets[s] = append(targets[s], tgt)
+			}
 		}
 	}
 	fmt.Fprintln(out, "Summary:")
@@ -743,15 +765,41 @@ func (w *demoWatch) summary(out io.Writer) {
 		if l := w.peak[s]; l != nil {
 			peak = "peak " + strings.ToUpper(l.Name)
 		}
-		verdict := "did not page"
-		if paged[s] > 0 {
-			verdict = fmt.Sprintf("PAGED (%d firing notifications)", paged[s])
-		} else if l := w.peak[s]; l != nil && l.Name == "learning" {
-			verdict += " (still learning its baseline: site spikes page only after aggregate.baseline.learning of history; target and override alerts do not wait)"
+		var verdict string
+		target := fmt.Sprintf("target %s (%s citing its posts)", strings.Join(targets[s], ", "), notifications(targetPages[s]))
+		switch {
+		case sitePages[s] > 0 && targetPages[s] > 0:
+			verdict = fmt.Sprintf("PAGED: site (%s) and %s", notifications(sitePages[s]), target)
+		case sitePages[s] > 0:
+			verdict = fmt.Sprintf("PAGED: site (%s)", notifications(sitePages[s]))
+		case targetPages[s] > 0:
+			verdict = "PAGED: " + target + "; the site itself did not page"
+		default:
+			verdict = "did not page: neither the site nor a target"
+		}
+		if l := w.peak[s]; sitePages[s] == 0 && l != nil && l.Name == "learning" {
+			verdict += " (the site was still learning its baseline: site spikes page only after aggregate.baseline.learning of history; target and override alerts do not wait)"
 		}
 		fmt.Fprintf(out, "  %-12s %-14s %s\n", s, peak, verdict)
 	}
 	fmt.Fprintf(out, "  %d alerts in all (site, target and override alerts)\n", len(w.alerts))
+}
+
+// citesSite reports whether alert a cites a post of site as evidence.
+func citesSite(a *msg.Alert, site string) bool {
+	for _, c := range a.Evidence {
+		if strings.HasPrefix(c.PostID, site+":") {
+			return true
+		}
+	}
+	return false
+}
+
+func notifications(n int) string {
+	if n == 1 {
+		return "1 firing notification"
+	}
+	return fmt.Sprintf("%d firing notifications", n)
 }
 
 func engineOf(site string) string {

@@ -150,3 +150,54 @@ func tail(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// The summary said a board "did not page" when its posts paged a target
+// (an alert per person, which has no site label) but not the site itself.
+// It says per board what paged: the site, a target its posts were evidence
+// for, or nothing.
+func TestDemoSummarySaysWhatPagedPerBoard(t *testing.T) {
+	post := func(site, id string) msg.Contributor { return msg.Contributor{PostID: msg.PostID(site, id)} }
+	w := &demoWatch{
+		peak: map[string]*msg.Level{
+			demo.SiteForum:   {Site: demo.SiteForum, Name: "severe"},
+			demo.SiteBoard:   {Site: demo.SiteBoard, Name: "normal"},
+			demo.SiteChannel: {Site: demo.SiteChannel, Name: "elevated"},
+		},
+		alerts: []*msg.Alert{
+			{Status: msg.StatusFiring, Labels: map[string]string{"alertname": "ThreatLevelSpike", "site": demo.SiteForum}},
+			{Status: msg.StatusFiring, Labels: map[string]string{"alertname": "TargetThreat", "target": "tgt-0001"},
+				Evidence: []msg.Contributor{post(demo.SiteForum, "1"), post(demo.SiteBoard, "2")}},
+			// A resolution pages no one.
+			{Status: msg.StatusResolved, Labels: map[string]string{"alertname": "TargetThreat", "target": "tgt-0002"},
+				Evidence: []msg.Contributor{post(demo.SiteChannel, "3")}},
+		},
+	}
+	var b bytes.Buffer
+	w.summary(&b)
+	lines := map[string]string{}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	f := func(site string, want []string, notWant ...string) {
+		t.Helper()
+		l, ok := lines[site]
+		if !ok {
+			t.Fatalf("no summary line for %s:\n%s", site, b.String())
+		}
+		for _, s := range want {
+			if !strings.Contains(l, s) {
+				t.Errorf("%s: %q does not say %q", site, l, s)
+			}
+		}
+		for _, s := range notWant {
+			if strings.Contains(l, s) {
+				t.Errorf("%s: %q says %q", site, l, s)
+			}
+		}
+	}
+	f(demo.SiteForum, []string{"peak SEVERE", "PAGED", "site (1 firing notification)", "target tgt-0001"}, "did not page")
+	f(demo.SiteBoard, []string{"peak NORMAL", "PAGED", "target tgt-0001", "the site itself did not page"}, "site (")
+	f(demo.SiteChannel, []string{"peak ELEVATED", "did not page", "neither the site nor a target"}, "PAGED", "tgt-0002")
+}
