@@ -89,7 +89,7 @@ func (s *Server) PublishAlert(ctx context.Context, a *msg.Alert) {
 func (s *Server) publishActionLocal(e ActionEvent) {
 	e.Origin = ""
 	viewer, pii := e, e
-	viewer.Note = s.note(e.Note, RedactFull)
+	viewer.Note, viewer.By = s.note(e.Note, RedactFull), shownBy(e.By, RedactFull)
 	pii.Note = s.note(e.Note, RedactPII)
 	if err := s.hub.Publish("action", viewer, pii, e); err != nil {
 		s.log.Warn("cannot publish action", "err", err)

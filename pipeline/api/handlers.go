@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +28,9 @@ const (
 	ActionEvidenceView alertstate.Action = "evidence_view"
 	// ActionExport records an analyst exporting alerts with raw evidence.
 	ActionExport alertstate.Action = "export"
+	// ActionTargetView records an analyst reading a target's ref (often a
+	// person's name) behind its pseudonym.
+	ActionTargetView alertstate.Action = "target_view"
 )
 
 // route is one API endpoint and the least role allowed to call it.
@@ -45,7 +50,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/levels", v, s.handleLevels},
 		{"GET", "/api/v1/alerts", v, s.handleAlerts},
 		{"GET", "/api/v1/alerts/{fp}", v, s.handleAlert},
-		{"GET", "/api/v1/alerts/{fp}/evidence", an, s.handleEvidence},
+		{"GET", "/api/v1/alerts/{fp}/evidence", an, auditedRead(s.handleEvidence)},
 		{"GET", "/api/v1/alerts/{fp}/notifications", v, s.handleNotifications},
 		{"POST", "/api/v1/alerts/{fp}/ack", rs, s.handleAck},
 		{"DELETE", "/api/v1/alerts/{fp}/ack", rs, s.handleUnack},
@@ -56,8 +61,22 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/audit", rs, s.handleAudit},
 		{"GET", "/api/v1/targets", v, s.handleTargets},
 		{"GET", "/api/v1/targets/{id}", v, s.handleTarget},
-		{"GET", "/api/v1/export/alerts", an, s.handleExport},
+		{"GET", "/api/v1/targets/{id}/ref", an, auditedRead(s.handleTargetRef)},
+		{"GET", "/api/v1/export/alerts", an, auditedRead(s.handleExport)},
 		{"GET", "/api/v1/events", v, s.handleEvents},
+	}
+}
+
+// auditedRead guards a read that writes an audit entry before it hands
+// out raw data: a GET route answers HEAD too, by running the handler, and
+// the entry would then record a read or an export that sent nothing.
+func auditedRead(h func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			return &httpError{code: http.StatusMethodNotAllowed, msg: "this read is audited: use GET"}
+		}
+		return h(w, r)
 	}
 }
 
@@ -211,6 +230,21 @@ func (s *Server) shapeAlert(rec *AlertRecord, mode string, evidence bool) AlertV
 	return v
 }
 
+// shownBy is who acted (an ack's, a resolve request's or a silence's
+// "by", an audit entry's actor) as the role may see it. The name is what
+// the audit log keeps: a token's configured name, or the IdP's user claim,
+// which is often an e-mail address. Responders and analysts act together
+// and see it; viewers, on wall screens, get an address as a stable
+// pseudonym, the same for one operator everywhere. Configured token names
+// ("oncall-bot") are shown as they are.
+func shownBy(name, mode string) string {
+	if mode != RedactFull || !strings.Contains(name, "@") {
+		return name
+	}
+	h := sha256.Sum256([]byte("threatwatch-operator\x00" + name))
+	return "operator-" + hex.EncodeToString(h[:4])
+}
+
 // note shapes operator free text (ack notes, silence comments, sink
 // errors): viewers get none of it.
 func (s *Server) note(n, mode string) string { return redactField(n, mode, s.red) }
@@ -235,7 +269,7 @@ func (s *Server) decorate(ctx context.Context, views []AlertView, mode string) e
 	now := s.now()
 	for i := range views {
 		if a, ok := acks[views[i].Fingerprint]; ok {
-			views[i].Ack = &AckView{By: a.By, At: a.At, Note: s.note(a.Note, mode)}
+			views[i].Ack = &AckView{By: shownBy(a.By, mode), At: a.At, Note: s.note(a.Note, mode)}
 		}
 		// Silences match the labels the notifier sees: the stored ones.
 		views[i].Silenced = alertstate.SilencedBy(sils, views[i].rawLabels, now)
@@ -478,7 +512,7 @@ func (s *Server) handleAlert(w http.ResponseWriter, r *http.Request) error {
 	if rr, ok, err := s.state.Closed(r.Context(), rec.Alert.Fingerprint); err != nil {
 		return err
 	} else if ok {
-		views[0].Resolve = &AckView{By: rr.By, At: rr.At, Note: s.note(rr.Note, mode), Done: rr.Done}
+		views[0].Resolve = &AckView{By: shownBy(rr.By, mode), At: rr.At, Note: s.note(rr.Note, mode), Done: rr.Done}
 	}
 	writeJSON(w, http.StatusOK, views[0])
 	return nil
@@ -545,6 +579,7 @@ func (s *Server) shapeAudit(ctx context.Context, e alertstate.AuditEntry, mode s
 	// The notifier records an alert's labels as they are: they are the
 	// alert's content, read raw only through the audited call.
 	e.Labels = shapeLabels(e.Labels, contentMode(mode), s.red)
+	e.Actor = shownBy(e.Actor, mode)
 	e.Note = s.note(e.Note, mode)
 	e.Error = s.note(e.Error, mode)
 	for i, m := range e.Matchers {
@@ -643,8 +678,8 @@ type SilenceView struct {
 }
 
 func (s *Server) silenceView(ctx context.Context, sl alertstate.Silence, mode string) SilenceView {
-	v := SilenceView{ID: sl.ID, StartsAt: sl.StartsAt, EndsAt: sl.EndsAt, CreatedBy: sl.CreatedBy, CreatedAt: sl.CreatedAt,
-		Comment: s.note(sl.Comment, mode), ExpiredBy: sl.ExpiredBy, Active: sl.Active(s.now())}
+	v := SilenceView{ID: sl.ID, StartsAt: sl.StartsAt, EndsAt: sl.EndsAt, CreatedBy: shownBy(sl.CreatedBy, mode), CreatedAt: sl.CreatedAt,
+		Comment: s.note(sl.Comment, mode), ExpiredBy: shownBy(sl.ExpiredBy, mode), Active: sl.Active(s.now())}
 	for _, m := range sl.Matchers {
 		v.Matchers = append(v.Matchers, s.showMatcher(ctx, m.String(), m, mode))
 	}
@@ -790,13 +825,6 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shapeTarget(t Target, mode string) Target {
-	if mode != RedactNone || t.Ref == t.ID {
-		t.Ref = ""
-	}
-	return t
-}
-
 func (s *Server) handleTargets(w http.ResponseWriter, r *http.Request) error {
 	limit, err := intParam(r, "limit", 200, 1, 1000)
 	if err != nil {
@@ -805,10 +833,6 @@ func (s *Server) handleTargets(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.model.Targets(r.Context(), limit)
 	if err != nil {
 		return err
-	}
-	mode := redactionFor(principalOf(r).Role)
-	for i := range ts {
-		ts[i] = s.shapeTarget(ts[i], mode)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"targets": ts})
 	return nil
@@ -836,7 +860,34 @@ func (s *Server) handleTarget(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decorate(r.Context(), views, mode); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"target": s.shapeTarget(*t, mode), "alerts": views})
+	writeJSON(w, http.StatusOK, map[string]any{"target": t, "alerts": views})
+	return nil
+}
+
+// handleTargetRef returns a target's ref to an analyst, after writing the
+// access to the audit log: no audit entry, no ref. The entry names the
+// target by its pseudonym, never by the ref it handed out.
+func (s *Server) handleTargetRef(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !isTargetHash(id) {
+		return ErrNotFound
+	}
+	t, err := s.model.Target(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ref := t.Ref
+	if ref == "" {
+		// Levels keyed by the hash itself carry no other name.
+		ref = t.ID
+	}
+	p := principalOf(r)
+	if err := s.state.Record(r.Context(), alertstate.AuditEntry{
+		Action: ActionTargetView, Actor: p.Name, Labels: map[string]string{"target": t.ID}, Note: "target=" + t.ID,
+	}); err != nil {
+		return fmt.Errorf("cannot audit the target ref read, refusing it: %w", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": t.ID, "ref": ref})
 	return nil
 }
 

@@ -112,9 +112,10 @@ type TargetSiteLevel struct {
 type Target struct {
 	// ID is an opaque pseudonym derived from the ref: safe to show anyone.
 	ID string `json:"id"`
-	// Ref is the target as the pipeline keys it (possibly a name): only
-	// analysts see it.
-	Ref      string            `json:"ref,omitempty"`
+	// Ref is the target as the pipeline keys it (possibly a name). It is
+	// never encoded with the target: an analyst reads it only through the
+	// audited ref call (GET /api/v1/targets/{id}/ref).
+	Ref      string            `json:"-"`
 	Updated  time.Time         `json:"updated"`
 	MaxLevel float64           `json:"max_level"`
 	Name     string            `json:"name,omitempty"`

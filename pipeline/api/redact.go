@@ -108,7 +108,10 @@ func redactField(s, mode string, red Redactor) string {
 // chose, shown as they are.
 var safeLabels = map[string]bool{"alertname": true, "site": true, "signal": true, "severity": true}
 
-// shapeLabels pseudonymizes the target and redacts any other free label.
+// shapeLabels pseudonymizes the target and redacts any other free label;
+// viewers get no free label at all. A label outside the fixed set is
+// whatever a rule or an operator wrote, and no pattern finds a name in it:
+// like free annotations, viewers do not get it even with placeholders.
 func shapeLabels(l map[string]string, mode string, red Redactor) map[string]string {
 	if mode == RedactNone || l == nil {
 		return l
@@ -120,7 +123,7 @@ func shapeLabels(l map[string]string, mode string, red Redactor) map[string]stri
 			out[k] = TargetID(v)
 		case safeLabels[k]:
 			out[k] = v
-		default:
+		case mode == RedactPII:
 			out[k] = red(v)
 		}
 	}

@@ -623,10 +623,10 @@
     const my = viewToken;
     const res = await api("/api/v1/targets");
     if (my !== viewToken) return;
-    setView("Targets", el("p", { class: "muted", text: "People and handles under discussion, by pseudonymous id" + (can("analyst") ? "." : "; names are shown to analysts only.") }),
+    setView("Targets", el("p", { class: "muted", text: "People and handles under discussion, by pseudonymous id" + (can("analyst") ? "; open one to read its name, which is written to the audit log." : "; names are shown to analysts only, each read audited.") }),
       res.targets.length ? el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Target" }), el("th", { text: "Level" }), el("th", { class: "num", text: "Max level" }), el("th", { class: "num", text: "Sites" }), el("th", { class: "num", text: "Firing" }), el("th", { class: "hide-sm", text: "Updated" }))),
         el("tbody", {}, res.targets.map((t) => el("tr", {},
-          el("td", {}, el("a", { href: "#/target/" + encodeURIComponent(t.id), text: t.ref ? t.ref + " (" + t.id + ")" : t.id })),
+          el("td", {}, el("a", { href: "#/target/" + encodeURIComponent(t.id), text: t.id })),
           el("td", {}, el("span", { class: "badge " + levelClass(t.name), text: t.name || "learning" })),
           el("td", { class: "num", text: fmt(t.max_level) }), el("td", { class: "num", text: t.sites.length }), el("td", { class: "num", text: t.firing }),
           el("td", { class: "hide-sm", text: ago(t.updated) })))))) : el("p", { class: "muted", text: "No target has a level yet." }));
@@ -644,7 +644,14 @@
       return el("section", { class: "panel" }, el("h2", {}, s.site ? el("a", { href: "#/site/" + encodeURIComponent(s.site), text: s.site }) : "all sites"), levelChart(ser, [], from, to, `Level of target ${id} on ${s.site || "all sites"}`));
     }));
     if (my !== viewToken) return;
-    setView("Target " + (t.ref || t.id), el("p", { class: "row" }, el("span", { class: "badge " + levelClass(t.name), text: t.name || "learning" }), el("span", { text: `max level ${fmt(t.max_level)} across ${t.sites.length} site(s)` })),
+    // The name behind the id is read only on request: the server writes
+    // each read to the audit log first.
+    const nameBtn = can("analyst") ? el("button", { type: "button", text: "Show name (written to the audit log)", onclick: async () => {
+      const r = await api("/api/v1/targets/" + encodeURIComponent(id) + "/ref");
+      if (my !== viewToken) return;
+      main.querySelector("h1").textContent = "Target " + r.ref + " (" + r.id + ")"; nameBtn.disabled = true;
+    } }) : null;
+    setView("Target " + t.id, el("p", { class: "row" }, el("span", { class: "badge " + levelClass(t.name), text: t.name || "learning" }), el("span", { text: `max level ${fmt(t.max_level)} across ${t.sites.length} site(s)` }), nameBtn),
       el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Site" }), el("th", { text: "Level" }), el("th", { class: "num", text: "Level / baseline" }), el("th", { text: "Updated" }))),
         el("tbody", {}, t.sites.map((s) => el("tr", {}, el("td", { text: s.site || "all sites" }), el("td", {}, el("span", { class: "badge " + levelClass(s.name), text: s.name || "learning" }), s.stale ? el("span", { class: "badge stale", text: "stale" }) : null),
           el("td", { class: "num", text: fmt(s.level) + " / " + fmt(s.baseline) }), el("td", { text: ago(s.time) })))))),
