@@ -38,6 +38,13 @@ func RetryAfter(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// RateLimited reports whether err says the receiving system refused the
+// call for its rate (429), with or without a Retry-After.
+func RateLimited(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && he.Status == http.StatusTooManyRequests
+}
+
 // NotDelivered reports whether err, the error of a failed delivery, says
 // the receiving system certainly did not take the notification: it
 // answered with a redirect or a 4xx (408 and 429 included), or no

@@ -331,82 +331,99 @@ notify:
 // one that was told: with the wait kept per process, each instance found
 // out for itself, with a call of its own, and a rate-limited receiver got
 // one call more per instance (and per new alert on an instance that had
-// not been told) while it asked for none.
+// not been told) while it asked for none. A 429 without Retry-After is a
+// rate limit all the same: the backoff the told instance decided for it
+// holds the others back too.
 func TestARetryAfterHoldsBackEveryInstance(t *testing.T) {
-	for _, other := range []string{"handles a new alert", "ticks a keep-alive"} {
-		t.Run("the other instance "+other, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(`
+	limits := []struct {
+		name string
+		err  *notify.HTTPError
+	}{
+		{"a Retry-After", &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}},
+		// Backoff of one failure: 10s less up to 20% jitter, past the 5s
+		// below.
+		{"a 429 without Retry-After", &notify.HTTPError{Status: http.StatusTooManyRequests}},
+	}
+	for _, lim := range limits {
+		for _, other := range []string{"handles a new alert", "ticks a keep-alive"} {
+			t.Run("after "+lim.name+" the other instance "+other, func(t *testing.T) {
+				testRateLimitHoldsBackEveryInstance(t, lim.err, other)
+			})
+		}
+	}
+}
+
+func testRateLimitHoldsBackEveryInstance(t *testing.T, limit *notify.HTTPError, other string) {
+	cfg, err := config.Parse([]byte(`
 notify:
-  retry: {attempts: 1}
+  retry: {attempts: 1, initial: 10s, max: 1m}
   receivers:
     - {name: am, type: shared}
   default_receivers: [am]
 `))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := &clock{t: notifytest.Start}
-			store := redistest.New(t)
-			am := &notifytest.Recorder{}
-			var limited atomic.Bool
-			am.Fail = func(int) (bool, error) {
-				if limited.Load() {
-					return true, &notify.HTTPError{Status: http.StatusTooManyRequests, RetryAfter: 45 * time.Second}
-				}
-				return false, nil
-			}
-			instance := func() *notify.Stage {
-				f := notify.Factory{Type: "shared", Doc: "test", Settings: func() any { return &struct{}{} },
-					New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
-						return keepAliveRecorder{am}, nil
-					}}
-				s, err := notify.New(cfg.Notify, []notify.Factory{f}, alertstate.New(store, alertstate.WithClock(c.now)), notify.Options{Now: c.now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			}
-			told, untold := instance(), instance()
-			ctx := context.Background()
-			x := notifytest.Alert("forum-x")
-			if _, err := told.Handle(ctx, x, pipeline.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			c.add(time.Minute) // x's keep-alive is due
-			limited.Store(true)
-			if _, err := told.Handle(ctx, notifytest.Alert("forum-y"), pipeline.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			before := len(am.Calls())
-			c.add(5 * time.Second)
-			switch other {
-			case "handles a new alert":
-				_, err = untold.Handle(ctx, notifytest.Alert("forum-z"), pipeline.Meta{})
-			case "ticks a keep-alive":
-				_, err = untold.Tick(ctx, c.now())
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := len(am.Calls()) - before; n != 0 {
-				t.Errorf("the rate-limited receiver got %d calls from the other instance while it asked for none", n)
-			}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: notifytest.Start}
+	store := redistest.New(t)
+	am := &notifytest.Recorder{}
+	var limited atomic.Bool
+	am.Fail = func(int) (bool, error) {
+		if limited.Load() {
+			return true, limit
+		}
+		return false, nil
+	}
+	instance := func() *notify.Stage {
+		f := notify.Factory{Type: "shared", Doc: "test", Settings: func() any { return &struct{}{} },
+			New: func(_ *yaml.Node, _ notify.Deps) (notify.Sink, error) {
+				return keepAliveRecorder{am}, nil
+			}}
+		s, err := notify.New(cfg.Notify, []notify.Factory{f}, alertstate.New(store, alertstate.WithClock(c.now)), notify.Options{Now: c.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	told, untold := instance(), instance()
+	ctx := context.Background()
+	x := notifytest.Alert("forum-x")
+	if _, err := told.Handle(ctx, x, pipeline.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	c.add(time.Minute) // x's keep-alive is due
+	limited.Store(true)
+	if _, err := told.Handle(ctx, notifytest.Alert("forum-y"), pipeline.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(am.Calls())
+	c.add(5 * time.Second)
+	switch other {
+	case "handles a new alert":
+		_, err = untold.Handle(ctx, notifytest.Alert("forum-z"), pipeline.Meta{})
+	case "ticks a keep-alive":
+		_, err = untold.Tick(ctx, c.now())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(am.Calls()) - before; n != 0 {
+		t.Errorf("the rate-limited receiver got %d calls from the other instance while it asked for none", n)
+	}
 
-			// Once the wait is over, what was held back goes out.
-			limited.Store(false)
-			c.add(time.Minute)
-			if _, err := untold.Tick(ctx, c.now()); err != nil {
-				t.Fatal(err)
-			}
-			sent := map[string]bool{}
-			for _, call := range am.Calls()[before:] {
-				for _, a := range call.Alerts {
-					sent[a.Labels["site"]] = true
-				}
-			}
-			if !sent["forum-y"] || other == "handles a new alert" && !sent["forum-z"] {
-				t.Errorf("after the wait the receiver got %v, want what was held back", sent)
-			}
-		})
+	// Once the wait is over, what was held back goes out.
+	limited.Store(false)
+	c.add(time.Minute)
+	if _, err := untold.Tick(ctx, c.now()); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]bool{}
+	for _, call := range am.Calls()[before:] {
+		for _, a := range call.Alerts {
+			sent[a.Labels["site"]] = true
+		}
+	}
+	if !sent["forum-y"] || other == "handles a new alert" && !sent["forum-z"] {
+		t.Errorf("after the wait the receiver got %v, want what was held back", sent)
 	}
 }

@@ -20,6 +20,9 @@ type Retry struct {
 	Initial, Max time.Duration
 	// sleep waits d or until ctx ends (tests replace it).
 	sleep func(ctx context.Context, d time.Duration) error
+	// wait, when set, replaces Wait in Do: the stage decides through it
+	// with the receiver's run of rate limits and shares what it decided.
+	wait func(err error, attempts int) time.Duration
 }
 
 // NewRetry returns the retry stage configured by c.
@@ -41,6 +44,23 @@ func (r Retry) Backoff(n int) time.Duration {
 	return d
 }
 
+// Wait is how long to wait after the n-th failed call in a row (n >= 1)
+// that returned err, and whether the receiver asked for it: a Retry-After
+// (at least the backoff, at most Max), or a 429 without one, which asks
+// all the same without saying for how long and gets the backoff. It is the
+// one place this is decided: the retry loop sleeps it, and the stage holds
+// every notify instance back for it when the receiver asked.
+func (r Retry) Wait(err error, n int) (wait time.Duration, asked bool) {
+	wait = r.Backoff(n)
+	if ra, ok := RetryAfter(err); ok {
+		if ra > wait {
+			wait = min(ra, max(r.Max, wait))
+		}
+		return wait, true
+	}
+	return wait, RateLimited(err)
+}
+
 // Send calls s until it succeeds, fails for good, or the attempts are
 // spent. It returns how many calls were made and the last outcome.
 func (r Retry) Send(ctx context.Context, s Sink, alerts ...*msg.Alert) (attempts int, retry bool, err error) {
@@ -56,12 +76,19 @@ func (r Retry) Do(ctx context.Context, call func(context.Context, ...*msg.Alert)
 	n := max(r.Attempts, 1)
 	for attempts = 1; ; attempts++ {
 		retry, err = call(ctx, alerts...)
-		if err == nil || !retry || attempts >= n || ctx.Err() != nil {
+		if err == nil || !retry || ctx.Err() != nil {
 			return attempts, retry, err
 		}
-		wait := r.Backoff(attempts)
-		if ra, ok := RetryAfter(err); ok && ra > wait {
-			wait = min(ra, max(r.Max, wait))
+		// Decided after the last attempt too: the stage shares a rate
+		// limit's wait whether or not this loop sleeps it.
+		var wait time.Duration
+		if r.wait != nil {
+			wait = r.wait(err, attempts)
+		} else {
+			wait, _ = r.Wait(err, attempts)
+		}
+		if attempts >= n {
+			return attempts, retry, err
 		}
 		if sleep(ctx, wait) != nil {
 			return attempts, true, err

@@ -66,6 +66,10 @@ type Receiver struct {
 	// new ones are held back and sent by the tick once it ends, rather
 	// than each adding a call to a receiver that asked for none.
 	quietUntil atomic.Int64
+	// limited counts the receiver's rate limits (429s) in a row, this
+	// process's calls since its last success: the backoff of a 429 without
+	// Retry-After grows with it.
+	limited atomic.Int64
 }
 
 // Stage is the notify stage's handler: pipeline.Handler[*msg.Alert] and
@@ -345,6 +349,30 @@ func (s *Stage) hold(ctx context.Context, r *Receiver, until time.Time) {
 	}
 }
 
+// waitFor is the retry loop's wait after a failed call to r, decided by
+// Retry.Wait; when the receiver asked for it (a Retry-After, or a 429
+// without one) it is shared at once: the loop may wait here for it, and
+// the other instances must not call meanwhile. asked, when not nil, is set
+// to whether the last failed call asked.
+func (s *Stage) waitFor(ctx context.Context, r *Receiver, asked *bool) func(error, int) time.Duration {
+	return func(err error, attempts int) time.Duration {
+		n := attempts
+		if _, ok := RetryAfter(err); ok || RateLimited(err) {
+			// A receiver still rate-limited after the last wait is left
+			// alone longer each time, across deliveries and ticks.
+			n = max(n, int(r.limited.Add(1)))
+		}
+		wait, ask := s.retry.Wait(err, n)
+		if ask {
+			s.hold(ctx, r, s.now().Add(wait))
+		}
+		if asked != nil {
+			*asked = ask
+		}
+		return wait
+	}
+}
+
 // receiversFor returns who gets tr: the routed receivers, plus those that
 // were sent something of it before (so a resolution reaches everyone who
 // got the firing, even after a routing change).
@@ -550,15 +578,9 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		if err != nil && retry && !NotDelivered(err) {
 			maybe = true
 		}
-		ra, ok := RetryAfter(err)
-		asked = ok && err != nil && retry
-		if asked {
-			// Shared at once: the retry stage may wait here for it, and
-			// the other instances must not call meanwhile.
-			s.hold(ctx, r, s.now().Add(min(ra, s.retry.Max)))
-		}
 		return retry, err
 	}
+	rs.wait = s.waitFor(ctx, r, &asked)
 	if !tick && rs.Attempts > 1 {
 		// The stage's loop runs the tick too: waiting out a long
 		// Retry-After here held every other page, and the keep-alives,
@@ -585,10 +607,9 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 		s.m.retries.WithLabelValues(r.Name).Add(float64(attempts - 1))
 	}
 	r.failing.Store(err != nil && retry)
-	if ra, ok := RetryAfter(err); ok && err != nil && retry {
-		r.quietUntil.Store(e.now.Add(min(ra, s.retry.Max)).UnixNano())
-	} else if err == nil {
+	if err == nil {
 		r.quietUntil.Store(0)
+		r.limited.Store(0)
 	}
 	if err != nil && retry && tick && e.down != nil {
 		e.down.Store(r.Name, true)
@@ -615,10 +636,11 @@ func (s *Stage) deliver(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	}
 	d.Pending, d.LastAttempt, d.LastError, d.Suppressed = a.Status, e.now, err.Error(), ""
 	d.RetryAt = time.Time{}
-	if ra, ok := RetryAfter(err); ok {
-		// Honored as the retry stage honors it within one run: up to
-		// retry.max.
-		d.RetryAt = e.now.Add(min(ra, s.retry.Max))
+	if _, ok := RetryAfter(err); ok || RateLimited(err) {
+		// The wait waitFor decided and shared for it, not one of its own.
+		if q := r.quietUntil.Load(); q != 0 {
+			d.RetryAt = time.Unix(0, q).UTC()
+		}
 	}
 	d.Failures++
 	if maybe && a.Status == msg.StatusFiring {
@@ -670,12 +692,13 @@ func (s *Stage) passAck(ctx context.Context, a msg.Alert, r *Receiver, d alertst
 	}
 	rs := s.retry
 	rs.Attempts = 1 // the tick retries
-	attempts, retry, err := rs.Do(ctx, ak.Acknowledge, &a)
 	// As for deliveries: a receiver that failed is left alone for the
 	// rest of the tick, and for as long as it asked, or every acknowledged
 	// episode would cost a call (and a timeout) at every tick.
-	if ra, ok := RetryAfter(err); ok && err != nil && retry {
-		s.hold(ctx, r, e.now.Add(min(ra, s.retry.Max)))
+	rs.wait = s.waitFor(ctx, r, nil)
+	attempts, retry, err := rs.Do(ctx, ak.Acknowledge, &a)
+	if err == nil {
+		r.limited.Store(0)
 	}
 	if err != nil && retry && e.down != nil {
 		e.down.Store(r.Name, true)
