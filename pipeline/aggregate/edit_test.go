@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -96,4 +98,62 @@ func TestAnEditIsNewInputToTheTargetStage(t *testing.T) {
 	if again := (&TargetPost{Scored: *orig, TargetKey: key}); again.DedupID() != a.DedupID() {
 		t.Errorf("a redelivery has a new dedup id")
 	}
+}
+
+// resent is p sent again with new content but without the edited flag
+// (a scraper that does not set it, or lost what it had read).
+func resent(p *msg.Scored) *msg.Scored {
+	p.Post.Edited = false
+	return p
+}
+
+// TestACopyOfAPostWithNewContentIsAnEditWithoutTheFlag: a post sent
+// again with new content but without the edited flag was counted twice,
+// once per content. A second copy of a counted post id is an edit: only
+// its rise counts, on quiet keys and on busy ones alike.
+func TestACopyOfAPostWithNewContentIsAnEditWithoutTheFlag(t *testing.T) {
+	f := func(name string, others int, first, again, wantRise float64) {
+		t.Run(name, func(t *testing.T) {
+			e, err := NewEngine(defaults())
+			if err != nil {
+				t.Fatal(err)
+			}
+			posts := []*msg.Scored{scoredPost("a", 0, first, 0, false)}
+			for i := range others {
+				p := scoredPost(fmt.Sprint("o-", i), time.Duration(i+1)*time.Second, 0.6, 0, false)
+				p.Entities = nil // the site's only: the person's key holds "a" alone
+				posts = append(posts, p)
+			}
+			posts = append(posts, resent(scoredPost("a", 5*time.Minute, again, 0, true)))
+			drive(e, posts, 6*time.Minute)
+			site, tgt := e.bySite["forum"].L, e.byRef["person:jane-example"].L
+			wantSite, wantTgt := max(first, again)+0.6*float64(others), max(first, again)
+			if first < defaults().MinScore {
+				wantTgt = again // the first copy weighed nothing: the person's key never had it
+			}
+			for _, c := range []struct {
+				key       string
+				got, want float64
+			}{
+				{"site level", site.Win.Sum.Live, wantSite}, {"site total", site.Win.Sum.Total, wantSite},
+				{"person level", tgt.Win.Sum.Live, wantTgt}, {"person total", tgt.Win.Sum.Total, wantTgt},
+			} {
+				if math.Abs(c.got-c.want) > 1e-9 {
+					t.Errorf("%s %v, want %v (the rise %v counted once)", c.key, c.got, c.want, wantRise)
+				}
+			}
+			if h, _ := site.Hist.At(hourOf(at(0))); math.Abs(h-wantSite) > 1e-3 {
+				t.Errorf("history %v, want %v", h, wantSite)
+			}
+			if n := int(site.Win.Sum.Posts); n != 1+others {
+				t.Errorf("%d posts in the site's window, want %d", n, 1+others)
+			}
+		})
+	}
+	f("a copy with the same weight adds nothing", 0, 0.9, 0.9, 0)
+	f("a copy that raises the weight adds the rise", 0, 0.6, 0.95, 0.35)
+	f("a copy that lowers the weight keeps the first", 0, 0.9, 0.5, 0)
+	f("a copy of a post that weighed nothing counts in full", 0, 0.1, 0.9, 0.9)
+	f("on a busy site a copy with the same weight adds nothing", 200, 0.9, 0.9, 0)
+	f("on a busy site a copy that raises the weight adds the rise", 200, 0.6, 0.95, 0.35)
 }

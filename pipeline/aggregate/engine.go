@@ -72,8 +72,14 @@ type keyState struct {
 	lateBy   time.Duration
 	lateHour time.Time
 
-	// LateIn is 1 + the hour, still in progress, that late posts fell in:
-	// judged when it ends (0: none).
+	// LateFrom and LateTo are the ends of the first and last hour-long
+	// spans holding posts read late that had not ended by the key's
+	// clock when they were read (the hour in progress, or the next): each
+	// is judged when the clock reaches its end (zero: none).
+	LateFrom time.Time `json:"late_from,omitzero"`
+	LateTo   time.Time `json:"late_to,omitzero"`
+	// LateIn is what checkpoints of earlier versions kept instead: 1 +
+	// the hour in progress whose spans wait (0: none). Read, never written.
 	LateIn int64 `json:"late_in,omitempty"`
 }
 
@@ -402,7 +408,12 @@ func (e *Engine) key(kind, site, target string) *keyState {
 
 func (e *Engine) addTo(k *keyState, s *msg.Scored, t time.Time, w float64, sigs window.Bucket) {
 	st := k.L
-	if s.Post.Edited {
+	// A second copy of a counted post is an edit, flagged or not: a
+	// scraper that does not set the flag, or read the post again after
+	// it lost its crawl state, sent it with new content (a copy with the
+	// same content adds nothing). Posts that weigh nothing are not
+	// looked up: only a threatening copy could count twice.
+	if w > 0 || s.Post.Edited {
 		if prev, ok := st.CountedOf(level.PostKey(s.Post.ID)); ok {
 			e.editOf(k, s, prev, w, sigs)
 			return
@@ -538,41 +549,75 @@ func (e *Engine) startRecent(st *level.State) {
 // window had (the hours before the hour it ends in), so a span that late
 // posts lift over the spike bar pages now, once per hour, through the
 // key's spike lifecycle without its pending period (a whole hour over
-// the bar is more than the pending period asks). Spans ending in the hour
-// in progress, whose windows cannot count late posts either, are judged
-// when that hour ends (roll).
+// the bar is more than the pending period asks). A span is judged once
+// it has ended by the key's clock: at once if it has, else when the
+// clock reaches its end (roll), in the hour in progress or the next,
+// whose windows cannot count late posts either.
 func (e *Engine) judgeLate(k *keyState, s *msg.Scored, t time.Time, w float64) {
-	wmH := hourOf(k.L.Watermark)
 	q := e.slotOf(t)
-	for h := e.endHour(q + 1); h <= e.endHour(q+e.subN); h++ {
-		if h >= wmH {
-			k.LateIn = wmH + 1
-			return
-		}
-		e.judgeHour(k, h, k.L.Watermark, s, &lateMatch{at: t, w: w, slot: q})
+	first, last := q+1, q+e.subN
+	if ended := e.slotOf(k.L.Watermark); last > ended {
+		e.pendLate(k, max(first, ended+1), last)
+		last = ended
+	}
+	if first > last {
+		return
+	}
+	for h := e.endHour(first); h <= e.endHour(last); h++ {
+		e.judgeHour(k, h, max(first, h*e.subN+1), min(last, (h+1)*e.subN), k.L.Watermark, s, &lateMatch{at: t, w: w})
 	}
 }
+
+// pendLate adds the spans of key k ending at the starts of slots first to
+// last to those judged when they end.
+func (e *Engine) pendLate(k *keyState, first, last int64) {
+	from, to := e.slotTime(first), e.slotTime(last)
+	if k.LateTo.IsZero() || from.Before(k.LateFrom) {
+		k.LateFrom = from
+	}
+	if to.After(k.LateTo) {
+		k.LateTo = to
+	}
+}
+
+// judgePending judges the spans of key k waiting to end (pendLate) that
+// have ended by t, its clock.
+func (e *Engine) judgePending(k *keyState, t time.Time) {
+	ended := e.slotOf(t)
+	first, last := e.slotOf(k.LateFrom), e.slotOf(k.LateTo)
+	if first > ended {
+		return
+	}
+	e.touch(k)
+	if last <= ended {
+		k.LateFrom, k.LateTo = time.Time{}, time.Time{}
+	} else {
+		k.LateFrom = e.slotTime(ended + 1)
+		last = ended
+	}
+	for h := e.endHour(first); h <= e.endHour(last); h++ {
+		e.judgeHour(k, h, max(first, h*e.subN+1), min(last, (h+1)*e.subN), t, nil, nil)
+	}
+}
+
+func (e *Engine) slotTime(q int64) time.Time { return time.Unix(0, q*int64(e.sub)).UTC() }
 
 // endHour is the hour a span ending at the start of slot end ends in.
 func (e *Engine) endHour(end int64) int64 { return floorDiv(end-1, e.subN) }
 
 // lateSpan returns the highest of the hour-long spans of key state st
-// that end in hour h (those holding slot only, when late is set; all of
-// them otherwise) and start no earlier than slot oldest, and the start of
-// that span. The span that is hour h itself is read from the hourly
-// history, which holds posts counted before the key kept sub-hour totals
-// too.
-func (e *Engine) lateSpan(st *level.State, h, oldest int64, late *lateMatch) (float64, time.Time, bool) {
+// that end at the starts of slots first to last (in hour h) and start no
+// earlier than slot oldest, and the start of that span. The span that is
+// hour h itself is read from the hourly history, which holds posts
+// counted before the key kept sub-hour totals too.
+func (e *Engine) lateSpan(st *level.State, h, oldest, first, last int64) (float64, time.Time, bool) {
 	var v float64
 	ok := false
-	if h*e.subN >= oldest {
+	if h*e.subN >= oldest && last == (h+1)*e.subN {
 		v, ok = st.Hist.At(h)
 	}
 	from := (h + 1) * e.subN
-	first, last := max(h*e.subN+1, oldest+e.subN), (h+1)*e.subN
-	if late != nil {
-		first, last = max(first, late.slot+1), min(last, late.slot+e.subN)
-	}
+	first = max(first, oldest+e.subN)
 	if r := st.Recent; r != nil && first <= last {
 		// One read of each slot, the spans' sums slid across them.
 		var sum float64
@@ -596,10 +641,11 @@ func (e *Engine) lateSpan(st *level.State, h, oldest int64, late *lateMatch) (fl
 	return v, start, ok
 }
 
-// judgeHour judges the spans of key k ending in hour h (see judgeLate) at
-// event time at; s, when known, is the late post that brought them
-// there, its evidence entry built only if a span pages.
-func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, late *lateMatch) {
+// judgeHour judges the spans of key k ending at the starts of slots first
+// to last, in hour h (see judgeLate), at event time at; s, when known, is
+// the late post that brought them there, its evidence entry built only if
+// a span pages.
+func (e *Engine) judgeHour(k *keyState, h, first, last int64, at time.Time, s *msg.Scored, late *lateMatch) {
 	st := k.L
 	if st.Spikes.Has(h) {
 		return
@@ -607,7 +653,7 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, la
 	// A span reaching back past catch_up is history, as a backlog that
 	// old is.
 	oldest := e.slotOf(at.Add(-max(e.cfg.CatchUp, e.cfg.Window)))
-	v, from, ok := e.lateSpan(st, h, oldest, late)
+	v, from, ok := e.lateSpan(st, h, oldest, first, last)
 	minExcess := e.cfg.Spike.MinExcess
 	if k.Kind == kindTarget {
 		minExcess = e.cfg.Targets.MinExcess
@@ -674,9 +720,8 @@ func (e *Engine) judgeHour(k *keyState, h int64, at time.Time, s *msg.Scored, la
 // (redacting a snippet for each post of a backlog would cost more than
 // the rules).
 type lateMatch struct {
-	at   time.Time
-	w    float64
-	slot int64 // its sub-hour slot, for the spans it falls in
+	at time.Time
+	w  float64
 }
 
 // editOf applies an edit of a post key k counted as prev (a scraper
@@ -902,11 +947,8 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 	if st.Recent != nil && e.slotOf(t) > st.RecentUntil {
 		st.Recent, st.RecentUntil, st.LateTop = nil, 0, nil
 	}
-	if k.LateIn != 0 && hourOf(t) >= k.LateIn {
-		h := k.LateIn - 1
-		k.LateIn = 0
-		e.touch(k)
-		e.judgeHour(k, h, t, nil, nil)
+	if !k.LateTo.IsZero() {
+		e.judgePending(k, t)
 	}
 }
 
@@ -914,7 +956,9 @@ func (e *Engine) roll(k *keyState, t time.Time) {
 // and changes it only as a function of the time it is moved to: nothing
 // in its window, its zero level emitted, no alert of any kind open or
 // waiting to be forgotten.
-func (e *Engine) quietAlone(k *keyState) bool { return len(k.Over) == 0 && e.quiet(k) }
+func (e *Engine) quietAlone(k *keyState) bool {
+	return len(k.Over) == 0 && k.LateTo.IsZero() && e.quiet(k)
+}
 
 func (e *Engine) quiet(k *keyState) bool {
 	if k.L.Win.Sum.Total != 0 || !k.L.EmittedZero || k.Spike.Phase != alert.Inactive {
@@ -1337,6 +1381,11 @@ func (e *Engine) Restore(b []byte) error {
 func (e *Engine) checkKey(name string, k *keyState) error {
 	if k == nil || k.L == nil || k.L.Win == nil || k.L.Hist == nil {
 		return fmt.Errorf("engine state: key %q is incomplete", name)
+	}
+	if h := k.LateIn - 1; k.LateIn != 0 {
+		// An earlier version's hour waiting to be judged: its spans.
+		e.pendLate(k, h*e.subN+1, (h+1)*e.subN)
+		k.LateIn = 0
 	}
 	if w := k.L.Win; w.N != e.n || len(w.Buckets) != e.n || (w.Started() && w.Head != e.bucket(k.L.Watermark)) {
 		// Saved with another window or step (a window's head is always

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -104,12 +105,14 @@ func TestACampaignReadLateAfterAScraperOutagePagesWhenItIsRead(t *testing.T) {
 	f("a campaign read more than catch_up after it happened does not page", 200, false, down+8*time.Hour, false)
 }
 
-// TestALateCampaignInTheHourInProgressPagesWhenTheHourEnds: a scraper
-// down from 10:05 to 10:55 reads a campaign of 10:05-10:25 late, in the
-// hour still in progress, which the late judgement leaves to the windows;
-// but the windows cannot count late posts. The hour is judged when it
-// ends.
-func TestALateCampaignInTheHourInProgressPagesWhenTheHourEnds(t *testing.T) {
+// TestALateCampaignInTheHourInProgressPagesOnceItsSpanHasEnded: a
+// scraper down from 10:05 to 10:55 reads a campaign of 10:05-10:25 late,
+// in the hour still in progress, which the late judgement left to the
+// windows; but the windows cannot count late posts. The hour was then
+// judged when it ended; now each span is judged once it has ended by the
+// key's clock, so the spans of 9:45-10:45 and before, which hold the
+// campaign and have ended when the gap is read, page then.
+func TestALateCampaignInTheHourInProgressPagesOnceItsSpanHasEnded(t *testing.T) {
 	const (
 		down = 4*day + 10*time.Hour + 5*time.Minute
 		back = 4*day + 10*time.Hour + 55*time.Minute
@@ -134,17 +137,90 @@ func TestALateCampaignInTheHourInProgressPagesWhenTheHourEnds(t *testing.T) {
 	for _, p := range gap.posts {
 		outs = append(outs, e.Add(p)...)
 	}
-	if on := onsets(outs); len(on) != 0 {
-		t.Fatalf("paged %v before the hour ended", times(on))
-	}
-	outs = drive(e, after.sorted(), back+6*time.Hour)
+	outs = append(outs, drive(e, after.sorted(), back+6*time.Hour)...)
 	on := onsets(outs)
 	if len(on) != 1 {
-		t.Fatalf("paged %d times (%v), want once when the hour ended", len(on), times(on))
+		t.Fatalf("paged %d times (%v), want once when the gap was read", len(on), times(on))
 	}
-	hourEnd := at(4*day + 11*time.Hour)
-	if a := on[0]; a.EventTime.Before(hourEnd) || a.EventTime.After(hourEnd.Add(5*time.Minute)) ||
-		a.Annotations["late_hour"] != at(4*day+10*time.Hour).Format(time.RFC3339) {
-		t.Errorf("paged at %v with annotations %v, want when the hour ended, for 10:00", a.EventTime.Sub(t0), a.Annotations)
+	a := on[0]
+	span, err := time.Parse(time.RFC3339, a.Annotations["late_hour"])
+	if err != nil {
+		t.Fatal(err)
 	}
+	if !a.EventTime.Equal(at(back)) || span.After(at(down)) || span.Add(time.Hour).After(at(back)) {
+		t.Errorf("paged at %v for the span from %v, want when the gap was read, for a span holding the campaign that had ended",
+			a.EventTime.Sub(t0), span.Sub(t0))
+	}
+}
+
+// TestALateSpanEndingInTheNextHourIsJudgedWhenItEnds: the spans a late
+// post falls in may end in the hour after the one in progress (a post of
+// 10:16 read at 10:50 is in the span 10:15-11:15), and only the clock
+// hour in progress was judged, when it ended. Each span is judged when
+// it ends by the key's clock, over its live and late posts, and a span
+// the live windows page on pages once.
+func TestALateSpanEndingInTheNextHourIsJudgedWhenItEnds(t *testing.T) {
+	base := t0.Add(5 * day)
+	m := func(h, min int) time.Time {
+		return base.Add(time.Duration(h)*time.Hour + time.Duration(min)*time.Minute)
+	}
+	f := func(name string, restart bool, after []int, wantAt time.Time, wantHour time.Time, wantLevel float64) {
+		t.Run(name, func(t *testing.T) {
+			e, _ := NewEngine(defaults())
+			// A live post sets the person's clock to 10:50; two posts of
+			// 10:16 and 10:18 come late (the 10:00-11:00 span holds 2.7:
+			// under the 3 a target needs, and the baseline of 11:00).
+			// The live windows never count them: live posts of 11:00 on
+			// page by themselves only at 8 (the window 10:15-11:15 then
+			// holds 8.1), the span 10:15-11:15 with the late two at 6.
+			outs := e.Add(latePost("live", m(10, 50), 0.9, false))
+			outs = append(outs, e.Add(latePost("late-1", m(10, 16), 0.9, false))...)
+			outs = append(outs, e.Add(latePost("late-2", m(10, 18), 0.9, false))...)
+			if on := onsets(outs); len(on) != 0 {
+				t.Fatalf("paged %v when the late posts were read", levelsOf(on))
+			}
+			if restart {
+				// The spans waiting to end are part of the checkpoint.
+				b, err := e.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, _ = NewEngine(defaults())
+				if err := e.Restore(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, min := range after {
+				outs = append(outs, e.Advance(m(11, min))...)
+				outs = append(outs, e.Add(latePost(fmt.Sprint("after-", i), m(11, min), 0.9, false))...)
+			}
+			for tick := m(11, 0); tick.Before(m(13, 0)); tick = tick.Add(15 * time.Second) {
+				outs = append(outs, e.Advance(tick)...)
+			}
+			on := onsets(outs)
+			if wantLevel == 0 {
+				if len(on) != 0 {
+					t.Fatalf("paged %v %v, want nothing", times(on), levelsOf(on))
+				}
+				return
+			}
+			if len(on) != 1 {
+				t.Fatalf("paged %v %v, want once", times(on), levelsOf(on))
+			}
+			a := on[0]
+			if a.EventTime.Before(wantAt) || a.EventTime.After(wantAt.Add(time.Minute)) {
+				t.Errorf("paged at %v, want at %v", a.EventTime.Sub(base), wantAt.Sub(base))
+			}
+			if !wantHour.IsZero() && (a.Annotations["late_hour"] != wantHour.Format(time.RFC3339) || a.Level != wantLevel) {
+				t.Errorf("paged %v, want the span from %v at level %v", levelsOf(on), wantHour.Sub(base), wantLevel)
+			}
+		})
+	}
+	f("six live posts after the hour lift the span 10:15-11:15 over the bar: it pages when it ends",
+		false, []int{1, 2, 3, 4, 5, 6}, m(11, 15), m(10, 15), 8.1)
+	f("the span pages when it ends across a restart", true, []int{1, 2, 3, 4, 5, 6}, m(11, 15), m(10, 15), 8.1)
+	f("without them nothing pages", false, nil, time.Time{}, time.Time{}, 0)
+	f("five live posts after the hour leave the span under the bar", false, []int{1, 2, 3, 4, 5}, time.Time{}, time.Time{}, 0)
+	f("a span the live windows page on pages once",
+		false, []int{1, 2, 3, 4, 5, 6, 7, 8}, m(11, 8), time.Time{}, 1)
 }

@@ -95,9 +95,9 @@ type State struct {
 	// Counted is what each threatening post in the window added to it,
 	// with the PostKey of its id, so that an edit of the post (a scraper
 	// re-emits it with the same id) replaces its contribution instead of
-	// adding a second one. A slice in arrival order, not a map: every
-	// threatening post is appended, and only an edit, which is rare,
-	// looks one up.
+	// adding a second one. A slice in arrival order: every threatening
+	// post is appended, and looked up (a copy of a post is an edit, with
+	// or without the edited flag) through index once the window is busy.
 	Counted []Counted `json:"counted,omitempty"`
 	// LastEmitted is the bucket of the last Level emitted, and Emitted the
 	// level it carried, so a silent key stops emitting once at zero.
@@ -117,7 +117,16 @@ type State struct {
 	// change copies it first (copy on write), so a level per step costs no
 	// copy of the evidence while it does not change.
 	topShared bool
+	// index counts the entries of Counted per key once it holds more than
+	// countedScan, so that looking up a post that was never counted (the
+	// common case: every threatening post is looked up) costs a map probe,
+	// not a walk of the window. Not checkpointed: built on first use.
+	index map[uint64]int32
 }
+
+// countedScan is how many entries of Counted are walked rather than
+// indexed: a quiet key's few cost less to walk than a map costs to keep.
+const countedScan = 32
 
 // SharedTop returns Top for a message that keeps it. The state never
 // changes the returned slice afterwards.
@@ -162,6 +171,9 @@ func PostKey(id string) uint64 {
 // time (c.Key names the post).
 func (s *State) Count(c Counted) {
 	s.Counted = append(s.Counted, c)
+	if s.index != nil {
+		s.index[c.Key]++
+	}
 	s.seen(c.At)
 }
 
@@ -187,6 +199,17 @@ func (s *State) CountedOf(key uint64) (Counted, bool) {
 // countedIndex looks from the newest back: an edit comes soon after its
 // post more often than not.
 func (s *State) countedIndex(key uint64) int {
+	if len(s.Counted) > countedScan {
+		if s.index == nil {
+			s.index = make(map[uint64]int32, len(s.Counted))
+			for _, c := range s.Counted {
+				s.index[c.Key]++
+			}
+		}
+		if s.index[key] == 0 {
+			return -1
+		}
+	}
 	for i := len(s.Counted) - 1; i >= 0; i-- {
 		if s.Counted[i].Key == key {
 			return i
@@ -476,12 +499,19 @@ func (s *State) Prune(since time.Time) {
 		if !c.At.Before(since) {
 			kept = append(kept, c)
 			oldest = minTime(oldest, c.At)
+		} else if s.index != nil {
+			if s.index[c.Key]--; s.index[c.Key] <= 0 {
+				delete(s.index, c.Key)
+			}
 		}
 	}
 	clear(s.Counted[len(kept):])
 	s.Counted = kept
 	if len(s.Counted) == 0 {
 		s.Counted = nil
+	}
+	if len(s.Counted) <= countedScan {
+		s.index = nil
 	}
 	for sig, v := range s.MaxScores {
 		if !v.At.Before(since) {

@@ -1,6 +1,7 @@
 package level
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,4 +37,36 @@ func TestTheHighestScoreInTheWindowFollowsTheWindow(t *testing.T) {
 	if len(s.LowerScores) != 0 {
 		t.Errorf("lower scores left after the window emptied: %v", s.LowerScores)
 	}
+}
+
+// TestACountedPostIsFoundWhileItIsInTheWindow: every threatening post is
+// looked up (a copy of a post is an edit); a busy key looks it up through
+// an index that must follow what Prune drops and Count adds.
+func TestACountedPostIsFoundWhileItIsInTheWindow(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	key := func(i int) uint64 { return PostKey(fmt.Sprint("p", i)) }
+	f := func(name string, n int) {
+		t.Run(name, func(t *testing.T) {
+			s := NewState(12, 24)
+			for i := range n {
+				s.Count(Counted{Key: key(i), At: t0.Add(time.Duration(i) * time.Second), W: 1})
+			}
+			if _, ok := s.CountedOf(key(n)); ok {
+				t.Errorf("a post never counted was found")
+			}
+			s.Prune(t0.Add(time.Duration(n/2) * time.Second))
+			for i := range n {
+				if _, ok := s.CountedOf(key(i)); ok != (i >= n/2) {
+					t.Errorf("post %d of %d found %v after the first half left the window", i, n, ok)
+				}
+			}
+			s.Count(Counted{Key: key(0), At: t0.Add(time.Hour), W: 1})
+			if c, ok := s.CountedOf(key(0)); !ok || !c.At.Equal(t0.Add(time.Hour)) {
+				t.Errorf("a post counted again after it left the window: found %v at %v", ok, c.At)
+			}
+		})
+	}
+	f("a quiet key walks its few posts", 10)
+	f("a busy key looks its posts up in an index", 500)
+	f("a key that becomes quiet drops its index", 2*countedScan+2)
 }
