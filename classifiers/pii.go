@@ -659,7 +659,7 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			i = j
 			continue
 		}
-		if seps == 0 && c != '+' && !wa && !contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#") {
+		if seps == 0 && c != '+' && !wa && (referenceLabelBefore(text, i) || !contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#")) {
 			i = j
 			continue
 		}
@@ -716,6 +716,20 @@ func slashedPhone(cand string) bool {
 		}
 	}
 	return len(g) > 2 || validPhone(strings.ReplaceAll(cand, "_", "-"))
+}
+
+// reReferenceLabel is the label of a ticket, an order or a booking
+// right before its number, with its "#", "no." or "number": "ticket
+// #", "order no. ", "Ref. No. ", "tracking number: ".
+var reReferenceLabel = regexp.MustCompile(`(?i)(?:^|[^a-z0-9])(?:ticket|order|invoice|case|tracking|confirmation|booking|reservation|transaction|txn|receipt|ref|reference|claim|incident|issue|bug|pnr|awb|shipment|parcel|consignment|item|sku|serial)\.?\s*(?:(?:#|no\.?|nr\.?|number|num|id|:)\s*){0,3}$`)
+
+// referenceLabelBefore reports a ticket's or an order's label right
+// before a bare run of figures at i ("ticket #4815162342"): the "#" or
+// "number" in it made the run read as a phone number. A number written
+// with separators after such a label is still read as one, as phone
+// numbers are written that way and references seldom are.
+func referenceLabelBefore(text string, i int) bool {
+	return reReferenceLabel.MatchString(text[max(0, i-40):i])
 }
 
 // extensionAt reports an extension run on after a number at j: "x22",
@@ -831,6 +845,9 @@ func validPhone(cand string) bool {
 	if strings.Count(cand, ".") > 0 && strings.Count(cand, ".") != 2 {
 		return false
 	}
+	if calendarDate(cand) {
+		return false
+	}
 	groups := digitGroups(cand)
 	if cand[0] == '0' {
 		// A national number: try the countries whose numbers start with a
@@ -850,6 +867,33 @@ func validPhone(cand string) bool {
 	}
 	n, err := phonenumbers.Parse(cand, "US")
 	return err == nil && phonenumbers.IsValidNumber(n)
+}
+
+// calendarDate reports a date written day, month and year (or month, day
+// and year) with one kind of dot, dash or slash between them, the year of
+// two figures or four from 1900 to 2099: "03.12.2026", "01-05-1990". With
+// a leading zero such a date is also a valid national number in some
+// country, but a reader takes it for a date.
+func calendarDate(cand string) bool {
+	var v [3]int
+	var n [3]int
+	g, sep := 0, byte(0)
+	for i := 0; i < len(cand); i++ {
+		c := cand[i]
+		switch {
+		case isDigit(c):
+			v[g], n[g] = v[g]*10+int(c-'0'), n[g]+1
+		case (c == '.' || c == '-' || c == '/') && (sep == 0 || c == sep) && g < 2 && n[g] > 0:
+			sep, g = c, g+1
+		default:
+			return false
+		}
+	}
+	if g != 2 || n[0] > 2 || n[1] > 2 || !(n[2] == 2 || n[2] == 4 && v[2] >= 1900 && v[2] < 2100) {
+		return false
+	}
+	dayMonth := func(d, m int) bool { return d >= 1 && d <= 31 && m >= 1 && m <= 12 }
+	return dayMonth(v[0], v[1]) || dayMonth(v[1], v[0])
 }
 
 func digitGroups(s string) []int {
@@ -1402,7 +1446,56 @@ func phoneShaped(cand string) bool {
 	if dots := strings.Count(cand, "."); dots > 0 && dots != 2 {
 		return false
 	}
-	return true
+	return !screenSize(cand)
+}
+
+// screenAspects are the proportions of displays and videos, wider side
+// first: 4:3, 5:4, 3:2, 16:10, 16:9, 21:9 (as 64:27, 43:18, 12:5 and
+// 7:3), 2:1, 19.5:9, 20:9, 19:9.
+var screenAspects = [][2]int{{4, 3}, {5, 4}, {3, 2}, {8, 5}, {16, 9}, {64, 27}, {43, 18}, {12, 5}, {7, 3}, {2, 1}, {13, 6}, {20, 9}, {19, 9}}
+
+// screenSizesOddAspect are common sizes in no proportion of screenAspects,
+// wider side first.
+var screenSizesOddAspect = [][2]int{{1366, 768}, {1360, 768}, {1024, 600}, {1334, 750}, {1792, 828}, {2436, 1125}, {2532, 1170}, {2556, 1179}, {2688, 1242}, {2778, 1284}, {2796, 1290}}
+
+// screenSize reports two groups of three or four figures, one space
+// between them, whose sides are exactly a screen's proportions or a common
+// screen size, either way round: "1920 1080", "1366 768", "1080 1920".
+// Those are local numbers too in shape, but the halves of a number fall
+// into an exact proportion only by chance.
+func screenSize(cand string) bool {
+	k := strings.IndexByte(cand, ' ')
+	if k < 3 || k > 4 || len(cand)-k-1 < 3 || len(cand)-k-1 > 4 || cand[0] == '0' || cand[k+1] == '0' {
+		return false
+	}
+	side := func(s string) int {
+		v := 0
+		for i := 0; i < len(s); i++ {
+			if !isDigit(s[i]) {
+				return -1
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v
+	}
+	w, h := side(cand[:k]), side(cand[k+1:])
+	if w < h {
+		w, h = h, w
+	}
+	if h < 240 {
+		return false
+	}
+	for _, a := range screenAspects {
+		if w*a[1] == h*a[0] {
+			return true
+		}
+	}
+	for _, sz := range screenSizesOddAspect {
+		if w == sz[0] && h == sz[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // redactablePhone accepts a candidate redaction hides as a phone number:
@@ -1444,8 +1537,9 @@ func yearRange(cand string) bool {
 // the space; the town after a direction or "St.,", and lower-case
 // addresses that end on a postcode; plates of three or four groups; IPv6
 // zones and defanged IPv4 addresses, and IPv6 addresses and prefixes
-// ending in "::"; German plates and plates run together; Indian PIN
-// codes; area codes in square brackets; and all of these disguised by
+// ending in "::", IPv4 addresses with spaced dots or commas; German
+// plates and plates run together; Indian PIN codes and localities; area
+// codes in square brackets; and all of these disguised by
 // invisible characters, other scripts' digits, markup, entities or a line
 // break (findDisguised). It leaves alone the ISBNs taken for phone
 // numbers.
@@ -1472,6 +1566,7 @@ func findRedactableExtrasIn(text string, out []pii) []pii {
 	}
 	out = findSpelledPhones(text, out)
 	out = findSpelledEmails(text, out)
+	out = findIndianLocalities(text, out)
 	if hasDigit(text) {
 		out, _ = findPhonesWith(text, out, -1, redactablePhone, true)
 		out = findTypographicPhones(text, out)
@@ -1537,7 +1632,8 @@ var spelledWords = map[string]int{
 // findSpelledPhones finds runs of 7 to 15 figures written at least partly
 // in words ("seven one nine, five five five, oh one oh eight", "Seven-
 // One-Nine 555 0108"), with at least three of them in words: counting
-// aloud seldom runs that long. Numbers are read as they are said, in
+// aloud seldom runs that long. After a word like "call", one word is
+// enough ("call 2 one 2 555 0147"). Numbers are read as they are said, in
 // pairs ("five fifty five"), with "double" and "triple" ("triple five")
 // and hundreds ("nine hundred"): read word by word only, such numbers
 // were cut short and left in clear.
@@ -1545,7 +1641,7 @@ func findSpelledPhones(text string, out []pii) []pii {
 	start, end, digits, words := -1, -1, 0, 0
 	prev, repeat := 0, 0 // the kind of the last word, and "double" or "triple" before a unit
 	flush := func() {
-		if start >= 0 && digits >= 7 && digits <= 15 && words >= 3 {
+		if start >= 0 && digits >= 7 && digits <= 15 && (words >= 3 || words >= 1 && contextBefore(text, start, 30, phoneWords...)) {
 			out = append(out, pii{KindPhone, start, end})
 		}
 		start, digits, words, prev, repeat = -1, 0, 0, 0, 0

@@ -30,7 +30,8 @@ const (
 	disguiseSpace
 	// disguiseChar is a character that stands for an ASCII one: a digit
 	// of another script, an entity ("&#64;"), a spaced dash between
-	// figures, a letter O, l or I written for a figure ("555-O147").
+	// figures, a letter O, l or I written for a figure ("555-O147"), a
+	// figure spelled as a word inside a word of figures ("2one2").
 	disguiseChar
 	// disguiseBreak is a line break between two groups of figures: it
 	// may wrap a number, or end one line of a list.
@@ -147,6 +148,8 @@ func findDisguises(text string) []disguise {
 						all = append(all, disguise{k, k + 1, '1', disguiseChar})
 					}
 				}
+			} else {
+				all = appendSpelledFigures(all, text, i, e)
 			}
 			i = e
 			continue
@@ -400,6 +403,44 @@ func wordEnd(text string, i int) int {
 		i++
 	}
 	return i
+}
+
+// unitWords are the figures spelled as words, by value.
+var unitWords = [...]string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+
+// appendSpelledFigures adds a disguise for each figure spelled as a word
+// inside the word text[i:e] when it is made of figures and such words
+// only, with a figure among them: "2one2", "two12", "01four7", "4oh4".
+// Read as a word, its figures were lost to the phone finder, and the
+// number was left in clear. A word with other letters ("one2one" is
+// figures and words, but "someone2" is not) adds nothing.
+func appendSpelledFigures(all []disguise, text string, i, e int) []disguise {
+	if e-i > 40 || !hasDigit(text[i:e]) {
+		return all
+	}
+	n := len(all)
+	for k := i; k < e; {
+		if isDigit(text[k]) {
+			k++
+			continue
+		}
+		l, v := 0, byte(0)
+		for d, w := range unitWords {
+			if len(w) <= e-k && strings.EqualFold(text[k:k+len(w)], w) {
+				l, v = len(w), byte(d)
+				break
+			}
+		}
+		if l == 0 && k+2 <= e && strings.EqualFold(text[k:k+2], "oh") {
+			l = 2
+		}
+		if l == 0 {
+			return all[:n]
+		}
+		all = append(all, disguise{k, k + l, '0' + v, disguiseChar})
+		k += l
+	}
+	return all
 }
 
 // lettersForFigures reports a word of figures and the letters O, l and I

@@ -1,11 +1,22 @@
 package classifiers
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // rePINBefore is what comes before an Indian PIN code that says it is
 // one: its word ("PIN", "pincode", "PIN code no."), or a state, union
-// territory or large city ("Haryana 122001", "Mumbai - 400050").
-var rePINBefore = regexp.MustCompile(`(?i)(?:\b(?:pin|pin ?code|postal code)(?:\s*(?:no\.?|number|is|#))?\s*[:#-]?|\b(?:andhra pradesh|arunachal pradesh|assam|bihar|chhattisgarh|goa|gujarat|haryana|himachal pradesh|jharkhand|karnataka|kerala|madhya pradesh|maharashtra|manipur|meghalaya|mizoram|nagaland|odisha|orissa|punjab|rajasthan|sikkim|tamil nadu|telangana|tripura|uttar pradesh|uttarakhand|west bengal|delhi|chandigarh|puducherry|pondicherry|ladakh|jammu|kashmir|mumbai|bombay|bengaluru|bangalore|chennai|madras|kolkata|calcutta|hyderabad|pune|ahmedabad|jaipur|lucknow|gurgaon|gurugram|noida|kochi|cochin|indore|bhopal|nagpur|surat|patna|thane|coimbatore|visakhapatnam|vadodara)\s*,?\s*(?:[-–]\s*)?)\s*$`)
+// territory or large city ("Haryana 122001", "Mumbai - 400050"), also
+// written as one word ("Tamilnadu"), with "India" after it, a colon, a
+// bracket or a dash of any length between; or a state's two-letter code
+// in capitals ("Noida, UP 201301"), leaving out those that are words or
+// other countries' codes (AS, OR, LA, UK, CH).
+var rePINBefore = regexp.MustCompile(`(?i)(?:\b(?:pin|pin ?code|postal code)(?:\s*(?:no\.?|number|is|#))?\s*[:#-]?|(?:\b(?:` + indianPlaces + `)|\b(?-i:AP|AR|BR|CG|DL|GA|GJ|HP|HR|JH|JK|KA|KL|MH|ML|MN|MP|MZ|NL|OD|PB|PY|RJ|SK|TG|TN|TR|TS|UP|WB))(?:\s*,?\s*india\b)?\s*[,:]?\s*(?:[-–—]\s*)?\(?)\s*$`)
+
+// indianPlaces are India's states and union territories and its large
+// cities, in lower case, for regular expressions.
+const indianPlaces = `andhra ?pradesh|arunachal ?pradesh|assam|bihar|chhattisgarh|goa|gujarat|haryana|himachal ?pradesh|jharkhand|karnataka|kerala|madhya ?pradesh|maharashtra|manipur|meghalaya|mizoram|nagaland|odisha|orissa|punjab|rajasthan|sikkim|tamil ?nadu|telangana|tripura|uttar ?pradesh|uttarakhand|west ?bengal|delhi|chandigarh|puducherry|pondicherry|ladakh|jammu|kashmir|mumbai|bombay|bengaluru|bangalore|chennai|madras|kolkata|calcutta|hyderabad|pune|ahmedabad|jaipur|lucknow|gurgaon|gurugram|noida|kochi|cochin|indore|bhopal|nagpur|surat|patna|thane|coimbatore|visakhapatnam|vadodara`
 
 // findPINCodes finds Indian PIN codes, six figures ("560001", also "560
 // 001"), after their word or a state or city; redaction only, as the
@@ -36,4 +47,130 @@ func findPINCodes(text string, out []pii) []pii {
 		i = e
 	}
 	return out
+}
+
+// indianLocalityWords end the name of a locality or a street in India:
+// "Lajpat Nagar", "Nehru Marg", "Shanti Colony", "Vasant Vihar", "HSR
+// Layout", "Gandhi Chowk". Indian addresses name the locality more often
+// than a street. true marks the words that are English words too
+// ("Plymouth Colony", "Keyboard Layout"): without a house number those
+// count only before a town or a PIN code.
+var indianLocalityWords = map[string]bool{
+	"nagar": false, "marg": false, "vihar": false, "puram": false, "bagh": false, "chowk": false, "gali": false,
+	"salai": false, "peth": false, "colony": true, "layout": true, "enclave": true,
+}
+
+// reIndianHouseBefore is a house number at the end of what precedes a
+// locality, with its label: "12 ", "B-12, ", "A4 ", "12/3 ", "12-3-456, ",
+// "#12, ", "No. 12, ", "House No. 45, ", "H.No. 7/3, ", "flat 302, ".
+// Group 1 is where it starts.
+var reIndianHouseBefore = regexp.MustCompile(`(?i)(?:^|[^a-z0-9/.#-])((?:(?:house|plot|door|flat|shop|block|h\.?\s?no)\.?\s*(?:no\.?|number)?\s*[.:#]?\s*|no\.?\s*|#\s*)?(?:[a-z]{1,2}-?)?[1-9]\d{0,4}[a-z]?(?:[/-]\d{1,5}[a-z]?){0,3}),?\s+$`)
+
+// reLocalityAfter is what may follow a locality's name: a part or a
+// phase ("Lajpat Nagar II", "Lajpat Nagar-IV", "Vasant Vihar Phase 2",
+// "Rajouri Garden Extension").
+var reLocalityAfter = regexp.MustCompile(`^(?:[ -](?:I{1,3}|IV|V|VI)\b|\s(?:Phase|Block|Sector)\s?-?\s?(?:[IVX]{1,4}|\d{1,2})\b|\s(?:Extension|Extn\.?|East|West|North|South)\b)?`)
+
+// reSector is a sector of a planned Indian city ("Sector 62", "Sector-
+// 15A"), which stands for the locality in Noida, Gurgaon or Chandigarh.
+var reSector = regexp.MustCompile(`^(?:Sector|SECTOR)\s?-?\s?[1-9]\d{0,2}[A-Z]?\b`)
+
+// rePlaceAfter is a town or a PIN code after a locality: what tells an
+// Indian locality from words of the same shape ("Sector 7 is closed").
+var rePlaceAfter = regexp.MustCompile(`^(?:,\s*[A-Z][a-z]+|,?\s+(?i:` + indianPlaces + `)\b|,?\s*(?:[-–]\s*)?[1-9]\d{2} ?\d{3}\b)`)
+
+// findIndianLocalities finds Indian addresses that name a locality: a
+// house number, one to three capitalized words and a locality word
+// ("B-12, Lajpat Nagar II", "21 Nehru Marg"), or a sector ("House No. 45,
+// Sector 12"), with the town and PIN code after them, as [ADDRESS];
+// without a house number, the locality alone ("Gandhi Nagar") as
+// [STREET], a sector only before a town or a PIN code ("Sector 62,
+// Noida"). Redaction only, as the model was not trained on them.
+func findIndianLocalities(text string, out []pii) []pii {
+	var w [8]byte
+	for i := 0; i < len(text); {
+		if !isLetter(text[i]) {
+			i++
+			continue
+		}
+		e := i
+		for e < len(text) && isAlnum(text[e]) {
+			e++
+		}
+		if i > 0 && isAlnum(text[i-1]) || text[i] < 'A' || text[i] > 'Z' || e-i < 4 || e-i > 7 {
+			i = e
+			continue
+		}
+		lw := lowerInto(w[:0], text[i:e])
+		english, locality := indianLocalityWords[string(lw)]
+		sector := string(lw) == "sector"
+		if !locality && !sector {
+			i = e
+			continue
+		}
+		start, end := i, e
+		if sector {
+			m := reSector.FindStringIndex(text[i:])
+			if m == nil {
+				i = e
+				continue
+			}
+			end = i + m[1]
+		} else {
+			start = localityNameStart(text, i)
+			if start == i {
+				i = e
+				continue
+			}
+			end += reLocalityAfter.FindStringIndex(text[end:])[1]
+		}
+		if m := reIndianHouseBefore.FindStringSubmatchIndex(text[max(0, start-40):start]); m != nil {
+			out = append(out, pii{KindStreetAddress, max(0, start-40) + m[2], extendAddress(text, end)})
+		} else if !(sector || english) || rePlaceAfter.MatchString(text[end:]) {
+			out = append(out, pii{KindStreetName, start, end})
+		}
+		i = end
+	}
+	return out
+}
+
+// notLocalityName are capitalized words before a locality word that make
+// it a person's name ("Dear Marg", "Mr Nagar") or start a sentence.
+var notLocalityName = map[string]bool{
+	"dear": true, "hi": true, "hey": true, "hello": true, "thanks": true, "mr": true, "mrs": true, "ms": true,
+	"miss": true, "dr": true, "sir": true, "madam": true, "shri": true, "sri": true, "smt": true, "yesterday": true,
+	"today": true, "tomorrow": true, "tonight": true, "then": true, "now": true, "when": true, "where": true,
+}
+
+// localityNameStart returns where the one to three capitalized words
+// before the locality word at i start ("Lajpat" of "Lajpat Nagar"), or i
+// when there are none: "The Colony" is no locality.
+func localityNameStart(text string, i int) int {
+	start := i
+	for n := 0; n < 3; n++ {
+		b := start
+		for b > 0 && text[b-1] == ' ' {
+			b--
+		}
+		if b == start || b == 0 {
+			break
+		}
+		a := b
+		for a > 0 && isAlnum(text[a-1]) {
+			a--
+		}
+		if a == b || b-a < 2 || text[a] < 'A' || text[a] > 'Z' || a > 0 && (text[a-1] == '.' || text[a-1] == '-') || commonCapital[strings.ToLower(text[a:b])] || notLocalityName[strings.ToLower(text[a:b])] {
+			break
+		}
+		lower, upper := true, true
+		for k := a + 1; k < b; k++ {
+			lower = lower && text[k] >= 'a' && text[k] <= 'z'
+			upper = upper && text[k] >= 'A' && text[k] <= 'Z'
+		}
+		if !lower && !upper {
+			break
+		}
+		start = a
+	}
+	return start
 }

@@ -3,6 +3,7 @@ package classifiers
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -27,7 +28,8 @@ func defangTriggers(text string) []int {
 }
 
 // findMoreIPs adds what findIPs, which scoring uses, does not read:
-// defanged IPv4 addresses, IPv4 addresses with leading zeros, IPv6
+// defanged IPv4 addresses, IPv4 addresses with leading zeros, with spaced
+// dots or with commas (findSpacedIPv4), IPv6
 // addresses and prefixes ending in "::", and the zone after an IPv6 address
 // ("fe80::1%eth0", "%25eth0" in a URL), which names the host's interface
 // and was left beside the placeholder. Redaction only, as the model was
@@ -50,6 +52,7 @@ func findMoreIPs(text string, out []pii) []pii {
 	}
 	out = findIPv6DoubleColonEnd(text, out)
 	out = findZeroPaddedIPv4(text, out)
+	out = findSpacedIPv4(text, out)
 	at := defangTriggers(text)
 	if len(at) == 0 {
 		return out
@@ -159,4 +162,160 @@ func findZeroPaddedIPv4(text string, out []pii) []pii {
 		}
 	}
 	return out
+}
+
+// ipWords are the words before an address that say it is an IP address.
+// Words such as "server" or "address" also count users and houses.
+var ipWords = map[string]bool{
+	"ip": true, "ips": true, "ipv4": true, "router": true, "gateway": true, "vpn": true, "proxy": true, "dns": true,
+}
+
+// ipWordBefore reports one of ipWords among the words in the 24 bytes
+// before i, as a whole word ("tip" is not "ip").
+func ipWordBefore(text string, i int) bool {
+	a := max(0, i-24)
+	for k := a; k < i; {
+		if !isAlnum(text[k]) {
+			k++
+			continue
+		}
+		e := k
+		for e < i && isAlnum(text[e]) {
+			e++
+		}
+		if (k == 0 || !isAlnum(text[k-1])) && ipWords[strings.ToLower(text[k:e])] {
+			return true
+		}
+		k = e
+	}
+	return false
+}
+
+// findSpacedIPv4 finds IPv4 addresses written with spaces around their
+// dots ("192 . 168 . 1 . 20") or with commas for dots ("192,168,1,20"),
+// which findIPs reads as four numbers. Commas also make lists, so a run
+// with commas counts only written tight, out of order, with a figure over
+// 100 ("10,20,30,40", "5,3,8,1" and the scores "85,92,100,78" are lists),
+// and with no group
+// of a number with thousands separators ("1,000,000,000") or currency
+// before it. Spaced dots need a figure of 10 or more ("1. 2. 3. 4." is a
+// numbered list). Any other spacing, spaced commas or spaces alone, counts
+// only after a word like "ip" or "router". Four figures in a longer run of
+// them are a list. Phone numbers found within such an address are dropped:
+// the address is the better name for it.
+func findSpacedIPv4(text string, out []pii) []pii {
+	n := len(out)
+	sepEnd := func(j int) (int, byte, bool) {
+		k, c, space := j, byte(' '), false
+		for k < len(text) && (text[k] == ' ' || text[k] == '\t') {
+			k, space = k+1, true
+		}
+		if k < len(text) && (text[k] == '.' || text[k] == ',') {
+			c = text[k]
+			k++
+			for k < len(text) && (text[k] == ' ' || text[k] == '\t') {
+				k, space = k+1, true
+			}
+		}
+		return k, c, space
+	}
+	for i := 0; i < len(text); i++ {
+		if !isDigit(text[i]) || i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.' || text[i-1] == ',') {
+			continue
+		}
+		// A run of figures before, set apart the same way: a list.
+		b := i
+		for b > 0 && (text[b-1] == ' ' || text[b-1] == '\t') {
+			b--
+		}
+		if b > 0 && isDigit(text[b-1]) {
+			continue
+		}
+		var g [4]int
+		var seps [3]byte
+		spaced, j, ok := false, i, true
+		for k := 0; k < 4 && ok; k++ {
+			e, v := j, 0
+			for e < len(text) && e-j < 4 && isDigit(text[e]) {
+				v = v*10 + int(text[e]-'0')
+				e++
+			}
+			if e == j || e-j > 3 || v > 255 || e-j > 1 && text[j] == '0' {
+				ok = false
+				break
+			}
+			g[k], j = v, e
+			if k == 3 {
+				break
+			}
+			s, c, sp := sepEnd(j)
+			if s == j || s >= len(text) || !isDigit(text[s]) {
+				ok = false
+				break
+			}
+			seps[k], spaced, j = c, spaced || sp, s
+		}
+		if !ok {
+			for i < len(text) && isDigit(text[i]) {
+				i++
+			}
+			continue
+		}
+		if j < len(text) && isAlnum(text[j]) {
+			i = j
+			continue
+		}
+		if s, c, sp := sepEnd(j); s < len(text) && isDigit(text[s]) && (c == seps[2] || c == ' ' && sp) {
+			// Figures go on after the fourth: a list.
+			i = j
+			continue
+		}
+		if !spacedIPv4(text, i, g, seps, spaced) {
+			i = j
+			continue
+		}
+		out = append(out, pii{KindIPAddress, i, j})
+		i = j
+	}
+	if len(out) == n {
+		return out
+	}
+	added := slices.Clone(out[n:])
+	return slices.DeleteFunc(out, func(p pii) bool {
+		if p.kind != KindPhone {
+			return false
+		}
+		for _, a := range added {
+			if a.start <= p.start && p.end <= a.end {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// spacedIPv4 judges four figures g at i, set apart by seps (each '.', ','
+// or ' '), spaced or not, as findSpacedIPv4 describes.
+func spacedIPv4(text string, i int, g [4]int, seps [3]byte, spaced bool) bool {
+	if g[0] == 0 {
+		return false
+	}
+	if ipWordBefore(text, i) {
+		return true
+	}
+	same := seps[0] == seps[1] && seps[1] == seps[2]
+	switch {
+	case same && seps[0] == '.' && spaced:
+		return max(g[0], g[1], g[2], g[3]) >= 10
+	case same && seps[0] == ',' && !spaced:
+		for _, cur := range []string{"$", "€", "£", "¥", "₹"} {
+			if strings.HasSuffix(text[:i], cur) {
+				return false
+			}
+		}
+		up := g[0] <= g[1] && g[1] <= g[2] && g[2] <= g[3]
+		down := g[0] >= g[1] && g[1] >= g[2] && g[2] >= g[3]
+		return !up && !down && max(g[0], g[1], g[2], g[3]) > 100
+	}
+	return false
 }

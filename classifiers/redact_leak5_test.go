@@ -79,7 +79,7 @@ func TestRedactHidesIndianAddressesAndPINCodes(t *testing.T) {
 	f("she lives at 12 MG Road, Bengaluru 560 001.", "she lives at [ADDRESS].")
 	f("PIN 560001 is hers", "PIN [POSTCODE] is hers")
 	f("pincode: 400 050", "pincode: [POSTCODE]")
-	f("221, Sector 15, Gurgaon, Haryana 122001", "221, Sector 15, Gurgaon, Haryana [POSTCODE]")
+	f("221, Sector 15, Gurgaon, Haryana 122001", "[ADDRESS], Haryana [POSTCODE]")
 	f("house 12, Bandra West, Mumbai - 400050", "house 12, Bandra West, Mumbai - [POSTCODE]")
 	// Six figures elsewhere are any number.
 	f("we raised 560001 rupees", "we raised 560001 rupees")
