@@ -699,6 +699,11 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 	if err != nil && (r == nil || r.StatusCode == 0) {
 		fe := classifyFetchErr(rawURL, err)
 		f.metrics.Requests.WithLabelValues(site, fe.Reason).Inc()
+		if fe.Reason == "too_large" {
+			// Refused early for its Content-Length: as much a page
+			// dropped for its size as one found over the cap while read.
+			f.metrics.Drops.WithLabelValues(site, "too_large").Inc()
+		}
 		return nil, fe
 	}
 	if r == nil {

@@ -10,12 +10,15 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/threatwatch/threatwatch/config"
 )
@@ -291,16 +294,27 @@ func TestGuards(t *testing.T) {
 	t.Run("bodies over the cap are refused, with or without Content-Length", func(t *testing.T) {
 		big := bytes.Repeat([]byte("a"), 64<<10)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/chunked" {
+			switch r.URL.Path {
+			case "/robots.txt":
+				return // none: the pages are what is refused
+			case "/chunked":
 				w.(http.Flusher).Flush() // no Content-Length
+			default:
+				// Set, or the server would send 64 KiB chunked too.
+				w.Header().Set("Content-Length", strconv.Itoa(len(big)))
 			}
 			_, _ = w.Write(big)
 		}))
 		defer srv.Close()
-		f := testFetcher(t, func(c *config.Scrape, s *config.Site) { c.MaxBodyBytes = 32 << 10 })
+		// Refused early for its Content-Length or found over the cap while
+		// read, a page is dropped the same way, and counted so.
 		for _, p := range []string{"/sized", "/chunked"} {
+			f := testFetcher(t, func(c *config.Scrape, s *config.Site) { c.MaxBodyBytes = 32 << 10 })
 			if _, err := f.Get(ctx, srv.URL+p, Validators{}); fetchErrReason(err) != "too_large" {
 				t.Errorf("%s: %v", p, err)
+			}
+			if got := testutil.ToFloat64(f.metrics.Drops.WithLabelValues("t", "too_large")); got != 1 {
+				t.Errorf("%s: drops{reason=too_large} = %v, want 1", p, got)
 			}
 		}
 		f2 := testFetcher(t, func(c *config.Scrape, s *config.Site) { c.MaxBodyBytes = 64 << 10 })
