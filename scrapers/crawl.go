@@ -613,7 +613,10 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 	if !r.inScope(t.URL) {
 		return false, nil
 	}
-	ts, err := r.c.st.Thread(ctx, t.ID)
+	ts, found, err := r.c.st.LookupThread(ctx, t.ID)
+	if err == nil && !found {
+		ts, err = r.adopt(ctx, t)
+	}
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", errState, err)
 	}
@@ -708,6 +711,25 @@ func (r *round) thread(ctx context.Context, t *ThreadRef) (bool, error) {
 		return false, fmt.Errorf("%w: %w", errState, err)
 	}
 	return true, nil
+}
+
+// adopt takes over, for a thread with no state under its id, the state
+// an earlier version of the engine kept under another id (LegacyIDs): its
+// place and the posts it emitted. Without it, an upgrade that changed the
+// ids read every known thread again as a new one and emitted its posts
+// again. Adopted, the state is under the new id, so this is done once
+// per thread.
+func (r *round) adopt(ctx context.Context, t *ThreadRef) (ThreadState, error) {
+	l, ok := r.c.eng.(LegacyIDs)
+	if !ok {
+		return ThreadState{}, nil
+	}
+	old := l.LegacyThreadID(t.URL)
+	if old == "" || old == t.ID {
+		return ThreadState{}, nil
+	}
+	ts, _, err := r.c.st.AdoptThread(ctx, old, t.ID, func(id string) string { return l.PostIDFromLegacy(t.URL, id) })
+	return ts, err
 }
 
 // pageKey is the page a URL names: without its fragment, which only

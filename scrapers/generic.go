@@ -158,6 +158,36 @@ func (g *generic) threadID(u string, row *goquery.Selection) string {
 	return genericThreadID(u)
 }
 
+// LegacyThreadID is the id the version before thread_id, thread_id_pattern
+// and slug-less ids gave the thread at u: its URL's path and query as
+// they are, the site's path included.
+func (g *generic) LegacyThreadID(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return pu.RequestURI()
+}
+
+// PostIDFromLegacy re-keys a post id that version took from a permalink,
+// "<its thread id>#<fragment>", as Parse takes it now. Ids read with
+// post_id/post_id_attr are digits and stay as they are.
+func (g *generic) PostIDFromLegacy(threadURL, old string) string {
+	path, frag, ok := strings.Cut(old, "#")
+	if !ok || !strings.HasPrefix(path, "/") {
+		return old
+	}
+	base, err := url.Parse(threadURL)
+	if err != nil {
+		return old
+	}
+	ref, err := url.Parse(path)
+	if err != nil {
+		return old
+	}
+	return g.threadID(base.ResolveReference(ref).String(), nil) + "#" + frag
+}
+
 func (g *generic) find(s *goquery.Selection, sel string) *goquery.Selection {
 	if sel == "" {
 		return s

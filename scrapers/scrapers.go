@@ -135,6 +135,22 @@ type Engine interface {
 	Parse(in *Input) (*Page, error)
 }
 
+// LegacyIDs is implemented by an engine whose thread ids were given
+// differently by an earlier version. The crawler calls it for a thread it
+// has no state for under its id: it takes over the state kept under the
+// thread's old id, once, so that after an upgrade a thread read before
+// is not read again from its start as a new one, and none of its posts is
+// emitted again. Both methods are pure, like Parse.
+type LegacyIDs interface {
+	// LegacyThreadID is the id an earlier version gave the thread at
+	// threadURL (its ThreadRef.URL); "" when there is none to look for.
+	// The crawler ignores one equal to the thread's id now.
+	LegacyThreadID(threadURL string) string
+	// PostIDFromLegacy is the site post id now of a post of that thread
+	// the earlier version recorded as old (old when it is unchanged).
+	PostIDFromLegacy(threadURL, old string) string
+}
+
 // Errors an engine's Parse wraps.
 var (
 	// ErrMarkup reports a page without the structure the engine expects:

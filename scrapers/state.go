@@ -94,16 +94,72 @@ type ThreadState struct {
 
 // Thread reads a thread's state; a zero state for an unknown thread.
 func (st *State) Thread(ctx context.Context, id string) (ThreadState, error) {
+	t, _, err := st.LookupThread(ctx, id)
+	return t, err
+}
+
+// LookupThread reads a thread's state and reports whether there is any
+// (a thread read before may have a zero state).
+func (st *State) LookupThread(ctx context.Context, id string) (ThreadState, bool, error) {
 	var t ThreadState
 	b, err := st.s.Get(ctx, st.key("thread", id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return t, nil
+		return t, false, nil
 	}
 	if err != nil {
-		return t, fmt.Errorf("cannot read thread state: %w", err)
+		return t, false, fmt.Errorf("cannot read thread state: %w", err)
 	}
 	_ = json.Unmarshal(b, &t) // a damaged record reads as unknown: the thread is re-read
-	return t, nil
+	return t, true, nil
+}
+
+// AdoptThread takes over what was recorded of a thread under another id,
+// oldID (the id an earlier version gave it), for the thread's id now: its
+// state and its seen-set, each post id in it passed through postID. It
+// reports whether there was anything under oldID. Posts already recorded
+// under id keep their records. The records under oldID are left to
+// expire: a rollback still finds them.
+func (st *State) AdoptThread(ctx context.Context, oldID, id string, postID func(old string) string) (ThreadState, bool, error) {
+	var t ThreadState
+	var state *redis.StringCmd
+	var seen *redis.MapStringStringCmd
+	_, err := st.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+		state = p.Get(ctx, st.key("thread", oldID))
+		seen = p.HGetAll(ctx, st.key("seen", oldID))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return t, false, fmt.Errorf("cannot read thread state: %w", err)
+	}
+	b, serr := state.Bytes()
+	found := serr == nil
+	if found {
+		_ = json.Unmarshal(b, &t) // a damaged record reads as unknown, as in LookupThread
+	}
+	posts := seen.Val()
+	if !found && len(posts) == 0 {
+		return t, false, nil
+	}
+	// One transaction: the seen-set is never adopted without the state
+	// (a crash in between would leave the thread with no state and its
+	// seen-set half adopted), nor the state without the seen-set (its
+	// posts would all be new).
+	_, err = st.s.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if len(posts) > 0 {
+			k := st.key("seen", id)
+			for old, hash := range posts {
+				p.HSetNX(ctx, k, postID(old), hash)
+			}
+			p.Expire(ctx, k, st.seenTTL)
+		}
+		b, _ := json.Marshal(t)
+		p.Set(ctx, st.key("thread", id), b, st.seenTTL)
+		return nil
+	})
+	if err != nil {
+		return t, false, fmt.Errorf("cannot write thread state: %w", err)
+	}
+	return t, true, nil
 }
 
 // SetThread writes a thread's state.
