@@ -258,7 +258,9 @@ func (e *Engine) Add(s *msg.Scored) []Output {
 	// when the scraper read it. The clock alone is no bound: it is zero
 	// until the first Advance, and a stage catching up reads hours of
 	// posts between two ticks, which were all squashed into the ten
-	// minutes after the last one.
+	// minutes after the last one. The fetch time the live stage hands in
+	// is no later than its wall clock (Stage.bounded): a scraper's clock
+	// may run fast.
 	ref := e.clock
 	if f := s.Post.Fetched.UTC(); f.After(ref) {
 		ref = f

@@ -1,13 +1,20 @@
 package aggregate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/threatwatch/threatwatch/pipeline"
 	"github.com/threatwatch/threatwatch/pipeline/msg"
+	"github.com/threatwatch/threatwatch/pipeline/redistest"
 )
 
 // TestABacklogReadBetweenTwoTicksKeepsItsPostsTimes: the runner ticks
@@ -132,5 +139,81 @@ func TestAPostDatedAheadOfItsFetchIsClampedOnANewPartition(t *testing.T) {
 	st := s.parts[0].eng.Stats()
 	if st.Future != 1 || st.Late != 0 {
 		t.Errorf("stats %+v, want the misdated post clamped and none late", st)
+	}
+}
+
+// TestAScraperWhoseClockRunsFastIsClampedToTheStagesClock: a post was
+// clamped against the later of the engine's clock and its own fetch
+// time. A scraper whose clock runs fast stamps both ahead (a relative
+// date, "2 minutes ago", is read against that clock too), so its posts
+// passed unclamped, moved their site's event time hours ahead, and every
+// honest post after them was late: the site could not page. No scraper
+// can have read a post after the stage's own wall clock, give or take a
+// minute of skew.
+func TestAScraperWhoseClockRunsFastIsClampedToTheStagesClock(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		ahead   time.Duration // the scraper's clock ahead of the stage's
+		clamped int
+	}{
+		{"a scraper 3 hours fast is clamped", 3 * time.Hour, 2},
+		{"a scraper a year fast is clamped", 365 * day, 2},
+		{"a scraper 30 seconds fast is within the skew", 30 * time.Second, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const text = "she lives at 12 Elm Street and I will be there"
+			wall := t0.Add(5 * day)
+			var logs bytes.Buffer
+			reg := prometheus.NewRegistry()
+			s, err := NewStage(defaults(), StageOptions{Name: "agg", Store: redistest.New(t), Levels: "levels", Alerts: "alerts",
+				Registerer: reg, Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return wall }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			off := int64(0)
+			handle := func(p *msg.Scored) {
+				t.Helper()
+				if _, err := s.Handle(ctx, p, pipeline.Meta{Partition: 0, Offset: off, Time: p.Post.Fetched}); err != nil {
+					t.Fatal(err)
+				}
+				off++
+			}
+			handle(threatPost("honest-0", "forum", wall.Add(-time.Minute), 0.8))
+			if _, err := s.Tick(ctx, wall); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				fast := threatPost(fmt.Sprint("fast-", i), "forum", wall.Add(c.ahead-2*time.Minute), 0.8)
+				fast.Post.Fetched = wall.Add(c.ahead)
+				fast.Post.Text = text
+				handle(fast)
+			}
+			if w := s.parts[0].eng.keys["s:forum"].L.Watermark; w.After(wall.Add(time.Minute + defaults().MaxFuture)) {
+				t.Errorf("the site's event time moved %v ahead of the stage's clock", w.Sub(wall))
+			}
+			// Honest posts, a minute apart, a tick after each.
+			for i := range 20 {
+				wall = wall.Add(time.Minute)
+				handle(threatPost(fmt.Sprint("honest-", i+1), "forum", wall.Add(-10*time.Second), 0.8))
+				if _, err := s.Tick(ctx, wall); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := s.parts[0].eng.Stats()
+			if st.Late != 0 || st.Future != int64(c.clamped) {
+				t.Errorf("stats %+v, want %d clamped and none late", st, c.clamped)
+			}
+			if n := testutil.ToFloat64(s.met.clamped.WithLabelValues("agg")); n != float64(c.clamped) {
+				t.Errorf("future_posts_total %v, want %d", n, c.clamped)
+			}
+			lines := strings.Count(logs.String(), "dated ahead")
+			if want := min(c.clamped, 1); lines != want {
+				t.Errorf("%d log lines about posts dated ahead, want %d (rate-limited):\n%s", lines, want, logs.String())
+			}
+			if strings.Contains(logs.String(), "Elm") {
+				t.Errorf("a post's text reached the log:\n%s", logs.String())
+			}
+		})
 	}
 }

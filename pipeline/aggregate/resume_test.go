@@ -76,3 +76,32 @@ func TestADarkSitesAlertResolvesAfterTheAggregatorRestarts(t *testing.T) {
 		t.Errorf("%v partitions loaded before their first message, want 1 (echo's)", n)
 	}
 }
+
+// TestAResumedPartitionWithNothingToReadJoinsTheWallClock: a partition
+// loaded before its first message holds its clock for its backlog to
+// arrive, but not for long: with none (a site gone dark), it joins the
+// wall clock a few ticks later, so the site decays and its alert
+// resolves.
+func TestAResumedPartitionWithNothingToReadJoinsTheWallClock(t *testing.T) {
+	s, opts := unitStage(t)
+	r := newCampaignRig(t, s)
+	r.live(r.tick)
+	if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if r.s, err = NewStage(defaults(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
+		t.Fatal(err)
+	}
+	now := r.base.Add(2 * time.Hour)
+	for range 9 {
+		r.tick(now)
+		now = now.Add(15 * time.Second)
+	}
+	if got, want := r.s.parts[0].eng.Clock(), now.Add(-15*time.Second); !got.Equal(want) {
+		t.Errorf("two minutes after the partition was loaded with nothing to read, its clock is %v behind the wall clock", want.Sub(got))
+	}
+}

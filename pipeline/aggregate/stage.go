@@ -90,6 +90,9 @@ type StageOptions struct {
 	// waits for (see tickTime). 0 or negative: the clock follows the wall
 	// clock alone.
 	WatermarkEvery time.Duration
+	// Now is the stage's wall clock; nil: time.Now. No scraper can have
+	// read a post after it (see bounded).
+	Now func() time.Time
 }
 
 // History reads what a partition of the input topic received before the
@@ -129,6 +132,10 @@ type Stage struct {
 	// read or loaded with the partition's checkpoint.
 	upstream map[int]time.Time
 	labels   alert.TargetLabeler
+	// futureAt is when the last line about posts dated ahead was logged,
+	// futureN how many were clamped since.
+	futureAt time.Time
+	futureN  int
 }
 
 type partition struct {
@@ -150,6 +157,10 @@ type partition struct {
 	arrived time.Time
 	// upSaved is the upstream watermark the checkpoint holds.
 	upSaved time.Time
+	// resumed says Resume loaded the partition and no message of it has
+	// arrived since; heldSince is the first tick that found it so.
+	resumed   bool
+	heldSince time.Time
 	// read holds the ids a rebuild applied until the next checkpoint: the
 	// runner checked the batch in hand against dedup marks the rebuild had
 	// not restored yet.
@@ -164,6 +175,9 @@ func NewStage(cfg config.Aggregate, o StageOptions) (*Stage, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if _, err := NewEngine(cfg); err != nil {
 		return nil, err
@@ -214,8 +228,13 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id interface{ DedupI
 			return nil, nil
 		}
 	}
-	outs := p.eng.Add(in)
+	future := p.eng.Stats().Future
+	outs := p.eng.Add(s.bounded(in))
+	if p.eng.Stats().Future > future {
+		s.logFuture(in, meta)
+	}
 	p.last = meta.Offset
+	p.resumed = false
 	if meta.Time.After(p.arrived) {
 		p.arrived = meta.Time
 	}
@@ -225,6 +244,47 @@ func (s *Stage) handle(ctx context.Context, in *msg.Scored, id interface{ DedupI
 		res = append(res, s.repartition(in, meta.Time)...)
 	}
 	return res, nil
+}
+
+// clockSkew is how far ahead of the stage's wall clock a scraper's may
+// run before its posts' fetch times are not believed.
+const clockSkew = time.Minute
+
+// bounded returns in, or a copy of it read no later than the stage's wall
+// clock allows. The engine clamps a post dated more than max_future after
+// the later of its clock and the post's fetch time; but a scraper whose
+// clock runs fast stamps the fetch time ahead too (and a relative date
+// with it), and its posts passed, moved their site's event time ahead and
+// made every honest post after them late. The engine cannot hold the
+// bound itself: it has no wall clock, and its clock is held back while
+// the stage catches up.
+func (s *Stage) bounded(in *msg.Scored) *msg.Scored {
+	limit := s.o.Now().Add(clockSkew)
+	if !in.Post.Fetched.After(limit) {
+		return in
+	}
+	c := *in
+	if c.Post.Published.IsZero() {
+		// The fetch time is the event time: the engine clamps it now.
+		c.Post.Published = c.Post.Fetched
+	}
+	c.Post.Fetched = limit
+	return &c
+}
+
+// logFuture says, at most once a minute, that posts were clamped for
+// being dated ahead; never their text.
+func (s *Stage) logFuture(in *msg.Scored, meta pipeline.Meta) {
+	s.futureN++
+	now := s.o.Now()
+	if !s.futureAt.IsZero() && now.Sub(s.futureAt) < time.Minute {
+		return
+	}
+	s.log.Warn("posts dated ahead of the stage's clock clamped (a scraper's clock or a board's date is wrong)",
+		"site", in.Post.Site, "partition", meta.Partition, "offset", meta.Offset,
+		"dated_ahead", in.Post.EventTime().Sub(now).Round(time.Second),
+		"fetched_ahead", max(in.Post.Fetched.Sub(now), 0).Round(time.Second), "clamped", s.futureN)
+	s.futureAt, s.futureN = now, 0
 }
 
 // partitionAt returns the state of meta's partition to apply the input at
@@ -378,10 +438,11 @@ func (s *Stage) Resume(ctx context.Context, topic string, partition int, offset 
 	if s.parts[partition] != nil {
 		return nil
 	}
-	p, err := s.load(ctx, pipeline.Meta{Topic: topic, Partition: partition, Offset: offset, Time: time.Now()})
+	p, err := s.load(ctx, pipeline.Meta{Topic: topic, Partition: partition, Offset: offset, Time: s.o.Now()})
 	if err != nil {
 		return err
 	}
+	p.resumed = true
 	s.parts[partition] = p
 	s.met.resumed.WithLabelValues(s.o.Name).Inc()
 	s.log.Info("partition loaded before its first message", "partition", partition, "offset", offset)
@@ -421,6 +482,9 @@ func (s *Stage) tickTime(id int, p *partition, now time.Time) time.Time {
 	if !p.arrived.IsZero() && now.Sub(p.arrived) > catchingUp {
 		t = p.arrived
 	}
+	if s.holdResumed(p, now) {
+		t = minTime(t, p.eng.Clock())
+	}
 	if up, ok := s.upstream[id]; ok && s.o.WatermarkEvery > 0 {
 		if hold := up.Add(min(3*s.o.WatermarkEvery, s.cfg.Grace)); hold.Before(t) {
 			t = hold
@@ -443,6 +507,9 @@ func (s *Stage) Watermark(ctx context.Context, meta pipeline.Meta, through time.
 	if p != nil {
 		p.last = meta.Offset
 		p.pending = true
+		// The reader has reached the partition: from here the upstream
+		// watermark holds the clock (tickTime).
+		p.resumed = false
 	}
 	return nil
 }
@@ -453,6 +520,40 @@ func (s *Stage) Watermark(ctx context.Context, meta pipeline.Meta, through time.
 func (s *Stage) Upstream(partition int) (time.Time, bool) {
 	t, ok := s.upstream[partition]
 	return t, ok
+}
+
+// holdResumed reports whether partition p, loaded by Resume, still waits
+// at its checkpoint's clock for its first message. Its backlog, if any,
+// is on its way: the runner resumes a partition at a tick, before the
+// reader delivered any of it, and a tick to the wall clock then made the
+// whole backlog late. The wait ends with the first message (then the
+// clock moves at the pace the backlog entered) or after resumeHold
+// ticks' time, bounded by catch_up: a partition with nothing to read (a
+// site gone dark) joins the wall clock, decays and resolves.
+func (s *Stage) holdResumed(p *partition, now time.Time) bool {
+	if !p.resumed {
+		return false
+	}
+	if p.heldSince.IsZero() {
+		p.heldSince = now
+	}
+	if now.Sub(p.heldSince) < min(resumeHold*s.cfg.TickEvery, s.cfg.CatchUp) {
+		return true
+	}
+	p.resumed = false
+	return false
+}
+
+// resumeHold is how many tick intervals a resumed partition waits for its
+// first message: the reader fetches every partition it was assigned at
+// once, so a backlog's first messages come within a batch or two.
+const resumeHold = 4
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -847,7 +948,7 @@ func (s *Stage) apply(ctx context.Context, p *partition, meta pipeline.Meta, fro
 			if s.o.DedupTTL > 0 {
 				ids, ats = append(ids, e.id), append(ats, e.at)
 			}
-			p.eng.Add(e.in)
+			p.eng.Add(s.bounded(e.in))
 			applied++
 		}
 		chunk = chunk[:0]

@@ -544,20 +544,47 @@ func TestStageTicksDoNotRewriteQuietSites(t *testing.T) {
 // campaign long over does not page days later.
 func TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp(t *testing.T) {
 	for _, c := range []struct {
-		down  time.Duration
-		pages int
+		down time.Duration
+		// resumed: the restarted stage loads the partition at a tick
+		// (Resume) and ticks a while before its backlog arrives, as the
+		// runner does when the reader is slow to deliver it.
+		resumed bool
+		pages   int
 	}{
-		{2 * time.Hour, 1},
-		{5 * time.Hour, 1},
-		{2 * day, 0},
+		{2 * time.Hour, false, 1},
+		{5 * time.Hour, false, 1},
+		{2 * day, false, 0},
+		{2 * time.Hour, true, 1},
+		{5 * time.Hour, true, 1},
+		{2 * day, true, 0},
 	} {
-		t.Run("down "+c.down.String(), func(t *testing.T) {
-			s, _ := unitStage(t)
+		name := "down " + c.down.String()
+		if c.resumed {
+			name += ", loaded before its backlog arrived"
+		}
+		t.Run(name, func(t *testing.T) {
+			s, opts := unitStage(t)
 			r := newCampaignRig(t, s)
 			r.live(r.tick)
+			now := r.base.Add(c.down)
+			if c.resumed {
+				if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				if r.s, err = NewStage(defaults(), opts); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
+					t.Fatal(err)
+				}
+				for range 3 {
+					r.tick(now)
+					now = now.Add(15 * time.Second)
+				}
+			}
 			// Down from base: another site's posts, then the campaign, wait
 			// on the topic. Read back in batches of 20, a tick between each.
-			now := r.base.Add(c.down)
 			r.backlog(func(time.Time) {
 				r.tick(now)
 				now = now.Add(time.Second)
