@@ -11,6 +11,15 @@ import (
 	"github.com/threatwatch/threatwatch/pipeline/store"
 )
 
+// ErrPanicked is wrapped by the error a stage stops with when code outside
+// a handler's Handle, and outside decoding and encoding one message,
+// panicked: in the stage's loop, in writing, checkpointing or committing a
+// batch, or in a goroutine the runner starts. That is a bug, not a bad
+// message: the stage stops with an error naming where, logged with its
+// stack, rather than crashing the process or going on as if nothing
+// happened. The batch in hand is not committed and comes back on restart.
+var ErrPanicked = errors.New("panicked")
+
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct {
 	reason string

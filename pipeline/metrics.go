@@ -20,6 +20,9 @@ type Metrics struct {
 	// wall clock; WatermarkAge how long ago it was passed on.
 	Watermark    *prometheus.GaugeVec
 	WatermarkAge *prometheus.GaugeVec
+	// Panics counts panics recovered in a stage, by where they happened
+	// (see ErrPanicked).
+	Panics *prometheus.CounterVec
 }
 
 // NewMetrics registers the runner metrics with reg (nil: not registered).
@@ -59,9 +62,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		WatermarkAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "threatwatch_stage_watermark_written_timestamp_seconds", Help: "When the stage last wrote a watermark to its output (Unix time).",
 		}, []string{"stage"}),
+		Panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threatwatch_stage_panics_total", Help: "Panics recovered in a stage, by where: handle, decode and encode set the message aside (reason panic) and go on; fetch, write (writing, checkpointing or committing a batch), loop, group_lag and watermark stop the stage with an error.",
+		}, []string{"stage", "where"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.GroupLag, m.BatchSeconds, m.Errors, m.Watermark, m.WatermarkAge)
+		reg.MustRegister(m.In, m.Out, m.Retried, m.DeadLettered, m.Deduped, m.Lag, m.GroupLag, m.BatchSeconds, m.Errors, m.Watermark, m.WatermarkAge, m.Panics)
 	}
 	return m
 }

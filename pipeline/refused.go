@@ -153,6 +153,7 @@ func (r *runner[T, P]) setAsideRefused(ctx context.Context, pd *pending, refused
 		seen[src] = true
 		cause := Permanent("refused", fmt.Errorf("the broker refuses its output to %s (%d bytes): %w", pd.outs[i].Topic, len(pd.outs[i].Value), e))
 		dls = append(dls, r.deadLetter(pd.done[src], cause))
+		pd.dead = append(pd.dead, "refused")
 		if src < len(pd.idOf) && pd.idOf[src] != "" {
 			drop[pd.idOf[src]] = true
 		}

@@ -78,6 +78,7 @@ func TestAnOutputTheBrokerRefusesSetsItsInputAsideAndTheStreamGoesOn(t *testing.
 	if dl.Reason != "refused" || dl.Offset != 3 || !strings.Contains(dl.Error, "too large") {
 		t.Errorf("dead letter: reason %q, offset %d, error %q; want the input at offset 3, refused as too large", dl.Reason, dl.Offset, dl.Error)
 	}
+	waitCounted(d.Metrics.DeadLettered.WithLabelValues("classify", "refused"), 1)
 	if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("classify", "refused")); n != 1 {
 		t.Errorf("dead_letters_total{reason=refused} = %v, want 1", n)
 	}

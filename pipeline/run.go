@@ -9,7 +9,8 @@
 // back off and retry without committing. A message that can never be
 // processed goes to the dead-letter topic with headers naming the stage,
 // reason, source topic, partition and offset, and is then committed: the
-// stream goes on and nothing is lost.
+// stream goes on and nothing is lost. A dead letter written again with a
+// redelivered batch carries the same id (tw-dead-letter-id) as the first.
 package pipeline
 
 import (
@@ -19,11 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -69,7 +66,8 @@ type Meta struct {
 // dead-lettered and committed; a transient error (network, timeout, Redis or
 // Kafka away) makes the runner back off and call Handle again with the same
 // message; any other error is retried runner.max_attempts times and then
-// dead-lettered. Handle must be idempotent: after a crash it sees messages
+// dead-lettered. A panic dead-letters the message too (reason "panic").
+// Handle must be idempotent: after a crash it sees messages
 // again whose outputs were already written.
 type Handler[P any] interface {
 	Handle(ctx context.Context, in P, meta Meta) ([]Output, error)
@@ -101,7 +99,8 @@ type Assignee interface {
 
 // Ticker is implemented by handlers that emit on wall-clock time as well as
 // on input (a quiet site's level must decay). Tick is called between
-// batches, never concurrently with Handle.
+// batches, never concurrently with Handle. A panic in Tick stops the stage
+// with an error wrapping ErrPanicked.
 type Ticker interface {
 	Tick(ctx context.Context, now time.Time) ([]Output, error)
 }
@@ -110,7 +109,8 @@ type Ticker interface {
 // called after a batch's outputs are written and before its offsets are
 // committed, with the last processed offset per partition, so state and
 // offsets move together. An error is treated like a write error: retried,
-// and nothing committed until it succeeds.
+// and nothing committed until it succeeds. A panic stops the stage with an
+// error wrapping ErrPanicked.
 type Checkpointer interface {
 	Checkpoint(ctx context.Context, offsets map[int]int64) error
 }
@@ -150,7 +150,8 @@ type Deps struct {
 
 // Run consumes the stage's input until ctx is cancelled, then finishes the
 // batch in hand (bounded by runner.shutdown_timeout), commits it and
-// returns nil. It returns an error only when it cannot go on.
+// returns nil. It returns an error only when it cannot go on: one wrapping
+// ErrPanicked when code outside any one message panicked (a bug).
 func Run[T any, P msg.Constraint[T]](ctx context.Context, d Deps, s Stage[T, P]) error {
 	r := &runner[T, P]{d: d, s: s, log: d.Log.With("stage", s.Name, "topic", s.Input), wmReq: make(chan wmRequest)}
 	if s.Dedup {
@@ -187,7 +188,7 @@ type fetched struct {
 	err error
 }
 
-func (r *runner[T, P]) run(ctx context.Context) error {
+func (r *runner[T, P]) run(ctx context.Context) (err error) {
 	ro := bus.ReaderOptions{StartAt: r.s.StartAt}
 	if _, ok := any(r.s.Handler).(Assignee); ok {
 		r.member = rand.Text()
@@ -201,6 +202,15 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 		}
 		if err := r.w.Close(); err != nil {
 			r.log.Warn("cannot close writer", "err", err)
+		}
+	}()
+	// A panic in the loop itself (batching, a handler's Tick, Watermark or
+	// Resume, a batch's preparation outside its messages) stops the stage
+	// (see panic.go). The cleanup registered after this runs first, while
+	// panicking; the reader and writer are closed after it.
+	defer func() {
+		if v := recover(); v != nil {
+			err = r.panicked("loop", v)
 		}
 	}()
 
@@ -217,69 +227,41 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	// loop never blocks on a channel nobody reads.
 	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	in := make(chan fetched, r.d.Config.BatchSize)
+	// A goroutine beside the loop that panics stops the stage through
+	// stopped (one slot each: the send never blocks). One that panics
+	// while the loop is leaving is found once they have all returned.
+	stopped := make(chan error, 3)
+	defer func() {
+		select {
+		case perr := <-stopped:
+			if err == nil {
+				err = perr
+			}
+		default:
+		}
+	}()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(in)
-		delay, attempt, lastErr := r.d.Config.RetryMin, 0, time.Time{}
-		for {
-			m, err := reader.FetchMessage(fetchCtx)
-			if err != nil {
-				if fetchCtx.Err() != nil {
-					return
-				}
-				if errors.Is(err, io.EOF) || bus.NeedsOperator(err) {
-					// Closed under us, or refused in a way only an operator
-					// can change: stop with the error, do not wait forever.
-					select {
-					case in <- fetched{err: err}:
-					case <-fetchCtx.Done():
-					}
-					return
-				}
-				// kafka-go's group reader reports a broker or coordinator it
-				// cannot reach after its own attempts, and then goes on trying
-				// to rejoin: a broker outage is waited out, not a reason to
-				// stop the stage (and with it the process). The reader heals
-				// in the background, so the pause here is short: a long one
-				// would only delay reading what it has fetched since.
-				if time.Since(lastErr) > time.Minute { // a new outage
-					attempt, delay = 0, r.d.Config.RetryMin
-				}
-				attempt++
-				lastErr = time.Now()
-				r.d.Metrics.Retried.WithLabelValues(r.s.Name, "fetch").Inc()
-				r.log.Warn("cannot fetch; retrying", "attempt", attempt, "retry_in", delay, "err", r.d.Bus.Explain(err))
-				select {
-				case <-fetchCtx.Done():
-					return
-				case <-time.After(delay):
-				}
-				delay = min(delay*2, r.d.Config.RetryMax, maxFetchPause)
-				continue
-			}
-			select {
-			case in <- fetched{m: m}:
-			case <-fetchCtx.Done():
-				// Not handed over: it will be redelivered, as it is not committed.
-				return
-			}
+		if perr := r.fetchLoop(fetchCtx, reader, in); perr != nil {
+			stopped <- perr
 		}
 	}()
 	defer wg.Wait()
 	defer cancelFetch()
 
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.watchGroupLag(fetchCtx)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.emitWatermarks(fetchCtx)
-	}()
+	beside := func(where string, f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.guard(where, func() error { f(fetchCtx); return nil }); err != nil {
+				stopped <- err
+			}
+		}()
+	}
+	beside("group_lag", r.watchGroupLag)
+	beside("watermark", r.emitWatermarks)
 
 	var tick <-chan time.Time
 	if _, ok := any(r.s.Handler).(Ticker); ok && r.s.TickEvery > 0 {
@@ -293,8 +275,15 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 	linger := r.d.Config.BatchLinger
 	c := r.newCommitter(work, reader)
 	defer func() {
-		if err := c.close(); err != nil && work.Err() == nil {
-			r.log.Error("last batch not committed; it will be redelivered", "err", err)
+		cerr := c.close()
+		switch {
+		case cerr == nil:
+		case errors.Is(cerr, ErrPanicked):
+			if err == nil {
+				err = cerr
+			}
+		case work.Err() == nil:
+			r.log.Error("last batch not committed; it will be redelivered", "err", cerr)
 		}
 	}()
 	for {
@@ -306,9 +295,19 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 				return nil
 			}
 			if f.err != nil {
-				return fmt.Errorf("stage %s: cannot fetch: %w", r.s.Name, r.d.Bus.Explain(f.err))
+				return r.fetchFailed(f.err)
 			}
 			batch = append(batch, f.m)
+		case err := <-stopped:
+			return err
+		case err := <-c.failed():
+			// The committer stopped between batches: a panic, or the
+			// shutdown timeout cutting its last batch short.
+			if work.Err() != nil && !errors.Is(err, ErrPanicked) {
+				r.log.Warn("shutdown timeout reached with a batch in hand; it will be redelivered")
+				return nil
+			}
+			return err
 		case now := <-tick:
 			if err := r.tick(work, now); err != nil {
 				return err
@@ -349,14 +348,91 @@ func (r *runner[T, P]) run(ctx context.Context) error {
 			err = c.submit(pd)
 		}
 		if err != nil || pd.partial {
-			if work.Err() != nil {
+			if work.Err() != nil && !errors.Is(err, ErrPanicked) {
 				r.log.Warn("shutdown timeout reached with a batch in hand; it will be redelivered", "messages", len(batch))
 				return nil
 			}
 			return err
 		}
 		if fetchErr != nil {
-			return fmt.Errorf("stage %s: cannot fetch: %w", r.s.Name, r.d.Bus.Explain(fetchErr))
+			return r.fetchFailed(fetchErr)
+		}
+	}
+}
+
+// fetchFailed is the error the stage stops with when the fetch loop
+// stopped with err.
+func (r *runner[T, P]) fetchFailed(err error) error {
+	if errors.Is(err, ErrPanicked) {
+		return err
+	}
+	return fmt.Errorf("stage %s: cannot fetch: %w", r.s.Name, r.d.Bus.Explain(err))
+}
+
+// fetcher is what the fetch loop needs of the group reader.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+}
+
+// fetchLoop fetches messages into in until ctx ends or fetching fails for
+// good, then closes in. A panic is handed over in in, after what was
+// fetched before it, or returned when the loop is no longer reading.
+func (r *runner[T, P]) fetchLoop(ctx context.Context, f fetcher, in chan<- fetched) (lost error) {
+	defer close(in)
+	// Handed over before in is closed: closed alone, it would read as the
+	// end of a shutdown, and the stage would return nil.
+	defer func() {
+		if v := recover(); v != nil {
+			err := r.panicked("fetch", v)
+			select {
+			case in <- fetched{err: err}:
+			case <-ctx.Done():
+				lost = err
+			}
+		}
+	}()
+	delay, attempt, lastErr := r.d.Config.RetryMin, 0, time.Time{}
+	for {
+		m, err := f.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, io.EOF) || bus.NeedsOperator(err) {
+				// Closed under us, or refused in a way only an operator
+				// can change: stop with the error, do not wait forever.
+				select {
+				case in <- fetched{err: err}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			// kafka-go's group reader reports a broker or coordinator it
+			// cannot reach after its own attempts, and then goes on trying
+			// to rejoin: a broker outage is waited out, not a reason to
+			// stop the stage (and with it the process). The reader heals
+			// in the background, so the pause here is short: a long one
+			// would only delay reading what it has fetched since.
+			if time.Since(lastErr) > time.Minute { // a new outage
+				attempt, delay = 0, r.d.Config.RetryMin
+			}
+			attempt++
+			lastErr = time.Now()
+			r.d.Metrics.Retried.WithLabelValues(r.s.Name, "fetch").Inc()
+			r.log.Warn("cannot fetch; retrying", "attempt", attempt, "retry_in", delay, "err", r.d.Bus.Explain(err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(delay*2, r.d.Config.RetryMax, maxFetchPause)
+			continue
+		}
+		select {
+		case in <- fetched{m: m}:
+		case <-ctx.Done():
+			// Not handed over: it will be redelivered, as it is not committed.
+			return
 		}
 	}
 }
@@ -373,7 +449,9 @@ type committer struct {
 }
 
 func (r *runner[T, P]) newCommitter(ctx context.Context, reader *kafka.Reader) *committer {
-	finish := func(pd pending) error { return r.finish(ctx, reader, pd) }
+	finish := func(pd pending) error {
+		return r.guard("write", func() error { return r.finish(ctx, reader, pd) })
+	}
 	_, stateful := any(r.s.Handler).(Checkpointer)
 	if _, ticks := any(r.s.Handler).(Ticker); ticks {
 		stateful = true
@@ -408,6 +486,10 @@ func (c *committer) submit(pd pending) error {
 	}
 }
 
+// failed is where a committer that runs behind reports that it stopped
+// (nil, never ready, for one that does not).
+func (c *committer) failed() <-chan error { return c.errc }
+
 // close waits for the batch in flight.
 func (c *committer) close() error {
 	if c.sync != nil {
@@ -428,7 +510,10 @@ type pending struct {
 	done []kafka.Message
 	ids  []string
 	// idOf is the dedup id of each input, by batch index ("": none).
-	idOf    []string
+	idOf []string
+	// dead holds the reason of each input set aside, counted in
+	// dead_letters_total once the batch is committed (see finish).
+	dead    []string
 	start   time.Time
 	partial bool // shutdown cut the batch short: nothing to write or commit
 }
@@ -444,9 +529,12 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 	var control map[int]*msg.Watermark // by batch index
 	for i, km := range batch {
 		if kind, ok := bus.Control(km); ok {
-			w, err := decodeControl(kind, km.Value)
+			w, err := r.decodeControl(kind, km)
 			if err != nil {
-				pd.add(r.deadLetter(km, Permanent("control", err)), -1)
+				if !isPanic(err) {
+					err = Permanent("control", err)
+				}
+				pd.setAside(r.deadLetter(km, err), err)
 				continue
 			}
 			if control == nil {
@@ -455,9 +543,9 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			control[i] = w
 			continue
 		}
-		p, err := codec.Decode[T, P](km.Value)
+		p, err := r.decode(km)
 		if err != nil {
-			pd.add(r.deadLetter(km, err), -1)
+			pd.setAside(r.deadLetter(km, err), err)
 			continue
 		}
 		decoded[i] = p
@@ -516,15 +604,17 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 				pd.partial = true
 				break
 			}
-			pd.add(r.deadLetter(km, err), -1)
+			pd.setAside(r.deadLetter(km, err), err)
 			dead = setIndex(dead, i)
 			continue
 		}
 		mark := len(pd.outs)
 		for _, o := range res {
-			om, err := r.encode(o)
+			om, err := r.encodeFor(km, o)
 			var aside error
 			switch {
+			case isPanic(err):
+				aside = err
 			case err != nil:
 				// What this input made (a NaN score, a time past year
 				// 9999) fails the same way on every attempt: stopping the
@@ -537,7 +627,7 @@ func (r *runner[T, P]) prepare(ctx context.Context, batch []kafka.Message) (pend
 			}
 			if aside != nil {
 				pd.outs, pd.src = pd.outs[:mark], pd.src[:mark]
-				pd.add(r.deadLetter(km, aside), -1)
+				pd.setAside(r.deadLetter(km, aside), aside)
 				dead = setIndex(dead, i)
 				break
 			}
@@ -589,6 +679,13 @@ func (pd *pending) add(m kafka.Message, src int) {
 	pd.src = append(pd.src, src)
 }
 
+// setAside adds out, the dead letter of an input set aside for cause.
+func (pd *pending) setAside(out kafka.Message, cause error) {
+	pd.add(out, -1)
+	_, reason := Classify(cause)
+	pd.dead = append(pd.dead, reason)
+}
+
 func setIndex(m map[int]bool, i int) map[int]bool {
 	if m == nil {
 		m = map[int]bool{}
@@ -629,6 +726,14 @@ func (r *runner[T, P]) finish(ctx context.Context, reader *kafka.Reader, pd pend
 	if err := r.retry(ctx, "commit", func() error { return reader.CommitMessages(ctx, pd.done...) }); err != nil {
 		return fmt.Errorf("stage %s: cannot commit: %w", r.s.Name, err)
 	}
+	// Counted once committed, not when set aside or written: a batch the
+	// shutdown cuts short, or whose commit it prevents, comes back, and
+	// its inputs would be counted again then. An offset is committed
+	// once (a redelivery starts after the last commit), so each input set
+	// aside counts once, in this process or in the one that reads it next.
+	for _, reason := range pd.dead {
+		r.d.Metrics.DeadLettered.WithLabelValues(r.s.Name, reason).Inc()
+	}
 	r.d.Metrics.BatchSeconds.WithLabelValues(r.s.Name).Observe(time.Since(pd.start).Seconds())
 	return nil
 }
@@ -654,55 +759,6 @@ func (r *runner[T, P]) handle(ctx context.Context, p P, meta Meta) ([]Output, er
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, r.d.Config.RetryMax)
-	}
-}
-
-// call is one call of the handler. A panic is the message's to carry: it
-// is set aside as a permanent error (reason "panic"). Unrecovered, it
-// would kill the process, which would read the same uncommitted message
-// again on restart and die again, and the stage would stop for good
-// behind one poison message.
-func (r *runner[T, P]) call(ctx context.Context, p P, meta Meta) (res []Output, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			// The stack names code, not data, and so does a runtime
-			// error; any other panic value may quote the message (a
-			// post's text), and its error goes to the dead letter's
-			// headers and the log: it gets the value's type only, and
-			// where it was raised.
-			what := fmt.Sprintf("a %T", v)
-			if re, ok := v.(runtime.Error); ok {
-				what = re.Error()
-			}
-			where := panicSite()
-			r.log.Error("handler panicked; the message is dead-lettered", "partition", meta.Partition, "offset", meta.Offset,
-				"panic", what, "at", where, "stack", string(debug.Stack()))
-			res, err = nil, Permanent("panic", fmt.Errorf("handler panicked: %s at %s", what, where))
-		}
-	}()
-	return r.s.Handler.Handle(ctx, p, meta)
-}
-
-// panicSite names the function, file and line that raised the panic being
-// recovered: the first frame past runtime.gopanic outside the runtime
-// (which raises index and nil errors on the code's behalf). It is called
-// from the deferred function itself.
-func panicSite() string {
-	pcs := make([]uintptr, 64)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
-	panicking := false
-	for {
-		f, more := frames.Next()
-		switch {
-		case f.Function == "runtime.gopanic":
-			panicking = true
-		case panicking && !strings.HasPrefix(f.Function, "runtime."):
-			fn := f.Function[strings.LastIndexByte(f.Function, '/')+1:]
-			return fmt.Sprintf("%s (%s:%d)", fn, filepath.Base(f.File), f.Line)
-		}
-		if !more {
-			return "an unknown place"
-		}
 	}
 }
 
@@ -868,7 +924,6 @@ func (r *runner[T, P]) encode(o Output) (kafka.Message, error) {
 
 func (r *runner[T, P]) deadLetter(km kafka.Message, cause error) kafka.Message {
 	_, reason := Classify(cause)
-	r.d.Metrics.DeadLettered.WithLabelValues(r.s.Name, reason).Inc()
 	r.log.Error("message set aside on the dead-letter topic", "partition", km.Partition, "offset", km.Offset, "reason", reason, "err", cause)
 	dl := &msg.DeadLetter{
 		Schema: msg.SchemaDeadLetter, Stage: r.s.Name, Reason: reason, Error: cause.Error(),
@@ -916,13 +971,16 @@ func deadLetterHeaders(hs []kafka.Header) []msg.Header {
 
 // DeadLetterMessage builds the dead-letter record for km: value is the
 // encoded msg.DeadLetter, and headers repeat where it came from so tools
-// that only read headers (kcat) see it too.
+// that only read headers (kcat) see it too. tw-dead-letter-id
+// (msg.DeadLetterID) is the same for every copy of it: a reader drops
+// those it has seen.
 func DeadLetterMessage(topic string, km kafka.Message, value []byte, stage, reason string, cause error) kafka.Message {
 	return kafka.Message{
 		Topic: topic,
 		Key:   km.Key,
 		Value: value,
 		Headers: []kafka.Header{
+			{Key: "tw-dead-letter-id", Value: []byte(msg.DeadLetterID(stage, km.Topic, km.Partition, km.Offset))},
 			{Key: "tw-stage", Value: []byte(stage)},
 			{Key: "tw-reason", Value: []byte(reason)},
 			{Key: "tw-source-topic", Value: []byte(km.Topic)},

@@ -821,12 +821,22 @@ func TestAHandlerPanicDeadLettersTheMessageAndTheStreamGoesOn(t *testing.T) {
 			t.Errorf("dead letter reason %q, want panic", h.Value)
 		}
 	}
+	waitCounted(d.Metrics.DeadLettered.WithLabelValues("classify", "panic"), 1)
 	if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("classify", "panic")); n != 1 {
 		t.Errorf("dead_letters{reason=panic} = %v, want 1", n)
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("stage ended with %v", err)
+	}
+}
+
+// waitCounted waits up to 20 s for a counter to reach n: the runner counts
+// a dead letter once its input's offset is committed, just after the dead
+// letter can be read. The test then checks the count itself.
+func waitCounted(c prometheus.Counter, n float64) {
+	for deadline := time.Now().Add(20 * time.Second); testutil.ToFloat64(c) < n && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -17,7 +18,7 @@ import (
 // context, and a dead letter sent now would be sent again with the
 // redelivery.
 func TestABatchCutShortByTheShutdownWritesAndCommitsNothing(t *testing.T) {
-	good, err := msg.Encode(&msg.Post{Schema: msg.SchemaPost, ID: "s:1", Site: "s", SitePostID: "1"})
+	good, err := msg.Encode(&msg.Post{Schema: msg.SchemaPost, ID: "s:1", Site: "s", SitePostID: "1", Fetched: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestABatchCutShortByTheShutdownWritesAndCommitsNothing(t *testing.T) {
 		s:   Stage[msg.Post, *msg.Post]{Name: "classify", Handler: handler},
 		log: slog.New(slog.DiscardHandler),
 	}
-	first, err := msg.Encode(&msg.Post{Schema: msg.SchemaPost, ID: "s:0", Site: "s", SitePostID: "0"})
+	first, err := msg.Encode(&msg.Post{Schema: msg.SchemaPost, ID: "s:0", Site: "s", SitePostID: "0", Fetched: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}

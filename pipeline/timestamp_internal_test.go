@@ -17,7 +17,7 @@ import (
 // far ahead (another client's producer with a broken clock stamped it)
 // must be stamped when written instead, not with a wrong date.
 func TestAnArrivalTimeKafkaGoCannotWriteIsStampedWhenWritten(t *testing.T) {
-	p := &msg.Post{Schema: msg.SchemaPost, ID: "s:1", Site: "s", SitePostID: "1", Text: "post 1"}
+	p := &msg.Post{Schema: msg.SchemaPost, ID: "s:1", Site: "s", SitePostID: "1", Text: "post 1", Fetched: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	in, err := msg.Encode(p)
 	if err != nil {
 		t.Fatal(err)

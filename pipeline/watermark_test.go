@@ -226,6 +226,7 @@ func TestABadControlMessageIsDeadLetteredAndTheStreamGoesOn(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	waitCounted(d.Metrics.DeadLettered.WithLabelValues("aggregate", "control"), 2)
 	if n := testutil.ToFloat64(d.Metrics.DeadLettered.WithLabelValues("aggregate", "control")); n != 2 {
 		t.Errorf("%v control messages dead-lettered, want the 2 bad ones", n)
 	}

@@ -288,7 +288,8 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	mw := msg.NewWriter(w)
-	reader := msg.NewReader[msg.Post](r, name, true)
+	// Scoring reads a post's text only: a hand-written line needs no time.
+	reader := msg.NewReader[msg.UntimedPost](r, name, true)
 	good, bad := 0, 0
 	const batch = 256
 	posts := make([]*msg.Post, 0, batch)
@@ -330,7 +331,7 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 			closeOut()
 			return err
 		}
-		posts = append(posts, p)
+		posts = append(posts, &p.Post)
 		if len(posts) == batch {
 			if err := flush(); err != nil {
 				closeOut()

@@ -29,7 +29,7 @@ func TestClassifyStageScoresPostsOnceInOrder(t *testing.T) {
 	prod := pipeline.NewProducer(kc.Bus, "test", nil, p.log)
 	var outs []pipeline.Output
 	for i, text := range texts {
-		post := &msg.Post{Site: "forum", SitePostID: string(rune('a' + i)), Text: text}
+		post := &msg.Post{Site: "forum", SitePostID: string(rune('a' + i)), Text: text, Fetched: time.Now().UTC()}
 		post.Normalize()
 		outs = append(outs, pipeline.Output{Topic: kc.Topic(kc.Config.Topics.Posts), Msg: post})
 	}

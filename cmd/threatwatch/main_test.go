@@ -98,7 +98,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestMsgCheckReportsBadLinesByNumber(t *testing.T) {
-	in := "{\"site\":\"s\",\"site_post_id\":\"1\",\"text\":\"hi\"}\nnope\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"ho\"}\n"
+	in := "{\"site\":\"s\",\"site_post_id\":\"1\",\"text\":\"hi\",\"fetched\":\"2026-01-01T00:00:00Z\"}\nnope\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"ho\",\"fetched\":\"2026-01-01T00:00:00Z\"}\n"
 	code, out, errOut := run(t, in, "msg", "check", "--type", "post", "--output", "-")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 for a file with a bad line", code)

@@ -18,10 +18,10 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := kafkaConfigFile(t, kc, dir)
 	in := filepath.Join(dir, "posts.jsonl")
-	lines := `{"site":"s","site_post_id":"1","text":"first"}` + "\n" +
+	lines := `{"site":"s","site_post_id":"1","text":"first","fetched":"2026-01-01T00:00:00Z"}` + "\n" +
 		"not json\n" +
 		`{"site":"s","site_post_id":"2","text":"` + strings.Repeat("a", 17<<20) + `"}` + "\n" +
-		`{"site":"s","site_post_id":"3","text":"third"}` + "\n"
+		`{"site":"s","site_post_id":"3","text":"third","fetched":"2026-01-01T00:00:00Z"}` + "\n"
 	if err := os.WriteFile(in, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	// A post kafka-go cannot send: produce fails at once and says why. It
 	// used to retry it forever.
 	huge := filepath.Join(dir, "huge.jsonl")
-	if err := os.WriteFile(huge, []byte(`{"site":"s","site_post_id":"9","text":"`+strings.Repeat("a ", 600<<10)+`"}`+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(huge, []byte(`{"site":"s","site_post_id":"9","fetched":"2026-01-01T00:00:00Z","text":"`+strings.Repeat("a ", 600<<10)+`"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := runWithin(t, time.Minute, "produce", "--config", cfg, "--topic", "posts", huge); code != 1 || !strings.Contains(errOut, "over the 921600-byte limit") {
@@ -46,7 +46,7 @@ func TestProduceWritesGoodLinesAndFailsOnBadOnes(t *testing.T) {
 	}
 
 	good := filepath.Join(dir, "good.jsonl")
-	if err := os.WriteFile(good, []byte(`{"site":"s","site_post_id":"4","text":"fourth"}`+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(good, []byte(`{"site":"s","site_post_id":"4","text":"fourth","fetched":"2026-01-01T00:00:00Z"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", good); code != 0 || !strings.Contains(errOut, "wrote 1 messages") {
@@ -81,7 +81,7 @@ func TestProduceBackfillMarksPostsAndScoredPosts(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	posts := filepath.Join(dir, "posts.jsonl")
-	if err := os.WriteFile(posts, []byte(`{"site":"s","site_post_id":"2","text":"y"}`+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(posts, []byte(`{"site":"s","site_post_id":"2","text":"y","fetched":"2026-01-01T00:00:00Z"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := run(t, "", "produce", "--config", cfg, "--topic", "posts", "--backfill", posts); code != 0 {
@@ -108,7 +108,7 @@ func TestProduceCreatesTheTopicsOfANewPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := filepath.Join(dir, "posts.jsonl")
-	if err := os.WriteFile(in, []byte(`{"site":"s","site_post_id":"1","text":"x"}`+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(in, []byte(`{"site":"s","site_post_id":"1","text":"x","fetched":"2026-01-01T00:00:00Z"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := runWithin(t, time.Minute, "produce", "--config", cfg, "--topic", "posts", in); code != 0 {
@@ -150,5 +150,34 @@ func TestProduceAndConsumeSayHowToReachAnEmbeddedCluster(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "kafka.brokers") || !strings.Contains(errOut, "kafka.embedded.port") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and a way to reach a running embedded cluster", args, code, errOut)
 		}
+	}
+}
+
+// A post with neither published nor fetched time has no place in any
+// window downstream: msg check and produce refuse it by line number,
+// naming the fields, as they refuse a post with no id, and write the rest.
+func TestMsgCheckAndProduceRefuseAPostWithoutATime(t *testing.T) {
+	lines := `{"site":"s","site_post_id":"1","text":"x","published":"2026-01-01T00:00:00Z"}` + "\n" +
+		`{"site":"s","site_post_id":"2","text":"no time"}` + "\n" +
+		`{"site":"s","site_post_id":"3","text":"y","fetched":"2026-01-01T00:00:00Z"}` + "\n"
+	const want = "posts.jsonl:2: invalid message: post has neither published nor fetched time"
+
+	dir := t.TempDir()
+	in := filepath.Join(dir, "posts.jsonl")
+	writeFile(t, in, lines)
+	code, _, errOut := runWithin(t, 20*time.Second, "msg", "check", "--type", "post", in)
+	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "2 valid post messages, 1 bad lines") {
+		t.Errorf("msg check: exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	cfg := kafkaConfigFile(t, kc, dir)
+	code, _, errOut = runWithin(t, time.Minute, "produce", "--config", cfg, "--topic", "posts", in)
+	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "wrote 2 messages") {
+		t.Errorf("produce: exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+	got := readTopic(t, kc, kc.Topic(kc.Config.Topics.Posts), 2, 20*time.Second)
+	if len(got) != 2 || strings.Contains(strings.Join(got, ""), "no time") {
+		t.Errorf("posts topic: %.300q, want posts 1 and 3 only", got)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,7 +16,10 @@ import (
 // cmdRedrive sends dead letters' original messages back to the topics they
 // came from, once what refused them is fixed (a reader upgraded, a bug
 // mended). The stages deduplicate by message id, so a message that was
-// processed after all is not processed twice.
+// processed after all is not processed twice. Each original is sent once
+// however many dead letters it has: a batch redelivered after its dead
+// letters were written writes them again (same tw-dead-letter-id), and
+// two stages reading one topic may both set the same message aside.
 func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := newFlags(e, "redrive", "[--stage NAME] [--reason R] [--source TOPIC] [--dry-run] [FILE...]   (dead letters as JSON lines, e.g. from consume --topic dead-letter)")
 	stage := fs.String("stage", "", "only dead letters of this stage")
@@ -62,7 +66,11 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		defer w.Close()
 	}
 	sent := map[string]int{}
-	filtered, unknown, watermarks := 0, 0, 0
+	filtered, unknown, watermarks, dupes := 0, 0, 0, 0
+	// seen holds each original sent (or named as not copied) by where it
+	// was and a hash of its bytes: the same place holding other bytes is
+	// another message (its topic deleted and created again).
+	seen := map[originalKey]bool{}
 	var notCopied []string
 	var batch []kafka.Message
 	flush := func() error {
@@ -89,6 +97,9 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		case !known[dl.Topic]:
 			unknown++
 			return nil
+		case seen[keyOf(dl)]:
+			dupes++
+			return nil
 		case isWatermark(dl):
 			// A watermark says only how far a stage had got when it was
 			// written: sent back, an old one would hold the clocks of the
@@ -96,7 +107,9 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 			// header would come back as data, to be set aside again.
 			watermarks++
 			return nil
-		case len(dl.Value) == 0:
+		}
+		seen[keyOf(dl)] = true
+		if len(dl.Value) == 0 {
 			// Too large to copy into the dead letter: it is still where it was.
 			notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
 			return nil
@@ -137,6 +150,9 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "%s %d messages (%s); %d left out by the filters, %d from topics that are not the pipeline's, %d bad lines\n",
 		verb, total, strings.Join(topics, ", "), filtered, unknown, bad)
+	if dupes > 0 {
+		fmt.Fprintf(e.stderr, "%d duplicates left out: their originals were set aside more than once (a batch redelivered after a shutdown, or two stages reading one topic), and are sent once\n", dupes)
+	}
 	if watermarks > 0 {
 		fmt.Fprintf(e.stderr, "%d watermarks left out: they say only how far a stage had got, and the stages write new ones\n", watermarks)
 	}
@@ -148,6 +164,19 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d bad lines", bad)
 	}
 	return nil
+}
+
+// originalKey identifies the original of a dead letter: where it was, and
+// a hash of its bytes.
+type originalKey struct {
+	topic     string
+	partition int
+	offset    int64
+	value     [sha256.Size]byte
+}
+
+func keyOf(dl *msg.DeadLetter) originalKey {
+	return originalKey{dl.Topic, dl.Partition, dl.Offset, sha256.Sum256(dl.Value)}
 }
 
 // isWatermark reports whether dl holds a stage's watermark: by its control

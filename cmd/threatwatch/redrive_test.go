@@ -223,3 +223,45 @@ func TestRedriveLeavesOutWatermarks(t *testing.T) {
 		t.Fatalf("the scored topic holds %q, want the one scored post only", got)
 	}
 }
+
+// A batch whose dead letters were written but whose offsets the shutdown
+// timeout kept from being committed is redelivered, and its dead letters
+// written again, each with the id of the first (tw-dead-letter-id). Redrive
+// sends each original back once: a copy dead-lettered again, by the same
+// stage or by another reading the same topic, is left out and counted.
+// The same place holding other bytes (a topic deleted and created again)
+// is another original, and is sent.
+func TestRedriveSendsEachOriginalBackOnce(t *testing.T) {
+	kc := kafkatest.New(t, kafkatest.Options{Partitions: 1})
+	dir := t.TempDir()
+	cfg := kafkaConfigFile(t, kc, dir)
+	posts := kc.Topic(kc.Config.Topics.Posts)
+	at := time.Now().UTC()
+	var lines []string
+	for i, dl := range []*msg.DeadLetter{
+		{Stage: "classify", Offset: 1, Value: []byte(`{"schema":"post/2","site_post_id":"1"}`), At: at},
+		{Stage: "classify", Offset: 2, Value: []byte(`{"schema":"post/2","site_post_id":"2"}`), At: at},
+		{Stage: "classify", Offset: 1, Value: []byte(`{"schema":"post/2","site_post_id":"1"}`), At: at.Add(time.Minute)}, // redelivered
+		{Stage: "archive", Offset: 1, Value: []byte(`{"schema":"post/2","site_post_id":"1"}`), At: at},                   // another reader of posts
+		{Stage: "classify", Offset: 2, Value: []byte(`{"schema":"post/2","site_post_id":"2b"}`), At: at},                 // the topic created again
+	} {
+		dl.Reason, dl.Error, dl.Topic, dl.OrigKey = "schema", "refused", posts, []byte("s")
+		b, err := msg.Encode(dl)
+		if err != nil {
+			t.Fatalf("dead letter %d: %v", i, err)
+		}
+		lines = append(lines, string(b))
+	}
+	in := filepath.Join(dir, "dead.jsonl")
+	writeFile(t, in, strings.Join(lines, "\n")+"\n")
+	code, _, errOut := runWithin(t, time.Minute, "redrive", "--config", cfg, in)
+	if code != 0 || !strings.Contains(errOut, "re-sent 3 messages ("+posts+": 3)") || !strings.Contains(errOut, "2 duplicates left out") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	got := readTopic(t, kc, posts, 4, 3*time.Second)
+	slices.Sort(got)
+	want := []string{`{"schema":"post/2","site_post_id":"1"}`, `{"schema":"post/2","site_post_id":"2"}`, `{"schema":"post/2","site_post_id":"2b"}`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the posts topic holds %q, want each original once: %q", got, want)
+	}
+}

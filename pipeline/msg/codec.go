@@ -42,6 +42,8 @@ func Prepare(m Message) {
 	switch v := m.(type) {
 	case *Post:
 		v.Normalize()
+	case *UntimedPost:
+		v.Normalize()
 	case *Scored:
 		if v.Schema == "" {
 			v.Schema = SchemaScored
@@ -79,7 +81,7 @@ func Decode[T any, P Constraint[T]](b []byte) (P, error) {
 
 // DecodeLenient is Decode for hand-written input (analysts' files, tests):
 // a missing schema is filled in before validating, so a line like
-// {"id":"1","text":"..."} is a post.
+// {"id":"1","text":"...","fetched":"2026-03-01T12:00:00Z"} is a post.
 func DecodeLenient[T any, P Constraint[T]](b []byte) (P, error) {
 	var v T
 	p := P(&v)

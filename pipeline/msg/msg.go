@@ -156,8 +156,12 @@ func (p *Post) Normalize() {
 	}
 }
 
-// Validate reports what makes p unusable downstream.
-func (p *Post) Validate() error {
+// Validate reports what makes p unusable downstream: no id, or neither a
+// published nor a fetched time (the windows downstream place a post by
+// EventTime, and with neither it would land in year 1).
+func (p *Post) Validate() error { return p.validate(true) }
+
+func (p *Post) validate(needTime bool) error {
 	var errs []error
 	if p.Schema != SchemaPost {
 		errs = append(errs, fmt.Errorf("%w: schema %s, want %q", ErrSchema, schemaName(p.Schema), SchemaPost))
@@ -165,8 +169,23 @@ func (p *Post) Validate() error {
 	if p.ID == "" {
 		errs = append(errs, fmt.Errorf("%w: post has no id", ErrInvalid))
 	}
+	if needTime && p.Published.IsZero() && p.Fetched.IsZero() {
+		errs = append(errs, fmt.Errorf("%w: post has neither published nor fetched time", ErrInvalid))
+	}
 	return errors.Join(errs...)
 }
+
+// UntimedPost is a post read for its text alone (threatwatch score): it
+// is a Post in every way but one, that it may have neither a published
+// nor a fetched time. Only the pipeline needs a time, to place the post in
+// its windows; a post headed there is a Post.
+type UntimedPost struct {
+	Post
+}
+
+// Validate reports what makes u unusable for scoring: all of what makes a
+// Post unusable but the lack of a time.
+func (u *UntimedPost) Validate() error { return u.Post.validate(false) }
 
 // Key is the Kafka message key: the site, so one site's posts stay in order
 // on one partition.
@@ -475,9 +494,20 @@ type Header struct {
 	Value []byte `json:"value"`
 }
 
-// DedupID identifies the dead letter by where it came from.
+// DedupID identifies the dead letter by where it came from: its
+// DeadLetterID.
 func (d *DeadLetter) DedupID() string {
-	return fmt.Sprintf("%s/%s/%d/%d", d.Stage, d.Topic, d.Partition, d.Offset)
+	return DeadLetterID(d.Stage, d.Topic, d.Partition, d.Offset)
+}
+
+// DeadLetterID is the id of stage's dead letter of the message at
+// topic/partition/offset ("classify/posts/2/4"), also in its
+// tw-dead-letter-id header. It is the same every time that message is set
+// aside: delivery is at least once, and a batch redelivered after its dead
+// letters were written writes them again, so a reader of the dead-letter
+// topic drops a dead letter whose id it has seen.
+func DeadLetterID(stage, topic string, partition int, offset int64) string {
+	return fmt.Sprintf("%s/%s/%d/%d", stage, topic, partition, offset)
 }
 
 // Key keeps the original key, so a fixed message can be re-published as is.

@@ -141,13 +141,51 @@ func readPosts(t *testing.T, r *Reader[Post, *Post]) (ids, bad []string) {
 }
 
 func TestReaderReportsBadLinesAndGoesOn(t *testing.T) {
-	in := "{\"id\":\"a\",\"text\":\"x\"}\nnot json\n\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"y\"}\n{\"schema\":\"post/7\",\"id\":\"c\"}\n"
+	in := "{\"id\":\"a\",\"text\":\"x\",\"fetched\":\"2026-01-01T00:00:00Z\"}\nnot json\n\n{\"site\":\"s\",\"site_post_id\":\"2\",\"text\":\"y\",\"published\":\"2026-01-01T00:00:00Z\"}\n{\"schema\":\"post/7\",\"id\":\"c\"}\n"
 	got, bad := readPosts(t, NewReader[Post](strings.NewReader(in), "posts.jsonl", true))
 	if len(got) != 2 || got[0] != "a" || got[1] != PostID("s", "2") {
 		t.Fatalf("good lines = %v", got)
 	}
 	if len(bad) != 2 || !strings.HasPrefix(bad[0], "posts.jsonl:2:") || !strings.HasPrefix(bad[1], "posts.jsonl:5:") {
 		t.Fatalf("bad lines = %v", bad)
+	}
+}
+
+// A post with no time has no place in any window downstream: every
+// decoder refuses it as invalid, naming both fields, as it refuses a post
+// with no id. An UntimedPost, read for its text alone, may have none.
+func TestAPostWithNeitherPublishedNorFetchedTimeIsRefused(t *testing.T) {
+	decoders := map[string]func([]byte) (Message, error){
+		"Decode":        wrap(Decode[Post]),
+		"DecodeLenient": wrap(DecodeLenient[Post]),
+		"DecodeAny":     DecodeAny,
+	}
+	f := func(in string, ok bool) {
+		t.Helper()
+		for name, decode := range decoders {
+			_, err := decode([]byte(in))
+			switch {
+			case ok && err != nil:
+				t.Errorf("%s(%s) = %v, want it accepted", name, in, err)
+			case !ok && (!errors.Is(err, ErrInvalid) || !strings.Contains(fmt.Sprint(err), "published") || !strings.Contains(fmt.Sprint(err), "fetched")):
+				t.Errorf("%s(%s) = %v, want ErrInvalid naming published and fetched", name, in, err)
+			}
+		}
+	}
+	f(`{"schema":"post/1","id":"a","text":"x"}`, false)
+	f(`{"schema":"post/1","id":"a","published":"0001-01-01T00:00:00Z","fetched":"0001-01-01T00:00:00Z"}`, false)
+	f(`{"schema":"post/1","id":"a","published":"2026-03-01T12:00:00Z"}`, true)
+	f(`{"schema":"post/1","id":"a","fetched":"2026-03-01T12:00:00Z"}`, true)
+
+	if _, err := DecodeLenient[Post]([]byte(`{"site":"s","site_post_id":"1","text":"x"}`)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a hand-written line without a time: %v, want ErrInvalid", err)
+	}
+	u, err := DecodeLenient[UntimedPost]([]byte(`{"site":"s","site_post_id":"1","text":"x"}`))
+	if err != nil || u.ID != PostID("s", "1") || u.Text != "x" {
+		t.Errorf("read for its text: %+v, %v; want the post, its id filled in", u, err)
+	}
+	if _, err := DecodeLenient[UntimedPost]([]byte(`{"site":"s","text":"x"}`)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("read for its text, without an id: %v, want ErrInvalid", err)
 	}
 }
 
