@@ -30,6 +30,16 @@ FILE holds plain details (YAML or JSON; see docs/watchlist.md). It is read,
 hashed with the keys in watchlist.keys and never copied: only keyed hashes
 reach Redis. Keep the file offline and encrypted.`
 
+// watchlistSynopses is each subcommand's usage line (after
+// "threatwatch watchlist SUB").
+var watchlistSynopses = map[string]string{
+	"add":    "[--config FILE] [FILE|-]",
+	"import": "[--config FILE] [--dry-run] [--force] FILE|-",
+	"remove": "[--config FILE] ID...",
+	"list":   "[--config FILE] [--json]",
+	"rotate": "[--config FILE] --to KEYID [--force] FILE|-   or   --retire KEYID",
+}
+
 func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(e.stderr, "Usage: threatwatch watchlist %s\n", watchlistUsage)
@@ -39,16 +49,26 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	sub, rest := args[0], args[1:]
-	fs, cfgPath := newFlags(e, "watchlist "+sub, "[flags] (see threatwatch watchlist --help)")
-	dryRun := fs.Bool("dry-run", false, "import: hash and report, change nothing")
-	asJSON := fs.Bool("json", false, "list: print JSON")
-	to := fs.String("to", "", "rotate: the new key id (configured in watchlist.keys)")
-	retire := fs.String("retire", "", "rotate: the old key id to retire")
-	force := fs.Bool("force", false, "rotate: accept a file that does not match the current list; import: remove more than a quarter of the list")
-	switch sub {
-	case "add", "import", "remove", "list", "rotate":
-	default:
+	synopsis, ok := watchlistSynopses[sub]
+	if !ok {
 		return fmt.Errorf("%w: unknown watchlist subcommand %q (add, import, remove, list, rotate)", errUsage, sub)
+	}
+	// Each subcommand defines only the flags it acts on: one taken and
+	// ignored (add --dry-run) would change the list while the operator
+	// believed it changed nothing.
+	fs, cfgPath := newFlags(e, "watchlist "+sub, synopsis)
+	var dryRun, asJSON, force bool
+	var to, retire string
+	switch sub {
+	case "import":
+		fs.BoolVar(&dryRun, "dry-run", false, "hash and report, change nothing")
+		fs.BoolVar(&force, "force", false, "remove more than a quarter of the list")
+	case "list":
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+	case "rotate":
+		fs.StringVar(&to, "to", "", "the new key id (configured in watchlist.keys)")
+		fs.StringVar(&retire, "retire", "", "the old key id to retire")
+		fs.BoolVar(&force, "force", false, "accept a file that does not match the current list")
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -94,12 +114,12 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 		if sub == "add" {
 			sum, err = a.Add(ctx, f)
 		} else {
-			if !*dryRun && !*force {
+			if !dryRun && !force {
 				if err := guardImportRemovals(ctx, a, f); err != nil {
 					return err
 				}
 			}
-			sum, err = a.Import(ctx, f, *dryRun)
+			sum, err = a.Import(ctx, f, dryRun)
 		}
 		if err != nil {
 			return err
@@ -124,7 +144,7 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if asJSON {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(l)
@@ -134,17 +154,17 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	}
 	// rotate
 	switch {
-	case (*to == "") == (*retire == ""):
+	case (to == "") == (retire == ""):
 		return fmt.Errorf("%w: watchlist rotate takes --to KEYID FILE or --retire KEYID", errUsage)
-	case *retire != "":
+	case retire != "":
 		if len(files) > 0 {
 			return fmt.Errorf("%w: watchlist rotate --retire takes no FILE", errUsage)
 		}
-		sum, err := a.Retire(ctx, *retire)
+		sum, err := a.Retire(ctx, retire)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "retired key %s (generation %d): its hashes are deleted; remove it from watchlist.keys\n", *retire, sum.Generation)
+		fmt.Fprintf(e.stdout, "retired key %s (generation %d): its hashes are deleted; remove it from watchlist.keys\n", retire, sum.Generation)
 		printLeftovers(e.stdout, sum)
 		return nil
 	}
@@ -155,12 +175,12 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := a.RotateTo(ctx, *to, f, *force)
+	sum, err := a.RotateTo(ctx, to, f, force)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "rotated %d persons (%d hashes) to key %s (generation %d); both keys are live until you run: threatwatch watchlist rotate --retire OLDKEY\n",
-		sum.Persons, sum.Hashes, *to, sum.Generation)
+		sum.Persons, sum.Hashes, to, sum.Generation)
 	printLeftovers(e.stdout, sum)
 	return nil
 }
