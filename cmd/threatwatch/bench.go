@@ -31,7 +31,7 @@ var benchmarks = []benchmark{
 	{"scrape", "steady-state crawl of local fixture sites: requests per new post, appearance-to-topic delay", benchScrapeCrawl},
 	{"classify", "scoring a realistic post mix, alone and as the posts->scored stage", benchClassify},
 	{"watchlist", "what a 10,000-person watchlist adds to scoring, alone and as the classify stage, and its memory", benchWatchlist},
-	{"e2e", "latency from the posts topic to the alerts topic at 1,000 posts/s (classify + aggregate)", benchE2E},
+	{"e2e", "latency from the posts topic to the alerts topic at 1,000 posts/s (classify + aggregate; at most 30,000 posts)", benchE2E},
 	{"aggregate", "aggregation throughput: the level and spike step alone, and the scored->levels stage with checkpoints", benchAggregate},
 	{"replay", "replay from a file: re-aggregating pre-scored posts end to end, and rescoring raw posts", benchReplay},
 }
