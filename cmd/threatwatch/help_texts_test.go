@@ -31,9 +31,13 @@ func TestHelpTextsAreAccurate(t *testing.T) {
 		[]string{"-generate", "-role"}, []string{"(default true)"})
 	f("replay shows the warm-up's default once", []string{"replay", "--help"},
 		[]string{"-warmup duration", "default: the history the baselines use"}, []string{"-1ns", "-from value", "-to value"})
+	f("export names its times as replay does", []string{"export", "--help"},
+		[]string{"-from TIME", "-to TIME"}, []string{"-from value", "-to value"})
 	// NAME... is one of these: the help is where an operator learns them.
 	f("bench names its benchmarks", []string{"bench", "--help"},
 		[]string{"runner ", "scrape ", "classify ", "watchlist ", "e2e ", "aggregate ", "replay "}, nil)
+	// e2e offers 1,000 posts/s for at most 30 s, whatever --n asks.
+	f("bench says where e2e caps --n", []string{"bench", "--help"}, []string{"at most 30,000 posts"}, nil)
 	// docs/notify.md sends the first test page with `notify test`.
 	f("notify lists notify test", []string{"notify", "--help"},
 		[]string{"threatwatch notify test [--config FILE] [--receiver NAME] [--no-resolve]"}, nil)

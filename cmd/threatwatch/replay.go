@@ -487,8 +487,8 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		"Copies a slice of a topic to JSON lines (unchanged), in event-time order, for a replay elsewhere.")
 	topic := fs.String("topic", "scored", "short topic name: scored or posts")
 	var from, to timeFlag
-	fs.Var(&from, "from", "export posts with event time at or after this (RFC 3339 or YYYY-MM-DD[THH:MM], UTC unless a zone follows)")
-	fs.Var(&to, "to", "export posts with event time before this")
+	fs.Var(&from, "from", "export posts with event time at or after this `TIME` (RFC 3339 or YYYY-MM-DD[THH:MM], UTC unless a zone follows)")
+	fs.Var(&to, "to", "export posts with event time before this `TIME`")
 	slack := fs.Duration("slack", replay.DefaultSlack, "also read messages written this long before --from and after --to (late scrapes; 0: none)")
 	out := fs.String("output", "-", "write to `FILE` ('-': stdout)")
 	progress := fs.String("progress", "auto", "progress bar: auto (on a terminal), always, never")

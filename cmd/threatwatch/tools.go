@@ -435,10 +435,15 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: %s", errUsage, synopsis)
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
+	// --help after a subcommand is help too, not a file to check.
+	if args[0] == "help" || slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
 		fmt.Fprintf(e.stderr, "Usage: threatwatch %s\n\n  check FILE   parse strictly and validate; errors name the field path\n  example      print the documented example config\n  defaults     print every default\n", synopsis)
 		return flag.ErrHelp
+	}
+	if len(args) > 1 && (args[0] == "example" || args[0] == "defaults") {
+		return fmt.Errorf("%w: unexpected argument %q (config %s takes none)", errUsage, args[1], args[0])
+	}
+	switch args[0] {
 	case "check":
 		if len(args) != 2 {
 			return fmt.Errorf("%w: config check FILE", errUsage)
