@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -136,12 +137,27 @@ func Redact(a *msg.Alert) *msg.Alert {
 // redactURL redacts personal data a URL may carry in its path or query
 // (forum slugs often repeat a thread title), keeping it a usable link
 // where nothing was found.
+//
+// Its scheme and host are kept: they name the monitored site (or the
+// console), not a person, and a forum served at an IP address lost its
+// link when its host was taken for personal data. Userinfo, which may be a
+// name or a password, is dropped.
 func redactURL(u string, keep []string) string {
+	host := ""
+	if pu, err := url.Parse(u); err == nil && pu.Host != "" && pu.Scheme != "" {
+		if pu.User != nil {
+			pu.User = nil
+			u = pu.String()
+		}
+		if authority := pu.Scheme + "://" + pu.Host; strings.HasPrefix(u, authority) {
+			host, u = authority, u[len(authority):]
+		}
+	}
 	r := redactKeeping(u, keep)
 	if r == u {
-		return u
+		return host + u
 	}
-	return strings.NewReplacer("[", "%5B", "]", "%5D").Replace(r)
+	return host + strings.NewReplacer("[", "%5B", "]", "%5D").Replace(r)
 }
 
 // redactKeeping redacts s except for the occurrences of keep, which are

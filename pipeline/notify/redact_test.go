@@ -107,3 +107,22 @@ func TestRedactKeepsTheFingerprintsThatLinkAnEscalation(t *testing.T) {
 		t.Errorf("superseded_by %q, want a value that is no fingerprint redacted", got)
 	}
 }
+
+// A link's scheme and host are the monitored site's or the console's, not
+// personal data: a forum at an IP address kept a working link only while
+// its host was not taken for one. The path and query, which forums fill
+// with thread titles, are still redacted; userinfo (a name, a password) is dropped.
+func TestRedactURLKeepsTheSitesHost(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		if got := redactURL(in, nil); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("http://127.0.0.1:40503/threads/5#p12", "http://127.0.0.1:40503/threads/5#p12")
+	f("https://198.51.100.7/t/ring-555-867-5309-now.9", "https://198.51.100.7/t/ring-%5BPHONE%5D-now.9")
+	f("http://[2001:db8::1]:8080/threads/5", "http://[2001:db8::1]:8080/threads/5")
+	f("https://x.example/t/1?ref=jane.roe@example.com", "https://x.example/t/1?ref=%5BEMAIL%5D")
+	f("https://jane.roe:s3cret@198.51.100.7/t/1", "https://198.51.100.7/t/1")
+	f("", "")
+}
