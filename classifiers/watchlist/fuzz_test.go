@@ -14,7 +14,7 @@ import (
 func FuzzEnrich(f *testing.F) {
 	for _, s := range []string{
 		"123 Main Av. #4 call (555) 010-4477", "\xff\xfe#9@", "Clára O'Brien-Smith ß", "+44 20 7946 0958",
-		"clara [at] sorrenti [dot] example", "clara at sorrenti dot example", "bob at clara@sorrenti.example", "ABC-1234 7-XYZ-123", strings.Repeat("1 ", 300), "##1#", "@_._-",
+		"clara [at] sorrenti [dot] example", "clara at sorrenti dot example", "bob at clara@sorrenti.example", "ABC-1234 7-XYZ-123", strings.Repeat("1 ", 300), "##1#", "@_._-", "123 Main Ave Unit # 4B", "#  \u00a0",
 	} {
 		f.Add(s, "quoted 123 main ave")
 	}

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/threatwatch/threatwatch/pipeline/msg"
 )
 
 // posting is one (hash, person, kind) of the loaded list. Postings that
@@ -283,6 +285,17 @@ func (u UnitMatch) String() string {
 		return "other unit"
 	}
 	return "unit not compared"
+}
+
+// spanUnit is u as evidence carries it: no unit, only how it compared.
+func (u UnitMatch) spanUnit() msg.SpanUnit {
+	switch u {
+	case UnitSame:
+		return msg.SpanUnitSame
+	case UnitOther:
+		return msg.SpanUnitOther
+	}
+	return ""
 }
 
 // otherUnitPlaceholder replaces an address match whose post names

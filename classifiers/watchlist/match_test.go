@@ -782,6 +782,48 @@ func TestUnitFirstAndDutchAddressesMatchTheBuildingOnly(t *testing.T) {
 	f("Lindenstraße 3", "")
 }
 
+// A file that writes the address on one line without commas ("123 Main
+// Street Springfield IL 62701") has its street line end where it would
+// end at a comma: after the street type, a direction abbreviation right
+// after it ("Ave NW") and a unit; what follows is the city, state and
+// postcode. A street type right after the house number is the street's
+// name ("31 St Marks Place"), and street types in a row are one street
+// ("Old Court Rd"). Street-first, the line ends at the house number
+// before a postcode.
+func TestAnAddressWithoutCommasEndsItsStreetLineAfterTheStreetType(t *testing.T) {
+	f := addressChecker(t)
+	f("123 Main St, Springfield", "ad-no-commas")
+	f("123 main street apt 4", "ad-no-commas")
+	f("she's at 123 MAIN ST lol", "ad-no-commas")
+	f("123 Main Street Springfield IL 62701", "ad-no-commas")
+	f("124 Main Street Springfield IL 62701", "")
+	f("124 Main St, Springfield", "")
+	f("123 Elm Street", "")
+	f("everyone in Springfield IL 62701 got the flyer", "")
+	f("1600 Pennsylvania Ave NW", "ad-no-commas-dir")
+	f("1600 Pennsylvania Avenue Northwest, Washington", "ad-no-commas-dir")
+	f("1601 Pennsylvania Ave NW", "")
+	f("Washington DC 20500", "")
+	f("31 St Marks Pl", "ad-no-commas-saint")
+	f("31 Saint Marks Place, NYC", "ad-no-commas-saint")
+	f("32 St Marks Pl", "")
+	f("New York NY 10003", "")
+	f("1 Old Court Road", "ad-no-commas-two-types")
+	f("2 Old Court Rd", "")
+	f("I have 1 old car", "")
+	f("Gartenstraße 14", "ad-no-commas-de")
+	f("Gartenstr. 14, 3. OG", "ad-no-commas-de")
+	f("Gartenstraße 15", "")
+	f("80331 München", "")
+	f("40 Pine Rd", "ad-hash-space")
+	f("40 Pine Road #5", "ad-hash-space")
+	f("41 Pine Road", "")
+	f("19 Cherry Lane", "ad-hash-space-first")
+	f("19 Cherry Ln # 5B", "ad-hash-space-first")
+	f("20 Cherry Lane", "")
+	f("Austin TX 78701", "")
+}
+
 // addressChecker returns f(text, want): the persons whose address a post
 // of text matches against testdata/addresses.yaml must be want alone
 // ("": none, a near miss).

@@ -433,6 +433,7 @@ func (m *Matcher) Enrich(ctx context.Context, p *msg.Post, s *msg.Scored) error 
 				spans = append(spans, msg.Span{
 					Signal: msg.SignalDoxxing, Kind: x.kind.EvidenceKind(), Field: f.name,
 					Start: x.start, End: x.end, Snippet: redactedSnippet(f.text, ms, x), Weight: w,
+					Unit: x.unit.spanUnit(),
 				})
 			}
 		}

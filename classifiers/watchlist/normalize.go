@@ -286,13 +286,11 @@ func (t *tokenizer) tokenize(text string) []token {
 		c := text[i]
 		if wordFlags[c] == 0 {
 			if c < utf8.RuneSelf {
-				if c == '#' && i+1 < len(text) && wordFlags[text[i+1]] == flagDigit {
-					s := len(t.arena)
-					t.arena = append(t.arena, "apt"...)
-					t.toks = append(t.toks, token{start: int32(i), end: int32(i + 1), cs: int32(s), ce: int32(len(t.arena)), canonOnly: true})
-					if len(t.toks) == maxTokens {
+				if c == '#' {
+					if i = t.hash(text, i); len(t.toks) == maxTokens {
 						break
 					}
+					continue
 				}
 				i++
 				continue
@@ -369,6 +367,42 @@ func (t *tokenizer) tokenize(text string) []token {
 	// Room for packWord to load 16 bytes from any word of the arena.
 	t.arena = slices.Grow(t.arena, 16)
 	return t.toks
+}
+
+// hash adds the token of the "#" at text[i] when it reads as a unit
+// word (hashUnit): "apt", in the canonical stream only. It returns where
+// tokenize goes on. Not inlined, and followed by a continue in tokenize
+// as t.word is: the check written inline, or a call whose path merged
+// with every other separator's, added 3 to 4 instructions to each of
+// them (callgrind, Jigsaw comments).
+//
+//go:noinline
+func (t *tokenizer) hash(text string, i int) int {
+	if hashUnit(text, i+1) {
+		s := len(t.arena)
+		t.arena = append(t.arena, "apt"...)
+		t.toks = append(t.toks, token{start: int32(i), end: int32(i + 1), cs: int32(s), ce: int32(len(t.arena)), canonOnly: true})
+	}
+	return i + 1
+}
+
+// hashUnit reports whether the "#" before text[i:] reads as a unit word:
+// a figure follows at once ("#5") or after spaces ("# 5", "Apt # 5").
+// A space is a space, a tab or a no-break space, as posts copied from
+// web pages carry them. Each space is looked at by the one "#" before
+// it at most, so this keeps tokenizing linear.
+func hashUnit(text string, i int) bool {
+	for i < len(text) {
+		switch {
+		case text[i] == ' ' || text[i] == '\t':
+			i++
+		case text[i] == 0xc2 && i+1 < len(text) && text[i+1] == 0xa0:
+			i += 2
+		default:
+			return wordFlags[text[i]] == flagDigit
+		}
+	}
+	return false
 }
 
 // word adds the token of any word but tokenize's usual one: a word that
@@ -761,11 +795,74 @@ func streetWords(p string) (w, alt []string, unit string) {
 			}
 			break
 		}
+		if streetTypeEnds(&t, toks, i, w) {
+			// Written without commas ("123 Main Street Springfield IL
+			// 62701"): the line ends here as it would at a comma. A
+			// direction right after the type is part of it ("Ave NW": DC
+			// has the same number on each side), a unit after that is
+			// its unit, and the rest is the city, state and postcode.
+			if i+1 < len(toks) && directionAbbrev(&t, &toks[i+1]) {
+				i++
+				w, alt1 = append(w, canonAt(i)), append(alt1, canonAt(i))
+			}
+			if unit == "" && i+1 < len(toks) && isUnit(canonAt(i+1)) {
+				unit, _ = unitAfter(p, &t, toks, i+1)
+			}
+			break
+		}
+		if postcodeAfterNumber(&t, toks, i, w) {
+			// "Gartenstraße 14 80331 München": a street written first
+			// ends at its house number.
+			break
+		}
 	}
 	if swapped {
 		alt = alt1
 	}
 	return w, alt, unit
+}
+
+// streetTypeEnds reports whether the street line w, which ends with
+// token i, ends there though more words follow in its part: w starts
+// with the house number, its last word is a street type, a word of the
+// street's name comes before the type (in "31 St Marks Place" the first
+// "St" is the name), and the next word is not a street type too ("1 Old
+// Court Rd" is one street; cut at "Court", it would store "1 old", which
+// pages on "1 old car"). Each part of an address with commas ends its
+// line the same way, at the end of the part.
+func streetTypeEnds(t *tokenizer, toks []token, i int, w []string) bool {
+	n := len(w)
+	if n < 3 || i+1 >= len(toks) || !streetSuffixes[w[n-1]] || !hasDigit(w[:1]) {
+		return false
+	}
+	named := false
+	for _, x := range w[1 : n-1] {
+		named = named || !hasDigit([]string{x})
+	}
+	return named && !streetSuffixes[string(t.canonical(&toks[i+1]))]
+}
+
+// directionAbbrev reports a direction written as an abbreviation ("NW",
+// "E"): after a street type it is part of the street line. One written
+// out ("North Springfield") is more likely the city's name.
+func directionAbbrev(t *tokenizer, tk *token) bool {
+	switch string(t.folded(tk)) {
+	case "n", "s", "e", "w", "ne", "nw", "se", "sw":
+		return !tk.canonOnly
+	}
+	return false
+}
+
+// postcodeAfterNumber reports whether token i, the last of the street
+// line w of a street written first ("Gartenstraße 14"), is its house
+// number and a postcode follows it: four or five figures ("80331",
+// "1017 GC").
+func postcodeAfterNumber(t *tokenizer, toks []token, i int, w []string) bool {
+	if hasDigit(w[:1]) || i+1 >= len(toks) || !houseNumber(t.folded(&toks[i])) || toks[i+1].canonOnly {
+		return false
+	}
+	pc := t.folded(&toks[i+1])
+	return (len(pc) == 4 || len(pc) == 5) && leadingDigits(pc) == len(pc)
 }
 
 // sepBetween returns the separator between tokens i and i+1 of p, spaces

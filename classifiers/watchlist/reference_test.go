@@ -31,7 +31,7 @@ func refTokenize(text string) []refTok {
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		if !isWordRune(r) {
-			if r == '#' && i+1 < len(text) && text[i+1] >= '0' && text[i+1] <= '9' {
+			if rest := strings.TrimLeft(text[i+1:], " \t\u00a0"); r == '#' && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
 				out = append(out, refTok{start: i, end: i + 1, canon: "apt", canonOnly: true})
 			}
 			i += size
@@ -331,7 +331,7 @@ var agreementTexts = []string{
 	"abc 1234 ABC. 1234 ab c1234 ABC1234X", "# 7 xyz 123 #7 XYZ 123", "١٢٣ Main Avenue 555٠104477", "__ines.d__", "x.ines.d", "ines..d", "-claras-99-", "ab-", "a-b", "I.N.E.S.D", "off-topic ines-d. ok", "clara [at] sorrenti [dot] example", "clara (at)sorrenti(dot)example",
 	"x clara { at }  sorrenti [ dot ] example, y", "clara [at ] sorrenti [dot] example", "a@b.c@d.e ines+x@dalgaard.example",
 	"mail: Clara.Sorrenti@GMail.com; or clara @ sorrenti.example", "\u212aeffals@x.example clara\tat\tsorrenti",
-	"#4 123 Main Ave", "123 main ave #4", "##1#", "\xff\xfeClara Sorrenti\xff", "Ínes Dálgaard", "INES DALGAARD",
+	"#4 123 Main Ave", "123 main ave #4", "# 4 123 Main Ave", "123 main ave apt # 4", "123 Main Ave #\t4 #\u00a04 # x # ", "ABC # 1234", "##1#", "\xff\xfeClara Sorrenti\xff", "Ínes Dálgaard", "INES DALGAARD",
 	"clara sorrenti clara sorrenti 123 main avenue 123 main avenue", strings.Repeat("clara ", 40) + "sorrenti",
 }
 

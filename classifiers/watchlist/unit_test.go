@@ -84,6 +84,23 @@ func TestAnotherUnitOfTheBuildingMatchesAndSaysSo(t *testing.T) {
 	f("Mariahilfer Straße 45/2/14", "ad-stiege", UnitOther)
 	f("Mariahilfer Str. 45/2/13", "ad-stiege", UnitSame)
 	f("Mariahilfer Straße 45/3/13", "ad-stiege", UnitOther)
+	// A unit written "# 5", a space after the hash, in the post or the file.
+	f("12 Oak St # 4", "ad-apt-after", UnitSame)
+	f("12 Oak St # 7", "ad-apt-after", UnitOther)
+	f("12 Oak St Apt # 7", "ad-apt-after", UnitOther)
+	f("12 Oak St Unit # 4", "ad-apt-after", UnitSame)
+	f("# 4 12 Oak St", "ad-apt-after", UnitSame)
+	f("# 7, 12 Oak St", "ad-apt-after", UnitOther)
+	f("55 Cedar Ct Unit # 12B", "ad-apt-part", UnitSame)
+	f("40 Pine Rd # 5", "ad-hash-space", UnitSame)
+	f("40 Pine Rd #5", "ad-hash-space", UnitSame)
+	f("40 pine road unit 5", "ad-hash-space", UnitSame)
+	f("40 Pine Rd Apt 6", "ad-hash-space", UnitOther)
+	f("19 Cherry Ln Apt 5B", "ad-hash-space-first", UnitSame)
+	f("19 Cherry Lane # 5B", "ad-hash-space-first", UnitSame)
+	f("19 Cherry Ln # 6", "ad-hash-space-first", UnitOther)
+	// No commas in the file: the unit after the street type is still its unit.
+	f("123 Main St Apt 4", "ad-no-commas", UnitNotCompared)
 	// No unit listed: nothing to compare.
 	f("2214 1/2 Elm Street Apt 3", "ad-half", UnitNotCompared)
 	f("Berliner Straße 5-2", "ad-strasse", UnitNotCompared)
@@ -91,10 +108,10 @@ func TestAnotherUnitOfTheBuildingMatchesAndSaysSo(t *testing.T) {
 
 // The snippet of a match that names another unit says so, so the page
 // tells the team it is their person's building and not (as far as the
-// post says) their door.
+// post says) their door; the evidence's Unit says so without words.
 func TestTheSnippetSaysTheUnitDiffered(t *testing.T) {
 	m := addressesMatcher(t)
-	f := func(text string, other bool) {
+	f := func(text string, other bool, unit msg.SpanUnit) {
 		t.Helper()
 		t.Run(text, func(t *testing.T) {
 			p := &msg.Post{ID: "s:1", Site: "s", Text: text}
@@ -106,10 +123,16 @@ func TestTheSnippetSaysTheUnitDiffered(t *testing.T) {
 				t.Fatalf("doxxing = %v, want 1", s.Scores[msg.SignalDoxxing])
 			}
 			var snip string
+			var got msg.SpanUnit
 			for _, e := range s.Evidence {
 				if e.Kind == "watchlist:address" {
-					snip = e.Snippet
+					snip, got = e.Snippet, e.Unit
 				}
+			}
+			// Machine-readable too, so the aggregator and the API can tell
+			// the listed door from another one without reading snippets.
+			if got != unit {
+				t.Errorf("evidence unit %q, want %q", got, unit)
 			}
 			if got := strings.Contains(snip, otherUnitPlaceholder); got != other {
 				t.Fatalf("snippet %q: other unit said %v, want %v", snip, got, other)
@@ -124,7 +147,8 @@ func TestTheSnippetSaysTheUnitDiffered(t *testing.T) {
 			}
 		})
 	}
-	f("she moved to 12 Oak St Apt 7 last week", true)
-	f("she moved to 12 Oak St Apt 4 last week", false)
-	f("she moved to 12 Oak St last week", false)
+	f("she moved to 12 Oak St Apt 7 last week", true, msg.SpanUnitOther)
+	f("she moved to 12 Oak St Apt 4 last week", false, msg.SpanUnitSame)
+	f("she moved to 12 Oak St last week", false, "")
+	f("she moved to 12 Oak St # 7 last week", true, msg.SpanUnitOther)
 }

@@ -216,7 +216,21 @@ type Span struct {
 	// placeholders ("lives at [ADDRESS]"). Never the raw PII.
 	Snippet string  `json:"snippet,omitempty"`
 	Weight  float64 `json:"weight,omitempty"`
+	// Unit says, of watchlist:address evidence, whether the unit the post
+	// names at the listed building is the listed one (SpanUnitSame) or
+	// another (SpanUnitOther); empty when it was not compared (the post or
+	// the list names no unit). It never holds the unit itself.
+	Unit SpanUnit `json:"unit,omitempty"`
 }
+
+// SpanUnit is how the unit a post names compares with a listed one.
+type SpanUnit string
+
+// The values of Span.Unit.
+const (
+	SpanUnitSame  SpanUnit = "same"
+	SpanUnitOther SpanUnit = "other"
+)
 
 // EntityKind says what an entity is.
 type EntityKind string

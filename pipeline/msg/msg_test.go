@@ -309,3 +309,34 @@ func TestAScoreErrorQuotesOnlyASignalName(t *testing.T) {
 		}
 	}
 }
+
+// Span.Unit is optional: evidence without it encodes as before (the golden
+// file pins that), a message from before it decodes with it empty, and a
+// set one survives the round trip.
+func TestSpanUnitIsOptionalAndRoundTrips(t *testing.T) {
+	p := samplePost()
+	f := func(name string, unit SpanUnit, wantKey bool) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			s := &Scored{Post: *p, Scores: map[Signal]float64{SignalDoxxing: 1},
+				Evidence: []Span{{Signal: SignalDoxxing, Kind: "watchlist:address", Field: "text", Snippet: "at [ADDRESS, OTHER UNIT]", Unit: unit}}}
+			b, err := Encode(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Contains(b, []byte(`"unit":`)); got != wantKey {
+				t.Fatalf("encoded has a unit key: %v, want %v: %s", got, wantKey, b)
+			}
+			back, err := Decode[Scored](b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := back.Evidence[0].Unit; got != unit {
+				t.Fatalf("decoded unit %q, want %q", got, unit)
+			}
+		})
+	}
+	f("not compared", "", false)
+	f("same unit", SpanUnitSame, true)
+	f("other unit", SpanUnitOther, true)
+}
