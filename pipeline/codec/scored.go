@@ -217,6 +217,8 @@ func (d *ScoredDecoder) spans(s *msg.Scored) bool {
 				return d.once(32) && d.str(&sp.Snippet, false)
 			case "weight":
 				return d.once(64) && d.float(&sp.Weight)
+			case "unit":
+				return d.once(128) && d.str((*string)(&sp.Unit), true)
 			}
 			return false
 		})
