@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -257,7 +258,7 @@ func runClassifyStage(ctx context.Context, p *process) error {
 // cmdScore scores posts from JSON lines without Kafka, in order, several
 // at a time.
 func cmdScore(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "score", "[--output FILE] [--input FILE | FILE]   (posts as JSON lines in, scored posts out)")
+	fs, cfgPath := newFlags(e, "score", "[--config FILE] [--workers N] [--output FILE] [--input FILE | FILE]   (posts as JSON lines in, scored posts out)")
 	in := fs.String("input", "-", "posts as JSON lines, at least id and text ('-': standard input)")
 	out := fs.String("output", "-", "where to write scored posts ('-': standard output)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "posts scored in parallel (output order is kept)")
@@ -290,7 +291,7 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 	mw := msg.NewWriter(w)
 	// Scoring reads a post's text only: a hand-written line needs no time.
 	reader := msg.NewReader[msg.UntimedPost](r, name, true)
-	good, bad := 0, 0
+	good, bad, incomplete := 0, 0, 0
 	const batch = 256
 	posts := make([]*msg.Post, 0, batch)
 	results := make([]*msg.Scored, batch)
@@ -307,11 +308,14 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-		for i := range posts {
-			if err := mw.Write(results[i]); err != nil {
+		for i, p := range posts {
+			if err := writeScoredLine(mw, results[i]); err != nil {
 				return err
 			}
 			good++
+			if p.Site == "" || (p.Published.IsZero() && p.Fetched.IsZero()) {
+				incomplete++
+			}
 		}
 		posts = posts[:0]
 		return nil
@@ -350,6 +354,9 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 	if err := closeOut(); err != nil {
 		return fmt.Errorf("cannot write %s: %w", *out, err)
 	}
+	if incomplete > 0 {
+		fmt.Fprintf(e.stderr, "note: %d of %d posts had no time or no site: their scored lines cannot be replayed or produced to the pipeline as they are (the input needs \"site\", and \"published\" or \"fetched\")\n", incomplete, good)
+	}
 	fmt.Fprintf(e.stderr, "scored %d posts with %s %s; skipped %d bad lines\n", good, classifiers.Name, c.Version(), bad)
 	if bad > 0 {
 		return fmt.Errorf("%d lines skipped", bad)
@@ -357,14 +364,47 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// scoredLine is a scored message as score writes it: the pipeline's
+// encoding, but a post's zero times are left out rather than written as
+// year 1. score reads posts for their text alone (msg.UntimedPost), and
+// "published":"0001-01-01..." claims a time the post never had. An absent
+// time decodes to the same zero value, so every reader of msg.Scored reads
+// the line as before. The field names are the schema's; only the post's
+// two times move, to the end of "post".
+type scoredLine struct {
+	Schema string         `json:"schema"`
+	Post   scoredLinePost `json:"post"`
+	*msg.Scored
+}
+
+type scoredLinePost struct {
+	*msg.Post
+	Published time.Time `json:"published,omitzero"`
+	Fetched   time.Time `json:"fetched,omitzero"`
+}
+
+// writeScoredLine writes s as one scoredLine.
+func writeScoredLine(w *msg.Writer, s *msg.Scored) error {
+	msg.Prepare(s)
+	b, err := json.Marshal(scoredLine{
+		Schema: s.Schema,
+		Post:   scoredLinePost{Post: &s.Post, Published: s.Post.Published, Fetched: s.Post.Fetched},
+		Scored: s,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot encode scored post: %w", err)
+	}
+	return w.WriteRaw(b)
+}
+
 // cmdEval measures the classifiers on a labelled file.
 func cmdEval(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "eval", "[--where FIELD=VALUE] [--threshold SIGNAL=V] [--errors] --input LABELLED.jsonl | LABELLED.jsonl")
+	fs, cfgPath := newFlags(e, "eval", "[--config FILE] [--where FIELD=VALUE] [--threshold SIGNAL=V,...] [--errors] [--explain] --input LABELLED.jsonl | LABELLED.jsonl")
 	in := fs.String("input", "", `labelled JSON lines: {"id","text","doxxing":0|1,"swatting":0|1,"threat":0|1}; an absent label is unlabelled`)
 	where := fs.String("where", "", "evaluate only rows whose JSON field equals a value (e.g. toxic=1)")
 	thr := fs.String("threshold", "", "override thresholds, e.g. threat=0.6,doxxing=0.4 (default: config classify.thresholds)")
 	showErrors := fs.Bool("errors", false, "list the ids of false positives and false negatives")
-	explain := fs.Bool("explain", false, "with --errors, print each misclassified post's feature contributions (prints post text)")
+	explain := fs.Bool("explain", false, "print each misclassified post's feature contributions; implies --errors (prints post text, PII redacted)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -375,6 +415,13 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: the labelled file is required (--input FILE, or as the argument)", errUsage)
 	}
+	// The errors are what --explain explains: asked for alone, it would
+	// print nothing.
+	*showErrors = *showErrors || *explain
+	overrides, err := parseThresholds(*thr)
+	if err != nil {
+		return err
+	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {
 		return err
@@ -383,16 +430,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	for _, sig := range msg.Signals {
 		ths[sig] = cfg.Classify.Thresholds.Of(string(sig))
 	}
-	if *thr != "" {
-		for _, kv := range strings.Split(*thr, ",") {
-			k, v, ok := strings.Cut(kv, "=")
-			f, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil || f <= 0 || f > 1 {
-				return fmt.Errorf("%w: --threshold %q, want SIGNAL=VALUE with a value in (0,1]", errUsage, kv)
-			}
-			ths[msg.Signal(k)] = f
-		}
-	}
+	maps.Copy(ths, overrides)
 	f, err := os.Open(*in)
 	if err != nil {
 		return err
@@ -457,6 +495,32 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d lines skipped", len(bad))
 	}
 	return nil
+}
+
+// parseThresholds reads eval's --threshold: SIGNAL=VALUE pairs separated
+// by commas, each naming a known signal (a misspelt one would otherwise be
+// ignored and the report show the default) with a value in (0,1].
+func parseThresholds(arg string) (map[msg.Signal]float64, error) {
+	ths := map[msg.Signal]float64{}
+	if arg == "" {
+		return ths, nil
+	}
+	known := make([]string, len(msg.Signals))
+	for i, sig := range msg.Signals {
+		known[i] = string(sig)
+	}
+	for _, kv := range strings.Split(arg, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil || f <= 0 || f > 1 {
+			return nil, fmt.Errorf("%w: --threshold %q, want SIGNAL=VALUE with a value in (0,1] (signals: %s)", errUsage, kv, strings.Join(known, ", "))
+		}
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("%w: --threshold %q: unknown signal %q (signals: %s)", errUsage, kv, k, strings.Join(known, ", "))
+		}
+		ths[msg.Signal(k)] = f
+	}
+	return ths, nil
 }
 
 // fieldIs keeps the JSON lines whose field equals value (compared as

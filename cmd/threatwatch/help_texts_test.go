@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,79 @@ func TestHelpTextsAreAccurate(t *testing.T) {
 	// docs/notify.md sends the first test page with `notify test`.
 	f("notify lists notify test", []string{"notify", "--help"},
 		[]string{"threatwatch notify test [--config FILE] [--receiver NAME] [--no-resolve]"}, nil)
+}
+
+// A command's usage line names every flag it defines: `score --help`
+// left out --workers and --config, and `eval --help` --explain, so the
+// one line people read did not show them. The commands listed here are
+// held to it; replay's "[flags]" says the list follows.
+func TestUsageLinesNameEveryFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"score", "--help"},
+		{"eval", "--help"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, _, stderr := run(t, "", args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			usage, flags := usageAndFlags(stderr)
+			if usage == "" || len(flags) == 0 {
+				t.Fatalf("no usage line or no flags in:\n%s", stderr)
+			}
+			for _, name := range flags {
+				if !strings.Contains(usage, "--"+name+" ") && !strings.Contains(usage, "--"+name+"]") {
+					t.Errorf("usage line lacks --%s: %q", name, usage)
+				}
+			}
+		})
+	}
+}
+
+// usageAndFlags splits a command's --help into its usage line and the
+// names of the flags package flag lists under it ("  -name value").
+func usageAndFlags(help string) (usage string, flags []string) {
+	for _, line := range strings.Split(help, "\n") {
+		switch {
+		case strings.HasPrefix(line, "Usage: "):
+			usage = line
+		case strings.HasPrefix(line, "  -"):
+			name, _, _ := strings.Cut(strings.TrimPrefix(line, "  -"), " ")
+			flags = append(flags, name)
+		}
+	}
+	return usage, flags
+}
+
+// The command list says what a command does; a subcommand it names must
+// exist (msg's summary offered "convert", which msg refuses).
+func TestCommandSummariesNameOnlySubcommandsThatExist(t *testing.T) {
+	for _, tc := range []struct {
+		command string
+		verbs   []string // subcommands a summary could claim
+	}{
+		{"msg", []string{"check", "convert"}},
+		{"config", []string{"check", "example", "defaults"}},
+	} {
+		var summary string
+		for _, c := range commands {
+			if c.name == tc.command {
+				summary = c.summary
+			}
+		}
+		if summary == "" {
+			t.Fatalf("no command %s", tc.command)
+		}
+		words := strings.FieldsFunc(summary, func(r rune) bool { return !('a' <= r && r <= 'z') })
+		for _, verb := range tc.verbs {
+			if !slices.Contains(words, verb) {
+				continue
+			}
+			if code, _, stderr := run(t, "", tc.command, verb, "--help"); code != 0 {
+				t.Errorf("the summary of %s (%q) names %s, but `%s %s --help` exits %d: %s", tc.command, summary, verb, tc.command, verb, code, stderr)
+			}
+		}
+	}
 }
 
 // --hash-token=true is the flag written another way: it hashes a token,

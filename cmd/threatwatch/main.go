@@ -41,7 +41,7 @@ var commands = []command{
 	{"produce", "write JSON-lines messages to a topic", cmdProduce},
 	{"consume", "read a topic as JSON lines", cmdConsume},
 	{"redrive", "send dead letters back to the topics they came from", cmdRedrive},
-	{"msg", "check and convert message files (msg check --type post FILE)", cmdMsg},
+	{"msg", "check message files, optionally writing them back normalized (msg check --type post FILE)", cmdMsg},
 	{"config", "check a config file or print the example (config check FILE)", cmdConfig},
 	{"demo", "run a simulated harassment campaign through the real pipeline", cmdDemo},
 	{"bench", "measure whole-pipeline throughput", cmdBench},

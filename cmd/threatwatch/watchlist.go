@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -78,7 +79,8 @@ func cmdWatchlist(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if !cfg.Watchlist.Enabled() {
-		return fmt.Errorf("%w: watchlist.keys is empty in the config: configure a key first (docs/watchlist.md)", errUsage)
+		// A configuration problem, not a misuse of the command: exit 1.
+		return errors.New("watchlist.keys is empty in the config: configure a key first (docs/watchlist.md)")
 	}
 	if !cfg.Redis.External() {
 		return fmt.Errorf("%w: the watchlist needs redis.url or redis.sentinel (the embedded store lives only inside a running process)", errUsage)

@@ -193,7 +193,9 @@ func TestWatchlistRefusesBadSetups(t *testing.T) {
 	dir := t.TempDir()
 	noKeys := filepath.Join(dir, "nokeys.yaml")
 	os.WriteFile(noKeys, []byte("redis:\n  url: "+srv.URL+"\n"), 0o600)
-	if code, _, errOut := run(t, "", "watchlist", "list", "--config", noKeys); code != 2 || !strings.Contains(errOut, "watchlist.keys is empty") {
+	// A config without keys is a configuration problem, not a misuse of
+	// the command: exit 1, and no "usage:" to send people to --help.
+	if code, _, errOut := run(t, "", "watchlist", "list", "--config", noKeys); code != 1 || !strings.Contains(errOut, "watchlist.keys is empty") || strings.Contains(errOut, "usage") {
 		t.Fatalf("no keys: exit %d %q", code, errOut)
 	}
 	cfg := watchlistEnv(t, srv, "k1")
