@@ -56,7 +56,7 @@ func benchList() string {
 }
 
 func cmdBench(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "bench", "[--n N] [NAME...]   (default: all)\n\n"+benchList())
+	fs, cfgPath := newFlags(e, "bench", "[--config FILE] [--n N] [NAME...]   (default: all)\n\n"+benchList())
 	n := fs.Int("n", 200000, "messages per benchmark")
 	if err := parseFlags(fs, args); err != nil {
 		return err

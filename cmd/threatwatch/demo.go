@@ -38,7 +38,7 @@ import (
 const demoPoll = 2 * time.Second
 
 func cmdDemo(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "demo", "[--speed N] [--seed N] [--out DIR]\n\n"+
+	fs, cfgPath := newFlags(e, "demo", "[--config FILE] [--speed N] [--seed N] [--out DIR] [--view MODE] [--tail D] [--dashboard ADDR] [--backfill-timeout D]\n\n"+
 		"Runs a simulated harassment campaign through the real pipeline: three local sites (a forum, an\n"+
 		"imageboard, a Telegram-style channel) served on loopback, crawled, scored and aggregated live.\n"+
 		"With --config, the demo runs on that config's Kafka and Redis instead of the embedded ones, which makes\n"+
@@ -199,7 +199,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	// from it.
 	fmt.Fprintf(e.stderr, "threatwatch demo: crawling %d hours of the sites' history (the baselines learn from it)...\n", int(tl.History.Hours()))
 	deadline := time.Now().Add(*backfillWait)
-	ready := func() bool { return p.crawled(demo.Sites) && p.counts().caughtUp() }
+	ready := func() bool {
+		return p.crawled(demo.Sites) && p.counts().caughtUp() && (missing["serve"] || p.consoleCaughtUp(ctx, cfg))
+	}
 	for !ready() && time.Now().Before(deadline) && ctx.Err() == nil && gctx.Err() == nil {
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -460,6 +462,20 @@ func (p *process) crawled(sites []string) bool {
 		}
 	}
 	return true
+}
+
+// consoleCaughtUp reports whether the console's level stage has read
+// every level written so far. The history's levels (a point every
+// aggregate step, 5 s in the demo) take the console a while: started
+// before it caught up, the campaign ran while the dashboard still showed
+// the history's day-old "learning" levels beside the terminal's current
+// ones.
+func (p *process) consoleCaughtUp(ctx context.Context, cfg *config.Config) bool {
+	if cfg.Serve.Listen == "" {
+		return true
+	}
+	lag, _, err := p.bus.GroupLag(ctx, api.LevelStageName(cfg.Serve.ReplicaID), cfg.Topics.Name(cfg.Topics.Levels))
+	return err == nil && lag == 0
 }
 
 // counts sums the pipeline's counters for the status line.

@@ -18,7 +18,7 @@ import (
 // cmdNABConvert turns NAB series into a scored-post JSON-lines file, as the
 // nab-tweets-dev README describes.
 func cmdNABConvert(ctx context.Context, e *env, args []string) error {
-	fs, _ := newFlags(e, "nab-convert", "--nab DIR [--categories realTweets] [--out FILE]")
+	fs, _ := newFlags(e, "nab-convert", "--nab DIR [--config FILE] [--categories realTweets] [--out FILE]")
 	dir := fs.String("nab", "", "NAB data directory (holds data/ and labels/)")
 	cats := fs.String("categories", "realTweets", "comma-separated data categories (empty: all)")
 	out := fs.String("out", "-", "scored-post JSON-lines output file (- for stdout)")
@@ -59,13 +59,13 @@ func cmdNABConvert(ctx context.Context, e *env, args []string) error {
 // aggregation engine with the configured (by default: shipped) settings
 // over a scored-post file itself.
 func cmdNABScore(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "nab-score", "--nab DIR --out DIR (--alerts FILE | --scored FILE [--alerts-out FILE])")
+	fs, cfgPath := newFlags(e, "nab-score", "--nab DIR --out DIR [--config FILE] [--categories LIST] (--alerts FILE | --scored FILE [--alerts-out FILE] | --direct [--alerts-out FILE])")
 	dir := fs.String("nab", "", "NAB data directory (holds data/ and labels/)")
 	cats := fs.String("categories", "realTweets", "comma-separated data categories (empty: all)")
 	alertsIn := fs.String("alerts", "", "alert JSON-lines file to read (from replay)")
 	scored := fs.String("scored", "", "scored-post JSON-lines file to run through the engine (- for stdin)")
 	direct := fs.Bool("direct", false, "run the engine on the posts nab-convert would write, generated in memory")
-	alertsOut := fs.String("alerts-out", "", "with --scored: also write the alerts as JSON lines here")
+	alertsOut := fs.String("alerts-out", "", "with --scored or --direct: also write the alerts as JSON lines here")
 	outDir := fs.String("out", "", "directory to write <category>/<stem>.csv detections into")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -21,7 +21,7 @@ import (
 // letters were written writes them again (same tw-dead-letter-id), and
 // two stages reading one topic may both set the same message aside.
 func cmdRedrive(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "redrive", "[--stage NAME] [--reason R] [--source TOPIC] [--dry-run] [FILE...]   (dead letters as JSON lines, e.g. from consume --topic dead-letter)")
+	fs, cfgPath := newFlags(e, "redrive", "[--config FILE] [--stage NAME] [--reason R] [--source TOPIC] [--dry-run] [FILE...]   (dead letters as JSON lines, e.g. from consume --topic dead-letter)")
 	stage := fs.String("stage", "", "only dead letters of this stage")
 	reason := fs.String("reason", "", "only dead letters with this reason (schema, invalid, retries_exhausted, ...)")
 	source := fs.String("source", "", "only dead letters from this topic (short name)")

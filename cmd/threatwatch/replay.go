@@ -483,7 +483,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "export", "--topic scored|posts [--from T] [--to T] [--output FILE] > file.jsonl\n\n"+
+	fs, cfgPath := newFlags(e, "export", "--topic scored|posts [--config FILE] [--from T] [--to T] [--slack D] [--progress WHEN] [--output FILE] > file.jsonl\n\n"+
 		"Copies a slice of a topic to JSON lines (unchanged), in event-time order, for a replay elsewhere.")
 	topic := fs.String("topic", "scored", "short topic name: scored or posts")
 	var from, to timeFlag

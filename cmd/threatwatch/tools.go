@@ -154,7 +154,7 @@ func topicKind(cfg *config.Config, short string) msg.Kind {
 }
 
 func cmdMsg(ctx context.Context, e *env, args []string) error {
-	fs, _ := newFlags(e, "msg", "check --type KIND [FILE...]   (validate JSON lines, write them back normalized)")
+	fs, _ := newFlags(e, "msg", "check --type KIND [--config FILE] [--output FILE] [FILE...]   (validate JSON lines, write them back normalized)")
 	kind := fs.String("type", "post", "message kind: post, scored, level, alert, deadletter")
 	out := fs.String("output", "", "write the normalized messages here ('-' for stdout; default: none)")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -213,7 +213,7 @@ func cmdMsg(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdProduce(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "produce", "--topic NAME [--type KIND] [--backfill] [FILE...]")
+	fs, cfgPath := newFlags(e, "produce", "--topic NAME [--config FILE] [--type KIND] [--backfill] [FILE...]")
 	topic := fs.String("topic", "posts", "short topic name (posts, scored, levels, alerts, dead-letter: as named by topics.*)")
 	kind := fs.String("type", "", "message kind (default: from the topic)")
 	backfill := fs.Bool("backfill", false, "mark posts and scored posts as backfill: history that counts toward the baselines and never pages (for copying history into new topics)")
@@ -306,7 +306,7 @@ func cmdProduce(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdConsume(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := newFlags(e, "consume", "--topic NAME [--max N] [--idle DURATION]")
+	fs, cfgPath := newFlags(e, "consume", "--topic NAME [--config FILE] [--max N] [--idle DURATION]")
 	topic := fs.String("topic", "alerts", "short topic name")
 	maxN := fs.Int("max", 0, "stop after N messages (0: no limit)")
 	idle := fs.Duration("idle", 0, "stop after this long without a message (0: never)")
