@@ -238,3 +238,49 @@ func TestAPanicInTheFetchLoopIsHandedToTheStagesLoop(t *testing.T) {
 		t.Errorf("the panic's value reached the log or the error")
 	}
 }
+
+// upstreamOnce keeps the upstream watermark of one partition and panics
+// when asked about a second: a bug in the handler's Upstream.
+type upstreamOnce struct {
+	HandlerFunc[*msg.Post]
+	asked int
+	kept  time.Time
+}
+
+func (u *upstreamOnce) Upstream(int) (time.Time, bool) {
+	u.asked++
+	if u.asked > 1 {
+		panic("cannot read the upstream watermark")
+	}
+	return u.kept, true
+}
+
+// A panic while the stage's loop bounds a watermark by what it read
+// upstream stops the stage (where loop), and the watermark writer must
+// not take the watermark as bounded: half bounded, a partition would go
+// out as passed through now while the stage upstream has not got there,
+// and the stages after it would close their windows early.
+func TestAPanicBoundingAWatermarkDoesNotLetItOut(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	h := &upstreamOnce{kept: t0}
+	r := &runner[msg.Post, *msg.Post]{
+		d:   Deps{Metrics: NewMetrics(nil)},
+		s:   Stage[msg.Post, *msg.Post]{Name: "aggregate", Handler: h},
+		log: slog.New(slog.DiscardHandler),
+	}
+	now := t0.Add(time.Hour)
+	req := wmRequest{through: map[int]time.Time{0: now, 1: now}, done: make(chan struct{})}
+	panicked := func() (panicked bool) {
+		defer func() { panicked = recover() != nil }()
+		r.bound(req)
+		return false
+	}()
+	if !panicked {
+		t.Fatal("bound did not panic; the test's handler is wrong")
+	}
+	select {
+	case <-req.done:
+		t.Errorf("the watermark was handed back as bounded after a panic: through %v", req.through)
+	default:
+	}
+}

@@ -275,7 +275,6 @@ type UpstreamWatermarker interface {
 // watermark it knows: of the others it knows nothing the stage upstream
 // said. A stage whose input never carried any speaks for its own progress.
 func (r *runner[T, P]) bound(req wmRequest) {
-	defer close(req.done)
 	kept, _ := any(r.s.Handler).(UpstreamWatermarker)
 	r.up.mu.Lock()
 	defer r.up.mu.Unlock()
@@ -300,6 +299,10 @@ func (r *runner[T, P]) bound(req wmRequest) {
 			delete(req.through, p)
 		}
 	}
+	// Not deferred: a panic half way (a handler's Upstream) stops the
+	// stage, and the writer, seeing done, would write partitions not yet
+	// lowered to upstream's. Left open, it times out and writes nothing.
+	close(req.done)
 }
 
 // decodeControl decodes a control message of kind.
