@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -67,11 +68,10 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	}
 	sent := map[string]int{}
 	filtered, unknown, watermarks, dupes := 0, 0, 0, 0
-	// seen holds each original sent (or named as not copied) by where it
-	// was and a hash of its bytes: the same place holding other bytes is
-	// another message (its topic deleted and created again).
-	seen := map[originalKey]bool{}
+	seen := originals{}
 	var notCopied []string
+	notCopiedN := 0
+	const maxNamed = 20
 	var batch []kafka.Message
 	flush := func() error {
 		if len(batch) == 0 {
@@ -97,7 +97,7 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 		case !known[dl.Topic]:
 			unknown++
 			return nil
-		case seen[keyOf(dl)]:
+		case seen.has(dl):
 			dupes++
 			return nil
 		case isWatermark(dl):
@@ -108,10 +108,14 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 			watermarks++
 			return nil
 		}
-		seen[keyOf(dl)] = true
+		seen.add(dl)
 		if len(dl.Value) == 0 {
 			// Too large to copy into the dead letter: it is still where it was.
-			notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
+			// Only the first few are named: kept all, they would grow
+			// with the topic like the originals.
+			if notCopiedN++; len(notCopied) < maxNamed {
+				notCopied = append(notCopied, fmt.Sprintf("%s/%d/%d", dl.Topic, dl.Partition, dl.Offset))
+			}
 			return nil
 		}
 		// The original's timestamp and headers go back with it: the stages
@@ -156,9 +160,9 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	if watermarks > 0 {
 		fmt.Fprintf(e.stderr, "%d watermarks left out: they say only how far a stage had got, and the stages write new ones\n", watermarks)
 	}
-	if len(notCopied) > 0 {
+	if notCopiedN > 0 {
 		fmt.Fprintf(e.stderr, "%d originals were too large to copy into their dead letter; read them where they are (topic/partition/offset): %s\n",
-			len(notCopied), strings.Join(notCopied[:min(len(notCopied), 20)], " "))
+			notCopiedN, strings.Join(notCopied, " "))
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d bad lines", bad)
@@ -166,18 +170,40 @@ func cmdRedrive(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// originalKey identifies the original of a dead letter: where it was, and
-// a hash of its bytes.
-type originalKey struct {
-	topic     string
-	partition int
-	offset    int64
-	value     [sha256.Size]byte
+// originals holds each original sent (or named as not copied), by where
+// it was and its bytes: the same place holding other bytes is another
+// message (its topic deleted and created again). It grows with the
+// originals for the whole run, so an entry is a 16-byte digest and keeps
+// nothing of its dead letter: 20 to 40 bytes each (ten million: under
+// 400 MB), where a key holding the topic's name and a full hash cost
+// about 130. Two originals share a 128-bit digest with odds far below
+// those of a disk error.
+type originals map[[16]byte]struct{}
+
+func originalKey(dl *msg.DeadLetter) [16]byte {
+	h := sha256.New()
+	var n [8]byte
+	// Each field length-prefixed or fixed-size, so no two dead letters
+	// run together into the same input.
+	binary.BigEndian.PutUint64(n[:], uint64(len(dl.Topic)))
+	h.Write(n[:])
+	h.Write([]byte(dl.Topic))
+	binary.BigEndian.PutUint64(n[:], uint64(int64(dl.Partition)))
+	h.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], uint64(dl.Offset))
+	h.Write(n[:])
+	h.Write(dl.Value)
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	return k
 }
 
-func keyOf(dl *msg.DeadLetter) originalKey {
-	return originalKey{dl.Topic, dl.Partition, dl.Offset, sha256.Sum256(dl.Value)}
+func (o originals) has(dl *msg.DeadLetter) bool {
+	_, ok := o[originalKey(dl)]
+	return ok
 }
+
+func (o originals) add(dl *msg.DeadLetter) { o[originalKey(dl)] = struct{}{} }
 
 // isWatermark reports whether dl holds a stage's watermark: by its control
 // header, or by its schema for a dead letter from before headers were kept.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +266,53 @@ func TestRedriveSendsEachOriginalBackOnce(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("the posts topic holds %q, want each original once: %q", got, want)
 	}
+}
+
+// Redrive holds one entry per original it has sent, for the whole run: a
+// dead-letter topic of millions must not cost the run gigabytes. Each
+// entry is a fixed-size digest of where the original was and its bytes,
+// and keeps nothing of the dead letter it came from (its topic's name
+// among it). Two dead letters of the same original are one entry; the
+// same place holding other bytes is another.
+func TestRedriveKeepsLittleForEachOriginal(t *testing.T) {
+	f := func(name string, a, b msg.DeadLetter, same bool) {
+		t.Run(name, func(t *testing.T) {
+			o := originals{}
+			o.add(&a)
+			if got := o.has(&b); got != same {
+				t.Errorf("has = %v, want %v", got, same)
+			}
+		})
+	}
+	post := msg.DeadLetter{Stage: "classify", Topic: "posts", Partition: 1, Offset: 7, Value: []byte(`{"id":"1"}`)}
+	other := func(edit func(*msg.DeadLetter)) msg.DeadLetter { d := post; edit(&d); return d }
+	f("another stage's dead letter of it is the same original", post, other(func(d *msg.DeadLetter) { d.Stage = "archive" }), true)
+	f("another offset is another original", post, other(func(d *msg.DeadLetter) { d.Offset = 8 }), false)
+	f("another partition is another original", post, other(func(d *msg.DeadLetter) { d.Partition = 2 }), false)
+	f("another topic is another original", post, other(func(d *msg.DeadLetter) { d.Topic = "scored" }), false)
+	f("other bytes at the same place are another original", post, other(func(d *msg.DeadLetter) { d.Value = []byte(`{"id":"2"}`) }), false)
+
+	t.Run("an entry costs tens of bytes", func(t *testing.T) {
+		const n = 200_000
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		o := originals{}
+		for i := range n {
+			// As decoded from a line: a topic name of its own.
+			o.add(&msg.DeadLetter{Stage: "classify", Topic: strings.Clone("threatwatch.posts"), Partition: i % 12, Offset: int64(i),
+				Value: []byte(`{"schema":"post/2","site_post_id":"` + strconv.Itoa(i) + `"}`)})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+		runtime.KeepAlive(o)
+		if len(o) != n {
+			t.Fatalf("%d entries, want %d", len(o), n)
+		}
+		t.Logf("%d bytes per original", per)
+		if per > 48 {
+			t.Errorf("%d bytes kept per original, want at most 48", per)
+		}
+	})
 }
