@@ -217,3 +217,41 @@ func TestAScraperWhoseClockRunsFastIsClampedToTheStagesClock(t *testing.T) {
 		})
 	}
 }
+
+// TestAPostWithoutAFetchTimeIsClampedToTheStagesClock: the stage bounded
+// a post's fetch time by its wall clock, but a post with no fetch time
+// (its producer set only the published time) was clamped against the
+// engine's clock alone, which is zero on a partition before its first
+// tick: a post dated a year ahead moved its site a year ahead, and every
+// honest post after it was late.
+func TestAPostWithoutAFetchTimeIsClampedToTheStagesClock(t *testing.T) {
+	f := func(name string, ahead time.Duration, clamped int64) {
+		t.Run(name, func(t *testing.T) {
+			wall := t0.Add(5 * day)
+			s, err := NewStage(defaults(), StageOptions{Name: "agg", Store: redistest.New(t), Levels: "levels", Alerts: "alerts",
+				Registerer: prometheus.NewRegistry(), Now: func() time.Time { return wall }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := threatPost("undated-fetch", "forum", wall.Add(ahead), 0.8)
+			p.Post.Fetched = time.Time{}
+			if _, err := s.Handle(context.Background(), p, pipeline.Meta{Partition: 0, Offset: 0, Time: wall}); err != nil {
+				t.Fatal(err)
+			}
+			w := s.parts[0].eng.keys["s:forum"].L.Watermark
+			if limit := wall.Add(clockSkew + defaults().MaxFuture); w.After(limit) {
+				t.Errorf("the site's event time moved %v ahead of the stage's clock", w.Sub(wall))
+			}
+			if want := wall.Add(ahead); clamped == 0 && !w.Equal(want) {
+				t.Errorf("the site's event time is %v, want the post's own %v", w.Sub(wall), ahead)
+			}
+			if got := s.parts[0].eng.Stats().Future; got != clamped {
+				t.Errorf("%d posts clamped, want %d", got, clamped)
+			}
+		})
+	}
+	f("a post dated a year ahead is clamped", 365*day, 1)
+	f("a post dated three hours ahead is clamped", 3*time.Hour, 1)
+	f("a post dated a few minutes ahead keeps its time", 5*time.Minute, 0)
+	f("a post dated in the past keeps its time", -time.Hour, 0)
+}

@@ -257,10 +257,12 @@ const clockSkew = time.Minute
 // with it), and its posts passed, moved their site's event time ahead and
 // made every honest post after them late. The engine cannot hold the
 // bound itself: it has no wall clock, and its clock is held back while
-// the stage catches up.
+// the stage catches up. A post with no fetch time is bounded as if read
+// at the limit: otherwise only the engine's clock bounded it, and that is
+// zero on a partition before its first tick.
 func (s *Stage) bounded(in *msg.Scored) *msg.Scored {
 	limit := s.o.Now().Add(clockSkew)
-	if !in.Post.Fetched.After(limit) {
+	if f := in.Post.Fetched; !f.After(limit) && (!f.IsZero() || !in.Post.Published.After(limit)) {
 		return in
 	}
 	c := *in
