@@ -144,8 +144,9 @@ type Selectors struct {
 	// thread_row, read in the thread's link); digits are extracted. ThreadIDPattern, optional, is a regular
 	// expression matched against a thread's URL below the site's URL
 	// ("/topic/55/title?page=2") whose first group is its id. Without
-	// them the id is that URL, less the slug before a numeric id
-	// ("/t/old-title.123" is "/t/123"), so a renamed thread is no new one.
+	// them the id is that URL, less a XenForo-style slug (lower case, no
+	// dot) before a numeric id ("/t/old-title.123" is "/t/123"), so a
+	// renamed thread is no new one.
 	ThreadID        string `yaml:"thread_id"`
 	ThreadIDAttr    string `yaml:"thread_id_attr"`
 	ThreadIDPattern string `yaml:"thread_id_pattern"`

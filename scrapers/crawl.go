@@ -228,10 +228,10 @@ func (r *round) rel(u *url.URL) string {
 	if b == nil {
 		return u.String()
 	}
-	if !strings.HasPrefix(u.EscapedPath(), b.EscapedPath()) {
+	ref, ok := underBase(b, u)
+	if !ok {
 		return u.RequestURI() // the base's path less its final slash
 	}
-	ref := strings.TrimPrefix(u.RequestURI(), b.EscapedPath())
 	if seg, _, _ := strings.Cut(ref, "/"); ref == "" || strings.Contains(seg, ":") || strings.HasPrefix(ref, "/") {
 		ref = "./" + ref // never empty ("none"), a scheme or a host
 	}
@@ -244,11 +244,11 @@ func (r *round) rel(u *url.URL) string {
 func (c *Crawler) baseOf(u *url.URL) *url.URL {
 	var best *url.URL
 	for _, b := range c.bases {
-		if !strings.EqualFold(b.Host, u.Host) {
+		if !sameHost(b, u) {
 			continue
 		}
-		p := b.EscapedPath()
-		if up := u.EscapedPath(); !strings.HasPrefix(up, p) && up != strings.TrimSuffix(p, "/") {
+		p := normEscapes(b.EscapedPath())
+		if up := normEscapes(u.EscapedPath()); !strings.HasPrefix(up, p) && up != strings.TrimSuffix(p, "/") {
 			continue
 		}
 		if best == nil || len(p) > len(best.EscapedPath()) {
@@ -256,6 +256,62 @@ func (c *Crawler) baseOf(u *url.URL) *url.URL {
 		}
 	}
 	return best
+}
+
+// underBase reports whether u lies under base b, and its request URI below
+// b's path. A link is the site's however it spells the site's URL: the
+// host in any case, a default port written out or not, http or https,
+// escapes in either case ("%c3%b6" is "%C3%B6", RFC 3986) or a character
+// left unescaped.
+func underBase(b, u *url.URL) (rest string, ok bool) {
+	if !sameHost(b, u) {
+		return "", false
+	}
+	p, up := normEscapes(b.EscapedPath()), u.EscapedPath()
+	if !strings.HasPrefix(normEscapes(up), p) {
+		return "", false
+	}
+	rest = up[len(p):] // normEscapes keeps lengths
+	if u.ForceQuery || u.RawQuery != "" {
+		rest += "?" + u.RawQuery
+	}
+	return rest, true
+}
+
+// sameHost reports whether a and b name one host: its name in any case,
+// a scheme's default port the same as none.
+func sameHost(a, b *url.URL) bool {
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && explicitPort(a) == explicitPort(b)
+}
+
+func explicitPort(u *url.URL) string {
+	p := u.Port()
+	if (p == "443" && strings.EqualFold(u.Scheme, "https")) || (p == "80" && strings.EqualFold(u.Scheme, "http")) {
+		return ""
+	}
+	return p
+}
+
+// normEscapes writes a path's percent-escapes in upper case.
+func normEscapes(p string) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	b := []byte(p)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = upperHex(b[i+1]), upperHex(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func upperHex(c byte) byte {
+	if c >= 'a' && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
 }
 
 // inScope reports whether a link may be followed: a site served under a
@@ -269,7 +325,7 @@ func (r *round) inScope(link string) bool {
 	}
 	onHost := false
 	for _, b := range r.c.bases {
-		onHost = onHost || strings.EqualFold(b.Host, u.Host)
+		onHost = onHost || sameHost(b, u)
 	}
 	if !onHost || r.c.baseOf(u) != nil {
 		return true

@@ -84,7 +84,12 @@ func (g *generic) Entries() []string { return g.entries }
 // A forum that puts the title in its URL changes the URL with the title;
 // keyed by it, a renamed thread was a new one and every post of it was
 // emitted again. Other numbers are left in place: one inside a slug
-// ("top-10-tips") is no id, and two threads must never share one.
+// ("top-10-tips") is no id, and two threads must never share one. So a
+// "<slug>.<id>" slug must look like XenForo's (lower case, no dot or
+// comma): "/Thread-Windows-8.1" (MyBB) and "topic,123.0" (SMF) end in a
+// title's or an offset's number. A slug that starts with a number keeps
+// it: "123-windows-8.1" may be an id-first slug (Invision, vBulletin)
+// whose ".1" is its title's, so it is "123.1", never "1".
 func genericThreadID(u string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
@@ -95,8 +100,13 @@ func genericThreadID(u string) string {
 	segs := strings.Split(pu.EscapedPath(), "/")
 	changed := false
 	for i, seg := range segs {
-		if m := slugDotID.FindStringSubmatch(seg); m != nil {
-			segs[i], changed = m[1], true
+		m := slugDotID.FindStringSubmatch(seg)
+		if m == nil || !slugLetter.MatchString(m[1]) {
+			continue
+		}
+		segs[i], changed = m[2], true
+		if lead := leadingID.FindStringSubmatch(m[1]); lead != nil {
+			segs[i] = lead[1] + "." + m[2]
 		}
 	}
 	query := pu.RawQuery
@@ -114,9 +124,14 @@ func genericThreadID(u string) string {
 }
 
 var (
-	// slugDotID is "<slug>.<id>": a slug holding a letter (or an escaped
-	// character) before a dot and the digits that end the segment.
-	slugDotID = regexp.MustCompile(`^[^/]*[A-Za-z%][^/]*\.(\d+)$`)
+	// slugDotID is "<slug>.<id>": a slug as XenForo writes one (lower
+	// case letters, digits, dashes, escaped characters) before a dot and
+	// the digits that end the segment.
+	slugDotID = regexp.MustCompile(`^((?:[a-z0-9_-]|%[0-9A-Fa-f]{2})+)\.(\d+)$`)
+	// slugLetter says a slug is words, not a number ("2.5" is no slug).
+	slugLetter = regexp.MustCompile(`[a-z]|%[0-9A-Fa-f]{2}`)
+	// leadingID is the number an id-first slug starts with.
+	leadingID = regexp.MustCompile(`^(\d+)-`)
 	// queryIDSlug is a query that is an id and a slug, no parameters.
 	queryIDSlug = regexp.MustCompile(`^(\d+)-[^=&]*$`)
 )
@@ -130,20 +145,7 @@ func (g *generic) threadID(u string, row *goquery.Selection) string {
 			return id
 		}
 	}
-	// Below a site served under a path, the id is the URL below it: a
-	// mirror serving it under another path has the same threads.
-	if pu, err := url.Parse(u); err == nil {
-		for _, b := range g.bases {
-			if strings.EqualFold(b.Host, pu.Host) && strings.HasPrefix(pu.EscapedPath(), b.EscapedPath()) {
-				rest, err := url.Parse("/" + strings.TrimPrefix(pu.RequestURI(), b.EscapedPath()))
-				if err == nil {
-					rest.Fragment = pu.Fragment
-					u = rest.String()
-				}
-				break
-			}
-		}
-	}
+	u = g.belowBase(u)
 	if g.idRE != nil {
 		if pu, err := url.Parse(u); err == nil {
 			pu.Fragment, pu.RawFragment = "", ""
@@ -156,6 +158,40 @@ func (g *generic) threadID(u string, row *goquery.Selection) string {
 		}
 	}
 	return genericThreadID(u)
+}
+
+// belowBase is URL u below the site's URL where the site is served under
+// a path: a mirror serving it under another path has the same threads.
+func (g *generic) belowBase(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	for _, b := range g.bases {
+		if below, ok := underBase(b, pu); ok {
+			rest, err := url.Parse("/" + below)
+			if err == nil {
+				rest.Fragment = pu.Fragment
+				return rest.String()
+			}
+			break
+		}
+	}
+	return u
+}
+
+// postIDOf is the site post id of the post at permalink u: its thread's id
+// and the fragment that points at the post in the thread's page. A
+// permalink with no fragment names the post in its path or query
+// (Invision's "?comment=789", Discourse's "/t/slug/123/4"), so its own URL
+// (slug-less) is the id, not the thread's: with the thread's id from
+// thread_id_pattern, every post of the thread would have had one id.
+func (g *generic) postIDOf(u string) string {
+	frag := mustFragment(u)
+	if frag == "" {
+		return genericThreadID(g.belowBase(u)) + "#"
+	}
+	return g.threadID(u, nil) + "#" + frag
 }
 
 // LegacyThreadID is the id the version before thread_id, thread_id_pattern
@@ -185,7 +221,9 @@ func (g *generic) PostIDFromLegacy(threadURL, old string) string {
 	if err != nil {
 		return old
 	}
-	return g.threadID(base.ResolveReference(ref).String(), nil) + "#" + frag
+	abs := base.ResolveReference(ref)
+	abs.Fragment, abs.RawFragment = frag, ""
+	return g.postIDOf(abs.String())
 }
 
 func (g *generic) find(s *goquery.Selection, sel string) *goquery.Selection {
@@ -274,7 +312,7 @@ func (g *generic) Parse(in *Input) (*Page, error) {
 			p.SitePostID = lastDigits(attrOrText(g.find(ps, s.PostID), s.PostIDAttr))
 		}
 		if p.SitePostID == "" && p.URL != "" {
-			p.SitePostID = g.threadID(p.URL, nil) + "#" + mustFragment(p.URL)
+			p.SitePostID = g.postIDOf(p.URL)
 		}
 		if p.SitePostID == "" {
 			return

@@ -2,6 +2,7 @@ package scrapers
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -120,4 +121,58 @@ func TestASiteUnderAPathPrefix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A link is the site's whatever way it spells the site's URL: escapes in
+// either case ("%c3%b6" is "%C3%B6", RFC 3986), an unescaped character,
+// the host in capitals, http for https, the scheme's default port. Read
+// as another site's, a thread was dropped as out_of_scope, or kept under
+// an id of its own (its posts emitted again) and a place no mirror finds.
+func TestALinkSpelledDifferentlyIsStillTheSites(t *testing.T) {
+	base, _ := url.Parse("https://board.example/f%C3%B6rum/")
+	c := &Crawler{bases: []*url.URL{base}, m: NewMetrics(nil), site: config.Site{Name: "fx"}}
+	r := &round{c: c}
+	for _, tc := range []struct {
+		link    string
+		inScope bool
+		rel     string // "" for none to check
+	}{
+		{"https://board.example/f%C3%B6rum/t/1", true, "t/1"},
+		{"https://board.example/f%c3%b6rum/t/1", true, "t/1"},
+		{"https://board.example/förum/t/1", true, "t/1"},
+		{"https://BOARD.example/f%C3%B6rum/t/1", true, "t/1"},
+		{"http://board.example/f%C3%B6rum/t/1", true, "t/1"},
+		{"https://board.example:443/f%C3%B6rum/t/1", true, "t/1"},
+		{"https://board.example/f%C3%B6rum", true, ""},
+		{"https://board.example/other/t/1", false, ""},
+		{"https://board.example:443/other/t/1", false, ""},
+		{"https://board.example/f%C3%B6rum-old/t/1", false, ""},
+		{"https://board.example:8443/other/t/1", true, ""}, // another origin: the engine's business
+		{"https://cdn.example/x", true, ""},
+	} {
+		if got := r.inScope(tc.link); got != tc.inScope {
+			t.Errorf("%s: in scope %v, want %v", tc.link, got, tc.inScope)
+		}
+		if tc.rel == "" {
+			continue
+		}
+		u, _ := url.Parse(tc.link)
+		if got := r.rel(u); got != tc.rel {
+			t.Errorf("%s: stored as %q, want %q", tc.link, got, tc.rel)
+		}
+	}
+	// The generic engine's ids are below the site's path too.
+	site := config.Site{Name: "fx", Engine: "generic", URL: base.String(), Entries: []string{"forum"},
+		Selectors: &config.Selectors{Post: "div.post", PostIDAttr: "id", Body: ".body"}}
+	eng, err := NewEngine(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := eng.(*generic)
+	want := g.threadID("https://board.example/f%C3%B6rum/t/a.1", nil)
+	for _, l := range []string{"https://board.example/f%c3%b6rum/t/a.1", "http://board.example:80/förum/t/a.1"} {
+		if got := g.threadID(l, nil); got != want {
+			t.Errorf("%s: thread id %q, want %q", l, got, want)
+		}
+	}
 }

@@ -116,9 +116,11 @@ func (st *State) LookupThread(ctx context.Context, id string) (ThreadState, bool
 // AdoptThread takes over what was recorded of a thread under another id,
 // oldID (the id an earlier version gave it), for the thread's id now: its
 // state and its seen-set, each post id in it passed through postID. It
-// reports whether there was anything under oldID. Posts already recorded
-// under id keep their records. The records under oldID are left to
-// expire: a rollback still finds them.
+// reports whether it took anything over. Posts already recorded under id
+// keep their records, and a state written under id since the caller
+// found none (by another crawler of the site) is newer than the old one:
+// it stays, and is what AdoptThread returns. The records under oldID are
+// left to expire: a rollback still finds them.
 func (st *State) AdoptThread(ctx context.Context, oldID, id string, postID func(old string) string) (ThreadState, bool, error) {
 	var t ThreadState
 	var state *redis.StringCmd
@@ -131,31 +133,56 @@ func (st *State) AdoptThread(ctx context.Context, oldID, id string, postID func(
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return t, false, fmt.Errorf("cannot read thread state: %w", err)
 	}
+	// The pipeline reports its first error only: a missing state (nil)
+	// hid a failed read of the seen-set, and the thread was taken over
+	// without it, its posts all new.
+	if err := seen.Err(); err != nil {
+		return t, false, fmt.Errorf("cannot read seen-set: %w", err)
+	}
 	b, serr := state.Bytes()
 	found := serr == nil
 	if found {
 		_ = json.Unmarshal(b, &t) // a damaged record reads as unknown, as in LookupThread
 	}
-	posts := seen.Val()
+	posts := make(map[string]string, len(seen.Val()))
+	for old, hash := range seen.Val() {
+		posts[postID(old)] = hash
+	}
 	if !found && len(posts) == 0 {
 		return t, false, nil
 	}
 	// One transaction: the seen-set is never adopted without the state
 	// (a crash in between would leave the thread with no state and its
 	// seen-set half adopted), nor the state without the seen-set (its
-	// posts would all be new).
-	_, err = st.s.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if len(posts) > 0 {
-			k := st.key("seen", id)
-			for old, hash := range posts {
-				p.HSetNX(ctx, k, postID(old), hash)
-			}
-			p.Expire(ctx, k, st.seenTTL)
+	// posts would all be new). Watched, and given up when the thread has a
+	// state under id by then: written meanwhile, it is newer than oldID's.
+	tk := st.key("thread", id)
+	err = st.s.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.Exists(ctx, tk).Result()
+		if err != nil {
+			return err
 		}
-		b, _ := json.Marshal(t)
-		p.Set(ctx, st.key("thread", id), b, st.seenTTL)
-		return nil
-	})
+		if n > 0 {
+			return redis.TxFailedErr
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if len(posts) > 0 {
+				k := st.key("seen", id)
+				for pid, hash := range posts {
+					p.HSetNX(ctx, k, pid, hash)
+				}
+				p.Expire(ctx, k, st.seenTTL)
+			}
+			b, _ := json.Marshal(t)
+			p.Set(ctx, tk, b, st.seenTTL)
+			return nil
+		})
+		return err
+	}, tk)
+	if errors.Is(err, redis.TxFailedErr) {
+		cur, _, err := st.LookupThread(ctx, id)
+		return cur, false, err
+	}
 	if err != nil {
 		return t, false, fmt.Errorf("cannot write thread state: %w", err)
 	}

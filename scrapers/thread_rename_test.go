@@ -3,6 +3,7 @@ package scrapers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -114,7 +115,10 @@ func TestGenericThreadIDs(t *testing.T) {
 	}
 	f("/t/old-title.123", "/t/123")
 	f("/threads/old-title.123/", "/threads/123/")
-	f("/threads/2024-election-thread.123/page-2", "/threads/123/page-2")
+	// A slug's leading number may be an id-first slug's id: it stays.
+	f("/threads/2024-election-thread.123/page-2", "/threads/2024.123/page-2")
+	f("/threads/election-2024.123/", "/threads/123/")
+	f("/threads/%C3%BCber-alles.123/", "/threads/123/")
 	f("/showthread.php?123-Old-title", "/showthread.php?123")
 	f("/showthread.php?tid=12", "/showthread.php?tid=12")
 	f("/showthread.php?tid=12#pid5", "/showthread.php?tid=12")
@@ -130,5 +134,69 @@ func TestABadThreadIDPatternFailsAtStartUp(t *testing.T) {
 		Selectors: &config.Selectors{Post: "div.post", PostIDAttr: "id", Body: ".body", ThreadIDPattern: `/topic/(\d+`}}
 	if _, err := NewEngine(site); err == nil || !strings.Contains(err.Error(), "selectors.thread_id_pattern") {
 		t.Fatalf("err %v, want one naming selectors.thread_id_pattern", err)
+	}
+}
+
+// Two threads must never get one id: a post of the second would be taken
+// for an edit of the first's, or dropped as seen. A number ending a slug
+// after a dot is a XenForo id only where the slug could be XenForo's
+// (lower case, no dot or comma in it); where the slug starts with a
+// number (an id-first slug, vBulletin's or Invision's), that number may
+// be the id and stays.
+func TestGenericThreadIDsNeverJoinTwoThreads(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"/threads/123-Windows-8.1", "/threads/456-Office-8.1"},            // vBulletin 4, advanced friendly URLs
+		{"/showthread.php/123-Python-3.12", "/showthread.php/9-Tips-3.12"}, // vBulletin 4, path-info URLs
+		{"/topic/123-windows-8.1/", "/topic/77-release-2.1/"},              // Invision
+		{"/Thread-Windows-8.1", "/Thread-Office-8.1"},                      // MyBB with SEO URLs, no id
+		{"/index.php/topic,123.0", "/index.php/topic,456.0"},               // SMF, queryless, board offset 0
+		{"/threads/2024-budget.123/", "/threads/2024-budget.456/"},         // XenForo, a slug starting with a number
+	} {
+		a, b := genericThreadID(goldenBase+pair[0]), genericThreadID(goldenBase+pair[1])
+		if a == b {
+			t.Errorf("%s and %s share the id %q", pair[0], pair[1], a)
+		}
+	}
+}
+
+// thread_id_pattern names a thread; a post's permalink that names the
+// post in its path or query, not its fragment (Invision's
+// "?do=findComment&comment=789", Discourse's "/t/slug/123/4"), is more
+// than its thread's URL. Keyed by the pattern's id and the (empty)
+// fragment, every post of a thread had one id, and all but the first were
+// dropped as seen.
+func TestPostIDsFromPermalinksStayApartUnderAThreadIDPattern(t *testing.T) {
+	for _, tc := range []struct {
+		name, pattern string
+		links         []string
+	}{
+		{"a comment in the query", `^/topic/(\d+)`, []string{"/topic/55-title/?do=findComment&comment=789", "/topic/55-title/?do=findComment&comment=790"}},
+		{"a post number in the path", `^/t/[^/]+/(\d+)`, []string{"/t/a-title/123/4", "/t/a-title/123/5"}},
+		{"a post in the fragment", `^/topic/(\d+)`, []string{"/topic/55-title/#comment-789", "/topic/55-title/#comment-790"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := config.Site{Name: "fx", Engine: "generic", URL: goldenBase + "/", Entries: []string{"forum"},
+				Selectors: &config.Selectors{Post: "div.post", Body: ".body", Permalink: "a.perma", ThreadIDPattern: tc.pattern}}
+			eng, err := NewEngine(site)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for i, l := range tc.links {
+				fmt.Fprintf(&b, `<div class="post"><a class="perma" href="%s">#</a><div class="body">post %d</div></div>`, l, i)
+			}
+			u, _ := url.Parse(goldenBase + tc.links[0])
+			pg, err := eng.Parse(&Input{Site: "fx", URL: u, Kind: Thread, Body: []byte("<html><body>" + b.String() + "</body></html>"), ContentType: "text/html"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pg.Posts) != 2 || pg.Posts[0].SitePostID == pg.Posts[1].SitePostID {
+				var got []string
+				for _, p := range pg.Posts {
+					got = append(got, p.SitePostID)
+				}
+				t.Fatalf("post ids %q, want two different ones", got)
+			}
+		})
 	}
 }

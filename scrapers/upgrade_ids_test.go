@@ -198,3 +198,59 @@ func TestPostIDsFromLegacyPermalinks(t *testing.T) {
 		t.Errorf("an id read from an attribute re-keyed to %q", got)
 	}
 }
+
+// Adoption reads the old id's records, then writes them under the new id.
+// Another crawler of the site (a lease that ran out mid-round, a
+// one-off scrape beside the runner) that wrote the thread's state under
+// the new id in between has the newer place: a transaction that does not
+// watch the new id's key put the older one back over it, and the thread
+// was read again from there.
+func TestAdoptionNeverOverwritesStateWrittenMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.New(t)
+	st := NewState(s, "fx", time.Hour)
+	if err := st.SetThread(ctx, "/t/old-title.123", ThreadState{Marker: "1", Cursor: "t/old-title.123"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkSeen(ctx, []msg.Post{{ThreadID: "/t/old-title.123", SitePostID: "1", ContentHash: "h1"}}); err != nil {
+		t.Fatal(err)
+	}
+	newer := ThreadState{Marker: "5", Cursor: "t/123?page=2"}
+	wrote := false
+	got, _, err := st.AdoptThread(ctx, "/t/old-title.123", "/t/123", func(old string) string {
+		if !wrote {
+			// The other crawler, between the read and the write.
+			wrote = true
+			if err := st.SetThread(ctx, "/t/123", newer); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return old
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, found, err := st.LookupThread(ctx, "/t/123")
+	if err != nil || !found {
+		t.Fatalf("no state under the new id: %v", err)
+	}
+	if stored != newer || got != newer {
+		t.Errorf("state under the new id %+v, returned %+v; want the one written meanwhile, %+v", stored, got, newer)
+	}
+}
+
+// A pipeline reports its first error only: with no state under the old id
+// (nil), a failed read of its seen-set went unnoticed, and the thread was
+// read as new, its posts emitted again. The failure is reported instead.
+func TestAdoptionReportsAFailedReadOfTheOldSeenSet(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.New(t)
+	st := NewState(s, "fx", time.Hour)
+	// Not a hash: HGETALL fails (WRONGTYPE).
+	if err := s.Set(ctx, s.Key("scrape", "fx", "seen", "/t/old-title.123"), "x", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AdoptThread(ctx, "/t/old-title.123", "/t/123", func(old string) string { return old }); err == nil {
+		t.Fatal("no error, want the failed read of the seen-set")
+	}
+}
