@@ -214,10 +214,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 // replica id: every replica needs every update.
 func (s *Server) LevelStage(topic string) pipeline.Stage[msg.Level, *msg.Level] {
 	return pipeline.Stage[msg.Level, *msg.Level]{
-		Name: "serve-levels-" + s.cfg.ReplicaID, Input: topic,
+		Name: LevelStageName(s.cfg.ReplicaID), Input: topic,
 		Handler: pipeline.HandlerFunc[*msg.Level](s.HandleLevel),
 	}
 }
+
+// LevelStageName is the name, and so the consumer group, of the level
+// stage of replica.
+func LevelStageName(replica string) string { return "serve-levels-" + replica }
 
 // AlertStage returns the stage that feeds alerts into the read model and
 // the live streams; its ticker expires old resolved alerts.

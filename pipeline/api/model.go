@@ -48,9 +48,12 @@ type SiteSummary struct {
 
 // Health is what the console knows of a site's scraper.
 type Health struct {
-	// Stale is set while the latest level was emitted for a site that is
-	// dark (unreachable, markup changed, blocked by a bot challenge) or quiet.
+	// Stale is set while the site is dark (its scraper reports it cannot
+	// read it: unreachable, markup changed, blocked by a bot challenge) or
+	// quiet; StaleReason says which.
 	Stale bool `json:"stale"`
+	// StaleReason is StaleScraper or StaleQuiet while Stale is set.
+	StaleReason string `json:"stale_reason,omitempty"`
 	// StaleSince is absent while the site is not stale. (omitempty never
 	// leaves out a time.Time: the dashboard showed the zero as year 1.)
 	StaleSince time.Time `json:"stale_since,omitzero"`
@@ -60,6 +63,19 @@ type Health struct {
 	// Scraper holds what the scrapers report about the site, when they do.
 	Scraper map[string]string `json:"scraper,omitempty"`
 }
+
+// The values of Health.StaleReason.
+const (
+	// StaleScraper: a scraper health signal says the site cannot be read,
+	// so its level is not to be read as calm.
+	StaleScraper = "scraper"
+	// StaleQuiet: the latest level is stale in the aggregator's sense: no
+	// post with a threat signal was counted in its last step, so the
+	// level moved with the clock, not with new posts. A site crawled
+	// without trouble is quiet most of the time (its ordinary posts weigh
+	// nothing); its level is current.
+	StaleQuiet = "quiet"
+)
 
 // SiteDetail is a site with its top contributing threads.
 type SiteDetail struct {

@@ -56,6 +56,12 @@ return 1
 // hourlyScript folds one point into the hourly bucket ARGV[1] of zset
 // KEYS[1]: the maximum level, and the latest point's level, baseline,
 // stale flag and name. Members are "hour|max|t|level|baseline|stale|name".
+// When the bucket is new it also trims the hourly tier before ARGV[7]
+// and the raw tier KEYS[2] before ARGV[8]: trimmed at every point, a
+// series of a day of 5 s steps (the demo's) cost the embedded Redis,
+// which sorts the whole set for a range, most of each write, and the
+// console fell minutes behind. Trimmed once an hour, a tier holds at
+// most an hour past its retention; reads are bounded by time anyway.
 var hourlyScript = redis.NewScript(`
 local h = ARGV[1]
 local mx, t, lv, bl, st, nm = ARGV[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -67,9 +73,11 @@ if ex[1] then
     if tonumber(et) > tonumber(t) then t, lv, bl, st, nm = et, elv, ebl, est, enm end
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[1], h, h)
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[8])
 end
 redis.call('ZADD', KEYS[1], h, h .. '|' .. mx .. '|' .. t .. '|' .. lv .. '|' .. bl .. '|' .. st .. '|' .. nm)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[7])
 return 1
 `)
 
@@ -134,11 +142,11 @@ func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) 
 	_, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
 		rk := m.k("lv", key)
 		p.ZAdd(ctx, rk, redis.Z{Score: float64(t), Member: member})
-		p.ZRemRangeByScore(ctx, rk, "-inf", "("+strconv.FormatInt(ms(now.Add(-m.RawRetention)), 10))
 		p.Expire(ctx, rk, m.RawRetention+time.Hour)
 		hk := m.k("lvh", key)
 		hour := l.Time.Truncate(time.Hour)
-		hourlyScript.Eval(ctx, p, []string{hk}, ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name, ms(now.Add(-m.HourlyRetention)))
+		hourlyScript.Eval(ctx, p, []string{hk, rk}, ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name,
+			ms(now.Add(-m.HourlyRetention)), ms(now.Add(-m.RawRetention)))
 		p.Expire(ctx, hk, m.HourlyRetention+time.Hour)
 		return nil
 	})
@@ -235,8 +243,14 @@ func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, err
 				if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
 					sum.Health.StaleSince = l.Time.UTC()
 				}
+				// A stale level during a reported outage is the clock's,
+				// not news that the scraper is back.
+				if prev == nil || !prev.Health.Stale || prev.Health.StaleReason != StaleScraper {
+					sum.Health.StaleReason = StaleQuiet
+				}
 			} else {
 				sum.Health.StaleSince = time.Time{}
+				sum.Health.StaleReason = ""
 				sum.Health.LastLive = l.Time.UTC()
 			}
 		}
@@ -338,8 +352,10 @@ func (m *ReadModel) applyHealth(ctx context.Context, l *msg.Level) (bool, error)
 			sum.Health.StaleSince = l.Time.UTC()
 		}
 		sum.Health.Stale = l.Stale
+		sum.Health.StaleReason = StaleScraper
 		if !l.Stale {
 			sum.Health.StaleSince = time.Time{}
+			sum.Health.StaleReason = ""
 		}
 		sum.Health.Scraper = map[string]string{"state": state, "at": l.Time.UTC().Format(time.RFC3339)}
 		b, err := json.Marshal(sum)

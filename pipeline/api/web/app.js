@@ -42,6 +42,9 @@
   }
   const when = (t) => (t ? new Date(t).toLocaleString() : "–");
   const levelClass = (name) => "n-" + (name || "learning");
+  // dark: stale because the scraper cannot read the site (a summary
+  // stored before stale_reason existed counts too), not merely quiet.
+  const dark = (s) => !!(s.health && s.health.stale && s.health.stale_reason !== "quiet");
   function announce(msg) { $("#announce").textContent = msg; }
 
   // ---- auth and API ----
@@ -311,18 +314,20 @@
     const counts = el("p", { class: "muted" });
     function summary() {
       let hot = 0, stale = 0;
-      for (const s of sites.values()) { if (s.name === "high" || s.name === "severe") hot++; if (s.health && s.health.stale) stale++; }
+      for (const s of sites.values()) { if (s.name === "high" || s.name === "severe") hot++; if (dark(s)) stale++; }
       counts.textContent = `${sites.size} sites · ${hot} high or severe · ${firing.size} alerts firing · ${stale} stale`;
     }
     function tile(s) {
       const names = [...firing.values()].filter((a) => a.site === s.site);
       const li = tiles.get(s.site) || el("li");
-      const stale = s.health && s.health.stale;
+      // Quiet (no new threat in the level's last step) is the usual state
+      // of a site crawled without trouble: only a dark one is "stale".
+      const stale = dark(s), quiet = s.health && s.health.stale && !stale;
       const a = el("a", { class: `tile ${levelClass(s.name)}${stale ? " stale" : ""}`, href: "#/site/" + encodeURIComponent(s.site), "data-site": s.site,
-        "aria-label": `${s.site}: level ${fmt(s.level)}, ${s.name || "learning"}${stale ? ", stale" : ""}, ${names.length} alerts firing` },
+        "aria-label": `${s.site}: level ${fmt(s.level)}, ${s.name || "learning"}${stale ? ", stale" : quiet ? ", quiet" : ""}, ${names.length} alerts firing` },
         el("div", { class: "site", text: s.site }),
         el("div", { class: "lvl" }, el("span", { class: "num", text: fmt(s.level) }), el("span", { class: "badge " + levelClass(s.name), text: s.name || "learning" }),
-          stale ? el("span", { class: "badge stale", text: "stale" }) : null,
+          stale ? el("span", { class: "badge stale", text: "stale" }) : quiet ? el("span", { class: "badge quiet", text: "quiet", title: "no new post with a threat signal in the level's last step" }) : null,
           el("span", { class: "muted", title: "trend over the last hour", text: s.trend === "rising" ? "▲" : s.trend === "falling" ? "▼" : "" })),
         sparkline(s.spark || []),
         el("div", { class: "firing" + (names.length ? "" : " none"), text: names.length ? names.length + " firing: " + [...new Set(names.map((n) => n.labels.alertname))].join(", ") : "no alert firing" }));
@@ -338,7 +343,9 @@
         const s = sites.get(ev.site) || { site: ev.site, spark: [], health: {} };
         const prev = s.level;
         Object.assign(s, { level: ev.level, baseline: ev.baseline, name: ev.name, time: ev.time });
-        s.health = Object.assign({}, s.health, { stale: !!ev.stale });
+        // The clock's stale levels during an outage leave it an outage.
+        const outage = s.health && s.health.stale && s.health.stale_reason === "scraper";
+        s.health = Object.assign({}, s.health, ev.stale ? { stale: true, stale_reason: outage ? "scraper" : "quiet" } : { stale: false, stale_reason: "" });
         const hour = new Date(Math.floor(new Date(ev.time).getTime() / 3600e3) * 3600e3).toISOString();
         const last = s.spark && s.spark[s.spark.length - 1];
         if (last && new Date(last.t).getTime() === new Date(hour).getTime()) last.l = Math.max(last.l, ev.level);
@@ -355,7 +362,7 @@
         // start): the list has it then, so the wall does too.
         const isNew = !sites.has(ev.site);
         const s = sites.get(ev.site) || { site: ev.site, level: 0, baseline: 0, spark: [], health: {} };
-        s.health = Object.assign({}, s.health, { stale: ev.stale, scraper: { state: ev.state } });
+        s.health = Object.assign({}, s.health, { stale: ev.stale, stale_reason: ev.stale ? "scraper" : "", scraper: { state: ev.state } });
         sites.set(ev.site, s);
         const li = tile(s);
         if (isNew) { list.append(li); if (!list.isConnected) setView("Wall", counts, list); }
@@ -401,7 +408,8 @@
       el("span", { class: "muted", text: "updated " + ago(s.time) }));
     const h = s.health || {};
     const health = el("dl", { class: "kv" },
-      el("dt", { text: "State" }), el("dd", {}, h.stale ? el("span", { class: "badge stale", text: "stale since " + ago(h.stale_since) }) : el("span", { text: "reporting" })),
+      el("dt", { text: "State" }), el("dd", {}, dark(s) ? el("span", { class: "badge stale", text: "stale since " + ago(h.stale_since) })
+        : h.stale ? el("span", { class: "badge quiet", text: "quiet since " + ago(h.stale_since), title: "no new post with a threat signal since; the level is current" }) : el("span", { text: "reporting" })),
       el("dt", { text: "Last live level" }), el("dd", { text: when(h.last_live) + " (" + ago(h.last_live) + ")" }),
       ...Object.entries(h.scraper || {}).flatMap(([k, v]) => [el("dt", { text: k.replace(/_/g, " ") }), el("dd", { text: v })]));
     if (!h.scraper) health.append(el("dt", { text: "Scraper" }), el("dd", { class: "muted", text: "no scraper report for this site" }));
