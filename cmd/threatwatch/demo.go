@@ -284,9 +284,42 @@ loop:
 	if err := demoReplay(rctx, e, p, cfg, *out, stopped); err != nil {
 		return fmt.Errorf("cannot write the replay report: %w", err)
 	}
+	if err := demoExport(rctx, p, cfg, filepath.Join(*out, demoScoredFile)); err != nil {
+		return fmt.Errorf("cannot write the scored posts: %w", err)
+	}
 	fmt.Fprintf(e.stdout, "\nWritten to %s/: report.html (the replay report), alerts.jsonl (alerts as they fired live),\n"+
-		"notifications.jsonl (what the notify stage delivered), replay-alerts.jsonl (the replay's alerts), demo-config.yaml, demo.log\n", *out)
+		"notifications.jsonl (what the notify stage delivered), replay-alerts.jsonl (the replay's alerts), demo-config.yaml, demo.log,\n"+
+		"and %s (the scored posts, raw text of the fictional posts included) to replay again:\n"+
+		"  threatwatch replay --config %s --tail 1m %s\n", *out, demoScoredFile,
+		filepath.Join(*out, "demo-config.yaml"), filepath.Join(*out, demoScoredFile))
 	return nil
+}
+
+// demoScoredFile is the demo's scored topic as JSON lines, the input of
+// threatwatch replay. Unlike every other file the demo writes, it holds the
+// posts' raw text (personal data of the fictional target included): a
+// replay scores nothing again and reads what the classifiers saw.
+const demoScoredFile = "scored-raw.jsonl"
+
+// demoExport copies the scored topic to path, as threatwatch export does:
+// the embedded cluster is gone when the demo ends, and with it the topic.
+func demoExport(ctx context.Context, p *process, cfg *config.Config, path string) error {
+	src, err := replay.Topic(ctx, p.bus, cfg.Topics.Name(cfg.Topics.Scored), replay.TopicRange{})
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	o := replay.Options{}
+	o.FromAggregate(cfg.Aggregate)
+	if _, err := replay.Export(ctx, src, o, f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // demoReplay replays the scored topic with the live aggregate config and

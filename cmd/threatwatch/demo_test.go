@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +40,11 @@ func TestDemo(t *testing.T) {
 	// While it runs, the dashboard's API answers the printed token.
 	dash := regexp.MustCompile(`dashboard: (http://\S+)/\s+\(sign in with token (\S+)\)`)
 	sawSites := false
+	// The dashboard line is printed as the campaign starts: the console
+	// must show the levels the terminal shows then, not the history it is
+	// still working through (it showed chanboard "learning" at a day-old
+	// time while the terminal said NORMAL).
+	var consoleBehind string
 	var code int
 wait:
 	for {
@@ -55,6 +63,9 @@ wait:
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			sawSites = resp.StatusCode == 200 && bytes.Contains(body, []byte(demo.SiteForum))
+			if sawSites {
+				consoleBehind = consoleDisagrees(body, o.String())
+			}
 		}
 	}
 	if code == 3 {
@@ -66,6 +77,9 @@ wait:
 	}
 	if !sawSites {
 		t.Errorf("the dashboard API never listed %s with the printed token", demo.SiteForum)
+	}
+	if consoleBehind != "" {
+		t.Errorf("at the campaign's start the console and the terminal disagreed: %s\nstdout:\n%s", consoleBehind, o.String())
 	}
 	f, err := os.Open(filepath.Join(out, "alerts.jsonl"))
 	if err != nil {
@@ -103,13 +117,13 @@ wait:
 	// The replay of the scored topic pages on what paged live: it runs its
 	// clock to where the live one stopped, so a spike that fired on a tick
 	// after the last post is not missing from it.
-	episodes := func(name string) map[string]bool {
-		f, err := os.Open(filepath.Join(out, name))
+	episodes := func(path string) map[string]bool {
+		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		r := msg.NewReader[msg.Alert](f, name, true)
+		r := msg.NewReader[msg.Alert](f, filepath.Base(path), true)
 		m := map[string]bool{}
 		for {
 			a, err := r.Next()
@@ -122,19 +136,54 @@ wait:
 		}
 		return m
 	}
-	replayed := episodes("replay-alerts.jsonl")
-	for ep := range episodes("alerts.jsonl") {
+	replayed := episodes(filepath.Join(out, "replay-alerts.jsonl"))
+	for ep := range episodes(filepath.Join(out, "alerts.jsonl")) {
 		if !replayed[ep] {
 			t.Errorf("%s paged live but not in the replay (replayed: %v)", ep, replayed)
 		}
 	}
 	// Privacy: the target's address, phone and name never leave the
-	// classifiers unredacted.
+	// classifiers unredacted, in any file the demo writes but one: the
+	// scored posts it writes for threatwatch replay carry the raw text of
+	// the (fictional) posts, as the scored topic does.
 	files := map[string]string{"stdout": o.String(), "stderr": e.String()}
-	for _, name := range []string{"alerts.jsonl", "notifications.jsonl", "report.html", "demo.log", "replay-alerts.jsonl"} {
-		b, err := os.ReadFile(filepath.Join(out, name))
-		if err == nil {
-			files[name] = string(b)
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range entries {
+		if de.Name() == demoScoredFile {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(out, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[de.Name()] = string(b)
+	}
+	for _, name := range []string{"alerts.jsonl", "notifications.jsonl", "report.html", "demo.log", "replay-alerts.jsonl", "demo-config.yaml"} {
+		if _, ok := files[name]; !ok {
+			t.Errorf("the demo wrote no %s", name)
+		}
+	}
+	// The scored posts replay to what paged live.
+	scored, err := os.ReadFile(filepath.Join(out, demoScoredFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(scored, []byte(demo.TargetPhone)) {
+		t.Errorf("%s does not hold the posts' raw text: a replay would score nothing", demoScoredFile)
+	}
+	var ro, re obstest.Buffer
+	ren := &env{stdin: strings.NewReader(""), stdout: &ro, stderr: &re, getenv: func(string) string { return "" }}
+	ra := filepath.Join(t.TempDir(), "alerts.jsonl")
+	if code := runMain(ctx, ren, []string{"replay", "--config", filepath.Join(out, "demo-config.yaml"), "--tail", "1m", "--alerts", ra, filepath.Join(out, demoScoredFile)}); code != 0 {
+		t.Fatalf("replay of %s: exit %d\n%s\n%s", demoScoredFile, code, ro.String(), re.String())
+	}
+	fileReplayed := episodes(ra)
+	for ep := range episodes(filepath.Join(out, "alerts.jsonl")) {
+		if !fileReplayed[ep] {
+			t.Errorf("%s paged live but not in a replay of %s (replayed: %v)", ep, demoScoredFile, fileReplayed)
 		}
 	}
 	for where, text := range files {
@@ -144,6 +193,39 @@ wait:
 			}
 		}
 	}
+}
+
+// consoleDisagrees says which demo sites the console's /api/v1/sites
+// answer body names at another level than the terminal's latest line for
+// the site in stdout: "" when none does.
+func consoleDisagrees(body []byte, stdout string) string {
+	type site struct {
+		Site string    `json:"site"`
+		Time time.Time `json:"time"`
+		Name string    `json:"name"`
+	}
+	var res struct {
+		Sites []site `json:"sites"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return err.Error()
+	}
+	var differ []string
+	for _, s := range demo.Sites {
+		lines := regexp.MustCompile(`(?m)^\[\d\d:\d\d\] `+s+` +level .*: (\w+)$`).FindAllStringSubmatch(stdout, -1)
+		if len(lines) == 0 {
+			continue
+		}
+		term := strings.ToLower(lines[len(lines)-1][1])
+		i := slices.IndexFunc(res.Sites, func(x site) bool { return x.Site == s })
+		switch {
+		case i < 0:
+			differ = append(differ, s+": no level in the console, "+term+" in the terminal")
+		case res.Sites[i].Name != term:
+			differ = append(differ, fmt.Sprintf("%s: %s at %s in the console, %s in the terminal", s, res.Sites[i].Name, res.Sites[i].Time.Format(time.RFC3339), term))
+		}
+	}
+	return strings.Join(differ, "; ")
 }
 
 func tail(s string, n int) string {
