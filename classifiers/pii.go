@@ -1468,17 +1468,7 @@ func screenSize(cand string) bool {
 	if k < 3 || k > 4 || len(cand)-k-1 < 3 || len(cand)-k-1 > 4 || cand[0] == '0' || cand[k+1] == '0' {
 		return false
 	}
-	side := func(s string) int {
-		v := 0
-		for i := 0; i < len(s); i++ {
-			if !isDigit(s[i]) {
-				return -1
-			}
-			v = v*10 + int(s[i]-'0')
-		}
-		return v
-	}
-	w, h := side(cand[:k]), side(cand[k+1:])
+	w, h := figures(cand[:k]), figures(cand[k+1:])
 	if w < h {
 		w, h = h, w
 	}
@@ -1510,18 +1500,21 @@ func yearRange(cand string) bool {
 	if len(cand) != 9 || cand[4] != '-' {
 		return false
 	}
-	year := func(s string) int {
-		v := 0
-		for i := 0; i < len(s); i++ {
-			if !isDigit(s[i]) {
-				return -1
-			}
-			v = v*10 + int(s[i]-'0')
-		}
-		return v
-	}
-	a, b := year(cand[:4]), year(cand[5:])
+	a, b := figures(cand[:4]), figures(cand[5:])
 	return a >= 1800 && a < 2100 && b > a && b < 2100
+}
+
+// figures is the value of s, a short run of ASCII figures; -1 when s holds
+// anything else.
+func figures(s string) int {
+	v := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return -1
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v
 }
 
 // findRedactableExtras adds what redaction hides but scoring leaves out,
