@@ -838,15 +838,21 @@ func (s *Server) handleTargets(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) handleTarget(w http.ResponseWriter, r *http.Request) error {
+// targetOf returns the target the request's path names.
+func (s *Server) targetOf(r *http.Request) (*Target, error) {
 	id := r.PathValue("id")
 	if !isTargetHash(id) {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
-	t, err := s.model.Target(r.Context(), id)
+	return s.model.Target(r.Context(), id)
+}
+
+func (s *Server) handleTarget(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.targetOf(r)
 	if err != nil {
 		return err
 	}
+	id := r.PathValue("id")
 	page, err := s.model.Alerts(r.Context(), AlertFilter{TargetID: id, Limit: 50})
 	if err != nil {
 		return err
@@ -868,11 +874,7 @@ func (s *Server) handleTarget(w http.ResponseWriter, r *http.Request) error {
 // access to the audit log: no audit entry, no ref. The entry names the
 // target by its pseudonym, never by the ref it handed out.
 func (s *Server) handleTargetRef(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if !isTargetHash(id) {
-		return ErrNotFound
-	}
-	t, err := s.model.Target(r.Context(), id)
+	t, err := s.targetOf(r)
 	if err != nil {
 		return err
 	}
