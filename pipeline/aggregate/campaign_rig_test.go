@@ -57,6 +57,22 @@ func (r *campaignRig) watermark(through time.Time) {
 	r.off++
 }
 
+// restart checkpoints the stage, starts a new one with opts and resumes
+// partition 0 where the old one stopped, before any message of it.
+func (r *campaignRig) restart(opts StageOptions) {
+	r.t.Helper()
+	if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
+		r.t.Fatal(err)
+	}
+	var err error
+	if r.s, err = NewStage(defaults(), opts); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
 func (r *campaignRig) tick(now time.Time) {
 	r.t.Helper()
 	outs, err := r.s.Tick(r.ctx, now)

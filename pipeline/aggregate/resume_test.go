@@ -86,16 +86,7 @@ func TestAResumedPartitionWithNothingToReadJoinsTheWallClock(t *testing.T) {
 	s, opts := unitStage(t)
 	r := newCampaignRig(t, s)
 	r.live(r.tick)
-	if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if r.s, err = NewStage(defaults(), opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
-		t.Fatal(err)
-	}
+	r.restart(opts)
 	now := r.base.Add(2 * time.Hour)
 	for range 9 {
 		r.tick(now)

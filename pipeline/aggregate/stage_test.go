@@ -568,16 +568,7 @@ func TestACampaignDuringAnOutagePagesWhenTheStageCatchesUp(t *testing.T) {
 			r.live(r.tick)
 			now := r.base.Add(c.down)
 			if c.resumed {
-				if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
-					t.Fatal(err)
-				}
-				var err error
-				if r.s, err = NewStage(defaults(), opts); err != nil {
-					t.Fatal(err)
-				}
-				if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
-					t.Fatal(err)
-				}
+				r.restart(opts)
 				for range 3 {
 					r.tick(now)
 					now = now.Add(15 * time.Second)

@@ -63,16 +63,7 @@ func TestACampaignWhileTheClassifyStageIsDownPagesWhenItComesBack(t *testing.T) 
 			for ; now.Before(r.base.Add(c.down)); now = now.Add(time.Minute) {
 				r.tick(now)
 				if c.restart && now.Equal(r.base.Add(time.Hour)) {
-					if err := r.s.Checkpoint(r.ctx, map[int]int64{0: r.off - 1}); err != nil {
-						t.Fatal(err)
-					}
-					var err error
-					if r.s, err = NewStage(defaults(), opts); err != nil {
-						t.Fatal(err)
-					}
-					if err := r.s.Resume(r.ctx, "", 0, r.off); err != nil {
-						t.Fatal(err)
-					}
+					r.restart(opts)
 				}
 			}
 			// Back: it works through the posts that waited on the topic
