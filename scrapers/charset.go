@@ -30,11 +30,13 @@ var xmlDecl = regexp.MustCompile(`^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9.
 // encoding it was converted from ("" when it was not converted).
 //
 // In the HTML standard's order: a byte-order mark wins; then a charset in
-// the Content-Type header (colly has already converted the body, so it is
-// left alone); then a declaration in the document. A body that is valid
-// UTF-8 is kept as it is whatever the document says, since text in a
-// legacy encoding with bytes over 0x7F is almost never valid UTF-8. What
-// no declaration explains is repaired byte by byte, as before.
+// the Content-Type header; then a declaration in the document. A body that
+// is valid UTF-8 is kept as it is whatever the document or a single-byte
+// header charset says, since text in a legacy encoding with bytes over
+// 0x7F is almost never valid UTF-8, while UTF-8 served as iso-8859-1 is a
+// common server default. Other header charsets colly has already
+// converted, so the body is left alone. What no declaration explains is
+// repaired byte by byte, as before.
 func decodeBody(body []byte, contentType string) ([]byte, string) {
 	switch {
 	case bytes.HasPrefix(body, []byte("\xef\xbb\xbf")):
@@ -45,7 +47,11 @@ func decodeBody(body []byte, contentType string) ([]byte, string) {
 	case bytes.HasPrefix(body, []byte("\xff\xfe")):
 		return convert(body, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM), "utf-16le")
 	}
-	if utf8.Valid(body) || headerCharset(contentType) {
+	valid := utf8.Valid(body)
+	if enc, name := singleByteCharset(contentType); enc != nil && !valid {
+		return convert(body, enc, name)
+	}
+	if valid || headerCharset(contentType) {
 		return repairUTF8(body), ""
 	}
 	label := declaredCharset(body)
@@ -74,6 +80,55 @@ func convert(body []byte, enc encoding.Encoding, name string) ([]byte, string) {
 func headerCharset(contentType string) bool {
 	_, params, err := mime.ParseMediaType(contentType)
 	return err == nil && params["charset"] != ""
+}
+
+// singleByte are the HTML standard's single-byte legacy encodings, by the
+// names charset.Lookup gives ("iso-8859-1", "latin1" and "us-ascii" are
+// all windows-1252). Any byte sequence decodes in them, so a label of one
+// never fails on UTF-8 bytes: it turns them into mojibake.
+var singleByte = map[string]bool{
+	"ibm866": true, "iso-8859-2": true, "iso-8859-3": true, "iso-8859-4": true,
+	"iso-8859-5": true, "iso-8859-6": true, "iso-8859-7": true, "iso-8859-8": true,
+	"iso-8859-8-i": true, "iso-8859-10": true, "iso-8859-13": true, "iso-8859-14": true,
+	"iso-8859-15": true, "iso-8859-16": true, "koi8-r": true, "koi8-u": true,
+	"macintosh": true, "windows-874": true, "windows-1250": true, "windows-1251": true,
+	"windows-1252": true, "windows-1253": true, "windows-1254": true, "windows-1255": true,
+	"windows-1256": true, "windows-1257": true, "windows-1258": true, "x-mac-cyrillic": true,
+}
+
+// singleByteCharset returns the encoding a Content-Type header names when
+// it is a single-byte legacy one on a type that carries text (nil
+// otherwise). The fetcher keeps colly from converting such a body, and
+// decodeBody converts it only when it is not valid UTF-8.
+func singleByteCharset(contentType string) (encoding.Encoding, string) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["charset"] == "" {
+		return nil, ""
+	}
+	// As colly: these types carry no text to convert.
+	if t, _, _ := strings.Cut(mt, "/"); t == "image" || t == "video" || t == "audio" || t == "font" {
+		return nil, ""
+	}
+	enc, name := charset.Lookup(params["charset"])
+	if enc == nil || !singleByte[name] {
+		return nil, ""
+	}
+	return enc, name
+}
+
+// mislabelledUTF8 reports a body decodeBody kept as UTF-8 against a
+// single-byte header charset: valid UTF-8 with bytes over 0x7F, which
+// the header's encoding would have turned into mojibake.
+func mislabelledUTF8(body []byte, contentType string) bool {
+	if enc, _ := singleByteCharset(contentType); enc == nil || bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
+		return false
+	}
+	for _, b := range body {
+		if b >= utf8.RuneSelf {
+			return utf8.Valid(body)
+		}
+	}
+	return false
 }
 
 // declaredCharset finds the label an XML declaration or a <meta> element

@@ -51,7 +51,17 @@ func TestDecodeBody(t *testing.T) {
 
 		// Left as they are, or repaired byte by byte as before.
 		{"valid UTF-8 whatever the page says", "text/html", `<meta charset="windows-1251"><p>` + ru, `<meta charset="windows-1251"><p>` + ru, ""},
-		{"a header charset: colly converted it", "text/html; charset=windows-1251", `<meta charset="koi8-r"><p>ok` + cp("ж"), `<meta charset="koi8-r"><p>ok` + "\uFFFD", ""},
+		{"a multi-byte header charset: colly converted it", "text/html; charset=shift_jis", `<meta charset="koi8-r"><p>ok` + cp("ж"), `<meta charset="koi8-r"><p>ok` + "\uFFFD", ""},
+		{"a header charset on an image: not text", "image/svg+xml; charset=windows-1251", "<svg>" + cp("ж"), "<svg>\uFFFD", ""},
+
+		// A single-byte header charset: colly leaves it to decodeBody,
+		// which reads UTF-8 as UTF-8 and converts the rest.
+		{"UTF-8 labelled iso-8859-1", "text/html; charset=iso-8859-1", "<p>Gartenstraße " + ru + " 🔪", "<p>Gartenstraße " + ru + " 🔪", ""},
+		{"UTF-8 labelled koi8-r", "text/html; charset=KOI8-R", "<p>" + ru, "<p>" + ru, ""},
+		{"ASCII labelled latin1", "text/html; charset=latin1", "<p>ok", "<p>ok", ""},
+		{"Latin-1 labelled iso-8859-1", "text/html; charset=iso-8859-1", "<p>Gartenstra\xdfe caf\xe9", "<p>Gartenstraße café", "windows-1252"},
+		{"the header wins over the page", "text/html; charset=windows-1251", `<meta charset="koi8-r"><p>ok` + cp("ж"), `<meta charset="koi8-r"><p>ok` + "ж", "windows-1251"},
+		{"mostly UTF-8 with one Latin-1 byte keeps the header", "text/plain; charset=iso-8859-1", "Straße caf\xe9", "StraÃŸe café", "windows-1252"},
 		{"no declaration", "text/html", "<p>ok " + cp("ж"), "<p>ok \uFFFD", ""},
 		{"an unknown label", "text/html", `<meta charset="x-martian"><p>` + cp("ж"), `<meta charset="x-martian"><p>` + "\uFFFD", ""},
 		{"a UTF-8 label on bytes that are not", "text/html", `<meta charset="utf-8"><p>ok ` + cp("ж"), `<meta charset="utf-8"><p>ok ` + "\uFFFD", ""},

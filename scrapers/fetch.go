@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -97,8 +99,9 @@ type Response struct {
 	Body        []byte
 	ContentType string
 	// Charset names the encoding the body was converted from when the page
-	// declared it only in its markup or by a byte-order mark ("" when the
-	// body came as UTF-8, or colly converted it by the header).
+	// declared it in its markup, by a byte-order mark or as a single-byte
+	// charset in the header ("" when the body came as UTF-8, or colly
+	// converted it by the header).
 	Charset string
 	// NotModified is a 304: the page is as it was at Validators.
 	NotModified bool
@@ -324,6 +327,7 @@ type Fetcher struct {
 	lim     *HostLimiter
 	guard   *guard
 	metrics *Metrics
+	log     *slog.Logger
 	col     *colly.Collector
 	built   time.Time
 	// robotsMu guards the two fields below, which the transport sets.
@@ -347,6 +351,10 @@ type Fetcher struct {
 	// cut page then passing as whole.
 	overCap atomic.Bool
 }
+
+// ctxDeclaredType keeps, in a request's colly context, a Content-Type
+// header hidden from colly's conversion.
+const ctxDeclaredType = "declared-content-type"
 
 // robotsTTL is how long a collector (and its robots.txt cache, which colly
 // never expires) lives before it is rebuilt.
@@ -387,7 +395,7 @@ func NewFetcher(cfg *config.Scrape, site config.Site, lim *HostLimiter, m *Metri
 			lim.Register(limiterHost(u), site.RateLimit)
 		}
 	}
-	f := &Fetcher{site: site, cfg: cfg, lim: lim, guard: g, metrics: m}
+	f := &Fetcher{site: site, cfg: cfg, lim: lim, guard: g, metrics: m, log: slog.Default()}
 	if err := f.build(proxy); err != nil {
 		return nil, err
 	}
@@ -418,9 +426,29 @@ func (f *Fetcher) build(proxy *url.URL) error {
 		colly.MaxBodySize(int(f.cfg.MaxBodyBytes)+1), // one byte past the cap shows truncation
 		colly.ParseHTTPErrorResponse(),
 		// No DetectCharset: statistical detection misreads UTF-8 JSON. A
-		// charset the header declares is converted by colly, one the page
-		// declares by decodeBody.
+		// charset the header declares is converted by colly (but for a
+		// single-byte one, below), one the page declares by decodeBody.
 	)
+	// A single-byte charset in the header is hidden from colly, which
+	// would turn a UTF-8 page served as iso-8859-1 into mojibake, and left
+	// to decodeBody, which first checks whether the page is UTF-8. The
+	// header is put back once colly has the body.
+	c.OnResponseHeaders(func(r *colly.Response) {
+		ct := r.Headers.Get("Content-Type")
+		if enc, _ := singleByteCharset(ct); enc != nil {
+			mt, _, _ := mime.ParseMediaType(ct)
+			r.Ctx.Put(ctxDeclaredType, ct)
+			r.Headers.Set("Content-Type", mt)
+		}
+	})
+	restoreType := func(r *colly.Response) {
+		if r == nil || r.Ctx == nil || r.Headers == nil {
+			return
+		}
+		if ct := r.Ctx.Get(ctxDeclaredType); ct != "" {
+			r.Headers.Set("Content-Type", ct)
+		}
+	}
 	// Colly ignores robots.txt by default; say explicitly that we do not.
 	c.IgnoreRobotsTxt = f.site.IgnoreRobotsTxt
 	// No client timeout: it would run while the transport waits for the
@@ -452,8 +480,12 @@ func (f *Fetcher) build(proxy *url.URL) error {
 	if err := c.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: max(f.site.RateLimit.Parallelism, 1)}); err != nil {
 		return fmt.Errorf("cannot set the limit rule: %w", err)
 	}
-	c.OnResponse(func(r *colly.Response) { r.Ctx.Put("resp", r) })
+	c.OnResponse(func(r *colly.Response) {
+		restoreType(r)
+		r.Ctx.Put("resp", r)
+	})
 	c.OnError(func(r *colly.Response, err error) {
+		restoreType(r)
 		if r != nil && r.Ctx != nil {
 			r.Ctx.Put("resp", r)
 		}
@@ -742,16 +774,21 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, v Validators) (*Respon
 	ct := r.Headers.Get("Content-Type")
 	if f.overCap.Load() || int64(len(r.Body)) > f.cfg.MaxBodyBytes {
 		// The cap holds for the page as sent and, since engines read it
-		// in UTF-8, as converted: colly has already converted a charset
-		// the header names (windows-1251 doubles, Shift_JIS grows by half).
+		// in UTF-8, as converted: colly has already converted a multi-byte
+		// charset the header names (Shift_JIS grows by half); decodeBody
+		// converts a single-byte one (windows-1251 doubles), checked below.
 		err := ErrTooLarge
-		if !f.overCap.Load() && headerCharset(ct) {
+		if enc, _ := singleByteCharset(ct); !f.overCap.Load() && headerCharset(ct) && enc == nil {
 			err = fmt.Errorf("%w: %d bytes once converted to UTF-8", ErrTooLarge, len(r.Body))
 		}
 		f.metrics.Drops.WithLabelValues(site, "too_large").Inc()
 		return nil, &FetchError{Reason: "too_large", URL: rawURL, Err: err}
 	}
 	f.metrics.Bytes.WithLabelValues(site).Add(float64(len(r.Body)))
+	if mislabelledUTF8(r.Body, ct) {
+		// Logged so that a site's misconfiguration shows; never the text.
+		f.log.DebugContext(ctx, "page in UTF-8 under a single-byte header charset, read as UTF-8", "site", site, "content_type", ct)
+	}
 	body, from := decodeBody(r.Body, ct)
 	if int64(len(body)) > f.cfg.MaxBodyBytes {
 		// A charset the page declares, or invalid bytes repaired (each one
