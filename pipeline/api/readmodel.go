@@ -130,24 +130,9 @@ func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) 
 		return m.applyHealth(ctx, l)
 	}
 	tid := TargetID(l.Target)
-	key := seriesKey(l.Site, tid)
-	t := ms(l.Time)
-	stale := "0"
-	if l.Stale {
-		stale = "1"
-	}
-	name := cleanName(l.Name)
-	member := fmt.Sprintf("%d|%s|%s|%s|%s|%d|%s", t, fmtF(l.Level), fmtF(l.Baseline), fmtF(l.Score), stale, l.Posts, name)
 	now := m.now()
 	_, err := m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
-		rk := m.k("lv", key)
-		p.ZAdd(ctx, rk, redis.Z{Score: float64(t), Member: member})
-		p.Expire(ctx, rk, m.RawRetention+time.Hour)
-		hk := m.k("lvh", key)
-		hour := l.Time.Truncate(time.Hour)
-		hourlyScript.Eval(ctx, p, []string{hk, rk}, ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name,
-			ms(now.Add(-m.HourlyRetention)), ms(now.Add(-m.RawRetention)))
-		p.Expire(ctx, hk, m.HourlyRetention+time.Hour)
+		m.addPoint(ctx, p, l, tid, now, false)
 		return nil
 	})
 	if err != nil {
@@ -157,6 +142,33 @@ func (m *ReadModel) ApplyLevel(ctx context.Context, l *msg.Level) (bool, error) 
 		return m.applyTargetLevel(ctx, l, tid)
 	}
 	return m.applySiteLevel(ctx, l)
+}
+
+// addPoint queues the writes of l's point to its raw and hourly series,
+// the hourly script by its digest when sha is set (ApplyLevels loads it
+// when Redis does not hold it).
+func (m *ReadModel) addPoint(ctx context.Context, p redis.Pipeliner, l *msg.Level, tid string, now time.Time, sha bool) {
+	key := seriesKey(l.Site, tid)
+	t := ms(l.Time)
+	stale := "0"
+	if l.Stale {
+		stale = "1"
+	}
+	name := cleanName(l.Name)
+	member := fmt.Sprintf("%d|%s|%s|%s|%s|%d|%s", t, fmtF(l.Level), fmtF(l.Baseline), fmtF(l.Score), stale, l.Posts, name)
+	rk := m.k("lv", key)
+	p.ZAdd(ctx, rk, redis.Z{Score: float64(t), Member: member})
+	p.Expire(ctx, rk, m.RawRetention+time.Hour)
+	hk := m.k("lvh", key)
+	hour := l.Time.Truncate(time.Hour)
+	args := []any{ms(hour), t, fmtF(l.Level), fmtF(l.Baseline), stale, name,
+		ms(now.Add(-m.HourlyRetention)), ms(now.Add(-m.RawRetention))}
+	if sha {
+		hourlyScript.EvalSha(ctx, p, []string{hk, rk}, args...)
+	} else {
+		hourlyScript.Eval(ctx, p, []string{hk, rk}, args...)
+	}
+	p.Expire(ctx, hk, m.HourlyRetention+time.Hour)
 }
 
 func fmtF(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
@@ -218,61 +230,15 @@ func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, err
 		if err != nil {
 			return false, err
 		}
-		sum := SiteSummary{
-			Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Score: l.Score,
-			Name: l.Name, Signals: l.Signals, Posts: l.Posts,
-		}
-		if prev != nil {
-			sum.Health = prev.Health
-		}
-		// A scraper outage reported after this level still holds: the
-		// level was read back late (a restore applies in any order).
-		outage := hOrder%2 == 1 && hOrder/2 > ms(l.Time) && sum.Health.Stale
-		switch {
-		case outage:
-			if !l.Stale && l.Time.After(sum.Health.LastLive) {
-				sum.Health.LastLive = l.Time.UTC()
-			}
-		default:
-			if !l.Stale && sum.Health.Scraper["state"] != "" && sum.Health.Stale {
-				// A live level means posts arrive again, whatever the scraper said.
-				sum.Health.Scraper = nil
-			}
-			sum.Health.Stale = l.Stale
-			if l.Stale {
-				if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
-					sum.Health.StaleSince = l.Time.UTC()
-				}
-				// A stale level during a reported outage is the clock's,
-				// not news that the scraper is back.
-				if prev == nil || !prev.Health.Stale || prev.Health.StaleReason != StaleScraper {
-					sum.Health.StaleReason = StaleQuiet
-				}
-			} else {
-				sum.Health.StaleSince = time.Time{}
-				sum.Health.StaleReason = ""
-				sum.Health.LastLive = l.Time.UTC()
-			}
-		}
-		sb, err := json.Marshal(sum)
-		if err != nil {
-			return false, err
-		}
-		detail := l.Contributors
-		if l.Stale && prev != nil {
-			// A stale level carries no posts: keep the threads that raised the
-			// level last, so the site view still shows them.
-			detail = nil
-		}
-		db, err := json.Marshal(detail)
+		sb, db, withDetail, err := siteLevelSummary(l, prev, hOrder)
 		if err != nil {
 			return false, err
 		}
 		keys := []string{m.k("sites", "t"), m.k("sites")}
-		args := []any{l.Site, ms(l.Time), raw, string(sb)}
-		if detail != nil || prev == nil {
+		args := []any{l.Site, ms(l.Time), raw, sb}
+		if withDetail {
 			keys = append(keys, m.k("sites", "contrib"))
-			args = append(args, string(db))
+			args = append(args, db)
 		}
 		n, err := siteScript.Run(ctx, m.s, keys, args...).Int()
 		if err != nil {
@@ -287,6 +253,64 @@ func (m *ReadModel) applySiteLevel(ctx context.Context, l *msg.Level) (bool, err
 		return n == 1, nil
 	}
 	return false, fmt.Errorf("cannot store site level: %w", errSiteBusy)
+}
+
+// siteLevelSummary is the summary a site level l writes over prev (nil
+// for none), given the order hOrder of the site's last health signal, and
+// the contributors it writes with it when withDetail is set. ApplyLevel
+// and ApplyLevels both decide here, so they store the same bytes.
+func siteLevelSummary(l *msg.Level, prev *SiteSummary, hOrder int64) (sum, detail string, withDetail bool, err error) {
+	s := SiteSummary{
+		Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Score: l.Score,
+		Name: l.Name, Signals: l.Signals, Posts: l.Posts,
+	}
+	if prev != nil {
+		s.Health = prev.Health
+	}
+	// A scraper outage reported after this level still holds: the
+	// level was read back late (a restore applies in any order).
+	outage := hOrder%2 == 1 && hOrder/2 > ms(l.Time) && s.Health.Stale
+	switch {
+	case outage:
+		if !l.Stale && l.Time.After(s.Health.LastLive) {
+			s.Health.LastLive = l.Time.UTC()
+		}
+	default:
+		if !l.Stale && s.Health.Scraper["state"] != "" && s.Health.Stale {
+			// A live level means posts arrive again, whatever the scraper said.
+			s.Health.Scraper = nil
+		}
+		s.Health.Stale = l.Stale
+		if l.Stale {
+			if prev == nil || !prev.Health.Stale || prev.Health.StaleSince.IsZero() {
+				s.Health.StaleSince = l.Time.UTC()
+			}
+			// A stale level during a reported outage is the clock's,
+			// not news that the scraper is back.
+			if prev == nil || !prev.Health.Stale || prev.Health.StaleReason != StaleScraper {
+				s.Health.StaleReason = StaleQuiet
+			}
+		} else {
+			s.Health.StaleSince = time.Time{}
+			s.Health.StaleReason = ""
+			s.Health.LastLive = l.Time.UTC()
+		}
+	}
+	sb, err := json.Marshal(s)
+	if err != nil {
+		return "", "", false, err
+	}
+	contrib := l.Contributors
+	if l.Stale && prev != nil {
+		// A stale level carries no posts: keep the threads that raised the
+		// level last, so the site view still shows them.
+		contrib = nil
+	}
+	db, err := json.Marshal(contrib)
+	if err != nil {
+		return "", "", false, err
+	}
+	return string(sb), string(db), contrib != nil || prev == nil, nil
 }
 
 // siteState reads a site's stored summary, as stored ("" for none) and
@@ -340,29 +364,11 @@ func (m *ReadModel) applyHealth(ctx context.Context, l *msg.Level) (bool, error)
 		if err != nil {
 			return false, err
 		}
-		sum := SiteSummary{Site: l.Site}
-		if prev != nil {
-			sum = *prev
-		}
-		if l.Stale && l.Time.Before(sum.Health.LastLive) {
-			return false, nil
-		}
-		state := strings.TrimPrefix(l.Name, "scraper_")
-		if l.Stale && !sum.Health.Stale {
-			sum.Health.StaleSince = l.Time.UTC()
-		}
-		sum.Health.Stale = l.Stale
-		sum.Health.StaleReason = StaleScraper
-		if !l.Stale {
-			sum.Health.StaleSince = time.Time{}
-			sum.Health.StaleReason = ""
-		}
-		sum.Health.Scraper = map[string]string{"state": state, "at": l.Time.UTC().Format(time.RFC3339)}
-		b, err := json.Marshal(sum)
-		if err != nil {
+		b, ok, err := healthSummary(l, prev)
+		if err != nil || !ok {
 			return false, err
 		}
-		n, err := healthScript.Run(ctx, m.s, []string{m.k("sites", "ht"), m.k("sites"), m.k("sites", "t")}, l.Site, healthOrder(l), raw, string(b)).Int()
+		n, err := healthScript.Run(ctx, m.s, []string{m.k("sites", "ht"), m.k("sites"), m.k("sites", "t")}, l.Site, healthOrder(l), raw, b).Int()
 		if err != nil {
 			return false, fmt.Errorf("cannot store site health: %w", err)
 		}
@@ -377,13 +383,41 @@ func (m *ReadModel) applyHealth(ctx context.Context, l *msg.Level) (bool, error)
 	return false, fmt.Errorf("cannot store site health: %w", errSiteBusy)
 }
 
+// healthSummary is the summary a health signal l writes over prev (nil
+// for none); ok is false when the signal changes nothing (an outage
+// older than the site's last live level).
+func healthSummary(l *msg.Level, prev *SiteSummary) (sum string, ok bool, err error) {
+	s := SiteSummary{Site: l.Site}
+	if prev != nil {
+		s = *prev
+	}
+	if l.Stale && l.Time.Before(s.Health.LastLive) {
+		return "", false, nil
+	}
+	state := strings.TrimPrefix(l.Name, "scraper_")
+	if l.Stale && !s.Health.Stale {
+		s.Health.StaleSince = l.Time.UTC()
+	}
+	s.Health.Stale = l.Stale
+	s.Health.StaleReason = StaleScraper
+	if !l.Stale {
+		s.Health.StaleSince = time.Time{}
+		s.Health.StaleReason = ""
+	}
+	s.Health.Scraper = map[string]string{"state": state, "at": l.Time.UTC().Format(time.RFC3339)}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", false, err
+	}
+	return string(b), true, nil
+}
+
 func (m *ReadModel) applyTargetLevel(ctx context.Context, l *msg.Level, tid string) (bool, error) {
-	tl := TargetSiteLevel{Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Name: l.Name, Stale: l.Stale}
-	b, err := json.Marshal(tl)
+	b, err := targetLevelJSON(l)
 	if err != nil {
 		return false, err
 	}
-	n, err := casScript.Run(ctx, m.s, []string{m.k("target", tid, "t"), m.k("target", tid)}, l.Site, ms(l.Time), string(b)).Int()
+	n, err := casScript.Run(ctx, m.s, []string{m.k("target", tid, "t"), m.k("target", tid)}, l.Site, ms(l.Time), b).Int()
 	if err != nil {
 		return false, fmt.Errorf("cannot store target level: %w", err)
 	}
@@ -396,6 +430,291 @@ func (m *ReadModel) applyTargetLevel(ctx context.Context, l *msg.Level, tid stri
 		return false, fmt.Errorf("cannot index target: %w", err)
 	}
 	return n == 1, nil
+}
+
+func targetLevelJSON(l *msg.Level) (string, error) {
+	b, err := json.Marshal(TargetSiteLevel{Site: l.Site, Time: l.Time.UTC(), Level: l.Level, Baseline: l.Baseline, Name: l.Name, Stale: l.Stale})
+	return string(b), err
+}
+
+// ApplyLevels records levels in the order given and leaves Redis holding
+// what ApplyLevel applied to each in turn would, in two round trips for
+// the whole batch instead of about three per level: a stage catching up
+// on a backlog waited out each round trip in turn. It reports, per level,
+// whether it became its key's current level. A level without time fails
+// the batch with msg.ErrInvalid before anything is written.
+//
+// Series and target writes are ordered inside Redis as ApplyLevel's are.
+// A site's levels and health signals are folded in Go from its state as
+// read, and the result is stored by one script that first checks that
+// state is unchanged (else it is read and folded again), so a concurrent
+// writer (a replica, a restore) is never overwritten with an older view.
+func (m *ReadModel) ApplyLevels(ctx context.Context, ls []*msg.Level) ([]bool, error) {
+	for i, l := range ls {
+		if l.Time.IsZero() {
+			return nil, fmt.Errorf("%w: level %d of the batch has no time", msg.ErrInvalid, i)
+		}
+	}
+	cur := make([]bool, len(ls))
+	var sites []string
+	bySite := map[string][]int{}
+	for i, l := range ls {
+		if l.Target != "" {
+			continue
+		}
+		if _, ok := bySite[l.Site]; !ok {
+			sites = append(sites, l.Site)
+		}
+		bySite[l.Site] = append(bySite[l.Site], i)
+	}
+	now := m.now()
+	var cas []*redis.Cmd
+	var read []siteRead
+	err := m.pipelinedScripts(ctx, func(p redis.Pipeliner) error {
+		cas = make([]*redis.Cmd, len(ls))
+		for i, l := range ls {
+			if IsHealthSignal(l) {
+				continue
+			}
+			tid := TargetID(l.Target)
+			m.addPoint(ctx, p, l, tid, now, true)
+			if l.Target == "" {
+				continue
+			}
+			b, err := targetLevelJSON(l)
+			if err != nil {
+				return err
+			}
+			cas[i] = casScript.EvalSha(ctx, p, []string{m.k("target", tid, "t"), m.k("target", tid)}, l.Site, ms(l.Time), b)
+			p.HSet(ctx, m.k("targetref"), tid, l.Target)
+			p.ZAddGT(ctx, m.k("targets"), redis.Z{Score: float64(ms(l.Time)), Member: tid})
+		}
+		// The sites' state rides along: one round trip less.
+		read = m.readSites(ctx, p, sites)
+		return nil
+	}, hourlyScript, casScript)
+	if err != nil {
+		return nil, fmt.Errorf("cannot store levels: %w", err)
+	}
+	for i, c := range cas {
+		if c != nil {
+			n, _ := c.Int()
+			cur[i] = n == 1
+		}
+	}
+	for range siteWriteTries {
+		if len(sites) == 0 {
+			return cur, nil
+		}
+		busy, err := m.writeSites(ctx, ls, sites, bySite, read, cur)
+		if err != nil {
+			return nil, err
+		}
+		sites = busy
+		if len(sites) == 0 {
+			return cur, nil
+		}
+		_, err = m.s.Pipelined(ctx, func(p redis.Pipeliner) error {
+			read = m.readSites(ctx, p, sites)
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("cannot read sites: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("cannot store site levels: %w", errSiteBusy)
+}
+
+// pipelinedScripts runs fill's commands in one pipeline, its scripts
+// called by digest. When Redis does not hold one (restarted, flushed) it
+// loads scripts and runs fill again: every command ApplyLevels queues is
+// idempotent, and a script missing failed every call of it.
+func (m *ReadModel) pipelinedScripts(ctx context.Context, fill func(redis.Pipeliner) error, scripts ...*redis.Script) error {
+	for attempt := 0; ; attempt++ {
+		cmds, err := m.s.Pipelined(ctx, fill)
+		if attempt > 0 || !anyNoScript(cmds) {
+			if cerr := firstErr(cmds); cerr != nil {
+				return cerr
+			}
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			return nil
+		}
+		for _, s := range scripts {
+			if err := s.Load(ctx, m.s).Err(); err != nil {
+				return fmt.Errorf("cannot load script: %w", err)
+			}
+		}
+	}
+}
+
+func anyNoScript(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			return true
+		}
+	}
+	return false
+}
+
+// firstErr is the first error of cmds other than a missing value.
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// siteRead is a site's state as read: its summary, level order and
+// health order as stored ("" for none).
+type siteRead struct{ sum, order, hOrder *redis.StringCmd }
+
+func (m *ReadModel) readSites(ctx context.Context, p redis.Pipeliner, sites []string) []siteRead {
+	out := make([]siteRead, len(sites))
+	for i, site := range sites {
+		out[i] = siteRead{p.HGet(ctx, m.k("sites"), site), p.HGet(ctx, m.k("sites", "t"), site), p.HGet(ctx, m.k("sites", "ht"), site)}
+	}
+	return out
+}
+
+func storedVal(c *redis.StringCmd) (string, error) {
+	v, err := c.Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return v, err
+}
+
+// siteBatchScript stores the state a batch left site ARGV[1] in, unless
+// its summary, level order or health order is no longer ARGV[2..4] as read
+// ("" for none): -1 then, and the caller reads and folds again.
+// ARGV[5..7] are the summary and orders to store ("" leaves an order
+// unset), ARGV[8] is 1 when the contributors ARGV[9] are stored.
+// KEYS: sites, level order hash, health order hash, contributors.
+var siteBatchScript = redis.NewScript(`
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2]
+  or (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[3]
+  or (redis.call('HGET', KEYS[3], ARGV[1]) or '') ~= ARGV[4] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[7]) end
+if ARGV[8] == '1' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[9]) end
+return 1
+`)
+
+// writeSites folds each site's levels and health signals into its state
+// as read, as siteScript and healthScript would one after the other, and
+// stores the results in one round trip. It returns the sites whose state
+// changed since it was read.
+func (m *ReadModel) writeSites(ctx context.Context, ls []*msg.Level, sites []string, bySite map[string][]int, read []siteRead, cur []bool) ([]string, error) {
+	type write struct {
+		site string
+		args []any
+		cmd  *redis.Cmd
+	}
+	var writes []write
+	for j, site := range sites {
+		raw, err := storedVal(read[j].sum)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read site: %w", err)
+		}
+		order, err := storedVal(read[j].order)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read site: %w", err)
+		}
+		hOrder, err := storedVal(read[j].hOrder)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read site: %w", err)
+		}
+		args := []any{site, raw, order, hOrder}
+		var prev *SiteSummary
+		if raw != "" {
+			if prev, err = decodeSite(raw); err != nil {
+				return nil, err
+			}
+		}
+		contrib, withContrib, changed := "", false, false
+		for _, i := range bySite[site] {
+			l := ls[i]
+			cur[i] = false
+			if IsHealthSignal(l) {
+				sum, ok, err := healthSummary(l, prev)
+				if err != nil {
+					return nil, err
+				}
+				o := healthOrder(l)
+				if !ok || hOrder != "" && parseOrder(hOrder) > o {
+					continue
+				}
+				raw, hOrder = sum, strconv.FormatInt(o, 10)
+				if order == "" {
+					order = "0" // as healthScript's HSETNX
+				}
+			} else {
+				sum, detail, withDetail, err := siteLevelSummary(l, prev, parseOrder(hOrder))
+				if err != nil {
+					return nil, err
+				}
+				o := ms(l.Time)
+				if order != "" && parseOrder(order) > o {
+					continue
+				}
+				raw, order = sum, strconv.FormatInt(o, 10)
+				if withDetail {
+					contrib, withContrib = detail, true
+				}
+			}
+			// The next one reads what this one stored, as it would from Redis.
+			if prev, err = decodeSite(raw); err != nil {
+				return nil, err
+			}
+			cur[i], changed = true, true
+		}
+		if !changed {
+			continue
+		}
+		flag := "0"
+		if withContrib {
+			flag = "1"
+		}
+		writes = append(writes, write{site: site, args: append(args, raw, order, hOrder, flag, contrib)})
+	}
+	if len(writes) == 0 {
+		return nil, nil
+	}
+	err := m.pipelinedScripts(ctx, func(p redis.Pipeliner) error {
+		for i := range writes {
+			writes[i].cmd = siteBatchScript.EvalSha(ctx, p, []string{m.k("sites"), m.k("sites", "t"), m.k("sites", "ht"), m.k("sites", "contrib")}, writes[i].args...)
+		}
+		return nil
+	}, siteBatchScript)
+	if err != nil {
+		return nil, fmt.Errorf("cannot store site levels: %w", err)
+	}
+	m.cache.invalidate()
+	var busy []string
+	for _, w := range writes {
+		if n, _ := w.cmd.Int(); n == -1 {
+			busy = append(busy, w.site)
+		}
+	}
+	return busy, nil
+}
+
+func parseOrder(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+func decodeSite(raw string) (*SiteSummary, error) {
+	var s SiteSummary
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return nil, fmt.Errorf("cannot decode stored site: %w", err)
+	}
+	return &s, nil
 }
 
 // alertOrder orders the messages of one episode: later event time wins,

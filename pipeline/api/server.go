@@ -117,7 +117,7 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 			Name: "threatwatch_api_rate_limited_total", Help: "Requests refused by the per-token rate limit.",
 		}),
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "threatwatch_api_readmodel_updates_total", Help: "Updates applied to the read model, by kind and outcome (current, late, restored: read back from the topic after Redis lost the read model).",
+			Name: "threatwatch_api_readmodel_updates_total", Help: "Updates applied to the read model, by kind and outcome (current, late, restored: read back from the topic after Redis lost the read model; failed: a level that could not be stored, logged with its offset).",
 		}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
