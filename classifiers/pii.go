@@ -659,7 +659,9 @@ func findPhonesWith(text string, out []pii, budget int, accept func(string) bool
 			i = j
 			continue
 		}
-		if seps == 0 && c != '+' && !wa && (referenceLabelBefore(text, i) || !contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#")) {
+		// The label's expression runs only where the cheap look found a
+		// word like "number" or "#": most bare runs have none.
+		if seps == 0 && c != '+' && !wa && (!contextBefore(text, i, 30, "phone", "call", "text", "cell", "number", "tel", "mobile", "ph:", "whatsapp", "#") || referenceLabelBefore(text, i)) {
 			i = j
 			continue
 		}
@@ -1573,7 +1575,7 @@ func findRedactableExtrasIn(text string, out []pii) []pii {
 		out = findLowerAddresses(text, runs, out)
 		out = findMorePlates(text, out)
 		out = findPlateGroups(text, out)
-		out = findMoreIPs(text, out)
+		out = findMoreIPs(text, runs, out)
 		out = findPINCodes(text, out)
 		out = findBracketedAreaCodes(text, out)
 	}

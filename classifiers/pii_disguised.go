@@ -137,8 +137,18 @@ func findDisguises(text string) []disguise {
 	for i := 0; i < len(text); {
 		if isAlnum(text[i]) {
 			// A word holds no disguise but the letters written for
-			// figures; one look at it says whether it has any.
-			e := wordEnd(text, i)
+			// figures and the figures spelled inside it; one look at
+			// it says whether it has any. Both want a figure in the
+			// word, and most words have none.
+			e, digit := i, false
+			for e < len(text) && isAlnum(text[e]) {
+				digit = digit || isDigit(text[e])
+				e++
+			}
+			if !digit {
+				i = e
+				continue
+			}
 			if lettersForFigures(text[i:e]) {
 				for k := i; k < e; k++ {
 					switch text[k] {
@@ -394,15 +404,6 @@ func spacedDashEnd(text string, i int) int {
 		return j + 1
 	}
 	return 0
-}
-
-// wordEnd returns where the run of ASCII letters and figures at text[i]
-// ends.
-func wordEnd(text string, i int) int {
-	for i < len(text) && isAlnum(text[i]) {
-		i++
-	}
-	return i
 }
 
 // unitWords are the figures spelled as words, by value.

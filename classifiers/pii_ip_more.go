@@ -34,7 +34,7 @@ func defangTriggers(text string) []int {
 // ("fe80::1%eth0", "%25eth0" in a URL), which names the host's interface
 // and was left beside the placeholder. Redaction only, as the model was
 // not trained on them.
-func findMoreIPs(text string, out []pii) []pii {
+func findMoreIPs(text string, runs []int, out []pii) []pii {
 	for _, p := range out {
 		if p.kind != KindIPAddress || p.end >= len(text) || text[p.end] != '%' || strings.IndexByte(text[p.start:p.end], ':') < 0 {
 			continue
@@ -52,7 +52,7 @@ func findMoreIPs(text string, out []pii) []pii {
 	}
 	out = findIPv6DoubleColonEnd(text, out)
 	out = findZeroPaddedIPv4(text, out)
-	out = findSpacedIPv4(text, out)
+	out = findSpacedIPv4(text, runs, out)
 	at := defangTriggers(text)
 	if len(at) == 0 {
 		return out
@@ -202,8 +202,10 @@ func ipWordBefore(text string, i int) bool {
 // numbered list). Any other spacing, spaced commas or spaces alone, counts
 // only after a word like "ip" or "router". Four figures in a longer run of
 // them are a list. Phone numbers found within such an address are dropped:
-// the address is the better name for it.
-func findSpacedIPv4(text string, out []pii) []pii {
+// the address is the better name for it. runs are where the runs of
+// figures in text start (digitRunStarts): an address starts at one, and
+// reading them spares a look at every byte.
+func findSpacedIPv4(text string, runs []int, out []pii) []pii {
 	n := len(out)
 	sepEnd := func(j int) (int, byte, bool) {
 		k, c, space := j, byte(' '), false
@@ -219,8 +221,9 @@ func findSpacedIPv4(text string, out []pii) []pii {
 		}
 		return k, c, space
 	}
-	for i := 0; i < len(text); i++ {
-		if !isDigit(text[i]) || i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.' || text[i-1] == ',') {
+	next := 0 // where the last four groups read end: no address starts inside them
+	for _, i := range runs {
+		if i < next || i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.' || text[i-1] == ',') {
 			continue
 		}
 		// A run of figures before, set apart the same way: a list.
@@ -256,26 +259,20 @@ func findSpacedIPv4(text string, out []pii) []pii {
 			seps[k], spaced, j = c, spaced || sp, s
 		}
 		if !ok {
-			for i < len(text) && isDigit(text[i]) {
-				i++
-			}
 			continue
 		}
+		next = j
 		if j < len(text) && isAlnum(text[j]) {
-			i = j
 			continue
 		}
 		if s, c, sp := sepEnd(j); s < len(text) && isDigit(text[s]) && (c == seps[2] || c == ' ' && sp) {
 			// Figures go on after the fourth: a list.
-			i = j
 			continue
 		}
 		if !spacedIPv4(text, i, g, seps, spaced) {
-			i = j
 			continue
 		}
 		out = append(out, pii{KindIPAddress, i, j})
-		i = j
 	}
 	if len(out) == n {
 		return out
