@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -138,10 +140,12 @@ func Redact(a *msg.Alert) *msg.Alert {
 // (forum slugs often repeat a thread title), keeping it a usable link
 // where nothing was found.
 //
-// Its scheme and host are kept: they name the monitored site (or the
-// console), not a person, and a forum served at an IP address lost its
-// link when its host was taken for personal data. Userinfo, which may be a
-// name or a password, is dropped.
+// The host is redacted as text too: an evidence link is not always the
+// monitored site's (a feed item links anywhere), and a host can be a
+// victim's own address or domain. Only a loopback host is kept, which
+// names no one (a forum on this machine, as in the demo). Userinfo, which
+// may be a name or a password, is dropped. Percent escapes are kept whole:
+// a rule that took in the "9" of "%A9" made the link invalid.
 func redactURL(u string, keep []string) string {
 	host := ""
 	if pu, err := url.Parse(u); err == nil && pu.Host != "" && pu.Scheme != "" {
@@ -149,15 +153,30 @@ func redactURL(u string, keep []string) string {
 			pu.User = nil
 			u = pu.String()
 		}
-		if authority := pu.Scheme + "://" + pu.Host; strings.HasPrefix(u, authority) {
+		if authority := pu.Scheme + "://" + pu.Host; loopbackHost(pu.Hostname()) && strings.HasPrefix(u, authority) {
 			host, u = authority, u[len(authority):]
 		}
+	}
+	if escapes := percentEscape.FindAllString(u, -1); len(escapes) > 0 {
+		slices.Sort(escapes)
+		keep = append(slices.Clip(keep), slices.Compact(escapes)...)
 	}
 	r := redactKeeping(u, keep)
 	if r == u {
 		return host + u
 	}
 	return host + strings.NewReplacer("[", "%5B", "]", "%5D").Replace(r)
+}
+
+var percentEscape = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+
+// loopbackHost reports a host name that can only mean this machine.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // redactKeeping redacts s except for the occurrences of keep, which are

@@ -108,11 +108,12 @@ func TestRedactKeepsTheFingerprintsThatLinkAnEscalation(t *testing.T) {
 	}
 }
 
-// A link's scheme and host are the monitored site's or the console's, not
-// personal data: a forum at an IP address kept a working link only while
-// its host was not taken for one. The path and query, which forums fill
-// with thread titles, are still redacted; userinfo (a name, a password) is dropped.
-func TestRedactURLKeepsTheSitesHost(t *testing.T) {
+// A link's host is redacted as text, as its path is: an evidence link is
+// not always the monitored site's, and a host can be a victim's own
+// address or domain. A loopback host names no one and is kept, so a forum
+// on this machine (the demo's) keeps a working link. Userinfo is dropped,
+// and percent escapes stay whole.
+func TestRedactURLKeepsOnlyALoopbackHost(t *testing.T) {
 	f := func(in, want string) {
 		t.Helper()
 		if got := redactURL(in, nil); got != want {
@@ -120,9 +121,13 @@ func TestRedactURLKeepsTheSitesHost(t *testing.T) {
 		}
 	}
 	f("http://127.0.0.1:40503/threads/5#p12", "http://127.0.0.1:40503/threads/5#p12")
-	f("https://198.51.100.7/t/ring-555-867-5309-now.9", "https://198.51.100.7/t/ring-%5BPHONE%5D-now.9")
-	f("http://[2001:db8::1]:8080/threads/5", "http://[2001:db8::1]:8080/threads/5")
+	f("http://[::1]:8080/threads/5", "http://[::1]:8080/threads/5")
+	f("http://localhost:8080/t/ring-555-867-5309", "http://localhost:8080/t/ring-%5BPHONE%5D")
+	f("https://198.51.100.7/t/1", "https://%5BIP%5D/t/1")
+	f("https://call-555-867-5309.example/about", "https://call-%5BPHONE%5D.example/about")
 	f("https://x.example/t/1?ref=jane.roe@example.com", "https://x.example/t/1?ref=%5BEMAIL%5D")
-	f("https://jane.roe:s3cret@198.51.100.7/t/1", "https://198.51.100.7/t/1")
+	f("https://jane.roe:s3cret@forum.example/t/1", "https://forum.example/t/1")
+	f("https://forum.example/t/caf%C3%A9-555-867-5309", "https://forum.example/t/caf%C3%A9-%5BPHONE%5D")
+	f("https://forum.example/t/caf%C3%A9", "https://forum.example/t/caf%C3%A9")
 	f("", "")
 }
