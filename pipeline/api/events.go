@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,12 @@ func (s *Server) LevelStage(topic string) pipeline.Stage[msg.Level, *msg.Level] 
 	}
 }
 
+// maxLevelsPerWrite bounds the levels one ApplyLevels call stores:
+// runner.batch_size allows 100,000, and one pipeline of them all was held
+// in memory whole and read back under a single read deadline, which a
+// slow Redis missed on every retry.
+const maxLevelsPerWrite = 1000
+
 // levelHandler applies a batch of levels at once: Handle checks and holds
 // each level, and Checkpoint, which the runner calls once per batch before
 // it commits the batch's offsets, stores them with ApplyLevels and pushes
@@ -252,14 +259,25 @@ func (h *levelHandler) Checkpoint(ctx context.Context, _ map[int]int64) error {
 	if len(h.pending) == 0 {
 		return nil
 	}
-	cur, err := h.s.model.ApplyLevels(ctx, h.pending)
+	cur := make([]bool, 0, len(h.pending))
+	var err error
+	for chunk := range slices.Chunk(h.pending, maxLevelsPerWrite) {
+		var c []bool
+		if c, err = h.s.model.ApplyLevels(ctx, chunk); err != nil {
+			break
+		}
+		cur = append(cur, c...)
+	}
 	var failed map[int]bool
 	if err != nil {
 		if class, _ := pipeline.Classify(err); class == pipeline.Transient || ctx.Err() != nil {
 			return err
 		}
-		cur = make([]bool, len(h.pending))
-		for i, l := range h.pending {
+		// The chunks before the failed one are stored: one by one from it.
+		done := len(cur)
+		cur = slices.Grow(cur, len(h.pending)-done)[:len(h.pending)]
+		for i := done; i < len(h.pending); i++ {
+			l := h.pending[i]
 			c, err := h.s.model.ApplyLevel(ctx, l)
 			if err != nil {
 				if class, _ := pipeline.Classify(err); class == pipeline.Transient || ctx.Err() != nil {
@@ -290,6 +308,8 @@ func (h *levelHandler) Checkpoint(ctx context.Context, _ map[int]int64) error {
 			h.s.PublishLevel(l)
 		}
 	}
+	// Cleared, the slice's array no longer keeps a large batch's levels.
+	clear(h.pending)
 	h.pending, h.metas = h.pending[:0], h.metas[:0]
 	return nil
 }

@@ -210,8 +210,16 @@ return 1
 // after another write changed it in between.
 const siteWriteTries = 20
 
-// errSiteBusy reports a site summary that changed under every try.
-var errSiteBusy = errors.New("the site's summary kept changing while it was written")
+// errSiteBusy reports a site summary that changed under every try. It is
+// transient: other writers (a replica, a restore) cause it and stop, so
+// the runner backs off and stores the level again. Counted as a failure,
+// the level stage skipped and committed the level, which was lost.
+var errSiteBusy error = siteBusyError{}
+
+type siteBusyError struct{}
+
+func (siteBusyError) Error() string   { return "the site's summary kept changing while it was written" }
+func (siteBusyError) Temporary() bool { return true }
 
 // healthOrder orders a site's health signals: later time wins, and at
 // the same time an outage beats a recovery. Its low bit says whether the
