@@ -448,7 +448,7 @@ func TestAcknowledgeSilenceResolveAreRecordedAndShown(t *testing.T) {
 	}
 	var v AlertView
 	h.getJSON("/api/v1/alerts/"+firing, config.RoleViewer, &v)
-	if v.Ack == nil || v.Ack.By != "responder-user" || v.Ack.Note != "[REDACTED]" {
+	if v.Ack == nil || v.Ack.By != viewerSeesResponder || v.Ack.Note != "[REDACTED]" {
 		t.Fatalf("viewer's ack: %+v", v.Ack)
 	}
 	v = AlertView{}

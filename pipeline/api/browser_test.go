@@ -306,7 +306,7 @@ func TestALiveAlertRowShowsItsAckAndSilence(t *testing.T) {
 	}
 	h.signIn(t, ctx, config.RoleViewer, "/#/alerts")
 	listed := alertRowText(fp)
-	if err := chromedp.Do(ctx, poll(listed+`.includes("acked by responder-user") && `+listed+`.includes("silenced")`)); err != nil {
+	if err := chromedp.Do(ctx, poll(listed+`.includes("acked by `+viewerSeesResponder+`") && `+listed+`.includes("silenced")`)); err != nil {
 		t.Fatalf("the listed row does not show the ack and the silence: %v", err)
 	}
 
@@ -324,7 +324,7 @@ func TestALiveAlertRowShowsItsAckAndSilence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(got[0], "acked by responder-user") || !strings.Contains(got[0], "silenced") {
+	if !strings.Contains(got[0], "acked by "+viewerSeesResponder) || !strings.Contains(got[0], "silenced") {
 		t.Errorf("the acknowledged, silenced alert's live row lost its badges: %q", got[0])
 	}
 	if !strings.Contains(got[1], "silenced") || strings.Contains(got[1], "acked") {
@@ -351,7 +351,7 @@ func TestTheAlertsViewFollowsAcksAndSilencesMadeElsewhere(t *testing.T) {
 		body               any
 		want               string
 	}{
-		{"acknowledged", "POST", "/api/v1/alerts/" + fp + "/ack", map[string]string{"note": "on it"}, `.includes("acked by responder-user")`},
+		{"acknowledged", "POST", "/api/v1/alerts/" + fp + "/ack", map[string]string{"note": "on it"}, `.includes("acked by ` + viewerSeesResponder + `")`},
 		{"acknowledgement taken back", "DELETE", "/api/v1/alerts/" + fp + "/ack", nil, `!== "" && !` + row + `.includes("acked")`},
 		{"silenced", "POST", "/api/v1/silences", map[string]any{"matchers": []string{`site="forum-a"`}, "duration": "2h"}, `.includes("silenced")`},
 		{"silence ended", "DELETE", "/api/v1/silences/", nil, `!== "" && !` + row + `.includes("silenced")`},

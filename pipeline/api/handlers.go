@@ -234,11 +234,12 @@ func (s *Server) shapeAlert(rec *AlertRecord, mode string, evidence bool) AlertV
 // "by", an audit entry's actor) as the role may see it. The name is what
 // the audit log keeps: a token's configured name, or the IdP's user claim,
 // which is often an e-mail address. Responders and analysts act together
-// and see it; viewers, on wall screens, get an address as a stable
-// pseudonym, the same for one operator everywhere. Configured token names
-// ("oncall-bot") are shown as they are.
+// and see it; viewers, on wall screens, get every name as a stable
+// pseudonym, the same for one operator everywhere. Not only addresses: the
+// default user claim is preferred_username ("jane.smith"), and a token may
+// be named after its holder.
 func shownBy(name, mode string) string {
-	if mode != RedactFull || !strings.Contains(name, "@") {
+	if mode != RedactFull || name == "" {
 		return name
 	}
 	h := sha256.Sum256([]byte("threatwatch-operator\x00" + name))

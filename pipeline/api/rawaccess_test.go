@@ -359,3 +359,29 @@ func TestAViewerSeesNoOperatorEmail(t *testing.T) {
 		t.Errorf("the audit log does not name the operator: %+v", audit.Entries)
 	}
 }
+
+// Viewers get every operator's name as a pseudonym, not only an address:
+// the default user claim is a user name, and a token may be named after
+// its holder. Other roles see the name as recorded.
+func TestAViewerSeesNoOperatorName(t *testing.T) {
+	for _, name := range []string{"jane.smith", "ana.operator@soc.example.org", "jane-laptop"} {
+		got := shownBy(name, RedactFull)
+		if got == name || strings.Contains(got, "jane") || strings.Contains(got, "ana") || !strings.HasPrefix(got, "operator-") {
+			t.Errorf("viewer sees %q as %q", name, got)
+		}
+		if again := shownBy(name, RedactFull); again != got {
+			t.Errorf("%q: pseudonym not stable: %q then %q", name, got, again)
+		}
+		for _, mode := range []string{RedactPII, RedactNone} {
+			if got := shownBy(name, mode); got != name {
+				t.Errorf("mode %s sees %q as %q, want it as recorded", mode, name, got)
+			}
+		}
+	}
+	if got := shownBy("", RedactFull); got != "" {
+		t.Errorf("no actor shown as %q", got)
+	}
+}
+
+// viewerSeesResponder is how a viewer sees the test responder's name.
+var viewerSeesResponder = shownBy("responder-user", RedactFull)

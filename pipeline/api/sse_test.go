@@ -122,7 +122,7 @@ func TestLiveStreamDeliversLevelsAlertsAndActions(t *testing.T) {
 		t.Fatalf("ack: %d %s", code, b)
 	}
 	txt := viewer.waitFor(t, "event: action", 2*time.Second)
-	if !strings.Contains(txt, `"action":"ack"`) || !strings.Contains(txt, `"by":"responder-user"`) || strings.Contains(txt, "looking") {
+	if !strings.Contains(txt, `"action":"ack"`) || !strings.Contains(txt, `"by":"`+viewerSeesResponder+`"`) || strings.Contains(txt, "looking") {
 		t.Fatalf("viewer's action frame: %s", txt)
 	}
 	// The analyst's frames carry the operator's note raw, and the alert's
