@@ -100,20 +100,17 @@ func hasElements(inner string) bool {
 func unwrapCDATA(inner string) string {
 	var b strings.Builder
 	for {
-		i := strings.Index(inner, "<![CDATA[")
-		if i < 0 {
-			b.WriteString(inner)
+		before, after, ok := strings.Cut(inner, "<![CDATA[")
+		b.WriteString(before)
+		if !ok {
 			return b.String()
 		}
-		b.WriteString(inner[:i])
-		inner = inner[i+len("<![CDATA["):]
-		end := strings.Index(inner, "]]>")
-		if end < 0 {
-			b.WriteString(inner)
+		body, rest, ok := strings.Cut(after, "]]>")
+		b.WriteString(body)
+		if !ok {
 			return b.String()
 		}
-		b.WriteString(inner[:end])
-		inner = inner[end+len("]]>"):]
+		inner = rest
 	}
 }
 
